@@ -1,0 +1,75 @@
+# Cat feeder: one entry point for setup, tests, benchmarks, the local demo and deploys.
+# Everything installs from this repo's own files; see README.md.
+
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+MICROPYTHON := $(VENV)/bin/micropython
+STUBS := $(VENV)/mpy-stubs
+MPYLIB := .deps/mpy-lib
+# The firmware's import path on the unix port: our modules, then fetched libraries.
+MICROPYPATH := $(CURDIR)/firmware:$(CURDIR)/$(MPYLIB):.frozen
+export MICROPYPATH
+FIRMWARE_TESTS := $(sort $(wildcard tests/firmware/test_*.py))
+
+.DEFAULT_GOAL := help
+.PHONY: help setup test check test-firmware-mpy test-py bench device broker pki flash repl deploy destroy plan replay clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt requirements-stubs.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --target $(STUBS) -r requirements-stubs.txt
+	touch $@
+
+$(MPYLIB)/umqtt/simple.py: tools/setup/fetch_umqtt.py | $(VENV)/.installed
+	$(PY) tools/setup/fetch_umqtt.py $(MICROPYTHON)
+
+setup: $(VENV)/.installed $(MPYLIB)/umqtt/simple.py ## Install venv, pinned packages, Debian packages (as root) and umqtt.simple
+	@tools/setup/system_packages.sh
+
+check: setup ## Build checks: mpy-cross for rv32imc, type-check against the ESP32-C3 stubs, ruff
+	@tools/check.sh
+
+test-firmware-mpy: setup ## Firmware unit tests on the real MicroPython interpreter (64K heap)
+	$(MICROPYTHON) -X heapsize=64K tests/mpy_runner.py $(FIRMWARE_TESTS)
+
+test-py: setup ## Every pytest suite on CPython: firmware units, integration (mosquitto + micropython), cloud (moto)
+	$(PY) -m pytest -q tests
+
+test: check test-firmware-mpy test-py ## Run every check and test
+
+bench: setup ## Benchmarks: decision path, flash bytes, heap, latency, handlers
+	@tools/bench.sh
+
+device: setup ## Run the firmware on the unix port against the local broker
+	$(PY) -m tools.device run
+
+broker: setup ## Start the local IoT Core stand-in (mosquitto, mutual TLS) in the foreground
+	$(PY) -m tools.broker run
+
+pki: setup ## Generate the development PKI into .pki/
+	$(PY) -m tools.pki
+
+flash: setup ## Flash MicroPython and the firmware to the board (PORT=/dev/ttyACM0)
+	$(PY) -m tools.board flash $(if $(PORT),--port $(PORT))
+
+repl: setup ## Open a serial REPL on the board (PORT=/dev/ttyACM0)
+	$(VENV)/bin/mpremote $(if $(PORT),connect $(PORT)) repl
+
+plan: setup ## Show what a cloud deploy would change
+	$(PY) -m cloud.deploy plan $(DEPLOY_ARGS)
+
+deploy: setup ## Create or update the cloud half (boto3; ENDPOINT_URL=... for moto)
+	$(PY) -m cloud.deploy apply $(DEPLOY_ARGS)
+
+destroy: setup ## Remove everything the deployer created
+	$(PY) -m cloud.deploy destroy $(DEPLOY_ARGS)
+
+replay: setup ## Replay the archive: make replay FROM=... TO=... RULES=...
+	$(PY) -m cloud.replay --from "$(FROM)" --to "$(TO)" --rules "$(RULES)" $(DEPLOY_ARGS)
+
+clean: ## Remove build outputs (keeps the venv and fetched libraries)
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache

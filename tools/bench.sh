@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# `make bench`: every benchmark under bench/, one run each, figures printed as they come.
+# bench/*_mpy.py run on the MicroPython unix port; the rest on the venv's CPython.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+for bench in bench/*.py; do
+  echo "== $bench"
+  case "$bench" in
+    *_mpy.py) .venv/bin/micropython -X heapsize=64K "$bench" ;;
+    *) .venv/bin/python "$bench" ;;
+  esac
+done

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Debian packages the tests and the demo need: the local IoT Core stand-in and openssl for the dev PKI.
+set -eu
+PACKAGES="mosquitto openssl"
+missing=""
+for cmd in mosquitto openssl; do
+  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing="$missing $cmd"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $PACKAGES >/dev/null
+  # The package's service is not wanted: tests start their own broker on a free port.
+  (command -v systemctl >/dev/null && systemctl disable --now mosquitto >/dev/null 2>&1) || true
+else
+  echo "Missing:$missing. Run: sudo apt-get install -y $PACKAGES" >&2
+  exit 1
+fi
