@@ -53,8 +53,8 @@ broker: setup ## Start the local IoT Core stand-in (mosquitto, mutual TLS) in th
 pki: setup ## Generate the development PKI into .pki/
 	$(PY) -m tools.pki
 
-flash: setup ## Flash MicroPython and the firmware to the board (PORT=/dev/ttyACM0)
-	$(PY) -m tools.board flash $(if $(PORT),--port $(PORT))
+flash: setup ## Put the firmware on the board (PORT=/dev/ttyACM0; IMAGE=micropython.bin also flashes MicroPython)
+	$(PY) -m tools.board $(if $(IMAGE),flash --image $(IMAGE),deploy) $(if $(PORT),--port $(PORT))
 
 repl: setup ## Open a serial REPL on the board (PORT=/dev/ttyACM0)
 	$(VENV)/bin/mpremote $(if $(PORT),connect $(PORT)) repl

@@ -1,0 +1,74 @@
+"""Hardware-in-the-loop: deploy the firmware over a serial port and check it on the device.
+
+By default the device is tools.sim_board (MicroPython's unix port behind a pty), so this
+runs everywhere; set BOARD_PORT=/dev/ttyACM0 to run the same checks on a real XIAO ESP32C3.
+"""
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tools import board
+
+MPREMOTE = os.path.join(os.path.dirname(sys.executable), "mpremote")
+
+
+@pytest.fixture
+def port(tmp_path):
+    if os.environ.get("BOARD_PORT"):
+        yield os.environ["BOARD_PORT"]
+        return
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tools.sim_board", "--flash", str(tmp_path / "flash")],
+        stdout=subprocess.PIPE, text=True, cwd=board.ROOT,
+    )
+    try:
+        yield proc.stdout.readline().strip()
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture
+def certs(tmp_path):
+    folder = tmp_path / "certs"
+    folder.mkdir()
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+         "-keyout", str(folder / "device.key.pem"), "-out", str(folder / "device.crt.pem"),
+         "-subj", "/CN=cat-feeder", "-days", "1"],
+        check=True, capture_output=True,
+    )
+    (folder / "ca.pem").write_text((folder / "device.crt.pem").read_text())
+    return str(folder)
+
+
+def on_device(port, code):
+    for _ in range(3):  # the port may still be settling after the deploy's reset
+        result = subprocess.run([MPREMOTE, "connect", port, "exec", code],
+                                capture_output=True, text=True, timeout=30)
+        if result.returncode == 0:
+            return result.stdout
+        time.sleep(1)
+    raise AssertionError(result.stderr)
+
+
+def test_deploy_puts_compiled_firmware_config_and_der_certs_on_the_device(port, certs):
+    config = os.path.join(board.FIRMWARE, "config.example.json")
+    board.deploy(port, config, certs)
+
+    listing = on_device(port, "import os; print(sorted(os.listdir()), sorted(os.listdir('certs')))")
+    assert "config.json" in listing and "lib" in listing
+    assert "['ca.der', 'device.crt.der', 'device.key.der']" in listing
+    modules = [name[:-3] for name in os.listdir(board.FIRMWARE) if name.endswith(".py")]
+    assert all(name + ".mpy" in listing for name in modules if name not in ("main", "boot"))
+
+    # The compiled modules and the fetched MQTT client import from the device's own flash.
+    loaded = on_device(port, "import config, json; from umqtt.simple import MQTTClient; "
+                             "print(json.load(open('config.json'))['thing'], MQTTClient.__name__)")
+    assert loaded.split() == ["cat-feeder", "MQTTClient"]
+    key = on_device(port, "print(len(open('certs/device.key.der','rb').read()))")
+    assert int(key) > 64
