@@ -1,0 +1,140 @@
+"""Load and validate the device configuration (config.json).
+
+`load(path)` returns the configuration as a plain dict with every optional field filled in
+with its default; any problem raises ConfigError naming the field path and the expected
+form, e.g. "servos.left.min_us: expected int 400..2600". Fields this module does not know
+are passed through untouched, so another module can read its own extras.
+
+Required: `thing`, `mqtt.host`, `mqtt.ca`, `mqtt.cert`, `mqtt.key`, `servos.left.pin`,
+`servos.right.pin`. `wifi` is optional as a whole (the unix port has no radio). See
+firmware/README.md for the table of fields, ranges and defaults.
+"""
+
+import json
+
+REQUIRED = object()  # sentinel default: the field must be present
+
+# The thing name goes into MQTT topics and JSON; keep it to a topic- and JSON-safe set.
+NAME_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _join(path, key):
+    return path + "." + key if path else key
+
+
+def _section(parent, key, path, required=True):
+    """The sub-object parent[key] (created empty when optional and absent), validated as an object."""
+    where = _join(path, key)
+    value = parent.get(key)
+    if value is None:
+        if required:
+            raise ConfigError(where + ": missing, expected an object")
+        value = {}
+        parent[key] = value
+    if type(value) is not dict:
+        raise ConfigError(where + ": expected an object")
+    return value
+
+
+def _int(obj, key, path, low, high, default=REQUIRED):
+    """Validate obj[key] as an int in low..high (bool is not an int here), filling the default."""
+    expected = "expected int %d..%d" % (low, high)
+    value = obj.get(key)
+    if value is None:
+        if default is REQUIRED:
+            raise ConfigError(_join(path, key) + ": missing, " + expected)
+        obj[key] = default
+        return default
+    if type(value) is not int or not low <= value <= high:
+        raise ConfigError(_join(path, key) + ": " + expected)
+    return value
+
+
+def _str(obj, key, path, min_len, max_len, default=REQUIRED, chars=None):
+    expected = "expected string of %d..%d characters" % (min_len, max_len)
+    if chars is not None:
+        expected += " from [A-Za-z0-9_-]"
+    value = obj.get(key)
+    if value is None:
+        if default is REQUIRED:
+            raise ConfigError(_join(path, key) + ": missing, " + expected)
+        obj[key] = default
+        return default
+    ok = type(value) is str and min_len <= len(value) <= max_len
+    if ok and chars is not None:
+        for ch in value:
+            if ch not in chars:
+                ok = False
+                break
+    if not ok:
+        raise ConfigError(_join(path, key) + ": " + expected)
+    return value
+
+
+def _servo(servos, side):
+    path = "servos." + side
+    servo = _section(servos, side, "servos")
+    # GPIO numbers of the ESP32-C3 are 0..21.
+    _int(servo, "pin", path, 0, 21)
+    min_us = _int(servo, "min_us", path, 400, 2600, 500)
+    _int(servo, "max_us", path, min_us + 1, 2600, 2500)
+    _int(servo, "rest_deg", path, 0, 180, 0)
+    _int(servo, "dispense_deg", path, 0, 180, 90)
+    _int(servo, "dwell_ms", path, 0, 10000, 600)
+    return servo
+
+
+def validate(config):
+    """Check a decoded config in place, fill defaults and return it; raises ConfigError."""
+    if type(config) is not dict:
+        raise ConfigError("config: expected a JSON object")
+    _str(config, "thing", "", 1, 64, chars=NAME_CHARS)
+    if config.get("wifi") is not None:
+        wifi = _section(config, "wifi", "")
+        _str(wifi, "ssid", "wifi", 1, 32)
+        _str(wifi, "password", "wifi", 0, 64, "")
+        _int(wifi, "timeout_s", "wifi", 1, 300, 20)
+    mqtt = _section(config, "mqtt", "")
+    _str(mqtt, "host", "mqtt", 1, 253)
+    _int(mqtt, "port", "mqtt", 1, 65535, 8883)
+    _int(mqtt, "keepalive_s", "mqtt", 10, 1200, 60)
+    for key in ("ca", "cert", "key"):
+        _str(mqtt, key, "mqtt", 1, 128)
+    _str(mqtt, "action_topic", "mqtt", 1, 128, "cat-feeder/action")
+    _str(mqtt, "states_topic", "mqtt", 1, 128, "cat-feeder/states")
+    servos = _section(config, "servos", "")
+    left = _servo(servos, "left")
+    right = _servo(servos, "right")
+    if left["pin"] == right["pin"]:
+        raise ConfigError("servos.right.pin: expected a pin different from servos.left.pin")
+    commands = _section(config, "commands", "", required=False)
+    max_ttl = _int(commands, "max_ttl_s", "commands", 1, 86400, 3600)
+    _int(commands, "default_ttl_s", "commands", 1, max_ttl, min(300, max_ttl))
+    storage = _section(config, "storage", "", required=False)
+    _str(storage, "dir", "storage", 1, 64, "data")
+    _int(storage, "outbox_capacity", "storage", 1, 1024, 64)
+    _int(config, "telemetry_interval_s", "", 10, 86400, 300)
+    # The XIAO ESP32C3 has no user LED: led_pin is optional and the LED is a no-op without it.
+    if config.get("led_pin") is None:
+        config["led_pin"] = None
+    else:
+        _int(config, "led_pin", "", 0, 21)
+    return config
+
+
+def load(path):
+    """Read, decode and validate the config file at path; raises ConfigError on any problem."""
+    try:
+        with open(path, "rb") as f:
+            text = f.read()
+    except OSError as exc:
+        raise ConfigError("config: cannot read %s (%s)" % (path, exc)) from None
+    try:
+        config = json.loads(text)
+    except Exception:  # ValueError on both interpreters; UnicodeError on MicroPython for non-UTF-8
+        raise ConfigError("config: %s is not valid UTF-8 JSON" % path) from None
+    return validate(config)

@@ -1,0 +1,140 @@
+"""config.py: the example validates, defaults fill in, and every bad field is named."""
+
+import json
+
+import config
+from fwtest import raises, remove_tree, tmpdir
+
+EXAMPLE = __file__.rsplit("/", 1)[0] + "/../../firmware/config.example.json"
+
+
+def minimal():
+    return {
+        "thing": "cat-feeder",
+        "mqtt": {"host": "localhost", "ca": "ca.der", "cert": "dev.der", "key": "key.der"},
+        "servos": {"left": {"pin": 3}, "right": {"pin": 4}},
+    }
+
+
+def error_of(raw):
+    return str(raises(config.ConfigError, config.validate, raw))
+
+
+def write(directory, name, data):
+    path = directory + "/" + name
+    with open(path, "wb") as f:
+        f.write(data)
+    return path
+
+
+def test_example_config_validates_unchanged():
+    with open(EXAMPLE) as f:
+        raw = json.loads(f.read())
+    loaded = config.load(EXAMPLE)
+    assert loaded["servos"]["left"] == raw["servos"]["left"]
+    assert loaded["commands"] == {"default_ttl_s": 300, "max_ttl_s": 3600}
+    assert loaded["wifi"]["timeout_s"] == 20
+    assert loaded["led_pin"] is None
+
+
+def test_defaults_fill_optional_fields_and_wifi_may_be_absent():
+    c = config.validate(minimal())
+    assert "wifi" not in c
+    assert c["servos"]["right"] == {
+        "pin": 4,
+        "min_us": 500,
+        "max_us": 2500,
+        "rest_deg": 0,
+        "dispense_deg": 90,
+        "dwell_ms": 600,
+    }
+    assert c["mqtt"]["port"] == 8883 and c["mqtt"]["keepalive_s"] == 60
+    assert c["mqtt"]["action_topic"] == "cat-feeder/action"
+    assert c["mqtt"]["states_topic"] == "cat-feeder/states"
+    assert c["commands"] == {"default_ttl_s": 300, "max_ttl_s": 3600}
+    assert c["storage"] == {"dir": "data", "outbox_capacity": 64}
+    assert c["telemetry_interval_s"] == 300
+
+
+def test_unknown_fields_pass_through():
+    raw = minimal()
+    raw["mqtt"]["op_timeout_ms"] = 5000
+    assert config.validate(raw)["mqtt"]["op_timeout_ms"] == 5000
+
+
+def test_out_of_range_int_names_path_and_form():
+    raw = minimal()
+    raw["servos"]["left"]["min_us"] = 10000
+    assert error_of(raw) == "servos.left.min_us: expected int 400..2600"
+
+
+def test_bool_and_float_are_not_ints():
+    raw = minimal()
+    raw["servos"]["right"]["dwell_ms"] = True
+    assert error_of(raw) == "servos.right.dwell_ms: expected int 0..10000"
+    raw = minimal()
+    raw["mqtt"]["port"] = 8883.0
+    assert error_of(raw) == "mqtt.port: expected int 1..65535"
+
+
+def test_missing_required_fields_are_named():
+    raw = minimal()
+    del raw["servos"]["left"]["pin"]
+    assert error_of(raw) == "servos.left.pin: missing, expected int 0..21"
+    raw = minimal()
+    del raw["mqtt"]["key"]
+    assert error_of(raw) == "mqtt.key: missing, expected string of 1..128 characters"
+    raw = minimal()
+    del raw["servos"]
+    assert error_of(raw) == "servos: missing, expected an object"
+    raw = minimal()
+    del raw["thing"]
+    assert error_of(raw).startswith("thing: missing, expected string")
+
+
+def test_wrong_shapes_are_named():
+    assert error_of([1]) == "config: expected a JSON object"
+    raw = minimal()
+    raw["servos"]["left"] = 3
+    assert error_of(raw) == "servos.left: expected an object"
+    raw = minimal()
+    raw["wifi"] = {"ssid": ""}
+    assert error_of(raw) == "wifi.ssid: expected string of 1..32 characters"
+    raw = minimal()
+    raw["thing"] = "cat feeder/#"
+    assert error_of(raw) == "thing: expected string of 1..64 characters from [A-Za-z0-9_-]"
+
+
+def test_cross_field_rules():
+    raw = minimal()
+    raw["servos"]["left"]["min_us"] = 2000
+    raw["servos"]["left"]["max_us"] = 1500
+    assert error_of(raw) == "servos.left.max_us: expected int 2001..2600"
+    raw = minimal()
+    raw["commands"] = {"default_ttl_s": 7200, "max_ttl_s": 3600}
+    assert error_of(raw) == "commands.default_ttl_s: expected int 1..3600"
+    raw = minimal()
+    raw["servos"]["right"]["pin"] = 3
+    assert error_of(raw) == "servos.right.pin: expected a pin different from servos.left.pin"
+
+
+def test_led_pin_is_optional():
+    raw = minimal()
+    raw["led_pin"] = 10
+    assert config.validate(raw)["led_pin"] == 10
+    raw["led_pin"] = "10"
+    assert error_of(raw) == "led_pin: expected int 0..21"
+
+
+def test_bad_files_give_config_errors():
+    directory = tmpdir()
+    try:
+        missing = str(raises(config.ConfigError, config.load, directory + "/absent.json"))
+        assert missing.startswith("config: cannot read " + directory + "/absent.json")
+        for data in (b"", b"{not json", b'{"thing": "\xff\xfe"}', b"\x00" * 100):
+            error = str(raises(config.ConfigError, config.load, write(directory, "c.json", data)))
+            assert error.endswith("is not valid UTF-8 JSON"), error
+        error = str(raises(config.ConfigError, config.load, write(directory, "c.json", b"[]")))
+        assert error == "config: expected a JSON object"
+    finally:
+        remove_tree(directory)
