@@ -1,0 +1,131 @@
+"""Hardware abstraction for the Seeed XIAO ESP32C3 (same methods as hal_sim.HAL).
+
+- PWM: machine.PWM, created only at the first pulse width so the servo never sees the
+  port's default frequency/duty for a moment (that twitches it); deinit releases the pin.
+- Wi-Fi: network.WLAN station with an overall timeout; a definitive failure (wrong password,
+  no AP) is retried after a pause until the timeout, because routers reboot too.
+- Time: ntptime sets the RTC. TLS checks certificate dates, so sync before connecting.
+  unix_time() adds the 1970->2000 offset when the port's epoch is 2000.
+- Watchdog: machine.WDT, fed by the main loop (and while waiting for Wi-Fi).
+- LED: optional (the XIAO ESP32C3 has no user LED). A pattern is a slow PWM on the LED pin,
+  so it blinks by itself without a timer or the main loop.
+"""
+
+import gc
+import time
+
+import machine
+import network
+import ntptime
+
+# Seconds from 1970-01-01 to 2000-01-01, for ports whose time.time() counts from 2000.
+EPOCH_2000_OFFSET = 946684800
+WIFI_POLL_MS = 200
+WIFI_RETRY_PAUSE_MS = 1000
+NTP_ATTEMPTS = 3
+# Failures worth a fresh connect() rather than waiting on.
+WIFI_FAILED = (network.STAT_WRONG_PASSWORD, network.STAT_NO_AP_FOUND, network.STAT_CONNECT_FAIL)
+# state -> (blink frequency in Hz, share of the period lit, out of 65535)
+LED_PATTERNS = {
+    "connecting": (4, 32768),  # fast blink
+    "online": (1, 65535),  # steady on
+    "offline": (1, 6554),  # short blip once a second
+    "dispensing": (10, 32768),  # flicker
+}
+
+
+class BoardPWM:
+    def __init__(self, pin):
+        self._pin = pin
+        self._hz = 50
+        self._pwm = None
+
+    def freq(self, hz):
+        self._hz = hz
+        if self._pwm is not None:
+            self._pwm.freq(hz)
+
+    def duty_ns(self, ns):
+        if self._pwm is None:
+            self._pwm = machine.PWM(machine.Pin(self._pin), freq=self._hz, duty_ns=ns)
+        else:
+            self._pwm.duty_ns(ns)
+
+    def deinit(self):
+        if self._pwm is not None:
+            self._pwm.deinit()
+            self._pwm = None
+
+
+class HAL:
+    def __init__(self, led_pin=None):
+        self.led_pin = led_pin
+        self._led = None
+        self._wdt = None
+        self._epoch_offset = EPOCH_2000_OFFSET if time.gmtime(0)[0] == 2000 else 0
+
+    def pwm(self, pin):
+        return BoardPWM(pin)
+
+    def sleep_ms(self, ms):
+        time.sleep_ms(ms)
+
+    def ticks_ms(self):
+        return time.ticks_ms()
+
+    def ticks_diff(self, a, b):
+        return time.ticks_diff(a, b)
+
+    def unix_time(self):
+        return time.time() + self._epoch_offset
+
+    def free_heap(self):
+        return gc.mem_free()
+
+    def wifi_connect(self, ssid, password, timeout_s):
+        """Join the network; True once connected, False when timeout_s passes first."""
+        wlan = network.WLAN(network.STA_IF)
+        wlan.active(True)
+        if wlan.isconnected():
+            return True
+        start = time.ticks_ms()
+        wlan.connect(ssid, password)
+        while time.ticks_diff(time.ticks_ms(), start) < timeout_s * 1000:
+            if wlan.isconnected():
+                return True
+            self.watchdog_feed()
+            if wlan.status() in WIFI_FAILED:
+                wlan.disconnect()
+                time.sleep_ms(WIFI_RETRY_PAUSE_MS)
+                wlan.connect(ssid, password)
+            else:
+                time.sleep_ms(WIFI_POLL_MS)
+        wlan.disconnect()  # stop the driver retrying in the background; the caller decides when to try again
+        return False
+
+    def time_sync(self):
+        """Set the RTC from NTP; True on success."""
+        for _ in range(NTP_ATTEMPTS):
+            self.watchdog_feed()
+            try:
+                ntptime.settime()
+                return True
+            except (OSError, OverflowError):  # timeout / no route; a garbled reply
+                time.sleep_ms(WIFI_RETRY_PAUSE_MS)
+        return False
+
+    def watchdog_start(self, timeout_ms):
+        self._wdt = machine.WDT(timeout=timeout_ms)
+
+    def watchdog_feed(self):
+        if self._wdt is not None:
+            self._wdt.feed()
+
+    def led(self, state):
+        if self.led_pin is None:
+            return
+        hz, duty = LED_PATTERNS[state]
+        if self._led is None:
+            self._led = machine.PWM(machine.Pin(self.led_pin), freq=hz, duty_u16=duty)
+        else:
+            self._led.init(freq=hz, duty_u16=duty)

@@ -1,0 +1,115 @@
+"""Hardware abstraction for the unix port and the tests: no hardware, everything recorded.
+
+Same methods as hal_board.HAL. Every PWM write is recorded as (ticks_us, pin, duty_ns) in
+`pwm_writes` (duty_ns 0 = deinit) and, when a trace path is given, appended to that file as
+"<ticks_us> <pin> <duty_ns>\\n" so an integration test in another process can read the servo
+trace. The last frequency set per pin is in `pwm_freq`.
+
+With virtual=True (the default, for tests) time is a counter: sleep_ms advances it at once,
+so a 600 ms dwell costs nothing, and unix_time() is `start_unix` plus the virtual time
+elapsed (tests move it with `advance_s`). With virtual=False (the device on the unix port)
+it is the real clock and real sleep. Runs on CPython too, where time has no ticks_*.
+"""
+
+import gc
+import time
+
+# MicroPython's wrapping tick counter, or None on CPython (which only runs the sim virtually).
+_real_ticks_us = getattr(time, "ticks_us", None)
+_real_ticks_ms = getattr(time, "ticks_ms", None)
+_real_ticks_diff = getattr(time, "ticks_diff", None)
+
+
+def _now_us():
+    if _real_ticks_us is not None:
+        return _real_ticks_us()
+    return int(time.monotonic() * 1000000)  # type: ignore[attr-defined]  # CPython; not in the MicroPython stubs
+
+
+class SimPWM:
+    def __init__(self, hal, pin):
+        self._hal = hal
+        self._pin = pin
+
+    def freq(self, hz):
+        self._hal.pwm_freq[self._pin] = hz
+
+    def duty_ns(self, ns):
+        self._hal.record_pwm(self._pin, ns)
+
+    def deinit(self):
+        self._hal.record_pwm(self._pin, 0)
+
+
+class HAL:
+    def __init__(self, led_pin=None, trace_path=None, virtual=True, start_unix=1795730000):
+        self.led_pin = led_pin
+        self.trace_path = trace_path
+        self.virtual = virtual
+        self.start_unix = start_unix
+        self._virtual_us = 0
+        self.pwm_writes = []
+        self.pwm_freq = {}
+        self.led_state = None
+        self.watchdog_timeout_ms = None
+        self.watchdog_feeds = 0
+
+    # -- PWM ---------------------------------------------------------------
+    def pwm(self, pin):
+        return SimPWM(self, pin)
+
+    def record_pwm(self, pin, duty_ns):
+        at = self.ticks_us()
+        self.pwm_writes.append((at, pin, duty_ns))
+        if self.trace_path is not None:
+            with open(self.trace_path, "a") as trace:
+                trace.write("%d %d %d\n" % (at, pin, duty_ns))
+
+    # -- time --------------------------------------------------------------
+    def ticks_us(self):
+        return self._virtual_us if self.virtual else _now_us()
+
+    def ticks_ms(self):
+        if self.virtual or _real_ticks_ms is None:
+            return self.ticks_us() // 1000
+        return _real_ticks_ms()  # its own period: ticks_us // 1000 would wrap at the wrong value
+
+    def ticks_diff(self, a, b):
+        if self.virtual or _real_ticks_diff is None:
+            return a - b
+        return _real_ticks_diff(a, b)  # real ticks wrap around
+
+    def sleep_ms(self, ms):
+        if self.virtual:
+            self._virtual_us += ms * 1000
+        else:
+            time.sleep(ms / 1000)
+
+    def advance_s(self, seconds):
+        """Virtual time only: move the clock on, as if the device had been idle."""
+        self._virtual_us += seconds * 1000000
+
+    def unix_time(self):
+        if self.virtual:
+            return self.start_unix + self._virtual_us // 1000000
+        return int(time.time())
+
+    # -- the rest of the board ---------------------------------------------
+    def free_heap(self):
+        mem_free = getattr(gc, "mem_free", None)
+        return mem_free() if mem_free is not None else 0
+
+    def wifi_connect(self, ssid, password, timeout_s):
+        return True
+
+    def time_sync(self):
+        return True
+
+    def watchdog_start(self, timeout_ms):
+        self.watchdog_timeout_ms = timeout_ms
+
+    def watchdog_feed(self):
+        self.watchdog_feeds += 1
+
+    def led(self, state):
+        self.led_state = state

@@ -1,0 +1,142 @@
+"""servo.py with the sim HAL: pulse widths, the move/dwell/return trace, detaching, one dispense at a time."""
+
+import hal_sim
+import servo
+from command import LEFT, RIGHT
+from fwtest import remove_tree, tmpdir
+
+LEFT_PIN = 3
+RIGHT_PIN = 4
+
+
+def make(hal=None, **calibration):
+    hal = hal or hal_sim.HAL()
+    left = servo.Servo(hal, LEFT_PIN, **calibration)
+    right = servo.Servo(hal, RIGHT_PIN, **calibration)
+    return hal, servo.Dispenser(hal, left, right)
+
+
+def travel_ms(degrees):
+    return degrees * servo.TRAVEL_MS_PER_DEG + servo.TRAVEL_MARGIN_MS
+
+
+def test_pulse_width_follows_the_calibration():
+    s = servo.Servo(hal_sim.HAL(), LEFT_PIN, min_us=600, max_us=2400)
+    assert s.pulse_ns(0) == 600000
+    assert s.pulse_ns(180) == 2400000
+    assert s.pulse_ns(90) == 1500000
+    default = servo.Servo(hal_sim.HAL(), LEFT_PIN)
+    assert (default.pulse_ns(0), default.pulse_ns(180)) == (500000, 2500000)
+
+
+def test_single_dispense_trace():
+    hal, dispenser = make(min_us=600, max_us=2400, rest_deg=10, dispense_deg=100, dwell_ms=700)
+    assert dispenser.dispense(LEFT)
+    pins = [pin for _t, pin, _d in hal.pwm_writes]
+    duties = [duty for _t, _p, duty in hal.pwm_writes]
+    times = [t for t, _p, _d in hal.pwm_writes]
+    assert pins == [LEFT_PIN] * 4
+    # open, detach once there, (dwell with the PWM off), close, detach once there
+    assert duties == [600000 + 1800000 * 100 // 180, 0, 600000 + 1800000 * 10 // 180, 0]
+    assert times[1] - times[0] == travel_ms(90) * 1000
+    assert times[2] - times[1] == 700 * 1000
+    assert times[3] - times[2] == travel_ms(90) * 1000
+    assert hal.pwm_freq == {LEFT_PIN: 50}
+    assert hal.led_state == "online"
+
+
+def test_long_moves_left_then_right_never_together():
+    hal, dispenser = make()
+    assert dispenser.dispense(LEFT | RIGHT)
+    pins = [pin for _t, pin, _d in hal.pwm_writes]
+    assert pins == [LEFT_PIN] * 4 + [RIGHT_PIN] * 4
+    assert hal.pwm_writes[3][2] == 0  # left detached before the right one starts
+    assert hal.pwm_freq == {LEFT_PIN: 50, RIGHT_PIN: 50}
+
+
+def test_double_moves_only_the_right_servo():
+    hal, dispenser = make()
+    assert dispenser.dispense(RIGHT)
+    assert [pin for _t, pin, _d in hal.pwm_writes] == [RIGHT_PIN] * 4
+
+
+def test_reentrant_dispense_is_refused():
+    hal, dispenser = make()
+    inner = []
+    real_sleep = hal.sleep_ms
+
+    def sleep_and_reenter(ms):
+        inner.append(dispenser.dispense(RIGHT))
+        real_sleep(ms)
+
+    hal.sleep_ms = sleep_and_reenter
+    assert dispenser.dispense(LEFT)
+    assert inner and not any(inner)
+    assert [pin for _t, pin, _d in hal.pwm_writes] == [LEFT_PIN] * 4
+    assert not dispenser.busy
+    assert dispenser.dispense(RIGHT)  # free again afterwards
+
+
+class FaultyPWM:
+    def __init__(self, inner):
+        self.inner = inner
+
+    def freq(self, hz):
+        self.inner.freq(hz)
+
+    def duty_ns(self, ns):
+        raise OSError("pwm fault")
+
+    def deinit(self):
+        self.inner.deinit()
+
+
+def test_pwm_is_detached_even_when_a_move_fails():
+    hal, dispenser = make()
+    real_pwm = hal.pwm
+    hal.pwm = lambda pin: FaultyPWM(real_pwm(pin))
+    failed = False
+    try:
+        dispenser.dispense(LEFT)
+    except OSError:
+        failed = True
+    assert failed
+    assert hal.pwm_writes[-1][1:] == (LEFT_PIN, 0)
+    assert not dispenser.busy
+
+
+def test_from_config_uses_each_servo_calibration():
+    hal = hal_sim.HAL()
+    servos = {
+        "left": {"pin": 5, "min_us": 400, "max_us": 2600, "rest_deg": 0, "dispense_deg": 180, "dwell_ms": 0},
+        "right": {"pin": 6, "min_us": 900, "max_us": 2000, "rest_deg": 180, "dispense_deg": 0, "dwell_ms": 9},
+    }
+    dispenser = servo.Dispenser.from_config(hal, servos)
+    dispenser.dispense(LEFT | RIGHT)
+    assert [(pin, duty) for _t, pin, duty in hal.pwm_writes] == [
+        (5, 2600000), (5, 0), (5, 400000), (5, 0),
+        (6, 900000), (6, 0), (6, 2000000), (6, 0),
+    ]  # fmt: skip
+
+
+def test_trace_file_lines():
+    directory = tmpdir()
+    try:
+        path = directory + "/trace"
+        hal, dispenser = make(hal_sim.HAL(trace_path=path), dwell_ms=50)
+        dispenser.dispense(RIGHT)
+        with open(path) as f:
+            lines = f.read().splitlines()
+        assert lines == ["%d %d %d" % write for write in hal.pwm_writes]
+        assert len(lines) == 4 and lines[0].split()[1:] == ["4", "1500000"]
+    finally:
+        remove_tree(directory)
+
+
+def test_virtual_clock():
+    hal = hal_sim.HAL(start_unix=1000)
+    hal.sleep_ms(2500)
+    assert hal.ticks_ms() == 2500 and hal.unix_time() == 1002
+    hal.advance_s(60)
+    assert hal.unix_time() == 1062
+    assert hal.ticks_diff(hal.ticks_ms(), 2500) == 60000
