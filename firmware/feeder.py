@@ -1,0 +1,89 @@
+"""The decision path: one command payload in, at most one dispense, exactly one result out.
+
+Order (firmware/README.md explains why): size check -> parse -> expiry -> duplicate ->
+journal.begin (durable before any servo moves) -> dispense -> outbox.put(result) ->
+journal.finish. Nothing moves on bad input, an expired command or a duplicate, and every
+outcome puts exactly one result into the outbox.
+
+A crash or power loss between begin and finish leaves the id unfinished in the journal;
+recover() reports it once as `interrupted` on the next boot and never retries it, because
+the bowl may already have received food.
+"""
+
+import command
+import expiry
+import messages
+from messages import DISPENSED, DUPLICATE, EXPIRED, INTERRUPTED, REJECTED
+
+R_BUSY = "busy: another dispense is in progress"
+R_STORAGE = "storage: could not record the command, nothing moved"
+
+
+class Feeder:
+    def __init__(self, config, journal, outbox, dispenser, clock):
+        self.default_ttl_s = config["commands"]["default_ttl_s"]
+        self.max_ttl_s = config["commands"]["max_ttl_s"]
+        self.journal = journal
+        self.outbox = outbox
+        self.dispenser = dispenser
+        self.clock = clock
+
+    def recover(self):
+        """At boot: report every command that was begun but never finished, once."""
+        unfinished = self.journal.unfinished()
+        if not unfinished:
+            return
+        now = self.clock.unix_time()
+        for command_id, bowls in unfinished:
+            # A crash between outbox.put and journal.finish leaves the real result queued already.
+            if not self._queued(command_id):
+                self.outbox.put(messages.pack_result(command_id, INTERRUPTED, bowls, now, None))
+            self.journal.finish(command_id)
+
+    def _queued(self, command_id):
+        for _seq, packed in self.outbox.items():
+            if messages.result_id(packed) == command_id:
+                return True
+        return False
+
+    def handle(self, payload):
+        """Decide on one payload and queue its result; returns the status code. Never raises."""
+        try:
+            return self._handle(payload)
+        except Exception:
+            # Only storage or memory failing can get here (parse never raises). If it was the
+            # outbox that failed, no result can be queued; a begun-but-unfinished command is
+            # then reported as interrupted by recover() on the next boot.
+            return REJECTED
+
+    def _handle(self, payload):
+        now = self.clock.unix_time()
+        cmd = command.parse(payload, self.default_ttl_s, self.max_ttl_s)
+        if cmd.reason is not None:
+            return self._result(cmd.id, REJECTED, 0, now, cmd.reason)
+        if expiry.expired(cmd.issued_at, cmd.ttl, now):
+            return self._result(cmd.id, EXPIRED, 0, now, None)
+        if expiry.from_future(cmd.issued_at, now):
+            return self._result(cmd.id, REJECTED, 0, now, expiry.R_FUTURE)
+        if self.journal.seen(cmd.id):
+            return self._result(cmd.id, DUPLICATE, 0, now, None)
+        if self.dispenser.busy:
+            return self._result(cmd.id, REJECTED, 0, now, R_BUSY)
+        try:
+            self.journal.begin(cmd.id, cmd.issued_at, cmd.bowls)
+        except OSError:
+            # Without a durable record a redelivery could feed twice: refuse instead.
+            return self._result(cmd.id, REJECTED, 0, now, R_STORAGE)
+        status = DISPENSED
+        try:
+            self.dispenser.dispense(cmd.bowls)
+        except Exception:
+            # A servo fault mid-dispense: food may or may not have dropped, as after a crash.
+            status = INTERRUPTED
+        self._result(cmd.id, status, cmd.bowls, now, None)
+        self.journal.finish(cmd.id)
+        return status
+
+    def _result(self, command_id, status, bowls, now, reason):
+        self.outbox.put(messages.pack_result(command_id, status, bowls, now, reason))
+        return status
