@@ -40,14 +40,21 @@ def _section(parent, key, path, required=True):
     return value
 
 
-def _int(obj, key, path, low, high, default=REQUIRED):
-    """Validate obj[key] as an int in low..high (bool is not an int here), filling the default."""
-    expected = "expected int %d..%d" % (low, high)
+def _present(obj, key, path, expected, default):
+    """obj[key]; None after filling in the default when absent; a missing required field is an error."""
     value = obj.get(key)
     if value is None:
         if default is REQUIRED:
             raise ConfigError(_join(path, key) + ": missing, " + expected)
         obj[key] = default
+    return value
+
+
+def _int(obj, key, path, low, high, default=REQUIRED):
+    """Validate obj[key] as an int in low..high (bool is not an int here), filling the default."""
+    expected = "expected int %d..%d" % (low, high)
+    value = _present(obj, key, path, expected, default)
+    if value is None:
         return default
     if type(value) is not int or not low <= value <= high:
         raise ConfigError(_join(path, key) + ": " + expected)
@@ -58,11 +65,8 @@ def _str(obj, key, path, min_len, max_len, default=REQUIRED, chars=None):
     expected = "expected string of %d..%d characters" % (min_len, max_len)
     if chars is not None:
         expected += " from [A-Za-z0-9_-]"
-    value = obj.get(key)
+    value = _present(obj, key, path, expected, default)
     if value is None:
-        if default is REQUIRED:
-            raise ConfigError(_join(path, key) + ": missing, " + expected)
-        obj[key] = default
         return default
     ok = type(value) is str and min_len <= len(value) <= max_len
     if ok and chars is not None:
