@@ -17,6 +17,7 @@ from messages import DISPENSED, DUPLICATE, EXPIRED, INTERRUPTED, REJECTED
 
 R_BUSY = "busy: another dispense is in progress"
 R_STORAGE = "storage: could not record the command, nothing moved"
+R_INTERNAL = "device: out of memory or storage failure, nothing moved"
 
 
 class Feeder:
@@ -27,6 +28,8 @@ class Feeder:
         self.outbox = outbox
         self.dispenser = dispenser
         self.clock = clock
+        self._begun = False
+        self._decided = None
 
     def recover(self):
         """At boot: report every command that was begun but never finished, once."""
@@ -48,13 +51,20 @@ class Feeder:
 
     def handle(self, payload):
         """Decide on one payload and queue its result; returns the status code. Never raises."""
+        self._begun = False
+        self._decided = None  # the status decided for this payload, once its result is being queued
         try:
             return self._handle(payload)
         except Exception:
-            # Only storage or memory failing can get here (parse never raises). If it was the
-            # outbox that failed, no result can be queued; a begun-but-unfinished command is
-            # then reported as interrupted by recover() on the next boot.
-            return REJECTED
+            # Only memory or storage failing gets here (parse never raises). Before begin nothing
+            # moved, so a rejection is the truth; after begin, recover() on the next boot reports
+            # the id as interrupted if its result never reached the outbox.
+            if self._decided is None and not self._begun:
+                try:
+                    self._result(None, REJECTED, 0, self.clock.unix_time(), R_INTERNAL)
+                except Exception:
+                    pass  # the outbox itself is failing: no result can be queued
+            return REJECTED if self._decided is None else self._decided
 
     def _handle(self, payload):
         now = self.clock.unix_time()
@@ -80,10 +90,15 @@ class Feeder:
         except Exception:
             # A servo fault mid-dispense: food may or may not have dropped, as after a crash.
             status = INTERRUPTED
+        # Marked only now: a payload handled re-entrantly during the dispense (refused as busy)
+        # resets them, and nothing before this point can raise after begin.
+        self._begun = True
+        self._decided = None
         self._result(cmd.id, status, cmd.bowls, now, None)
         self.journal.finish(cmd.id)
         return status
 
     def _result(self, command_id, status, bowls, now, reason):
+        self._decided = status  # set first: a failing put is not followed by a second result
         self.outbox.put(messages.pack_result(command_id, status, bowls, now, reason))
         return status

@@ -34,6 +34,13 @@ LED_PATTERNS = {
 }
 
 
+def _start_connect(wlan, ssid, password):
+    try:
+        wlan.connect(ssid, password)
+    except OSError:
+        pass  # "internal state error" while the driver is still busy: the polling loop waits it out
+
+
 class BoardPWM:
     def __init__(self, pin):
         self._pin = pin
@@ -89,7 +96,7 @@ class HAL:
         if wlan.isconnected():
             return True
         start = time.ticks_ms()
-        wlan.connect(ssid, password)
+        _start_connect(wlan, ssid, password)
         while time.ticks_diff(time.ticks_ms(), start) < timeout_s * 1000:
             if wlan.isconnected():
                 return True
@@ -97,7 +104,7 @@ class HAL:
             if wlan.status() in WIFI_FAILED:
                 wlan.disconnect()
                 time.sleep_ms(WIFI_RETRY_PAUSE_MS)
-                wlan.connect(ssid, password)
+                _start_connect(wlan, ssid, password)
             else:
                 time.sleep_ms(WIFI_POLL_MS)
         wlan.disconnect()  # stop the driver retrying in the background; the caller decides when to try again
