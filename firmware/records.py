@@ -1,0 +1,233 @@
+"""Append-only log of CRC-framed records in one file; the storage under the journal and the outbox.
+
+Frame, one per record:
+
+    length (1 byte if < 128, else 2: 7-bit little-endian varint) | kind (1 byte) | body | crc32 (4 bytes, LE)
+
+`length` counts kind + body; the CRC covers length, kind and body, so a flipped length is caught too.
+A record costs 6 bytes (7 above 127) besides its body.
+
+Loading (`Log.load`) hands every valid record to a callback, in order:
+- A frame that fails (short read, bad CRC) where a valid frame follows later is corruption in the
+  middle: it is skipped (`skipped` counts it) and the scan resynchronises on the next valid frame.
+- A frame that fails with no valid frame after it is a torn tail (power lost mid-append): the file is
+  rewritten to the valid prefix before anything is appended, so the garbage never ends up mid-file.
+- `<path>.tmp` is a compaction that may not have finished. Compaction writes and closes the whole
+  `.tmp` before renaming it over the original, so while the original exists the `.tmp` is the
+  unfinished one and is deleted; if the original is missing (a filesystem whose rename cannot
+  replace, so the original was removed first) the `.tmp` is complete and is renamed into place.
+
+Durability: MicroPython has no os.fsync. Records are written with one write() of the whole frame
+and then flush(), which on LittleFS (the ESP32 filesystem) is lfs_file_sync: the write becomes
+durable atomically, or not at all, at that point. One append handle stays open between records
+(bench/storage_mpy.py measures why: reopening per record allocates a file object each time and
+makes LittleFS look the file up and commit its metadata again on close).
+
+`bytes_written` counts every byte this module writes (appends, tail cuts and compactions), so the
+benchmark measures real writes.
+"""
+
+import binascii
+import os
+
+MAX_BODY = 1024  # the largest stored result is ~160 bytes; a bound keeps a corrupt length from reading far
+FRAME_OVERHEAD = 6  # 1-byte length, kind, crc32
+# Compact when the file is both this big and RATIO times the bytes the live records would take:
+# a rewrite then costs at most 1/(RATIO-1) of the bytes appended since the previous one.
+COMPACT_MIN_BYTES = 4096
+COMPACT_RATIO = 4
+COPY_CHUNK = 256
+
+bytes_written = 0
+
+
+def _count(n):
+    global bytes_written
+    bytes_written += n
+
+
+def _exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+def _frame_into(buf, kind, body):
+    """Write the frame of (kind, body) into buf; return its length."""
+    length = len(body) + 1
+    if length < 128:
+        buf[0] = length
+        at = 1
+    else:
+        buf[0] = 0x80 | (length & 0x7F)
+        buf[1] = length >> 7
+        at = 2
+    buf[at] = kind
+    buf[at + 1 : at + length] = body
+    end = at + length
+    crc = binascii.crc32(memoryview(buf)[:end])
+    for i in range(4):
+        buf[end + i] = (crc >> (8 * i)) & 0xFF
+    return end + 4
+
+
+class Log:
+    def __init__(self, path):
+        self.path = path
+        self.tmp_path = path + ".tmp"
+        self.size = 0  # bytes in the file
+        self.skipped = 0  # corrupt records skipped at the last load
+        self.cut = 0  # bytes of torn tail removed at the last load
+        self._frame = bytearray(64)  # grows to the largest record written; reused for every append
+        self._file = None
+
+    # -- loading ---------------------------------------------------------------------------------
+
+    def load(self, on_record):
+        """Call on_record(kind, body) for each valid record in order; repair a torn tail or compaction."""
+        self._recover_tmp()
+        self.skipped = self.cut = 0
+        if not _exists(self.path):
+            self._open_append()  # creates the file
+            self.size = 0
+            return
+        size = os.stat(self.path)[6]
+        pos = valid_end = 0
+        with open(self.path, "rb") as f:
+            while pos < size:
+                record = self._read_frame(f, pos, size)
+                if record is None:
+                    pos = self._resync(f, pos + 1, size)
+                    if pos < 0:
+                        break  # nothing valid after it: a torn tail
+                    self.skipped += 1
+                    continue
+                kind, body, end = record
+                on_record(kind, body)
+                pos = valid_end = end
+        if valid_end < size:
+            self.cut = size - valid_end
+            self._cut_to(valid_end)
+        self.size = valid_end
+        self._open_append()
+
+    @staticmethod
+    def _read_frame(f, pos, size):
+        """(kind, body, end offset) of a valid frame at pos, or None."""
+        f.seek(pos)
+        head = f.read(2)
+        if len(head) < 2:
+            return None
+        length = head[0]
+        at = 1
+        if length & 0x80:
+            length = (length & 0x7F) | (head[1] << 7)
+            at = 2
+        if length < 1 or length > MAX_BODY + 1 or pos + at + length + 4 > size:
+            return None
+        f.seek(pos)
+        frame = f.read(at + length + 4)
+        end = at + length
+        crc = frame[end] | (frame[end + 1] << 8) | (frame[end + 2] << 16) | (frame[end + 3] << 24)
+        if binascii.crc32(memoryview(frame)[:end]) != crc:
+            return None
+        return frame[at], frame[at + 1 : end], pos + end + 4
+
+    def _resync(self, f, pos, size):
+        """Offset of the next valid frame at or after pos, or -1."""
+        while pos < size - FRAME_OVERHEAD + 1:
+            if self._read_frame(f, pos, size) is not None:
+                return pos
+            pos += 1
+        return -1
+
+    def _recover_tmp(self):
+        if not _exists(self.tmp_path):
+            return
+        if _exists(self.path):
+            os.remove(self.tmp_path)  # an unfinished compaction: the original is intact
+        else:
+            os.rename(self.tmp_path, self.path)  # finished, but the rename had to remove the original first
+
+    def _cut_to(self, end):
+        """Rewrite the file to its first `end` bytes (no truncate() on MicroPython files)."""
+        buf = bytearray(COPY_CHUNK)
+        with open(self.path, "rb") as src, open(self.tmp_path, "wb") as dst:
+            left = end
+            while left > 0:
+                n = src.readinto(buf)
+                if not n:
+                    break
+                n = min(n, left)
+                dst.write(memoryview(buf)[:n])
+                _count(n)
+                left -= n
+            dst.flush()
+        self._replace()
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def append(self, kind, body):
+        """Durably append one record (one write, then flush)."""
+        n = self._write_frame(self._file, kind, body)
+        self._file.flush()
+        self.size += n
+
+    def _write_frame(self, f, kind, body):
+        if len(body) > MAX_BODY:
+            raise ValueError("record body over %d bytes" % MAX_BODY)
+        need = len(body) + FRAME_OVERHEAD + 1
+        if need > len(self._frame):
+            self._frame = bytearray(need)
+        n = _frame_into(self._frame, kind, body)
+        written = f.write(memoryview(self._frame)[:n])
+        _count(n)
+        if written is not None and written != n:
+            raise OSError(5, "short write")  # EIO
+        return n
+
+    def compact_if_it_pays(self, live_bytes, emit_all):
+        """rewrite(emit_all) when the file is big and mostly dead; live_bytes() is asked only then."""
+        if self.size >= COMPACT_MIN_BYTES and self.size >= COMPACT_RATIO * live_bytes():
+            self.rewrite(emit_all)
+
+    def rewrite(self, emit_all):
+        """Atomically replace the file with the records emit_all(emit) produces via emit(kind, body)."""
+        self.close()
+        size = 0
+        with open(self.tmp_path, "wb") as f:
+
+            def emit(kind, body):
+                nonlocal size
+                size += self._write_frame(f, kind, body)
+
+            emit_all(emit)
+            f.flush()
+        self._replace()
+        self.size = size
+        self._open_append()
+
+    def _replace(self):
+        try:
+            os.rename(self.tmp_path, self.path)
+        except OSError:
+            # FAT cannot rename over a file. The .tmp is complete here, and _recover_tmp finishes
+            # the job if power goes between these two lines.
+            os.remove(self.path)
+            os.rename(self.tmp_path, self.path)
+
+    def _open_append(self):
+        self.close()
+        self._file = open(self.path, "ab")
+
+    def close(self):
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def frame_size(body_len):
+    """Bytes one record with a body of body_len takes on flash."""
+    return body_len + FRAME_OVERHEAD + (1 if body_len + 1 >= 128 else 0)
