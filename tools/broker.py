@@ -1,0 +1,199 @@
+"""The local AWS IoT Core stand-in: mosquitto with mutual TLS and an ACL mirroring the IoT policies.
+
+    python -m tools.broker run   [--port N] [--dir .pki/broker] [--pki .pki] [--thing cat-feeder]
+    python -m tools.broker start [...]    # in the background; prints the port, state in <dir>/broker.json
+    python -m tools.broker stop  [--dir .pki/broker]
+
+From Python (pytest fixtures): `Broker(pki, state_dir).start()`, then `.port`, `.stop()`,
+`.kill()` (SIGKILL, as a crash), `.restart()` (same port, same persistence).
+
+The config (written to <dir>/mosquitto.conf from tools/mosquitto/*.template):
+- one listener on 127.0.0.1, TLS 1.2, `require_certificate`, `use_identity_as_username`
+  (the client's certificate CN is its user name, as the certificate is its identity in IoT Core);
+- persistence saved after every change, so a broker killed and restarted keeps the persistent
+  sessions and their queued QoS 1 messages;
+- `user <invoking user>`: mosquitto started as root would otherwise switch to the `mosquitto`
+  user, which cannot read the 0600 keys nor write a private temp dir;
+- ACL: the device (user = thing name) reads the action topic and writes the states topic
+  (its last will goes there too); the cloud publisher writes the action topic; nothing else.
+  mosquitto answers a refused SUBSCRIBE with return code 0x80 and silently drops a refused
+  PUBLISH (MQTT 3.1.1 has no negative PUBACK).
+"""
+
+import argparse
+import json
+import os
+import pwd
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from tools.pki import DEFAULT_DIR as DEFAULT_PKI_DIR
+from tools.pki import DEFAULT_THING, Pki
+
+MOSQUITTO = "/usr/sbin/mosquitto"
+TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mosquitto")
+READY_TIMEOUT_S = 10.0
+STOP_TIMEOUT_S = 10.0
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port, timeout_s=READY_TIMEOUT_S, proc=None):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError("mosquitto exited with %s" % proc.returncode)
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("nothing listens on port %d after %.0f s" % (port, timeout_s))
+
+
+class Broker:
+    """One mosquitto process; its config, ACL, log and persistence live in state_dir."""
+
+    def __init__(self, pki, state_dir, port=None, action_topic=None, states_topic=None):
+        self.pki = pki
+        self.dir = os.path.abspath(state_dir)
+        self.port = port or free_port()
+        self.action_topic = action_topic or pki.thing + "/action"
+        self.states_topic = states_topic or pki.thing + "/states"
+        self.proc = None
+        self.conf_path = os.path.join(self.dir, "mosquitto.conf")
+        self.log_path = os.path.join(self.dir, "mosquitto.log")
+
+    def write_config(self):
+        os.makedirs(os.path.join(self.dir, "data"), exist_ok=True)
+        acl_path = os.path.join(self.dir, "acl")
+        values = {
+            "port": self.port,
+            "user": pwd.getpwuid(os.getuid()).pw_name,
+            "cafile": self.pki.cert("ca"),
+            "certfile": self.pki.cert("broker"),
+            "keyfile": self.pki.key("broker"),
+            "acl_file": acl_path,
+            "persistence_location": os.path.join(self.dir, "data") + "/",
+            "thing": self.pki.thing,
+            "publisher": self.pki.publisher_cn,
+            "action_topic": self.action_topic,
+            "states_topic": self.states_topic,
+        }
+        _render(os.path.join(TEMPLATES, "mosquitto.conf.template"), self.conf_path, values)
+        _render(os.path.join(TEMPLATES, "acl.template"), acl_path, values)
+
+    def start(self):
+        self.write_config()
+        log = open(self.log_path, "ab")
+        try:
+            self.proc = subprocess.Popen([MOSQUITTO, "-c", self.conf_path], stdout=log, stderr=log)
+        finally:
+            log.close()
+        wait_for_port(self.port, proc=self.proc)
+        return self
+
+    def stop(self):
+        """Graceful stop (SIGTERM): mosquitto saves its persistence file."""
+        self._end(signal.SIGTERM)
+
+    def kill(self):
+        """Crash (SIGKILL): only what the last autosave wrote survives."""
+        self._end(signal.SIGKILL)
+
+    def restart(self, graceful=True):
+        if graceful:
+            self.stop()
+        else:
+            self.kill()
+        return self.start()
+
+    @property
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def _end(self, sig):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def __enter__(self):
+        return self.start() if not self.running else self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def _render(template, target, values):
+    with open(template) as f:
+        text = f.read()
+    with open(target, "w") as f:
+        f.write(text.format(**values))
+
+
+def _state_file(state_dir):
+    return os.path.join(state_dir, "broker.json")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="local mosquitto with mutual TLS")
+    parser.add_argument("command", choices=("run", "start", "stop"))
+    parser.add_argument("--pki", default=DEFAULT_PKI_DIR)
+    parser.add_argument("--thing", default=DEFAULT_THING)
+    parser.add_argument("--dir", default=os.path.join(DEFAULT_PKI_DIR, "broker"))
+    parser.add_argument("--port", type=int, default=None)
+    args = parser.parse_args(argv)
+    state = _state_file(args.dir)
+    if args.command == "stop":
+        if not os.path.exists(state):
+            print("no broker started from %s" % args.dir)
+            return
+        with open(state) as f:
+            pid = json.load(f)["pid"]
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        os.remove(state)
+        print("stopped broker pid %d" % pid)
+        return
+    pki = Pki(args.pki, args.thing).ensure()
+    broker = Broker(pki, args.dir, port=args.port)
+    if args.command == "start":
+        broker.start()
+        with open(state, "w") as f:
+            json.dump({"pid": broker.proc.pid, "port": broker.port}, f)
+        print(broker.port)
+        return
+    broker.start()
+    print("mosquitto on 127.0.0.1:%d (mutual TLS; CA %s; log %s). Ctrl-C stops it."
+          % (broker.port, pki.cert("ca"), broker.log_path))
+    try:
+        broker.proc.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        broker.stop()
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

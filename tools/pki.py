@@ -1,0 +1,131 @@
+"""Development PKI for the local IoT Core stand-in, made with the openssl CLI.
+
+    python -m tools.pki [--dir .pki] [--thing cat-feeder]
+
+Writes into a git-ignored folder (default .pki/), reusing whatever already exists:
+
+| file | what |
+|---|---|
+| ca.crt, ca.key, ca.der | the development CA (ca.der: DER for the device's `cadata`) |
+| broker.crt, broker.key | broker, SAN localhost + 127.0.0.1, signed by the CA |
+| device.crt, device.key | device, CN = thing name; device.crt.der, device.key.der for MicroPython's ssl |
+| publisher.crt, publisher.key | the "cloud publisher", CN = cloud-publisher |
+| rogue-ca.crt, rogue-ca.key, rogue-ca.der | a second, unrelated CA (negative tests) |
+| rogue-device.crt/.key (+ .der) | a device certificate (CN = thing name) signed by the rogue CA |
+| rogue-broker.crt/.key | a localhost broker certificate signed by the rogue CA |
+| wrong-host-broker.crt/.key | a broker certificate of the real CA for the wrong host name |
+
+Keys are EC P-256 (small and fast on the ESP32-C3, accepted by AWS IoT). The folder is 0700
+and keys 0600: tools/broker.py runs mosquitto as the invoking user (its `user` option) instead
+of letting it drop root to `mosquitto`, so the keys need not be readable by anyone else.
+The certificates stay valid for 10 years.
+"""
+
+import argparse
+import os
+import subprocess
+import tempfile
+
+DEFAULT_DIR = ".pki"
+DEFAULT_THING = "cat-feeder"
+PUBLISHER_CN = "cloud-publisher"
+DAYS = "3650"
+WRONG_HOST = "not-the-broker.invalid"
+
+
+class Pki:
+    """Paths of the generated files; `ensure()` creates the ones that are missing."""
+
+    def __init__(self, directory=DEFAULT_DIR, thing=DEFAULT_THING):
+        self.dir = os.path.abspath(directory)
+        self.thing = thing
+        self.publisher_cn = PUBLISHER_CN
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def cert(self, name):
+        return self.path(name + ".crt")
+
+    def key(self, name):
+        return self.path(name + ".key")
+
+    def ensure(self):
+        os.makedirs(self.dir, exist_ok=True)
+        os.chmod(self.dir, 0o700)
+        self._ca("ca", "cat-feeder dev CA")
+        self._ca("rogue-ca", "unrelated CA")
+        self._leaf("broker", "ca", "localhost", server=True, san="DNS:localhost,IP:127.0.0.1")
+        self._leaf("wrong-host-broker", "ca", WRONG_HOST, server=True, san="DNS:" + WRONG_HOST)
+        self._leaf("rogue-broker", "rogue-ca", "localhost", server=True, san="DNS:localhost,IP:127.0.0.1")
+        self._leaf("device", "ca", self.thing)
+        self._leaf("publisher", "ca", self.publisher_cn)
+        self._leaf("rogue-device", "rogue-ca", self.thing)
+        for name in ("device", "rogue-device"):
+            self._der(name)
+        for ca in ("ca", "rogue-ca"):
+            if not os.path.exists(self.path(ca + ".der")):
+                _openssl("x509", "-in", self.cert(ca), "-outform", "DER", "-out", self.path(ca + ".der"))
+        return self
+
+    def _new_key(self, name):
+        _openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", self.key(name))
+        os.chmod(self.key(name), 0o600)
+
+    def _ca(self, name, cn):
+        if os.path.exists(self.cert(name)):
+            return
+        self._new_key(name)
+        _openssl(
+            "req", "-x509", "-new", "-key", self.key(name), "-sha256", "-days", DAYS, "-subj", "/CN=" + cn,
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+            "-out", self.cert(name),
+        )
+
+    def _leaf(self, name, ca, cn, server=False, san=None):
+        if os.path.exists(self.cert(name)):
+            return
+        self._new_key(name)
+        usage = "serverAuth" if server else "clientAuth"
+        extensions = "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=%s\n" % usage
+        if san:
+            extensions += "subjectAltName=%s\n" % san
+        with tempfile.TemporaryDirectory() as tmp:
+            csr = os.path.join(tmp, "req.csr")
+            ext = os.path.join(tmp, "ext.cnf")
+            with open(ext, "w") as f:
+                f.write(extensions)
+            _openssl("req", "-new", "-key", self.key(name), "-subj", "/CN=" + cn, "-out", csr)
+            _openssl(
+                "x509", "-req", "-in", csr, "-CA", self.cert(ca), "-CAkey", self.key(ca), "-CAcreateserial",
+                "-CAserial", os.path.join(tmp, "serial"), "-sha256", "-days", DAYS, "-extfile", ext,
+                "-out", self.cert(name),
+            )
+
+    def _der(self, name):
+        if not os.path.exists(self.path(name + ".crt.der")):
+            _openssl("x509", "-in", self.cert(name), "-outform", "DER", "-out", self.path(name + ".crt.der"))
+        if not os.path.exists(self.path(name + ".key.der")):
+            # MicroPython's mbedTLS takes the key as DER; PKCS#8 or SEC1 both parse.
+            _openssl("pkey", "-in", self.key(name), "-outform", "DER", "-out", self.path(name + ".key.der"))
+            os.chmod(self.path(name + ".key.der"), 0o600)
+
+
+def _openssl(*args):
+    proc = subprocess.run(["openssl", *args], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError("openssl %s failed: %s" % (args[0], proc.stderr.strip()))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dir", default=DEFAULT_DIR)
+    parser.add_argument("--thing", default=DEFAULT_THING)
+    args = parser.parse_args(argv)
+    pki = Pki(args.dir, args.thing).ensure()
+    print("PKI in %s (device CN %s, publisher CN %s)" % (pki.dir, pki.thing, pki.publisher_cn))
+
+
+if __name__ == "__main__":
+    main()
