@@ -1,0 +1,120 @@
+"""Deployer of the cloud half: `python -m cloud.deploy plan|apply|destroy [--endpoint-url URL] [--region R]`.
+
+Reads cloud/topology.py and reconciles AWS with it (cloud/resources.py): `plan` prints what `apply`
+would change, `apply` creates or updates only what differs (a second apply changes nothing and says
+so), `destroy` removes everything the topology names. Device credentials go to --out (git-ignored).
+"""
+
+import argparse
+import functools
+import sys
+from pathlib import Path
+
+from cloud import awsenv
+from cloud.iam import Arns
+from cloud.resources import declared_resources
+from cloud.topology import TOPOLOGY
+
+DEFAULT_OUT = Path(__file__).resolve().parent / ".out"
+
+
+class DeployEnv:
+    """What every resource needs: the topology, clients and ARNs of one account and region, the output folder."""
+
+    def __init__(self, aws, out_dir=DEFAULT_OUT, topology=TOPOLOGY):
+        self.aws, self.out_dir, self.topology = aws, Path(out_dir), topology
+
+    @functools.cached_property
+    def sqs(self):
+        return self.aws.client("sqs")
+
+    @functools.cached_property
+    def iam(self):
+        return self.aws.client("iam")
+
+    @functools.cached_property
+    def lambda_(self):
+        return self.aws.client("lambda")
+
+    @functools.cached_property
+    def events(self):
+        return self.aws.client("events")
+
+    @functools.cached_property
+    def iot(self):
+        return self.aws.client("iot")
+
+    @functools.cached_property
+    def arns(self):
+        return Arns(self.aws.partition, self.aws.region, self.aws.account)
+
+
+def changes(env):
+    """[(action, resource, changed keys)] with action create, update or unchanged, in dependency order."""
+    found = []
+    for resource in declared_resources(env):
+        current, desired = resource.read(), resource.desired()
+        if current is None:
+            found.append(("create", resource, []))
+        elif current != desired:
+            found.append(("update", resource, sorted(k for k in desired if current.get(k) != desired[k])))
+        else:
+            found.append(("unchanged", resource, []))
+    return found
+
+
+def describe(action, resource, keys):
+    return "%-9s %s%s" % (action, resource.label, " (%s)" % ", ".join(keys) if keys else "")
+
+
+def plan(env, out=print):
+    found = changes(env)
+    pending = [change for change in found if change[0] != "unchanged"]
+    for change in pending:
+        out(describe(*change))
+    out("Plan: %d to create, %d to update, %d unchanged." % (
+        sum(c[0] == "create" for c in found), sum(c[0] == "update" for c in found),
+        len(found) - len(pending)) if pending else "Nothing to change: %d resources up to date." % len(found))
+    return pending
+
+
+def apply(env, out=print):
+    found = changes(env)
+    applied = 0
+    for action, resource, keys in found:
+        if action == "create":
+            resource.create()
+        elif action == "update":
+            resource.update(resource.read())
+        else:
+            continue
+        applied += 1
+        out(describe(action, resource, keys))
+    out("Applied %d changes." % applied if applied else "Nothing changed: %d resources up to date." % len(found))
+    return applied
+
+
+def destroy(env, out=print):
+    removed = 0
+    for resource in reversed(declared_resources(env)):
+        if resource.read() is not None:
+            resource.delete()
+            removed += 1
+            out("deleted   " + resource.label)
+    out("Destroyed %d resources." % removed if removed else "Nothing to destroy.")
+    return removed
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m cloud.deploy", description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=("plan", "apply", "destroy"))
+    parser.add_argument("--out", default=DEFAULT_OUT, type=Path, help="folder for device credentials (git-ignored)")
+    awsenv.add_arguments(parser)
+    args = parser.parse_args(argv)
+    env = DeployEnv(awsenv.AwsEnv.from_args(args), out_dir=args.out)
+    {"plan": plan, "apply": apply, "destroy": destroy}[args.command](env)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

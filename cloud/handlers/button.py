@@ -1,0 +1,139 @@
+"""Button handler: turns a button press into one `FeedRequested` event on the EventBridge bus.
+
+Two inputs (docs/protocol.md, "Button press"):
+- the AWS IoT 1-Click payload, kept only for compatibility (the service ended in Dec 2024):
+  {"deviceInfo": {"deviceId": ...}, "deviceEvent": {"buttonClicked": {"clickType", "reportedTime"}}};
+- a press published on `cat-feeder/<thing>/button`, delivered by the IoT topic rule, which adds
+  `thing` from the topic: {"v": 1, "event", "at", "seq", "thing"}.
+
+The event's detail carries a press id minted here; every later copy (EventBridge retries, the
+archive, replays) carries the same id, and the device deduplicates by it.
+
+Environment: EVENT_BUS_NAME, EVENT_SOURCE, EVENT_DETAIL_TYPE (set by the deployer from cloud/topology.py).
+"""
+
+import functools
+import hashlib
+import json
+import os
+import time
+from datetime import datetime, timezone
+
+EVENTS = ("SINGLE", "DOUBLE", "LONG")
+PUT_ATTEMPTS = 4
+BACKOFF_S = 0.1
+sleep = time.sleep  # replaced by tests and the benchmark so backoff costs no wall-clock
+
+
+class InvalidPress(ValueError):
+    """The input is not a button press this handler understands; nothing was put on the bus."""
+
+
+class PutEventsFailed(RuntimeError):
+    """Some entries were still failing after PUT_ATTEMPTS calls; raising lets Lambda retry the invocation."""
+
+
+@functools.cache
+def events_client():
+    # Created on first use, not at import, so the endpoint and region come from the environment of the call.
+    import boto3
+
+    return boto3.client("events")
+
+
+def handler(event, context=None):
+    press = parse_press(event)
+    entry = {
+        "EventBusName": os.environ["EVENT_BUS_NAME"],
+        "Source": os.environ["EVENT_SOURCE"],
+        "DetailType": os.environ["EVENT_DETAIL_TYPE"],
+        "Time": datetime.fromtimestamp(press["pressed_at"], tz=timezone.utc),
+        "Detail": json.dumps(press, separators=(",", ":")),
+    }
+    put_all(events_client(), [entry])
+    return {"press_id": press["press_id"], "event": press["event"]}
+
+
+def parse_press(event):
+    """Return the detail of the feed request for either input shape, or raise InvalidPress naming the field."""
+    if not isinstance(event, dict):
+        raise InvalidPress("press: expected a JSON object, got %s" % type(event).__name__)
+    if "deviceEvent" in event:
+        return _one_click_press(event)
+    if "thing" in event:
+        return _topic_press(event)
+    raise InvalidPress("press: neither an IoT 1-Click payload (deviceEvent) nor a button message (thing)")
+
+
+def _one_click_press(event):
+    clicked = _field(event, ("deviceEvent", "buttonClicked"), dict)
+    click = _event_name(_field(clicked, ("clickType",), str), "deviceEvent.buttonClicked.clickType")
+    reported = _field(clicked, ("reportedTime",), str)
+    device_info = event.get("deviceInfo")
+    device = str(device_info.get("deviceId", "")) if isinstance(device_info, dict) else ""
+    try:
+        pressed_at = datetime.fromisoformat(reported.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise InvalidPress("deviceEvent.buttonClicked.reportedTime: expected ISO-8601 UTC, got %r" % reported)
+    # The id hashes the press's own content, not the Lambda request id: a 1-Click retry or a duplicate
+    # delivery reaches a *new* invocation with a new request id, but always carries the same fields.
+    return _detail("1-click", device, click, pressed_at, (device, click, reported))
+
+
+def _topic_press(event):
+    if event.get("v") != 1:
+        raise InvalidPress("v: expected 1, got %r" % (event.get("v"),))
+    thing = _field(event, ("thing",), str)
+    click = _event_name(_field(event, ("event",), str), "event")
+    at = _field(event, ("at",), (int, float))
+    seq = _field(event, ("seq",), int)
+    if not thing or at <= 0 or seq < 0:
+        raise InvalidPress("thing, at, seq: expected a thing name, at > 0 and seq >= 0")
+    # Same reasoning as for 1-Click: MQTT QoS 1 may redeliver the message to the rule, which invokes again.
+    # seq tells apart two presses within the same second; thing separates buttons.
+    return _detail("button", thing, click, at, (thing, click, repr(at), str(seq)))
+
+
+def _detail(origin, button, click, pressed_at, identity):
+    digest = hashlib.sha256("|".join((origin,) + tuple(identity)).encode()).hexdigest()
+    return {
+        "v": 1,
+        "press_id": "press-" + digest[:16],
+        "event": click,
+        "pressed_at": pressed_at,
+        "origin": origin,
+        "button": button,
+    }
+
+
+def _field(obj, path, expected_type):
+    value = obj
+    for depth, key in enumerate(path):
+        if not isinstance(value, dict) or key not in value:
+            raise InvalidPress("%s: missing" % ".".join(path[: depth + 1]))
+        value = value[key]
+    if isinstance(value, bool) or not isinstance(value, expected_type):
+        raise InvalidPress("%s: wrong type %s" % (".".join(path), type(value).__name__))
+    return value
+
+
+def _event_name(value, field_name):
+    if value not in EVENTS:
+        raise InvalidPress("%s: expected SINGLE, DOUBLE or LONG, got %r" % (field_name, value))
+    return value
+
+
+def put_all(client, entries):
+    """PutEvents, re-sending only the entries that failed, with exponential backoff; raise when they keep failing."""
+    pending = list(entries)
+    for attempt in range(PUT_ATTEMPTS):
+        if attempt:
+            sleep(BACKOFF_S * 2 ** (attempt - 1))
+        results = client.put_events(Entries=pending)["Entries"]
+        failed = [(entry, result) for entry, result in zip(pending, results) if result.get("ErrorCode")]
+        if not failed:
+            return
+        pending = [entry for entry, _ in failed]
+    errors = sorted({"%s: %s" % (r["ErrorCode"], r.get("ErrorMessage", "")) for _, r in failed})
+    raise PutEventsFailed("%d of %d entries failed after %d attempts: %s"
+                          % (len(pending), len(entries), PUT_ATTEMPTS, "; ".join(errors)))

@@ -1,0 +1,92 @@
+"""Feeder function: turns a live `feeds` event into a v1 command (docs/protocol.md) and publishes it
+to the device through IoT Core's data plane (iot-data Publish, QoS 1). It holds no device certificate:
+IAM allows it `iot:Publish` on the action topic and nothing else there.
+
+Idempotent by press id: the command is a pure function of the event (id = press id, issued_at = press
+time, ttl fixed), so a retried or redelivered event publishes a byte-identical command, and the device,
+which journals every id in flash before a servo moves, dispenses it once. A conditional-write record
+here (e.g. a DynamoDB put) cannot do better: written before the publish, a publish failure would
+swallow the feed on retry; written after, a crash between the two still publishes twice. It would only
+add a table, IAM rights and a failure mode for duplicates the device already absorbs.
+
+Replays of the archive must never feed: the rule excludes them ("replay-name": [{"exists": false}])
+and this function refuses them again. A malformed event raises, so Lambda's async retries and then the
+on-failure destination (an SQS queue, see cloud/topology.py) receive it.
+
+Environment: ACTION_TOPIC, EVENT_SOURCE, COMMAND_TTL_S (set by the deployer from cloud/topology.py).
+"""
+
+import functools
+import json
+import math
+import os
+import re
+import time
+
+EVENTS = ("SINGLE", "DOUBLE", "LONG")
+PRESS_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}\Z")
+
+
+class MalformedFeed(ValueError):
+    """The event is not a feed request this function can turn into a command."""
+
+
+@functools.cache
+def iot_data_client():
+    # Created on first use so the endpoint and region come from the environment of the call.
+    import boto3
+
+    return boto3.client("iot-data")
+
+
+def handler(event, context=None):
+    if isinstance(event, dict) and "replay-name" in event:
+        # Not an error: raising would retry it and park it in the failure queue.
+        _log("refused", replay=event["replay-name"], press_id=_press_id_or_none(event))
+        return {"status": "refused", "reason": "replayed event %r never feeds" % event["replay-name"]}
+    command = command_for(event)
+    remaining_s = command["issued_at"] + command["ttl"] - time.time()
+    if remaining_s <= 0:
+        # The device would refuse it as expired; publishing it would only cost a message.
+        _log("expired", press_id=command["id"], late_s=-remaining_s)
+        return {"status": "expired", "id": command["id"]}
+    iot_data_client().publish(
+        topic=os.environ["ACTION_TOPIC"],
+        qos=1,
+        payload=json.dumps(command, separators=(",", ":")).encode(),
+        payloadFormatIndicator="UTF8_DATA",
+        # IoT Core drops the message once the command could no longer be dispensed anyway.
+        messageExpiry=math.ceil(remaining_s),
+    )
+    _log("published", press_id=command["id"], event=command["event"])
+    return {"status": "published", "id": command["id"]}
+
+
+def command_for(event):
+    """Return the v1 command for a feeds event, or raise MalformedFeed naming the field."""
+    if not isinstance(event, dict):
+        raise MalformedFeed("event: expected a JSON object, got %s" % type(event).__name__)
+    if event.get("source") != os.environ["EVENT_SOURCE"]:
+        raise MalformedFeed("source: expected %r, got %r" % (os.environ["EVENT_SOURCE"], event.get("source")))
+    detail = event.get("detail")
+    if not isinstance(detail, dict):
+        raise MalformedFeed("detail: expected an object")
+    press_id = detail.get("press_id")
+    if not isinstance(press_id, str) or not PRESS_ID.match(press_id):
+        raise MalformedFeed("detail.press_id: expected 1-64 characters from [A-Za-z0-9_.:-], got %r" % (press_id,))
+    if detail.get("event") not in EVENTS:
+        raise MalformedFeed("detail.event: expected SINGLE, DOUBLE or LONG, got %r" % (detail.get("event"),))
+    pressed_at = detail.get("pressed_at")
+    if isinstance(pressed_at, bool) or not isinstance(pressed_at, (int, float)) or pressed_at <= 0:
+        raise MalformedFeed("detail.pressed_at: expected Unix seconds, got %r" % (pressed_at,))
+    return {"v": 1, "id": press_id, "event": detail["event"], "issued_at": pressed_at,
+            "ttl": int(os.environ["COMMAND_TTL_S"])}
+
+
+def _press_id_or_none(event):
+    detail = event.get("detail")
+    return detail.get("press_id") if isinstance(detail, dict) else None
+
+
+def _log(outcome, **fields):
+    print(json.dumps(dict(fields, outcome=outcome), default=str))

@@ -1,0 +1,122 @@
+"""Least-privilege policy documents for the topology: exact actions on exact ARNs, nothing with `*`
+except the log-stream names Lambda chooses itself. Pure functions of the topology and the account."""
+
+import json
+
+POLICY_VERSION = "2012-10-17"
+
+
+class Arns:
+    """ARNs of the topology's resources in one partition, region and account."""
+
+    def __init__(self, partition, region, account):
+        self.partition, self.region, self.account = partition, region, account
+
+    def _arn(self, service, resource, region=None):
+        return "arn:%s:%s:%s:%s:%s" % (self.partition, service, self.region if region is None else region,
+                                       self.account, resource)
+
+    def bus(self, topology):
+        return self._arn("events", "event-bus/" + topology["bus"]["name"])
+
+    def archive(self, topology):
+        return self._arn("events", "archive/" + topology["archive"]["name"])
+
+    def rule(self, topology, rule_name):
+        return self._arn("events", "rule/%s/%s" % (topology["bus"]["name"], rule_name))
+
+    def queue(self, topology, queue_key):
+        return self._arn("sqs", topology["queues"][queue_key]["name"])
+
+    def function(self, topology, function_key):
+        return self._arn("lambda", "function:" + topology["functions"][function_key]["name"])
+
+    def role(self, role_name):
+        return self._arn("iam", "role/" + role_name, region="")
+
+    def iot(self, kind, name):
+        return self._arn("iot", "%s/%s" % (kind, name))
+
+    def topic_rule(self, rule_name):
+        return self._arn("iot", "rule/" + rule_name)
+
+    def log_group(self, function_name):
+        return self._arn("logs", "log-group:/aws/lambda/" + function_name)
+
+    def reference(self, topology, ref):
+        kind = ref[0]
+        if kind == "bus":
+            return self.bus(topology)
+        if kind == "topic":
+            return self.iot("topic", ref[1])
+        if kind == "queue":
+            return self.queue(topology, ref[1])
+        raise ValueError("unknown resource reference %r" % (ref,))
+
+
+def role_name(function):
+    return function["name"] + "-role"
+
+
+def lambda_trust_policy(arns):
+    return _document([{
+        "Effect": "Allow",
+        "Principal": {"Service": "lambda.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"aws:SourceAccount": arns.account}},
+    }])
+
+
+def function_policy(topology, function_key, arns):
+    function = topology["functions"][function_key]
+    log_group = arns.log_group(function["name"])
+    statements = [
+        {"Effect": "Allow", "Action": "logs:CreateLogGroup", "Resource": log_group},
+        {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+         "Resource": log_group + ":log-stream:*"},
+    ]
+    for actions, ref in function["grants"]:
+        statements.append({"Effect": "Allow", "Action": list(actions), "Resource": arns.reference(topology, ref)})
+    return _document(statements)
+
+
+def queue_policy(topology, queue_key, arns):
+    """Only the rules that deliver to this queue (as target or dead-letter queue) may send to it."""
+    sources = sorted(
+        arns.rule(topology, rule["name"])
+        for rule in topology["rules"]
+        if any(queue_key in (target.get("queue"), target.get("dead_letter_queue")) for target in rule["targets"])
+    )
+    if not sources:
+        return None
+    return _document([{
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": "sqs:SendMessage",
+        "Resource": arns.queue(topology, queue_key),
+        "Condition": {"ArnEquals": {"aws:SourceArn": sources}},
+    }])
+
+
+def iot_policy(policy, arns):
+    """Group the declared (action, kind, name) triples into one statement per action."""
+    resources_by_action = {}
+    for action, kind, name in policy["statements"]:
+        resources_by_action.setdefault(action, []).append(arns.iot(kind, name))
+    statements = []
+    for action, resources in resources_by_action.items():
+        statement = {"Effect": "Allow", "Action": action, "Resource": resources}
+        if action == "iot:Connect":
+            # Only a certificate attached to the thing may connect with that thing's name as client id.
+            statement["Condition"] = {"Bool": {"iot:Connection.Thing.IsAttached": "true"}}
+        statements.append(statement)
+    return _document(statements)
+
+
+def _document(statements):
+    return {"Version": POLICY_VERSION, "Statement": statements}
+
+
+def dumps(document):
+    """Canonical JSON so stored and desired documents compare equal."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":"))

@@ -1,0 +1,538 @@
+"""One reconciler per kind of AWS resource the deployer manages.
+
+Each resource reads its current state as a small comparable dict (None when absent), knows its
+desired state from cloud/topology.py, and can create, update and delete itself. The deployer only
+compares the two dicts, so `plan`, `apply` and a no-op second `apply` share one code path.
+"""
+
+import json
+import time
+
+from botocore.exceptions import ClientError
+
+from cloud import iam
+from cloud.packaging import code_sha256, handler_zip
+from cloud.topology import AMAZON_ROOT_CA
+
+NOT_FOUND = {
+    "ResourceNotFoundException", "NoSuchEntity", "QueueDoesNotExist",
+    "AWS.SimpleQueueService.NonExistentQueue", "UnauthorizedException",
+}
+LAMBDA_RUNTIME = "python3.12"
+ROLE_POLICY_NAME = "least-privilege"
+IOT_SQL_VERSION = "2016-03-23"
+IOT_POLICY_VERSIONS_MAX = 5
+ROLE_PROPAGATION_WAIT_S = (1, 2, 4, 8, 10)
+
+
+def absent_on_not_found(read):
+    try:
+        return read()
+    except ClientError as error:
+        if error.response["Error"]["Code"] in NOT_FOUND:
+            return None
+        raise
+
+
+def canonical(document):
+    """Policy documents and event patterns come back as JSON strings or dicts; compare their canonical form."""
+    if document is None:
+        return None
+    return iam.dumps(json.loads(document) if isinstance(document, str) else document)
+
+
+class Resource:
+    kind = "resource"
+
+    def __init__(self, env, name):
+        self.env, self.name = env, name
+
+    @property
+    def label(self):
+        return "%s %s" % (self.kind, self.name)
+
+    def read(self):
+        return absent_on_not_found(self.read_existing)
+
+    def read_existing(self):
+        raise NotImplementedError
+
+    def desired(self):
+        raise NotImplementedError
+
+    def create(self):
+        raise NotImplementedError
+
+    def update(self, current):
+        self.create()
+
+    def delete(self):
+        raise NotImplementedError
+
+
+class Queue(Resource):
+    kind = "sqs queue"
+
+    def __init__(self, env, key):
+        super().__init__(env, env.topology["queues"][key]["name"])
+        self.key = key
+
+    def read_existing(self):
+        url = self.env.sqs.get_queue_url(QueueName=self.name)["QueueUrl"]
+        names = ["MessageRetentionPeriod", "Policy"]
+        attributes = self.env.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+        return {"retention_s": int(attributes["MessageRetentionPeriod"]), "policy": canonical(attributes.get("Policy"))}
+
+    def desired(self):
+        policy = iam.queue_policy(self.env.topology, self.key, self.env.arns)
+        return {"retention_s": self.env.topology["queues"][self.key]["retention_s"], "policy": canonical(policy)}
+
+    def _attributes(self):
+        desired = self.desired()
+        attributes = {"MessageRetentionPeriod": str(desired["retention_s"])}
+        if desired["policy"]:
+            attributes["Policy"] = desired["policy"]
+        return attributes
+
+    def create(self):
+        self.env.sqs.create_queue(QueueName=self.name, Attributes=self._attributes())
+
+    def update(self, current):
+        url = self.env.sqs.get_queue_url(QueueName=self.name)["QueueUrl"]
+        self.env.sqs.set_queue_attributes(QueueUrl=url, Attributes=self._attributes())
+
+    def delete(self):
+        self.env.sqs.delete_queue(QueueUrl=self.env.sqs.get_queue_url(QueueName=self.name)["QueueUrl"])
+
+
+class Role(Resource):
+    kind = "iam role"
+
+    def __init__(self, env, function_key):
+        super().__init__(env, iam.role_name(env.topology["functions"][function_key]))
+        self.function_key = function_key
+
+    def read_existing(self):
+        role = self.env.iam.get_role(RoleName=self.name)["Role"]
+        policy = absent_on_not_found(lambda: self.env.iam.get_role_policy(
+            RoleName=self.name, PolicyName=ROLE_POLICY_NAME)["PolicyDocument"])
+        return {"trust": canonical(role["AssumeRolePolicyDocument"]), "policy": canonical(policy)}
+
+    def desired(self):
+        return {"trust": canonical(iam.lambda_trust_policy(self.env.arns)),
+                "policy": canonical(iam.function_policy(self.env.topology, self.function_key, self.env.arns))}
+
+    def create(self):
+        desired = self.desired()
+        self.env.iam.create_role(RoleName=self.name, AssumeRolePolicyDocument=desired["trust"],
+                                 Description="Execution role of one cat feeder function")
+        self.env.iam.put_role_policy(RoleName=self.name, PolicyName=ROLE_POLICY_NAME,
+                                     PolicyDocument=desired["policy"])
+
+    def update(self, current):
+        desired = self.desired()
+        self.env.iam.update_assume_role_policy(RoleName=self.name, PolicyDocument=desired["trust"])
+        self.env.iam.put_role_policy(RoleName=self.name, PolicyName=ROLE_POLICY_NAME,
+                                     PolicyDocument=desired["policy"])
+
+    def delete(self):
+        absent_on_not_found(lambda: self.env.iam.delete_role_policy(RoleName=self.name,
+                                                                    PolicyName=ROLE_POLICY_NAME))
+        self.env.iam.delete_role(RoleName=self.name)
+
+
+class Function(Resource):
+    kind = "lambda function"
+
+    def __init__(self, env, key):
+        self.spec = env.topology["functions"][key]
+        super().__init__(env, self.spec["name"])
+        self.package = handler_zip(self.spec["module"])
+
+    def read_existing(self):
+        config = self.env.lambda_.get_function(FunctionName=self.name)["Configuration"]
+        return {
+            "code_sha256": config["CodeSha256"],
+            "configuration": {
+                "Runtime": config.get("Runtime"), "Handler": config.get("Handler"), "Role": config.get("Role"),
+                "Description": config.get("Description", ""), "MemorySize": config.get("MemorySize"),
+                "Timeout": config.get("Timeout"),
+                "Environment": {"Variables": config.get("Environment", {}).get("Variables", {})},
+            },
+        }
+
+    def desired(self):
+        variables = dict(self.spec["environment"])
+        for variable, ref in self.spec["environment_refs"].items():
+            variables[variable] = self.env.topology[ref]["name"]
+        return {
+            "code_sha256": code_sha256(self.package),
+            "configuration": {
+                "Runtime": LAMBDA_RUNTIME, "Handler": self.spec["module"] + ".handler",
+                "Role": self.env.arns.role(iam.role_name(self.spec)), "Description": self.spec["description"],
+                "MemorySize": self.spec["memory_mb"], "Timeout": self.spec["timeout_s"],
+                "Environment": {"Variables": variables},
+            },
+        }
+
+    def create(self):
+        configuration = self.desired()["configuration"]
+        for wait_s in ROLE_PROPAGATION_WAIT_S + (None,):
+            try:
+                self.env.lambda_.create_function(FunctionName=self.name, Code={"ZipFile": self.package},
+                                                 Publish=False, **configuration)
+                return
+            except ClientError as error:
+                # A role created seconds ago may not be assumable by Lambda yet (IAM is eventually consistent).
+                if wait_s is None or "cannot be assumed" not in str(error):
+                    raise
+                time.sleep(wait_s)
+
+    def update(self, current):
+        desired = self.desired()
+        waiter = self.env.lambda_.get_waiter("function_updated_v2")
+        if current["configuration"] != desired["configuration"]:
+            self.env.lambda_.update_function_configuration(FunctionName=self.name, **desired["configuration"])
+            waiter.wait(FunctionName=self.name)
+        if current["code_sha256"] != desired["code_sha256"]:
+            self.env.lambda_.update_function_code(FunctionName=self.name, ZipFile=self.package)
+            waiter.wait(FunctionName=self.name)
+
+    def delete(self):
+        self.env.lambda_.delete_function(FunctionName=self.name)
+
+
+class FunctionAsyncConfig(Resource):
+    kind = "lambda async config"
+
+    def __init__(self, env, key):
+        self.spec = env.topology["functions"][key]
+        super().__init__(env, self.spec["name"])
+
+    def read_existing(self):
+        config = self.env.lambda_.get_function_event_invoke_config(FunctionName=self.name)
+        return {
+            "MaximumRetryAttempts": config.get("MaximumRetryAttempts"),
+            "MaximumEventAgeInSeconds": config.get("MaximumEventAgeInSeconds"),
+            "DestinationConfig": {"OnFailure": config.get("DestinationConfig", {}).get("OnFailure", {})},
+        }
+
+    def desired(self):
+        settings = self.spec["async"]
+        return {
+            "MaximumRetryAttempts": settings["max_retries"],
+            "MaximumEventAgeInSeconds": settings["max_event_age_s"],
+            "DestinationConfig": {"OnFailure": {
+                "Destination": self.env.arns.queue(self.env.topology, settings["on_failure_queue"])}},
+        }
+
+    def create(self):
+        self.env.lambda_.put_function_event_invoke_config(FunctionName=self.name, **self.desired())
+
+    def delete(self):
+        self.env.lambda_.delete_function_event_invoke_config(FunctionName=self.name)
+
+
+class InvokePermission(Resource):
+    """Resource-based policy statement letting one service principal, from one source ARN, invoke a function."""
+
+    kind = "lambda permission"
+
+    def __init__(self, env, function_key, principal, source_arn):
+        self.function_name = env.topology["functions"][function_key]["name"]
+        self.statement_id = "%s-%s" % (principal.split(".")[0], source_arn.rsplit("/", 1)[-1])
+        super().__init__(env, "%s/%s" % (self.function_name, self.statement_id))
+        self.principal, self.source_arn = principal, source_arn
+
+    def read_existing(self):
+        policy = json.loads(self.env.lambda_.get_policy(FunctionName=self.function_name)["Policy"])
+        for statement in policy["Statement"]:
+            if statement.get("Sid") == self.statement_id:
+                return {"principal": statement["Principal"].get("Service"),
+                        "source_arn": statement.get("Condition", {}).get("ArnLike", {}).get("AWS:SourceArn")}
+        return None
+
+    def desired(self):
+        return {"principal": self.principal, "source_arn": self.source_arn}
+
+    def create(self):
+        self.env.lambda_.add_permission(FunctionName=self.function_name, StatementId=self.statement_id,
+                                        Action="lambda:InvokeFunction", Principal=self.principal,
+                                        SourceArn=self.source_arn, SourceAccount=self.env.arns.account)
+
+    def update(self, current):
+        self.delete()
+        self.create()
+
+    def delete(self):
+        self.env.lambda_.remove_permission(FunctionName=self.function_name, StatementId=self.statement_id)
+
+
+class Bus(Resource):
+    kind = "event bus"
+
+    def read_existing(self):
+        self.env.events.describe_event_bus(Name=self.name)
+        return {}
+
+    def desired(self):
+        return {}
+
+    def create(self):
+        self.env.events.create_event_bus(Name=self.name)
+
+    def delete(self):
+        self.env.events.delete_event_bus(Name=self.name)
+
+
+class Archive(Resource):
+    kind = "event archive"
+
+    def __init__(self, env):
+        self.spec = env.topology["archive"]
+        super().__init__(env, self.spec["name"])
+
+    def read_existing(self):
+        archive = self.env.events.describe_archive(ArchiveName=self.name)
+        return {"EventSourceArn": archive["EventSourceArn"], "Description": archive.get("Description", ""),
+                "EventPattern": canonical(archive.get("EventPattern")), "RetentionDays": archive["RetentionDays"]}
+
+    def desired(self):
+        return {"EventSourceArn": self.env.arns.bus(self.env.topology), "Description": self.spec["description"],
+                "EventPattern": canonical(self.spec["event_pattern"]), "RetentionDays": self.spec["retention_days"]}
+
+    def create(self):
+        self.env.events.create_archive(ArchiveName=self.name, **self.desired())
+
+    def update(self, current):
+        desired = self.desired()
+        del desired["EventSourceArn"]
+        self.env.events.update_archive(ArchiveName=self.name, **desired)
+
+    def delete(self):
+        self.env.events.delete_archive(ArchiveName=self.name)
+
+
+class Rule(Resource):
+    kind = "event rule"
+
+    def __init__(self, env, spec):
+        super().__init__(env, spec["name"])
+        self.spec = spec
+        self.bus = env.topology["bus"]["name"]
+
+    def read_existing(self):
+        rule = self.env.events.describe_rule(Name=self.name, EventBusName=self.bus)
+        return {"EventPattern": canonical(rule.get("EventPattern")), "State": rule.get("State"),
+                "Description": rule.get("Description", "")}
+
+    def desired(self):
+        return {"EventPattern": canonical(self.spec["event_pattern"]), "State": "ENABLED",
+                "Description": self.spec["description"]}
+
+    def create(self):
+        self.env.events.put_rule(Name=self.name, EventBusName=self.bus, **self.desired())
+
+    def delete(self):
+        self.env.events.delete_rule(Name=self.name, EventBusName=self.bus)
+
+
+class Targets(Resource):
+    kind = "event targets of rule"
+
+    def __init__(self, env, spec):
+        super().__init__(env, spec["name"])
+        self.spec = spec
+        self.bus = env.topology["bus"]["name"]
+
+    def read_existing(self):
+        targets = self.env.events.list_targets_by_rule(Rule=self.name, EventBusName=self.bus)["Targets"]
+        if not targets:
+            return None
+        keys = ("Id", "Arn", "RetryPolicy", "DeadLetterConfig")
+        return {"targets": sorted(({key: t[key] for key in keys if key in t} for t in targets),
+                                  key=lambda t: t["Id"])}
+
+    def desired(self):
+        topology, arns = self.env.topology, self.env.arns
+        targets = []
+        for target in self.spec["targets"]:
+            arn = (arns.function(topology, target["function"]) if "function" in target
+                   else arns.queue(topology, target["queue"]))
+            targets.append({
+                "Id": target["id"], "Arn": arn,
+                "RetryPolicy": {"MaximumRetryAttempts": target["retry"]["max_attempts"],
+                                "MaximumEventAgeInSeconds": target["retry"]["max_event_age_s"]},
+                "DeadLetterConfig": {"Arn": arns.queue(topology, target["dead_letter_queue"])},
+            })
+        return {"targets": sorted(targets, key=lambda t: t["Id"])}
+
+    def create(self):
+        self.env.events.put_targets(Rule=self.name, EventBusName=self.bus, Targets=self.desired()["targets"])
+
+    def update(self, current):
+        wanted = {t["Id"] for t in self.desired()["targets"]}
+        stale = [t["Id"] for t in current["targets"] if t["Id"] not in wanted]
+        if stale:
+            self.env.events.remove_targets(Rule=self.name, EventBusName=self.bus, Ids=stale)
+        self.create()
+
+    def delete(self):
+        ids = [t["Id"] for t in self.read()["targets"]]
+        self.env.events.remove_targets(Rule=self.name, EventBusName=self.bus, Ids=ids)
+
+
+class Thing(Resource):
+    kind = "iot thing"
+
+    def read_existing(self):
+        self.env.iot.describe_thing(thingName=self.name)
+        return {}
+
+    def desired(self):
+        return {}
+
+    def create(self):
+        self.env.iot.create_thing(thingName=self.name)
+
+    def delete(self):
+        self.env.iot.delete_thing(thingName=self.name)
+
+
+class IotPolicy(Resource):
+    kind = "iot policy"
+
+    def __init__(self, env, spec):
+        super().__init__(env, spec["name"])
+        self.spec = spec
+
+    def read_existing(self):
+        return {"document": canonical(self.env.iot.get_policy(policyName=self.name)["policyDocument"])}
+
+    def desired(self):
+        return {"document": canonical(iam.iot_policy(self.spec, self.env.arns))}
+
+    def create(self):
+        self.env.iot.create_policy(policyName=self.name, policyDocument=self.desired()["document"])
+
+    def update(self, current):
+        versions = self.env.iot.list_policy_versions(policyName=self.name)["policyVersions"]
+        if len(versions) >= IOT_POLICY_VERSIONS_MAX:
+            oldest = min((v for v in versions if not v["isDefaultVersion"]), key=lambda v: int(v["versionId"]))
+            self.env.iot.delete_policy_version(policyName=self.name, policyVersionId=oldest["versionId"])
+        self.env.iot.create_policy_version(policyName=self.name, policyDocument=self.desired()["document"],
+                                           setAsDefault=True)
+
+    def delete(self):
+        for target in self.env.iot.list_targets_for_policy(policyName=self.name)["targets"]:
+            self.env.iot.detach_policy(policyName=self.name, target=target)
+        for version in self.env.iot.list_policy_versions(policyName=self.name)["policyVersions"]:
+            if not version["isDefaultVersion"]:
+                self.env.iot.delete_policy_version(policyName=self.name, policyVersionId=version["versionId"])
+        self.env.iot.delete_policy(policyName=self.name)
+
+
+class DeviceCertificate(Resource):
+    """The thing's certificate. Its private key exists only in the create response, so it is written
+    to the output folder at once; the deployer never re-issues a certificate the thing already has."""
+
+    kind = "iot certificate of thing"
+
+    def __init__(self, env):
+        super().__init__(env, env.topology["thing"]["name"])
+        self.policies = [p["name"] for p in env.topology["iot_policies"] if p.get("attach_to") == "thing"]
+
+    def principals(self):
+        return absent_on_not_found(
+            lambda: self.env.iot.list_thing_principals(thingName=self.name)["principals"]) or []
+
+    def read_existing(self):
+        return {"attached": True} if self.principals() else None
+
+    def desired(self):
+        return {"attached": True}
+
+    def create(self):
+        iot = self.env.iot
+        issued = iot.create_keys_and_certificate(setAsActive=True)
+        for policy in self.policies:
+            iot.attach_policy(policyName=policy, target=issued["certificateArn"])
+        iot.attach_thing_principal(thingName=self.name, principal=issued["certificateArn"])
+        endpoint = iot.describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"]
+        folder = self.env.out_dir / self.name
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "device.crt.pem").write_text(issued["certificatePem"])
+        key_path = folder / "device.key.pem"
+        key_path.touch(mode=0o600)
+        key_path.write_text(issued["keyPair"]["PrivateKey"])
+        device = {"thing": self.name, "certificate_id": issued["certificateId"], "endpoint": endpoint,
+                  "port": 8883, "certificate": "device.crt.pem", "key": "device.key.pem",
+                  "root_ca": AMAZON_ROOT_CA}
+        (folder / "device.json").write_text(json.dumps(device, indent=2) + "\n")
+
+    def delete(self):
+        iot = self.env.iot
+        for principal in self.principals():
+            for policy in iot.list_attached_policies(target=principal)["policies"]:
+                iot.detach_policy(policyName=policy["policyName"], target=principal)
+            iot.detach_thing_principal(thingName=self.name, principal=principal)
+            certificate_id = principal.rsplit("/", 1)[-1]
+            iot.update_certificate(certificateId=certificate_id, newStatus="INACTIVE")
+            iot.delete_certificate(certificateId=certificate_id)
+        folder = self.env.out_dir / self.name
+        for written in ("device.crt.pem", "device.key.pem", "device.json"):
+            (folder / written).unlink(missing_ok=True)
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+
+
+class TopicRule(Resource):
+    kind = "iot topic rule"
+
+    def __init__(self, env, spec):
+        super().__init__(env, spec["name"])
+        self.spec = spec
+
+    def read_existing(self):
+        rule = self.env.iot.get_topic_rule(ruleName=self.name)["rule"]
+        return {"sql": rule["sql"], "actions": rule["actions"], "ruleDisabled": rule.get("ruleDisabled", False)}
+
+    def desired(self):
+        function_arn = self.env.arns.function(self.env.topology, self.spec["function"])
+        return {"sql": self.spec["sql"], "actions": [{"lambda": {"functionArn": function_arn}}],
+                "ruleDisabled": False}
+
+    def _payload(self):
+        return dict(self.desired(), awsIotSqlVersion=IOT_SQL_VERSION,
+                    description="Button presses on %s to the button handler" % self.spec["sql"].split("'")[1])
+
+    def create(self):
+        self.env.iot.create_topic_rule(ruleName=self.name, topicRulePayload=self._payload())
+
+    def update(self, current):
+        self.env.iot.replace_topic_rule(ruleName=self.name, topicRulePayload=self._payload())
+
+    def delete(self):
+        self.env.iot.delete_topic_rule(ruleName=self.name)
+
+
+def declared_resources(env):
+    """Every resource of the topology, in an order where each one's dependencies come first."""
+    topology, arns = env.topology, env.arns
+    resources = [Queue(env, key) for key in topology["queues"]]
+    resources += [Role(env, key) for key in topology["functions"]]
+    resources += [Function(env, key) for key in topology["functions"]]
+    resources += [FunctionAsyncConfig(env, key) for key, spec in topology["functions"].items() if "async" in spec]
+    resources += [Bus(env, topology["bus"]["name"]), Archive(env)]
+    resources += [Rule(env, rule) for rule in topology["rules"]]
+    resources += [Targets(env, rule) for rule in topology["rules"]]
+    resources += [InvokePermission(env, target["function"], "events.amazonaws.com",
+                                   arns.rule(topology, rule["name"]))
+                  for rule in topology["rules"] for target in rule["targets"] if "function" in target]
+    resources += [Thing(env, topology["thing"]["name"])]
+    resources += [IotPolicy(env, policy) for policy in topology["iot_policies"]]
+    resources += [DeviceCertificate(env)]
+    resources += [TopicRule(env, rule) for rule in topology["topic_rules"]]
+    resources += [InvokePermission(env, rule["function"], "iot.amazonaws.com", arns.topic_rule(rule["name"]))
+                  for rule in topology["topic_rules"]]
+    return resources

@@ -1,0 +1,106 @@
+"""The cloud half declared once, as plain data.
+
+The deployer (cloud/deploy.py) creates exactly this, and the local demo's bus reads the same
+declaration, so the two cannot drift. Importing this module has no side effects and needs no boto3.
+Names are the resource names in AWS; cross references (`queue`, `function`) name entries of this file.
+"""
+
+SOURCE = "com.feedmyfurbabies"
+DETAIL_TYPE = "FeedRequested"
+THING = "cat-feeder"
+ACTION_TOPIC = "cat-feeder/action"
+STATES_TOPIC = "cat-feeder/states"
+BUTTON_TOPIC_FILTER = "cat-feeder/+/button"
+# How long a command may be dispensed after the press; also caps every delivery retry of a feed.
+COMMAND_TTL_S = 300
+# The device's client id is its thing name; IoT Core substitutes it per connection.
+THING_NAME_VARIABLE = "${iot:Connection.Thing.ThingName}"
+AMAZON_ROOT_CA = {"name": "AmazonRootCA1", "url": "https://www.amazontrust.com/repository/AmazonRootCA1.pem"}
+
+TOPOLOGY = {
+    "bus": {"name": "feedmyfurbabies"},
+    "archive": {
+        "name": "feedmyfurbabies-ledger",
+        "description": "Every press, replayable: the ledger of the cat feeder",
+        "retention_days": 400,
+        "event_pattern": {"source": [SOURCE]},
+    },
+    "queues": {
+        # Feeds that never reached the device: EventBridge target DLQ and the feeder's on-failure destination.
+        "feeds_failed": {"name": "feedmyfurbabies-feeds-failed", "retention_s": 14 * 24 * 3600},
+        # Replayed presses land here (never on the feeder), for inspection or rebuilding projections.
+        "replays": {"name": "feedmyfurbabies-replays", "retention_s": 4 * 24 * 3600},
+    },
+    "functions": {
+        "button": {
+            "name": "feedmyfurbabies-button",
+            "module": "button",
+            "description": "Button press -> FeedRequested event on the bus",
+            "memory_mb": 128,
+            "timeout_s": 10,
+            "environment": {"EVENT_SOURCE": SOURCE, "EVENT_DETAIL_TYPE": DETAIL_TYPE},
+            "environment_refs": {"EVENT_BUS_NAME": "bus"},
+            # Least privilege: (actions, resource reference); references are resolved to ARNs by cloud/iam.py.
+            "grants": [(["events:PutEvents"], ("bus",))],
+        },
+        "feeder": {
+            "name": "feedmyfurbabies-feeder",
+            "module": "feeder",
+            "description": "feeds event -> v1 command on cat-feeder/action",
+            "memory_mb": 128,
+            "timeout_s": 10,
+            "environment": {"EVENT_SOURCE": SOURCE, "ACTION_TOPIC": ACTION_TOPIC,
+                            "COMMAND_TTL_S": str(COMMAND_TTL_S)},
+            "environment_refs": {},
+            "grants": [(["iot:Publish"], ("topic", ACTION_TOPIC)),
+                       (["sqs:SendMessage"], ("queue", "feeds_failed"))],
+            "async": {"max_retries": 2, "max_event_age_s": COMMAND_TTL_S, "on_failure_queue": "feeds_failed"},
+        },
+    },
+    "rules": [
+        {
+            "name": "feeds",
+            "description": "Live presses feed; replays of the archive never do",
+            "event_pattern": {"source": [SOURCE], "replay-name": [{"exists": False}]},
+            "targets": [
+                {"id": "feeder", "function": "feeder", "dead_letter_queue": "feeds_failed",
+                 "retry": {"max_attempts": 8, "max_event_age_s": COMMAND_TTL_S}},
+            ],
+        },
+        {
+            "name": "replays",
+            "description": "Replayed presses only, to a queue",
+            "event_pattern": {"source": [SOURCE], "replay-name": [{"exists": True}]},
+            "targets": [
+                {"id": "replays-queue", "queue": "replays", "dead_letter_queue": "feeds_failed",
+                 "retry": {"max_attempts": 8, "max_event_age_s": 24 * 3600}},
+            ],
+        },
+    ],
+    # The rule the replay tool must never target.
+    "live_rule": "feeds",
+    "thing": {"name": THING},
+    "iot_policies": [
+        {
+            "name": "cat-feeder-device",
+            # (action, resource kind, name) with resource kinds of IoT's ARNs; the deployer prefixes the ARN.
+            "statements": [
+                ("iot:Connect", "client", THING_NAME_VARIABLE),
+                ("iot:Subscribe", "topicfilter", ACTION_TOPIC),
+                ("iot:Receive", "topic", ACTION_TOPIC),
+                ("iot:Publish", "topic", STATES_TOPIC),
+                ("iot:RetainPublish", "topic", STATES_TOPIC),
+                ("iot:Publish", "topic", "cat-feeder/" + THING_NAME_VARIABLE + "/button"),
+            ],
+            "attach_to": "thing",
+        },
+    ],
+    "topic_rules": [
+        {
+            "name": "cat_feeder_button",
+            # `thing` comes from the topic, which the device policy pins to the publisher's own thing name.
+            "sql": "SELECT *, topic(2) AS thing FROM '%s'" % BUTTON_TOPIC_FILTER,
+            "function": "button",
+        },
+    ],
+}
