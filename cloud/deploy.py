@@ -19,7 +19,7 @@ DEFAULT_OUT = Path(__file__).resolve().parent / ".out"
 
 
 class DeployEnv:
-    """What every resource needs: the topology, clients and ARNs of one account and region, the output folder."""
+    """Shared by all resources: the topology, clients and ARNs of one account and region, an output folder."""
 
     def __init__(self, aws, out_dir=DEFAULT_OUT, topology=TOPOLOGY):
         self.aws, self.out_dir, self.topology = aws, Path(out_dir), topology
@@ -72,9 +72,16 @@ def plan(env, out=print):
     pending = [change for change in found if change[0] != "unchanged"]
     for change in pending:
         out(describe(*change))
-    out("Plan: %d to create, %d to update, %d unchanged." % (
-        sum(c[0] == "create" for c in found), sum(c[0] == "update" for c in found),
-        len(found) - len(pending)) if pending else "Nothing to change: %d resources up to date." % len(found))
+    out(
+        "Plan: %d to create, %d to update, %d unchanged."
+        % (
+            sum(c[0] == "create" for c in found),
+            sum(c[0] == "update" for c in found),
+            len(found) - len(pending),
+        )
+        if pending
+        else "Nothing to change: %d resources up to date." % len(found)
+    )
     return pending
 
 
@@ -90,7 +97,11 @@ def apply(env, out=print):
             continue
         applied += 1
         out(describe(action, resource, keys))
-    out("Applied %d changes." % applied if applied else "Nothing changed: %d resources up to date." % len(found))
+    out(
+        "Applied %d changes." % applied
+        if applied
+        else "Nothing changed: %d resources up to date." % len(found)
+    )
     return applied
 
 
@@ -108,7 +119,9 @@ def destroy(env, out=print):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m cloud.deploy", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=("plan", "apply", "destroy"))
-    parser.add_argument("--out", default=DEFAULT_OUT, type=Path, help="folder for device credentials (git-ignored)")
+    parser.add_argument(
+        "--out", default=DEFAULT_OUT, type=Path, help="folder for device credentials (git-ignored)"
+    )
     awsenv.add_arguments(parser)
     args = parser.parse_args(argv)
     env = DeployEnv(awsenv.AwsEnv.from_args(args), out_dir=args.out)

@@ -13,8 +13,13 @@ class Arns:
         self.partition, self.region, self.account = partition, region, account
 
     def _arn(self, service, resource, region=None):
-        return "arn:%s:%s:%s:%s:%s" % (self.partition, service, self.region if region is None else region,
-                                       self.account, resource)
+        return "arn:%s:%s:%s:%s:%s" % (
+            self.partition,
+            service,
+            self.region if region is None else region,
+            self.account,
+            resource,
+        )
 
     def bus(self, topology):
         return self._arn("events", "event-bus/" + topology["bus"]["name"])
@@ -59,12 +64,16 @@ def role_name(function):
 
 
 def lambda_trust_policy(arns):
-    return _document([{
-        "Effect": "Allow",
-        "Principal": {"Service": "lambda.amazonaws.com"},
-        "Action": "sts:AssumeRole",
-        "Condition": {"StringEquals": {"aws:SourceAccount": arns.account}},
-    }])
+    return _document(
+        [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": arns.account}},
+            }
+        ]
+    )
 
 
 def function_policy(topology, function_key, arns):
@@ -72,11 +81,16 @@ def function_policy(topology, function_key, arns):
     log_group = arns.log_group(function["name"])
     statements = [
         {"Effect": "Allow", "Action": "logs:CreateLogGroup", "Resource": log_group},
-        {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-         "Resource": log_group + ":log-stream:*"},
+        {
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": log_group + ":log-stream:*",
+        },
     ]
     for actions, ref in function["grants"]:
-        statements.append({"Effect": "Allow", "Action": list(actions), "Resource": arns.reference(topology, ref)})
+        statements.append(
+            {"Effect": "Allow", "Action": list(actions), "Resource": arns.reference(topology, ref)}
+        )
     return _document(statements)
 
 
@@ -85,17 +99,23 @@ def queue_policy(topology, queue_key, arns):
     sources = sorted(
         arns.rule(topology, rule["name"])
         for rule in topology["rules"]
-        if any(queue_key in (target.get("queue"), target.get("dead_letter_queue")) for target in rule["targets"])
+        if any(
+            queue_key in (target.get("queue"), target.get("dead_letter_queue")) for target in rule["targets"]
+        )
     )
     if not sources:
         return None
-    return _document([{
-        "Effect": "Allow",
-        "Principal": {"Service": "events.amazonaws.com"},
-        "Action": "sqs:SendMessage",
-        "Resource": arns.queue(topology, queue_key),
-        "Condition": {"ArnEquals": {"aws:SourceArn": sources}},
-    }])
+    return _document(
+        [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": arns.queue(topology, queue_key),
+                "Condition": {"ArnEquals": {"aws:SourceArn": sources}},
+            }
+        ]
+    )
 
 
 def iot_policy(policy, arns):

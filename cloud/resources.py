@@ -15,8 +15,11 @@ from cloud.packaging import code_sha256, handler_zip
 from cloud.topology import AMAZON_ROOT_CA
 
 NOT_FOUND = {
-    "ResourceNotFoundException", "NoSuchEntity", "QueueDoesNotExist",
-    "AWS.SimpleQueueService.NonExistentQueue", "UnauthorizedException",
+    "ResourceNotFoundException",
+    "NoSuchEntity",
+    "QueueDoesNotExist",
+    "AWS.SimpleQueueService.NonExistentQueue",
+    "UnauthorizedException",
 }
 LAMBDA_RUNTIME = "python3.12"
 ROLE_POLICY_NAME = "least-privilege"
@@ -35,7 +38,7 @@ def absent_on_not_found(read):
 
 
 def canonical(document):
-    """Policy documents and event patterns come back as JSON strings or dicts; compare their canonical form."""
+    """Policy documents and event patterns come back as JSON strings or dicts; compare canonical forms."""
     if document is None:
         return None
     return iam.dumps(json.loads(document) if isinstance(document, str) else document)
@@ -81,11 +84,17 @@ class Queue(Resource):
         url = self.env.sqs.get_queue_url(QueueName=self.name)["QueueUrl"]
         names = ["MessageRetentionPeriod", "Policy"]
         attributes = self.env.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
-        return {"retention_s": int(attributes["MessageRetentionPeriod"]), "policy": canonical(attributes.get("Policy"))}
+        return {
+            "retention_s": int(attributes["MessageRetentionPeriod"]),
+            "policy": canonical(attributes.get("Policy")),
+        }
 
     def desired(self):
         policy = iam.queue_policy(self.env.topology, self.key, self.env.arns)
-        return {"retention_s": self.env.topology["queues"][self.key]["retention_s"], "policy": canonical(policy)}
+        return {
+            "retention_s": self.env.topology["queues"][self.key]["retention_s"],
+            "policy": canonical(policy),
+        }
 
     def _attributes(self):
         desired = self.desired()
@@ -114,30 +123,41 @@ class Role(Resource):
 
     def read_existing(self):
         role = self.env.iam.get_role(RoleName=self.name)["Role"]
-        policy = absent_on_not_found(lambda: self.env.iam.get_role_policy(
-            RoleName=self.name, PolicyName=ROLE_POLICY_NAME)["PolicyDocument"])
+        policy = absent_on_not_found(
+            lambda: self.env.iam.get_role_policy(RoleName=self.name, PolicyName=ROLE_POLICY_NAME)[
+                "PolicyDocument"
+            ]
+        )
         return {"trust": canonical(role["AssumeRolePolicyDocument"]), "policy": canonical(policy)}
 
     def desired(self):
-        return {"trust": canonical(iam.lambda_trust_policy(self.env.arns)),
-                "policy": canonical(iam.function_policy(self.env.topology, self.function_key, self.env.arns))}
+        return {
+            "trust": canonical(iam.lambda_trust_policy(self.env.arns)),
+            "policy": canonical(iam.function_policy(self.env.topology, self.function_key, self.env.arns)),
+        }
 
     def create(self):
         desired = self.desired()
-        self.env.iam.create_role(RoleName=self.name, AssumeRolePolicyDocument=desired["trust"],
-                                 Description="Execution role of one cat feeder function")
-        self.env.iam.put_role_policy(RoleName=self.name, PolicyName=ROLE_POLICY_NAME,
-                                     PolicyDocument=desired["policy"])
+        self.env.iam.create_role(
+            RoleName=self.name,
+            AssumeRolePolicyDocument=desired["trust"],
+            Description="Execution role of one cat feeder function",
+        )
+        self.env.iam.put_role_policy(
+            RoleName=self.name, PolicyName=ROLE_POLICY_NAME, PolicyDocument=desired["policy"]
+        )
 
     def update(self, current):
         desired = self.desired()
         self.env.iam.update_assume_role_policy(RoleName=self.name, PolicyDocument=desired["trust"])
-        self.env.iam.put_role_policy(RoleName=self.name, PolicyName=ROLE_POLICY_NAME,
-                                     PolicyDocument=desired["policy"])
+        self.env.iam.put_role_policy(
+            RoleName=self.name, PolicyName=ROLE_POLICY_NAME, PolicyDocument=desired["policy"]
+        )
 
     def delete(self):
-        absent_on_not_found(lambda: self.env.iam.delete_role_policy(RoleName=self.name,
-                                                                    PolicyName=ROLE_POLICY_NAME))
+        absent_on_not_found(
+            lambda: self.env.iam.delete_role_policy(RoleName=self.name, PolicyName=ROLE_POLICY_NAME)
+        )
         self.env.iam.delete_role(RoleName=self.name)
 
 
@@ -154,8 +174,11 @@ class Function(Resource):
         return {
             "code_sha256": config["CodeSha256"],
             "configuration": {
-                "Runtime": config.get("Runtime"), "Handler": config.get("Handler"), "Role": config.get("Role"),
-                "Description": config.get("Description", ""), "MemorySize": config.get("MemorySize"),
+                "Runtime": config.get("Runtime"),
+                "Handler": config.get("Handler"),
+                "Role": config.get("Role"),
+                "Description": config.get("Description", ""),
+                "MemorySize": config.get("MemorySize"),
                 "Timeout": config.get("Timeout"),
                 "Environment": {"Variables": config.get("Environment", {}).get("Variables", {})},
             },
@@ -168,9 +191,12 @@ class Function(Resource):
         return {
             "code_sha256": code_sha256(self.package),
             "configuration": {
-                "Runtime": LAMBDA_RUNTIME, "Handler": self.spec["module"] + ".handler",
-                "Role": self.env.arns.role(iam.role_name(self.spec)), "Description": self.spec["description"],
-                "MemorySize": self.spec["memory_mb"], "Timeout": self.spec["timeout_s"],
+                "Runtime": LAMBDA_RUNTIME,
+                "Handler": self.spec["module"] + ".handler",
+                "Role": self.env.arns.role(iam.role_name(self.spec)),
+                "Description": self.spec["description"],
+                "MemorySize": self.spec["memory_mb"],
+                "Timeout": self.spec["timeout_s"],
                 "Environment": {"Variables": variables},
             },
         }
@@ -179,11 +205,12 @@ class Function(Resource):
         configuration = self.desired()["configuration"]
         for wait_s in ROLE_PROPAGATION_WAIT_S + (None,):
             try:
-                self.env.lambda_.create_function(FunctionName=self.name, Code={"ZipFile": self.package},
-                                                 Publish=False, **configuration)
+                self.env.lambda_.create_function(
+                    FunctionName=self.name, Code={"ZipFile": self.package}, Publish=False, **configuration
+                )
                 return
             except ClientError as error:
-                # A role created seconds ago may not be assumable by Lambda yet (IAM is eventually consistent).
+                # A role created seconds ago may not be assumable yet (IAM is eventually consistent).
                 if wait_s is None or "cannot be assumed" not in str(error):
                     raise
                 time.sleep(wait_s)
@@ -222,8 +249,11 @@ class FunctionAsyncConfig(Resource):
         return {
             "MaximumRetryAttempts": settings["max_retries"],
             "MaximumEventAgeInSeconds": settings["max_event_age_s"],
-            "DestinationConfig": {"OnFailure": {
-                "Destination": self.env.arns.queue(self.env.topology, settings["on_failure_queue"])}},
+            "DestinationConfig": {
+                "OnFailure": {
+                    "Destination": self.env.arns.queue(self.env.topology, settings["on_failure_queue"])
+                }
+            },
         }
 
     def create(self):
@@ -234,7 +264,7 @@ class FunctionAsyncConfig(Resource):
 
 
 class InvokePermission(Resource):
-    """Resource-based policy statement letting one service principal, from one source ARN, invoke a function."""
+    """Resource-policy statement letting one service principal, from one source ARN, invoke a function."""
 
     kind = "lambda permission"
 
@@ -248,17 +278,24 @@ class InvokePermission(Resource):
         policy = json.loads(self.env.lambda_.get_policy(FunctionName=self.function_name)["Policy"])
         for statement in policy["Statement"]:
             if statement.get("Sid") == self.statement_id:
-                return {"principal": statement["Principal"].get("Service"),
-                        "source_arn": statement.get("Condition", {}).get("ArnLike", {}).get("AWS:SourceArn")}
+                return {
+                    "principal": statement["Principal"].get("Service"),
+                    "source_arn": statement.get("Condition", {}).get("ArnLike", {}).get("AWS:SourceArn"),
+                }
         return None
 
     def desired(self):
         return {"principal": self.principal, "source_arn": self.source_arn}
 
     def create(self):
-        self.env.lambda_.add_permission(FunctionName=self.function_name, StatementId=self.statement_id,
-                                        Action="lambda:InvokeFunction", Principal=self.principal,
-                                        SourceArn=self.source_arn, SourceAccount=self.env.arns.account)
+        self.env.lambda_.add_permission(
+            FunctionName=self.function_name,
+            StatementId=self.statement_id,
+            Action="lambda:InvokeFunction",
+            Principal=self.principal,
+            SourceArn=self.source_arn,
+            SourceAccount=self.env.arns.account,
+        )
 
     def update(self, current):
         self.delete()
@@ -294,12 +331,20 @@ class Archive(Resource):
 
     def read_existing(self):
         archive = self.env.events.describe_archive(ArchiveName=self.name)
-        return {"EventSourceArn": archive["EventSourceArn"], "Description": archive.get("Description", ""),
-                "EventPattern": canonical(archive.get("EventPattern")), "RetentionDays": archive["RetentionDays"]}
+        return {
+            "EventSourceArn": archive["EventSourceArn"],
+            "Description": archive.get("Description", ""),
+            "EventPattern": canonical(archive.get("EventPattern")),
+            "RetentionDays": archive["RetentionDays"],
+        }
 
     def desired(self):
-        return {"EventSourceArn": self.env.arns.bus(self.env.topology), "Description": self.spec["description"],
-                "EventPattern": canonical(self.spec["event_pattern"]), "RetentionDays": self.spec["retention_days"]}
+        return {
+            "EventSourceArn": self.env.arns.bus(self.env.topology),
+            "Description": self.spec["description"],
+            "EventPattern": canonical(self.spec["event_pattern"]),
+            "RetentionDays": self.spec["retention_days"],
+        }
 
     def create(self):
         self.env.events.create_archive(ArchiveName=self.name, **self.desired())
@@ -323,12 +368,18 @@ class Rule(Resource):
 
     def read_existing(self):
         rule = self.env.events.describe_rule(Name=self.name, EventBusName=self.bus)
-        return {"EventPattern": canonical(rule.get("EventPattern")), "State": rule.get("State"),
-                "Description": rule.get("Description", "")}
+        return {
+            "EventPattern": canonical(rule.get("EventPattern")),
+            "State": rule.get("State"),
+            "Description": rule.get("Description", ""),
+        }
 
     def desired(self):
-        return {"EventPattern": canonical(self.spec["event_pattern"]), "State": "ENABLED",
-                "Description": self.spec["description"]}
+        return {
+            "EventPattern": canonical(self.spec["event_pattern"]),
+            "State": "ENABLED",
+            "Description": self.spec["description"],
+        }
 
     def create(self):
         self.env.events.put_rule(Name=self.name, EventBusName=self.bus, **self.desired())
@@ -350,21 +401,32 @@ class Targets(Resource):
         if not targets:
             return None
         keys = ("Id", "Arn", "RetryPolicy", "DeadLetterConfig")
-        return {"targets": sorted(({key: t[key] for key in keys if key in t} for t in targets),
-                                  key=lambda t: t["Id"])}
+        return {
+            "targets": sorted(
+                ({key: t[key] for key in keys if key in t} for t in targets), key=lambda t: t["Id"]
+            )
+        }
 
     def desired(self):
         topology, arns = self.env.topology, self.env.arns
         targets = []
         for target in self.spec["targets"]:
-            arn = (arns.function(topology, target["function"]) if "function" in target
-                   else arns.queue(topology, target["queue"]))
-            targets.append({
-                "Id": target["id"], "Arn": arn,
-                "RetryPolicy": {"MaximumRetryAttempts": target["retry"]["max_attempts"],
-                                "MaximumEventAgeInSeconds": target["retry"]["max_event_age_s"]},
-                "DeadLetterConfig": {"Arn": arns.queue(topology, target["dead_letter_queue"])},
-            })
+            arn = (
+                arns.function(topology, target["function"])
+                if "function" in target
+                else arns.queue(topology, target["queue"])
+            )
+            targets.append(
+                {
+                    "Id": target["id"],
+                    "Arn": arn,
+                    "RetryPolicy": {
+                        "MaximumRetryAttempts": target["retry"]["max_attempts"],
+                        "MaximumEventAgeInSeconds": target["retry"]["max_event_age_s"],
+                    },
+                    "DeadLetterConfig": {"Arn": arns.queue(topology, target["dead_letter_queue"])},
+                }
+            )
         return {"targets": sorted(targets, key=lambda t: t["Id"])}
 
     def create(self):
@@ -418,10 +480,13 @@ class IotPolicy(Resource):
     def update(self, current):
         versions = self.env.iot.list_policy_versions(policyName=self.name)["policyVersions"]
         if len(versions) >= IOT_POLICY_VERSIONS_MAX:
-            oldest = min((v for v in versions if not v["isDefaultVersion"]), key=lambda v: int(v["versionId"]))
+            oldest = min(
+                (v for v in versions if not v["isDefaultVersion"]), key=lambda v: int(v["versionId"])
+            )
             self.env.iot.delete_policy_version(policyName=self.name, policyVersionId=oldest["versionId"])
-        self.env.iot.create_policy_version(policyName=self.name, policyDocument=self.desired()["document"],
-                                           setAsDefault=True)
+        self.env.iot.create_policy_version(
+            policyName=self.name, policyDocument=self.desired()["document"], setAsDefault=True
+        )
 
     def delete(self):
         for target in self.env.iot.list_targets_for_policy(policyName=self.name)["targets"]:
@@ -443,8 +508,10 @@ class DeviceCertificate(Resource):
         self.policies = [p["name"] for p in env.topology["iot_policies"] if p.get("attach_to") == "thing"]
 
     def principals(self):
-        return absent_on_not_found(
-            lambda: self.env.iot.list_thing_principals(thingName=self.name)["principals"]) or []
+        return (
+            absent_on_not_found(lambda: self.env.iot.list_thing_principals(thingName=self.name)["principals"])
+            or []
+        )
 
     def read_existing(self):
         return {"attached": True} if self.principals() else None
@@ -465,9 +532,15 @@ class DeviceCertificate(Resource):
         key_path = folder / "device.key.pem"
         key_path.touch(mode=0o600)
         key_path.write_text(issued["keyPair"]["PrivateKey"])
-        device = {"thing": self.name, "certificate_id": issued["certificateId"], "endpoint": endpoint,
-                  "port": 8883, "certificate": "device.crt.pem", "key": "device.key.pem",
-                  "root_ca": AMAZON_ROOT_CA}
+        device = {
+            "thing": self.name,
+            "certificate_id": issued["certificateId"],
+            "endpoint": endpoint,
+            "port": 8883,
+            "certificate": "device.crt.pem",
+            "key": "device.key.pem",
+            "root_ca": AMAZON_ROOT_CA,
+        }
         (folder / "device.json").write_text(json.dumps(device, indent=2) + "\n")
 
     def delete(self):
@@ -495,16 +568,26 @@ class TopicRule(Resource):
 
     def read_existing(self):
         rule = self.env.iot.get_topic_rule(ruleName=self.name)["rule"]
-        return {"sql": rule["sql"], "actions": rule["actions"], "ruleDisabled": rule.get("ruleDisabled", False)}
+        return {
+            "sql": rule["sql"],
+            "actions": rule["actions"],
+            "ruleDisabled": rule.get("ruleDisabled", False),
+        }
 
     def desired(self):
         function_arn = self.env.arns.function(self.env.topology, self.spec["function"])
-        return {"sql": self.spec["sql"], "actions": [{"lambda": {"functionArn": function_arn}}],
-                "ruleDisabled": False}
+        return {
+            "sql": self.spec["sql"],
+            "actions": [{"lambda": {"functionArn": function_arn}}],
+            "ruleDisabled": False,
+        }
 
     def _payload(self):
-        return dict(self.desired(), awsIotSqlVersion=IOT_SQL_VERSION,
-                    description="Button presses on %s to the button handler" % self.spec["sql"].split("'")[1])
+        return dict(
+            self.desired(),
+            awsIotSqlVersion=IOT_SQL_VERSION,
+            description="Button presses on %s to the button handler" % self.spec["sql"].split("'")[1],
+        )
 
     def create(self):
         self.env.iot.create_topic_rule(ruleName=self.name, topicRulePayload=self._payload())
@@ -522,17 +605,24 @@ def declared_resources(env):
     resources = [Queue(env, key) for key in topology["queues"]]
     resources += [Role(env, key) for key in topology["functions"]]
     resources += [Function(env, key) for key in topology["functions"]]
-    resources += [FunctionAsyncConfig(env, key) for key, spec in topology["functions"].items() if "async" in spec]
+    resources += [
+        FunctionAsyncConfig(env, key) for key, spec in topology["functions"].items() if "async" in spec
+    ]
     resources += [Bus(env, topology["bus"]["name"]), Archive(env)]
     resources += [Rule(env, rule) for rule in topology["rules"]]
     resources += [Targets(env, rule) for rule in topology["rules"]]
-    resources += [InvokePermission(env, target["function"], "events.amazonaws.com",
-                                   arns.rule(topology, rule["name"]))
-                  for rule in topology["rules"] for target in rule["targets"] if "function" in target]
+    resources += [
+        InvokePermission(env, target["function"], "events.amazonaws.com", arns.rule(topology, rule["name"]))
+        for rule in topology["rules"]
+        for target in rule["targets"]
+        if "function" in target
+    ]
     resources += [Thing(env, topology["thing"]["name"])]
     resources += [IotPolicy(env, policy) for policy in topology["iot_policies"]]
     resources += [DeviceCertificate(env)]
     resources += [TopicRule(env, rule) for rule in topology["topic_rules"]]
-    resources += [InvokePermission(env, rule["function"], "iot.amazonaws.com", arns.topic_rule(rule["name"]))
-                  for rule in topology["topic_rules"]]
+    resources += [
+        InvokePermission(env, rule["function"], "iot.amazonaws.com", arns.topic_rule(rule["name"]))
+        for rule in topology["topic_rules"]
+    ]
     return resources

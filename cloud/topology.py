@@ -49,11 +49,16 @@ TOPOLOGY = {
             "description": "feeds event -> v1 command on cat-feeder/action",
             "memory_mb": 128,
             "timeout_s": 10,
-            "environment": {"EVENT_SOURCE": SOURCE, "ACTION_TOPIC": ACTION_TOPIC,
-                            "COMMAND_TTL_S": str(COMMAND_TTL_S)},
+            "environment": {
+                "EVENT_SOURCE": SOURCE,
+                "ACTION_TOPIC": ACTION_TOPIC,
+                "COMMAND_TTL_S": str(COMMAND_TTL_S),
+            },
             "environment_refs": {},
-            "grants": [(["iot:Publish"], ("topic", ACTION_TOPIC)),
-                       (["sqs:SendMessage"], ("queue", "feeds_failed"))],
+            "grants": [
+                (["iot:Publish"], ("topic", ACTION_TOPIC)),
+                (["sqs:SendMessage"], ("queue", "feeds_failed")),
+            ],
             "async": {"max_retries": 2, "max_event_age_s": COMMAND_TTL_S, "on_failure_queue": "feeds_failed"},
         },
     },
@@ -63,8 +68,12 @@ TOPOLOGY = {
             "description": "Live presses feed; replays of the archive never do",
             "event_pattern": {"source": [SOURCE], "replay-name": [{"exists": False}]},
             "targets": [
-                {"id": "feeder", "function": "feeder", "dead_letter_queue": "feeds_failed",
-                 "retry": {"max_attempts": 8, "max_event_age_s": COMMAND_TTL_S}},
+                {
+                    "id": "feeder",
+                    "function": "feeder",
+                    "dead_letter_queue": "feeds_failed",
+                    "retry": {"max_attempts": 8, "max_event_age_s": COMMAND_TTL_S},
+                },
             ],
         },
         {
@@ -72,8 +81,12 @@ TOPOLOGY = {
             "description": "Replayed presses only, to a queue",
             "event_pattern": {"source": [SOURCE], "replay-name": [{"exists": True}]},
             "targets": [
-                {"id": "replays-queue", "queue": "replays", "dead_letter_queue": "feeds_failed",
-                 "retry": {"max_attempts": 8, "max_event_age_s": 24 * 3600}},
+                {
+                    "id": "replays-queue",
+                    "queue": "replays",
+                    "dead_letter_queue": "feeds_failed",
+                    "retry": {"max_attempts": 8, "max_event_age_s": 24 * 3600},
+                },
             ],
         },
     ],

@@ -1,1 +1,1 @@
-"""Lambda handlers. Each module is deployed on its own (one file per zip) and imports only boto3 and stdlib."""
+"""Lambda handlers. Each module is deployed alone (one file per zip) and imports only boto3 and stdlib."""

@@ -55,7 +55,7 @@ def handler(event, context=None):
 
 
 def parse_press(event):
-    """Return the detail of the feed request for either input shape, or raise InvalidPress naming the field."""
+    """Return the feed request detail for either input shape, or raise InvalidPress naming the field."""
     if not isinstance(event, dict):
         raise InvalidPress("press: expected a JSON object, got %s" % type(event).__name__)
     if "deviceEvent" in event:
@@ -73,8 +73,10 @@ def _one_click_press(event):
     device = str(device_info.get("deviceId", "")) if isinstance(device_info, dict) else ""
     try:
         pressed_at = datetime.fromisoformat(reported.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        raise InvalidPress("deviceEvent.buttonClicked.reportedTime: expected ISO-8601 UTC, got %r" % reported)
+    except ValueError as error:
+        raise InvalidPress(
+            "deviceEvent.buttonClicked.reportedTime: expected ISO-8601 UTC, got %r" % reported
+        ) from error
     # The id hashes the press's own content, not the Lambda request id: a 1-Click retry or a duplicate
     # delivery reaches a *new* invocation with a new request id, but always carries the same fields.
     return _detail("1-click", device, click, pressed_at, (device, click, reported))
@@ -124,16 +126,20 @@ def _event_name(value, field_name):
 
 
 def put_all(client, entries):
-    """PutEvents, re-sending only the entries that failed, with exponential backoff; raise when they keep failing."""
+    """PutEvents, re-sending only failed entries with exponential backoff; raise when they keep failing."""
     pending = list(entries)
     for attempt in range(PUT_ATTEMPTS):
         if attempt:
             sleep(BACKOFF_S * 2 ** (attempt - 1))
         results = client.put_events(Entries=pending)["Entries"]
-        failed = [(entry, result) for entry, result in zip(pending, results) if result.get("ErrorCode")]
+        failed = [
+            (entry, result) for entry, result in zip(pending, results, strict=True) if result.get("ErrorCode")
+        ]
         if not failed:
             return
         pending = [entry for entry, _ in failed]
     errors = sorted({"%s: %s" % (r["ErrorCode"], r.get("ErrorMessage", "")) for _, r in failed})
-    raise PutEventsFailed("%d of %d entries failed after %d attempts: %s"
-                          % (len(pending), len(entries), PUT_ATTEMPTS, "; ".join(errors)))
+    raise PutEventsFailed(
+        "%d of %d entries failed after %d attempts: %s"
+        % (len(pending), len(entries), PUT_ATTEMPTS, "; ".join(errors))
+    )

@@ -73,14 +73,21 @@ def command_for(event):
         raise MalformedFeed("detail: expected an object")
     press_id = detail.get("press_id")
     if not isinstance(press_id, str) or not PRESS_ID.match(press_id):
-        raise MalformedFeed("detail.press_id: expected 1-64 characters from [A-Za-z0-9_.:-], got %r" % (press_id,))
+        raise MalformedFeed(
+            "detail.press_id: expected 1-64 characters from [A-Za-z0-9_.:-], got %r" % (press_id,)
+        )
     if detail.get("event") not in EVENTS:
         raise MalformedFeed("detail.event: expected SINGLE, DOUBLE or LONG, got %r" % (detail.get("event"),))
     pressed_at = detail.get("pressed_at")
     if isinstance(pressed_at, bool) or not isinstance(pressed_at, (int, float)) or pressed_at <= 0:
         raise MalformedFeed("detail.pressed_at: expected Unix seconds, got %r" % (pressed_at,))
-    return {"v": 1, "id": press_id, "event": detail["event"], "issued_at": pressed_at,
-            "ttl": int(os.environ["COMMAND_TTL_S"])}
+    return {
+        "v": 1,
+        "id": press_id,
+        "event": detail["event"],
+        "issued_at": pressed_at,
+        "ttl": int(os.environ["COMMAND_TTL_S"]),
+    }
 
 
 def _press_id_or_none(event):
