@@ -1,0 +1,134 @@
+"""Deployer against moto's server: plan, deploy, redeploy (no change), update, destroy (nothing left)."""
+
+import copy
+import json
+import os
+import stat
+import subprocess
+import sys
+
+import boto3
+
+from cloud import deploy
+from cloud.awsenv import AwsEnv
+from cloud.topology import TOPOLOGY
+
+REGION = "eu-west-1"
+
+
+def env_for(url, out_dir, topology=TOPOLOGY):
+    return deploy.DeployEnv(AwsEnv(region=REGION, endpoint_url=url), out_dir=out_dir, topology=topology)
+
+
+def run(step, env):
+    lines = []
+    step(env, out=lines.append)
+    return lines
+
+
+def remaining_resources(url):
+    client = lambda service: boto3.client(service, endpoint_url=url, region_name=REGION)  # noqa: E731
+    events, iot = client("events"), client("iot")
+    return {
+        "buses": [b["Name"] for b in events.list_event_buses()["EventBuses"] if b["Name"] != "default"],
+        "rules": events.list_rules()["Rules"],
+        "archives": events.list_archives()["Archives"],
+        "functions": client("lambda").list_functions()["Functions"],
+        "queues": client("sqs").list_queues().get("QueueUrls", []),
+        "roles": client("iam").list_roles()["Roles"],
+        "things": iot.list_things()["things"],
+        "policies": iot.list_policies()["policies"],
+        "certificates": iot.list_certificates()["certificates"],
+        "topic_rules": iot.list_topic_rules()["rules"],
+    }
+
+
+def test_deploy_redeploy_update_and_destroy(aws, tmp_path):
+    env = env_for(aws, tmp_path)
+    planned = run(deploy.plan, env)
+    assert planned[-1] == "Plan: 19 to create, 0 to update, 0 unchanged."
+    assert remaining_resources(aws)["functions"] == []  # plan changed nothing
+
+    applied = run(deploy.apply, env)
+    assert applied[-1] == "Applied 19 changes."
+    assert run(deploy.apply, env_for(aws, tmp_path)) == ["Nothing changed: 19 resources up to date."]
+    assert run(deploy.plan, env_for(aws, tmp_path)) == ["Nothing to change: 19 resources up to date."]
+
+    changed = copy.deepcopy(TOPOLOGY)
+    changed["archive"]["retention_days"] = 30
+    changed["functions"]["feeder"]["timeout_s"] = 5
+    assert run(deploy.plan, env_for(aws, tmp_path, changed)) == [
+        "update    lambda function feedmyfurbabies-feeder (configuration)",
+        "update    event archive feedmyfurbabies-ledger (RetentionDays)",
+        "Plan: 0 to create, 2 to update, 17 unchanged.",
+    ]
+    assert run(deploy.apply, env_for(aws, tmp_path, changed))[-1] == "Applied 2 changes."
+    assert (
+        run(deploy.apply, env_for(aws, tmp_path, changed))[-1] == "Nothing changed: 19 resources up to date."
+    )
+
+    removed = run(deploy.destroy, env_for(aws, tmp_path))
+    assert removed[-1] == "Destroyed 19 resources."
+    assert all(not found for found in remaining_resources(aws).values()), remaining_resources(aws)
+    assert not (tmp_path / "cat-feeder").exists()
+    assert run(deploy.destroy, env_for(aws, tmp_path)) == ["Nothing to destroy."]
+
+
+def test_deploy_writes_device_credentials_and_wires_the_topology(aws, tmp_path):
+    run(deploy.apply, env_for(aws, tmp_path))
+    folder = tmp_path / "cat-feeder"
+    device = json.loads((folder / "device.json").read_text())
+    assert device["endpoint"].endswith("-ats.iot.%s.amazonaws.com" % REGION)
+    assert device["root_ca"]["name"] == "AmazonRootCA1"
+    assert (folder / device["certificate"]).read_text().startswith("-----BEGIN CERTIFICATE-----")
+    key = folder / device["key"]
+    assert "PRIVATE KEY" in key.read_text()
+    assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
+
+    client = lambda service: boto3.client(service, endpoint_url=aws, region_name=REGION)  # noqa: E731
+    iot = client("iot")
+    principals = iot.list_thing_principals(thingName="cat-feeder")["principals"]
+    assert [p.rsplit("/", 1)[-1] for p in principals] == [device["certificate_id"]]
+    attached = iot.list_attached_policies(target=principals[0])["policies"]
+    assert [p["policyName"] for p in attached] == ["cat-feeder-device"]
+    document = iot.get_policy(policyName="cat-feeder-device")["policyDocument"]
+    assert "client/${iot:Connection.Thing.ThingName}" in document
+    assert "topic/cat-feeder/${iot:Connection.Thing.ThingName}/button" in document
+
+    events = client("events")
+    feeds = events.describe_rule(Name="feeds", EventBusName="feedmyfurbabies")
+    assert json.loads(feeds["EventPattern"])["replay-name"] == [{"exists": False}]
+    (target,) = events.list_targets_by_rule(Rule="feeds", EventBusName="feedmyfurbabies")["Targets"]
+    assert target["Arn"].endswith(":function:feedmyfurbabies-feeder")
+    assert target["DeadLetterConfig"]["Arn"].endswith(":feedmyfurbabies-feeds-failed")
+    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 8, "MaximumEventAgeInSeconds": 300}
+    invoke_config = client("lambda").get_function_event_invoke_config(FunctionName="feedmyfurbabies-feeder")
+    assert invoke_config["DestinationConfig"]["OnFailure"]["Destination"].endswith(
+        ":feedmyfurbabies-feeds-failed"
+    )
+    rule = iot.get_topic_rule(ruleName="cat_feeder_button")["rule"]
+    assert rule["sql"] == "SELECT *, topic(2) AS thing FROM 'cat-feeder/+/button'"
+    assert rule["actions"][0]["lambda"]["functionArn"].endswith(":function:feedmyfurbabies-button")
+
+
+def test_plan_cli_runs_against_the_endpoint(aws, tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cloud.deploy",
+            "plan",
+            "--endpoint-url",
+            aws,
+            "--region",
+            REGION,
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "Plan: 19 to create, 0 to update, 0 unchanged."
