@@ -1,0 +1,163 @@
+"""Button handler invoked directly with the payloads its triggers send, putting events on moto's bus.
+
+The bus here routes to an SQS queue (moto cannot deliver to Lambda), so the test reads back exactly
+what EventBridge received.
+"""
+
+import json
+
+import boto3
+import pytest
+
+from cloud.handlers import button
+from cloud.topology import DETAIL_TYPE, SOURCE
+
+ONE_CLICK = {
+    "deviceInfo": {"deviceId": "G030PM0123456789", "type": "button", "remainingLife": 99.9},
+    "deviceEvent": {"buttonClicked": {"clickType": "DOUBLE", "reportedTime": "2026-11-26T21:03:11.512Z"}},
+    "placementInfo": {"projectName": "cat", "placementName": "kitchen", "attributes": {}, "devices": {}},
+}
+# What the topic rule hands over for a message on cat-feeder/cat-feeder/button (`thing` added by the rule).
+TOPIC_PRESS = {"v": 1, "event": "LONG", "at": 1795730000, "seq": 17, "thing": "cat-feeder"}
+
+
+@pytest.fixture
+def bus(aws, monkeypatch):
+    """A bus whose every com.feedmyfurbabies event lands in a queue; returns a reader of that queue."""
+    events, sqs = boto3.client("events"), boto3.client("sqs")
+    events.create_event_bus(Name="button-test-bus")
+    queue_url = sqs.create_queue(QueueName="button-test-events")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events.put_rule(Name="all", EventBusName="button-test-bus", EventPattern=json.dumps({"source": [SOURCE]}))
+    events.put_targets(Rule="all", EventBusName="button-test-bus", Targets=[{"Id": "q", "Arn": queue_arn}])
+    for variable, value in {
+        "EVENT_BUS_NAME": "button-test-bus",
+        "EVENT_SOURCE": SOURCE,
+        "EVENT_DETAIL_TYPE": DETAIL_TYPE,
+    }.items():
+        monkeypatch.setenv(variable, value)
+    button.events_client.cache_clear()
+    yield lambda: [
+        json.loads(m["Body"])
+        for m in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+    ]
+    button.events_client.cache_clear()
+
+
+def test_one_click_press_becomes_one_well_formed_event(bus):
+    result = button.handler(ONE_CLICK)
+    (event,) = bus()
+    assert event["source"] == SOURCE and event["detail-type"] == DETAIL_TYPE
+    assert event["detail"] == {
+        "v": 1,
+        "press_id": result["press_id"],
+        "event": "DOUBLE",
+        "pressed_at": 1795726991.512,
+        "origin": "1-click",
+        "button": "G030PM0123456789",
+    }
+    assert result["press_id"].startswith("press-") and len(result["press_id"]) == 22
+
+
+def test_topic_press_becomes_one_event_with_the_thing_as_button(bus):
+    result = button.handler(TOPIC_PRESS)
+    (event,) = bus()
+    assert event["detail"]["event"] == "LONG"
+    assert event["detail"]["pressed_at"] == 1795730000
+    assert event["detail"]["button"] == "cat-feeder" and event["detail"]["origin"] == "button"
+    assert event["detail"]["press_id"] == result["press_id"]
+
+
+def test_press_id_is_stable_for_a_redelivered_press_and_distinct_for_another():
+    first = button.parse_press(dict(TOPIC_PRESS))["press_id"]
+    assert button.parse_press(dict(TOPIC_PRESS))["press_id"] == first
+    assert button.parse_press(dict(TOPIC_PRESS, seq=18))["press_id"] != first
+    assert button.parse_press(dict(TOPIC_PRESS, thing="other-feeder"))["press_id"] != first
+    assert (
+        button.parse_press(ONE_CLICK)["press_id"]
+        == button.parse_press(json.loads(json.dumps(ONE_CLICK)))["press_id"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ("SINGLE", "press: expected a JSON object"),
+        ({"hello": 1}, "neither an IoT 1-Click payload"),
+        ({"deviceEvent": {}}, "deviceEvent.buttonClicked: missing"),
+        (
+            {"deviceEvent": {"buttonClicked": {"clickType": "TRIPLE", "reportedTime": "x"}}},
+            "deviceEvent.buttonClicked.clickType: expected SINGLE, DOUBLE or LONG, got 'TRIPLE'",
+        ),
+        (
+            {"deviceEvent": {"buttonClicked": {"clickType": "SINGLE", "reportedTime": "yesterday"}}},
+            "reportedTime: expected ISO-8601 UTC",
+        ),
+        (dict(TOPIC_PRESS, v=2), "v: expected 1, got 2"),
+        (dict(TOPIC_PRESS, at="now"), "at: wrong type str"),
+        (dict(TOPIC_PRESS, seq=True), "seq: wrong type bool"),
+        (dict(TOPIC_PRESS, seq=-1), "at > 0 and seq >= 0"),
+        ({k: v for k, v in TOPIC_PRESS.items() if k != "event"}, "event: missing"),
+    ],
+)
+def test_invalid_input_gets_a_clear_error_and_puts_nothing(bus, payload, message):
+    with pytest.raises(button.InvalidPress, match=message.replace("(", r"\(").replace("?", r"\?")):
+        button.handler(payload)
+    assert bus() == []
+
+
+def entry(detail):
+    return {"EventBusName": "button-test-bus", "Source": SOURCE, "DetailType": DETAIL_TYPE, "Detail": detail}
+
+
+class Spy:
+    """Records each PutEvents batch, passing it to the real (moto) client."""
+
+    def __init__(self, client):
+        self.client, self.batches = client, []
+
+    def put_events(self, Entries):  # noqa: N803 (boto3's parameter name)
+        self.batches.append([e["Detail"] for e in Entries])
+        return self.client.put_events(Entries=Entries)
+
+
+def test_an_entry_that_keeps_failing_is_retried_alone_then_raises(bus, monkeypatch):
+    backoffs = []
+    monkeypatch.setattr(button, "sleep", backoffs.append)
+    spy = Spy(boto3.client("events"))
+    # moto accepts the first entry and rejects the second (MalformedDetail), every time.
+    with pytest.raises(
+        button.PutEventsFailed, match="1 of 2 entries failed after 4 attempts: MalformedDetail"
+    ):
+        button.put_all(spy, [entry('{"n": 1}'), entry("not json")])
+    assert spy.batches == [['{"n": 1}', "not json"], ["not json"], ["not json"], ["not json"]]
+    assert backoffs == [0.1, 0.2, 0.4]
+    assert [e["detail"] for e in bus()] == [{"n": 1}]  # the good entry went out exactly once
+
+
+class FlakyEvents:
+    """Stub for the one case moto cannot produce: an entry that fails once, then succeeds."""
+
+    def __init__(self):
+        self.batches = []
+
+    def put_events(self, Entries):  # noqa: N803
+        self.batches.append([e["Detail"] for e in Entries])
+        if len(self.batches) == 1:
+            return {
+                "FailedEntryCount": 1,
+                "Entries": [
+                    {"EventId": "1"},
+                    {"ErrorCode": "ThrottlingException", "ErrorMessage": "slow down"},
+                ],
+            }
+        return {"FailedEntryCount": 0, "Entries": [{"EventId": str(i + 2)} for i in range(len(Entries))]}
+
+
+def test_a_partial_failure_resends_only_the_failed_entry(monkeypatch):
+    monkeypatch.setattr(button, "sleep", lambda seconds: None)
+    flaky = FlakyEvents()
+    button.put_all(flaky, [entry("a"), entry("b")])
+    assert flaky.batches == [["a", "b"], ["b"]]
