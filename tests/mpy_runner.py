@@ -19,6 +19,7 @@ def module_name(path):
 
 def run_module(name):
     passed = failed = 0
+    gc.collect()  # compiling a test module needs contiguous room in the 64K heap
     module = __import__(name)
     for attr in sorted(dir(module)):
         if not attr.startswith("test_"):
@@ -35,6 +36,7 @@ def run_module(name):
             sys.print_exception(exc)
         else:
             passed += 1
+    del sys.modules[name]  # free the test module's code before compiling the next one
     return passed, failed
 
 
