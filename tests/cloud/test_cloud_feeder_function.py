@@ -1,0 +1,131 @@
+"""Feeder function invoked directly with the events EventBridge's `feeds` rule would deliver; its
+iot-data Publish goes to moto's server and is inspected on the wire."""
+
+import json
+import re
+import time
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import pytest
+
+from cloud.handlers import button, feeder
+from cloud.topology import ACTION_TOPIC, COMMAND_TTL_S, DETAIL_TYPE, SOURCE
+
+
+def feeds_event(detail, **extra):
+    """The envelope EventBridge hands a Lambda target."""
+    return dict(
+        {
+            "version": "0",
+            "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+            "detail-type": DETAIL_TYPE,
+            "source": SOURCE,
+            "account": "123456789012",
+            "time": "2026-11-26T21:03:11Z",
+            "region": "eu-west-1",
+            "resources": [],
+            "detail": detail,
+        },
+        **extra,
+    )
+
+
+def fresh_detail(event="SINGLE", age_s=5):
+    press = {"v": 1, "event": event, "at": int(time.time()) - age_s, "seq": 3, "thing": "cat-feeder"}
+    return button.parse_press(press)
+
+
+@pytest.fixture
+def published(aws, monkeypatch):
+    """Every Publish request the feeder sends (topic, query, payload), after moto accepted it."""
+    for variable, value in {
+        "ACTION_TOPIC": ACTION_TOPIC,
+        "EVENT_SOURCE": SOURCE,
+        "COMMAND_TTL_S": str(COMMAND_TTL_S),
+    }.items():
+        monkeypatch.setenv(variable, value)
+    feeder.iot_data_client.cache_clear()
+    sent = []
+
+    def record(request, **kwargs):
+        url = urlsplit(request.url)
+        sent.append(
+            {
+                "topic": unquote(url.path.split("/topics/", 1)[1]),
+                "query": parse_qs(url.query),
+                "headers": dict(request.headers),
+                "payload": request.body,
+            }
+        )
+
+    feeder.iot_data_client().meta.events.register("before-send.iot-data.Publish", record)
+    yield sent
+    feeder.iot_data_client.cache_clear()
+
+
+def test_a_feeds_event_is_published_as_a_v1_command_with_qos1_and_expiry(published):
+    detail = fresh_detail("DOUBLE", age_s=5)
+    assert feeder.handler(feeds_event(detail)) == {"status": "published", "id": detail["press_id"]}
+    (publish,) = published
+    assert publish["topic"] == ACTION_TOPIC
+    assert json.loads(publish["payload"]) == {
+        "v": 1,
+        "id": detail["press_id"],
+        "event": "DOUBLE",
+        "issued_at": detail["pressed_at"],
+        "ttl": COMMAND_TTL_S,
+    }
+    assert publish["query"]["qos"] == ["1"]
+    expiry = int(publish["query"]["messageExpiry"][0])
+    assert COMMAND_TTL_S - 7 <= expiry <= COMMAND_TTL_S - 4  # the TTL minus the press's age
+    assert re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", detail["press_id"])
+
+
+def test_a_redelivered_event_publishes_the_identical_command(published):
+    event = feeds_event(fresh_detail())
+    feeder.handler(event)
+    feeder.handler(json.loads(json.dumps(event)))
+    assert published[0]["payload"] == published[1]["payload"]
+
+
+def test_a_replayed_event_is_refused_and_nothing_is_published(published):
+    result = feeder.handler(feeds_event(fresh_detail(), **{"replay-name": "replay-1795730000"}))
+    assert result["status"] == "refused" and "replay-1795730000" in result["reason"]
+    assert published == []
+
+
+def test_a_press_older_than_its_ttl_is_not_published(published):
+    detail = fresh_detail(age_s=COMMAND_TTL_S + 1)
+    assert feeder.handler(feeds_event(detail)) == {"status": "expired", "id": detail["press_id"]}
+    assert published == []
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ("SINGLE", "event: expected a JSON object, got str"),
+        (feeds_event({}, source="com.example"), "source: expected 'com.feedmyfurbabies', got 'com.example'"),
+        (feeds_event("{}"), "detail: expected an object"),
+        (
+            feeds_event({"press_id": "a b", "event": "SINGLE", "pressed_at": 1}),
+            "detail.press_id: expected 1-64",
+        ),
+        (
+            feeds_event({"press_id": "x" * 65, "event": "SINGLE", "pressed_at": 1}),
+            "detail.press_id: expected 1-64",
+        ),
+        (feeds_event({"press_id": "p", "event": "TRIPLE", "pressed_at": 1}), "detail.event: expected SINGLE"),
+        (
+            feeds_event({"press_id": "p", "event": "LONG", "pressed_at": "now"}),
+            "detail.pressed_at: expected Unix",
+        ),
+        (
+            feeds_event({"press_id": "p", "event": "LONG", "pressed_at": True}),
+            "detail.pressed_at: expected Unix",
+        ),
+    ],
+)
+def test_a_malformed_event_raises_a_clear_error_so_it_reaches_the_failure_queue(published, event, message):
+    with pytest.raises(feeder.MalformedFeed, match=re.escape(message)):
+        feeder.handler(event)
+    assert published == []
