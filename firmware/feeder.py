@@ -13,10 +13,12 @@ the bowl may already have received food.
 import command
 import expiry
 import messages
+from journal import JournalFull
 from messages import DISPENSED, DUPLICATE, EXPIRED, INTERRUPTED, REJECTED
 
 R_BUSY = "busy: another dispense is in progress"
 R_STORAGE = "storage: could not record the command, nothing moved"
+R_JOURNAL_FULL = "storage: journal full of recent commands, nothing moved"
 R_INTERNAL = "device: out of memory or storage failure, nothing moved"
 
 
@@ -81,6 +83,9 @@ class Feeder:
             return self._result(cmd.id, REJECTED, 0, now, R_BUSY)
         try:
             self.journal.begin(cmd.id, cmd.issued_at, cmd.bowls)
+        except JournalFull:
+            # Making room would mean forgetting an id that can still be redelivered: refuse instead.
+            return self._result(cmd.id, REJECTED, 0, now, R_JOURNAL_FULL)
         except OSError:
             # Without a durable record a redelivery could feed twice: refuse instead.
             return self._result(cmd.id, REJECTED, 0, now, R_STORAGE)

@@ -4,6 +4,7 @@ import os
 
 import command
 import expiry
+import legacy
 
 DEFAULT_TTL = 300
 MAX_TTL = 3600
@@ -194,17 +195,17 @@ def test_legacy_bad_values_are_rejected():
         "[1795730000]",
     ):
         payload = ('{"event": "SINGLE", "reportedTime": %s}' % reported).encode()
-        assert reason_of(payload) == command.R_REPORTED, reported
+        assert reason_of(payload) == legacy.R_REPORTED, reported
     assert reason_of(b'{"event": "TRIPLE", "reportedTime": 1795730000}') == command.R_EVENT
     long_float = b'{"event": "SINGLE", "reportedTime": 1795730000.' + b"1" * 60 + b"}"
-    assert reason_of(long_float) == command.R_LEGACY_ID
-    assert reason_of(b'{"event": "SINGLE", "reportedTime": 1.7957300E+9}') == command.R_LEGACY_ID
+    assert reason_of(long_float) == legacy.R_LEGACY_ID
+    assert reason_of(b'{"event": "SINGLE", "reportedTime": 1.7957300E+9}') == legacy.R_LEGACY_ID
 
 
 def test_leap_day_and_epoch():
-    assert command.parse_iso_utc("1970-01-01T00:00:00Z") == 0
-    assert command.parse_iso_utc("2000-02-29T23:59:59.9Z") == 951868799
-    assert command.parse_iso_utc("2001-02-29T00:00:00Z") is None
+    assert legacy.parse_iso_utc("1970-01-01T00:00:00Z") == 0
+    assert legacy.parse_iso_utc("2000-02-29T23:59:59.9Z") == 951868799
+    assert legacy.parse_iso_utc("2001-02-29T00:00:00Z") is None
 
 
 def test_expiry_boundaries():
