@@ -111,8 +111,9 @@ TOPOLOGY = {
     "topic_rules": [
         {
             "name": "cat_feeder_button",
-            # `thing` comes from the topic, which the device policy pins to the publisher's own thing name.
-            "sql": "SELECT *, topic(2) AS thing FROM '%s'" % BUTTON_TOPIC_FILTER,
+            # `thing` comes from the topic, which the device policy pins to the publisher's own thing name;
+            # fields are listed so a `thing` inside the payload is dropped, never trusted.
+            "sql": "SELECT v, event, at, seq, topic(2) AS thing FROM '%s'" % BUTTON_TOPIC_FILTER,
             "function": "button",
         },
     ],

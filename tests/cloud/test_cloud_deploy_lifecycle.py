@@ -107,7 +107,7 @@ def test_deploy_writes_device_credentials_and_wires_the_topology(aws, tmp_path):
         ":feedmyfurbabies-feeds-failed"
     )
     rule = iot.get_topic_rule(ruleName="cat_feeder_button")["rule"]
-    assert rule["sql"] == "SELECT *, topic(2) AS thing FROM 'cat-feeder/+/button'"
+    assert rule["sql"] == "SELECT v, event, at, seq, topic(2) AS thing FROM 'cat-feeder/+/button'"
     assert rule["actions"][0]["lambda"]["functionArn"].endswith(":function:feedmyfurbabies-button")
 
 
