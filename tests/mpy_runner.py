@@ -20,6 +20,7 @@ def module_name(path):
 def run_module(name):
     passed = failed = 0
     gc.collect()  # compiling a test module needs contiguous room in the 64K heap
+    loaded_before = set(sys.modules)
     module = __import__(name)
     for attr in sorted(dir(module)):
         if not attr.startswith("test_"):
@@ -36,7 +37,9 @@ def run_module(name):
             sys.print_exception(exc)
         else:
             passed += 1
-    del sys.modules[name]  # free the test module's code before compiling the next one
+    # Free the test module's code, and the firmware modules it loaded, before compiling the next one.
+    for loaded in [m for m in sys.modules if m not in loaded_before]:
+        del sys.modules[loaded]
     return passed, failed
 
 
