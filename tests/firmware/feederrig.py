@@ -1,0 +1,84 @@
+"""The device rig shared by the feeder tests: real Journal and Outbox on a temp dir, sim HAL, real servos.
+
+boot() starts the device again on the same storage, as after a power cut; results() renders
+the outbox as the cloud will see it; pins_moved() is the servo trace.
+"""
+
+import gc
+import json
+
+from fwtest import remove_tree, tmpdir
+
+
+def _load(name):
+    """Import a firmware module, then collect its compile garbage at once.
+
+    The 64K MicroPython test heap fragments when each module compiles on top of the previous
+    one's leftovers; collecting in between leaves room for the firmware plus a test module.
+    """
+    module = __import__(name)
+    gc.collect()
+    return module
+
+
+Journal = _load("journal").Journal
+Outbox = _load("outbox").Outbox
+messages = _load("messages")
+feeder = _load("feeder")
+hal_sim = _load("hal_sim")
+servo = _load("servo")
+
+NOW = 1795730000
+LEFT_PIN = 3
+RIGHT_PIN = 4
+SERVO = {"min_us": 500, "max_us": 2500, "rest_deg": 0, "dispense_deg": 90, "dwell_ms": 600}
+# What config.validate makes of the example's commands and servos (a literal: the 64K test heap is tight).
+CONFIG = {
+    "commands": {"default_ttl_s": 300, "max_ttl_s": 3600},
+    "servos": {"left": dict(SERVO, pin=LEFT_PIN), "right": dict(SERVO, pin=RIGHT_PIN)},
+}
+
+
+def payload(command_id="press-7f3a9c2e", event="SINGLE", issued_at=NOW, ttl=None):
+    fields = '"v": 1, "id": "%s", "event": "%s", "issued_at": %d' % (command_id, event, issued_at)
+    if ttl is not None:
+        fields += ', "ttl": %d' % ttl
+    return ("{" + fields + "}").encode()
+
+
+class Rig:
+    def __init__(self, journal_class=Journal, max_entries=256):
+        self.directory = tmpdir()
+        self.journal_class = journal_class
+        self.max_entries = max_entries
+        self.hal = hal_sim.HAL(start_unix=NOW)
+        self.journal = self.outbox = None
+        self.boot()
+
+    def boot(self):
+        self.shut_down()
+        self.journal = self.journal_class(self.directory, CONFIG["commands"]["max_ttl_s"], self.max_entries)
+        self.outbox = Outbox(self.directory, 64)
+        self.dispenser = servo.Dispenser.from_config(self.hal, CONFIG["servos"])
+        self.feeder = feeder.Feeder(CONFIG, self.journal, self.outbox, self.dispenser, self.hal)
+
+    def results(self):
+        return [json.loads(messages.render("cat-feeder", seq, packed)) for seq, packed in self.outbox.items()]
+
+    def pins_moved(self):
+        return [pin for _t, pin, _duty in self.hal.pwm_writes]
+
+    def shut_down(self):
+        if self.journal is not None:
+            self.journal.close()
+            self.outbox.close()
+
+    def close(self):
+        self.shut_down()
+        remove_tree(self.directory)
+
+
+def strip_seq(results):
+    for result in results:
+        del result["seq"]
+    return results

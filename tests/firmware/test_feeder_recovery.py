@@ -1,0 +1,82 @@
+"""feeder.py across reboots: a crash mid-dispense is reported once as interrupted and never retried."""
+
+import messages
+from feederrig import LEFT_PIN, NOW, Rig, payload, strip_seq
+from messages import DISPENSED, DUPLICATE, INTERRUPTED
+
+
+def test_crash_while_dispensing_is_reported_once_as_interrupted_and_never_retried():
+    rig = Rig()
+    try:
+        rig.journal.begin("press-crash", NOW - 5, 3)  # the power went while the servos moved
+        rig.hal.advance_s(30)
+        rig.boot()
+        rig.feeder.recover()
+        assert strip_seq(rig.results()) == [
+            {
+                "v": 1,
+                "type": "result",
+                "thing": "cat-feeder",
+                "id": "press-crash",
+                "status": "interrupted",
+                "bowls": ["left", "right"],
+                "at": NOW + 30,
+            }
+        ]
+        rig.boot()
+        rig.feeder.recover()
+        assert len(rig.results()) == 1  # reported once
+        assert rig.feeder.handle(payload("press-crash", "LONG", NOW)) == DUPLICATE
+        assert rig.pins_moved() == []
+    finally:
+        rig.close()
+
+
+def test_crash_after_the_result_was_queued_adds_nothing():
+    rig = Rig()
+    try:
+        rig.journal.begin("press-done", NOW, 1)
+        rig.outbox.put(messages.pack_result("press-done", DISPENSED, 1, NOW, None))
+        rig.boot()
+        rig.feeder.recover()
+        assert [(r["id"], r["status"]) for r in rig.results()] == [("press-done", "dispensed")]
+        rig.boot()
+        assert rig.journal.unfinished() == []
+    finally:
+        rig.close()
+
+
+def test_servo_fault_is_reported_as_interrupted():
+    rig = Rig()
+    try:
+        real_pwm = rig.hal.pwm
+
+        def failing_pwm(pin):
+            pwm = real_pwm(pin)
+
+            def duty_ns(ns):
+                raise OSError("pwm fault")
+
+            pwm.duty_ns = duty_ns
+            return pwm
+
+        rig.hal.pwm = failing_pwm
+        assert rig.feeder.handle(payload()) == INTERRUPTED
+        assert rig.hal.pwm_writes == [(rig.hal.pwm_writes[0][0], LEFT_PIN, 0)]  # detached, never driven
+        assert [(r["status"], r["bowls"]) for r in rig.results()] == [("interrupted", ["left"])]
+        rig.boot()
+        assert rig.journal.unfinished() == []  # finished: not reported a second time
+        assert rig.feeder.handle(payload()) == DUPLICATE
+    finally:
+        rig.close()
+
+
+def test_every_result_is_in_the_outbox_file_not_just_memory():
+    rig = Rig()
+    try:
+        rig.feeder.handle(payload())
+        rig.feeder.handle(b"{")
+        rig.boot()
+        assert [r["status"] for r in rig.results()] == ["dispensed", "rejected"]
+    finally:
+        rig.close()

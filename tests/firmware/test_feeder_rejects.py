@@ -1,0 +1,72 @@
+"""feeder.py refusals: bad payloads, a command arriving mid-dispense, a full journal; nothing moves."""
+
+import command
+from feederrig import LEFT_PIN, Rig, feeder, payload
+from messages import DISPENSED, DUPLICATE, REJECTED
+
+
+def test_bad_payloads_each_get_one_rejected_result_and_never_move():
+    bad = [
+        b"",
+        b"not json",
+        b"\xff\xfe\x00",
+        b"[]",
+        b"null",
+        b'{"v": 2, "id": "a", "event": "SINGLE", "issued_at": 1}',
+        payload(event="TRIPLE"),
+        payload(command_id="bad id"),
+        b'{"v": 1, "id": "a", "event": "SINGLE", "issued_at": true}',
+        b'{"v": true, "id": "a", "event": "SINGLE", "issued_at": 1795730000}',
+        b'{"event": "SINGLE", "reportedTime": "last tuesday"}',
+        b'{"v": 1, "id": "a", "event": "SINGLE", "issued_at": 1795730000, "pad": "' + b"x" * 1024 + b'"}',
+        None,
+    ]
+    rig = Rig()
+    try:
+        for p in bad:
+            assert rig.feeder.handle(p) == REJECTED, p
+        results = rig.results()
+        assert len(results) == len(bad)
+        for result in results:
+            assert result["status"] == "rejected" and result["bowls"] == [] and result["reason"]
+        assert results[6]["id"] == "press-7f3a9c2e" and results[6]["reason"] == command.R_EVENT
+        assert results[0]["id"] is None and results[11]["reason"] == command.R_SIZE
+        assert rig.pins_moved() == []
+    finally:
+        rig.close()
+
+
+def test_a_command_arriving_mid_dispense_is_refused_as_busy():
+    rig = Rig()
+    try:
+        inner = []
+        real_sleep = rig.hal.sleep_ms
+
+        def sleep_and_receive(ms):
+            if not inner:
+                inner.append(rig.feeder.handle(payload("p-inner", "DOUBLE")))
+            real_sleep(ms)
+
+        rig.hal.sleep_ms = sleep_and_receive
+        assert rig.feeder.handle(payload("p-outer")) == DISPENSED
+        assert inner == [REJECTED]
+        assert rig.pins_moved() == [LEFT_PIN] * 4
+        assert [(r["id"], r["status"], r.get("reason")) for r in rig.results()] == [
+            ("p-inner", "rejected", feeder.R_BUSY),
+            ("p-outer", "dispensed", None),
+        ]
+        assert not rig.journal.seen("p-inner")
+    finally:
+        rig.close()
+
+
+def test_a_full_journal_refuses_new_commands_rather_than_forgetting_one():
+    rig = Rig(max_entries=1)
+    try:
+        assert rig.feeder.handle(payload("p-first")) == DISPENSED
+        assert rig.feeder.handle(payload("p-second", "DOUBLE")) == REJECTED
+        assert rig.feeder.handle(payload("p-first")) == DUPLICATE  # still remembered
+        assert rig.pins_moved() == [LEFT_PIN] * 4
+        assert rig.results()[1]["reason"] == feeder.R_JOURNAL_FULL
+    finally:
+        rig.close()
