@@ -15,12 +15,20 @@ import time
 
 sys.path.insert(0, (__file__.rsplit("/", 1)[0] if "/" in __file__ else ".") + "/../firmware")
 
-import feeder  # noqa: E402
-import hal_sim  # noqa: E402
-import servo  # noqa: E402
-from journal import Journal  # noqa: E402
-from messages import DISPENSED, DUPLICATE, EXPIRED  # noqa: E402
-from outbox import Outbox  # noqa: E402
+
+def _load(name):
+    module = __import__(name)
+    gc.collect()  # compile garbage out of the way before the next module: the 64K heap fragments
+    return module
+
+
+# Largest first, while the heap is emptiest.
+Journal = _load("journal").Journal
+Outbox = _load("outbox").Outbox
+feeder = _load("feeder")
+hal_sim = _load("hal_sim")
+servo = _load("servo")
+DISPENSED, DUPLICATE, EXPIRED = feeder.DISPENSED, feeder.DUPLICATE, feeder.EXPIRED
 
 COMMAND_LINE = ".venv/bin/micropython -X heapsize=64K bench/decision_mpy.py"
 NOW = 1795730000
@@ -79,7 +87,8 @@ def main():
         if device.handle(pressed) != DISPENSED:
             raise SystemExit("setup dispense failed")
         stale = NOW - 3600
-        expired = [b'{"v": 1, "id": "old-%d", "event": "LONG", "issued_at": %d}' % (i, stale) for i in range(32)]
+        template = b'{"v": 1, "id": "old-%d", "event": "LONG", "issued_at": %d}'
+        expired = [template % (i, stale) for i in range(32)]
         gc.collect()
         baseline = gc.mem_alloc()
         duplicates_per_s, duplicate_peak = measure(device, [pressed], DUPLICATE)
@@ -88,12 +97,19 @@ def main():
         expired_bytes = allocated_per_call(device, expired[0], EXPIRED)
         heap_total = gc.mem_alloc() + gc.mem_free()
         print("command: " + COMMAND_LINE)
-        print("heap: %d bytes total; %d live after setup (firmware modules, journal, outbox, payloads)"
-              % (heap_total, baseline))
-        print("duplicate: %d decisions/s over %d; <= %d bytes allocated per decision; heap high-water %d"
-              % (duplicates_per_s, RUN, duplicate_bytes, duplicate_peak))
-        print("expired:   %d decisions/s over %d; <= %d bytes allocated per decision; heap high-water %d"
-              % (expired_per_s, RUN, expired_bytes, expired_peak))
+        print(
+            "heap: %d bytes total; %d live after setup (firmware modules, journal, outbox, payloads)"
+            % (heap_total, baseline)
+        )
+        for name, per_s, allocated, high_water in (
+            ("duplicate", duplicates_per_s, duplicate_bytes, duplicate_peak),
+            ("expired", expired_per_s, expired_bytes, expired_peak),
+        ):
+            print(
+                "%-9s: %d decisions/s over %d; <= %d bytes allocated per decision (peak live heap <= %d);"
+                " gc.mem_alloc high-water %d (garbage included: the collector runs when the heap is full)"
+                % (name, per_s, RUN, allocated, baseline + allocated, high_water)
+            )
         print("goal >= 2000/s: %s" % ("met" if min(duplicates_per_s, expired_per_s) >= 2000 else "NOT met"))
     finally:
         remove_tree(directory)
