@@ -10,12 +10,15 @@ From Python (pytest fixtures): `Broker(pki, state_dir).start()`, then `.port`, `
 The config (written to <dir>/mosquitto.conf from tools/mosquitto/*.template):
 - one listener on 127.0.0.1, TLS 1.2, `require_certificate`, `use_identity_as_username`
   (the client's certificate CN is its user name, as the certificate is its identity in IoT Core);
-- persistence saved after every change, so a broker killed and restarted keeps the persistent
-  sessions and their queued QoS 1 messages;
+- persistence: sessions and their queued QoS 1 messages survive stop()/restart() (SIGTERM saves
+  them). The file is also saved after every change, but from mosquitto's main loop, a few ms after
+  the PUBACK went out: a kill() (SIGKILL) inside that window loses the last change, a property of
+  mosquitto (AWS IoT Core does not lose an acknowledged message);
 - `user <invoking user>`: mosquitto started as root would otherwise switch to the `mosquitto`
   user, which cannot read the 0600 keys nor write a private temp dir;
 - ACL: the device (user = thing name) reads the action topic and writes the states topic
-  (its last will goes there too); the cloud publisher writes the action topic; nothing else.
+  (its last will goes there too); the cloud publisher writes the action topic; the cloud
+  observer reads the states topic (in AWS an IoT rule does that); nothing else.
   mosquitto answers a refused SUBSCRIBE with return code 0x80 and silently drops a refused
   PUBLISH (MQTT 3.1.1 has no negative PUBACK).
 """
@@ -24,6 +27,7 @@ import argparse
 import json
 import os
 import pwd
+import shutil
 import signal
 import socket
 import subprocess
@@ -33,7 +37,7 @@ import time
 from tools.pki import DEFAULT_DIR as DEFAULT_PKI_DIR
 from tools.pki import DEFAULT_THING, Pki
 
-MOSQUITTO = "/usr/sbin/mosquitto"
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"  # Debian puts it in sbin
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mosquitto")
 READY_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 10.0
@@ -61,8 +65,9 @@ def wait_for_port(port, timeout_s=READY_TIMEOUT_S, proc=None):
 class Broker:
     """One mosquitto process; its config, ACL, log and persistence live in state_dir."""
 
-    def __init__(self, pki, state_dir, port=None, action_topic=None, states_topic=None):
+    def __init__(self, pki, state_dir, port=None, action_topic=None, states_topic=None, server_cert="broker"):
         self.pki = pki
+        self.server_cert = server_cert  # "rogue-broker" / "wrong-host-broker" for refusal tests
         self.dir = os.path.abspath(state_dir)
         self.port = port or free_port()
         self.action_topic = action_topic or pki.thing + "/action"
@@ -78,12 +83,13 @@ class Broker:
             "port": self.port,
             "user": pwd.getpwuid(os.getuid()).pw_name,
             "cafile": self.pki.cert("ca"),
-            "certfile": self.pki.cert("broker"),
-            "keyfile": self.pki.key("broker"),
+            "certfile": self.pki.cert(self.server_cert),
+            "keyfile": self.pki.key(self.server_cert),
             "acl_file": acl_path,
             "persistence_location": os.path.join(self.dir, "data") + "/",
             "thing": self.pki.thing,
             "publisher": self.pki.publisher_cn,
+            "observer": self.pki.observer_cn,
             "action_topic": self.action_topic,
             "states_topic": self.states_topic,
         }

@@ -9,7 +9,8 @@ Writes into a git-ignored folder (default .pki/), reusing whatever already exist
 | ca.crt, ca.key, ca.der | the development CA (ca.der: DER for the device's `cadata`) |
 | broker.crt, broker.key | broker, SAN localhost + 127.0.0.1, signed by the CA |
 | device.crt, device.key | device, CN = thing name; device.crt.der, device.key.der for MicroPython's ssl |
-| publisher.crt, publisher.key | the "cloud publisher", CN = cloud-publisher |
+| publisher.crt, publisher.key | the "cloud publisher", CN = cloud-publisher (publishes commands) |
+| observer.crt, observer.key | CN = cloud-observer: reads the states topic, as the IoT rule does in AWS |
 | rogue-ca.crt, rogue-ca.key, rogue-ca.der | a second, unrelated CA (negative tests) |
 | rogue-device.crt/.key (+ .der) | a device certificate (CN = thing name) signed by the rogue CA |
 | rogue-broker.crt/.key | a localhost broker certificate signed by the rogue CA |
@@ -29,6 +30,7 @@ import tempfile
 DEFAULT_DIR = ".pki"
 DEFAULT_THING = "cat-feeder"
 PUBLISHER_CN = "cloud-publisher"
+OBSERVER_CN = "cloud-observer"
 DAYS = "3650"
 WRONG_HOST = "not-the-broker.invalid"
 
@@ -40,6 +42,7 @@ class Pki:
         self.dir = os.path.abspath(directory)
         self.thing = thing
         self.publisher_cn = PUBLISHER_CN
+        self.observer_cn = OBSERVER_CN
 
     def path(self, name):
         return os.path.join(self.dir, name)
@@ -60,6 +63,7 @@ class Pki:
         self._leaf("rogue-broker", "rogue-ca", "localhost", server=True, san="DNS:localhost,IP:127.0.0.1")
         self._leaf("device", "ca", self.thing)
         self._leaf("publisher", "ca", self.publisher_cn)
+        self._leaf("observer", "ca", self.observer_cn)
         self._leaf("rogue-device", "rogue-ca", self.thing)
         for name in ("device", "rogue-device"):
             self._der(name)

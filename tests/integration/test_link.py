@@ -1,0 +1,134 @@
+"""firmware/link.py on the real MicroPython interpreter against mosquitto over mutual TLS.
+
+The device side is link_driver.py (events on stdout, commands on stdin); the cloud side is
+tools.mqttc as the cloud publisher (commands) and the cloud observer (states). Faults go
+through tools.faultproxy. Short keepalive/timeouts/backoff keep the file well under a minute.
+"""
+
+import json
+import os
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DRIVER = os.path.join(HERE, "link_driver.py")
+ACTION = "cat-feeder/action"
+STATES = "cat-feeder/states"
+# Worst case from "link dead" to "up again": detection (ping interval + timeout) + cap + connect.
+RECOVERY_S = 10
+
+
+@pytest.fixture
+def device(tmp_path, device_config, mpy_process):
+    """`device(port, **mqtt_overrides)` -> a running link_driver, already connected."""
+
+    def start(port, expect_up=True, **overrides):
+        path = tmp_path / ("mqtt-%d.json" % len(list(tmp_path.glob("mqtt-*.json"))))
+        path.write_text(json.dumps(device_config(port, **overrides)))
+        process = mpy_process(DRIVER, str(path))
+        process.expect("ready")
+        if expect_up:
+            process.expect("up 1")
+        return process
+
+    return start
+
+
+def observe(mqtt):
+    observer = mqtt("observer")
+    assert observer.subscribe(STATES, 1) == 1
+    return observer
+
+
+def receive_status(observer, status):
+    while True:
+        message = observer.receive(RECOVERY_S)
+        assert message is not None, "no %s status" % status
+        body = json.loads(message[1])
+        if body.get("type") == "status" and body["status"] == status:
+            return body
+
+
+def test_command_in_and_qos1_publish_out(broker, mqtt, device):
+    observer = observe(mqtt)
+    link = device(broker.port)
+    online = receive_status(observer, "online")
+    assert online["thing"] == "cat-feeder" and online["v"] == 1 and isinstance(online["at"], int)
+
+    mqtt("publisher").publish(ACTION, b'{"v":1,"id":"a1"}', qos=1)
+    assert link.expect("msg ") == 'msg %s {"v":1,"id":"a1"}' % ACTION
+
+    link.send("pub 1 %s result-1" % STATES)
+    assert link.expect("pub ").startswith("pub 1 ")
+    assert observer.receive(5)[:2] == (STATES, b"result-1")
+
+
+def test_packet_ids_wrap_within_1_to_65535(broker, mqtt, device):
+    observer = observe(mqtt)
+    link = device(broker.port)
+    link.send("pid 65534")
+    for payload in ("last-id", "wrapped"):
+        link.send("pub 1 %s %s" % (STATES, payload))
+    assert link.expect("pub ") == "pub 1 65535"
+    assert link.expect("pub ") == "pub 1 1"
+    received = [observer.receive(5)[1] for _ in range(3)]
+    assert received[1:] == [b"last-id", b"wrapped"]
+    assert "down" not in link.seen
+
+
+def test_pings_keep_an_idle_link_alive(broker, mqtt, device):
+    # keepalive 2 s: without pings mosquitto drops the client after 3 s of silence.
+    link = device(broker.port, keepalive_s=2)
+    with pytest.raises(AssertionError):
+        link.expect("down", timeout_s=5)
+    mqtt("publisher").publish(ACTION, b"still-there", qos=1)
+    assert link.expect("msg ").endswith("still-there")
+    assert not [line for line in link.seen if line.startswith(("down", "err", "up 2"))]
+
+
+def test_stalled_link_is_detected_and_recovered(broker, proxy, mqtt, device):
+    link = device(proxy.port, keepalive_s=2, timeout_ms=1000)
+    proxy.stall()
+    assert "no PINGRESP" in link.expect("err ", timeout_s=RECOVERY_S)
+    link.expect("down")
+    proxy.resume()
+    link.expect("up 2", timeout_s=RECOVERY_S)
+    mqtt("publisher").publish(ACTION, b"after-stall", qos=1)
+    assert link.expect("msg ").endswith("after-stall")
+
+
+@pytest.mark.parametrize("fault", ["cut", "half_close"])
+def test_cut_and_half_closed_links_recover(fault, broker, proxy, mqtt, device):
+    observer = observe(mqtt)
+    link = device(proxy.port)
+    receive_status(observer, "online")
+    getattr(proxy, fault)()
+    link.expect("down", timeout_s=RECOVERY_S)
+    # The socket was closed without DISCONNECT, so the broker publishes the last will.
+    assert receive_status(observer, "offline") == {
+        "v": 1, "type": "status", "thing": "cat-feeder", "status": "offline"}
+    link.expect("up 2", timeout_s=RECOVERY_S)
+    receive_status(observer, "online")
+    mqtt("publisher").publish(ACTION, b"after-" + fault.encode(), qos=1)
+    assert link.expect("msg ").endswith("after-" + fault)
+
+
+def test_commands_sent_while_down_arrive_after_reconnect_even_across_a_broker_restart(
+        broker, proxy, mqtt, device):
+    observer = observe(mqtt)
+    link = device(proxy.port)
+    proxy.refuse(True)
+    proxy.cut()
+    link.expect("down", timeout_s=RECOVERY_S)
+    receive_status(observer, "offline")  # the broker has seen the session end
+    publisher = mqtt("publisher")
+    for n in range(3):
+        publisher.publish(ACTION, b"queued-%d" % n, qos=1)
+    publisher.close()
+    observer.close()
+    broker.restart()  # a new mosquitto process: the queue survives only through the persistence file
+    proxy.refuse(False)
+    link.expect("up 2", timeout_s=RECOVERY_S)
+    # Queued messages are delivered right after CONNACK, inside the connect step (before "up 2").
+    delivered = [line for line in link.seen if line.startswith("msg ")]
+    assert delivered == ["msg %s queued-%d" % (ACTION, n) for n in range(3)]
