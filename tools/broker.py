@@ -49,17 +49,6 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def wait_for_port(port, timeout_s=READY_TIMEOUT_S, proc=None):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError("mosquitto exited with %s" % proc.returncode)
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("nothing listens on port %d after %.0f s" % (port, timeout_s))
 
 
 class Broker:
@@ -86,6 +75,7 @@ class Broker:
             "certfile": self.pki.cert(self.server_cert),
             "keyfile": self.pki.key(self.server_cert),
             "acl_file": acl_path,
+            "log_file": self.log_path,
             "persistence_location": os.path.join(self.dir, "data") + "/",
             "thing": self.pki.thing,
             "publisher": self.pki.publisher_cn,
@@ -98,13 +88,27 @@ class Broker:
 
     def start(self):
         self.write_config()
-        log = open(self.log_path, "ab")
-        try:
-            self.proc = subprocess.Popen([MOSQUITTO, "-c", self.conf_path], stdout=log, stderr=log)
-        finally:
-            log.close()
-        wait_for_port(self.port, proc=self.proc)
+        offset = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
+        # Its log goes to log_path (flushed per line); stdout/stderr only carry start-up errors.
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", self.conf_path], stderr=subprocess.PIPE)
+        self._wait_running(offset)
         return self
+
+    def _wait_running(self, offset):
+        """Ready when mosquitto logs "running" (after opening its listener); probing the port
+        instead would log a failed TLS connection."""
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("mosquitto exited with %s: %s"
+                                   % (self.proc.returncode, self.proc.stderr.read().decode(errors="replace")))
+            if os.path.exists(self.log_path):
+                with open(self.log_path, "rb") as f:
+                    f.seek(offset)
+                    if b" running" in f.read():
+                        return
+            time.sleep(0.02)
+        raise RuntimeError("mosquitto not running after %.0f s:\n%s" % (READY_TIMEOUT_S, self.log()[offset:]))
 
     def stop(self):
         """Graceful stop (SIGTERM): mosquitto saves its persistence file."""

@@ -9,12 +9,15 @@
   the `mqtt` config dict (host localhost, short timeouts) as the firmware reads it.
 - `run_mpy(script, *args, timeout=...)`: run a MicroPython script with
   MICROPYPATH=firmware:.deps/mpy-lib:.frozen, returning subprocess.CompletedProcess (text).
+- `link_device(port, expect_up=True, **mqtt_overrides)`: factory starting link_driver.py (firmware/link.py
+  alone, events on stdout, commands on stdin; see that file) with `device_config(port, ...)`.
 - `mpy_process(script, *args)`: factory for a running `MpyProcess` (line-oriented stdin/stdout with
   `expect(prefix, timeout_s)`, `send(line)`, `stop()`); every one is killed after the test.
 Note: this MicroPython unix build aborts ("FATAL: uncaught NLR") on a command-line argument of 256
 bytes or more, so pass configs as file paths.
 """
 
+import json
 import os
 import queue
 import subprocess
@@ -33,6 +36,7 @@ MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
 # .frozen: the interpreter's frozen modules (ssl, asyncio, ...) stay importable, as in the Makefile.
 MICROPYPATH = os.path.join(ROOT, "firmware") + ":" + os.path.join(ROOT, ".deps", "mpy-lib") + ":.frozen"
 THING = "cat-feeder"
+LINK_DRIVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "link_driver.py")
 
 
 def mpy_env():
@@ -188,3 +192,17 @@ def device_config(pki):
 def run_mpy():
     return run_mpy_script
 
+
+
+@pytest.fixture
+def link_device(tmp_path, device_config, mpy_process):
+    def start(port, expect_up=True, **overrides):
+        path = tmp_path / ("mqtt-%d.json" % len(list(tmp_path.glob("mqtt-*.json"))))
+        path.write_text(json.dumps(device_config(port, **overrides)))
+        process = mpy_process(LINK_DRIVER, str(path))
+        process.expect("ready")
+        if expect_up:
+            process.expect("up 1")
+        return process
+
+    return start

@@ -6,32 +6,13 @@ through tools.faultproxy. Short keepalive/timeouts/backoff keep the file well un
 """
 
 import json
-import os
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-DRIVER = os.path.join(HERE, "link_driver.py")
 ACTION = "cat-feeder/action"
 STATES = "cat-feeder/states"
 # Worst case from "link dead" to "up again": detection (ping interval + timeout) + cap + connect.
 RECOVERY_S = 10
-
-
-@pytest.fixture
-def device(tmp_path, device_config, mpy_process):
-    """`device(port, **mqtt_overrides)` -> a running link_driver, already connected."""
-
-    def start(port, expect_up=True, **overrides):
-        path = tmp_path / ("mqtt-%d.json" % len(list(tmp_path.glob("mqtt-*.json"))))
-        path.write_text(json.dumps(device_config(port, **overrides)))
-        process = mpy_process(DRIVER, str(path))
-        process.expect("ready")
-        if expect_up:
-            process.expect("up 1")
-        return process
-
-    return start
 
 
 def observe(mqtt):
@@ -49,9 +30,9 @@ def receive_status(observer, status):
             return body
 
 
-def test_command_in_and_qos1_publish_out(broker, mqtt, device):
+def test_command_in_and_qos1_publish_out(broker, mqtt, link_device):
     observer = observe(mqtt)
-    link = device(broker.port)
+    link = link_device(broker.port)
     online = receive_status(observer, "online")
     assert online["thing"] == "cat-feeder" and online["v"] == 1 and isinstance(online["at"], int)
 
@@ -63,9 +44,9 @@ def test_command_in_and_qos1_publish_out(broker, mqtt, device):
     assert observer.receive(5)[:2] == (STATES, b"result-1")
 
 
-def test_packet_ids_wrap_within_1_to_65535(broker, mqtt, device):
+def test_packet_ids_wrap_within_1_to_65535(broker, mqtt, link_device):
     observer = observe(mqtt)
-    link = device(broker.port)
+    link = link_device(broker.port)
     link.send("pid 65534")
     for payload in ("last-id", "wrapped"):
         link.send("pub 1 %s %s" % (STATES, payload))
@@ -76,18 +57,19 @@ def test_packet_ids_wrap_within_1_to_65535(broker, mqtt, device):
     assert "down" not in link.seen
 
 
-def test_pings_keep_an_idle_link_alive(broker, mqtt, device):
-    # keepalive 2 s: without pings mosquitto drops the client after 3 s of silence.
-    link = device(broker.port, keepalive_s=2)
+def test_pings_keep_an_idle_link_alive(broker, mqtt, link_device):
+    # keepalive 1 s: without pings mosquitto 2.0 drops a silent client after 1.5 s, checked
+    # about every 5 s (seen: dropped 6 s after connect), so 8 s of idling exposes missing pings.
+    link = link_device(broker.port, keepalive_s=1)
     with pytest.raises(AssertionError):
-        link.expect("down", timeout_s=5)
+        link.expect("down", timeout_s=8)
     mqtt("publisher").publish(ACTION, b"still-there", qos=1)
     assert link.expect("msg ").endswith("still-there")
     assert not [line for line in link.seen if line.startswith(("down", "err", "up 2"))]
 
 
-def test_stalled_link_is_detected_and_recovered(broker, proxy, mqtt, device):
-    link = device(proxy.port, keepalive_s=2, timeout_ms=1000)
+def test_stalled_link_is_detected_and_recovered(broker, proxy, mqtt, link_device):
+    link = link_device(proxy.port, keepalive_s=2, timeout_ms=1000)
     proxy.stall()
     assert "no PINGRESP" in link.expect("err ", timeout_s=RECOVERY_S)
     link.expect("down")
@@ -98,9 +80,9 @@ def test_stalled_link_is_detected_and_recovered(broker, proxy, mqtt, device):
 
 
 @pytest.mark.parametrize("fault", ["cut", "half_close"])
-def test_cut_and_half_closed_links_recover(fault, broker, proxy, mqtt, device):
+def test_cut_and_half_closed_links_recover(fault, broker, proxy, mqtt, link_device):
     observer = observe(mqtt)
-    link = device(proxy.port)
+    link = link_device(proxy.port)
     receive_status(observer, "online")
     getattr(proxy, fault)()
     link.expect("down", timeout_s=RECOVERY_S)
@@ -114,9 +96,9 @@ def test_cut_and_half_closed_links_recover(fault, broker, proxy, mqtt, device):
 
 
 def test_commands_sent_while_down_arrive_after_reconnect_even_across_a_broker_restart(
-        broker, proxy, mqtt, device):
+        broker, proxy, mqtt, link_device):
     observer = observe(mqtt)
-    link = device(proxy.port)
+    link = link_device(proxy.port)
     proxy.refuse(True)
     proxy.cut()
     link.expect("down", timeout_s=RECOVERY_S)
