@@ -115,10 +115,11 @@ class TimedSocket:
             self.tls.setblocking(False)
 
     def close(self):
-        try:
-            self.tls.close()
-        finally:
-            self.raw.close()
+        for stream in (self.tls, self.raw):
+            try:
+                stream.close()
+            except OSError:
+                pass
 
 
 class Link:
@@ -226,10 +227,7 @@ class Link:
                 self.poller.unregister(sock.tls)
             except (OSError, KeyError, ValueError):
                 pass
-            try:
-                sock.close()
-            except OSError:
-                pass
+            sock.close()
         ceiling = min(self.backoff_cap_ms, self.backoff_base_ms << min(self.failures, 20))
         self.failures += 1
         self.retry_delay_ms = random.randint(0, ceiling)
