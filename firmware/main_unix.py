@@ -1,0 +1,48 @@
+"""Unix-port entry point: the same boot and main loop as the board, on the simulated HAL.
+
+    micropython main_unix.py [config.json]
+
+Run from the folder that acts as the board's flash (tools/device.py prepares it). The HAL runs
+on the real clock. Options for the unix port only, in the config's `sim` object:
+- `trace`: file that receives one "<ticks_us> <pin> <duty_ns>" line per PWM write (servo trace);
+  ticks_us is CLOCK_MONOTONIC in microseconds, the clock of CPython's time.monotonic_ns();
+- `servo_wait` (default true): false skips the servo travel and dwell waits (benchmarks: no
+  servo is attached here, the PWM writes are still traced);
+- `fixed_poll_ms`: check for input only this often, like the seed's device (benchmark baseline).
+"""
+
+import json
+import sys
+
+import app
+from hal_sim import HAL
+
+
+class NoWaitServos:
+    """What the servos see when servo_wait is false: the same PWM and LED, no waiting."""
+
+    def __init__(self, hal):
+        self.hal = hal
+
+    def pwm(self, pin):
+        return self.hal.pwm(pin)
+
+    def sleep_ms(self, ms):
+        pass
+
+    def led(self, state):
+        self.hal.led(state)
+
+
+def main(config_path):
+    with open(config_path) as f:
+        sim = json.load(f).get("sim") or {}
+    # One HAL for the servos and the loop, so they share the trace; the sim LED needs no pin.
+    hal = HAL(trace_path=sim.get("trace"), virtual=False)
+    options = {"fixed_poll_ms": sim.get("fixed_poll_ms", 0)}
+    if not sim.get("servo_wait", True):
+        options["servo_hal"] = NoWaitServos(hal)
+    app.boot(lambda led_pin: hal, config_path, **options)
+
+
+main(sys.argv[1] if len(sys.argv) > 1 else "config.json")

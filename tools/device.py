@@ -1,0 +1,144 @@
+"""Run the firmware on MicroPython's unix port against the local broker, so anyone can watch it work.
+
+    python -m tools.device run [--port BROKER_PORT] [--flash .flash/device] [--heapsize 128K] [--fresh]
+
+`make device` runs this. Without --port it starts the local broker (tools.broker, mutual TLS) on a
+free port and stops it on exit. The folder --flash acts as the board's flash (git-ignored):
+
+    main_unix.py, *.py   the firmware, copied as source
+    lib/                 umqtt.simple and its shim, from .deps/mpy-lib
+    certs/*.der          CA, device certificate and key from the development PKI (.pki/)
+    config.json          thing, mqtt (localhost:<port>, the DER paths), servos, ...; `sim.trace`
+    servo.trace          one "<ticks_us> <pin> <duty_ns>" line per PWM write
+    data/                journal and outbox (kept between runs; --fresh wipes them)
+
+The firmware's output (connects, drops, errors) goes to this terminal. Send a command with
+    python -m tools.mqttc pub --port N --topic cat-feeder/action --message '{"v":1,...}'
+and watch results with `python -m tools.mqttc sub --as observer --port N --topic cat-feeder/states`.
+From Python (tests, benchmarks): `prepare_flash(flash_dir, pki, config)`, `device_config(...)`,
+`start(flash_dir)`.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+from tools.pki import DEFAULT_DIR as DEFAULT_PKI_DIR
+from tools.pki import DEFAULT_THING, Pki
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIRMWARE = os.path.join(ROOT, "firmware")
+MPY_LIB = os.path.join(ROOT, ".deps", "mpy-lib")
+MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
+DEFAULT_FLASH = os.path.join(ROOT, ".flash", "device")
+# The board's import path: the flash root, then lib/, then the interpreter's frozen modules (ssl).
+FLASH_PATH = ":lib:.frozen"
+TRACE = "servo.trace"
+CERTS = {"ca": "ca.der", "cert": "device.crt.der", "key": "device.key.der"}
+
+
+def device_config(port, thing=DEFAULT_THING, **sections):
+    """The config.json for a device talking to 127.0.0.1:port (hostname localhost, as in the broker cert).
+
+    Keyword arguments replace or extend whole sections (`mqtt` entries are merged)."""
+    config = {
+        "thing": thing,
+        "mqtt": {
+            "host": "localhost",
+            "port": port,
+            "keepalive_s": 60,
+            "ca": "certs/" + CERTS["ca"],
+            "cert": "certs/" + CERTS["cert"],
+            "key": "certs/" + CERTS["key"],
+            "action_topic": thing + "/action",
+            "states_topic": thing + "/states",
+        },
+        "servos": {
+            "left": {"pin": 3, "min_us": 500, "max_us": 2500, "rest_deg": 0, "dispense_deg": 90, "dwell_ms": 600},
+            "right": {"pin": 4, "min_us": 500, "max_us": 2500, "rest_deg": 0, "dispense_deg": 90, "dwell_ms": 600},
+        },
+        "commands": {"default_ttl_s": 300, "max_ttl_s": 3600},
+        "storage": {"dir": "data", "outbox_capacity": 64},
+        "telemetry_interval_s": 60,
+        "sim": {"trace": TRACE},
+    }
+    config["mqtt"].update(sections.pop("mqtt", {}))
+    config.update(sections)
+    return config
+
+
+def prepare_flash(flash_dir, pki, config, fresh=False):
+    """Copy the firmware, libraries and DER certificates into flash_dir and write config.json.
+
+    The journal and outbox (config storage.dir) are kept unless fresh, as a board keeps its flash."""
+    os.makedirs(os.path.join(flash_dir, "certs"), exist_ok=True)
+    for name in os.listdir(FIRMWARE):
+        if name.endswith(".py"):
+            shutil.copyfile(os.path.join(FIRMWARE, name), os.path.join(flash_dir, name))
+    lib = os.path.join(flash_dir, "lib")
+    if os.path.exists(lib):
+        shutil.rmtree(lib)
+    shutil.copytree(MPY_LIB, lib)
+    for source in ("ca.der", "device.crt.der", "device.key.der"):
+        shutil.copyfile(pki.path(source), os.path.join(flash_dir, "certs", source))
+    os.chmod(os.path.join(flash_dir, "certs", "device.key.der"), 0o600)
+    if fresh:
+        for leftover in (config["storage"]["dir"], config.get("sim", {}).get("trace", TRACE)):
+            path = os.path.join(flash_dir, leftover)
+            if os.path.isdir(path):
+                shutil.rmtree(path)
+            elif os.path.exists(path):
+                os.remove(path)
+    with open(os.path.join(flash_dir, "config.json"), "w") as f:
+        json.dump(config, f, indent=1)
+    return flash_dir
+
+
+def start(flash_dir, heapsize="128K", **popen_kwargs):
+    """Start the firmware (main_unix.py) in flash_dir; returns the Popen."""
+    env = dict(os.environ, MICROPYPATH=FLASH_PATH)
+    return subprocess.Popen(
+        [MICROPYTHON, "-X", "heapsize=" + heapsize, "main_unix.py", "config.json"],
+        cwd=flash_dir, env=env, **popen_kwargs,
+    )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="run the firmware on the unix port")
+    parser.add_argument("command", choices=("run",))
+    parser.add_argument("--port", type=int, help="broker port (default: start the local broker)")
+    parser.add_argument("--flash", default=DEFAULT_FLASH, help="folder that acts as the board's flash")
+    parser.add_argument("--heapsize", default="128K")
+    parser.add_argument("--fresh", action="store_true", help="wipe the journal, outbox and trace first")
+    parser.add_argument("--pki", default=DEFAULT_PKI_DIR)
+    args = parser.parse_args(argv)
+    pki = Pki(args.pki, DEFAULT_THING).ensure()
+    broker = None
+    port = args.port
+    if port is None:
+        from tools.broker import Broker
+
+        broker = Broker(pki, os.path.join(args.pki, "broker-device")).start()
+        port = broker.port
+    flash = prepare_flash(os.path.abspath(args.flash), pki, device_config(port), fresh=args.fresh)
+    print("device: flash %s, broker 127.0.0.1:%d, servo trace %s" % (flash, port, os.path.join(flash, TRACE)))
+    print("device: send a command with\n  %s -m tools.mqttc pub --port %d --topic %s/action --message "
+          "'{\"v\":1,\"id\":\"try-%d\",\"event\":\"SINGLE\",\"issued_at\":%d}'"
+          % (sys.executable, port, DEFAULT_THING, int(time.time()), int(time.time())), flush=True)
+    device = start(flash, args.heapsize)
+    try:
+        device.wait()
+    except KeyboardInterrupt:
+        device.terminate()
+        device.wait()
+    finally:
+        if broker is not None:
+            broker.stop()
+
+
+if __name__ == "__main__":
+    main()
