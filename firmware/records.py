@@ -54,9 +54,9 @@ def _exists(path):
         return False
 
 
-def _frame_into(buf, kind, body):
-    """Write the frame of (kind, body) into buf; return its length."""
-    length = len(body) + 1
+def _frame_into(buf, kind, head, body):
+    """Write the frame of (kind, head + body) into buf; return its length."""
+    length = len(head) + len(body) + 1
     if length < 128:
         buf[0] = length
         at = 1
@@ -65,8 +65,10 @@ def _frame_into(buf, kind, body):
         buf[1] = length >> 7
         at = 2
     buf[at] = kind
-    buf[at + 1 : at + length] = body
+    split = at + 1 + len(head)
+    buf[at + 1 : split] = head
     end = at + length
+    buf[split:end] = body
     crc = binascii.crc32(memoryview(buf)[:end])
     for i in range(4):
         buf[end + i] = (crc >> (8 * i)) & 0xFF
@@ -88,11 +90,22 @@ class Log:
     def load(self, on_record):
         """Call on_record(kind, body) for each valid record in order; repair a torn tail or compaction."""
         self._recover_tmp()
-        self.skipped = self.cut = 0
+        self.cut = 0
         if not _exists(self.path):
+            self.skipped = self.size = 0
             self._open_append()  # creates the file
-            self.size = 0
             return
+        size = os.stat(self.path)[6]
+        valid_end = self.scan(on_record)
+        if valid_end < size:
+            self.cut = size - valid_end
+            self._cut_to(valid_end)
+        self.size = valid_end
+        self._open_append()
+
+    def scan(self, on_record):
+        """Call on_record(kind, body) for each valid record, skipping corrupt ones; return the valid end."""
+        self.skipped = 0
         size = os.stat(self.path)[6]
         pos = valid_end = 0
         with open(self.path, "rb") as f:
@@ -107,11 +120,7 @@ class Log:
                 kind, body, end = record
                 on_record(kind, body)
                 pos = valid_end = end
-        if valid_end < size:
-            self.cut = size - valid_end
-            self._cut_to(valid_end)
-        self.size = valid_end
-        self._open_append()
+        return valid_end
 
     @staticmethod
     def _read_frame(f, pos, size):
@@ -169,19 +178,22 @@ class Log:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def append(self, kind, body):
-        """Durably append one record (one write, then flush)."""
-        n = self._write_frame(self._file, kind, body)
-        self._file.flush()
+    def append(self, kind, head, body=b""):
+        """Durably append one record whose body is head + body (one write, then flush)."""
+        f = self._file
+        if f is None:
+            raise OSError(9, "log closed")  # EBADF
+        n = self._write_frame(f, kind, head, body)
+        f.flush()
         self.size += n
 
-    def _write_frame(self, f, kind, body):
-        if len(body) > MAX_BODY:
+    def _write_frame(self, f, kind, head, body):
+        body_len = len(head) + len(body)
+        if body_len > MAX_BODY:
             raise ValueError("record body over %d bytes" % MAX_BODY)
-        need = len(body) + FRAME_OVERHEAD + 1
-        if need > len(self._frame):
-            self._frame = bytearray(need)
-        n = _frame_into(self._frame, kind, body)
+        if body_len + FRAME_OVERHEAD + 1 > len(self._frame):
+            self._frame = bytearray(body_len + FRAME_OVERHEAD + 1)
+        n = _frame_into(self._frame, kind, head, body)
         written = f.write(memoryview(self._frame)[:n])
         _count(n)
         if written is not None and written != n:
@@ -194,19 +206,25 @@ class Log:
             self.rewrite(emit_all)
 
     def rewrite(self, emit_all):
-        """Atomically replace the file with the records emit_all(emit) produces via emit(kind, body)."""
+        """Atomically replace the file with the records emit_all(emit) produces via emit(kind, head, body).
+
+        emit_all may read this log with scan(); when it returns False the rewrite is abandoned.
+        """
         self.close()
         size = 0
         with open(self.tmp_path, "wb") as f:
 
-            def emit(kind, body):
+            def emit(kind, head, body=b""):
                 nonlocal size
-                size += self._write_frame(f, kind, body)
+                size += self._write_frame(f, kind, head, body)
 
-            emit_all(emit)
+            complete = emit_all(emit)
             f.flush()
-        self._replace()
-        self.size = size
+        if complete:
+            self._replace()
+            self.size = size
+        else:
+            os.remove(self.tmp_path)
         self._open_append()
 
     def _replace(self):

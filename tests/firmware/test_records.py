@@ -144,6 +144,7 @@ def test_compaction_only_when_it_pays_and_its_bytes_are_counted():
 
         def emit_one(emit):
             emit(7, body)
+            return True
 
         while log.size < records.COMPACT_MIN_BYTES - 100:
             log.append(1, body)
@@ -172,5 +173,36 @@ def test_every_appended_byte_is_counted():
         log.append(2, b"x" * 200)
         assert records.bytes_written - before == records.frame_size(5) + records.frame_size(200) == log.size
         log.close()
+    finally:
+        remove_tree(directory)
+
+
+def test_abandoned_rewrite_keeps_the_original():
+    directory = tmpdir()
+    try:
+        path, ends = filled_log(directory, [b"one", b"two"])
+        log, _ = read_all(path)
+
+        def give_up(emit):
+            emit(1, b"partial")
+            return False
+
+        log.rewrite(give_up)
+        assert log.size == ends[-1] and os.listdir(directory) == ["r.log"]
+        log.append(3, b"three")
+        log.close()
+        assert read_all(path)[1] == [(1, b"one"), (2, b"two"), (3, b"three")]
+    finally:
+        remove_tree(directory)
+
+
+def test_head_and_body_make_one_record():
+    directory = tmpdir()
+    try:
+        log, _ = read_all(directory + "/r.log")
+        log.append(4, b"\x01\x02", b"rest")
+        log.append(5, memoryview(b"xhead")[1:], b"")
+        log.close()
+        assert read_all(directory + "/r.log")[1] == [(4, b"\x01\x02rest"), (5, b"head")]
     finally:
         remove_tree(directory)

@@ -1,0 +1,204 @@
+"""journal.py: ids survive reboots, unfinished ids are reported, pruning and the full-journal refusal."""
+
+import records
+from fwtest import file_size, raises, remove_tree, tmpdir
+from journal import Journal, JournalFull
+
+NOW = 1795730000
+HORIZON = 3600
+
+
+def press(i):
+    return "press-%014x" % i
+
+
+def test_begun_ids_are_seen_after_reboot_and_unfinished_ones_reported():
+    directory = tmpdir()
+    try:
+        journal = Journal(directory, HORIZON)
+        journal.begin("press-a", NOW, 1)
+        journal.finish("press-a")
+        journal.begin("press-b", NOW, 3)  # power lost while dispensing
+        assert journal.unfinished() == []  # only what was found at boot
+        journal.close()
+        journal = Journal(directory, HORIZON)
+        assert journal.seen("press-a") and journal.seen("press-b") and not journal.seen("press-c")
+        assert journal.unfinished() == [("press-b", 3)]
+        journal.finish("press-b")
+        assert journal.unfinished() == []
+        journal.close()
+        journal = Journal(directory, HORIZON)
+        assert journal.unfinished() == [] and journal.seen("press-b")
+        journal.close()
+    finally:
+        remove_tree(directory)
+
+
+def test_ids_at_the_64_character_limit():
+    directory = tmpdir()
+    try:
+        journal = Journal(directory, HORIZON)
+        longest = "L" * 64
+        journal.begin(longest, NOW, 2)
+        raises(ValueError, journal.begin, "L" * 65, NOW, 1)
+        raises(ValueError, journal.begin, "", NOW, 1)
+        raises(ValueError, journal.begin, longest, NOW, 1)  # already begun
+        raises(ValueError, journal.begin, "press-f", 1.5, 1)
+        assert journal.entries == 1
+        journal.close()
+        journal = Journal(directory, HORIZON)
+        assert journal.seen(longest) and journal.unfinished() == [(longest, 2)]
+        journal.close()
+    finally:
+        remove_tree(directory)
+
+
+def test_prune_forgets_only_finished_ids_older_than_the_horizon():
+    directory = tmpdir()
+    try:
+        journal = Journal(directory, HORIZON)
+        for command_id, issued_at in (("old", NOW - HORIZON - 1), ("edge", NOW - HORIZON), ("new", NOW)):
+            journal.begin(command_id, issued_at, 1)
+            journal.finish(command_id)
+        journal.begin("old-unfinished", NOW - HORIZON - 100, 1)
+        journal.close()
+        journal = Journal(directory, HORIZON)
+        journal.prune(NOW)
+        assert not journal.seen("old")
+        assert journal.seen("edge") and journal.seen("new")
+        assert journal.seen("old-unfinished")  # its interrupted report is still due
+        assert journal.unfinished() == [("old-unfinished", 1)]
+        journal.close()
+    finally:
+        remove_tree(directory)
+
+
+def test_full_journal_refuses_begin_instead_of_forgetting_a_live_id():
+    directory = tmpdir()
+    try:
+        journal = Journal(directory, HORIZON, max_entries=3)
+        for i in range(3):
+            journal.begin(press(i), NOW + i, 1)
+            journal.finish(press(i))
+        size = file_size(directory + "/journal.log")
+        error = raises(JournalFull, journal.begin, press(3), NOW + 3, 1)
+        assert isinstance(error, OSError) and error.errno == 28  # the feeder refuses on OSError
+        assert not journal.seen(press(3)) and file_size(directory + "/journal.log") == size
+        assert all(journal.seen(press(i)) for i in range(3))
+        journal.prune(NOW + HORIZON + 1)  # press(0) ages out, the rest are still live
+        assert not journal.seen(press(0)) and journal.seen(press(1))
+        journal.begin(press(3), NOW + 3, 1)
+        assert journal.seen(press(3))
+        journal.close()
+    finally:
+        remove_tree(directory)
+
+
+def test_finish_of_an_unknown_or_finished_id_writes_nothing():
+    directory = tmpdir()
+    try:
+        journal = Journal(directory, HORIZON)
+        journal.begin("press-a", NOW, 1)
+        journal.finish("press-a")
+        before = records.bytes_written
+        journal.finish("press-a")
+        journal.finish("never-begun")
+        assert records.bytes_written == before
+        journal.close()
+    finally:
+        remove_tree(directory)
+
+
+def test_memory_and_flash_stay_bounded_over_many_commands():
+    directory = tmpdir()
+    try:
+        journal = Journal(directory, HORIZON)
+        step = 60  # one command a minute: 60 inside the horizon at any time
+        biggest = 0
+        for i in range(1500):
+            now = NOW + i * step
+            journal.prune(now)
+            journal.begin(press(i), now, 1)
+            journal.finish(press(i))
+            biggest = max(biggest, file_size(directory + "/journal.log"))
+        assert journal.entries == HORIZON // step + 1
+        assert biggest < 4 * records.COMPACT_MIN_BYTES  # compaction keeps the file small
+        journal.close()
+        journal = Journal(directory, HORIZON)
+        now = NOW + 1499 * step
+        assert all(journal.seen(press(i)) for i in range(1499 - HORIZON // step, 1500))
+        journal.prune(now)
+        assert journal.entries == HORIZON // step + 1
+        journal.close()
+    finally:
+        remove_tree(directory)
+
+
+def test_reopen_after_compaction_keeps_ids_and_unfinished_state():
+    directory = tmpdir()
+    try:
+        journal = Journal(directory, HORIZON)
+        journal.begin("press-crashed", NOW, 2)
+        journal.close()
+        journal = Journal(directory, HORIZON)
+        assert journal.unfinished() == [("press-crashed", 2)]
+        path = directory + "/journal.log"
+        i = 0
+        while file_size(path) < records.COMPACT_MIN_BYTES:
+            journal.begin(press(i), NOW + i, 1)
+            journal.finish(press(i))
+            i += 1
+        journal.prune(NOW + HORIZON + i - 1)  # everything but the last id and the unfinished one ages out
+        assert file_size(path) < 200  # compacted
+        journal.close()
+        journal = Journal(directory, HORIZON)
+        assert journal.entries == 2 and journal.seen(press(i - 1)) and journal.seen("press-crashed")
+        assert journal.unfinished() == [("press-crashed", 2)]
+        journal.finish("press-crashed")  # its slot survived the rewrite
+        journal.close()
+        journal = Journal(directory, HORIZON)
+        assert journal.unfinished() == [] and journal.seen("press-crashed")
+        journal.close()
+    finally:
+        remove_tree(directory)
+
+
+def test_reused_slots_never_lose_a_remembered_id_across_reboots():
+    directory = tmpdir()
+    try:
+        journal = Journal(directory, 10)
+        for i in range(300):  # more begins than slots, so slots are reused
+            journal.prune(NOW + i)
+            journal.begin(press(i), NOW + i, 1)
+            journal.finish(press(i))
+        remembered = [press(i) for i in range(300) if journal.seen(press(i))]
+        journal.close()
+        journal = Journal(directory, 10)
+        assert all(journal.seen(command_id) for command_id in remembered)
+        assert journal.entries <= 256
+        journal.close()
+    finally:
+        remove_tree(directory)
+
+
+def test_bit_flipped_record_costs_only_that_record():
+    directory = tmpdir()
+    try:
+        journal = Journal(directory, HORIZON)
+        path = directory + "/journal.log"
+        journal.begin("press-a", NOW, 1)
+        middle = file_size(path)
+        journal.begin("press-b", NOW, 1)
+        journal.begin("press-c", NOW, 1)
+        journal.close()
+        with open(path, "rb") as f:
+            data = bytearray(f.read())
+        data[middle + 10] ^= 1
+        with open(path, "wb") as f:
+            f.write(data)
+        journal = Journal(directory, HORIZON)
+        assert journal.seen("press-a") and not journal.seen("press-b") and journal.seen("press-c")
+        assert journal.corrupt_records == 1
+        journal.close()
+    finally:
+        remove_tree(directory)
