@@ -57,10 +57,8 @@ def device_config(port, thing=DEFAULT_THING, **sections):
             "action_topic": thing + "/action",
             "states_topic": thing + "/states",
         },
-        "servos": {
-            "left": {"pin": 3, "min_us": 500, "max_us": 2500, "rest_deg": 0, "dispense_deg": 90, "dwell_ms": 600},
-            "right": {"pin": 4, "min_us": 500, "max_us": 2500, "rest_deg": 0, "dispense_deg": 90, "dwell_ms": 600},
-        },
+        # The config.py defaults (500-2500 us, 0 -> 90 degrees, 600 ms dwell) on the example's pins.
+        "servos": {"left": {"pin": 3}, "right": {"pin": 4}},
         "commands": {"default_ttl_s": 300, "max_ttl_s": 3600},
         "storage": {"dir": "data", "outbox_capacity": 64},
         "telemetry_interval_s": 60,
