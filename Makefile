@@ -10,7 +10,6 @@ MPYLIB := .deps/mpy-lib
 # The firmware's import path on the unix port: our modules, then fetched libraries.
 MICROPYPATH := $(CURDIR)/firmware:$(CURDIR)/$(MPYLIB):.frozen
 export MICROPYPATH
-FIRMWARE_TESTS := $(sort $(wildcard tests/firmware/test_*.py))
 
 .DEFAULT_GOAL := help
 .PHONY: help setup test check test-firmware-mpy test-py bench device broker pki flash repl deploy destroy plan replay clean
@@ -21,7 +20,7 @@ help: ## List the targets
 $(VENV)/.installed: requirements.txt requirements-stubs.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q -r requirements.txt
-	$(PY) -m pip install -q --target $(STUBS) -r requirements-stubs.txt
+	$(PY) -m pip install -q --upgrade --target $(STUBS) -r requirements-stubs.txt
 	touch $@
 
 $(MPYLIB)/umqtt/simple.py: tools/setup/fetch_umqtt.py | $(VENV)/.installed
@@ -34,7 +33,7 @@ check: setup ## Build checks: mpy-cross for rv32imc, type-check against the ESP3
 	@tools/check.sh
 
 test-firmware-mpy: setup ## Firmware unit tests on the real MicroPython interpreter (64K heap)
-	$(MICROPYTHON) -X heapsize=64K tests/mpy_runner.py $(FIRMWARE_TESTS)
+	@tools/test_mpy.sh
 
 test-py: setup ## Every pytest suite on CPython: firmware units, integration (mosquitto + micropython), cloud (moto)
 	$(PY) -m pytest -q tests
