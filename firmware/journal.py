@@ -95,7 +95,7 @@ class Journal:
     # -- loading ---------------------------------------------------------------------------------
 
     def _replay(self, kind, body):
-        if not body:
+        if len(body) == 0:
             return
         record_type = kind & TYPE_MASK
         slot = body[0]

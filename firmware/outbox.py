@@ -60,7 +60,7 @@ class Outbox:
         return self._log.skipped
 
     def _replay(self, kind, body):
-        if kind == PUT and body:
+        if kind == PUT and len(body) > 0:
             self._add(self.next_seq + ((body[0] - self.next_seq) & 0xFF), bytes(body[1:]))
         elif kind == ITEM and len(body) >= SEQ_LEN:
             self._add(struct.unpack_from(SEQ, body, 0)[0], bytes(body[SEQ_LEN:]))

@@ -55,7 +55,7 @@ def _exists(path):
 
 
 def _frame_into(buf, kind, head, body):
-    """Write the frame of (kind, head + body) into buf; return its length."""
+    """Write the frame of (kind, head + body) into buf (a memoryview); return its length."""
     length = len(head) + len(body) + 1
     if length < 128:
         buf[0] = length
@@ -69,10 +69,31 @@ def _frame_into(buf, kind, head, body):
     buf[at + 1 : split] = head
     end = at + length
     buf[split:end] = body
-    crc = binascii.crc32(memoryview(buf)[:end])
+    crc = binascii.crc32(buf[:end])
     for i in range(4):
         buf[end + i] = (crc >> (8 * i)) & 0xFF
     return end + 4
+
+
+def _read_frame(f, pos, size, view):
+    """Read the frame at pos into view; return its end offset if it is valid, else -1."""
+    f.seek(pos)
+    if f.readinto(view[:2]) != 2:
+        return -1
+    length = view[0]
+    at = 1
+    if length & 0x80:
+        length = (length & 0x7F) | (view[1] << 7)
+        at = 2
+    end = at + length
+    if length < 1 or length > MAX_BODY + 1 or pos + end + 4 > size:
+        return -1
+    if f.readinto(view[2 : end + 4]) != end + 2:
+        return -1
+    crc = view[end] | (view[end + 1] << 8) | (view[end + 2] << 16) | (view[end + 3] << 24)
+    if binascii.crc32(view[:end]) != crc:
+        return -1
+    return pos + end + 4
 
 
 class Log:
@@ -82,7 +103,7 @@ class Log:
         self.size = 0  # bytes in the file
         self.skipped = 0  # corrupt records skipped at the last load
         self.cut = 0  # bytes of torn tail removed at the last load
-        self._frame = bytearray(64)  # grows to the largest record written; reused for every append
+        self._frame = memoryview(bytearray(64))  # reused for every append; grows to the largest record
         self._file = None
 
     # -- loading ---------------------------------------------------------------------------------
@@ -104,50 +125,33 @@ class Log:
         self._open_append()
 
     def scan(self, on_record):
-        """Call on_record(kind, body) for each valid record, skipping corrupt ones; return the valid end."""
+        """Call on_record(kind, body) for each valid record, skipping corrupt ones; return the valid end.
+
+        body is a memoryview into a buffer reused for the next record: copy what you keep.
+        """
         self.skipped = 0
         size = os.stat(self.path)[6]
+        view = memoryview(bytearray(MAX_BODY + FRAME_OVERHEAD + 1))
         pos = valid_end = 0
         with open(self.path, "rb") as f:
             while pos < size:
-                record = self._read_frame(f, pos, size)
-                if record is None:
-                    pos = self._resync(f, pos + 1, size)
+                end = _read_frame(f, pos, size, view)
+                if end < 0:
+                    pos = self._resync(f, pos + 1, size, view)
                     if pos < 0:
                         break  # nothing valid after it: a torn tail
                     self.skipped += 1
                     continue
-                kind, body, end = record
-                on_record(kind, body)
+                at = 2 if view[0] & 0x80 else 1
+                on_record(view[at], view[at + 1 : end - pos - 4])
                 pos = valid_end = end
         return valid_end
 
     @staticmethod
-    def _read_frame(f, pos, size):
-        """(kind, body, end offset) of a valid frame at pos, or None."""
-        f.seek(pos)
-        head = f.read(2)
-        if len(head) < 2:
-            return None
-        length = head[0]
-        at = 1
-        if length & 0x80:
-            length = (length & 0x7F) | (head[1] << 7)
-            at = 2
-        if length < 1 or length > MAX_BODY + 1 or pos + at + length + 4 > size:
-            return None
-        f.seek(pos)
-        frame = f.read(at + length + 4)
-        end = at + length
-        crc = frame[end] | (frame[end + 1] << 8) | (frame[end + 2] << 16) | (frame[end + 3] << 24)
-        if binascii.crc32(memoryview(frame)[:end]) != crc:
-            return None
-        return frame[at], frame[at + 1 : end], pos + end + 4
-
-    def _resync(self, f, pos, size):
+    def _resync(f, pos, size, view):
         """Offset of the next valid frame at or after pos, or -1."""
         while pos < size - FRAME_OVERHEAD + 1:
-            if self._read_frame(f, pos, size) is not None:
+            if _read_frame(f, pos, size, view) >= 0:
                 return pos
             pos += 1
         return -1
@@ -192,9 +196,9 @@ class Log:
         if body_len > MAX_BODY:
             raise ValueError("record body over %d bytes" % MAX_BODY)
         if body_len + FRAME_OVERHEAD + 1 > len(self._frame):
-            self._frame = bytearray(body_len + FRAME_OVERHEAD + 1)
+            self._frame = memoryview(bytearray(body_len + FRAME_OVERHEAD + 1))
         n = _frame_into(self._frame, kind, head, body)
-        written = f.write(memoryview(self._frame)[:n])
+        written = f.write(self._frame[:n])
         _count(n)
         if written is not None and written != n:
             raise OSError(5, "short write")  # EIO
