@@ -12,6 +12,13 @@ Records (records.py frames):
     DROP  4 : seq u32 LE                   removed because full; dropped += 1
     STATE 5 : next_seq u32 | dropped u32   written by compaction after the ITEMs
 
+put() and drops are flushed before put() returns; an ACK is written without its own flush and
+becomes durable with the next put (or compaction, or close): on LittleFS every flush of an
+appended file copies the file's last block (bench/storage_mpy.py measures it), and an ACK lost
+to a power cut only means its message is sent again with the same seq, which the protocol
+allows (at least once; the cloud detects the repeat by seq). journal.finish() is flushed before
+a result can be acknowledged, so a lost ACK never makes boot recovery report `interrupted`.
+
 A dispensed result (~30 bytes) costs 38 bytes to put and 11 to ack. The low byte keeps seqs right
 when a corrupt PUT in the middle is skipped (up to 255 in a row). A torn last PUT was never
 acknowledged to the caller, so reusing its seq is correct: no one ever saw it. A PUT is written
@@ -105,7 +112,8 @@ class Outbox:
 
     def _write_seq(self, kind, seq):
         struct.pack_into(SEQ, self._body, 0, seq)
-        self._log.append(kind, memoryview(self._body)[:SEQ_LEN])
+        # An ACK lost to a power cut only re-sends its message (same seq): it rides on the next flush.
+        self._log.append(kind, memoryview(self._body)[:SEQ_LEN], durable=kind != ACK)
 
     def peek(self):
         """(seq, payload) of the oldest message, or None."""

@@ -182,13 +182,17 @@ class Log:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def append(self, kind, head, body=b""):
-        """Durably append one record whose body is head + body (one write, then flush)."""
+    def append(self, kind, head, body=b"", durable=True):
+        """Append one record whose body is head + body: one write, then flush unless not durable.
+
+        A record appended with durable=False becomes durable with the next flush or close.
+        """
         f = self._file
         if f is None:
             raise OSError(9, "log closed")  # EBADF
         n = self._write_frame(f, kind, head, body)
-        f.flush()
+        if durable:
+            f.flush()
         self.size += n
 
     def _write_frame(self, f, kind, head, body):

@@ -166,3 +166,18 @@ def test_bit_flipped_record_costs_only_that_message():
         outbox.close()
     finally:
         remove_tree(directory)
+
+
+def test_an_ack_is_durable_once_the_next_put_returns():
+    directory = tmpdir()
+    try:
+        outbox = Outbox(directory, 8)
+        outbox.put(payload(0))
+        outbox.ack(1)  # written without a flush of its own
+        outbox.put(payload(1))
+        after_power_cut = Outbox(directory, 8)  # the first one is never closed: as if the power went now
+        assert contents(after_power_cut) == [(2, payload(1))]
+        after_power_cut.close()
+        outbox.close()
+    finally:
+        remove_tree(directory)

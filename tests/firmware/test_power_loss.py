@@ -86,6 +86,8 @@ def outbox_cut_at_every_byte(prepare, last_operation, check):
             outbox.put(b"message-%d" % i)
         outbox.ack(1)
         prepare(outbox)
+        outbox.close()  # everything so far durable (an ACK alone waits for the next flush)
+        outbox = Outbox(directory, 8)
         start = file_size(path)
         last_operation(outbox)
         outbox.close()
