@@ -7,7 +7,7 @@ and never dispenses it again, and seen(id) stays True for it.
 
 Records (records.py frames; `kind` carries the record type and the bowls mask in bits 0-1):
 
-    BEGIN  0x10|bowls : slot u8 | issued_at u32 LE | id (ASCII, 1-64)      32 bytes for a 20-char id
+    BEGIN  0x10|bowls : slot u8 | issued_at u32 LE | id (ASCII, 1-64)      31 bytes for a 20-char id
     FINISH 0x20       : slot u8                                              7 bytes
     DONE   0x30|bowls : as BEGIN, already finished (written by compaction only)
 

@@ -19,7 +19,7 @@ to a power cut only means its message is sent again with the same seq, which the
 allows (at least once; the cloud detects the repeat by seq). journal.finish() is flushed before
 a result can be acknowledged, so a lost ACK never makes boot recovery report `interrupted`.
 
-A dispensed result (~30 bytes) costs 38 bytes to put and 11 to ack. The low byte keeps seqs right
+A dispensed result (~30 bytes) costs 37 bytes to put and 10 to ack. The low byte keeps seqs right
 when a corrupt PUT in the middle is skipped (up to 255 in a row). A torn last PUT was never
 acknowledged to the caller, so reusing its seq is correct: no one ever saw it. A PUT is written
 before the DROP it causes, so a power cut between them leaves one message too many, which the
