@@ -24,6 +24,15 @@ def write_bytes(path, data):
         f.write(data)
 
 
+def truncations(path, start):
+    """Cut path at every offset from start to its full length; yield whether the last record is whole."""
+    full = read_bytes(path)
+    assert len(full) > start
+    for cut in range(start, len(full) + 1):
+        write_bytes(path, full[:cut])
+        yield cut == len(full)
+
+
 def journal_cut_at_every_byte(last_operation, check):
     """Write a journal whose last record comes from last_operation(journal); check every truncation of it."""
     directory = tmpdir()
@@ -36,13 +45,10 @@ def journal_cut_at_every_byte(last_operation, check):
         start = file_size(path)
         last_operation(journal)
         journal.close()
-        full = read_bytes(path)
-        assert len(full) > start
-        for cut in range(start, len(full) + 1):
-            write_bytes(path, full[:cut])
+        for durable in truncations(path, start):
             journal = Journal(directory, HORIZON)
             assert journal.seen("press-a") and journal.seen("press-b")
-            check(journal, cut == len(full))
+            check(journal, durable)
             journal.begin("press-next", NOW, 1)  # appends cleanly after the repaired tail
             journal.close()
             journal = Journal(directory, HORIZON)
@@ -91,13 +97,10 @@ def outbox_cut_at_every_byte(prepare, last_operation, check):
         start = file_size(path)
         last_operation(outbox)
         outbox.close()
-        full = read_bytes(path)
-        assert len(full) > start
-        for cut in range(start, len(full) + 1):
-            write_bytes(path, full[:cut])
+        for durable in truncations(path, start):
             outbox = Outbox(directory, 8)
             waiting, next_seq = list(outbox.items()), outbox.next_seq
-            check(waiting, next_seq, cut == len(full))  # next_seq: above every seq durably written
+            check(waiting, next_seq, durable)  # next_seq: above every seq durably written
             seq = outbox.put(b"after")
             assert seq == next_seq
             outbox.close()
