@@ -1,0 +1,185 @@
+"""The whole device on the unix port against mosquitto (mutual TLS): latency, smallest heap, boot time.
+
+    .venv/bin/python bench/device.py            (make bench runs it)
+
+1. Command latency: cloud publish -> first PWM write of the servo, over 1,000 SINGLE commands,
+   one at a time (the next is sent after the previous result arrived). Both ends read
+   CLOCK_MONOTONIC: the trace's ticks_us on MicroPython's unix port and time.monotonic_ns() here.
+   Compared, in the same run, with the same firmware checking for input only every 5 s (the
+   seed device's loop), measured on a small sample (POLL_SAMPLE commands sent at random phases).
+2. Smallest `-X heapsize` for a full session (TLS connect, 1,000 commands, one reconnect after
+   the fault proxy cuts the connection), bisected in 4K steps. A session counts only when every
+   command was dispensed and the loop logged no error (it catches MemoryError and goes on).
+3. Boot to subscribed: process start -> "app: up" (CONNACK, SUBSCRIBE/SUBACK, online published).
+The servo waits are skipped (sim.servo_wait false): no servo is attached, the PWM writes are
+still traced; the journal horizon is 1 s so 1,000 commands fit in its 256 entries.
+"""
+
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from tests.integration.device_rig import ACTION, Device, Observer, command, rig_config  # noqa: E402
+from tools.broker import Broker  # noqa: E402
+from tools.faultproxy import FaultProxy  # noqa: E402
+from tools.mqttc import MqttClient  # noqa: E402
+from tools.pki import Pki  # noqa: E402
+
+COMMANDS = 1000
+POLL_SAMPLE = 5
+BOOTS = 5
+HEAP_LOW_K, HEAP_HIGH_K = 16, 128
+# Commands no faster than the journal forgets them (horizon 1 s, 256 entries).
+MIN_SPACING_S = 0.012
+RESULT_TIMEOUT_S = 10
+
+
+def bench_config(port, **sim):
+    sim_options = {"trace": "servo.trace", "servo_wait": False}
+    sim_options.update(sim)
+    # A 5 s polling loop reads a PINGRESP up to 5 s late: give it a longer operation timeout.
+    mqtt = {"timeout_ms": 8000} if sim.get("fixed_poll_ms") else {}
+    return rig_config(port, commands={"default_ttl_s": 1, "max_ttl_s": 1}, sim=sim_options, mqtt=mqtt)
+
+
+def percentile(values, p):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))]
+
+
+class Session:
+    """One device process plus a publisher and an observer; commands one at a time."""
+
+    def __init__(self, workdir, pki, port, heapsize="256K", **sim):
+        config = bench_config(port, **sim)
+        self.device = Device(os.path.join(workdir, "flash"), pki, config, heapsize=heapsize)
+        self.port = port
+        self.pki = pki
+        self.observer = Observer(pki, port, client_id="bench-observer-%d" % time.monotonic_ns())
+        self.publisher = MqttClient(pki, port, "publisher")
+        self.sent = 0
+        self.trace_lines = 0
+
+    def boot(self):
+        start = time.monotonic()
+        self.device.start()
+        self.device.wait_up()
+        return time.monotonic() - start
+
+    def send(self):
+        """Publish one command; wait for its result; return (publish us, its first PWM write us or None)."""
+        self.sent += 1
+        published_us = time.monotonic_ns() // 1000
+        self.publisher.publish(ACTION, command("bench-%d" % self.sent))
+        deadline = time.monotonic() + RESULT_TIMEOUT_S
+        while len(self.observer.results) < self.sent:
+            if time.monotonic() > deadline or not self.device.running():
+                return published_us, None
+            if not self.observer.pump(0.5):
+                self.observer.reconnect()
+        trace = self.device.trace()
+        new, self.trace_lines = trace[self.trace_lines:], len(trace)
+        return published_us, (new[0][0] if new else None)
+
+    def all_dispensed(self):
+        return len(self.observer.results) == self.sent and all(
+            r["status"] == "dispensed" for r in self.observer.results.values())
+
+    def close(self):
+        self.device.kill()
+        self.observer.close()
+        self.publisher.close()
+
+
+def latencies_ms(session, count, before_each=None):
+    values = []
+    for _ in range(count):
+        if before_each:
+            before_each()
+        published_us, servo_us = session.send()
+        if servo_us is None:
+            raise SystemExit("bench: command %d got no servo motion" % session.sent)
+        values.append((servo_us - published_us) / 1000)
+        time.sleep(MIN_SPACING_S)
+    return values
+
+
+def full_session_runs(pki, broker, heap_k):
+    with tempfile.TemporaryDirectory() as workdir:
+        proxy = FaultProxy(broker.port).start()
+        session = Session(workdir, pki, proxy.port, heapsize="%dK" % heap_k)
+        try:
+            session.boot()
+            for n in range(COMMANDS):
+                if n == COMMANDS // 2:
+                    proxy.cut()
+                if session.send()[1] is None:
+                    return False
+                time.sleep(MIN_SPACING_S)
+            log = session.device.log
+            return (session.all_dispensed() and any(line.startswith("app: up 2") for line in log)
+                    and not any(line.startswith("app: error") for line in log))
+        except AssertionError:  # the device died or never came up
+            return False
+        finally:
+            session.close()
+            proxy.stop()
+
+
+def main():
+    with tempfile.TemporaryDirectory() as workdir:
+        pki = Pki(os.path.join(workdir, "pki")).ensure()
+        broker = Broker(pki, os.path.join(workdir, "broker")).start()
+        try:
+            run(workdir, pki, broker)
+        finally:
+            broker.stop()
+
+
+def run(workdir, pki, broker):
+    print("command: .venv/bin/python bench/device.py (MicroPython unix port, mosquitto, mutual TLS)")
+    session = Session(os.path.join(workdir, "latency"), pki, broker.port)
+    boots = [session.boot()]
+    for _ in range(BOOTS - 1):
+        session.device.kill()
+        boots.append(session.boot())
+    event_driven = latencies_ms(session, COMMANDS)
+    session.close()
+
+    rng = random.Random(5)
+    polling = Session(os.path.join(workdir, "poll"), pki, broker.port, fixed_poll_ms=5000)
+    polling.boot()
+    polled = latencies_ms(polling, POLL_SAMPLE, before_each=lambda: time.sleep(rng.uniform(0, 5)))
+    polling.close()
+
+    print("boot to subscribed (process start -> CONNACK, SUBACK, online), %d boots: p50 %.0f ms, max %.0f ms"
+          % (BOOTS, statistics.median(boots) * 1000, max(boots) * 1000))
+    print("latency publish -> servo start, event-driven, %d commands: p50 %.2f ms, p99 %.2f ms, max %.2f ms"
+          % (COMMANDS, percentile(event_driven, 50), percentile(event_driven, 99), max(event_driven)))
+    print("latency publish -> servo start, 5 s polling loop (seed), %d commands: p50 %.0f ms, max %.0f ms"
+          % (POLL_SAMPLE, percentile(polled, 50), max(polled)))
+    print("p99 goal < 10 ms: %s" % ("met" if percentile(event_driven, 99) < 10 else "NOT met"))
+
+    low, high = HEAP_LOW_K, HEAP_HIGH_K  # invariant: low fails (or is the floor), high runs
+    if not full_session_runs(pki, broker, high):
+        print("smallest heap: a full session fails even at %dK" % high)
+        return
+    while high - low > 4:
+        middle = (low + high) // 2 // 4 * 4
+        if full_session_runs(pki, broker, middle):
+            high = middle
+        else:
+            low = middle
+        print("  heapsize %dK: %s" % (middle, "runs" if high == middle else "fails"), flush=True)
+    print("smallest -X heapsize for a full session (TLS, %d commands, 1 reconnect): %dK (goal <= 64K: %s)"
+          % (COMMANDS, high, "met" if high <= 64 else "NOT met"))
+
+
+if __name__ == "__main__":
+    main()
