@@ -43,9 +43,11 @@ RESULT_TIMEOUT_S = 10
 def bench_config(port, **sim):
     sim_options = {"trace": "servo.trace", "servo_wait": False}
     sim_options.update(sim)
-    # A 5 s polling loop reads a PINGRESP up to 5 s late: give it a longer operation timeout.
-    mqtt = {"timeout_ms": 8000} if sim.get("fixed_poll_ms") else {}
-    return rig_config(port, commands={"default_ttl_s": 1, "max_ttl_s": 1}, sim=sim_options, mqtt=mqtt)
+    if sim.get("fixed_poll_ms"):
+        # A 5 s polling loop reads a PINGRESP (and a command) up to 5 s late: longer timeout and TTL.
+        return rig_config(port, commands={"default_ttl_s": 60, "max_ttl_s": 60}, sim=sim_options,
+                          mqtt={"timeout_ms": 8000})
+    return rig_config(port, commands={"default_ttl_s": 1, "max_ttl_s": 1}, sim=sim_options)
 
 
 def percentile(values, p):
