@@ -64,6 +64,7 @@ class Broker:
         self.proc = None
         self.conf_path = os.path.join(self.dir, "mosquitto.conf")
         self.log_path = os.path.join(self.dir, "mosquitto.log")
+        self.stderr_path = os.path.join(self.dir, "mosquitto.stderr")
 
     def write_config(self):
         os.makedirs(os.path.join(self.dir, "data"), exist_ok=True)
@@ -89,8 +90,11 @@ class Broker:
     def start(self):
         self.write_config()
         offset = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
-        # Its log goes to log_path (flushed per line); stdout/stderr only carry start-up errors.
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", self.conf_path], stderr=subprocess.PIPE)
+        # Its log goes to log_path (flushed per line); stderr only carries start-up errors. No pipes:
+        # a broker started by the CLI outlives this process.
+        with open(self.stderr_path, "ab") as stderr:
+            self.proc = subprocess.Popen([MOSQUITTO, "-c", self.conf_path], stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=stderr)
         self._wait_running(offset)
         return self
 
@@ -100,8 +104,8 @@ class Broker:
         deadline = time.monotonic() + READY_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("mosquitto exited with %s: %s"
-                                   % (self.proc.returncode, self.proc.stderr.read().decode(errors="replace")))
+                with open(self.stderr_path, errors="replace") as f:
+                    raise RuntimeError("mosquitto exited with %s: %s" % (self.proc.returncode, f.read()))
             if os.path.exists(self.log_path):
                 with open(self.log_path, "rb") as f:
                     f.seek(offset)

@@ -44,6 +44,17 @@ def test_command_in_and_qos1_publish_out(broker, mqtt, link_device):
     assert observer.receive(5)[:2] == (STATES, b"result-1")
 
 
+def test_a_burst_of_commands_is_dispatched_without_waiting_for_other_traffic(broker, mqtt, link_device):
+    # keepalive 60 s: no ping for 30 s, so a command left in the TLS layer's buffer (not seen by
+    # poll) would wait for the next ping's answer and miss the 5 s expectation by far.
+    link = link_device(broker.port, keepalive_s=60)
+    publisher = mqtt("publisher")
+    for n in range(5):
+        publisher.publish(ACTION, b"burst-%d" % n, qos=1)
+    assert [link.expect("msg ", timeout_s=5) for _ in range(5)] == [
+        "msg %s burst-%d" % (ACTION, n) for n in range(5)]
+
+
 def test_packet_ids_wrap_within_1_to_65535(broker, mqtt, link_device):
     observer = observe(mqtt)
     link = link_device(broker.port)
