@@ -58,8 +58,9 @@ def percentile(values, p):
 class Session:
     """One device process plus a publisher and an observer; commands one at a time."""
 
-    def __init__(self, workdir, pki, port, heapsize="256K", **sim):
-        config = bench_config(port, **sim)
+    def __init__(self, workdir, pki, port, heapsize="256K", device_port=None, **sim):
+        """device_port: where the device connects (the fault proxy), default the broker's port."""
+        config = bench_config(device_port or port, **sim)
         self.device = Device(os.path.join(workdir, "flash"), pki, config, heapsize=heapsize)
         self.port = port
         self.pki = pki
@@ -115,7 +116,7 @@ def latencies_ms(session, count, before_each=None):
 def full_session_runs(pki, broker, heap_k):
     with tempfile.TemporaryDirectory() as workdir:
         proxy = FaultProxy(broker.port).start()
-        session = Session(workdir, pki, proxy.port, heapsize="%dK" % heap_k)
+        session = Session(workdir, pki, broker.port, heapsize="%dK" % heap_k, device_port=proxy.port)
         try:
             session.boot()
             for n in range(COMMANDS):
