@@ -110,6 +110,10 @@ def validate(config):
         _str(mqtt, key, "mqtt", 1, 128)
     _str(mqtt, "action_topic", "mqtt", 1, 128, "cat-feeder/action")
     _str(mqtt, "states_topic", "mqtt", 1, 128, "cat-feeder/states")
+    # Socket operation timeout and reconnect backoff (firmware/link.py explains the defaults).
+    _int(mqtt, "timeout_ms", "mqtt", 100, 60000, 10000)
+    base = _int(mqtt, "backoff_base_ms", "mqtt", 10, 60000, 500)
+    _int(mqtt, "backoff_cap_ms", "mqtt", base, 600000, 60000)
     servos = _section(config, "servos", "")
     left = _servo(servos, "left")
     right = _servo(servos, "right")

@@ -30,7 +30,7 @@ class SimBoard:
         self.flash_dir = flash_dir
         self.micropython = micropython
         # The board's import path: the flash root, then /lib.
-        self.env = dict(os.environ, MICROPYPATH=":lib")
+        self.env = dict(os.environ, MICROPYPATH=":lib:.frozen")
         self.host_master, host_slave = pty.openpty()
         tty.setraw(host_slave)
         self.device_path = os.ttyname(host_slave)

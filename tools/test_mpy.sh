@@ -4,7 +4,7 @@
 # so a test cannot pass only because an earlier file left memory fragmented, or fail because it did.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-export MICROPYPATH=firmware:.deps/mpy-lib
+export MICROPYPATH=firmware:.deps/mpy-lib:.frozen
 passed=0; failed=0; status=0
 for test_file in tests/firmware/test_*.py; do
   output=$(.venv/bin/micropython -X heapsize=64K tests/mpy_runner.py "$test_file" 2>&1) || status=1

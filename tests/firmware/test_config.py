@@ -51,6 +51,8 @@ def test_defaults_fill_optional_fields_and_wifi_may_be_absent():
     assert c["mqtt"]["port"] == 8883 and c["mqtt"]["keepalive_s"] == 60
     assert c["mqtt"]["action_topic"] == "cat-feeder/action"
     assert c["mqtt"]["states_topic"] == "cat-feeder/states"
+    assert (c["mqtt"]["timeout_ms"], c["mqtt"]["backoff_base_ms"], c["mqtt"]["backoff_cap_ms"]) == (
+        10000, 500, 60000)
     assert c["commands"] == {"default_ttl_s": 300, "max_ttl_s": 3600}
     assert c["storage"] == {"dir": "data", "outbox_capacity": 64}
     assert c["telemetry_interval_s"] == 300
@@ -113,6 +115,10 @@ def test_cross_field_rules():
     raw = minimal()
     raw["commands"] = {"default_ttl_s": 7200, "max_ttl_s": 3600}
     assert error_of(raw) == "commands.default_ttl_s: expected int 1..3600"
+    raw = minimal()
+    raw["mqtt"]["backoff_base_ms"] = 2000
+    raw["mqtt"]["backoff_cap_ms"] = 1000
+    assert error_of(raw) == "mqtt.backoff_cap_ms: expected int 2000..600000"
     raw = minimal()
     raw["servos"]["right"]["pin"] = 3
     assert error_of(raw) == "servos.right.pin: expected a pin different from servos.left.pin"
