@@ -52,8 +52,9 @@ broker: setup ## Start the local IoT Core stand-in (mosquitto, mutual TLS) in th
 pki: setup ## Generate the development PKI into .pki/
 	$(PY) -m tools.pki
 
-flash: setup ## Put the firmware on the board (PORT=/dev/ttyACM0; IMAGE=micropython.bin also flashes MicroPython)
-	$(PY) -m tools.board $(if $(IMAGE),flash --image $(IMAGE),deploy) $(if $(PORT),--port $(PORT))
+flash: setup ## Put the firmware on the board (PORT=, CONFIG=, CERTS=; IMAGE=micropython.bin also flashes MicroPython)
+	$(PY) -m tools.board $(if $(IMAGE),flash --image $(IMAGE),deploy) $(if $(PORT),--port $(PORT)) \
+		$(if $(CONFIG),--config $(CONFIG)) $(if $(CERTS),--certs $(CERTS))
 
 repl: setup ## Open a serial REPL on the board (PORT=/dev/ttyACM0)
 	$(VENV)/bin/mpremote $(if $(PORT),connect $(PORT)) repl

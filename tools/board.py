@@ -15,10 +15,15 @@ stages the flash layout under build/board/ and copies it with mpremote:
     /certs/*.der        CA, device certificate and key, converted to DER for MicroPython's ssl
 
 The private key never enters git: it comes from the git-ignored folders that
-tools.pki (.pki/) or the cloud deployer (cloud/.out/) write.
+tools.pki (.pki/) or the cloud deployer (cloud/.out/<thing>/) write. When the certs
+folder holds the deployer's device.json, its thing name and IoT endpoint go into the
+staged config, and the Amazon root CA it names is taken from the system's CA store
+when the folder has no ca.pem, so `make flash CERTS=cloud/.out/cat-feeder` provisions
+a board for the deployed cloud with no hand editing.
 """
 
 import argparse
+import json
 import os
 import shutil
 import ssl
@@ -32,6 +37,9 @@ MPY_LIB = os.path.join(ROOT, ".deps", "mpy-lib")
 STAGE = os.path.join(ROOT, "build", "board")
 ENTRY_POINTS = ("main.py", "boot.py")
 CERT_FILES = ("ca", "device.crt", "device.key")
+SYSTEM_CA_STORE = "/etc/ssl/certs"
+# Where the staged config points the firmware: paths on the board's flash.
+FLASH_CERT_PATHS = {"ca": "certs/ca.der", "cert": "certs/device.crt.der", "key": "certs/device.key.der"}
 
 
 def mpy_cross(source, target):
@@ -52,13 +60,15 @@ def stage_modules(source_dir, target_dir):
                 mpy_cross(source, os.path.join(target_dir, relative[:-3] + ".mpy"))
 
 
-def der_bytes(folder, stem):
+def der_bytes(folder, stem, fallback_pem=None):
     """The DER form of <stem>.der, or of <stem>.pem converted (certificates with ssl, keys with openssl)."""
     der = os.path.join(folder, stem + ".der")
     if os.path.exists(der):
         with open(der, "rb") as handle:
             return handle.read()
     pem = os.path.join(folder, stem + ".pem")
+    if not os.path.exists(pem) and fallback_pem:
+        pem = fallback_pem
     if not os.path.exists(pem):
         raise SystemExit("board: %s has neither %s.der nor %s.pem" % (folder, stem, stem))
     if stem.endswith(".key"):
@@ -68,16 +78,39 @@ def der_bytes(folder, stem):
         return ssl.PEM_cert_to_DER_cert(handle.read())
 
 
+def provisioned_config(config_path, certs_dir):
+    """The config to put on the board: the user's, pointed at the staged certs and, when the
+    deployer's device.json is there, at the deployed thing and endpoint."""
+    with open(config_path) as handle:
+        config = json.load(handle)
+    mqtt = config.setdefault("mqtt", {})
+    mqtt.update(FLASH_CERT_PATHS)
+    ca_fallback = None
+    device_json = os.path.join(certs_dir, "device.json")
+    if os.path.exists(device_json):
+        with open(device_json) as handle:
+            device = json.load(handle)
+        config["thing"] = device["thing"]
+        mqtt["host"] = device["endpoint"]
+        mqtt["port"] = device["port"]
+        # AmazonRootCA1 -> Amazon_Root_CA_1.pem in Debian's ca-certificates.
+        name = device["root_ca"]["name"].replace("AmazonRootCA", "Amazon_Root_CA_")
+        ca_fallback = os.path.join(SYSTEM_CA_STORE, name + ".pem")
+    return config, ca_fallback
+
+
 def stage(config_path, certs_dir):
     if os.path.exists(STAGE):
         shutil.rmtree(STAGE)
     os.makedirs(os.path.join(STAGE, "certs"))
     stage_modules(FIRMWARE, STAGE)
     stage_modules(MPY_LIB, os.path.join(STAGE, "lib"))
-    shutil.copyfile(config_path, os.path.join(STAGE, "config.json"))
+    config, ca_fallback = provisioned_config(config_path, certs_dir)
+    with open(os.path.join(STAGE, "config.json"), "w") as handle:
+        json.dump(config, handle, indent=1)
     for stem in CERT_FILES:
         with open(os.path.join(STAGE, "certs", stem + ".der"), "wb") as handle:
-            handle.write(der_bytes(certs_dir, stem))
+            handle.write(der_bytes(certs_dir, stem, ca_fallback if stem == "ca" else None))
     return STAGE
 
 

@@ -4,7 +4,9 @@ By default the device is tools.sim_board (MicroPython's unix port behind a pty),
 runs everywhere; set BOARD_PORT=/dev/ttyACM0 to run the same checks on a real XIAO ESP32C3.
 """
 
+import json
 import os
+import ssl
 import subprocess
 import sys
 import time
@@ -72,3 +74,21 @@ def test_deploy_puts_compiled_firmware_config_and_der_certs_on_the_device(port, 
     assert loaded.split() == ["cat-feeder", "MQTTClient"]
     key = on_device(port, "print(len(open('certs/device.key.der','rb').read()))")
     assert int(key) > 64
+
+
+def test_deploy_provisions_from_the_cloud_deployers_folder(port, certs, tmp_path):
+    """device.json from cloud/.out/<thing>/ sets thing and endpoint; the Amazon root CA comes
+    from the system store when the folder has none."""
+    os.remove(os.path.join(certs, "ca.pem"))
+    with open(os.path.join(certs, "device.json"), "w") as handle:
+        json.dump({"thing": "kitchen-feeder", "endpoint": "abc123-ats.iot.eu-west-1.amazonaws.com",
+                   "port": 8883, "root_ca": {"name": "AmazonRootCA1"}}, handle)
+    board.deploy(port, os.path.join(board.FIRMWARE, "config.example.json"), certs)
+
+    endpoint = "abc123-ats.iot.eu-west-1.amazonaws.com"
+    staged = on_device(port, "import config; c = config.load('config.json'); m = c['mqtt']; "
+                             "print(c['thing'], m['host'], m['ca'], len(open(m['ca'], 'rb').read()))")
+    thing, host, ca_path, ca_len = staged.split()
+    assert (thing, host, ca_path) == ("kitchen-feeder", endpoint, "certs/ca.der")
+    with open("/etc/ssl/certs/Amazon_Root_CA_1.pem") as handle:
+        assert int(ca_len) == len(ssl.PEM_cert_to_DER_cert(handle.read()))
