@@ -9,41 +9,18 @@ outbox; goal >= 2,000/s), the bytes allocated per decision, and the heap high-wa
 """
 
 import gc
-import os
 import sys
 import time
 
-sys.path.insert(0, (__file__.rsplit("/", 1)[0] if "/" in __file__ else ".") + "/../firmware")
+# The feeder tests' device rig: real Journal and Outbox on a temp dir, sim HAL, real servos.
+_here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
+sys.path.insert(0, _here + "/../firmware")
+sys.path.insert(0, _here + "/../tests/firmware")
+from feederrig import NOW, Rig, feeder, payload  # noqa: E402
 
-
-def _load(name):
-    module = __import__(name)
-    gc.collect()  # compile garbage out of the way before the next module: the 64K heap fragments
-    return module
-
-
-# Largest first, while the heap is emptiest.
-Journal = _load("journal").Journal
-Outbox = _load("outbox").Outbox
-feeder = _load("feeder")
-hal_sim = _load("hal_sim")
-servo = _load("servo")
 DISPENSED, DUPLICATE, EXPIRED = feeder.DISPENSED, feeder.DUPLICATE, feeder.EXPIRED
-
 COMMAND_LINE = ".venv/bin/micropython -X heapsize=64K bench/decision_mpy.py"
-NOW = 1795730000
 RUN = 2000
-SERVO = {"min_us": 500, "max_us": 2500, "rest_deg": 0, "dispense_deg": 90, "dwell_ms": 600}
-CONFIG = {
-    "commands": {"default_ttl_s": 300, "max_ttl_s": 3600},
-    "servos": {"left": dict(SERVO, pin=3), "right": dict(SERVO, pin=4)},
-}
-
-
-def remove_tree(path):
-    for entry in os.listdir(path):
-        os.remove(path + "/" + entry)
-    os.rmdir(path)
 
 
 def measure(device, payloads, expected):
@@ -77,13 +54,10 @@ def allocated_per_call(device, payload, expected, calls=20):
 
 
 def main():
-    directory = "/tmp/bench-decision-" + "".join("%02x" % b for b in os.urandom(6))
-    os.mkdir(directory)
+    rig = Rig()
     try:
-        hal = hal_sim.HAL(start_unix=NOW)
-        dispenser = servo.Dispenser.from_config(hal, CONFIG["servos"])
-        device = feeder.Feeder(CONFIG, Journal(directory, 3600), Outbox(directory, 64), dispenser, hal)
-        pressed = b'{"v": 1, "id": "press-7f3a9c2e", "event": "SINGLE", "issued_at": %d}' % NOW
+        device = rig.feeder
+        pressed = payload()
         if device.handle(pressed) != DISPENSED:
             raise SystemExit("setup dispense failed")
         stale = NOW - 3600
@@ -112,7 +86,7 @@ def main():
             )
         print("goal >= 2000/s: %s" % ("met" if min(duplicates_per_s, expired_per_s) >= 2000 else "NOT met"))
     finally:
-        remove_tree(directory)
+        rig.close()
 
 
 main()
