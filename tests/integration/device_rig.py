@@ -7,7 +7,8 @@ collects results from cat-feeder/states.
 
 - `rig_config(port, **sections)`: a device config with short timeouts, a 2 s backoff cap and a
   quick, distinctively calibrated servo pair (see LEFT / RIGHT for the pulse widths).
-- `Device(flash_dir, pki, config)`: `.start()`, `.expect(prefix)`, `.wait_up()`, `.kill()` (SIGKILL),
+- `Device(flash_dir, pki, config)`: `.start()`, `.expect(prefix)`, `.wait_up()`, `.output()`,
+  `.kill()` (SIGKILL),
   `.trace()` -> [(ticks_us, pin, duty_ns)].
 - `Observer(pki, port)`: persistent-session observer; `.collect(ids, timeout_s)` waits until every
   id has a result; `.results` by seq, `.by_id()`, `.reconnect()` after a broker restart.
@@ -60,8 +61,8 @@ def dispense_starts(trace):
 
 
 class Device:
-    def __init__(self, flash_dir, pki, config, heapsize="256K"):
-        self.flash = device_tool.prepare_flash(str(flash_dir), pki, config, fresh=True)
+    def __init__(self, flash_dir, pki, config, heapsize="256K", compiled=False):
+        self.flash = device_tool.prepare_flash(str(flash_dir), pki, config, fresh=True, compiled=compiled)
         self.trace_path = os.path.join(self.flash, config["sim"]["trace"])
         self.heapsize = heapsize
         self.proc = None
@@ -96,6 +97,14 @@ class Device:
             self.log.append(line)
             if line.startswith(prefix):
                 return line
+
+    def output(self):
+        """Every line the device printed so far (the current life's unread lines are read now)."""
+        while not self.lines.empty():
+            line = self.lines.get()
+            if line is not None:
+                self.log.append(line)
+        return self.log
 
     def wait_up(self, timeout_s=UP_TIMEOUT_S):
         return self.expect("app: up", timeout_s)
