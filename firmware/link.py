@@ -26,7 +26,12 @@ umqtt.simple's gaps and how they are covered (without changing its code):
 - pings: PINGREQ every keepalive/2; if no byte arrives within `timeout_ms` of a ping, the link is
   dead (umqtt swallows PINGRESP, so any received byte counts as the answer);
 - packet ids: umqtt increments `pid` without bound; it is wrapped so ids stay within 1..65535;
-- QoS 1 publish: umqtt waits for PUBACK in a loop; the timeout ends that wait with OSError.
+- QoS 1 publish: umqtt waits for PUBACK in a loop; the timeout ends that wait with OSError;
+- oversized messages: umqtt reads a whole message body into one buffer before its callback runs.
+  A body larger than the free heap would raise MemoryError on every redelivery, forever. No
+  MQTT field but a message body is ever read in one piece of more than MAX_BODY bytes, so such
+  a read is drained in small chunks and answered with a placeholder over the protocol's size
+  limit: the feeder rejects it ("payload: over 1024 bytes") and umqtt acknowledges it.
 Any exception from the client (OSError, ValueError from TLS, MQTTException, umqtt's asserts,
 IndexError on EOF) drops the connection: the socket is closed without DISCONNECT, so the broker
 publishes the last will.
@@ -53,6 +58,7 @@ import socket
 import ssl
 
 import umqtt.simple as umqtt_simple
+from command import MAX_PAYLOAD
 from messages import status_message
 from umqtt.simple import MQTTClient
 
@@ -62,6 +68,9 @@ BACKOFF_CAP_MS = 60000
 MIN_CONNECT_INTERVAL_MS = 1000
 STABLE_MS = 30000
 MAX_PID = 65535
+# Larger than any command the feeder accepts plus its topic; see "oversized messages" above.
+MAX_BODY = 2 * MAX_PAYLOAD
+DRAIN_CHUNK = 256
 
 
 def read_file(path):
@@ -98,10 +107,23 @@ class TimedSocket:
         self.last_rx_ms = clock.ticks_ms()
 
     def read(self, n):
+        if n > MAX_BODY:
+            return self._drain(n)
         data = self.tls.read(n)
         if data:
             self.last_rx_ms = self.clock.ticks_ms()
         return data
+
+    def _drain(self, n):
+        """Consume an n-byte message body without holding it; return a placeholder the feeder rejects."""
+        chunk = bytearray(DRAIN_CHUNK)
+        while n > 0:
+            got = self.tls.readinto(chunk, min(n, DRAIN_CHUNK))
+            if not got:
+                raise OSError(-1)  # EOF mid-message: the link drops and the broker redelivers
+            n -= got
+            self.last_rx_ms = self.clock.ticks_ms()
+        return bytes(MAX_PAYLOAD + 1)
 
     def write(self, buf, length=-1):
         if length < 0:

@@ -61,7 +61,7 @@ def dispense_starts(trace):
 
 
 class Device:
-    def __init__(self, flash_dir, pki, config, heapsize="256K", compiled=False):
+    def __init__(self, flash_dir, pki, config, heapsize="128K", compiled=False):
         self.flash = device_tool.prepare_flash(str(flash_dir), pki, config, fresh=True, compiled=compiled)
         self.trace_path = os.path.join(self.flash, config["sim"]["trace"])
         self.heapsize = heapsize
