@@ -1,9 +1,10 @@
 """Hardware abstraction for the unix port and the tests: no hardware, everything recorded.
 
-Same methods as hal_board.HAL. Every PWM write is recorded as (ticks_us, pin, duty_ns) in
-`pwm_writes` (duty_ns 0 = deinit) and, when a trace path is given, appended to that file as
-"<ticks_us> <pin> <duty_ns>\\n" so an integration test in another process can read the servo
-trace. The last frequency set per pin is in `pwm_freq`.
+Same methods as hal_board.HAL. Every PWM write is recorded as (ticks_us, pin, duty_ns)
+(duty_ns 0 = deinit): in the list `pwm_writes`, or, when a trace path is given, appended to that
+file as "<ticks_us> <pin> <duty_ns>\\n" so an integration test in another process can read the
+servo trace. Never both: a device on the unix port runs for days, and an in-memory list would
+grow with every write. The last frequency set per pin is in `pwm_freq`.
 
 With virtual=True (the default, for tests) time is a counter: sleep_ms advances it at once,
 so a 600 ms dwell costs nothing, and unix_time() is `start_unix` plus the virtual time
@@ -48,7 +49,7 @@ class HAL:
         self.virtual = virtual
         self.start_unix = start_unix
         self._virtual_us = 0
-        self.pwm_writes = []
+        self.pwm_writes: list | None = [] if trace_path is None else None
         self.pwm_freq = {}
         self.led_state = None
         self.watchdog_timeout_ms = None
@@ -60,8 +61,9 @@ class HAL:
 
     def record_pwm(self, pin, duty_ns):
         at = self.ticks_us()
-        self.pwm_writes.append((at, pin, duty_ns))
-        if self.trace_path is not None:
+        if self.pwm_writes is not None:
+            self.pwm_writes.append((at, pin, duty_ns))
+        else:
             with open(self.trace_path, "a") as trace:
                 trace.write("%d %d %d\n" % (at, pin, duty_ns))
 

@@ -18,14 +18,6 @@ import app
 from hal_sim import HAL
 
 
-class Discard(list):
-    """Stands in for hal_sim's in-memory list of PWM writes: the trace file is the record here,
-    and a list would grow by every write of a device that runs for days."""
-
-    def append(self, item):
-        pass
-
-
 class NoWaitServos:
     """What the servos see when servo_wait is false: the same PWM and LED, no waiting."""
 
@@ -47,7 +39,6 @@ def main(config_path):
         sim = json.load(f).get("sim") or {}
     # One HAL for the servos and the loop, so they share the trace; the sim LED needs no pin.
     hal = HAL(trace_path=sim.get("trace"), virtual=False)
-    hal.pwm_writes = Discard()
     options = {"fixed_poll_ms": sim.get("fixed_poll_ms", 0)}
     if not sim.get("servo_wait", True):
         options["servo_hal"] = NoWaitServos(hal)
