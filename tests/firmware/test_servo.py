@@ -132,3 +132,12 @@ def test_from_config_uses_each_servo_calibration():
         (5, 2600000), (5, 0), (5, 400000), (5, 0),
         (6, 900000), (6, 0), (6, 2000000), (6, 0),
     ]  # fmt: skip
+
+
+def test_virtual_clock():
+    hal = hal_sim.HAL(start_unix=1000)
+    hal.sleep_ms(2500)
+    assert hal.ticks_ms() == 2500 and hal.unix_time() == 1002
+    hal.advance_s(60)
+    assert hal.unix_time() == 1062
+    assert hal.ticks_diff(hal.ticks_ms(), 2500) == 60000
