@@ -1,0 +1,69 @@
+"""moto's server on a free 127.0.0.1 port: the AWS stand-in for the cloud tests and the local demo.
+
+    server = MotoServer().start()   # .url; .reset() empties every backend; .stop()
+
+Only fake credentials ever reach it (see `fake_credentials`).
+"""
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+
+from tools.broker import free_port
+
+MOTO_SERVER = os.path.join(os.path.dirname(sys.executable), "moto_server")
+READY_TIMEOUT_S = 20.0
+STOP_TIMEOUT_S = 10.0
+
+
+def fake_credentials(url, region):
+    """The environment that points every boto3 client at url with credentials valid only there."""
+    return {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": region,
+        "AWS_ENDPOINT_URL": url,
+    }
+
+
+class MotoServer:
+    def __init__(self, port=None):
+        self.port = port or free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            [MOTO_SERVER, "-H", "127.0.0.1", "-p", str(self.port)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while True:
+            try:
+                urllib.request.urlopen(self.url + "/moto-api/", timeout=1).close()
+                return self
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError("moto_server did not start on %s" % self.url) from None
+                time.sleep(0.1)
+
+    def reset(self):
+        request = urllib.request.Request(self.url + "/moto-api/reset", method="POST")
+        urllib.request.urlopen(request, timeout=STOP_TIMEOUT_S).close()
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
