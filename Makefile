@@ -12,7 +12,7 @@ MICROPYPATH := $(CURDIR)/firmware:$(CURDIR)/$(MPYLIB):.frozen
 export MICROPYPATH
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test check test-firmware-mpy test-py bench device broker pki flash repl deploy destroy plan replay clean
+.PHONY: help setup test check test-firmware-mpy test-py bench demo device broker pki flash repl deploy destroy plan replay clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ test: check test-firmware-mpy test-py ## Run every check and test
 
 bench: setup ## Benchmarks: decision path, flash bytes, heap, latency, handlers
 	@tools/bench.sh
+
+demo: setup ## Run the whole system locally: button -> EventBridge (moto) -> feeder -> mosquitto -> firmware on MicroPython
+	$(PY) -m tools.demo
 
 device: setup ## Run the firmware on the unix port against the local broker
 	$(PY) -m tools.device run
