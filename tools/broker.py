@@ -138,15 +138,8 @@ class Broker:
             return f.read()
 
     def _end(self, sig):
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            end_process(self.proc, sig)
         self.proc = None
 
     def __enter__(self):
@@ -154,6 +147,17 @@ class Broker:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def end_process(proc, sig=signal.SIGTERM, timeout_s=STOP_TIMEOUT_S):
+    """Send sig to a child still running and reap it; SIGKILL when it outlives timeout_s."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def _render(template, target, values):

@@ -38,7 +38,7 @@ from cloud.handlers import button, feeder
 from cloud.iam import Arns
 from cloud.topology import STATES_TOPIC, THING, TOPOLOGY
 from tools import device as device_tool
-from tools.broker import Broker
+from tools.broker import Broker, end_process
 from tools.moto_server import MotoServer, fake_credentials
 from tools.mqttc import MqttClient
 from tools.pki import Pki
@@ -112,13 +112,7 @@ class DeviceProcess:
             return [tuple(int(x) for x in line.split()) for line in f if len(line.split()) == 3]
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        end_process(self.proc)
         self.proc.stdout.close()
 
 

@@ -11,7 +11,7 @@ import sys
 import time
 import urllib.request
 
-from tools.broker import free_port
+from tools.broker import end_process, free_port
 
 MOTO_SERVER = os.path.join(os.path.dirname(sys.executable), "moto_server")
 READY_TIMEOUT_S = 20.0
@@ -57,13 +57,6 @@ class MotoServer:
         urllib.request.urlopen(request, timeout=STOP_TIMEOUT_S).close()
 
     def stop(self):
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            end_process(self.proc)
         self.proc = None
