@@ -65,7 +65,7 @@ repl: setup ## Open a serial REPL on the board (PORT=/dev/ttyACM0)
 plan: setup ## Show what a cloud deploy would change
 	$(PY) -m cloud.deploy plan $(DEPLOY_ARGS)
 
-deploy: setup ## Create or update the cloud half (boto3; ENDPOINT_URL=... for moto)
+deploy: setup ## Create or update the cloud half (boto3; DEPLOY_ARGS="--endpoint-url URL" for moto)
 	$(PY) -m cloud.deploy apply $(DEPLOY_ARGS)
 
 destroy: setup ## Remove everything the deployer created
