@@ -48,8 +48,8 @@ crash before the record is durable means redelivery, never loss. It can run from
 (queued messages arrive right after CONNACK) and publish() (while waiting for PUBACK), and must
 not call the link (umqtt is not re-entrant).
 
-Optional tuning in `mqtt` (tests use short values): `timeout_ms` (10000), `backoff_base_ms`
-(500), `backoff_cap_ms` (60000).
+`mqtt_config` is the `mqtt` section as config.validate returns it, defaults filled in: `timeout_ms`
+(10000), `backoff_base_ms` (500), `backoff_cap_ms` (60000), `keepalive_s` (60); tests use short values.
 """
 
 import random
@@ -62,9 +62,6 @@ from command import MAX_PAYLOAD
 from messages import status_message
 from umqtt.simple import MQTTClient
 
-TIMEOUT_MS = 10000
-BACKOFF_BASE_MS = 500
-BACKOFF_CAP_MS = 60000
 MIN_CONNECT_INTERVAL_MS = 1000
 STABLE_MS = 30000
 MAX_PID = 65535
@@ -150,12 +147,13 @@ class Link:
         self.on_message = on_message
         self.clock = clock
         self.host = mqtt_config["host"]
-        self.action_topic = mqtt_config.get("action_topic", "cat-feeder/action")
-        self.states_topic = mqtt_config.get("states_topic", "cat-feeder/states")
-        self.keepalive_s = mqtt_config.get("keepalive_s", 60)
-        self.timeout_ms = mqtt_config.get("timeout_ms", TIMEOUT_MS)
-        self.backoff_base_ms = mqtt_config.get("backoff_base_ms", BACKOFF_BASE_MS)
-        self.backoff_cap_ms = mqtt_config.get("backoff_cap_ms", BACKOFF_CAP_MS)
+        # Every field is present: config.validate fills the defaults, so they live in one place.
+        self.action_topic = mqtt_config["action_topic"]
+        self.states_topic = mqtt_config["states_topic"]
+        self.keepalive_s = mqtt_config["keepalive_s"]
+        self.timeout_ms = mqtt_config["timeout_ms"]
+        self.backoff_base_ms = mqtt_config["backoff_base_ms"]
+        self.backoff_cap_ms = mqtt_config["backoff_cap_ms"]
         self.ping_interval_ms = self.keepalive_s * 500
         ssl_params = {
             "key": read_file(mqtt_config["key"]),
@@ -166,7 +164,7 @@ class Link:
         }
         factory = client_factory or MQTTClient
         self.client = factory(
-            thing, self.host, port=mqtt_config.get("port", 8883), keepalive=self.keepalive_s,
+            thing, self.host, port=mqtt_config["port"], keepalive=self.keepalive_s,
             ssl=True, ssl_params=ssl_params,
         )
         self.client.set_callback(self._dispatch)
