@@ -14,8 +14,9 @@ import subprocess
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.dirname(sys.executable)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tools import board  # noqa: E402  (the deploy's own compile step)
+
 MODULES = ("config", "command", "expiry", "messages", "records", "journal", "outbox",
            "servo", "hal_sim", "feeder", "link", "app")
 PROBE = """
@@ -33,13 +34,9 @@ for name in %r:
 
 def main():
     with tempfile.TemporaryDirectory() as build:
-        for name in os.listdir(os.path.join(ROOT, "firmware")):
-            if name.endswith(".py"):
-                subprocess.run([os.path.join(BIN, "mpy-cross"), "-march=rv32imc", "-o",
-                                os.path.join(build, name[:-3] + ".mpy"),
-                                os.path.join(ROOT, "firmware", name)], check=True)
-        env = dict(os.environ, MICROPYPATH="%s:%s:.frozen" % (build, os.path.join(ROOT, ".deps", "mpy-lib")))
-        out = subprocess.run([os.path.join(BIN, "micropython"), "-X", "heapsize=256K", "-c", PROBE],
+        board.stage_modules(board.FIRMWARE, build)
+        env = dict(os.environ, MICROPYPATH="%s:%s:.frozen" % (build, board.MPY_LIB))
+        out = subprocess.run([os.path.join(board.BIN, "micropython"), "-X", "heapsize=256K", "-c", PROBE],
                              env=env, capture_output=True, text=True, check=True).stdout
     sizes = [(name, int(size)) for name, size in (line.split() for line in out.splitlines())]
     total = sum(size for _, size in sizes)

