@@ -23,9 +23,12 @@ import time
 
 import vfs
 
-sys.path.insert(0, (__file__.rsplit("/", 1)[0] if "/" in __file__ else ".") + "/../firmware")
+_here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
+sys.path.insert(0, _here + "/../firmware")
+sys.path.insert(0, _here + "/../tests/firmware")
 
 import records  # noqa: E402
+from fwtest import remove_tree, tmpdir  # noqa: E402
 from journal import Journal  # noqa: E402
 from outbox import Outbox  # noqa: E402
 
@@ -36,12 +39,6 @@ COMMANDS = 1000
 GOAL = 128
 RESULT = b"r" * 30
 RECORDS = 200
-
-
-def new_dir(base="/tmp"):
-    directory = base + "/bench-storage-" + "".join("%02x" % b for b in os.urandom(6))
-    os.mkdir(directory)
-    return directory
 
 
 class FlashImage:
@@ -76,19 +73,13 @@ class FlashImage:
         return 0
 
 
-def remove_tree(path):
-    for entry in os.listdir(path):
-        os.remove(path + "/" + entry)
-    os.rmdir(path)
-
-
 def command_id(i):
     return "press-%014x" % (0x5EED00000000 + i * 7919)
 
 
 def run(step_s, base="/tmp"):
     """Store COMMANDS dispensed commands step_s apart; return the figures main() prints."""
-    directory = new_dir(base)
+    directory = tmpdir(base)
     try:
         journal = Journal(directory, HORIZON)
         outbox = Outbox(directory, 64)
@@ -142,7 +133,7 @@ def append_reopening(path, body):
 
 def per_record(append, body):
     """(us per record, bytes allocated per record) of RECORDS appends."""
-    directory = new_dir()
+    directory = tmpdir()
     try:
         gc.collect()
         gc.disable()  # count every allocation, none reclaimed meanwhile
@@ -204,7 +195,7 @@ def on_littlefs(body):
             ("kept handle + flush", append_kept_handle),
             ("open/write/close", append_reopening),
         ):
-            directory = new_dir("/flash")
+            directory = tmpdir("/flash")
             programmed, erased = flash.programmed, flash.erased
             append(directory + "/r.log", body)
             print(

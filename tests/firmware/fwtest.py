@@ -6,11 +6,11 @@ Only what both interpreters have: os, time, plain exceptions.
 import os
 
 
-def tmpdir():
-    """A fresh empty directory under /tmp (MicroPython has no getpid, so a random name)."""
-    base = "/tmp/fwtest-" + "".join("%02x" % b for b in os.urandom(8))
-    os.mkdir(base)
-    return base
+def tmpdir(base="/tmp"):
+    """A fresh empty directory under base (MicroPython has no getpid, so a random name)."""
+    path = base + "/fwtest-" + "".join("%02x" % b for b in os.urandom(8))
+    os.mkdir(path)
+    return path
 
 
 def remove_tree(path):
