@@ -33,6 +33,9 @@ class NoWaitServos:
     def led(self, state):
         self.hal.led(state)
 
+    def watchdog_feed(self):
+        self.hal.watchdog_feed()
+
 
 def main(config_path):
     with open(config_path) as f:

@@ -60,13 +60,14 @@ def test_a_command_arriving_mid_dispense_is_refused_as_busy():
         rig.close()
 
 
-def test_a_full_journal_refuses_new_commands_rather_than_forgetting_one():
+def test_a_journal_smaller_than_the_cap_needs_refuses_rather_than_forgetting_an_id():
+    # config.py never allows this (the cap bounds the journal); if the proof broke, refusing is right.
     rig = Rig(max_entries=1)
     try:
         assert rig.feeder.handle(payload("p-first")) == DISPENSED
         assert rig.feeder.handle(payload("p-second", "DOUBLE")) == REJECTED
         assert rig.feeder.handle(payload("p-first")) == DUPLICATE  # still remembered
         assert rig.pins_moved() == [LEFT_PIN] * 4
-        assert rig.results()[1]["reason"] == feeder.R_JOURNAL_FULL
+        assert rig.results()[1]["reason"] == feeder.R_STORAGE
     finally:
         rig.close()
