@@ -23,14 +23,15 @@ def test_bad_payloads_each_get_one_rejected_result_and_never_move():
     ]
     rig = Rig()
     try:
+        results = []
         for p in bad:
-            assert rig.feeder.handle(p) == REJECTED, p
-        results = rig.results()
-        assert len(results) == len(bad)
-        for result in results:
-            assert result["status"] == "rejected" and result["bowls"] == [] and result["reason"]
-        assert results[6]["id"] == "press-7f3a9c2e" and results[6]["reason"] == command.R_EVENT
-        assert results[0]["id"] is None and results[11]["reason"] == command.R_SIZE
+            result = rig.decide(p)
+            assert result["status"] == "rejected" and result["bowls"] == [] and result["reason"], p
+            results.append((result["id"], result["reason"]))
+        assert rig.outbox.depth == 0  # one result each, and decide() took it
+        assert results[6] == ("press-7f3a9c2e", command.R_EVENT)
+        assert results[5] == ("a", command.R_VERSION)  # a readable id names a bad-version rejection
+        assert results[0][0] is None and results[11][1] == command.R_SIZE
         assert rig.pins_moved() == []
     finally:
         rig.close()
