@@ -43,8 +43,12 @@ class SimPWM:
 
 
 class HAL:
-    def __init__(self, led_pin=None, trace_path=None, virtual=True, start_unix=1795730000):
+    def __init__(self, led_pin=None, trace_path=None, virtual=True, start_unix=1795730000, freeze_at_write=0):
+        """freeze_at_write > 0: before that PWM write (1 = the first), print "sim: frozen" and hang,
+        so a test can SIGKILL the device at an exact point of a servo movement."""
         self.led_pin = led_pin
+        self.freeze_at_write = freeze_at_write
+        self.writes = 0
         self.trace_path = trace_path
         self.virtual = virtual
         self.start_unix = start_unix
@@ -60,6 +64,11 @@ class HAL:
         return SimPWM(self, pin)
 
     def record_pwm(self, pin, duty_ns):
+        self.writes += 1
+        if self.writes == self.freeze_at_write:
+            print("sim: frozen before pwm write", self.writes, "pin", pin, "duty_ns", duty_ns)
+            while True:
+                time.sleep(1)
         at = self.ticks_us()
         if self.pwm_writes is not None:
             self.pwm_writes.append((at, pin, duty_ns))

@@ -18,7 +18,8 @@ def test_a_flood_of_distinct_ids_feeds_at_most_the_hourly_cap():
         assert statuses == ["dispensed"] * 4 + ["capped"] * 36
         assert rig.pins_moved() == [LEFT_PIN] * 16
         assert capped["bowls"] == [] and capped["id"] == "flood-4"
-        assert capped["reason"] == "cap: left bowl has had 4 portions in the last hour (max_portions_per_hour 4)"
+        assert capped["reason"] == (
+            "cap: left bowl has had 4 portions in the last hour (max_portions_per_hour 4)")
         assert rig.journal.entries == 4  # a capped command leaves no journal entry
     finally:
         rig.close()

@@ -63,7 +63,8 @@ def test_servo_fault_is_reported_as_interrupted():
         rig.hal.pwm = failing_pwm
         assert rig.feeder.handle(payload()) == INTERRUPTED
         # Detached, never driven; then both gates were told to go to rest (park), and detached again.
-        assert [(pin, duty) for _t, pin, duty in rig.hal.pwm_writes] == [(LEFT_PIN, 0), (LEFT_PIN, 0), (RIGHT_PIN, 0)]
+        writes = [(pin, duty) for _t, pin, duty in rig.hal.pwm_writes]
+        assert writes == [(LEFT_PIN, 0), (LEFT_PIN, 0), (RIGHT_PIN, 0)]
         assert [(r["status"], r["bowls"]) for r in rig.results()] == [("interrupted", ["left"])]
         rig.boot()
         assert rig.journal.unfinished() == []  # finished: not reported a second time

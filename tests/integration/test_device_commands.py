@@ -11,6 +11,7 @@ import pytest
 from tests.integration.device_rig import (
     ACTION,
     LEFT_PULSES,
+    PARK_WRITES,
     RIGHT_PULSES,
     Device,
     Observer,
@@ -52,7 +53,7 @@ def test_command_dispenses_the_right_servo_with_calibrated_pulses(
     result = observer.collect(["press-" + event])["press-" + event]
     assert [(r["status"], r["bowls"], r["seq"], r["thing"]) for r in result] == [
         ("dispensed", expected_bowls, 1, "cat-feeder")]
-    assert [(pin, duty) for _, pin, duty in device.trace()] == expected_writes
+    assert [(pin, duty) for _, pin, duty in device.trace()] == PARK_WRITES + expected_writes
 
 
 def test_redelivered_id_is_a_duplicate_and_nothing_moves(device, observer, mqtt):
@@ -71,7 +72,7 @@ def test_redelivered_id_is_a_duplicate_and_nothing_moves(device, observer, mqtt)
 def test_expired_command_is_refused_and_nothing_moves(device, observer, mqtt):
     mqtt("publisher").publish(ACTION, command("press-stale", issued_at=int(time.time()) - 100, ttl=30))
     assert [r["status"] for r in observer.collect(["press-stale"])["press-stale"]] == ["expired"]
-    assert device.trace() == []
+    assert [(pin, duty) for _, pin, duty in device.trace()] == PARK_WRITES
 
 
 def test_garbage_wrong_types_and_oversize_are_rejected_and_the_device_keeps_running(device, observer, mqtt):
