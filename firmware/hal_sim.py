@@ -43,9 +43,12 @@ class SimPWM:
 
 
 class HAL:
-    def __init__(self, led_pin=None, trace_path=None, virtual=True, start_unix=1795730000, freeze_at_write=0):
+    def __init__(self, led_pin=None, trace_path=None, virtual=True, start_unix=1795730000, freeze_at_write=0,
+                 clock_offset_s=0):
         """freeze_at_write > 0: before that PWM write (1 = the first), print "sim: frozen" and hang,
-        so a test can SIGKILL the device at an exact point of a servo movement."""
+        so a test can SIGKILL the device at an exact point of a servo movement. clock_offset_s: added
+        to the real Unix time (virtual=False), so a test can run the device an hour or a day later."""
+        self.clock_offset_s = clock_offset_s
         self.led_pin = led_pin
         self.freeze_at_write = freeze_at_write
         self.writes = 0
@@ -103,7 +106,7 @@ class HAL:
     def unix_time(self):
         if self.virtual:
             return self.start_unix + self._virtual_us // 1000000
-        return int(time.time())
+        return int(time.time()) + self.clock_offset_s
 
     # -- the rest of the board ---------------------------------------------
     def free_heap(self):

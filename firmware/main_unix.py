@@ -10,7 +10,8 @@ on the real clock. Options for the unix port only, in the config's `sim` object:
   servo is attached here, the PWM writes are still traced);
 - `fixed_poll_ms`: check for input only this often, like the seed's device (benchmark baseline);
 - `freeze_at_write`: hang before that PWM write (1 = the first of this run), printing "sim: frozen",
-  so a test can kill the device at an exact point of a servo movement.
+  so a test can kill the device at an exact point of a servo movement;
+- `clock_offset_s`: seconds added to the device's Unix time (a test runs it an hour later).
 """
 
 import json
@@ -43,7 +44,8 @@ def main(config_path):
     with open(config_path) as f:
         sim = json.load(f).get("sim") or {}
     # One HAL for the servos and the loop, so they share the trace; the sim LED needs no pin.
-    hal = HAL(trace_path=sim.get("trace"), virtual=False, freeze_at_write=sim.get("freeze_at_write", 0))
+    hal = HAL(trace_path=sim.get("trace"), virtual=False, freeze_at_write=sim.get("freeze_at_write", 0),
+              clock_offset_s=sim.get("clock_offset_s", 0))
     options = {"fixed_poll_ms": sim.get("fixed_poll_ms", 0)}
     if not sim.get("servo_wait", True):
         options["servo_hal"] = NoWaitServos(hal)

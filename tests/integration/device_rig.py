@@ -9,10 +9,11 @@ collects results from cat-feeder/states.
   largest feeding cap and a quick, distinctively calibrated servo pair (see LEFT / RIGHT for the
   pulse widths).
 - `Device(flash_dir, pki, config)`: `.start()`, `.expect(prefix)`, `.wait_up()`, `.output()`,
-  `.kill()` (SIGKILL),
+  `.kill()` (SIGKILL), `.configure(config)` (for the next start),
   `.trace()` -> [(ticks_us, pin, duty_ns)].
 - `Observer(pki, port)`: persistent-session observer; `.collect(ids, timeout_s)` waits until every
-  id has a result; `.results` by seq, `.by_id()`, `.reconnect()` after a broker restart.
+  id has a result; `.results` by seq (`.received_at` their first arrival, time.monotonic()),
+  `.deliveries` (repeats included), `.telemetry`, `.by_id()`, `.reconnect()` after a broker restart.
 - `command(id, event, issued_at=None, ttl=None)`: a v1 command payload.
 - `dispense_starts(trace)`: the PWM writes that began a bowl's dispense move.
 - `PARK_WRITES`: the (pin, duty_ns) writes every boot begins with (gates to rest, detached).
@@ -50,7 +51,9 @@ def rig_config(port, **sections):
     sections.setdefault("servos", {"left": dict(LEFT), "right": dict(RIGHT)})
     # These tests stream many commands; the cap has its own test (test_device_cap.py).
     sections.setdefault("feeding", {"max_portions_per_hour": 128, "max_portions_per_day": 128})
-    return device_tool.device_config(port, mqtt=mqtt, **sections)
+    sim = {"trace": device_tool.TRACE}
+    sim.update(sections.pop("sim", {}))
+    return device_tool.device_config(port, mqtt=mqtt, sim=sim, **sections)
 
 
 def command(command_id, event="SINGLE", issued_at=None, ttl=None):
@@ -76,6 +79,11 @@ class Device:
         self.lines = queue.Queue()
         self.log = []
         self.lives = 0
+
+    def configure(self, config):
+        """Replace config.json on the flash (takes effect at the next start)."""
+        with open(os.path.join(self.flash, "config.json"), "w") as f:
+            json.dump(config, f)
 
     def start(self):
         self.proc = device_tool.start(self.flash, self.heapsize, stdout=subprocess.PIPE,
@@ -148,7 +156,9 @@ class Observer:
         self.port = port
         self.client_id = client_id
         self.results = {}  # seq -> result body
+        self.received_at = {}  # seq -> time.monotonic() of its first arrival
         self.deliveries = []  # every result body received, resends included
+        self.telemetry = []
         self.client = None
         self.reconnect()
 
@@ -175,8 +185,11 @@ class Observer:
             body = json.loads(message[1])
             if body.get("type") == "result":
                 self.deliveries.append(body)
+                self.received_at.setdefault(body["seq"], time.monotonic())
                 earlier = self.results.setdefault(body["seq"], body)
                 assert earlier == body, "one seq, two contents: %r, %r" % (earlier, body)
+            elif body.get("type") == "telemetry":
+                self.telemetry.append(body)
         return True
 
     def collect(self, ids, timeout_s=30):
