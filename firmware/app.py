@@ -54,8 +54,11 @@ PRUNE_INTERVAL_MS = 60000
 ERROR_PAUSE_MS = 1000
 WIFI_RETRY_PAUSE_MS = 2000
 NTP_RETRY_PAUSE_MS = 2000
-# Results sent and not yet acknowledged; AWS IoT accepts up to 100 unacknowledged per client.
-MAX_IN_FLIGHT = 16
+# Results sent and not yet acknowledged. A result's PUBACK reaches the device only after the
+# commands the broker sent before it (its in-flight window: 20 on mosquitto, 100 on AWS IoT), one
+# dispense each, so a smaller limit would hold results back during a backlog. AWS IoT accepts up
+# to 100 unacknowledged messages from a client.
+MAX_IN_FLIGHT = 100
 
 
 def make_dir(path):
