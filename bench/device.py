@@ -4,8 +4,8 @@
 
 1. Command latency: cloud publish -> first PWM write of the servo, over 1,000 commands (SINGLE and
    DOUBLE in turn), one at a time (the next is sent after the previous result arrived), in rounds
-   of SESSION_COMMANDS on a fresh flash: the feeding cap (at its largest, 128 portions a day per
-   bowl) is what a real device would meet after that many. Both ends read
+   of SESSION_COMMANDS on a fresh flash: the feeding cap (at its largest, 128 portions a day
+   per bowl) is what a real device would meet after that many. Both ends read
    CLOCK_MONOTONIC: the trace's ticks_us on MicroPython's unix port and time.monotonic_ns() here.
    Compared, in the same run, with the same firmware checking for input only every 5 s (the
    seed device's loop), measured on a small sample (POLL_SAMPLE commands sent at random phases).

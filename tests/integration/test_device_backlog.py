@@ -58,7 +58,8 @@ def wait_for_telemetry(observer, timeout_s=15):
     return observer.telemetry[-1]
 
 
-def test_a_backlog_published_while_connected_gets_every_result_promptly(tmp_path, pki, broker, mqtt, observer):
+def test_a_backlog_published_while_connected_gets_every_result_promptly(
+        tmp_path, pki, broker, mqtt, observer):
     device = backlog_device(tmp_path, pki, broker).start()
     device.wait_up()
     started = time.monotonic()

@@ -94,8 +94,8 @@ def test_garbage_wrong_types_and_oversize_are_rejected_and_the_device_keeps_runn
     assert [r["status"] for r in rejected] == ["rejected"] * len(bad)
     assert all(r["reason"] and r["bowls"] == [] for r in rejected)
     assert rejected[-1]["reason"] == "payload: over 1024 bytes"
-    assert (rejected[4]["id"], rejected[4]["reason"]) == (
-        "press-float", "issued_at: expected integer Unix seconds, not a float (single precision on the device)")
+    assert (rejected[4]["id"], rejected[4]["reason"]) == ("press-float", (
+        "issued_at: expected integer Unix seconds, not a float (single precision on the device)"))
     assert (rejected[5]["id"], rejected[5]["reason"]) == ("press-v2", "v: expected 1")
     assert observer.by_id()["press-good"][0]["status"] == "dispensed"
     assert len(dispense_starts(device.trace())) == 1

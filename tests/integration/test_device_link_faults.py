@@ -51,7 +51,8 @@ def free_port():
 @pytest.mark.parametrize("server, logged", [
     (None, "tcp: OSError(111)"),  # broker down: nothing listens
     ("rogue-broker", "tls: ValueError(The certificate is not correctly signed by the trusted CA)"),
-    ("wrong-host-broker", "tls: ValueError(The certificate Common Name (CN) does not match with the expected CN)"),
+    ("wrong-host-broker",
+     "tls: ValueError(The certificate Common Name (CN) does not match with the expected CN)"),
 ])
 def test_each_failed_connect_is_logged_with_its_reason(server, logged, tmp_path, pki):
     broker = Broker(pki, str(tmp_path / "broker"), server_cert=server).start() if server else None
