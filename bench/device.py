@@ -10,8 +10,8 @@
    Compared, in the same run, with the same firmware checking for input only every 5 s (the
    seed device's loop), measured on a small sample (POLL_SAMPLE commands sent at random phases).
 2. Smallest `-X heapsize` for a full session (TLS connect, SESSION_COMMANDS commands, one
-   reconnect after the fault proxy cuts the connection), bisected in 4K steps. A session counts only when every
-   command was dispensed and the loop logged no error (it catches MemoryError and goes on).
+   reconnect after the fault proxy cuts the connection), bisected in 4K steps. A session counts
+   only when every command was dispensed and the loop logged no error (it catches MemoryError and goes on).
 3. Boot to subscribed: process start -> "app: up" (CONNACK, SUBSCRIBE/SUBACK, online published).
 The servo waits are skipped (sim.servo_wait false): no servo is attached, the PWM writes are
 still traced.
