@@ -41,6 +41,10 @@ class DeployEnv:
         return self.aws.client("events")
 
     @functools.cached_property
+    def logs(self):
+        return self.aws.client("logs")
+
+    @functools.cached_property
     def iot(self):
         return self.aws.client("iot")
 

@@ -46,7 +46,7 @@ class Arns:
         return self._arn("iot", "rule/" + rule_name)
 
     def log_group(self, function_name):
-        return self._arn("logs", "log-group:/aws/lambda/" + function_name)
+        return self._arn("logs", "log-group:" + log_group_name(function_name))
 
     def reference(self, topology, ref):
         kind = ref[0]
@@ -61,6 +61,11 @@ class Arns:
 
 def role_name(function):
     return function["name"] + "-role"
+
+
+def log_group_name(function_name):
+    """The group Lambda writes a function's logs to; the deployer creates it with its retention."""
+    return "/aws/lambda/" + function_name
 
 
 def lambda_trust_policy(arns):
@@ -78,13 +83,13 @@ def lambda_trust_policy(arns):
 
 def function_policy(topology, function_key, arns):
     function = topology["functions"][function_key]
-    log_group = arns.log_group(function["name"])
+    # The deployer creates the log group (with its retention), so the function only needs its streams,
+    # which IAM authorizes on the log-stream ARN, not on the group's.
     statements = [
-        {"Effect": "Allow", "Action": "logs:CreateLogGroup", "Resource": log_group},
         {
             "Effect": "Allow",
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": log_group + ":log-stream:*",
+            "Resource": arns.log_group(function["name"]) + ":log-stream:*",
         },
     ]
     for actions, ref in function["grants"]:

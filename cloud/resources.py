@@ -161,6 +161,38 @@ class Role(Resource):
         self.env.iam.delete_role(RoleName=self.name)
 
 
+class LogGroup(Resource):
+    """A function's log group, created before the function so Lambda never creates one without retention."""
+
+    kind = "log group"
+
+    def __init__(self, env, function_key):
+        self.spec = env.topology["functions"][function_key]
+        super().__init__(env, iam.log_group_name(self.spec["name"]))
+
+    def read_existing(self):
+        found = self.env.logs.describe_log_groups(logGroupNamePrefix=self.name)["logGroups"]
+        for group in found:
+            if group["logGroupName"] == self.name:
+                return {"retention_days": group.get("retentionInDays")}
+        return None
+
+    def desired(self):
+        return {"retention_days": self.spec["log_retention_days"]}
+
+    def create(self):
+        self.env.logs.create_log_group(logGroupName=self.name)
+        self.update(None)
+
+    def update(self, current):
+        self.env.logs.put_retention_policy(
+            logGroupName=self.name, retentionInDays=self.desired()["retention_days"]
+        )
+
+    def delete(self):
+        self.env.logs.delete_log_group(logGroupName=self.name)
+
+
 class Function(Resource):
     kind = "lambda function"
 
@@ -604,6 +636,7 @@ def declared_resources(env):
     topology, arns = env.topology, env.arns
     resources = [Queue(env, key) for key in topology["queues"]]
     resources += [Role(env, key) for key in topology["functions"]]
+    resources += [LogGroup(env, key) for key in topology["functions"]]
     resources += [Function(env, key) for key in topology["functions"]]
     resources += [
         FunctionAsyncConfig(env, key) for key, spec in topology["functions"].items() if "async" in spec

@@ -13,6 +13,8 @@ STATES_TOPIC = "cat-feeder/states"
 BUTTON_TOPIC_FILTER = "cat-feeder/+/button"
 # How long a command may be dispensed after the press; also caps every delivery retry of a feed.
 COMMAND_TTL_S = 300
+# How long each function's log group keeps its lines (the feeder's outcome lines are its only record).
+LOG_RETENTION_DAYS = 30
 # The device's client id is its thing name; IoT Core substitutes it per connection.
 THING_NAME_VARIABLE = "${iot:Connection.Thing.ThingName}"
 AMAZON_ROOT_CA = {"name": "AmazonRootCA1", "url": "https://www.amazontrust.com/repository/AmazonRootCA1.pem"}
@@ -38,6 +40,7 @@ TOPOLOGY = {
             "description": "Button press -> FeedRequested event on the bus",
             "memory_mb": 128,
             "timeout_s": 10,
+            "log_retention_days": LOG_RETENTION_DAYS,
             "environment": {"EVENT_SOURCE": SOURCE, "EVENT_DETAIL_TYPE": DETAIL_TYPE},
             "environment_refs": {"EVENT_BUS_NAME": "bus"},
             # Least privilege: (actions, resource reference); references are resolved to ARNs by cloud/iam.py.
@@ -49,6 +52,7 @@ TOPOLOGY = {
             "description": "feeds event -> v1 command on cat-feeder/action",
             "memory_mb": 128,
             "timeout_s": 10,
+            "log_retention_days": LOG_RETENTION_DAYS,
             "environment": {
                 "EVENT_SOURCE": SOURCE,
                 "ACTION_TOPIC": ACTION_TOPIC,

@@ -40,35 +40,41 @@ def remaining_resources(url):
         "policies": iot.list_policies()["policies"],
         "certificates": iot.list_certificates()["certificates"],
         "topic_rules": iot.list_topic_rules()["rules"],
+        "log_groups": client("logs").describe_log_groups()["logGroups"],
     }
 
 
 def test_deploy_redeploy_update_and_destroy(aws, tmp_path):
     env = env_for(aws, tmp_path)
     planned = run(deploy.plan, env)
-    assert planned[-1] == "Plan: 19 to create, 0 to update, 0 unchanged."
+    assert planned[-1] == "Plan: 21 to create, 0 to update, 0 unchanged."
     assert remaining_resources(aws)["functions"] == []  # plan changed nothing
 
     applied = run(deploy.apply, env)
-    assert applied[-1] == "Applied 19 changes."
-    assert run(deploy.apply, env_for(aws, tmp_path)) == ["Nothing changed: 19 resources up to date."]
-    assert run(deploy.plan, env_for(aws, tmp_path)) == ["Nothing to change: 19 resources up to date."]
+    assert applied[-1] == "Applied 21 changes."
+    assert run(deploy.apply, env_for(aws, tmp_path)) == ["Nothing changed: 21 resources up to date."]
+    assert run(deploy.plan, env_for(aws, tmp_path)) == ["Nothing to change: 21 resources up to date."]
 
     changed = copy.deepcopy(TOPOLOGY)
     changed["archive"]["retention_days"] = 30
     changed["functions"]["feeder"]["timeout_s"] = 5
+    changed["functions"]["button"]["log_retention_days"] = 7
     assert run(deploy.plan, env_for(aws, tmp_path, changed)) == [
+        "update    log group /aws/lambda/feedmyfurbabies-button (retention_days)",
         "update    lambda function feedmyfurbabies-feeder (configuration)",
         "update    event archive feedmyfurbabies-ledger (RetentionDays)",
-        "Plan: 0 to create, 2 to update, 17 unchanged.",
+        "Plan: 0 to create, 3 to update, 18 unchanged.",
     ]
-    assert run(deploy.apply, env_for(aws, tmp_path, changed))[-1] == "Applied 2 changes."
+    assert run(deploy.apply, env_for(aws, tmp_path, changed))[-1] == "Applied 3 changes."
+    logs = boto3.client("logs", endpoint_url=aws, region_name=REGION)
+    (group,) = logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/feedmyfurbabies-button")["logGroups"]
+    assert group["retentionInDays"] == 7
     assert (
-        run(deploy.apply, env_for(aws, tmp_path, changed))[-1] == "Nothing changed: 19 resources up to date."
+        run(deploy.apply, env_for(aws, tmp_path, changed))[-1] == "Nothing changed: 21 resources up to date."
     )
 
     removed = run(deploy.destroy, env_for(aws, tmp_path))
-    assert removed[-1] == "Destroyed 19 resources."
+    assert removed[-1] == "Destroyed 21 resources."
     assert all(not found for found in remaining_resources(aws).values()), remaining_resources(aws)
     assert not (tmp_path / "cat-feeder").exists()
     assert run(deploy.destroy, env_for(aws, tmp_path)) == ["Nothing to destroy."]
@@ -106,6 +112,11 @@ def test_deploy_writes_device_credentials_and_wires_the_topology(aws, tmp_path):
     assert invoke_config["DestinationConfig"]["OnFailure"]["Destination"].endswith(
         ":feedmyfurbabies-feeds-failed"
     )
+    groups = client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]
+    assert {(g["logGroupName"], g["retentionInDays"]) for g in groups} == {
+        ("/aws/lambda/feedmyfurbabies-button", 30),
+        ("/aws/lambda/feedmyfurbabies-feeder", 30),
+    }
     rule = iot.get_topic_rule(ruleName="cat_feeder_button")["rule"]
     assert rule["sql"] == "SELECT v, event, at, seq, topic(2) AS thing FROM 'cat-feeder/+/button'"
     assert rule["actions"][0]["lambda"]["functionArn"].endswith(":function:feedmyfurbabies-button")
@@ -131,4 +142,4 @@ def test_plan_cli_runs_against_the_endpoint(aws, tmp_path):
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[-1] == "Plan: 19 to create, 0 to update, 0 unchanged."
+    assert result.stdout.splitlines()[-1] == "Plan: 21 to create, 0 to update, 0 unchanged."
