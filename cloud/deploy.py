@@ -10,10 +10,14 @@ import functools
 import sys
 from pathlib import Path
 
+from botocore.exceptions import ClientError
+
 from cloud import awsenv
+from cloud.awserrors import PermissionDenied, as_permission_error
 from cloud.iam import Arns
 from cloud.resources import declared_resources
 from cloud.topology import TOPOLOGY
+from cloud.waiting import Waiting
 
 DEFAULT_OUT = Path(__file__).resolve().parent / ".out"
 
@@ -21,8 +25,10 @@ DEFAULT_OUT = Path(__file__).resolve().parent / ".out"
 class DeployEnv:
     """Shared by all resources: the topology, clients and ARNs of one account and region, an output folder."""
 
-    def __init__(self, aws, out_dir=DEFAULT_OUT, topology=TOPOLOGY):
+    def __init__(self, aws, out_dir=DEFAULT_OUT, topology=TOPOLOGY, waiting=None):
         self.aws, self.out_dir, self.topology = aws, Path(out_dir), topology
+        # Bounded waits for AWS's propagation delays; tests inject a clock and a sleep that cost nothing.
+        self.waiting = waiting or Waiting()
 
     @functools.cached_property
     def sqs(self):
@@ -53,11 +59,22 @@ class DeployEnv:
         return Arns(self.aws.partition, self.aws.region, self.aws.account)
 
 
+def checked(resource, call, *args):
+    """call(*args) for resource; a refused permission becomes PermissionDenied naming the action."""
+    try:
+        return call(*args)
+    except ClientError as error:
+        denied = as_permission_error(error, resource.service, resource.label)
+        if denied is not None:
+            raise denied from error
+        raise
+
+
 def changes(env):
     """[(action, resource, changed keys)] with action create, update or unchanged, in dependency order."""
     found = []
     for resource in declared_resources(env):
-        current, desired = resource.read(), resource.desired()
+        current, desired = checked(resource, resource.read), checked(resource, resource.desired)
         if current is None:
             found.append(("create", resource, []))
         elif current != desired:
@@ -94,9 +111,9 @@ def apply(env, out=print):
     applied = 0
     for action, resource, keys in found:
         if action == "create":
-            resource.create()
+            checked(resource, resource.create)
         elif action == "update":
-            resource.update(resource.read())
+            checked(resource, resource.update, checked(resource, resource.read))
         else:
             continue
         applied += 1
@@ -112,8 +129,8 @@ def apply(env, out=print):
 def destroy(env, out=print):
     removed = 0
     for resource in reversed(declared_resources(env)):
-        if resource.read() is not None:
-            resource.delete()
+        if checked(resource, resource.read) is not None:
+            checked(resource, resource.delete)
             removed += 1
             out("deleted   " + resource.label)
     out("Destroyed %d resources." % removed if removed else "Nothing to destroy.")
@@ -129,7 +146,11 @@ def main(argv=None):
     awsenv.add_arguments(parser)
     args = parser.parse_args(argv)
     env = DeployEnv(awsenv.AwsEnv.from_args(args), out_dir=args.out)
-    {"plan": plan, "apply": apply, "destroy": destroy}[args.command](env)
+    try:
+        {"plan": plan, "apply": apply, "destroy": destroy}[args.command](env)
+    except PermissionDenied as denied:
+        print(denied, file=sys.stderr)
+        return 1
     return 0
 
 

@@ -6,35 +6,18 @@ compares the two dicts, so `plan`, `apply` and a no-op second `apply` share one 
 """
 
 import json
-import time
-
-from botocore.exceptions import ClientError
 
 from cloud import iam
+from cloud.awserrors import absent_on_not_found
 from cloud.packaging import code_sha256, handler_zip
 from cloud.topology import AMAZON_ROOT_CA
 
-NOT_FOUND = {
-    "ResourceNotFoundException",
-    "NoSuchEntity",
-    "QueueDoesNotExist",
-    "AWS.SimpleQueueService.NonExistentQueue",
-    "UnauthorizedException",
-}
 LAMBDA_RUNTIME = "python3.12"
 ROLE_POLICY_NAME = "least-privilege"
 IOT_SQL_VERSION = "2016-03-23"
 IOT_POLICY_VERSIONS_MAX = 5
-ROLE_PROPAGATION_WAIT_S = (1, 2, 4, 8, 10)
-
-
-def absent_on_not_found(read):
-    try:
-        return read()
-    except ClientError as error:
-        if error.response["Error"]["Code"] in NOT_FOUND:
-            return None
-        raise
+# IAM is eventually consistent: a role created seconds ago may not be assumable by Lambda yet.
+ROLE_PROPAGATION_TIMEOUT_S = 60
 
 
 def canonical(document):
@@ -46,6 +29,7 @@ def canonical(document):
 
 class Resource:
     kind = "resource"
+    service = ""  # the AWS service (and IAM action prefix) of every call the resource makes
 
     def __init__(self, env, name):
         self.env, self.name = env, name
@@ -55,7 +39,7 @@ class Resource:
         return "%s %s" % (self.kind, self.name)
 
     def read(self):
-        return absent_on_not_found(self.read_existing)
+        return absent_on_not_found(self.service, self.read_existing)
 
     def read_existing(self):
         raise NotImplementedError
@@ -75,6 +59,7 @@ class Resource:
 
 class Queue(Resource):
     kind = "sqs queue"
+    service = "sqs"
 
     def __init__(self, env, key):
         super().__init__(env, env.topology["queues"][key]["name"])
@@ -116,6 +101,7 @@ class Queue(Resource):
 
 class Role(Resource):
     kind = "iam role"
+    service = "iam"
 
     def __init__(self, env, function_key):
         super().__init__(env, iam.role_name(env.topology["functions"][function_key]))
@@ -124,9 +110,10 @@ class Role(Resource):
     def read_existing(self):
         role = self.env.iam.get_role(RoleName=self.name)["Role"]
         policy = absent_on_not_found(
+            "iam",
             lambda: self.env.iam.get_role_policy(RoleName=self.name, PolicyName=ROLE_POLICY_NAME)[
                 "PolicyDocument"
-            ]
+            ],
         )
         return {"trust": canonical(role["AssumeRolePolicyDocument"]), "policy": canonical(policy)}
 
@@ -156,7 +143,7 @@ class Role(Resource):
 
     def delete(self):
         absent_on_not_found(
-            lambda: self.env.iam.delete_role_policy(RoleName=self.name, PolicyName=ROLE_POLICY_NAME)
+            "iam", lambda: self.env.iam.delete_role_policy(RoleName=self.name, PolicyName=ROLE_POLICY_NAME)
         )
         self.env.iam.delete_role(RoleName=self.name)
 
@@ -165,6 +152,7 @@ class LogGroup(Resource):
     """A function's log group, created before the function so Lambda never creates one without retention."""
 
     kind = "log group"
+    service = "logs"
 
     def __init__(self, env, function_key):
         self.spec = env.topology["functions"][function_key]
@@ -195,6 +183,7 @@ class LogGroup(Resource):
 
 class Function(Resource):
     kind = "lambda function"
+    service = "lambda"
 
     def __init__(self, env, key):
         self.spec = env.topology["functions"][key]
@@ -235,17 +224,14 @@ class Function(Resource):
 
     def create(self):
         configuration = self.desired()["configuration"]
-        for wait_s in ROLE_PROPAGATION_WAIT_S + (None,):
-            try:
-                self.env.lambda_.create_function(
-                    FunctionName=self.name, Code={"ZipFile": self.package}, Publish=False, **configuration
-                )
-                return
-            except ClientError as error:
-                # A role created seconds ago may not be assumable yet (IAM is eventually consistent).
-                if wait_s is None or "cannot be assumed" not in str(error):
-                    raise
-                time.sleep(wait_s)
+        self.env.waiting.retrying(
+            "role %s to be assumable by Lambda" % configuration["Role"],
+            lambda: self.env.lambda_.create_function(
+                FunctionName=self.name, Code={"ZipFile": self.package}, Publish=False, **configuration
+            ),
+            retry_if=lambda error: "cannot be assumed" in str(error),
+            timeout_s=ROLE_PROPAGATION_TIMEOUT_S,
+        )
 
     def update(self, current):
         desired = self.desired()
@@ -263,6 +249,7 @@ class Function(Resource):
 
 class FunctionAsyncConfig(Resource):
     kind = "lambda async config"
+    service = "lambda"
 
     def __init__(self, env, key):
         self.spec = env.topology["functions"][key]
@@ -299,6 +286,7 @@ class InvokePermission(Resource):
     """Resource-policy statement letting one service principal, from one source ARN, invoke a function."""
 
     kind = "lambda permission"
+    service = "lambda"
 
     def __init__(self, env, function_key, principal, source_arn):
         self.function_name = env.topology["functions"][function_key]["name"]
@@ -339,6 +327,7 @@ class InvokePermission(Resource):
 
 class Bus(Resource):
     kind = "event bus"
+    service = "events"
 
     def read_existing(self):
         self.env.events.describe_event_bus(Name=self.name)
@@ -356,6 +345,7 @@ class Bus(Resource):
 
 class Archive(Resource):
     kind = "event archive"
+    service = "events"
 
     def __init__(self, env):
         self.spec = env.topology["archive"]
@@ -392,6 +382,7 @@ class Archive(Resource):
 
 class Rule(Resource):
     kind = "event rule"
+    service = "events"
 
     def __init__(self, env, spec):
         super().__init__(env, spec["name"])
@@ -422,6 +413,7 @@ class Rule(Resource):
 
 class Targets(Resource):
     kind = "event targets of rule"
+    service = "events"
 
     def __init__(self, env, spec):
         super().__init__(env, spec["name"])
@@ -478,6 +470,7 @@ class Targets(Resource):
 
 class Thing(Resource):
     kind = "iot thing"
+    service = "iot"
 
     def read_existing(self):
         self.env.iot.describe_thing(thingName=self.name)
@@ -495,6 +488,7 @@ class Thing(Resource):
 
 class IotPolicy(Resource):
     kind = "iot policy"
+    service = "iot"
 
     def __init__(self, env, spec):
         super().__init__(env, spec["name"])
@@ -534,6 +528,7 @@ class DeviceCertificate(Resource):
     to the output folder at once; the deployer never re-issues a certificate the thing already has."""
 
     kind = "iot certificate of thing"
+    service = "iot"
 
     def __init__(self, env):
         super().__init__(env, env.topology["thing"]["name"])
@@ -541,7 +536,9 @@ class DeviceCertificate(Resource):
 
     def principals(self):
         return (
-            absent_on_not_found(lambda: self.env.iot.list_thing_principals(thingName=self.name)["principals"])
+            absent_on_not_found(
+                "iot", lambda: self.env.iot.list_thing_principals(thingName=self.name)["principals"]
+            )
             or []
         )
 
@@ -593,12 +590,17 @@ class DeviceCertificate(Resource):
 
 class TopicRule(Resource):
     kind = "iot topic rule"
+    service = "iot"
 
     def __init__(self, env, spec):
         super().__init__(env, spec["name"])
         self.spec = spec
 
     def read_existing(self):
+        # Listed first: GetTopicRule may answer a missing rule with UnauthorizedException (awserrors.py).
+        pages = self.env.iot.get_paginator("list_topic_rules").paginate()
+        if not any(rule["ruleName"] == self.name for page in pages for rule in page["rules"]):
+            return None
         rule = self.env.iot.get_topic_rule(ruleName=self.name)["rule"]
         return {
             "sql": rule["sql"],
