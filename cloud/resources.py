@@ -634,7 +634,8 @@ class TopicRule(Resource):
 
 
 def declared_resources(env):
-    """Every resource of the topology, in an order where each one's dependencies come first."""
+    """Every resource of the topology, in an order where each one's dependencies come first: a function,
+    its log group and its invoke permissions exist before any rule, target or topic rule can invoke it."""
     topology, arns = env.topology, env.arns
     resources = [Queue(env, key) for key in topology["queues"]]
     resources += [Role(env, key) for key in topology["functions"]]
@@ -643,21 +644,21 @@ def declared_resources(env):
     resources += [
         FunctionAsyncConfig(env, key) for key, spec in topology["functions"].items() if "async" in spec
     ]
-    resources += [Bus(env, topology["bus"]["name"]), Archive(env)]
-    resources += [Rule(env, rule) for rule in topology["rules"]]
-    resources += [Targets(env, rule) for rule in topology["rules"]]
     resources += [
         InvokePermission(env, target["function"], "events.amazonaws.com", arns.rule(topology, rule["name"]))
         for rule in topology["rules"]
         for target in rule["targets"]
         if "function" in target
     ]
-    resources += [Thing(env, topology["thing"]["name"])]
-    resources += [IotPolicy(env, policy) for policy in topology["iot_policies"]]
-    resources += [DeviceCertificate(env)]
-    resources += [TopicRule(env, rule) for rule in topology["topic_rules"]]
     resources += [
         InvokePermission(env, rule["function"], "iot.amazonaws.com", arns.topic_rule(rule["name"]))
         for rule in topology["topic_rules"]
     ]
+    resources += [Bus(env, topology["bus"]["name"]), Archive(env)]
+    resources += [Rule(env, rule) for rule in topology["rules"]]
+    resources += [Targets(env, rule) for rule in topology["rules"]]
+    resources += [Thing(env, topology["thing"]["name"])]
+    resources += [IotPolicy(env, policy) for policy in topology["iot_policies"]]
+    resources += [DeviceCertificate(env)]
+    resources += [TopicRule(env, rule) for rule in topology["topic_rules"]]
     return resources

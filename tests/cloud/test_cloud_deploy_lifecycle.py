@@ -143,3 +143,33 @@ def test_plan_cli_runs_against_the_endpoint(aws, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "Plan: 21 to create, 0 to update, 0 unchanged."
+
+
+def test_functions_and_their_permissions_exist_before_anything_invokes_them(aws, tmp_path):
+    env = env_for(aws, tmp_path)
+    calls = []
+    env.aws.session.events.register(
+        "before-parameter-build", lambda model, params, **kwargs: calls.append((model.name, params))
+    )
+    run(deploy.apply, env)
+
+    def first(operation, **params):
+        return next(
+            i
+            for i, (name, sent) in enumerate(calls)
+            if name == operation and all(sent.get(k) == v for k, v in params.items())
+        )
+
+    for function in TOPOLOGY["functions"].values():
+        created = first("CreateFunction", FunctionName=function["name"])
+        assert first("CreateLogGroup", logGroupName="/aws/lambda/" + function["name"]) < created
+    permissions = {
+        principal: first("AddPermission", Principal=principal)
+        for principal in ("events.amazonaws.com", "iot.amazonaws.com")
+    }
+    assert (
+        first("CreateFunction", FunctionName="feedmyfurbabies-feeder") < permissions["events.amazonaws.com"]
+    )
+    assert first("PutFunctionEventInvokeConfig") < first("PutTargets")
+    assert permissions["events.amazonaws.com"] < first("PutTargets", Rule="feeds")
+    assert permissions["iot.amazonaws.com"] < first("CreateTopicRule")
