@@ -33,6 +33,14 @@ class Arns:
     def queue(self, topology, queue_key):
         return self._arn("sqs", topology["queues"][queue_key]["name"])
 
+    def queue_url(self, topology, queue_key):
+        """Not an ARN, but as predictable: IoT's SQS actions name the queue by URL."""
+        return "https://sqs.%s.amazonaws.com/%s/%s" % (
+            self.region,
+            self.account,
+            topology["queues"][queue_key]["name"],
+        )
+
     def function(self, topology, function_key):
         return self._arn("lambda", "function:" + topology["functions"][function_key]["name"])
 
@@ -68,12 +76,13 @@ def log_group_name(function_name):
     return "/aws/lambda/" + function_name
 
 
-def lambda_trust_policy(arns):
+def trust_policy(arns, service):
+    """Only `service` (e.g. lambda.amazonaws.com), acting for this account, may assume the role."""
     return _document(
         [
             {
                 "Effect": "Allow",
-                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Principal": {"Service": service},
                 "Action": "sts:AssumeRole",
                 "Condition": {"StringEquals": {"aws:SourceAccount": arns.account}},
             }
@@ -96,7 +105,17 @@ def function_policy(topology, function_key, arns):
         statements.append(
             {"Effect": "Allow", "Action": list(actions), "Resource": arns.reference(topology, ref)}
         )
+    if "async" in function:
+        # Lambda sends a failed asynchronous invocation to the on-failure destination as the function's role.
+        queue = arns.queue(topology, function["async"]["on_failure_queue"])
+        statements.append({"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": queue})
     return _document(statements)
+
+
+def topic_rules_policy(topology, arns):
+    """What IoT Core may do as the topic rules' role: send to each rule's error queue, nothing else."""
+    queues = sorted({arns.queue(topology, rule["error_queue"]) for rule in topology["topic_rules"]})
+    return _document([{"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": queues}])
 
 
 def queue_policy(topology, queue_key, arns):

@@ -100,12 +100,35 @@ class Queue(Resource):
 
 
 class Role(Resource):
+    """A role one AWS service assumes, with one inline least-privilege policy."""
+
     kind = "iam role"
     service = "iam"
 
-    def __init__(self, env, function_key):
-        super().__init__(env, iam.role_name(env.topology["functions"][function_key]))
-        self.function_key = function_key
+    def __init__(self, env, name, principal, policy, description):
+        """policy: () -> the policy document, built when needed (ARNs need the account)."""
+        super().__init__(env, name)
+        self.principal, self.policy, self.description = principal, policy, description
+
+    @classmethod
+    def of_function(cls, env, function_key):
+        return cls(
+            env,
+            iam.role_name(env.topology["functions"][function_key]),
+            "lambda.amazonaws.com",
+            lambda: iam.function_policy(env.topology, function_key, env.arns),
+            "Execution role of one cat feeder function",
+        )
+
+    @classmethod
+    def of_topic_rules(cls, env):
+        return cls(
+            env,
+            env.topology["topic_rules_role"]["name"],
+            "iot.amazonaws.com",
+            lambda: iam.topic_rules_policy(env.topology, env.arns),
+            "Assumed by IoT Core for the cat feeder's topic rule actions",
+        )
 
     def read_existing(self):
         role = self.env.iam.get_role(RoleName=self.name)["Role"]
@@ -119,8 +142,8 @@ class Role(Resource):
 
     def desired(self):
         return {
-            "trust": canonical(iam.lambda_trust_policy(self.env.arns)),
-            "policy": canonical(iam.function_policy(self.env.topology, self.function_key, self.env.arns)),
+            "trust": canonical(iam.trust_policy(self.env.arns, self.principal)),
+            "policy": canonical(self.policy()),
         }
 
     def create(self):
@@ -128,7 +151,7 @@ class Role(Resource):
         self.env.iam.create_role(
             RoleName=self.name,
             AssumeRolePolicyDocument=desired["trust"],
-            Description="Execution role of one cat feeder function",
+            Description=self.description,
         )
         self.env.iam.put_role_policy(
             RoleName=self.name, PolicyName=ROLE_POLICY_NAME, PolicyDocument=desired["policy"]
@@ -605,14 +628,21 @@ class TopicRule(Resource):
         return {
             "sql": rule["sql"],
             "actions": rule["actions"],
+            "errorAction": rule.get("errorAction"),
             "ruleDisabled": rule.get("ruleDisabled", False),
         }
 
     def desired(self):
-        function_arn = self.env.arns.function(self.env.topology, self.spec["function"])
+        topology, arns = self.env.topology, self.env.arns
+        error_queue = {
+            "roleArn": arns.role(topology["topic_rules_role"]["name"]),
+            "queueUrl": arns.queue_url(topology, self.spec["error_queue"]),
+            "useBase64": False,
+        }
         return {
             "sql": self.spec["sql"],
-            "actions": [{"lambda": {"functionArn": function_arn}}],
+            "actions": [{"lambda": {"functionArn": arns.function(topology, self.spec["function"])}}],
+            "errorAction": {"sqs": error_queue},
             "ruleDisabled": False,
         }
 
@@ -638,7 +668,8 @@ def declared_resources(env):
     its log group and its invoke permissions exist before any rule, target or topic rule can invoke it."""
     topology, arns = env.topology, env.arns
     resources = [Queue(env, key) for key in topology["queues"]]
-    resources += [Role(env, key) for key in topology["functions"]]
+    resources += [Role.of_function(env, key) for key in topology["functions"]]
+    resources += [Role.of_topic_rules(env)]
     resources += [LogGroup(env, key) for key in topology["functions"]]
     resources += [Function(env, key) for key in topology["functions"]]
     resources += [

@@ -30,6 +30,8 @@ TOPOLOGY = {
     "queues": {
         # Feeds that never reached the device: EventBridge target DLQ and the feeder's on-failure destination.
         "feeds_failed": {"name": "feedmyfurbabies-feeds-failed", "retention_s": 14 * 24 * 3600},
+        # Presses that never reached the bus: topic rules' error action, the button's on-failure destination.
+        "presses_failed": {"name": "feedmyfurbabies-presses-failed", "retention_s": 14 * 24 * 3600},
         # Replayed presses land here (never on the feeder), for inspection or rebuilding projections.
         "replays": {"name": "feedmyfurbabies-replays", "retention_s": 4 * 24 * 3600},
     },
@@ -45,6 +47,8 @@ TOPOLOGY = {
             "environment_refs": {"EVENT_BUS_NAME": "bus"},
             # Least privilege: (actions, resource reference); references are resolved to ARNs by cloud/iam.py.
             "grants": [(["events:PutEvents"], ("bus",))],
+            # Invoked asynchronously by the topic rule: a press that still fails after the retries is parked.
+            "async": {"max_retries": 2, "max_event_age_s": 6 * 3600, "on_failure_queue": "presses_failed"},
         },
         "feeder": {
             "name": "feedmyfurbabies-feeder",
@@ -59,10 +63,7 @@ TOPOLOGY = {
                 "COMMAND_TTL_S": str(COMMAND_TTL_S),
             },
             "environment_refs": {},
-            "grants": [
-                (["iot:Publish"], ("topic", ACTION_TOPIC)),
-                (["sqs:SendMessage"], ("queue", "feeds_failed")),
-            ],
+            "grants": [(["iot:Publish"], ("topic", ACTION_TOPIC))],
             "async": {"max_retries": 2, "max_event_age_s": COMMAND_TTL_S, "on_failure_queue": "feeds_failed"},
         },
     },
@@ -112,6 +113,8 @@ TOPOLOGY = {
             "attach_to": "thing",
         },
     ],
+    # The role IoT Core assumes for topic rule actions that need one (each rule's error action).
+    "topic_rules_role": {"name": "feedmyfurbabies-topic-rules-role"},
     "topic_rules": [
         {
             "name": "cat_feeder_button",
@@ -119,6 +122,8 @@ TOPOLOGY = {
             # fields are listed so a `thing` inside the payload is dropped, never trusted.
             "sql": "SELECT v, event, at, seq, topic(2) AS thing FROM '%s'" % BUTTON_TOPIC_FILTER,
             "function": "button",
+            # Where IoT Core puts a message whose action failed (e.g. the function could not be invoked).
+            "error_queue": "presses_failed",
         },
     ],
 }

@@ -47,13 +47,13 @@ def remaining_resources(url):
 def test_deploy_redeploy_update_and_destroy(aws, tmp_path):
     env = env_for(aws, tmp_path)
     planned = run(deploy.plan, env)
-    assert planned[-1] == "Plan: 21 to create, 0 to update, 0 unchanged."
+    assert planned[-1] == "Plan: 24 to create, 0 to update, 0 unchanged."
     assert remaining_resources(aws)["functions"] == []  # plan changed nothing
 
     applied = run(deploy.apply, env)
-    assert applied[-1] == "Applied 21 changes."
-    assert run(deploy.apply, env_for(aws, tmp_path)) == ["Nothing changed: 21 resources up to date."]
-    assert run(deploy.plan, env_for(aws, tmp_path)) == ["Nothing to change: 21 resources up to date."]
+    assert applied[-1] == "Applied 24 changes."
+    assert run(deploy.apply, env_for(aws, tmp_path)) == ["Nothing changed: 24 resources up to date."]
+    assert run(deploy.plan, env_for(aws, tmp_path)) == ["Nothing to change: 24 resources up to date."]
 
     changed = copy.deepcopy(TOPOLOGY)
     changed["archive"]["retention_days"] = 30
@@ -63,18 +63,18 @@ def test_deploy_redeploy_update_and_destroy(aws, tmp_path):
         "update    log group /aws/lambda/feedmyfurbabies-button (retention_days)",
         "update    lambda function feedmyfurbabies-feeder (configuration)",
         "update    event archive feedmyfurbabies-ledger (RetentionDays)",
-        "Plan: 0 to create, 3 to update, 18 unchanged.",
+        "Plan: 0 to create, 3 to update, 21 unchanged.",
     ]
     assert run(deploy.apply, env_for(aws, tmp_path, changed))[-1] == "Applied 3 changes."
     logs = boto3.client("logs", endpoint_url=aws, region_name=REGION)
     (group,) = logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/feedmyfurbabies-button")["logGroups"]
     assert group["retentionInDays"] == 7
     assert (
-        run(deploy.apply, env_for(aws, tmp_path, changed))[-1] == "Nothing changed: 21 resources up to date."
+        run(deploy.apply, env_for(aws, tmp_path, changed))[-1] == "Nothing changed: 24 resources up to date."
     )
 
     removed = run(deploy.destroy, env_for(aws, tmp_path))
-    assert removed[-1] == "Destroyed 21 resources."
+    assert removed[-1] == "Destroyed 24 resources."
     assert all(not found for found in remaining_resources(aws).values()), remaining_resources(aws)
     assert not (tmp_path / "cat-feeder").exists()
     assert run(deploy.destroy, env_for(aws, tmp_path)) == ["Nothing to destroy."]
@@ -120,6 +120,21 @@ def test_deploy_writes_device_credentials_and_wires_the_topology(aws, tmp_path):
     rule = iot.get_topic_rule(ruleName="cat_feeder_button")["rule"]
     assert rule["sql"] == "SELECT v, event, at, seq, topic(2) AS thing FROM 'cat-feeder/+/button'"
     assert rule["actions"][0]["lambda"]["functionArn"].endswith(":function:feedmyfurbabies-button")
+    # A press IoT Core could not hand to the button function is parked, not lost.
+    assert rule["errorAction"] == {
+        "sqs": {
+            "roleArn": "arn:aws:iam::123456789012:role/feedmyfurbabies-topic-rules-role",
+            "queueUrl": "https://sqs.%s.amazonaws.com/123456789012/feedmyfurbabies-presses-failed" % REGION,
+            "useBase64": False,
+        }
+    }
+    role = client("iam").get_role(RoleName="feedmyfurbabies-topic-rules-role")["Role"]
+    (trusted,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trusted["Principal"] == {"Service": "iot.amazonaws.com"}
+    button_config = client("lambda").get_function_event_invoke_config(FunctionName="feedmyfurbabies-button")
+    assert button_config["DestinationConfig"]["OnFailure"]["Destination"].endswith(
+        ":feedmyfurbabies-presses-failed"
+    )
 
 
 def test_plan_cli_runs_against_the_endpoint(aws, tmp_path):
@@ -142,7 +157,7 @@ def test_plan_cli_runs_against_the_endpoint(aws, tmp_path):
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[-1] == "Plan: 21 to create, 0 to update, 0 unchanged."
+    assert result.stdout.splitlines()[-1] == "Plan: 24 to create, 0 to update, 0 unchanged."
 
 
 def test_functions_and_their_permissions_exist_before_anything_invokes_them(aws, tmp_path):

@@ -31,7 +31,10 @@ def log_streams(function_name):
 # The complete allow-list of each function role: anything added or widened fails here.
 ALLOWED = {
     "button": log_streams("feedmyfurbabies-button")
-    | {("events:PutEvents", "arn:aws:events:eu-west-1:123456789012:event-bus/feedmyfurbabies")},
+    | {
+        ("events:PutEvents", "arn:aws:events:eu-west-1:123456789012:event-bus/feedmyfurbabies"),
+        ("sqs:SendMessage", "arn:aws:sqs:eu-west-1:123456789012:feedmyfurbabies-presses-failed"),
+    },
     "feeder": log_streams("feedmyfurbabies-feeder")
     | {
         ("iot:Publish", "arn:aws:iot:eu-west-1:123456789012:topic/cat-feeder/action"),
@@ -44,6 +47,21 @@ def test_each_function_role_allows_exactly_its_allow_list():
     assert set(TOPOLOGY["functions"]) == set(ALLOWED)
     for function_key, allowed in ALLOWED.items():
         assert grants(iam.function_policy(TOPOLOGY, function_key, ARNS)) == allowed, function_key
+
+
+def test_topic_rules_role_may_only_send_to_the_error_queue():
+    assert grants(iam.topic_rules_policy(TOPOLOGY, ARNS)) == {
+        ("sqs:SendMessage", "arn:aws:sqs:eu-west-1:123456789012:feedmyfurbabies-presses-failed")
+    }
+
+
+def test_every_asynchronously_invoked_function_and_every_topic_rule_parks_its_failures():
+    invoked = {t["function"] for rule in TOPOLOGY["rules"] for t in rule["targets"] if "function" in t}
+    invoked |= {rule["function"] for rule in TOPOLOGY["topic_rules"]}
+    for function_key in invoked:
+        assert TOPOLOGY["functions"][function_key]["async"]["on_failure_queue"] in TOPOLOGY["queues"]
+    for rule in TOPOLOGY["topic_rules"]:
+        assert rule["error_queue"] in TOPOLOGY["queues"]
 
 
 def test_queue_policy_admits_only_the_rules_that_deliver_there():
