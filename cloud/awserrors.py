@@ -61,8 +61,11 @@ def absent_on_not_found(service, call):
         raise
 
 
-def as_permission_error(error, service, target):
-    """A PermissionDenied for a ClientError that is one, else None."""
-    if code(error) in PERMISSION_DENIED:
-        return PermissionDenied("%s:%s" % (service, error.operation_name), target, error)
-    return None
+def permissions_checked(service, target, call, *args, **kwargs):
+    """call(*args, **kwargs) about `target` on `service`; a refused permission raises PermissionDenied."""
+    try:
+        return call(*args, **kwargs)
+    except ClientError as error:
+        if code(error) in PERMISSION_DENIED:
+            raise PermissionDenied("%s:%s" % (service, error.operation_name), target, error) from error
+        raise

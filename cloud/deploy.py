@@ -10,10 +10,8 @@ import functools
 import sys
 from pathlib import Path
 
-from botocore.exceptions import ClientError
-
 from cloud import awsenv
-from cloud.awserrors import PermissionDenied, as_permission_error
+from cloud.awserrors import PermissionDenied, permissions_checked
 from cloud.iam import Arns
 from cloud.resources import declared_resources
 from cloud.topology import TOPOLOGY
@@ -55,19 +53,29 @@ class DeployEnv:
         return self.aws.client("iot")
 
     @functools.cached_property
+    def iot_data_endpoint(self):
+        """The account's `iot:Data-ATS` endpoint address: the device connects to it, the feeder publishes."""
+        return permissions_checked(
+            "iot",
+            "the account's iot:Data-ATS endpoint",
+            self.iot.describe_endpoint,
+            endpointType="iot:Data-ATS",
+        )["endpointAddress"]
+
+    def environment_value(self, ref):
+        """A function's environment_refs entry: a deploy-time value, or the name of a topology entry."""
+        if ref == "iot_data_endpoint":
+            return "https://" + self.iot_data_endpoint
+        return self.topology[ref]["name"]
+
+    @functools.cached_property
     def arns(self):
         return Arns(self.aws.partition, self.aws.region, self.aws.account)
 
 
 def checked(resource, call, *args):
     """call(*args) for resource; a refused permission becomes PermissionDenied naming the action."""
-    try:
-        return call(*args)
-    except ClientError as error:
-        denied = as_permission_error(error, resource.service, resource.label)
-        if denied is not None:
-            raise denied from error
-        raise
+    return permissions_checked(resource.service, resource.label, call, *args)
 
 
 def changes(env):

@@ -231,7 +231,7 @@ class Function(Resource):
     def desired(self):
         variables = dict(self.spec["environment"])
         for variable, ref in self.spec["environment_refs"].items():
-            variables[variable] = self.env.topology[ref]["name"]
+            variables[variable] = self.env.environment_value(ref)
         return {
             "code_sha256": code_sha256(self.package),
             "configuration": {
@@ -577,7 +577,7 @@ class DeviceCertificate(Resource):
         for policy in self.policies:
             iot.attach_policy(policyName=policy, target=issued["certificateArn"])
         iot.attach_thing_principal(thingName=self.name, principal=issued["certificateArn"])
-        endpoint = iot.describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"]
+        endpoint = self.env.iot_data_endpoint
         folder = self.env.out_dir / self.name
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "device.crt.pem").write_text(issued["certificatePem"])

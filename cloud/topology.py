@@ -62,7 +62,8 @@ TOPOLOGY = {
                 "ACTION_TOPIC": ACTION_TOPIC,
                 "COMMAND_TTL_S": str(COMMAND_TTL_S),
             },
-            "environment_refs": {},
+            # The account's data endpoint https://<prefix>-ats.iot.<region>.amazonaws.com, found at deploy.
+            "environment_refs": {"IOT_DATA_ENDPOINT": "iot_data_endpoint"},
             "grants": [(["iot:Publish"], ("topic", ACTION_TOPIC))],
             "async": {"max_retries": 2, "max_event_age_s": COMMAND_TTL_S, "on_failure_queue": "feeds_failed"},
         },

@@ -16,8 +16,14 @@ from cloud.topology import TOPOLOGY
 REGION = "eu-west-1"
 
 
+# moto answers DescribeEndpoint with a new random address on every call; AWS has one per account.
+IOT_DATA_ENDPOINTS = {}
+
+
 def env_for(url, out_dir, topology=TOPOLOGY):
-    return deploy.DeployEnv(AwsEnv(region=REGION, endpoint_url=url), out_dir=out_dir, topology=topology)
+    env = deploy.DeployEnv(AwsEnv(region=REGION, endpoint_url=url), out_dir=out_dir, topology=topology)
+    env.__dict__["iot_data_endpoint"] = IOT_DATA_ENDPOINTS.setdefault(url, env.iot_data_endpoint)
+    return env
 
 
 def run(step, env):
@@ -108,6 +114,8 @@ def test_deploy_writes_device_credentials_and_wires_the_topology(aws, tmp_path):
     assert target["Arn"].endswith(":function:feedmyfurbabies-feeder")
     assert target["DeadLetterConfig"]["Arn"].endswith(":feedmyfurbabies-feeds-failed")
     assert target["RetryPolicy"] == {"MaximumRetryAttempts": 8, "MaximumEventAgeInSeconds": 300}
+    feeder = client("lambda").get_function(FunctionName="feedmyfurbabies-feeder")["Configuration"]
+    assert feeder["Environment"]["Variables"]["IOT_DATA_ENDPOINT"] == "https://" + device["endpoint"]
     invoke_config = client("lambda").get_function_event_invoke_config(FunctionName="feedmyfurbabies-feeder")
     assert invoke_config["DestinationConfig"]["OnFailure"]["Destination"].endswith(
         ":feedmyfurbabies-feeds-failed"
@@ -161,12 +169,13 @@ def test_plan_cli_runs_against_the_endpoint(aws, tmp_path):
 
 
 def test_functions_and_their_permissions_exist_before_anything_invokes_them(aws, tmp_path):
-    env = env_for(aws, tmp_path)
     calls = []
-    env.aws.session.events.register(
+    aws_env = AwsEnv(region=REGION, endpoint_url=aws)
+    # Registered before any client exists: each client copies the session's handlers when created.
+    aws_env.session.events.register(
         "before-parameter-build", lambda model, params, **kwargs: calls.append((model.name, params))
     )
-    run(deploy.apply, env)
+    run(deploy.apply, deploy.DeployEnv(aws_env, out_dir=tmp_path))
 
     def first(operation, **params):
         return next(
