@@ -12,6 +12,7 @@ from cloud import iam
 from cloud.awserrors import absent_on_not_found
 from cloud.credentials import DeviceFolder
 from cloud.packaging import code_sha256, handler_zip
+from cloud.topology import LOG_RETENTION_DAYS
 from cloud.waiting import codes
 
 LAMBDA_RUNTIME = "python3.12"
@@ -202,7 +203,7 @@ class LogGroup(Resource):
         return None
 
     def desired(self):
-        return {"retention_days": self.spec["log_retention_days"]}
+        return {"retention_days": self.spec.get("log_retention_days", LOG_RETENTION_DAYS)}
 
     def create(self):
         self.env.logs.create_log_group(logGroupName=self.name)

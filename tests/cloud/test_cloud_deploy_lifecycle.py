@@ -6,12 +6,14 @@ import os
 import stat
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import boto3
 
 from cloud import deploy
 from cloud.awsenv import AwsEnv
-from cloud.topology import TOPOLOGY
+from cloud.resources import LogGroup
+from cloud.topology import LOG_RETENTION_DAYS, TOPOLOGY
 from tests.cloud.envs import REGION, env_for, run
 
 
@@ -213,3 +215,12 @@ def test_functions_and_their_permissions_exist_before_anything_invokes_them(aws,
     assert first("PutFunctionEventInvokeConfig") < first("PutTargets")
     assert permissions["events.amazonaws.com"] < first("PutTargets", Rule="feeds")
     assert permissions["iot.amazonaws.com"] < first("CreateTopicRule")
+
+
+def test_a_function_without_its_own_log_retention_gets_the_default():
+    topology = copy.deepcopy(TOPOLOGY)
+    del topology["functions"]["button"]["log_retention_days"]
+    topology["functions"]["feeder"]["log_retention_days"] = 7
+    env = SimpleNamespace(topology=topology)
+    assert LogGroup(env, "button").desired() == {"retention_days": LOG_RETENTION_DAYS}
+    assert LogGroup(env, "feeder").desired() == {"retention_days": 7}
