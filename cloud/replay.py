@@ -13,6 +13,8 @@ import sys
 import time
 from datetime import datetime, timezone
 
+from botocore.exceptions import ClientError
+
 from cloud import awsenv
 from cloud.awserrors import absent_on_not_found
 from cloud.iam import Arns
@@ -130,7 +132,11 @@ def follow(events, name, start_time, end_time, poll_s=2.0, out=print, sleep=time
 
 def cancel(events, name, waiting):
     """Cancel a running replay and wait until EventBridge reports it stopped; return its final description."""
-    events.cancel_replay(ReplayName=name)
+    try:
+        events.cancel_replay(ReplayName=name)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "IllegalStatusException":
+            raise  # IllegalStatusException: it ended on its own meanwhile; its state says how
 
     def stopped():
         replay = events.describe_replay(ReplayName=name)

@@ -211,3 +211,13 @@ def test_ctrl_c_cancels_the_replay_and_waits_until_it_stopped(fake_time, tmp_pat
     assert out[2] == "r1: RUNNING, poll 1, 0 s"
     assert err == ["interrupted: cancelling replay r1", "replay r1 CANCELLED"]
     assert fake_time.slept == [1]  # one logged wait for the cancellation, on the injected clock
+
+
+def test_ctrl_c_just_after_the_replay_ended_reports_how_it_ended(fake_time, tmp_path):
+    """AWS refuses to cancel a replay that has ended (IllegalStatusException); moto cancels it anyway."""
+    env, stubs = stubbed_env(fake_time, tmp_path, events="events")
+    stubs["events"].add_client_error("cancel_replay", "IllegalStatusException", "not in a valid state", 400)
+    stubs["events"].add_response("describe_replay", {"State": "COMPLETED"}, {"ReplayName": "ended"})
+    waiting = Waiting(out=lambda line: None, sleep=fake_time.sleep, clock=fake_time.clock)
+    assert replay.cancel(env.events, "ended", waiting)["State"] == "COMPLETED"
+    assert fake_time.slept == []
