@@ -9,21 +9,24 @@ Only dispenses are journaled: a command that is refused (expired, capped, reject
 nothing, so its redelivery can be decided afresh. Each entry keeps the device time the dispense
 began, which is also what the feeding cap counts (cap.py, tally()).
 
-Records (records.py frames; `kind` carries the record type and the bowls mask in bits 0-1):
+Storage (smallfiles.py): one small file per remembered id in <dir>/journal/, named by its slot
+(0-255) and state, holding began_at u32 LE | id (ASCII, 1-64), kind = the bowls mask; 30 bytes for
+a 20-character id, inline in LittleFS's metadata:
 
-    BEGIN  0x10|bowls : slot u8 | began_at u32 LE | id (ASCII, 1-64)       31 bytes for a 20-char id
-    FINISH 0x20       : slot u8                                              7 bytes
-    DONE   0x30|bowls : as BEGIN, already finished (written by compaction only)
+    b<slot>  begun, not finished      written by begin() before any servo moves
+    d<slot>  done                     finish() renames b<slot> to it (atomic)
 
-A slot (0-255) is the short key FINISH uses instead of repeating the id. Slots are reused only
-after the id was forgotten, so when a later BEGIN in the file names a taken slot, the earlier
-id was forgotten and is dropped while loading.
+Forgetting an id removes its file. A power cut during begin() leaves a torn b-file that fails
+its CRC: begin() never returned, so nothing moved, and loading removes it. A damaged d-file is
+counted in corrupt_records and removed (its id is forgotten early, as a corrupt log record was).
+Slots go round-robin, so a freed slot rests before reuse. Data from the log-based journal
+(journal.log) is moved over once, at the first boot after the upgrade (migrate.py).
 
-Memory is fixed at load: per slot, the crc32 of the id, began_at, its length and a state byte
-(2.5 KB for all 256), nothing per id beyond that. seen() compares crc32s, so an id whose crc32
-equals a remembered one's is taken for a duplicate and refused (odds about entries / 2^32 per
-command): the error can only refuse a feed, never repeat one. The ids themselves are read back
-from the file when needed (unfinished ids at load, compaction).
+Memory is fixed at load: per slot, the crc32 of the id, began_at and a state byte (2.3 KB for all
+256), nothing per id beyond that. seen() compares crc32s, so an id whose crc32 equals a remembered
+one's is taken for a duplicate and refused (odds about entries / 2^32 per command): the error can
+only refuse a feed, never repeat one. The ids themselves are read back from flash only for
+unfinished entries at load.
 
 Why forgetting is safe. Assumptions:
   A1 the feeder refuses a command as expired when now > issued_at + ttl, with ttl <= max_ttl_s,
@@ -47,36 +50,35 @@ entries remain and there is always a free slot. A full journal would mean that p
 broken: begin() then raises JournalFull (an OSError, ENOSPC) and the feeder refuses the command
 with nothing moved rather than forget an id that can still be redelivered.
 
-Flash stays bounded because finish() and prune() compact the file (records.Log.compact_if_it_pays)
-to one DONE or BEGIN record per remembered id.
+Flash stays bounded: one small file per remembered id, at most max_entries of them.
 """
 
 import binascii
+import os
 import struct
 from array import array
 
-import records
+from micropython import const
+from smallfiles import SmallFiles
 
-BEGIN = 0x10
-FINISH = 0x20
-DONE = 0x30
-TYPE_MASK = 0xF0
-BOWLS_MASK = 0x03
+_BOWLS_MASK = const(0x03)
 SLOTS = 256
 MAX_ID_LEN = 64
-MAX_TIME = 0xFFFFFFFF
-ENOSPC = 28
-HEAD = "<BI"  # slot, began_at
-HEAD_LEN = 5
+_MAX_TIME = const(0xFFFFFFFF)
+_ENOSPC = const(28)
+_HEAD_LEN = const(4)  # began_at
 # Per-slot state bits; the low two are the bowls mask.
-USED = 0x80
-FINISHED = 0x40
-EMITTED = 0x20  # during compaction: this slot's record has been copied
+_USED = const(0x80)
+_FINISHED = const(0x40)
 
 
 class JournalFull(OSError):
     """begin() refused: max_entries ids inside the horizon. The feeding cap makes this impossible
     (see above); if it happens anyway, refusing is right: forgetting one could feed twice."""
+
+
+def _name(state, slot):
+    return "%s%02x" % (state, slot)
 
 
 class Journal:
@@ -86,58 +88,68 @@ class Journal:
         self.horizon_s = horizon_s
         self.max_entries = max_entries
         self.entries = 0  # ids remembered
+        self.corrupt_records = 0  # damaged files found at load
         self._hashes = bytearray(4 * SLOTS)  # crc32 of each slot's id, little-endian
         self._began = array("I", bytes(4 * SLOTS))
         self._state = bytearray(SLOTS)
-        self._id_len = bytearray(SLOTS)  # for the compaction estimate
         self._next_slot = 0  # handed out round-robin, so a freed slot rests before reuse
         self._key = bytearray(4)
-        self._head = bytearray(HEAD_LEN)
-        self._pending = []  # type: list  # while loading: (id, slot) of each BEGIN not yet finished, in file order
-        self._log = records.Log(directory + "/journal.log")
-        self._log.load(self._replay)
-        self._unfinished = self._pending  # what was still pending at the end of the file
-        self.corrupt_records = self._log.skipped
-        self._maybe_compact()
+        self._head = bytearray(_HEAD_LEN)
+        self._files = SmallFiles(directory + "/journal")
+        try:
+            os.stat(directory + "/journal.log")
+        except OSError:
+            pass
+        else:
+            import migrate  # once, at the first boot after the upgrade from the log-based journal
+
+            migrate.journal(directory + "/journal.log", self._files)
+        self._unfinished = self._load()
 
     # -- loading ---------------------------------------------------------------------------------
 
-    def _replay(self, kind, body):
-        if len(body) == 0:
-            return
-        record_type = kind & TYPE_MASK
-        slot = body[0]
-        if record_type == FINISH:
-            self._state[slot] |= FINISHED if self._state[slot] & USED else 0
-            self._settle(slot)
-            return
-        if record_type not in (BEGIN, DONE) or len(body) <= HEAD_LEN:
-            return  # unknown to this firmware: ignored rather than refusing to boot
-        if self._state[slot] & USED:
-            self._forget(slot)  # the slot was reused, so its earlier id had been pruned
-            self._settle(slot)
-        began_at = struct.unpack_from(HEAD, body, 0)[1]
-        finished = FINISHED if record_type == DONE else 0
-        id_bytes = body[HEAD_LEN:]
-        state = (kind & BOWLS_MASK) | finished
-        self._remember(slot, binascii.crc32(id_bytes), len(id_bytes), began_at, state)
-        if not finished:
-            self._pending.append((bytes(id_bytes).decode(), slot))
-        self._next_slot = (slot + 1) % SLOTS
-
-    def _settle(self, slot):
-        for i in range(len(self._pending)):
-            if self._pending[i][1] == slot:
-                self._pending.pop(i)
-                return
+    def _load(self):
+        """Remember every valid file; return [(began_at, slot, id)] of the unfinished ones, oldest first."""
+        pending = []  # type: list
+        latest = -1
+        for name in list(self._files.names()):
+            if len(name) != 3 or name[0] not in "bd":
+                continue
+            try:
+                slot = int(name[1:], 16)
+            except ValueError:
+                continue
+            record = self._files.read(name)
+            if record is None or len(record[1]) <= _HEAD_LEN:
+                self.corrupt_records += name[0] == "d"  # a torn b-file is a begin() that never returned
+                self._files.remove(name)
+                continue
+            if self._state[slot] & _USED:
+                # Both names: a filesystem whose rename copies. The d-file is the newer state.
+                self._files.remove(_name("b", slot))
+                if name[0] == "b":
+                    continue
+                self._forget(slot)
+                pending = [p for p in pending if p[1] != slot]
+            kind, body = record
+            began_at = struct.unpack_from("<I", body, 0)[0]
+            id_bytes = body[_HEAD_LEN:]
+            finished = _FINISHED if name[0] == "d" else 0
+            self._remember(slot, binascii.crc32(id_bytes), began_at, (kind & _BOWLS_MASK) | finished)
+            if not finished:
+                pending.append((began_at, slot, bytes(id_bytes).decode()))
+            if began_at >= latest:
+                latest = began_at
+                self._next_slot = (slot + 1) % SLOTS
+        pending.sort()
+        return pending
 
     # -- slots -----------------------------------------------------------------------------------
 
-    def _remember(self, slot, crc, id_len, began_at, state):
+    def _remember(self, slot, crc, began_at, state):
         struct.pack_into("<I", self._hashes, 4 * slot, crc)
-        self._id_len[slot] = id_len
         self._began[slot] = began_at
-        self._state[slot] = USED | state
+        self._state[slot] = _USED | state
         self.entries += 1
 
     def _forget(self, slot):
@@ -150,14 +162,14 @@ class Journal:
         struct.pack_into("<I", self._key, 0, binascii.crc32(encoded))
         at = self._hashes.find(self._key)
         while at >= 0:
-            if at & 3 == 0 and self._state[at >> 2] & USED:
+            if at & 3 == 0 and self._state[at >> 2] & _USED:
                 return at >> 2
             at = self._hashes.find(self._key, at + 1)
         return -1
 
     def _free_slot(self):
         slot = self._next_slot
-        while self._state[slot] & USED:
+        while self._state[slot] & _USED:
             slot = (slot + 1) % SLOTS  # terminates: fewer than max_entries <= SLOTS are used
         self._next_slot = (slot + 1) % SLOTS
         return slot
@@ -174,46 +186,44 @@ class Journal:
         encoded = command_id.encode()
         if not 1 <= len(encoded) <= MAX_ID_LEN:
             raise ValueError("journal: id must be 1-%d bytes" % MAX_ID_LEN)
-        if type(now) is not int or not 0 <= now <= MAX_TIME:
+        if type(now) is not int or not 0 <= now <= _MAX_TIME:
             raise ValueError("journal: now must be an int of Unix seconds")
         if self._find(encoded) >= 0:
             raise ValueError("journal: id already begun")
         if self.entries >= self.max_entries:
             self._forget_before(now - self.horizon_s)
         if self.entries >= self.max_entries:
-            raise JournalFull(ENOSPC, "journal full: %d ids inside the horizon" % self.max_entries)
+            raise JournalFull(_ENOSPC, "journal full: %d ids inside the horizon" % self.max_entries)
         slot = self._free_slot()
-        struct.pack_into(HEAD, self._head, 0, slot, now)
-        bowls = bowls_mask & BOWLS_MASK
-        self._log.append(BEGIN | bowls, self._head, encoded)  # durable first, then remembered
-        self._remember(slot, binascii.crc32(encoded), len(encoded), now, bowls)
+        struct.pack_into("<I", self._head, 0, now)
+        bowls = bowls_mask & _BOWLS_MASK
+        self._files.write(_name("b", slot), bowls, self._head, encoded)  # durable first, then remembered
+        self._remember(slot, binascii.crc32(encoded), now, bowls)
 
     def finish(self, command_id):
         """Durably mark command_id completed; a no-op for an unknown or already finished id."""
         slot = self._find(command_id.encode())
-        if slot < 0 or self._state[slot] & FINISHED:
+        if slot < 0 or self._state[slot] & _FINISHED:
             return
-        self._head[0] = slot
-        self._log.append(FINISH, memoryview(self._head)[:1])
-        self._state[slot] |= FINISHED
-        self._maybe_compact()
+        self._files.rename(_name("b", slot), _name("d", slot))
+        self._state[slot] |= _FINISHED
 
     def unfinished(self):
-        """[(command_id, bowls_mask)] begun before this boot and not finished since."""
+        """[(command_id, bowls_mask)] begun before this boot and not finished since, oldest first."""
         result = []
-        for command_id, slot in self._unfinished:
-            if self._state[slot] & (USED | FINISHED) == USED:
-                result.append((command_id, self._state[slot] & BOWLS_MASK))
+        for _began_at, slot, command_id in self._unfinished:
+            if self._state[slot] & (_USED | _FINISHED) == _USED:
+                result.append((command_id, self._state[slot] & _BOWLS_MASK))
         return result
 
     def prune(self, now):
-        """Forget finished ids begun before now - horizon_s (proof above); compact if it pays."""
+        """Forget finished ids begun before now - horizon_s (proof above)."""
         self._forget_before(now - self.horizon_s)
-        self._maybe_compact()
 
     def _forget_before(self, cutoff):
         for slot in range(SLOTS):
-            if self._state[slot] & FINISHED and self._began[slot] < cutoff:
+            if self._state[slot] & _FINISHED and self._began[slot] < cutoff:
+                self._files.remove(_name("d", slot))
                 self._forget(slot)
 
     def tally(self, since_short, since_long, counts):
@@ -225,7 +235,7 @@ class Journal:
         state = self._state
         for slot in range(SLOTS):
             bowls = state[slot]
-            if not bowls & USED:
+            if not bowls & _USED:
                 continue
             at = began[slot]
             if at > since_long:
@@ -235,40 +245,5 @@ class Journal:
                     counts[0] += bowls & 1
                     counts[1] += (bowls >> 1) & 1
 
-    # -- compaction ------------------------------------------------------------------------------
-
-    def _maybe_compact(self):
-        self._log.compact_if_it_pays(self._live_bytes, self._copy_live)
-
-    def _live_bytes(self):
-        total = 0
-        for slot in range(SLOTS):
-            if self._state[slot] & USED:
-                total += records.frame_size(HEAD_LEN + self._id_len[slot])
-        return total
-
-    def _copy_live(self, emit):
-        """Copy each remembered id's record from the current file, as DONE or BEGIN by its state now."""
-        copied = [0]
-
-        def copy(kind, body):
-            record_type = kind & TYPE_MASK
-            if record_type == FINISH or len(body) <= HEAD_LEN:
-                return
-            slot = body[0]
-            state = self._state[slot]
-            if state & (USED | EMITTED) != USED:
-                return
-            if struct.unpack_from("<I", self._hashes, 4 * slot)[0] != binascii.crc32(body[HEAD_LEN:]):
-                return  # an earlier, forgotten occupant of the slot
-            emit((DONE if state & FINISHED else BEGIN) | (state & BOWLS_MASK), body)
-            self._state[slot] = state | EMITTED
-            copied[0] += 1
-
-        self._log.scan(copy)
-        for slot in range(SLOTS):
-            self._state[slot] &= ~EMITTED
-        return copied[0] == self.entries  # else keep the old file rather than lose an id
-
     def close(self):
-        self._log.close()
+        pass  # every write is closed when it returns; kept so callers need not know

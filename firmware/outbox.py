@@ -2,44 +2,39 @@
 
 put() is durable before it returns; ack() removes a message after the broker's PUBACK. When the
 outbox is full, put() drops the oldest message and counts it in `dropped`, which is persisted.
-next_seq never goes back: not across reboots, drops, acks or compaction.
+next_seq never goes back: not across reboots, drops or acks.
 
-Records (records.py frames):
+Storage (smallfiles.py), in <dir>/outbox/:
 
-    PUT   1 : seq low byte | payload       seq: the first one >= next_seq with that low byte
-    ITEM  2 : seq u32 LE | payload         a message rewritten by compaction, seq explicit
-    ACK   3 : seq u32 LE                   removed after PUBACK
-    DROP  4 : seq u32 LE                   removed because full; dropped += 1
-    STATE 5 : next_seq u32 | dropped u32   written by compaction after the ITEMs
+    <seq in hex>  a waiting message: seq u32 LE | payload        kind PUT; 39 B for a 30 B result
+    n             the newest acknowledged message, kept for its seq (the high-water mark)
+    s             next_seq u32 | dropped u32, written when a message is dropped (kind STATE)
 
-put() and drops are flushed before put() returns; an ACK is written without its own flush and
-becomes durable with the next put (or compaction, or close): on LittleFS every flush of an
-appended file copies the file's last block (bench/storage_mpy.py measures it), and an ACK lost
-to a power cut only means its message is sent again with the same seq, which the protocol
-allows (at least once; the cloud detects the repeat by seq). journal.finish() is flushed before
-a result can be acknowledged, so a lost ACK never makes boot recovery report `interrupted`.
+put() creates one file; ack() removes it, or renames it to `n` when it is the newest message
+(rename replaces the old `n` atomically), so next_seq survives an empty outbox with one metadata
+commit per ack. A result of up to 123 bytes stays inline in LittleFS's metadata (no erase).
 
-A dispensed result (~30 bytes) costs 37 bytes to put and 10 to ack. The low byte keeps seqs right
-when a corrupt PUT in the middle is skipped (up to 255 in a row). A torn last PUT was never
-acknowledged to the caller, so reusing its seq is correct: no one ever saw it. A PUT is written
-before the DROP it causes, so a power cut between them leaves one message too many, which the
-next load drops (and counts) again.
+A torn put (power cut before the file was closed) fails its CRC: when it is the newest message it
+is removed and its seq reused, which is correct because put() never returned, so no one saw it.
+Any other damaged file costs only that message, counted in corrupt_records, and its seq is never
+reused. A drop writes `s` (through s.tmp and a rename) before removing the message, so a power
+cut between them leaves one message too many, which the next load drops (and counts) again.
+Data from the log-based outbox (outbox.log) is moved over once, at the first boot after the
+upgrade (migrate.py).
 """
 
+import os
 import struct
 
-import records
+from micropython import const
+from smallfiles import SmallFiles
 
 PUT = 1
-ITEM = 2
-ACK = 3
-DROP = 4
 STATE = 5
-SEQ = "<I"
-STATE_LAYOUT = "<II"
-SEQ_LEN = 4
-FIRST_SEQ = 1
-MAX_SEQ = 0xFFFFFFFF
+_FIRST_SEQ = const(1)
+_MAX_SEQ = const(0xFFFFFFFF)
+_NEWEST = "n"
+_COUNTERS = "s"
 
 
 class Outbox:
@@ -47,41 +42,69 @@ class Outbox:
         if capacity < 1:
             raise ValueError("outbox capacity: expected >= 1")
         self.capacity = capacity
-        self.next_seq = FIRST_SEQ
+        self.next_seq = _FIRST_SEQ
         self.dropped = 0
+        self.corrupt_records = 0  # damaged message files found at load
         self._seqs = []  # type: list  # oldest first, parallel to _payloads
         self._payloads = []  # type: list
-        self._body = bytearray(2 * SEQ_LEN)
-        self._log = records.Log(directory + "/outbox.log")
-        self._log.load(self._replay)
-        while len(self._seqs) > self.capacity:  # a smaller capacity, or a cut between PUT and DROP
+        self._head = bytearray(8)
+        self._files = SmallFiles(directory + "/outbox")
+        try:
+            os.stat(directory + "/outbox.log")
+        except OSError:
+            pass
+        else:
+            import migrate  # once, at the first boot after the upgrade from the log-based outbox
+
+            migrate.outbox(directory + "/outbox.log", self._files)
+        self._load()
+        while len(self._seqs) > self.capacity:  # a smaller capacity, or a cut between `s` and the remove
             self._drop_oldest()
-        self._maybe_compact()
 
     @property
     def depth(self):
         return len(self._seqs)
 
-    @property
-    def corrupt_records(self):
-        return self._log.skipped
+    def _load(self):
+        damaged = []
+        for name in list(self._files.names()):
+            if name == _COUNTERS:
+                record = self._files.read(name)
+                if record is not None and record[0] == STATE and len(record[1]) == 8:
+                    next_seq, self.dropped = struct.unpack("<II", record[1])
+                    self.next_seq = max(self.next_seq, next_seq)
+                continue
+            if name == _NEWEST:
+                record = self._files.read(name)
+                if record is not None and len(record[1]) >= 4:
+                    self.next_seq = max(self.next_seq, struct.unpack_from("<I", record[1], 0)[0] + 1)
+                continue
+            try:
+                seq = int(name, 16)
+            except ValueError:
+                continue  # s.tmp from a cut drop, or not ours
+            record = self._files.read(name)
+            if record is None or record[0] != PUT or len(record[1]) < 4:
+                damaged.append(seq)
+                continue
+            self._insert(seq, bytes(record[1][4:]))
+            self.next_seq = max(self.next_seq, seq + 1)
+        for seq in damaged:
+            if seq >= self.next_seq:  # a torn put: it never returned, so its seq is free again
+                self._files.remove("%x" % seq)
+            else:
+                self.corrupt_records += 1
+                self._files.remove("%x" % seq)
+                self.next_seq = max(self.next_seq, seq + 1)
+        self._files.remove(_COUNTERS + ".tmp")
 
-    def _replay(self, kind, body):
-        if kind == PUT and len(body) > 0:
-            self._add(self.next_seq + ((body[0] - self.next_seq) & 0xFF), bytes(body[1:]))
-        elif kind == ITEM and len(body) >= SEQ_LEN:
-            self._add(struct.unpack_from(SEQ, body, 0)[0], bytes(body[SEQ_LEN:]))
-        elif kind in (ACK, DROP) and len(body) == SEQ_LEN:
-            if self._remove(struct.unpack_from(SEQ, body, 0)[0]) and kind == DROP:
-                self.dropped += 1
-        elif kind == STATE and len(body) == 2 * SEQ_LEN:
-            next_seq, self.dropped = struct.unpack_from(STATE_LAYOUT, body, 0)
-            self.next_seq = max(self.next_seq, next_seq)
-
-    def _add(self, seq, payload):
-        self._seqs.append(seq)
-        self._payloads.append(payload)
-        self.next_seq = max(self.next_seq, seq + 1)
+    def _insert(self, seq, payload):
+        """Add a loaded message in seq order (files come in no particular order)."""
+        i = len(self._seqs)
+        while i > 0 and self._seqs[i - 1] > seq:
+            i -= 1
+        self._seqs.insert(i, seq)
+        self._payloads.insert(i, payload)
 
     def _remove(self, seq):
         for i in range(len(self._seqs)):
@@ -93,27 +116,26 @@ class Outbox:
 
     def put(self, payload):
         """Durably queue payload; return its seq. Drops (and counts) the oldest message when full."""
-        if self.next_seq > MAX_SEQ:
+        if self.next_seq > _MAX_SEQ:
             raise OSError(28, "outbox: seq space exhausted")  # 4 billion results: not in this device's life
         seq = self.next_seq
-        self._body[0] = seq & 0xFF
-        self._log.append(PUT, memoryview(self._body)[:1], payload)
-        self._add(seq, bytes(payload))
+        struct.pack_into("<I", self._head, 0, seq)
+        self._files.write("%x" % seq, PUT, memoryview(self._head)[:4], payload)
+        self._seqs.append(seq)
+        self._payloads.append(bytes(payload))
+        self.next_seq = seq + 1
         if len(self._seqs) > self.capacity:
             self._drop_oldest()
-            self._maybe_compact()  # only drops make dead records here; acks compact in ack()
         return seq
 
     def _drop_oldest(self):
-        self._write_seq(DROP, self._seqs[0])
+        self.dropped += 1
+        struct.pack_into("<II", self._head, 0, self.next_seq, self.dropped)
+        self._files.write(_COUNTERS + ".tmp", STATE, self._head)
+        self._files.rename(_COUNTERS + ".tmp", _COUNTERS)
+        self._files.remove("%x" % self._seqs[0])
         self._seqs.pop(0)
         self._payloads.pop(0)
-        self.dropped += 1
-
-    def _write_seq(self, kind, seq):
-        struct.pack_into(SEQ, self._body, 0, seq)
-        # An ACK lost to a power cut only re-sends its message (same seq): it rides on the next flush.
-        self._log.append(kind, memoryview(self._body)[:SEQ_LEN], durable=kind != ACK)
 
     def peek(self):
         """(seq, payload) of the oldest message, or None."""
@@ -129,31 +151,16 @@ class Outbox:
         """Remove the message with this seq (after PUBACK); unknown or already removed seqs are a no-op."""
         if seq not in self._seqs:
             return
-        self._write_seq(ACK, seq)
+        if seq == self.next_seq - 1:
+            self._files.rename("%x" % seq, _NEWEST)  # keeps next_seq on flash
+        else:
+            self._files.remove("%x" % seq)
         self._remove(seq)
-        self._maybe_compact()
 
     def items(self):
         """(seq, payload) of every waiting message, oldest first."""
         for i in range(len(self._seqs)):
             yield self._seqs[i], self._payloads[i]
 
-    def _live_bytes(self):
-        total = records.frame_size(2 * SEQ_LEN)
-        for payload in self._payloads:
-            total += records.frame_size(SEQ_LEN + len(payload))
-        return total
-
-    def _maybe_compact(self):
-        self._log.compact_if_it_pays(self._live_bytes, self._emit_live)
-
-    def _emit_live(self, emit):
-        for i in range(len(self._seqs)):
-            struct.pack_into(SEQ, self._body, 0, self._seqs[i])
-            emit(ITEM, memoryview(self._body)[:SEQ_LEN], self._payloads[i])
-        struct.pack_into(STATE_LAYOUT, self._body, 0, self.next_seq, self.dropped)
-        emit(STATE, self._body)
-        return True
-
     def close(self):
-        self._log.close()
+        pass  # every write is closed when it returns; kept so callers need not know

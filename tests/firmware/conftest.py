@@ -6,3 +6,5 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "firmware"))
 sys.path.insert(0, HERE)
+# const() and the like: MicroPython has them built in.
+sys.path.insert(0, os.path.join(HERE, "cpython"))

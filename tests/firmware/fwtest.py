@@ -13,17 +13,31 @@ def tmpdir(base="/tmp"):
     return path
 
 
+def _some_names(path, most=32):
+    """Up to `most` names in the directory at path (raises OSError if it is not one). MicroPython's
+    ilistdir, because a full listdir of a journal's 256 files is 2 KB of a 64K heap at once."""
+    names = []
+    entries = os.ilistdir(path) if hasattr(os, "ilistdir") else iter(os.listdir(path))
+    for entry in entries:
+        names.append(entry if isinstance(entry, str) else entry[0])
+        if len(names) == most:
+            break
+    return names
+
+
 def remove_tree(path):
     try:
-        entries = os.listdir(path)
+        names = _some_names(path)
     except OSError:
         try:
             os.remove(path)
         except OSError:
             pass
         return
-    for entry in entries:
-        remove_tree(path + "/" + entry)
+    while names:
+        for entry in names:
+            remove_tree(path + "/" + entry)
+        names = _some_names(path)
     os.rmdir(path)
 
 

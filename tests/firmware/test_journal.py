@@ -1,7 +1,9 @@
 """journal.py: ids survive reboots, unfinished ids are reported, pruning and the full-journal refusal."""
 
-import records
-from fwtest import file_size, raises, remove_tree, tmpdir
+import os
+
+import smallfiles
+from fwtest import raises, remove_tree, tmpdir
 from journal import Journal, JournalFull
 
 NOW = 1795730000
@@ -80,10 +82,10 @@ def test_full_journal_refuses_begin_instead_of_forgetting_a_live_id():
         for i in range(3):
             journal.begin(press(i), NOW + i, 1)
             journal.finish(press(i))
-        size = file_size(directory + "/journal.log")
+        files = sorted(os.listdir(directory + "/journal"))
         error = raises(JournalFull, journal.begin, press(3), NOW + 3, 1)
         assert isinstance(error, OSError) and error.errno == 28  # the feeder refuses on OSError
-        assert not journal.seen(press(3)) and file_size(directory + "/journal.log") == size
+        assert not journal.seen(press(3)) and sorted(os.listdir(directory + "/journal")) == files
         assert all(journal.seen(press(i)) for i in range(3))
         journal.prune(NOW + HORIZON + 1)  # press(0) ages out, the rest are still live
         assert not journal.seen(press(0)) and journal.seen(press(1))
@@ -100,10 +102,10 @@ def test_finish_of_an_unknown_or_finished_id_writes_nothing():
         journal = Journal(directory, HORIZON)
         journal.begin("press-a", NOW, 1)
         journal.finish("press-a")
-        before = records.bytes_written
+        before = smallfiles.bytes_written, os.listdir(directory + "/journal")
         journal.finish("press-a")
         journal.finish("never-begun")
-        assert records.bytes_written == before
+        assert (smallfiles.bytes_written, os.listdir(directory + "/journal")) == before
         journal.close()
     finally:
         remove_tree(directory)
@@ -120,9 +122,9 @@ def test_memory_and_flash_stay_bounded_over_many_commands():
             journal.prune(now)
             journal.begin(press(i), now, 1)
             journal.finish(press(i))
-            biggest = max(biggest, file_size(directory + "/journal.log"))
+            biggest = max(biggest, len(os.listdir(directory + "/journal")))
         assert journal.entries == HORIZON // step + 1
-        assert biggest < 4 * records.COMPACT_MIN_BYTES  # compaction keeps the file small
+        assert biggest == journal.entries  # one file per remembered id; pruned ids leave nothing
         journal.close()
         journal = Journal(directory, HORIZON)
         now = NOW + 1499 * step
@@ -134,29 +136,27 @@ def test_memory_and_flash_stay_bounded_over_many_commands():
         remove_tree(directory)
 
 
-def test_reopen_after_compaction_keeps_ids_and_unfinished_state():
+def test_an_unfinished_id_outlives_pruning_and_reboots_until_finished():
     directory = tmpdir()
     try:
-        journal = Journal(directory, HORIZON)
+        journal = Journal(directory, 10)
         journal.begin("press-crashed", NOW, 2)
         journal.close()
-        journal = Journal(directory, HORIZON)
+        journal = Journal(directory, 10)
         assert journal.unfinished() == [("press-crashed", 2)]
-        path = directory + "/journal.log"
-        i = 0
-        while file_size(path) < records.COMPACT_MIN_BYTES:
+        for i in range(300):  # more than the slots: every other slot is freed and reused meanwhile
+            journal.prune(NOW + i)
             journal.begin(press(i), NOW + i, 1)
             journal.finish(press(i))
-            i += 1
-        journal.prune(NOW + HORIZON + i - 1)  # everything but the last id and the unfinished one ages out
-        assert file_size(path) < 200  # compacted
+        journal.prune(NOW + 10 + 299)  # everything but the last id and the unfinished one ages out
+        assert sorted(os.listdir(directory + "/journal"))[0] == "b00"
         journal.close()
-        journal = Journal(directory, HORIZON)
-        assert journal.entries == 2 and journal.seen(press(i - 1)) and journal.seen("press-crashed")
+        journal = Journal(directory, 10)
+        assert journal.entries == 2 and journal.seen(press(299)) and journal.seen("press-crashed")
         assert journal.unfinished() == [("press-crashed", 2)]
-        journal.finish("press-crashed")  # its slot survived the rewrite
+        journal.finish("press-crashed")
         journal.close()
-        journal = Journal(directory, HORIZON)
+        journal = Journal(directory, 10)
         assert journal.unfinished() == [] and journal.seen("press-crashed")
         journal.close()
     finally:
@@ -185,21 +185,31 @@ def test_bit_flipped_record_costs_only_that_record():
     directory = tmpdir()
     try:
         journal = Journal(directory, HORIZON)
-        path = directory + "/journal.log"
-        journal.begin("press-a", NOW, 1)
-        middle = file_size(path)
-        journal.begin("press-b", NOW, 1)
-        journal.begin("press-c", NOW, 1)
+        for command_id in ("press-a", "press-b", "press-c"):
+            journal.begin(command_id, NOW, 1)
+            journal.finish(command_id)
         journal.close()
+        path = directory + "/journal/d01"  # press-b's
         with open(path, "rb") as f:
             data = bytearray(f.read())
-        data[middle + 10] ^= 1
+        data[10] ^= 1
         with open(path, "wb") as f:
             f.write(data)
         journal = Journal(directory, HORIZON)
         assert journal.seen("press-a") and not journal.seen("press-b") and journal.seen("press-c")
-        assert journal.corrupt_records == 1
+        assert journal.corrupt_records == 1 and "d01" not in os.listdir(directory + "/journal")
         journal.close()
     finally:
         remove_tree(directory)
 
+
+def test_hot_records_fit_inline_in_littlefs_metadata():
+    # The whole point of the layout: a record at the longest id stays under LittleFS's inline limit.
+    directory = tmpdir()
+    try:
+        journal = Journal(directory, HORIZON)
+        journal.begin("L" * 64, NOW, 3)
+        assert os.stat(directory + "/journal/b00")[6] <= smallfiles.INLINE_MAX
+        journal.close()
+    finally:
+        remove_tree(directory)

@@ -1,7 +1,9 @@
-"""outbox.py: a bounded FIFO in flash with seqs that never go back, drop accounting and compaction."""
+"""outbox.py: a bounded FIFO in flash with seqs that never go back and drop accounting."""
 
-import records
-from fwtest import file_size, raises, remove_tree, tmpdir
+import os
+
+import smallfiles
+from fwtest import raises, remove_tree, tmpdir
 from outbox import Outbox
 
 
@@ -58,11 +60,11 @@ def test_ack_of_an_unknown_or_repeated_seq_is_a_no_op():
         outbox.put(payload(0))
         outbox.put(payload(1))
         outbox.ack(1)
-        before = records.bytes_written
+        before = smallfiles.bytes_written, sorted(os.listdir(directory + "/outbox"))
         outbox.ack(1)  # a second PUBACK
         outbox.ack(99)  # never assigned
         outbox.ack(0)
-        assert records.bytes_written == before
+        assert (smallfiles.bytes_written, sorted(os.listdir(directory + "/outbox"))) == before
         assert contents(outbox) == [(2, payload(1))]
         outbox.close()
     finally:
@@ -84,19 +86,18 @@ def test_ack_out_of_order_keeps_the_rest_in_order():
         remove_tree(directory)
 
 
-def test_reopen_after_compaction_keeps_waiting_messages_seqs_and_drop_count():
+def test_many_commands_keep_waiting_messages_seqs_and_drop_count():
     directory = tmpdir()
     try:
-        path = directory + "/outbox.log"
         outbox = Outbox(directory, 4)
-        while file_size(path) < records.COMPACT_MIN_BYTES - 100:
+        for _ in range(100):
             seq = outbox.put(payload(outbox.next_seq % 100))
             if seq % 7:
                 outbox.ack(seq)  # every 7th stays, so the outbox fills up and drops
+        while outbox.depth < 4:
+            outbox.put(payload(outbox.next_seq % 100))
         assert outbox.dropped > 0
-        for i in range(4):  # full, so each put drops; past the threshold the drop rewrites the file
-            outbox.put(payload(i))
-        assert file_size(path) < 300
+        assert len(os.listdir(directory + "/outbox")) == 4 + 2  # the waiting ones, `n` and `s`
         waiting, dropped, next_seq = contents(outbox), outbox.dropped, outbox.next_seq
         outbox.close()
         outbox = Outbox(directory, 4)
@@ -110,21 +111,28 @@ def test_reopen_after_compaction_keeps_waiting_messages_seqs_and_drop_count():
         remove_tree(directory)
 
 
-def test_empty_outbox_compacts_to_its_counters():
+def test_an_empty_outbox_keeps_its_next_seq_in_one_file():
     directory = tmpdir()
     try:
-        path = directory + "/outbox.log"
         outbox = Outbox(directory, 64)
-        biggest = 0
-        for _ in range(200):  # about 2 compactions' worth
+        for _ in range(200):
             outbox.ack(outbox.put(payload(1)))
-            biggest = max(biggest, file_size(path))
-        # rewritten each time it reaches the threshold
-        assert records.COMPACT_MIN_BYTES - 100 < biggest < records.COMPACT_MIN_BYTES
+        assert os.listdir(directory + "/outbox") == ["n"]  # the newest acknowledged message
         next_seq = outbox.next_seq
         outbox.close()
         outbox = Outbox(directory, 64)
-        assert outbox.depth == 0 and outbox.next_seq == next_seq and outbox.dropped == 0
+        assert outbox.depth == 0 and outbox.next_seq == next_seq == 201 and outbox.dropped == 0
+        outbox.close()
+    finally:
+        remove_tree(directory)
+
+
+def test_a_dispensed_result_fits_inline_in_littlefs_metadata():
+    directory = tmpdir()
+    try:
+        outbox = Outbox(directory, 4)
+        outbox.put(payload(0))
+        assert os.stat(directory + "/outbox/1")[6] <= smallfiles.INLINE_MAX
         outbox.close()
     finally:
         remove_tree(directory)
@@ -136,7 +144,7 @@ def test_large_and_oversized_payloads():
         outbox = Outbox(directory, 4)
         big = b"r" * 300
         outbox.put(big)
-        raises(ValueError, outbox.put, b"x" * (records.MAX_BODY + 1))
+        raises(ValueError, outbox.put, b"x" * smallfiles.MAX_RECORD)
         assert outbox.depth == 1 and outbox.next_seq == 2
         outbox.close()
         assert contents(Outbox(directory, 4)) == [(1, big)]
@@ -147,16 +155,14 @@ def test_large_and_oversized_payloads():
 def test_bit_flipped_record_costs_only_that_message():
     directory = tmpdir()
     try:
-        path = directory + "/outbox.log"
         outbox = Outbox(directory, 8)
-        outbox.put(payload(0))
-        middle = file_size(path)
-        outbox.put(payload(1))
-        outbox.put(payload(2))
+        for i in range(3):
+            outbox.put(payload(i))
         outbox.close()
+        path = directory + "/outbox/2"
         with open(path, "rb") as f:
             data = bytearray(f.read())
-        data[middle + 5] ^= 4
+        data[5] ^= 4
         with open(path, "wb") as f:
             f.write(data)
         outbox = Outbox(directory, 8)
@@ -168,16 +174,18 @@ def test_bit_flipped_record_costs_only_that_message():
         remove_tree(directory)
 
 
-def test_an_ack_is_durable_once_the_next_put_returns():
+def test_an_ack_is_durable_when_it_returns():
     directory = tmpdir()
     try:
         outbox = Outbox(directory, 8)
         outbox.put(payload(0))
-        outbox.ack(1)  # written without a flush of its own
         outbox.put(payload(1))
+        outbox.ack(1)
         after_power_cut = Outbox(directory, 8)  # the first one is never closed: as if the power went now
         assert contents(after_power_cut) == [(2, payload(1))]
-        after_power_cut.close()
+        outbox.ack(2)
+        after_power_cut = Outbox(directory, 8)
+        assert contents(after_power_cut) == [] and after_power_cut.next_seq == 3
         outbox.close()
     finally:
         remove_tree(directory)

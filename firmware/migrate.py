@@ -1,0 +1,88 @@
+"""Move the journal and the outbox from their log files (records.py, firmware before the small-file
+layout) into smallfiles.py's layout. Runs once, at the first boot after the upgrade, and is
+imported only then.
+
+Each migration clears the new directory, writes every live record into it, and removes the log
+last. A power cut at any point leaves the log in place, so the next boot starts the migration
+again from the log: the log stays the truth until the new layout is complete.
+
+The old record formats (records.py frames):
+  journal.log  BEGIN 0x10|bowls, DONE 0x30|bowls: slot u8 | began_at u32 | id;  FINISH 0x20: slot u8
+               (a later BEGIN naming a taken slot means the earlier id was forgotten)
+  outbox.log   PUT 1: seq low byte | payload;  ITEM 2: seq u32 | payload;  ACK 3 / DROP 4: seq u32;
+               STATE 5: next_seq u32 | dropped u32
+"""
+
+import os
+import struct
+
+import records
+
+
+def _clear(files):
+    for name in list(files.names()):
+        files.remove(name)
+
+
+def _retire(log_path):
+    for path in (log_path + ".tmp", log_path):
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+
+
+def journal(log_path, files):
+    slots = {}  # type: dict  # slot -> [bowls, began_at u32 + id, finished]
+
+    def replay(kind, body):
+        record_type = kind & 0xF0
+        if len(body) == 0:
+            return
+        if record_type == 0x20:
+            if body[0] in slots:
+                slots[body[0]][2] = True
+        elif record_type in (0x10, 0x30) and len(body) > 5:
+            slots[body[0]] = [kind & 0x03, bytes(body[1:]), record_type == 0x30]
+
+    log = records.Log(log_path)
+    log.load(replay)  # finishes an interrupted compaction and cuts a torn tail first
+    log.close()
+    _clear(files)
+    for slot, (bowls, head_and_id, finished) in slots.items():
+        files.write("%s%02x" % ("d" if finished else "b", slot), bowls, head_and_id)
+    _retire(log_path)
+
+
+def outbox(log_path, files):
+    state = [1, 0]  # next_seq, dropped
+    waiting = {}  # seq -> payload
+
+    def replay(kind, body):
+        if kind == 1 and len(body) > 0:
+            seq = state[0] + ((body[0] - state[0]) & 0xFF)
+            waiting[seq] = bytes(body[1:])
+            state[0] = max(state[0], seq + 1)
+        elif kind == 2 and len(body) >= 4:
+            seq = struct.unpack_from("<I", body, 0)[0]
+            waiting[seq] = bytes(body[4:])
+            state[0] = max(state[0], seq + 1)
+        elif kind in (3, 4) and len(body) == 4:
+            seq = struct.unpack_from("<I", body, 0)[0]
+            if waiting.pop(seq, None) is not None and kind == 4:
+                state[1] += 1
+        elif kind == 5 and len(body) == 8:
+            next_seq, state[1] = struct.unpack_from("<II", body, 0)
+            state[0] = max(state[0], next_seq)
+
+    log = records.Log(log_path)
+    log.load(replay)
+    log.close()
+    _clear(files)
+    head = bytearray(8)
+    for seq, payload in waiting.items():
+        struct.pack_into("<I", head, 0, seq)
+        files.write("%x" % seq, 1, memoryview(head)[:4], payload)
+    struct.pack_into("<II", head, 0, state[0], state[1])
+    files.write("s", 5, head)  # next_seq and dropped, even with nothing waiting
+    _retire(log_path)
