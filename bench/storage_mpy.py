@@ -208,7 +208,8 @@ def host_run(step_s):
                 files += 1
                 footprint += os.stat(directory + "/" + name + "/" + entry[0])[6]
         entries = layout.journal.entries
-        return per_command, files, footprint, entries, live_peak - baseline, worst_allocation, elapsed_us // COMMANDS
+        return (per_command, files, footprint, entries, live_peak - baseline, worst_allocation,
+                elapsed_us // COMMANDS)
     finally:
         remove_tree(directory)
 
@@ -234,7 +235,7 @@ def main():
         print("  flash at the end: %d files, %d B (%d ids remembered)" % (files, footprint, entries))
         print("  heap: peak growth of live data %d B; the most one command allocated %d B; %d us/command"
               % (live, allocated, us))
-    worst = 0.0
+    worst = []
     for step_s, cadence in ((LARGEST_CAP_STEP_S, "one command every 338 s"),
                             (DEFAULT_CAP_STEP_S, "one command an hour")):
         print("LittleFS, 4 KB blocks, %s, per dispensed command:" % cadence)
@@ -243,15 +244,17 @@ def main():
         for layout_class in (LogsLayout, OneLogLayout, SmallFilesLayout):
             (programmed, erases, hot_mean), hot = on_littlefs(layout_class, step_s)
             if layout_class is SmallFilesLayout:
-                worst = max(worst, erases)
-            print("  %-36s %8d B %8.2f %16.2f   p50 %3d ms, p99 %3d ms, max %d ms"
+                worst.append("%.3f %s" % (erases, cadence))
+            print("  %-36s %8d B %8.3f %16.3f   p50 %3d ms, p99 %3d ms, max %d ms"
                   % (layout_class.label, programmed, erases, hot_mean,
                      percentile(hot, 0.5) * ERASE_TYPICAL_MS, percentile(hot, 0.99) * ERASE_TYPICAL_MS,
                      max(hot) * ERASE_MAX_MS))
     print("  (added: erases inside journal.begin x %d ms typical; max: x %d ms, the datasheet worst case)"
           % (ERASE_TYPICAL_MS, ERASE_MAX_MS))
-    print("goal <= %.1f erases per dispensed command: %s (%.2f)"
-          % (GOAL_ERASES, "met" if worst <= GOAL_ERASES else "NOT met", worst))
+    for figure in worst:
+        erases = float(figure.split()[0])
+        print("goal <= %.1f erases per dispensed command, %s: %s"
+              % (GOAL_ERASES, figure, "met" if erases <= GOAL_ERASES else "NOT met"))
 
 
 main()

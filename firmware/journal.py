@@ -9,18 +9,22 @@ Only dispenses are journaled: a command that is refused (expired, capped, reject
 nothing, so its redelivery can be decided afresh. Each entry keeps the device time the dispense
 began, which is also what the feeding cap counts (cap.py, tally()).
 
-Storage (smallfiles.py): one small file per remembered id in <dir>/journal/, named by its slot
-(0-255) and state, holding began_at u32 LE | id (ASCII, 1-64), kind = the bowls mask; 30 bytes for
-a 20-character id, inline in LittleFS's metadata:
+Storage (smallfiles.py): one small file per slot (0-255) in <dir>/journal/, named by the slot in
+hex, holding one record, inline in LittleFS's metadata:
 
-    b<slot>  begun, not finished      written by begin() before any servo moves
-    d<slot>  done                     finish() renames b<slot> to it (atomic)
+    BEGIN 0x10|bowls : began_at u32 LE | id (ASCII, 1-64)       30 bytes for a 20-character id
+    DONE  0x30|bowls : began_at u32 LE | crc32 of the id         13 bytes
 
-Forgetting an id removes its file. A power cut during begin() leaves a torn b-file that fails
-its CRC: begin() never returned, so nothing moved, and loading removes it. A damaged d-file is
-counted in corrupt_records and removed (its id is forgotten early, as a corrupt log record was).
-Slots go round-robin, so a freed slot rests before reuse. Data from the log-based journal
-(journal.log) is moved over once, at the first boot after the upgrade (migrate.py).
+begin() writes BEGIN to the slot's file and finish() replaces it with DONE, each atomically
+(smallfiles.write), so a power cut leaves either record whole: a cut begin() leaves the slot's
+earlier record (or an empty file) and never returned, so nothing moved; a cut finish() leaves
+BEGIN, reported `interrupted`. Forgetting an id writes nothing: its DONE file stays until begin()
+reuses the slot (the lowest free one), and if the device reboots first it is loaded again and
+forgotten again by the next prune (a command that old is refused as expired anyway, see below).
+So a dispense costs two metadata commits and no erase. A damaged file is counted in
+corrupt_records and removed (its id is forgotten early, as a corrupt log record was). Data from
+the log-based journal (journal.log) is moved over once, at the first boot after the upgrade
+(migrate.py).
 
 Memory is fixed at load: per slot, the crc32 of the id, began_at and a state byte (2.3 KB for all
 256), nothing per id beyond that. seen() compares crc32s, so an id whose crc32 equals a remembered
@@ -50,7 +54,7 @@ entries remain and there is always a free slot. A full journal would mean that p
 broken: begin() then raises JournalFull (an OSError, ENOSPC) and the feeder refuses the command
 with nothing moved rather than forget an id that can still be redelivered.
 
-Flash stays bounded: one small file per remembered id, at most max_entries of them.
+Flash stays bounded: one small file per slot, at most SLOTS of them.
 """
 
 import binascii
@@ -61,6 +65,9 @@ from array import array
 from micropython import const
 from smallfiles import SmallFiles
 
+_BEGIN = const(0x10)
+_DONE = const(0x30)
+_TYPE_MASK = const(0xF0)
 _BOWLS_MASK = const(0x03)
 SLOTS = 256
 MAX_ID_LEN = 64
@@ -77,10 +84,6 @@ class JournalFull(OSError):
     (see above); if it happens anyway, refusing is right: forgetting one could feed twice."""
 
 
-def _name(state, slot):
-    return "%s%02x" % (state, slot)
-
-
 class Journal:
     def __init__(self, directory, horizon_s, max_entries=256):
         if not 1 <= max_entries <= SLOTS:
@@ -92,7 +95,6 @@ class Journal:
         self._hashes = bytearray(4 * SLOTS)  # crc32 of each slot's id, little-endian
         self._began = array("I", bytes(4 * SLOTS))
         self._state = bytearray(SLOTS)
-        self._next_slot = 0  # handed out round-robin, so a freed slot rests before reuse
         self._key = bytearray(4)
         self._head = bytearray(_HEAD_LEN)
         self._files = SmallFiles(directory + "/journal")
@@ -111,36 +113,38 @@ class Journal:
     def _load(self):
         """Remember every valid file; return [(began_at, slot, id)] of the unfinished ones, oldest first."""
         pending = []  # type: list
-        latest = -1
-        for name in list(self._files.names()):
-            if len(name) != 3 or name[0] not in "bd":
+        doomed = []  # type: list
+        view = self._files.read_buffer()  # leftovers and damaged files, removed once the listing is done
+        for name in self._files.names():
+            if self._files.is_leftover(name):
+                doomed.append(name)
                 continue
             try:
-                slot = int(name[1:], 16)
+                slot = int(name, 16)
             except ValueError:
+                continue  # not ours
+            try:
+                record = self._files.read(name, view)
+            except ValueError:
+                self.corrupt_records += 1
+                doomed.append(name)
                 continue
-            record = self._files.read(name)
-            if record is None or len(record[1]) <= _HEAD_LEN:
-                self.corrupt_records += name[0] == "d"  # a torn b-file is a begin() that never returned
-                self._files.remove(name)
+            if record is None:  # a create cut short: its begin() never returned
+                doomed.append(name)
                 continue
-            if self._state[slot] & _USED:
-                # Both names: a filesystem whose rename copies. The d-file is the newer state.
-                self._files.remove(_name("b", slot))
-                if name[0] == "b":
-                    continue
-                self._forget(slot)
-                pending = [p for p in pending if p[1] != slot]
             kind, body = record
-            began_at = struct.unpack_from("<I", body, 0)[0]
-            id_bytes = body[_HEAD_LEN:]
-            finished = _FINISHED if name[0] == "d" else 0
-            self._remember(slot, binascii.crc32(id_bytes), began_at, (kind & _BOWLS_MASK) | finished)
-            if not finished:
-                pending.append((began_at, slot, bytes(id_bytes).decode()))
-            if began_at >= latest:
-                latest = began_at
-                self._next_slot = (slot + 1) % SLOTS
+            if kind & _TYPE_MASK == _DONE and len(body) == _HEAD_LEN + 4:
+                began_at, crc = struct.unpack_from("<II", body, 0)
+            elif kind & _TYPE_MASK == _BEGIN and len(body) > _HEAD_LEN:
+                began_at = struct.unpack_from("<I", body, 0)[0]
+                crc = binascii.crc32(body[_HEAD_LEN:])
+                pending.append((began_at, slot, bytes(body[_HEAD_LEN:]).decode()))
+            else:
+                continue  # a record type from a later firmware: ignored rather than refusing to boot
+            finished = _FINISHED if kind & _TYPE_MASK == _DONE else 0
+            self._remember(slot, crc, began_at, (kind & _BOWLS_MASK) | finished)
+        for name in doomed:
+            self._files.remove(name)
         pending.sort()
         return pending
 
@@ -168,10 +172,11 @@ class Journal:
         return -1
 
     def _free_slot(self):
-        slot = self._next_slot
+        """The lowest free slot: the files in use stay as few as the ids a day holds (fewer bytes in
+        LittleFS's metadata to copy when it compacts: bench/storage_mpy.py)."""
+        slot = 0
         while self._state[slot] & _USED:
-            slot = (slot + 1) % SLOTS  # terminates: fewer than max_entries <= SLOTS are used
-        self._next_slot = (slot + 1) % SLOTS
+            slot += 1  # stops below SLOTS: fewer than max_entries <= SLOTS are used
         return slot
 
     # -- the contract ----------------------------------------------------------------------------
@@ -197,7 +202,7 @@ class Journal:
         slot = self._free_slot()
         struct.pack_into("<I", self._head, 0, now)
         bowls = bowls_mask & _BOWLS_MASK
-        self._files.write(_name("b", slot), bowls, self._head, encoded)  # durable first, then remembered
+        self._files.write("%02x" % slot, _BEGIN | bowls, self._head, encoded)  # durable, then remembered
         self._remember(slot, binascii.crc32(encoded), now, bowls)
 
     def finish(self, command_id):
@@ -205,7 +210,10 @@ class Journal:
         slot = self._find(command_id.encode())
         if slot < 0 or self._state[slot] & _FINISHED:
             return
-        self._files.rename(_name("b", slot), _name("d", slot))
+        struct.pack_into("<I", self._head, 0, self._began[slot])
+        hashes = memoryview(self._hashes)
+        self._files.write("%02x" % slot, _DONE | (self._state[slot] & _BOWLS_MASK), self._head,
+                          hashes[4 * slot : 4 * slot + 4])
         self._state[slot] |= _FINISHED
 
     def unfinished(self):
@@ -223,8 +231,7 @@ class Journal:
     def _forget_before(self, cutoff):
         for slot in range(SLOTS):
             if self._state[slot] & _FINISHED and self._began[slot] < cutoff:
-                self._files.remove(_name("d", slot))
-                self._forget(slot)
+                self._forget(slot)  # its DONE file stays until the slot is reused (see above)
 
     def tally(self, since_short, since_long, counts):
         """Dispenses per bowl begun after each time: counts[0], [1] = left, right after since_short;

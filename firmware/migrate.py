@@ -13,6 +13,7 @@ The old record formats (records.py frames):
                STATE 5: next_seq u32 | dropped u32
 """
 
+import binascii
 import os
 import struct
 
@@ -50,7 +51,12 @@ def journal(log_path, files):
     log.close()
     _clear(files)
     for slot, (bowls, head_and_id, finished) in slots.items():
-        files.write("%s%02x" % ("d" if finished else "b", slot), bowls, head_and_id)
+        # journal.py's records: BEGIN with the id, or DONE with its crc32.
+        if finished:
+            crc = struct.pack("<I", binascii.crc32(head_and_id[4:]))
+            files.write("%02x" % slot, 0x30 | bowls, head_and_id[:4], crc)
+        else:
+            files.write("%02x" % slot, 0x10 | bowls, head_and_id)
     _retire(log_path)
 
 
@@ -80,9 +86,11 @@ def outbox(log_path, files):
     log.close()
     _clear(files)
     head = bytearray(8)
-    for seq, payload in waiting.items():
+    index = 0
+    for seq, payload in waiting.items():  # into pool files 0, 1, ... (outbox.py)
         struct.pack_into("<I", head, 0, seq)
-        files.write("%x" % seq, 1, memoryview(head)[:4], payload)
+        files.write("%d" % index, 1, memoryview(head)[:4], payload)
+        index += 1
     struct.pack_into("<II", head, 0, state[0], state[1])
     files.write("s", 5, head)  # next_seq and dropped, even with nothing waiting
     _retire(log_path)

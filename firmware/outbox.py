@@ -4,36 +4,39 @@ put() is durable before it returns; ack() removes a message after the broker's P
 outbox is full, put() drops the oldest message and counts it in `dropped`, which is persisted.
 next_seq never goes back: not across reboots, drops or acks.
 
-Storage (smallfiles.py), in <dir>/outbox/:
+Storage (smallfiles.py): a pool of small files in <dir>/outbox/, named 0, 1, 2 ..., each holding
+one record, rewritten atomically in place (one metadata commit on LittleFS, no erase):
 
-    <seq in hex>  a waiting message: seq u32 LE | payload        kind PUT; 39 B for a 30 B result
-    n             the newest acknowledged message, kept for its seq (the high-water mark)
-    s             next_seq u32 | dropped u32, written when a message is dropped (kind STATE)
+    PUT   1 : seq u32 LE | payload       a waiting message        39 bytes for a 30-byte result
+    DONE  2 : seq u32 LE                 a free file: its message was acknowledged or dropped
+    STATE 5 : next_seq u32 | dropped u32 in the file `s`, written when a message is dropped
 
-put() creates one file; ack() removes it, or renames it to `n` when it is the newest message
-(rename replaces the old `n` atomically), so next_seq survives an empty outbox with one metadata
-commit per ack. A result of up to 123 bytes stays inline in LittleFS's metadata (no erase).
+put() writes its message into the free file holding the oldest seq (a new file only when every
+file holds a waiting message), and ack() rewrites the message's file as DONE. So a dispensed
+command costs two commits, and the pool is one file more than the most messages ever waiting at
+once, plus one: there are always two free files, and the one holding the newest seq is never the
+one rewritten, so next_seq (one above the highest seq in any file) survives an empty outbox.
 
-A torn put (power cut before the file was closed) fails its CRC: when it is the newest message it
-is removed and its seq reused, which is correct because put() never returned, so no one saw it.
-Any other damaged file costs only that message, counted in corrupt_records, and its seq is never
-reused. A drop writes `s` (through s.tmp and a rename) before removing the message, so a power
-cut between them leaves one message too many, which the next load drops (and counts) again.
-Data from the log-based outbox (outbox.log) is moved over once, at the first boot after the
-upgrade (migrate.py).
+A power cut during a write leaves the file's old record whole (smallfiles.py): a cut put() was
+never acknowledged to its caller, so its seq is free again; a cut ack() sends the message again
+with its seq, which the protocol allows. A damaged file costs only its message, counted in
+corrupt_records. A drop writes `s` before freeing the message's file, so a power cut between them
+leaves one message too many, which the next load drops (and counts) again. Data from the
+log-based outbox (outbox.log) is moved over once, at the first boot after the upgrade (migrate.py).
 """
 
 import os
 import struct
+from array import array
 
 from micropython import const
 from smallfiles import SmallFiles
 
 PUT = 1
+DONE = 2
 STATE = 5
 _FIRST_SEQ = const(1)
 _MAX_SEQ = const(0xFFFFFFFF)
-_NEWEST = "n"
 _COUNTERS = "s"
 
 
@@ -44,9 +47,11 @@ class Outbox:
         self.capacity = capacity
         self.next_seq = _FIRST_SEQ
         self.dropped = 0
-        self.corrupt_records = 0  # damaged message files found at load
-        self._seqs = []  # type: list  # oldest first, parallel to _payloads
+        self.corrupt_records = 0  # damaged files found at load
+        self._seqs = []  # type: list  # waiting messages, oldest first, parallel to _payloads, _files_of
         self._payloads = []  # type: list
+        self._files_of = []  # type: list  # the pool file holding each waiting message
+        self._file_seqs = array("I")  # per pool file: the seq of the record it holds (0: none)
         self._head = bytearray(8)
         self._files = SmallFiles(directory + "/outbox")
         try:
@@ -58,7 +63,7 @@ class Outbox:
 
             migrate.outbox(directory + "/outbox.log", self._files)
         self._load()
-        while len(self._seqs) > self.capacity:  # a smaller capacity, or a cut between `s` and the remove
+        while len(self._seqs) > self.capacity:  # a smaller capacity, or a cut between `s` and the free
             self._drop_oldest()
 
     @property
@@ -66,63 +71,81 @@ class Outbox:
         return len(self._seqs)
 
     def _load(self):
-        damaged = []
-        for name in list(self._files.names()):
-            if name == _COUNTERS:
-                record = self._files.read(name)
-                if record is not None and record[0] == STATE and len(record[1]) == 8:
-                    next_seq, self.dropped = struct.unpack("<II", record[1])
-                    self.next_seq = max(self.next_seq, next_seq)
+        doomed = []  # type: list
+        view = self._files.read_buffer()
+        for name in self._files.names():
+            if self._files.is_leftover(name):
+                doomed.append(name)
                 continue
-            if name == _NEWEST:
-                record = self._files.read(name)
-                if record is not None and len(record[1]) >= 4:
-                    self.next_seq = max(self.next_seq, struct.unpack_from("<I", record[1], 0)[0] + 1)
-                continue
+            index = -1  # the counters file
+            if name != _COUNTERS:
+                try:
+                    index = int(name)
+                except ValueError:
+                    continue  # not ours
+                self._grow_pool(index + 1)
             try:
-                seq = int(name, 16)
+                record = self._files.read(name, view)
             except ValueError:
-                continue  # s.tmp from a cut drop, or not ours
-            record = self._files.read(name)
-            if record is None or record[0] != PUT or len(record[1]) < 4:
-                damaged.append(seq)
+                self.corrupt_records += 1  # a damaged pool file is free; its message is lost
                 continue
-            self._insert(seq, bytes(record[1][4:]))
+            if record is None:
+                continue  # a create cut short, or empty: a free file
+            kind, body = record
+            if kind == STATE and len(body) == 8:
+                next_seq, self.dropped = struct.unpack("<II", body)
+                self.next_seq = max(self.next_seq, next_seq)
+                continue
+            if kind not in (PUT, DONE) or len(body) < 4 or index < 0:
+                continue
+            seq = struct.unpack_from("<I", body, 0)[0]
+            self._file_seqs[index] = seq
             self.next_seq = max(self.next_seq, seq + 1)
-        for seq in damaged:
-            if seq >= self.next_seq:  # a torn put: it never returned, so its seq is free again
-                self._files.remove("%x" % seq)
-            else:
-                self.corrupt_records += 1
-                self._files.remove("%x" % seq)
-                self.next_seq = max(self.next_seq, seq + 1)
-        self._files.remove(_COUNTERS + ".tmp")
+            if kind == PUT:
+                self._insert(seq, bytes(body[4:]), index)
+        for name in doomed:
+            self._files.remove(name)
 
-    def _insert(self, seq, payload):
+    def _grow_pool(self, size):
+        while len(self._file_seqs) < size:
+            self._file_seqs.append(0)
+
+    def _insert(self, seq, payload, index):
         """Add a loaded message in seq order (files come in no particular order)."""
         i = len(self._seqs)
         while i > 0 and self._seqs[i - 1] > seq:
             i -= 1
         self._seqs.insert(i, seq)
         self._payloads.insert(i, payload)
+        self._files_of.insert(i, index)
 
-    def _remove(self, seq):
-        for i in range(len(self._seqs)):
-            if self._seqs[i] == seq:
-                self._seqs.pop(i)
-                self._payloads.pop(i)
-                return True
-        return False
+    def _free_file(self):
+        """The free pool file holding the oldest seq; the pool grows when fewer than two are free."""
+        best = -1
+        free = 0
+        for index in range(len(self._file_seqs)):
+            if index in self._files_of:
+                continue
+            free += 1
+            if best < 0 or self._file_seqs[index] < self._file_seqs[best]:
+                best = index
+        if free < 2:
+            self._grow_pool(len(self._file_seqs) + 1)
+            return len(self._file_seqs) - 1
+        return best
 
     def put(self, payload):
         """Durably queue payload; return its seq. Drops (and counts) the oldest message when full."""
         if self.next_seq > _MAX_SEQ:
             raise OSError(28, "outbox: seq space exhausted")  # 4 billion results: not in this device's life
         seq = self.next_seq
+        index = self._free_file()
         struct.pack_into("<I", self._head, 0, seq)
-        self._files.write("%x" % seq, PUT, memoryview(self._head)[:4], payload)
+        self._files.write("%d" % index, PUT, memoryview(self._head)[:4], payload)
+        self._file_seqs[index] = seq
         self._seqs.append(seq)
         self._payloads.append(bytes(payload))
+        self._files_of.append(index)
         self.next_seq = seq + 1
         if len(self._seqs) > self.capacity:
             self._drop_oldest()
@@ -131,11 +154,16 @@ class Outbox:
     def _drop_oldest(self):
         self.dropped += 1
         struct.pack_into("<II", self._head, 0, self.next_seq, self.dropped)
-        self._files.write(_COUNTERS + ".tmp", STATE, self._head)
-        self._files.rename(_COUNTERS + ".tmp", _COUNTERS)
-        self._files.remove("%x" % self._seqs[0])
-        self._seqs.pop(0)
-        self._payloads.pop(0)
+        self._files.write(_COUNTERS, STATE, self._head)
+        self._release(0)
+
+    def _release(self, i):
+        """Rewrite the i-th waiting message's file as free, and forget the message."""
+        struct.pack_into("<I", self._head, 0, self._seqs[i])
+        self._files.write("%d" % self._files_of[i], DONE, memoryview(self._head)[:4])
+        self._seqs.pop(i)
+        self._payloads.pop(i)
+        self._files_of.pop(i)
 
     def peek(self):
         """(seq, payload) of the oldest message, or None."""
@@ -149,13 +177,10 @@ class Outbox:
 
     def ack(self, seq):
         """Remove the message with this seq (after PUBACK); unknown or already removed seqs are a no-op."""
-        if seq not in self._seqs:
-            return
-        if seq == self.next_seq - 1:
-            self._files.rename("%x" % seq, _NEWEST)  # keeps next_seq on flash
-        else:
-            self._files.remove("%x" % seq)
-        self._remove(seq)
+        for i in range(len(self._seqs)):
+            if self._seqs[i] == seq:
+                self._release(i)
+                return
 
     def items(self):
         """(seq, payload) of every waiting message, oldest first."""

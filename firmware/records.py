@@ -1,4 +1,6 @@
-"""Append-only log of CRC-framed records in one file; the storage under the journal and the outbox.
+"""Append-only log of CRC-framed records in one file: how the journal and the outbox were stored
+before smallfiles.py. Now only migrate.py reads it, once, at the first boot after the upgrade (and
+bench/storage_mpy.py models the old layout with it).
 
 Frame, one per record:
 
@@ -19,12 +21,9 @@ Loading (`Log.load`) hands every valid record to a callback, in order:
 
 Durability: MicroPython has no os.fsync. A record is written with one write() of the whole
 frame and then flush(), which on LittleFS (the ESP32 filesystem) is lfs_file_sync: the append
-becomes durable at that point, atomically, or not at all. One append handle stays open between
-records instead of open/append/close per record: bench/storage_mpy.py measures both on LittleFS
-(4 KB blocks) and on the host. Flash wear is the same (each sync of an appended file copies its
-last block: ~2 KB programmed and one block erased per durable append, whatever the record size),
-but reopening allocates a file object (and LittleFS's file cache) per record, 128 B against 69 B
-allocated per record on the host, and looks the path up again each time.
+becomes durable at that point, atomically, or not at all. But each such sync copies the file's
+last block on LittleFS (an erase per durable append, whatever the record size), which is why the
+firmware moved to small files.
 
 `bytes_written` counts every byte this module writes (appends, tail cuts and compactions), so the
 benchmark measures real writes.

@@ -1,22 +1,24 @@
-"""A directory of small files, one CRC'd record each: the storage under the journal and the outbox.
+"""A directory of small files, one CRC'd record each, each replaced whole and atomically: the
+storage under the journal and the outbox.
 
-Why files and not a log: on LittleFS (the ESP32's filesystem) a file of at most 128 bytes is kept
-inline in its directory's metadata, so creating, renaming or removing one is a single metadata
-commit appended to a block that is erased only when it fills up. Each sync of an appended log
-instead rewrites the log's last block, an erase (45-400 ms on SPI NOR) between a command and its
-servo. bench/storage_mpy.py counts both on a LittleFS image: 0.05 against 3.1 erases per command.
+Why: on LittleFS (the ESP32's filesystem) a file of at most 128 bytes is kept inline in its
+directory's metadata, and rewriting it is one metadata commit appended to a block that is erased
+only when it fills up. Each sync of an appended log instead rewrites the log's last block: an
+erase (45-400 ms on SPI NOR) between a command and its servo. bench/storage_mpy.py counts both
+on a LittleFS image.
 
 File content: kind (1 byte) | body | crc32 of kind and body (4 bytes, little-endian). The length is
-the file's size, so a record is 5 bytes besides its body and must stay under INLINE_MAX to be inline.
+the file's size, so a record costs 5 bytes besides its body; under INLINE_MAX it is inline.
 
-Durability and atomicity, without os.fsync:
-- write(name, ...) creates a file with one write() and close(). On LittleFS the close is the
-  commit that gives the file its content; on any filesystem a power cut before it leaves a short or
-  empty file, whose CRC fails: read() returns None and the owner treats it as never written (its
-  write never returned, so nothing acted on it). write() is only used for names that do not exist.
-- rename(old, new) is how a record changes state or replaces another: atomic on LittleFS and POSIX,
-  so after a power cut exactly one of the two names holds the record.
-- remove(name) is one commit too.
+write(name, ...) replaces the file's record atomically: after a power cut the file holds the old
+record or the new one, never a mix, on every filesystem:
+- LittleFS is copy-on-write: an opened file's new content is committed by close() in one
+  metadata commit, or not at all. So the record is written in place (one commit once the file
+  exists; a new file's open is a commit of its own that leaves it empty until the close).
+- Elsewhere (the unix port's POSIX filesystem, FAT) a rewrite in place could be torn, so the
+  record goes to `<name>.new`, which is then renamed over the file (atomic on POSIX). A leftover
+  `.new` is a write that never returned: load() callers remove it (is_leftover).
+An empty file is a create that never returned (LittleFS); any other file failing its CRC is damage.
 
 `bytes_written` counts every byte this module writes, so the benchmark measures real writes.
 """
@@ -28,27 +30,40 @@ import os
 # work, they take a block of their own (and its erase).
 INLINE_MAX = 128
 MAX_RECORD = 1024  # a bound keeps a damaged file from being read far
-OVERHEAD = 5  # kind, crc32
+_NEW = ".new"
 
 bytes_written = 0
 
 
-def make_dir(path):
+def _rewrites_atomically(directory):
+    """True when directory is on LittleFS (copy-on-write files); False on POSIX, FAT and CPython."""
     try:
-        os.mkdir(path)
-    except OSError:
-        pass  # exists already; a real failure shows up at the first write
+        import vfs
+    except ImportError:
+        return False
+    if directory[:1] != "/":
+        directory = os.getcwd().rstrip("/") + "/" + directory
+    best, best_mount = None, ""
+    for fs, mount in vfs.mount():  # no arguments: the mount table
+        inside = directory == mount or directory.startswith(mount.rstrip("/") + "/")
+        if inside and len(mount) >= len(best_mount):
+            best, best_mount = fs, mount
+    return type(best).__name__ in ("VfsLfs1", "VfsLfs2")
 
 
 class SmallFiles:
     def __init__(self, directory):
-        make_dir(directory)
+        try:
+            os.mkdir(directory)
+        except OSError:
+            pass  # exists already; a real failure shows up at the first write
         self.directory = directory
+        self._prefix = directory + "/"
+        self.in_place = _rewrites_atomically(directory)
         self._record = bytearray(64)  # reused for every write; grows to the largest record
-        self._read = memoryview(bytearray(MAX_RECORD + 1))
 
     def _path(self, name):
-        return self.directory + "/" + name
+        return self._prefix + name
 
     def names(self):
         """The names of every file in the directory, in no particular order."""
@@ -58,8 +73,13 @@ class SmallFiles:
         for entry in os.ilistdir(self.directory):  # no list of every name at once
             yield entry[0]
 
+    @staticmethod
+    def is_leftover(name):
+        """A `.new` file: a write cut short before its rename; remove it and keep the old record."""
+        return name.endswith(_NEW)
+
     def write(self, name, kind, head, body=b""):
-        """Create `name` holding the record (kind, head + body); durable when this returns."""
+        """Atomically replace (or create) `name` with the record (kind, head + body); durable on return."""
         global bytes_written
         size = 1 + len(head) + len(body)
         if size + 4 > MAX_RECORD:
@@ -73,37 +93,39 @@ class SmallFiles:
         crc = binascii.crc32(memoryview(record)[:size])
         for i in range(4):
             record[size + i] = (crc >> (8 * i)) & 0xFF
-        with open(self._path(name), "wb") as f:
+        path = self._path(name)
+        target = path if self.in_place else path + _NEW
+        with open(target, "wb") as f:
             written = f.write(memoryview(record)[: size + 4])
         bytes_written += size + 4
         if written is not None and written != size + 4:
             raise OSError(5, "short write")  # EIO
+        if not self.in_place:
+            try:
+                os.rename(target, path)
+            except OSError:  # FAT cannot rename over a file: not atomic there (the ESP32 formats LittleFS)
+                self.remove(name)
+                os.rename(target, path)
 
-    def read(self, name):
-        """(kind, body) of the record in `name`, body a memoryview valid until the next read; None
-        when the file is torn or damaged (bad CRC, too short, too long) or missing."""
-        view = self._read
-        try:
-            with open(self._path(name), "rb") as f:
-                n = f.readinto(view)
-        except OSError:
+    @staticmethod
+    def read_buffer():
+        """A buffer for read(): the caller keeps it only while loading, so it is not resident."""
+        return memoryview(bytearray(MAX_RECORD + 1))
+
+    def read(self, name, view):
+        """(kind, body) of the record in `name`, body a memoryview into view (from read_buffer()). None
+        for an empty file (a create cut short); ValueError for a damaged one (bad CRC, bad size)."""
+        with open(self._path(name), "rb") as f:
+            n = f.readinto(view)
+        if not n:
             return None
-        if n is None or n < OVERHEAD or n > MAX_RECORD:
-            return None
+        if n < 5 or n > MAX_RECORD:
+            raise ValueError("damaged record")
         end = n - 4
         crc = view[end] | (view[end + 1] << 8) | (view[end + 2] << 16) | (view[end + 3] << 24)
         if binascii.crc32(view[:end]) != crc:
-            return None
+            raise ValueError("damaged record")
         return view[0], view[1:end]
-
-    def rename(self, old, new):
-        """Rename old to new, replacing new: atomic on LittleFS and POSIX."""
-        try:
-            os.rename(self._path(old), self._path(new))
-        except OSError:
-            # FAT cannot rename over a file: not atomic there (the ESP32 port formats LittleFS).
-            self.remove(new)
-            os.rename(self._path(old), self._path(new))
 
     def remove(self, name):
         try:

@@ -1,10 +1,11 @@
-"""Power cuts: every torn write cut at every byte, every atomic step (rename, remove) on both sides.
+"""Power cuts: every write of the journal and the outbox cut at every byte.
 
-The journal and the outbox keep one record per small file (smallfiles.py). A cut while a file is
-written leaves it short: simulated by truncating the newest file at every offset, then booting
-(opening the directory again). A rename or remove is atomic (LittleFS, POSIX), so a cut leaves the
-state from before or after it: both are booted. After each: recovery succeeds, nothing can be
-dispensed twice, and no message other than the torn one is lost.
+Each record lives in a small file replaced atomically (smallfiles.py). Off LittleFS the new record
+is written to `<name>.new` and renamed over the file, so a cut leaves a `.new` holding any prefix of
+the record next to the old file: simulated here at every offset. On LittleFS a rewrite is
+copy-on-write and a cut leaves the old record, or an empty file for a create: simulated too. Each
+cut state is booted (the directory opened again). After each: recovery succeeds, nothing can be
+dispensed twice, no message other than the cut one is lost, and the cut write's leftovers are gone.
 """
 
 import os
@@ -27,12 +28,36 @@ def write_bytes(path, data):
         f.write(data)
 
 
-def truncations(path):
-    """Cut path at every offset up to its full length; yield whether the record is whole."""
-    full = read_bytes(path)
-    for cut in range(len(full) + 1):
-        write_bytes(path, full[:cut])
-        yield cut == len(full)
+def snapshot(path):
+    return {name: read_bytes(path + "/" + name) for name in os.listdir(path)}
+
+
+def restore(path, files):
+    for name in os.listdir(path):
+        os.remove(path + "/" + name)
+    for name in files:
+        write_bytes(path + "/" + name, files[name])
+
+
+def cut_states(path, operation):
+    """Run operation() on the files in path; yield once for each state a power cut during it can
+    leave (path holds that state meanwhile), with False, then once with True for the finished write."""
+    before = snapshot(path)
+    operation()
+    after = snapshot(path)
+    changed = [name for name in after if before.get(name) != after[name]]
+    assert len(changed) == 1, changed  # one record per operation
+    name = changed[0]
+    for cut in range(len(after[name]) + 1):  # off LittleFS: a .new with any prefix, the old file intact
+        restore(path, before)
+        write_bytes(path + "/" + name + ".new", after[name][:cut])
+        yield False
+    if name not in before:  # LittleFS: a create cut before its close is an empty file
+        restore(path, before)
+        write_bytes(path + "/" + name, b"")
+        yield False
+    restore(path, after)
+    yield True
 
 
 def journal_with_a_and_b(directory):
@@ -43,69 +68,59 @@ def journal_with_a_and_b(directory):
     return journal
 
 
-def boot_journal_and_begin_next(directory, check, durable):
-    journal = Journal(directory, HORIZON)
-    assert journal.seen("press-a") and journal.seen("press-b")
-    check(journal, durable)
-    journal.begin("press-next", NOW, 1)  # a fresh slot, whatever the cut left
-    journal.close()
-    journal = Journal(directory, HORIZON)
-    assert journal.seen("press-next") and journal.corrupt_records == 0
-    journal.finish("press-next")
-    journal.close()
-    journal = Journal(directory, HORIZON)
-    journal.prune(NOW + HORIZON + 1)
-    journal.close()
-
-
-def test_journal_begin_torn_at_every_byte():
-    def check(journal, durable):
-        # Torn: press-c is unknown, but begin never returned, so no servo moved for it.
-        assert journal.seen("press-c") == durable
-        assert journal.unfinished() == [("press-b", 2)] + ([("press-c", 3)] if durable else [])
-
+def journal_cut_at_every_byte(last_operation, check):
     directory = tmpdir()
     try:
-        journal_with_a_and_b(directory).begin("press-c", NOW, 3)
-        path = directory + "/journal/b02"
-        full = read_bytes(path)
-        for durable in truncations(path):
-            boot_journal_and_begin_next(directory, check, durable)
-            remove_tree(directory + "/journal")
-            journal_with_a_and_b(directory).close()
-            write_bytes(path, full)
+        journal = journal_with_a_and_b(directory)
+        for durable in cut_states(directory + "/journal", lambda: last_operation(journal)):
+            journal_after = Journal(directory, HORIZON)
+            assert journal_after.seen("press-a") and journal_after.seen("press-b")
+            assert journal_after.corrupt_records == 0
+            assert not any(name.endswith(".new") for name in os.listdir(directory + "/journal"))
+            check(journal_after, durable)
+            journal_after.begin("press-next", NOW, 1)  # a fresh slot, whatever the cut left
+            journal_after.close()
+            assert Journal(directory, HORIZON).seen("press-next")
     finally:
         remove_tree(directory)
 
 
-def test_journal_finish_cut_before_and_after_its_rename():
+def test_journal_begin_cut_at_every_byte():
     def check(journal, durable):
-        # Before: press-b is still seen and reported interrupted; it is never dispensed again.
+        # Cut: press-c is unknown, but begin never returned, so no servo moved for it.
+        assert journal.seen("press-c") == durable
+        assert journal.unfinished() == [("press-b", 2)] + ([("press-c", 3)] if durable else [])
+
+    journal_cut_at_every_byte(lambda journal: journal.begin("press-c", NOW, 3), check)
+
+
+def test_journal_finish_cut_at_every_byte():
+    def check(journal, durable):
+        # Cut: press-b is still seen and reported interrupted; it is never dispensed again.
         assert journal.seen("press-b")
         assert journal.unfinished() == ([] if durable else [("press-b", 2)])
 
-    for durable in (False, True):
-        directory = tmpdir()
-        try:
-            journal = journal_with_a_and_b(directory)
-            if durable:
-                journal.finish("press-b")
-            journal.close()
-            boot_journal_and_begin_next(directory, check, durable)
-        finally:
-            remove_tree(directory)
+    journal_cut_at_every_byte(lambda journal: journal.finish("press-b"), check)
 
 
-def test_journal_rename_that_copies_leaves_the_finished_state():
-    # A filesystem whose rename copies and then removes (FAT): cut in between, both names exist.
+def test_journal_begin_into_a_reused_slot_cut_at_every_byte():
+    # The slot's file still holds a forgotten id's DONE record, which a cut leaves in place.
+    def check(journal, durable):
+        assert journal.seen("press-new") == durable
+        assert journal.unfinished() == ([("press-new", 1)] if durable else [])
+
     directory = tmpdir()
     try:
-        journal_with_a_and_b(directory).close()
-        write_bytes(directory + "/journal/d01", read_bytes(directory + "/journal/b01"))
-        journal = Journal(directory, HORIZON)
-        assert journal.seen("press-b") and journal.unfinished() == [] and journal.entries == 2
-        assert sorted(os.listdir(directory + "/journal")) == ["d00", "d01"]
-        journal.close()
+        journal = Journal(directory, HORIZON, max_entries=1)
+        journal.begin("press-old", NOW, 1)
+        journal.finish("press-old")
+        journal.prune(NOW + HORIZON + 1)
+        later = NOW + HORIZON + 1
+        for durable in cut_states(directory + "/journal", lambda: journal.begin("press-new", later, 1)):
+            journal_after = Journal(directory, HORIZON, max_entries=1)
+            journal_after.prune(later)
+            check(journal_after, durable)
+            assert not journal_after.seen("press-old")
     finally:
         remove_tree(directory)
 
@@ -118,80 +133,83 @@ def outbox_holding_2_and_3(directory):
     return outbox
 
 
-def boot_outbox_and_put(directory, check, durable):
-    outbox = Outbox(directory, 8)
-    waiting, next_seq = list(outbox.items()), outbox.next_seq
-    check(waiting, next_seq, durable)  # next_seq: above every seq durably written
-    seq = outbox.put(b"after")
-    assert seq == next_seq
-    outbox.close()
-    outbox = Outbox(directory, 8)
-    assert list(outbox.items()) == waiting + [(seq, b"after")] and outbox.corrupt_records == 0
-    outbox.close()
-
-
-def test_outbox_put_torn_at_every_byte():
-    def check(waiting, next_seq, durable):
-        # Torn: message-3 is gone, but put never returned, so it was never sent and seq 4 never seen.
-        queued = [(2, b"message-1"), (3, b"message-2")]
-        assert waiting == queued + ([(4, b"message-3")] if durable else [])
-        assert next_seq == (5 if durable else 4)
-
+def outbox_cut_at_every_byte(prepare, last_operation, check):
+    """Outbox holding seqs 2 and 3 (1 acked), then prepare(); check every cut of last_operation."""
     directory = tmpdir()
     try:
-        assert outbox_holding_2_and_3(directory).put(b"message-3") == 4
-        path = directory + "/outbox/4"
-        full = read_bytes(path)
-        for durable in truncations(path):
-            boot_outbox_and_put(directory, check, durable)
-            remove_tree(directory + "/outbox")
-            outbox_holding_2_and_3(directory).close()
-            write_bytes(path, full)
+        outbox = outbox_holding_2_and_3(directory)
+        prepare(outbox)
+        for durable in cut_states(directory + "/outbox", lambda: last_operation(outbox)):
+            after = Outbox(directory, 8)
+            waiting, next_seq = list(after.items()), after.next_seq
+            assert after.corrupt_records == 0
+            assert not any(name.endswith(".new") for name in os.listdir(directory + "/outbox"))
+            check(waiting, next_seq, durable)  # next_seq: above every seq durably written
+            seq = after.put(b"after")
+            assert seq == next_seq
+            assert list(Outbox(directory, 8).items()) == waiting + [(seq, b"after")]
     finally:
         remove_tree(directory)
 
 
-def test_outbox_ack_cut_before_and_after():
+def test_outbox_put_cut_at_every_byte():
+    def put_3(outbox):
+        assert outbox.put(b"message-3") == 4
+
     def check(waiting, next_seq, durable):
-        # Before: message-3 (seq 4) waits again and is re-sent with its own seq, as after a lost PUBACK.
+        # Cut: message-3 is gone, but put never returned, so it was never sent and seq 4 never seen.
+        queued = [(2, b"message-1"), (3, b"message-2")]
+        assert waiting == queued + ([(4, b"message-3")] if durable else [])
+        assert next_seq == (5 if durable else 4)
+
+    outbox_cut_at_every_byte(lambda outbox: None, put_3, check)
+
+
+def test_outbox_put_into_a_free_file_cut_at_every_byte():
+    def prepare(outbox):
+        outbox.ack(2)
+        outbox.ack(3)  # every message acknowledged: seq 4 goes into a free file, rewritten in place
+
+    def put_3(outbox):
+        assert outbox.put(b"message-3") == 4
+
+    def check(waiting, next_seq, durable):
+        assert waiting == ([(4, b"message-3")] if durable else [])
+        assert next_seq == (5 if durable else 4)  # seq 3 stays used: its file is never the one rewritten
+
+    outbox_cut_at_every_byte(prepare, put_3, check)
+
+
+def test_outbox_ack_cut_at_every_byte():
+    def prepare(outbox):
+        outbox.ack(2)
+        assert outbox.put(b"message-3") == 4
+
+    def check(waiting, next_seq, durable):
+        # Cut: message-3 (seq 4) waits again and is re-sent with its own seq, as after a lost PUBACK.
         assert waiting == [(3, b"message-2")] + ([] if durable else [(4, b"message-3")])
         assert next_seq == 5
 
-    for durable in (False, True):
-        directory = tmpdir()
-        try:
-            outbox = outbox_holding_2_and_3(directory)
-            outbox.ack(2)
-            assert outbox.put(b"message-3") == 4
-            if durable:
-                outbox.ack(4)  # the newest: renamed to `n`, which keeps next_seq
-            outbox.close()
-            boot_outbox_and_put(directory, check, durable)
-        finally:
-            remove_tree(directory)
+    outbox_cut_at_every_byte(prepare, lambda outbox: outbox.ack(4), check)
 
 
-def test_outbox_drop_cut_at_every_step():
-    # A drop writes s.tmp (torn at every byte here), renames it to s, then removes the oldest message.
+def test_outbox_drop_cut_between_its_counters_and_freeing_the_message():
     directory = tmpdir()
     try:
         outbox = Outbox(directory, 2)
         outbox.put(b"message-0")
-        oldest = read_bytes(directory + "/outbox/1")
         outbox.put(b"message-1")
-        outbox.put(b"message-2")  # drops seq 1
-        outbox.close()
-        counters = read_bytes(directory + "/outbox/s")
-        os.remove(directory + "/outbox/s")
-        write_bytes(directory + "/outbox/1", oldest)  # the cut came before its removal
-        for cut in range(len(counters) + 1):
-            write_bytes(directory + "/outbox/s.tmp", counters[:cut])
-            outbox = Outbox(directory, 2)  # one message too many: dropped (and counted) at load
-            assert list(outbox.items()) == [(2, b"message-1"), (3, b"message-2")]
-            assert outbox.dropped == 1 and outbox.next_seq == 4
-            assert sorted(os.listdir(directory + "/outbox")) == ["2", "3", "s"]
-            outbox.close()
-            os.remove(directory + "/outbox/s")
-            write_bytes(directory + "/outbox/1", oldest)
+        before = snapshot(directory + "/outbox")
+        outbox.put(b"message-2")  # drops seq 1: writes `s`, then frees seq 1's file
+        after = snapshot(directory + "/outbox")
+        state = dict(before)
+        for name in after:
+            if name not in before or name == "s":
+                state[name] = after[name]  # everything but the freeing of seq 1's file
+        restore(directory + "/outbox", state)
+        outbox = Outbox(directory, 2)  # one message too many: dropped (and counted) again at load
+        assert list(outbox.items()) == [(2, b"message-1"), (3, b"message-2")]
+        assert outbox.dropped == 2 and outbox.next_seq == 4
+        assert Outbox(directory, 2).dropped == 2
     finally:
         remove_tree(directory)
