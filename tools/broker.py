@@ -19,8 +19,10 @@ The config (written to <dir>/mosquitto.conf from tools/mosquitto/*.template):
 - ACL: the device (user = thing name) reads the action topic and writes the states topic
   (its last will goes there too); the cloud publisher writes the action topic; the cloud
   observer reads the states topic (in AWS an IoT rule does that); nothing else.
-  mosquitto answers a refused SUBSCRIBE with return code 0x80 and silently drops a refused
-  PUBLISH (MQTT 3.1.1 has no negative PUBACK).
+  mosquitto 2.0 grants a SUBSCRIBE the ACL does not allow (the SUBACK carries the granted QoS,
+  not 0x80) and then delivers nothing on it, since it checks `read` per message; it acknowledges
+  a refused PUBLISH and drops it (MQTT 3.1.1 has no negative PUBACK). Both are tested in
+  tests/integration/test_tls_refusals.py. AWS IoT Core answers 0x80 instead.
 """
 
 import argparse

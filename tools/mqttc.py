@@ -4,16 +4,16 @@
     python -m tools.mqttc sub --port N --topic cat-feeder/states [--count 1] [--as device]
 
 `--as publisher|observer|device|rogue-device` picks the certificate from the PKI (default publisher).
-From Python: `MqttClient(pki, port, "publisher")`, `.subscribe(topic, qos)` -> granted code
-(0x80 = refused by the ACL), `.publish(topic, payload, qos, retain)` (QoS 1 waits for PUBACK),
-`.receive(timeout_s)` -> (topic, payload, retain) or None, `.close()`.
+From Python: `MqttClient(pki, port, "publisher")`, `.subscribe(topic, qos)` -> the SUBACK's code
+(0x80 = failure; mosquitto 2.0 grants even a topic its ACL refuses and then delivers nothing),
+`.publish(topic, payload, qos, retain)` (QoS 1 waits for PUBACK), `.receive(timeout_s)` ->
+(topic, payload, retain) or None, `.close()`.
 Synchronous, one socket, every operation bounded by a timeout. QoS 2 is not supported.
 """
 
 import argparse
 import ssl
 import struct
-import sys
 import time
 
 CONNECT, CONNACK, PUBLISH, PUBACK, SUBSCRIBE, SUBACK, PINGREQ, PINGRESP, DISCONNECT = (
@@ -197,8 +197,7 @@ def main(argv=None):
         if args.command == "pub":
             client.publish(args.topic, args.message, args.qos)
             return
-        if client.subscribe(args.topic, args.qos) == 0x80:
-            sys.exit("subscription refused")
+        client.subscribe(args.topic, args.qos)
         received = 0
         while not args.count or received < args.count:
             message = client.receive(30)
