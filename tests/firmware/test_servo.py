@@ -16,17 +16,19 @@ def make(hal=None, **calibration):
     return hal, servo.Dispenser(hal, left, right)
 
 
-def travel_ms(degrees):
-    return degrees * servo.TRAVEL_MS_PER_DEG + servo.TRAVEL_MARGIN_MS
+# The wait for a 90-degree move: 2 ms per degree (an SG90 at 5 V turns ~60 degrees per 120 ms)
+# plus a 100 ms margin.
+TRAVEL_90_DEG_MS = 280
 
 
 def test_pulse_width_follows_the_calibration():
     s = servo.Servo(hal_sim.HAL(), LEFT_PIN, min_us=600, max_us=2400)
-    assert s.pulse_ns(0) == 600000
-    assert s.pulse_ns(180) == 2400000
-    assert s.pulse_ns(90) == 1500000
-    default = servo.Servo(hal_sim.HAL(), LEFT_PIN)
-    assert (default.pulse_ns(0), default.pulse_ns(180)) == (500000, 2500000)
+    # Known widths, worked out by hand: 600 us at 0 degrees to 2400 us at 180, linear in between.
+    widths_us = {0: 600, 10: 700, 45: 1050, 90: 1500, 100: 1600, 135: 1950, 180: 2400}
+    for degrees, width_us in widths_us.items():
+        assert s.pulse_ns(degrees) == width_us * 1000, degrees
+    default = servo.Servo(hal_sim.HAL(), LEFT_PIN)  # the common SG90 range, 500-2500 us
+    assert [default.pulse_ns(d) for d in (0, 45, 90, 180)] == [500000, 1000000, 1500000, 2500000]
 
 
 def test_single_dispense_trace():
@@ -37,10 +39,10 @@ def test_single_dispense_trace():
     times = [t for t, _p, _d in hal.pwm_writes]
     assert pins == [LEFT_PIN] * 4
     # open, detach once there, (dwell with the PWM off), close, detach once there
-    assert duties == [600000 + 1800000 * 100 // 180, 0, 600000 + 1800000 * 10 // 180, 0]
-    assert times[1] - times[0] == travel_ms(90) * 1000
+    assert duties == [1600000, 0, 700000, 0]  # 100 and 10 degrees on a 600-2400 us servo
+    assert times[1] - times[0] == TRAVEL_90_DEG_MS * 1000
     assert times[2] - times[1] == 700 * 1000
-    assert times[3] - times[2] == travel_ms(90) * 1000
+    assert times[3] - times[2] == TRAVEL_90_DEG_MS * 1000
     assert hal.pwm_freq == {LEFT_PIN: 50}
     assert hal.led_state == "online"
 

@@ -37,8 +37,9 @@ class ScriptedClient:
         pass
 
 
-def attempts_until(link, clock, count):
-    """Step the link every STEP_MS of virtual time; the virtual times of `count` connect calls."""
+def attempts_until(link, clock, count, delays=None):
+    """Step the link every STEP_MS of virtual time; the virtual times of `count` connect calls.
+    delays, if given, gets the backoff the link drew after each failed call."""
     times = []
     client = link.client
     while len(times) < count:
@@ -46,6 +47,8 @@ def attempts_until(link, clock, count):
         link.step(clock.ticks_ms())
         if client.connect_calls != before:
             times.append(clock.ticks_ms())
+            if delays is not None:
+                delays.append(link.retry_delay_ms)
         clock.sleep_ms(STEP_MS)
     return times
 
@@ -56,7 +59,8 @@ def main():
     clock = HAL(virtual=True)
     link = Link(config, "cat-feeder", lambda topic, payload: None, clock, client_factory=ScriptedClient)
     report = {}
-    report["failing"] = attempts_until(link, clock, 9)
+    report["drawn"] = []
+    report["failing"] = attempts_until(link, clock, 9, report["drawn"])
     report["failures"] = link.failures
     link.client.fail = False
     attempts_until(link, clock, 1)
@@ -66,6 +70,7 @@ def main():
     # ... then the link dies: the scripted connect left its socket unconnected, so the write fails.
     report["publish_after_stable"] = link.send("cat-feeder/states", b"x", 1) >= 0
     report["failures_after_stable_drop"] = link.failures
+    report["drawn_at_stable_drop"] = link.retry_delay_ms
     dropped_at = clock.ticks_ms()
     report["retry_after_stable_drop"] = attempts_until(link, clock, 1)[0] - dropped_at
     print(json.dumps(report))

@@ -20,15 +20,21 @@ def test_backoff_schedule(tmp_path, device_config, run_mpy):
     times = report["failing"]
     gaps = [times[n + 1] - times[n] for n in range(len(times) - 1)]
     ceilings = [min(CAP_MS, BASE_MS << n) for n in range(len(gaps))]
-    assert all(gap >= 1000 for gap in gaps), gaps  # at most one CONNECT per second
-    pairs = list(zip(gaps, ceilings, strict=True))
-    assert all(gap <= max(1000, ceiling) + STEP_MS for gap, ceiling in pairs), gaps
+    drawn = report["drawn"][: len(gaps)]  # the backoff drawn after each failed attempt
+    # Each wait is the drawn backoff, but never under 1 s since the last CONNECT: not a step
+    # earlier (a link retrying early fails here), and not later than the next step.
+    for gap, delay in zip(gaps, drawn, strict=True):
+        assert max(1000, delay) <= gap <= max(1000, delay) + STEP_MS, (gaps, drawn)
+    assert all(0 <= delay <= ceiling for delay, ceiling in zip(drawn, ceilings, strict=True)), drawn
     assert ceilings[-1] == CAP_MS  # the schedule reached the cap ...
-    assert any(gap < ceiling - 100 for gap, ceiling in pairs), gaps  # ... with full jitter, not fixed steps
+    assert any(delay < ceiling - 100 for delay, ceiling in zip(drawn, ceilings, strict=True)), drawn  # jitter
     assert report["failures"] == len(times)
 
     assert report["connected"] is True
     assert report["publish_after_stable"] is False  # a failed write drops the link
     # After 31 s connected the backoff starts again from the base.
     assert report["failures_after_stable_drop"] == 1
-    assert 0 <= report["retry_after_stable_drop"] <= max(1000, BASE_MS) + STEP_MS
+    # ... drawn from the base ceiling again, and waited out in full (the last CONNECT was 31 s ago).
+    delay = report["drawn_at_stable_drop"]
+    assert delay <= BASE_MS
+    assert delay <= report["retry_after_stable_drop"] <= delay + STEP_MS
