@@ -23,8 +23,8 @@ $(VENV)/.installed: requirements.txt requirements-stubs.txt
 	$(PY) -m pip install -q --upgrade --target $(STUBS) -r requirements-stubs.txt
 	touch $@
 
-$(MPYLIB)/umqtt/simple.py: tools/setup/fetch_umqtt.py | $(VENV)/.installed
-	$(PY) tools/setup/fetch_umqtt.py $(MICROPYTHON)
+$(MPYLIB)/umqtt/simple.py: tools/setup/fetch_umqtt.py tools/setup/ussl_shim.py | $(VENV)/.installed
+	$(PY) tools/setup/fetch_umqtt.py
 
 setup: $(VENV)/.installed $(MPYLIB)/umqtt/simple.py ## Install venv, pinned packages, Debian packages (as root) and umqtt.simple
 	@tools/setup/system_packages.sh

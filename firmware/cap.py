@@ -13,7 +13,9 @@ horizon, which config.py keeps within the journal's slots (proof in journal.py).
 
 from array import array
 
-HOUR_S = 3600
+from micropython import const
+
+_HOUR_S = const(3600)
 DAY_S = 86400
 BOWL_NAMES = ("left", "right")
 
@@ -30,7 +32,7 @@ class Cap:
 
     def count(self, now):
         """Refresh portions_hour and portions_day as of now (Unix seconds)."""
-        self.journal.tally(now - HOUR_S, now - DAY_S, self._counts)
+        self.journal.tally(now - _HOUR_S, now - DAY_S, self._counts)
 
     def refusal(self, bowls, now):
         """None when every bowl in the mask may be fed at now, else the reason (text) it may not."""

@@ -13,8 +13,10 @@ format still takes a number of either kind (legacy.py keeps its exact text for t
 
 import json
 
+from micropython import const
+
 MAX_PAYLOAD = 1024
-MAX_ID_LEN = 64
+_MAX_ID_LEN = const(64)
 ID_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:-"
 LEFT = 1
 RIGHT = 2
@@ -51,7 +53,7 @@ def rejected(reason, command_id=None):
 
 
 def valid_id(value):
-    if type(value) is not str or not 1 <= len(value) <= MAX_ID_LEN:
+    if type(value) is not str or not 1 <= len(value) <= _MAX_ID_LEN:
         return False
     for ch in value:
         if ch not in ID_CHARS:

@@ -24,9 +24,10 @@ be left to the broker:
 TLS (MicroPython's `ssl.SSLContext`, on the board and the unix port alike): client certificate
 and key (DER, read once from flash at the paths in config), the server verified against the
 configured CA with `CERT_REQUIRED`, and `server_hostname=host` for SNI and the hostname check.
-umqtt gets `ssl=False` and a socket that does TCP and then TLS in its `connect(addr)`, so
-neither umqtt release's TLS API is involved. On MicroPython 1.29 a certificate from another CA
-or for another host name fails the handshake with ValueError and a readable text.
+umqtt (1.3.4, pinned by tools/setup/fetch_umqtt.py) gets `ssl=False` and a socket that does
+TCP and then TLS in its `connect(addr)`, so umqtt's TLS API is not involved. On MicroPython 1.29
+a certificate from another CA or for another host name fails the handshake with ValueError and a
+readable text.
 TCP_NODELAY is set: an MQTT packet is one write, and Nagle would hold it behind the previous
 packet's unacknowledged segment (tens of ms on every exchange).
 
@@ -62,20 +63,21 @@ import ssl
 import struct
 
 import umqtt.simple as umqtt_simple
+from micropython import const
 from umqtt.simple import MQTTClient, MQTTException
 
-MIN_CONNECT_INTERVAL_MS = 1000
-STABLE_MS = 30000
-MAX_PID = 65535
-DRAIN_CHUNK = 256
+_MIN_CONNECT_INTERVAL_MS = const(1000)
+_STABLE_MS = const(30000)
+_MAX_PID = const(65535)
+_DRAIN_CHUNK = const(256)
 # Option numbers of Linux and lwIP alike; the ports do not all export the names.
-IPPROTO_TCP = 6
-TCP_NODELAY = 1
+_IPPROTO_TCP = const(6)
+_TCP_NODELAY = const(1)
 # MQTT 3.1.1 control packet types (high nibble of the first byte).
-PUBLISH = 0x30
-PUBACK = 0x40
-SUBACK = 0x90
-PINGRESP = 0xD0
+_PUBLISH = const(0x30)
+_PUBACK = const(0x40)
+_SUBACK = const(0x90)
+_PINGRESP = const(0xD0)
 CONNACK_CODES = ("accepted", "unacceptable protocol version", "client id rejected", "server unavailable",
                  "bad user name or password", "not authorized")
 
@@ -123,7 +125,7 @@ class TlsSocket:
         link = self.link
         self.raw.connect(addr)
         try:
-            self.raw.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1)
+            self.raw.setsockopt(_IPPROTO_TCP, _TCP_NODELAY, 1)
         except (OSError, AttributeError):
             pass  # a port without the option only loses latency
         link.phase = "tls"
@@ -152,9 +154,6 @@ class TlsSocket:
             self.raw.settimeout(self.timeout_s)
         else:
             self.tls.setblocking(False)
-
-    def settimeout(self, timeout_s):
-        pass  # umqtt 1.8 may clear it; this socket keeps its own
 
     def close(self):
         for stream in (self.tls, self.raw):
@@ -210,7 +209,7 @@ class Link:
         # Deadlines are kept as (start, duration) pairs: ticks wrap, so only ticks_diff is safe.
         self.dropped_at_ms = now
         self.retry_delay_ms = 0
-        self.last_connect_ms = now - MIN_CONNECT_INTERVAL_MS
+        self.last_connect_ms = now - _MIN_CONNECT_INTERVAL_MS
         self.connected_at_ms = now
         self.last_ping_ms = now
         self.ping_pending = False
@@ -278,7 +277,7 @@ class Link:
         now = self.clock.ticks_ms()
         if self.connected:
             self.connected = False
-            if self.clock.ticks_diff(now, self.connected_at_ms) >= STABLE_MS:
+            if self.clock.ticks_diff(now, self.connected_at_ms) >= _STABLE_MS:
                 self.failures = 0
         sock = self.sock
         if sock is not None:
@@ -300,12 +299,12 @@ class Link:
         """Milliseconds until step() may try to connect (0: now)."""
         ticks_diff = self.clock.ticks_diff
         backoff = self.retry_delay_ms - ticks_diff(now_ms, self.dropped_at_ms)
-        spacing = MIN_CONNECT_INTERVAL_MS - ticks_diff(now_ms, self.last_connect_ms)
+        spacing = _MIN_CONNECT_INTERVAL_MS - ticks_diff(now_ms, self.last_connect_ms)
         return max(0, backoff, spacing)
 
     def _wrap_pid(self):
         # The pid is incremented before use: reset to 0 so the next id is 1, never 65536.
-        if self.client.pid >= MAX_PID:
+        if self.client.pid >= _MAX_PID:
             self.client.pid = 0
 
     # -- reading ---------------------------------------------------------------------------------
@@ -348,14 +347,14 @@ class Link:
         first = self._two[0]
         size = self._remaining_length()
         kind = first & 0xF0
-        if kind == PUBLISH:
+        if kind == _PUBLISH:
             self._publish(first, size)
             return True
-        if kind == PUBACK and size == 2:
+        if kind == _PUBACK and size == 2:
             self._read_exact(self._two, 2)
             if self.on_ack is not None:
                 self.on_ack(self._two[0] << 8 | self._two[1])
-        elif (kind == PINGRESP or kind == SUBACK) and size <= 3:
+        elif (kind == _PINGRESP or kind == _SUBACK) and size <= 3:
             if size:
                 self.sock.read(size)  # a late SUBACK carries nothing we need
         else:
@@ -387,9 +386,9 @@ class Link:
 
     def _drain(self, n):
         """Consume an n-byte message body without holding it; return a placeholder over max_body."""
-        chunk = bytearray(DRAIN_CHUNK)
+        chunk = bytearray(_DRAIN_CHUNK)
         while n > 0:
-            got = self.sock.readinto(chunk, min(n, DRAIN_CHUNK))
+            got = self.sock.readinto(chunk, min(n, _DRAIN_CHUNK))
             if not got:
                 raise OSError(-1)
             n -= got
@@ -433,7 +432,7 @@ class Link:
             topic = topic.encode()
         size = 2 + len(topic) + (2 if qos else 0) + len(payload)
         header = bytearray(5)
-        header[0] = PUBLISH | qos << 1 | (1 if retain else 0)
+        header[0] = _PUBLISH | qos << 1 | (1 if retain else 0)
         i = 1
         while size > 0x7F:
             header[i] = (size & 0x7F) | 0x80

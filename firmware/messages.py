@@ -13,6 +13,8 @@ outbox assigns it and hands it to render().
 import json
 import struct
 
+from micropython import const
+
 DISPENSED = 0
 DUPLICATE = 1
 EXPIRED = 2
@@ -22,19 +24,19 @@ CAPPED = 5
 STATUS_NAMES = ("dispensed", "duplicate", "expired", "rejected", "interrupted", "capped")
 
 HEADER = "<IBBB"
-HEADER_LEN = 7
-NO_ID = 255
-MAX_AT = 0xFFFFFFFF
+_HEADER_LEN = const(7)
+_NO_ID = const(255)
+_MAX_AT = const(0xFFFFFFFF)
 # Indexed by bowls mask (bit0 = left, bit1 = right); the JSON spelling matches the protocol's examples.
 BOWLS_JSON = ("[]", '["left"]', '["right"]', '["left", "right"]')
 
 
 def pack_result(command_id, status, bowls, at, reason):
     """Stored form of one result; command_id and reason may be None."""
-    if not 0 <= at <= MAX_AT:
+    if not 0 <= at <= _MAX_AT:
         at = 0  # a clock this wrong has no meaningful value; 0 marks it as unknown
     id_bytes = b"" if command_id is None else command_id.encode()
-    header = struct.pack(HEADER, at, status, bowls, NO_ID if command_id is None else len(id_bytes))
+    header = struct.pack(HEADER, at, status, bowls, _NO_ID if command_id is None else len(id_bytes))
     if reason is None:
         return header + id_bytes
     return header + id_bytes + reason.encode()
@@ -43,16 +45,16 @@ def pack_result(command_id, status, bowls, at, reason):
 def result_id(packed):
     """The command id stored in a packed result, or None."""
     id_len = packed[6]
-    if id_len == NO_ID:
+    if id_len == _NO_ID:
         return None
-    return bytes(packed[HEADER_LEN : HEADER_LEN + id_len]).decode()
+    return bytes(packed[_HEADER_LEN : _HEADER_LEN + id_len]).decode()
 
 
 def render(thing, seq, packed):
     """JSON of a stored result, with the seq the outbox gave it."""
     at, status, bowls, id_len = struct.unpack_from(HEADER, packed, 0)
     command_id = json.dumps(result_id(packed))
-    reason_at = HEADER_LEN if id_len == NO_ID else HEADER_LEN + id_len
+    reason_at = _HEADER_LEN if id_len == _NO_ID else _HEADER_LEN + id_len
     reason = ""
     if status == REJECTED or status == CAPPED:
         reason = '"reason": %s, ' % json.dumps(bytes(packed[reason_at:]).decode())

@@ -13,12 +13,13 @@ LONG feeds the left bowl, then the right one, never both at once: a stalling SG9
 """
 
 from command import LEFT, RIGHT
+from micropython import const
 
-PWM_HZ = 50
+_PWM_HZ = const(50)
 # An SG90 at 5 V turns about 60 degrees per 120 ms; wait that long per degree plus a margin
 # before detaching, so the servo reaches its target under load.
-TRAVEL_MS_PER_DEG = 2
-TRAVEL_MARGIN_MS = 100
+_TRAVEL_MS_PER_DEG = const(2)
+_TRAVEL_MARGIN_MS = const(100)
 
 
 class Servo:
@@ -45,9 +46,9 @@ class Servo:
         self.hal.watchdog_feed()
         pwm = self.hal.pwm(self.pin)
         try:
-            pwm.freq(PWM_HZ)
+            pwm.freq(_PWM_HZ)
             pwm.duty_ns(self.pulse_ns(to_deg))
-            self.hal.sleep_ms(abs(to_deg - from_deg) * TRAVEL_MS_PER_DEG + TRAVEL_MARGIN_MS)
+            self.hal.sleep_ms(abs(to_deg - from_deg) * _TRAVEL_MS_PER_DEG + _TRAVEL_MARGIN_MS)
         finally:
             pwm.deinit()  # even after an error: a servo left driven buzzes and heats
 

@@ -10,7 +10,7 @@ stages the flash layout under build/board/ and copies it with mpremote:
 
     /main.py            entry point (kept as source: MicroPython runs main.py, not main.mpy)
     /*.mpy              firmware modules
-    /lib/...            umqtt.simple and its shim, from .deps/mpy-lib
+    /lib/...            umqtt.simple (1.3.4, pinned), from .deps/mpy-lib
     /config.json        the device's config (git-ignored source: it holds Wi-Fi credentials)
     /certs/*.der        CA, device certificate and key, converted to DER for MicroPython's ssl
 

@@ -1,14 +1,18 @@
-"""Obtain umqtt.simple for the firmware without committing its code.
+"""Obtain umqtt.simple for the firmware, and the peer clients for bench/peers.py, without
+committing their code.
 
-Order of preference:
-1. `mip install` on the MicroPython interpreter, when the mip index is reachable
-   (this gives the current release, 1.8 at the time of writing);
-2. otherwise the sdist from the index pip is configured with, pinned by sha256.
-   That release (1.3.4) imports `ussl`, which current MicroPython lacks, so a
-   one-line compatibility module of our own is installed beside it.
+One pinned version on every machine: each library is the sdist from the index pip is configured
+with, checked against its sha256. (mip would serve whatever release is current, 1.8 when this was
+written, so two machines could run different umqtt code.)
 
-The result lands in .deps/mpy-lib/, which is git-ignored and on the firmware's
-import path in tests, the device runner and deploys.
+- umqtt.simple 1.3.4 -> .deps/mpy-lib/umqtt/ (the firmware's; its TLS code is never used: the link
+  passes ssl=False and its own TLS socket, firmware/link.py);
+- umqtt.robust 1.0, with that umqtt.simple beside it -> .deps/peers/umqtt/, and a one-line `ussl`
+  module of our own (ussl_shim.py), because umqtt.simple 1.3.4 imports `ussl` for TLS, which
+  current MicroPython names `ssl`. The peers are optional: without them the benchmark says so.
+
+Both folders are git-ignored. .deps/mpy-lib is on the firmware's import path in tests, the device
+runner and deploys; .deps/peers only in bench/peers.py.
 """
 
 import hashlib
@@ -22,33 +26,32 @@ import tarfile
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TARGET = os.path.join(ROOT, ".deps", "mpy-lib")
-PROJECT = "micropython-umqtt-simple"
-SDIST = "micropython-umqtt.simple-1.3.4.tar.gz"
-SDIST_SHA256 = "b6a2520239e3992c63a7de9370ee9b3d9d27819a90359c521f1c0f7ccab8d12f"
-MEMBER = "micropython-umqtt.simple-1.3.4/umqtt/simple.py"
+DEPS = os.path.join(ROOT, ".deps")
+MPY_LIB = os.path.join(DEPS, "mpy-lib")
+PEERS = os.path.join(DEPS, "peers")
 USSL_SHIM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ussl_shim.py")
-MIP_TIMEOUT_S = 30
+# project, sdist, sha256, {member: path under .deps}
+SIMPLE = ("micropython-umqtt-simple", "micropython-umqtt.simple-1.3.4.tar.gz",
+          "b6a2520239e3992c63a7de9370ee9b3d9d27819a90359c521f1c0f7ccab8d12f",
+          {"micropython-umqtt.simple-1.3.4/umqtt/simple.py": ("mpy-lib/umqtt/simple.py",
+                                                              "peers/umqtt/simple.py")})
+ROBUST = ("micropython-umqtt-robust", "micropython-umqtt.robust-1.0.tar.gz",
+          "22a1b8c8e1128281efb13b3020927d07e33c5b747869da2cd77d37983a9ea002",
+          {"micropython-umqtt.robust-1.0/umqtt/robust.py": ("peers/umqtt/robust.py",)})
+# Written last: its content names what is installed, so a pin change installs again.
+STAMP = os.path.join(DEPS, "installed.txt")
+
+
+def stamp():
+    return "%s\n%s\n" % (SIMPLE[1], ROBUST[1])
 
 
 def installed():
-    return os.path.exists(os.path.join(TARGET, "umqtt", "simple.py"))
-
-
-def via_mip(micropython):
     try:
-        proc = subprocess.run(
-            [micropython, "-m", "mip", "install", "--target", TARGET, "umqtt.simple"],
-            capture_output=True, text=True, timeout=MIP_TIMEOUT_S,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        print("fetch_umqtt: mip unavailable (%s)" % exc)
+        with open(STAMP) as f:
+            return f.read() == stamp()
+    except OSError:
         return False
-    if proc.returncode == 0 and installed():
-        print("fetch_umqtt: installed with mip")
-        return True
-    print("fetch_umqtt: mip index not reachable; using pip's index")
-    return False
 
 
 def pip_index_url():
@@ -70,33 +73,40 @@ def http_get(url, accept=None):
         return response.read()
 
 
-def via_pip_index():
-    listing = json.loads(http_get(
-        "%s/%s/" % (pip_index_url(), PROJECT), "application/vnd.pypi.simple.v1+json"))
-    entry = next((f for f in listing["files"] if f["filename"] == SDIST), None)
+def fetch(project, sdist, sha256, members):
+    index = "%s/%s/" % (pip_index_url(), project)
+    listing = json.loads(http_get(index, "application/vnd.pypi.simple.v1+json"))
+    entry = next((f for f in listing["files"] if f["filename"] == sdist), None)
     if entry is None:
-        raise SystemExit("fetch_umqtt: %s is not on pip's index" % SDIST)
+        raise SystemExit("fetch_umqtt: %s is not on pip's index" % sdist)
     blob = http_get(entry["url"])
     digest = hashlib.sha256(blob).hexdigest()
-    if digest != SDIST_SHA256:
-        raise SystemExit("fetch_umqtt: sha256 mismatch for %s: got %s" % (SDIST, digest))
+    if digest != sha256:
+        raise SystemExit("fetch_umqtt: sha256 mismatch for %s: got %s" % (sdist, digest))
     with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as archive:
-        source = archive.extractfile(MEMBER).read()
-    os.makedirs(os.path.join(TARGET, "umqtt"), exist_ok=True)
-    with open(os.path.join(TARGET, "umqtt", "simple.py"), "wb") as out:
-        out.write(source)
-    # umqtt has no __init__ in the sdist either; MicroPython imports namespace dirs.
-    shutil.copyfile(USSL_SHIM, os.path.join(TARGET, "ussl.py"))
-    print("fetch_umqtt: installed %s (sha256 verified) with the ussl shim" % SDIST)
+        for member, targets in members.items():
+            source = archive.extractfile(member).read()
+            for target in targets:  # umqtt has no __init__ in the sdists; MicroPython imports namespace dirs
+                path = os.path.join(DEPS, target)
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                with open(path, "wb") as out:
+                    out.write(source)
+    print("fetch_umqtt: installed %s (sha256 verified)" % sdist)
 
 
 def main():
     if installed():
         return
-    os.makedirs(TARGET, exist_ok=True)
-    micropython = sys.argv[1] if len(sys.argv) > 1 else "micropython"
-    if not via_mip(micropython):
-        via_pip_index()
+    for folder in (MPY_LIB, PEERS):
+        shutil.rmtree(folder, ignore_errors=True)  # nothing of another version stays behind
+    fetch(*SIMPLE)
+    try:
+        fetch(*ROBUST)
+        shutil.copyfile(USSL_SHIM, os.path.join(PEERS, "ussl.py"))
+    except (OSError, SystemExit) as exc:
+        print("fetch_umqtt: umqtt.robust not obtained (%s); bench/peers.py will say so" % exc)
+    with open(STAMP, "w") as f:
+        f.write(stamp())
 
 
 if __name__ == "__main__":
