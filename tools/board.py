@@ -50,7 +50,7 @@ def mpy_cross(source, target):
 def stage_modules(source_dir, target_dir):
     for dirpath, _, filenames in os.walk(source_dir):
         for name in filenames:
-            if not name.endswith(".py"):
+            if not name.endswith(".py") or name == "manifest.py":  # the freeze manifest is build input
                 continue
             source = os.path.join(dirpath, name)
             relative = os.path.relpath(source, source_dir)
