@@ -1,0 +1,227 @@
+"""The firmware against its peers, measured side by side: the same machine, MicroPython unix port,
+broker (mosquitto) and mutual TLS. Reruns the comparison table of issue 11.
+
+    .venv/bin/python bench/peers.py          (make bench runs it)
+
+Peers are fetched at setup time by tools/setup/fetch_umqtt.py into .deps/peers (never committed):
+- umqtt.robust 1.0 (with umqtt.simple 1.3.4 beside it), run by bench/peer_clients/umqtt_robust_mpy.py:
+  subscribe at QoS 1, a callback per message;
+- mqtt_as is not on the package registries this machine can reach (PyPI, npm, Debian): PyPI's
+  nearest is micropython-mqtt 0.7b4 (mqtt_async.py, a 2020 fork of it), which is not the same
+  client, so mqtt_as is reported as not measured.
+
+Measures, each from one run:
+1. publish -> callback (peer) or servo start (firmware), one message at a time, p50 / p99;
+2. smallest `-X heapsize` (4K steps) for TLS + MESSAGES messages (the peer; the firmware's full
+   session is bisected by bench/device.py);
+3. broker back -> message delivered: the broker is stopped while the client is connected,
+   started again, and a message published at once; median of RESTARTS rounds.
+Both ends read CLOCK_MONOTONIC (MicroPython's ticks_us on the unix port, time.monotonic_ns here).
+"""
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from bench.device import Session, percentile  # noqa: E402
+from tests.integration.device_rig import ACTION, scratch_broker  # noqa: E402
+from tools.mqttc import MqttClient  # noqa: E402
+
+PEERS = os.path.join(ROOT, ".deps", "peers")
+MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
+ROBUST_CLIENT = os.path.join(ROOT, "bench", "peer_clients", "umqtt_robust_mpy.py")
+MESSAGES = 500
+RESTARTS = 5
+HEAP_LOW_K, HEAP_HIGH_K = 16, 128
+TIMEOUT_S = 10
+
+
+class RobustPeer:
+    """umqtt.robust in a MicroPython process, subscribed to the action topic as the device."""
+
+    def __init__(self, workdir, pki, port, heapsize="256K"):
+        config = {"host": "localhost", "port": port, "client_id": "peer-robust", "topic": ACTION,
+                  "ca": pki.path("ca.der"), "cert": pki.path("device.crt.der"), "key": pki.path("device.key.der")}
+        path = os.path.join(workdir, "robust.json")
+        with open(path, "w") as f:
+            json.dump(config, f)
+        env = dict(os.environ, MICROPYPATH=PEERS + ":.frozen")
+        self.proc = subprocess.Popen([MICROPYTHON, "-X", "heapsize=" + heapsize, ROBUST_CLIENT, path], env=env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.publisher = MqttClient(pki, port, "publisher")
+        self.pki, self.port = pki, port
+
+    def line(self, timeout_s=TIMEOUT_S):
+        """The client's next line, or None when it exited (a line blocks: the bench drives it)."""
+        del timeout_s  # readline blocks until the client prints or exits
+        line = self.proc.stdout.readline()
+        return line.split() if line else None
+
+    def wait_up(self):
+        while True:
+            words = self.line()
+            if words is None or words == ["up"]:
+                return words is not None
+
+    def send(self, n):
+        """Publish message n; return (publish us, callback us) or None when the client died."""
+        published_us = time.monotonic_ns() // 1000
+        self.publisher.publish(ACTION, b"%d" % n, 1)
+        while True:
+            words = self.line()
+            if words is None:
+                return None
+            if words[:2] == ["rx", str(n)]:
+                return published_us, int(words[2])
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait()
+        try:
+            self.publisher.close()
+        except OSError:
+            pass
+
+
+def robust_latencies(workdir, pki, broker):
+    peer = RobustPeer(workdir, pki, broker.port)
+    try:
+        assert peer.wait_up(), "umqtt.robust did not come up"
+        values = []
+        for n in range(MESSAGES):
+            sent = peer.send(n)
+            if sent is None:
+                raise SystemExit("bench: umqtt.robust exited at message %d" % n)
+            values.append((sent[1] - sent[0]) / 1000)
+        return values
+    finally:
+        peer.close()
+
+
+def robust_runs(workdir, pki, broker, heap_k):
+    peer = RobustPeer(workdir, pki, broker.port, heapsize="%dK" % heap_k)
+    try:
+        return peer.wait_up() and all(peer.send(n) is not None for n in range(MESSAGES))
+    finally:
+        peer.close()
+
+
+def smallest_heap(runs):
+    low, high = HEAP_LOW_K, HEAP_HIGH_K
+    if not runs(high):
+        return None
+    while high - low > 4:
+        middle = (low + high) // 2 // 4 * 4
+        if runs(middle):
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+def restart_and_publish(broker, pki):
+    """Restart the broker and publish at once; return the monotonic time it was back."""
+    broker.stop()
+    time.sleep(0.5)
+    broker.start()
+    back = time.monotonic_ns() // 1000
+    with MqttClient(pki, broker.port, "publisher") as publisher:
+        publisher.publish(ACTION, b"after-restart", 1)
+    return back
+
+
+def robust_reconnects(workdir, pki, broker):
+    peer = RobustPeer(workdir, pki, broker.port)
+    try:
+        assert peer.wait_up(), "umqtt.robust did not come up"
+        values = []
+        for _ in range(RESTARTS):
+            back = restart_and_publish(broker, pki)
+            while True:
+                words = peer.line()
+                if words is None:
+                    raise SystemExit("bench: umqtt.robust exited after a broker restart")
+                if words[:2] == ["rx", "after-restart"]:
+                    values.append((int(words[2]) - back) / 1e6)
+                    break
+        return values
+    finally:
+        peer.close()
+
+
+def firmware_latencies(workdir, pki, broker):
+    session = Session(workdir, pki, broker.port)
+    try:
+        session.boot()
+        values = []
+        for _ in range(MESSAGES):
+            published_us, servo_us = session.send()
+            if servo_us is None:
+                raise SystemExit("bench: the firmware moved no servo for command %d" % session.sent)
+            values.append((servo_us - published_us) / 1000)
+        return values
+    finally:
+        session.close()
+
+
+def firmware_reconnects(workdir, pki, broker):
+    session = Session(workdir, pki, broker.port)
+    try:
+        session.boot()
+        values = []
+        for _ in range(RESTARTS):
+            broker.stop()
+            time.sleep(0.5)
+            broker.start()
+            back = time.monotonic_ns() // 1000
+            session.publisher = MqttClient(pki, broker.port, "publisher")  # as the peer's publisher does
+            if session.send()[1] is None:
+                raise SystemExit("bench: the firmware moved no servo after a broker restart")
+            # Its servo start: the first PWM write after the broker was back.
+            servo_us = min(t for t, _pin, _duty in session.device.trace() if t >= back)
+            values.append((servo_us - back) / 1e6)
+        return values
+    finally:
+        session.close()
+
+
+def row(name, latencies, heap_k, reconnects):
+    latency = "%.2f / %.2f ms" % (percentile(latencies, 50), percentile(latencies, 99)) if latencies else "-"
+    heap = "%dK" % heap_k if isinstance(heap_k, int) else heap_k
+    back = "%.2f s" % statistics.median(reconnects) if reconnects else "-"
+    print("  %-14s %-22s %-26s %s" % (name, latency, heap, back))
+
+
+def main():
+    print("command: .venv/bin/python bench/peers.py (%d messages one at a time, %d broker restarts)"
+          % (MESSAGES, RESTARTS))
+    have_robust = os.path.exists(os.path.join(PEERS, "umqtt", "robust.py"))
+    with scratch_broker() as (workdir, pki, broker):
+        print("  %-14s %-22s %-26s %s" % ("client", "publish -> callback/servo", "smallest heap (TLS + msgs)",
+                                           "broker back -> delivered"))
+        with tempfile.TemporaryDirectory(dir=workdir) as scratch:
+            row("firmware", firmware_latencies(scratch, pki, broker), "bench/device.py",
+                firmware_reconnects(scratch, pki, broker))
+        if have_robust:
+            with tempfile.TemporaryDirectory(dir=workdir) as scratch:
+                latencies = robust_latencies(scratch, pki, broker)
+                heap_k = smallest_heap(lambda k: robust_runs(scratch, pki, broker, k))
+                reconnects = robust_reconnects(scratch, pki, broker)
+            row("umqtt.robust", latencies, heap_k if heap_k is not None else "> %dK" % HEAP_HIGH_K, reconnects)
+        else:
+            print("  umqtt.robust   not measured: not in .deps/peers (tools/setup/fetch_umqtt.py could not fetch it)")
+        print("  mqtt_as        not measured: not on PyPI, npm or Debian here (PyPI has micropython-mqtt 0.7b4,"
+              " a 2020 fork named mqtt_async, not mqtt_as 0.8.3)")
+    print("firmware: publish -> servo start (the decision path, journal write and servo included); "
+          "peer: publish -> its callback")
+
+
+if __name__ == "__main__":
+    main()
