@@ -48,13 +48,14 @@ class RobustPeer:
 
     def __init__(self, workdir, pki, port, heapsize="256K"):
         config = {"host": "localhost", "port": port, "client_id": "peer-robust", "topic": ACTION,
-                  "ca": pki.path("ca.der"), "cert": pki.path("device.crt.der"), "key": pki.path("device.key.der")}
+                  "ca": pki.path("ca.der"), "cert": pki.path("device.crt.der"),
+                  "key": pki.path("device.key.der")}
         path = os.path.join(workdir, "robust.json")
         with open(path, "w") as f:
             json.dump(config, f)
         env = dict(os.environ, MICROPYPATH=PEERS + ":.frozen")
-        self.proc = subprocess.Popen([MICROPYTHON, "-X", "heapsize=" + heapsize, ROBUST_CLIENT, path], env=env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.proc = subprocess.Popen([MICROPYTHON, "-X", "heapsize=" + heapsize, ROBUST_CLIENT, path],
+                                     env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.publisher = MqttClient(pki, port, "publisher")
         self.pki, self.port = pki, port
 
@@ -214,11 +215,13 @@ def main():
                 latencies = robust_latencies(scratch, pki, broker)
                 heap_k = smallest_heap(lambda k: robust_runs(scratch, pki, broker, k))
                 reconnects = robust_reconnects(scratch, pki, broker)
-            row("umqtt.robust", latencies, heap_k if heap_k is not None else "> %dK" % HEAP_HIGH_K, reconnects)
+            heap = heap_k if heap_k is not None else "> %dK" % HEAP_HIGH_K
+            row("umqtt.robust", latencies, heap, reconnects)
         else:
-            print("  umqtt.robust   not measured: not in .deps/peers (tools/setup/fetch_umqtt.py could not fetch it)")
-        print("  mqtt_as        not measured: not on PyPI, npm or Debian here (PyPI has micropython-mqtt 0.7b4,"
-              " a 2020 fork named mqtt_async, not mqtt_as 0.8.3)")
+            print("  umqtt.robust   not measured: not in .deps/peers (tools/setup/fetch_umqtt.py could not"
+                  " fetch it)")
+        print("  mqtt_as        not measured: not on PyPI, npm or Debian here (PyPI has micropython-mqtt"
+              " 0.7b4, a 2020 fork named mqtt_async, not mqtt_as 0.8.3)")
     print("firmware: publish -> servo start (the decision path, journal write and servo included); "
           "peer: publish -> its callback")
 
