@@ -40,7 +40,6 @@ ROBUST_CLIENT = os.path.join(ROOT, "bench", "peer_clients", "umqtt_robust_mpy.py
 MESSAGES = 500
 RESTARTS = 5
 HEAP_LOW_K, HEAP_HIGH_K = 16, 128
-TIMEOUT_S = 10
 
 
 class RobustPeer:
@@ -59,9 +58,9 @@ class RobustPeer:
         self.publisher = MqttClient(pki, port, "publisher")
         self.pki, self.port = pki, port
 
-    def line(self, timeout_s=TIMEOUT_S):
-        """The client's next line, or None when it exited (a line blocks: the bench drives it)."""
-        del timeout_s  # readline blocks until the client prints or exits
+    def line(self):
+        """The client's next line, or None when it exited (blocks: every step the bench waits for
+        ends in a line or in the client's exit, a MemoryError included)."""
         line = self.proc.stdout.readline()
         return line.split() if line else None
 
