@@ -58,7 +58,6 @@ Flash stays bounded: one small file per slot, at most SLOTS of them.
 """
 
 import binascii
-import os
 import struct
 from array import array
 
@@ -98,14 +97,7 @@ class Journal:
         self._key = bytearray(4)
         self._head = bytearray(_HEAD_LEN)
         self._files = SmallFiles(directory + "/journal")
-        try:
-            os.stat(directory + "/journal.log")
-        except OSError:
-            pass
-        else:
-            import migrate  # once, at the first boot after the upgrade from the log-based journal
-
-            migrate.journal(directory + "/journal.log", self._files)
+        self._files.upgrade_from_log(directory + "/journal.log", "journal")
         self._unfinished = self._load()
 
     # -- loading ---------------------------------------------------------------------------------

@@ -25,7 +25,6 @@ leaves one message too many, which the next load drops (and counts) again. Data 
 log-based outbox (outbox.log) is moved over once, at the first boot after the upgrade (migrate.py).
 """
 
-import os
 import struct
 from array import array
 
@@ -54,14 +53,7 @@ class Outbox:
         self._file_seqs = array("I")  # per pool file: the seq of the record it holds (0: none)
         self._head = bytearray(8)
         self._files = SmallFiles(directory + "/outbox")
-        try:
-            os.stat(directory + "/outbox.log")
-        except OSError:
-            pass
-        else:
-            import migrate  # once, at the first boot after the upgrade from the log-based outbox
-
-            migrate.outbox(directory + "/outbox.log", self._files)
+        self._files.upgrade_from_log(directory + "/outbox.log", "outbox")
         self._load()
         while len(self._seqs) > self.capacity:  # a smaller capacity, or a cut between `s` and the free
             self._drop_oldest()

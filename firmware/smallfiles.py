@@ -62,6 +62,17 @@ class SmallFiles:
         self.in_place = _rewrites_atomically(directory)
         self._record = bytearray(64)  # reused for every write; grows to the largest record
 
+    def upgrade_from_log(self, log_path, kind):
+        """At the first boot after the upgrade from the log-based layout (records.py), move the log
+        at log_path into this directory with migrate.<kind> (`journal` or `outbox`)."""
+        try:
+            os.stat(log_path)
+        except OSError:
+            return
+        import migrate  # only then: the module stays out of the heap on every other boot
+
+        getattr(migrate, kind)(log_path, self)
+
     def _path(self, name):
         return self._prefix + name
 
