@@ -29,7 +29,10 @@ TCP and then TLS in its `connect(addr)`, so umqtt's TLS API is not involved. On 
 a certificate from another CA or for another host name fails the handshake with ValueError and a
 readable text.
 TCP_NODELAY is set: an MQTT packet is one write, and Nagle would hold it behind the previous
-packet's unacknowledged segment (tens of ms on every exchange).
+packet's unacknowledged segment (tens of ms on every exchange). umqtt writes CONNECT and SUBSCRIBE
+in pieces (up to eight writes, each a TLS record and, without Nagle, a TCP segment); the socket
+gathers them and sends each packet in one write when umqtt reads the answer. Measured on the unix
+port it hardly matters: boot -> subscribed p50 32.6 ms in pieces, 31.4 ms gathered (40 boots each).
 
 Never hangs: every socket operation (DNS aside, which the OS bounds), TCP connect, handshake,
 reads and writes, is bounded by `timeout_ms`; `setblocking(True)`, which umqtt calls and which
@@ -120,6 +123,9 @@ class TlsSocket:
         self.raw.settimeout(self.timeout_s)
         self.tls = self.raw  # the TLS stream once connect() has done the handshake
         self.last_rx_ms = link.clock.ticks_ms()
+        # While umqtt connects and subscribes it writes each packet in pieces (CONNECT in up to
+        # eight): they are gathered here and sent as one write when umqtt next reads.
+        self.gathered = None  # type: bytearray | None
 
     def connect(self, addr):
         link = self.link
@@ -130,24 +136,37 @@ class TlsSocket:
             pass  # a port without the option only loses latency
         link.phase = "tls"
         self.tls = link.tls_context.wrap_socket(self.raw, server_hostname=link.host)
+        self.gathered = bytearray()
         link.phase = "connack"
 
+    def send_gathered(self, keep_gathering=True):
+        gathered = self.gathered
+        if gathered:
+            self.tls.write(gathered)
+        self.gathered = bytearray() if keep_gathering and gathered is not None else None
+
     def read(self, n):
+        if self.gathered is not None:
+            self.send_gathered()
         data = self.tls.read(n)
         if data:
             self.last_rx_ms = self.link.clock.ticks_ms()
         return data
 
     def readinto(self, buf, n):
+        if self.gathered is not None:
+            self.send_gathered()
         got = self.tls.readinto(buf, n)
         if got:
             self.last_rx_ms = self.link.clock.ticks_ms()
         return got
 
     def write(self, buf, length=-1):
-        if length < 0:
-            return self.tls.write(buf)
-        return self.tls.write(memoryview(buf)[:length])
+        data = buf if length < 0 else memoryview(buf)[:length]
+        if self.gathered is not None:
+            self.gathered += data
+            return len(data)
+        return self.tls.write(data)
 
     def setblocking(self, flag):
         if flag:
@@ -257,6 +276,7 @@ class Link:
             self.phase = "subscribe"
             self._wrap_pid()
             self.client.subscribe(self.action_topic, 1)
+        sock.send_gathered(keep_gathering=False)  # from here on every write is a whole packet
         self.connects += 1
         if self.on_connect is not None:
             self.on_connect()
