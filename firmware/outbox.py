@@ -51,6 +51,7 @@ class Outbox:
         self._payloads = []  # type: list
         self._files_of = []  # type: list  # the pool file holding each waiting message
         self._file_seqs = array("I")  # per pool file: the seq of the record it holds (0: none)
+        self._file_busy = bytearray()  # per pool file: 1 while it holds a waiting message
         self._head = bytearray(8)
         self._files = SmallFiles(directory + "/outbox")
         self._files.upgrade_from_log(directory + "/outbox.log", "outbox")
@@ -101,6 +102,7 @@ class Outbox:
     def _grow_pool(self, size):
         while len(self._file_seqs) < size:
             self._file_seqs.append(0)
+            self._file_busy.append(0)
 
     def _insert(self, seq, payload, index):
         """Add a loaded message in seq order (files come in no particular order)."""
@@ -110,13 +112,14 @@ class Outbox:
         self._seqs.insert(i, seq)
         self._payloads.insert(i, payload)
         self._files_of.insert(i, index)
+        self._file_busy[index] = 1
 
     def _free_file(self):
         """The free pool file holding the oldest seq; the pool grows when fewer than two are free."""
         best = -1
         free = 0
         for index in range(len(self._file_seqs)):
-            if index in self._files_of:
+            if self._file_busy[index]:
                 continue
             free += 1
             if best < 0 or self._file_seqs[index] < self._file_seqs[best]:
@@ -138,6 +141,7 @@ class Outbox:
         self._seqs.append(seq)
         self._payloads.append(bytes(payload))
         self._files_of.append(index)
+        self._file_busy[index] = 1
         self.next_seq = seq + 1
         if len(self._seqs) > self.capacity:
             self._drop_oldest()
@@ -152,7 +156,9 @@ class Outbox:
     def _release(self, i):
         """Rewrite the i-th waiting message's file as free, and forget the message."""
         struct.pack_into("<I", self._head, 0, self._seqs[i])
-        self._files.write("%d" % self._files_of[i], DONE, memoryview(self._head)[:4])
+        index = self._files_of[i]
+        self._files.write("%d" % index, DONE, memoryview(self._head)[:4])
+        self._file_busy[index] = 0
         self._seqs.pop(i)
         self._payloads.pop(i)
         self._files_of.pop(i)
