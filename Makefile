@@ -25,6 +25,7 @@ $(VENV)/.installed: requirements.txt requirements-stubs.txt
 
 $(MPYLIB)/umqtt/simple.py: tools/setup/fetch_umqtt.py tools/setup/ussl_shim.py | $(VENV)/.installed
 	$(PY) tools/setup/fetch_umqtt.py
+	@touch $@
 
 setup: $(VENV)/.installed $(MPYLIB)/umqtt/simple.py ## Install venv, pinned packages, Debian packages (as root) and umqtt.simple
 	@tools/setup/system_packages.sh
