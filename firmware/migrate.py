@@ -85,12 +85,12 @@ def outbox(log_path, files):
     log.load(replay)
     log.close()
     _clear(files)
-    head = bytearray(8)
+    head = bytearray(12)
     index = 0
     for seq, payload in waiting.items():  # into pool files 0, 1, ... (outbox.py)
         struct.pack_into("<I", head, 0, seq)
         files.write("%d" % index, 1, memoryview(head)[:4], payload)
         index += 1
-    struct.pack_into("<II", head, 0, state[0], state[1])
-    files.write("s", 5, head)  # next_seq and dropped, even with nothing waiting
+    struct.pack_into("<III", head, 0, state[0], state[1], 0)
+    files.write("s", 5, head)  # next_seq and dropped (outbox.py's STATE), even with nothing waiting
     _retire(log_path)

@@ -8,8 +8,9 @@ Storage (smallfiles.py): a pool of small files in <dir>/outbox/, named 0, 1, 2 .
 one record, rewritten atomically in place (one metadata commit on LittleFS, no erase):
 
     PUT   1 : seq u32 LE | payload       a waiting message        39 bytes for a 30-byte result
-    DONE  2 : seq u32 LE                 a free file: its message was acknowledged or dropped
-    STATE 5 : next_seq u32 | dropped u32 in the file `s`, written when a message is dropped
+    DONE  2 : seq u32 LE                 a free file: its message was acknowledged
+    STATE 5 : next_seq u32 | dropped u32 | kept_from u32     in the file `s`, written by a drop:
+              the messages below kept_from were dropped (always the oldest), their files are free
 
 put() writes its message into the free file holding the oldest seq (a new file only when every
 file holds a waiting message), and ack() rewrites the message's file as DONE. So a dispensed
@@ -19,9 +20,8 @@ one rewritten, so next_seq (one above the highest seq in any file) survives an e
 
 A power cut during a write leaves the file's old record whole (smallfiles.py): a cut put() was
 never acknowledged to its caller, so its seq is free again; a cut ack() sends the message again
-with its seq, which the protocol allows. A damaged file costs only its message, counted in
-corrupt_records. A drop writes `s` before freeing the message's file, so a power cut between them
-leaves one message too many, which the next load drops (and counts) again. Data from the
+with its seq, which the protocol allows; a drop is the one write of `s`. A damaged file costs
+only its message, counted in corrupt_records. Data from the
 log-based outbox (outbox.log) is moved over once, at the first boot after the upgrade (migrate.py).
 """
 
@@ -46,17 +46,18 @@ class Outbox:
         self.capacity = capacity
         self.next_seq = _FIRST_SEQ
         self.dropped = 0
+        self._kept_from = 0  # messages below this seq were dropped (persisted in `s`)
         self.corrupt_records = 0  # damaged files found at load
         self._seqs = []  # type: list  # waiting messages, oldest first, parallel to _payloads, _files_of
         self._payloads = []  # type: list
         self._files_of = []  # type: list  # the pool file holding each waiting message
         self._file_seqs = array("I")  # per pool file: the seq of the record it holds (0: none)
         self._file_busy = bytearray()  # per pool file: 1 while it holds a waiting message
-        self._head = bytearray(8)
+        self._head = bytearray(12)
         self._files = SmallFiles(directory + "/outbox")
         self._files.upgrade_from_log(directory + "/outbox.log", "outbox")
         self._load()
-        while len(self._seqs) > self.capacity:  # a smaller capacity, or a cut between `s` and the free
+        while len(self._seqs) > self.capacity:  # the capacity was lowered in the config
             self._drop_oldest()
 
     @property
@@ -85,8 +86,8 @@ class Outbox:
             if record is None:
                 continue  # a create cut short, or empty: a free file
             kind, body = record
-            if kind == STATE and len(body) == 8:
-                next_seq, self.dropped = struct.unpack("<II", body)
+            if kind == STATE and len(body) == 12:
+                next_seq, self.dropped, self._kept_from = struct.unpack("<III", body)
                 self.next_seq = max(self.next_seq, next_seq)
                 continue
             if kind not in (PUT, DONE) or len(body) < 4 or index < 0:
@@ -98,6 +99,8 @@ class Outbox:
                 self._insert(seq, bytes(body[4:]), index)
         for name in doomed:
             self._files.remove(name)
+        while self._seqs and self._seqs[0] < self._kept_from:  # dropped: their files are free
+            self._forget(0)
 
     def _grow_pool(self, size):
         while len(self._file_seqs) < size:
@@ -148,17 +151,21 @@ class Outbox:
         return seq
 
     def _drop_oldest(self):
+        """One write: `s` says that every message below the next oldest's seq is gone."""
         self.dropped += 1
-        struct.pack_into("<II", self._head, 0, self.next_seq, self.dropped)
+        self._kept_from = self._seqs[0] + 1
+        struct.pack_into("<III", self._head, 0, self.next_seq, self.dropped, self._kept_from)
         self._files.write(_COUNTERS, STATE, self._head)
-        self._release(0)
+        self._forget(0)
 
     def _release(self, i):
         """Rewrite the i-th waiting message's file as free, and forget the message."""
         struct.pack_into("<I", self._head, 0, self._seqs[i])
-        index = self._files_of[i]
-        self._files.write("%d" % index, DONE, memoryview(self._head)[:4])
-        self._file_busy[index] = 0
+        self._files.write("%d" % self._files_of[i], DONE, memoryview(self._head)[:4])
+        self._forget(i)
+
+    def _forget(self, i):
+        self._file_busy[self._files_of[i]] = 0
         self._seqs.pop(i)
         self._payloads.pop(i)
         self._files_of.pop(i)

@@ -193,23 +193,30 @@ def test_outbox_ack_cut_at_every_byte():
     outbox_cut_at_every_byte(prepare, lambda outbox: outbox.ack(4), check)
 
 
-def test_outbox_drop_cut_between_its_counters_and_freeing_the_message():
+def test_outbox_drop_cut_at_every_byte():
+    # A put into a full outbox writes its message, then `s` (the drop: one write). Cut anywhere in
+    # `s`, the next load finds one message too many and drops the oldest itself, counted once.
     directory = tmpdir()
     try:
+        path = directory + "/outbox"
         outbox = Outbox(directory, 2)
         outbox.put(b"message-0")
         outbox.put(b"message-1")
-        before = snapshot(directory + "/outbox")
-        outbox.put(b"message-2")  # drops seq 1: writes `s`, then frees seq 1's file
-        after = snapshot(directory + "/outbox")
-        state = dict(before)
+        before = snapshot(path)
+        outbox.put(b"message-2")  # seq 3 drops seq 1
+        after = snapshot(path)
+        message_written = dict(before)
         for name in after:
-            if name not in before or name == "s":
-                state[name] = after[name]  # everything but the freeing of seq 1's file
-        restore(directory + "/outbox", state)
-        outbox = Outbox(directory, 2)  # one message too many: dropped (and counted) again at load
-        assert list(outbox.items()) == [(2, b"message-1"), (3, b"message-2")]
-        assert outbox.dropped == 2 and outbox.next_seq == 4
-        assert Outbox(directory, 2).dropped == 2
+            if name != "s":
+                message_written[name] = after[name]
+        for cut in range(len(after["s"]) + 2):
+            restore(path, after if cut > len(after["s"]) else message_written)
+            if cut <= len(after["s"]):
+                write_bytes(path + "/s.new", after["s"][:cut])
+            outbox = Outbox(directory, 2)
+            assert list(outbox.items()) == [(2, b"message-1"), (3, b"message-2")]
+            assert outbox.dropped == 1 and outbox.next_seq == 4
+            assert not any(name.endswith(".new") for name in os.listdir(path))
+            assert Outbox(directory, 2).dropped == 1
     finally:
         remove_tree(directory)
