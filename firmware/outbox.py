@@ -20,9 +20,9 @@ one rewritten, so next_seq (one above the highest seq in any file) survives an e
 
 A power cut during a write leaves the file's old record whole (smallfiles.py): a cut put() was
 never acknowledged to its caller, so its seq is free again; a cut ack() sends the message again
-with its seq, which the protocol allows; a drop is the one write of `s`. A damaged file costs
-only its message, counted in corrupt_records. Data from the
-log-based outbox (outbox.log) is moved over once, at the first boot after the upgrade (migrate.py).
+with its seq, which the protocol allows; a drop is the one write of `s`, before the new message.
+A damaged file costs only its message, counted in corrupt_records. Data from the log-based
+outbox (outbox.log) is moved over once, at the first boot after the upgrade (migrate.py).
 """
 
 import struct
@@ -136,6 +136,11 @@ class Outbox:
         """Durably queue payload; return its seq. Drops (and counts) the oldest message when full."""
         if self.next_seq > _MAX_SEQ:
             raise OSError(28, "outbox: seq space exhausted")  # 4 billion results: not in this device's life
+        if len(self._seqs) >= self.capacity:
+            # First, so the lists never outgrow the capacity (a list that doubles can fail on a
+            # full heap). A power cut before the new message is written loses only it: put()
+            # never returned (a dispense's result is then reported `interrupted` at boot).
+            self._drop_oldest()
         seq = self.next_seq
         index = self._free_file()
         struct.pack_into("<I", self._head, 0, seq)
@@ -146,8 +151,6 @@ class Outbox:
         self._files_of.append(index)
         self._file_busy[index] = 1
         self.next_seq = seq + 1
-        if len(self._seqs) > self.capacity:
-            self._drop_oldest()
         return seq
 
     def _drop_oldest(self):

@@ -194,8 +194,9 @@ def test_outbox_ack_cut_at_every_byte():
 
 
 def test_outbox_drop_cut_at_every_byte():
-    # A put into a full outbox writes its message, then `s` (the drop: one write). Cut anywhere in
-    # `s`, the next load finds one message too many and drops the oldest itself, counted once.
+    # A put into a full outbox writes `s` (the drop: one write), then its message. A cut in `s`
+    # leaves the outbox as it was; a cut in the message leaves the drop done and the put undone
+    # (it never returned, so its seq is free again).
     directory = tmpdir()
     try:
         path = directory + "/outbox"
@@ -203,20 +204,27 @@ def test_outbox_drop_cut_at_every_byte():
         outbox.put(b"message-0")
         outbox.put(b"message-1")
         before = snapshot(path)
-        outbox.put(b"message-2")  # seq 3 drops seq 1
+        outbox.put(b"message-2")  # drops seq 1, then writes seq 3
         after = snapshot(path)
-        message_written = dict(before)
-        for name in after:
-            if name != "s":
-                message_written[name] = after[name]
-        for cut in range(len(after["s"]) + 2):
-            restore(path, after if cut > len(after["s"]) else message_written)
-            if cut <= len(after["s"]):
-                write_bytes(path + "/s.new", after["s"][:cut])
+        new_file = [name for name in after if name != "s" and before.get(name) != after[name]][0]
+        dropped = dict(before)
+        dropped["s"] = after["s"]
+        for cut in range(len(after["s"]) + 1):  # the drop cut
+            restore(path, before)
+            write_bytes(path + "/s.new", after["s"][:cut])
             outbox = Outbox(directory, 2)
-            assert list(outbox.items()) == [(2, b"message-1"), (3, b"message-2")]
-            assert outbox.dropped == 1 and outbox.next_seq == 4
-            assert not any(name.endswith(".new") for name in os.listdir(path))
-            assert Outbox(directory, 2).dropped == 1
+            assert list(outbox.items()) == [(1, b"message-0"), (2, b"message-1")]
+            assert outbox.dropped == 0 and outbox.next_seq == 3
+        for cut in range(len(after[new_file]) + 1):  # the message cut
+            restore(path, dropped)
+            write_bytes(path + "/" + new_file + ".new", after[new_file][:cut])
+            outbox = Outbox(directory, 2)
+            assert list(outbox.items()) == [(2, b"message-1")]
+            assert outbox.dropped == 1 and outbox.next_seq == 3
+        restore(path, after)
+        outbox = Outbox(directory, 2)
+        assert list(outbox.items()) == [(2, b"message-1"), (3, b"message-2")]
+        assert outbox.dropped == 1 and outbox.next_seq == 4
+        assert not any(name.endswith(".new") for name in os.listdir(path))
     finally:
         remove_tree(directory)
