@@ -36,6 +36,8 @@ TOPOLOGY = {
             "name": "feedmyfurbabies-button",
             "module": "button",
             "description": "Button press -> FeedRequested event on the bus",
+            # The press id is minted by the device's own module, packed next to the handler.
+            "shared": ["firmware/press.py"],
             "memory_mb": 128,
             "timeout_s": 10,
             "environment": {"EVENT_SOURCE": SOURCE, "EVENT_DETAIL_TYPE": DETAIL_TYPE},

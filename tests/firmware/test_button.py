@@ -164,4 +164,5 @@ def test_button_settings_fill_defaults_and_name_bad_fields():
     assert str(error) == "button.long_ms: expected int 400..10000"
     error = raises(config.ConfigError, button.button_settings, {"button": {"pin": 5, "debounce_ms": True}})
     assert str(error) == "button.debounce_ms: expected int 1..200"
-    assert str(raises(config.ConfigError, button.button_settings, {"button": 9})) == "button: expected an object"
+    error = raises(config.ConfigError, button.button_settings, {"button": 9})
+    assert str(error) == "button: expected an object"
