@@ -12,7 +12,7 @@ MICROPYPATH := $(CURDIR)/firmware:$(CURDIR)/$(MPYLIB):.frozen
 export MICROPYPATH
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test check test-firmware-mpy test-py bench demo device broker pki flash repl deploy destroy plan replay clean
+.PHONY: help setup test check test-firmware-mpy test-py bench demo device broker pki press flash repl deploy destroy plan replay clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -54,6 +54,10 @@ broker: setup ## Start the local IoT Core stand-in (mosquitto, mutual TLS) in th
 
 pki: setup ## Generate the development PKI into .pki/
 	$(PY) -m tools.pki
+
+press: setup ## Publish a button press: EVENT=SINGLE|DOUBLE|LONG [THING=] [TO=aws (DEPLOY_ARGS)] [PORT= hub broker]
+	@$(PY) -m tools.press "$(EVENT)" $(if $(THING),--thing $(THING)) $(if $(TO),--to $(TO)) \
+		$(if $(PORT),--port $(PORT)) $(if $(PKI),--pki $(PKI)) $(if $(filter aws,$(TO)),$(DEPLOY_ARGS))
 
 flash: setup ## Put the firmware on the board (PORT=, CONFIG=, CERTS=; IMAGE=micropython.bin also flashes MicroPython)
 	$(PY) -m tools.board $(if $(IMAGE),flash --image $(IMAGE),deploy) $(if $(PORT),--port $(PORT)) \
