@@ -12,7 +12,7 @@ MICROPYPATH := $(CURDIR)/firmware:$(CURDIR)/$(MPYLIB):.frozen
 export MICROPYPATH
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test check test-firmware-mpy test-py bench demo device broker pki press flash repl deploy destroy plan replay clean
+.PHONY: help setup test check test-firmware-mpy test-py hil bench demo device broker pki press flash repl deploy destroy plan replay clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ test-py: setup ## Every pytest suite on CPython: firmware units, integration (mo
 
 test: check test-firmware-mpy test-py ## Run every check and test
 
+hil: setup ## Hardware-in-the-loop tests (tests/hil/) on the simulated board, or on a real one: BOARD_PORT=/dev/ttyACM0
+	$(if $(BOARD_PORT),BOARD_PORT=$(BOARD_PORT)) $(PY) -m pytest -q tests/hil
+
 bench: setup ## Benchmarks: decision path, flash bytes, heap, latency, handlers
 	@tools/bench.sh
 
@@ -55,25 +58,25 @@ broker: setup ## Start the local IoT Core stand-in (mosquitto, mutual TLS) in th
 pki: setup ## Generate the development PKI into .pki/
 	$(PY) -m tools.pki
 
-press: setup ## Publish a button press: EVENT=SINGLE|DOUBLE|LONG [THING=] [TO=aws (DEPLOY_ARGS)] [PORT= hub broker]
-	@$(PY) -m tools.press "$(EVENT)" $(if $(THING),--thing $(THING)) $(if $(TO),--to $(TO)) \
-		$(if $(PORT),--port $(PORT)) $(if $(PKI),--pki $(PKI)) $(if $(filter aws,$(TO)),$(DEPLOY_ARGS))
+press: setup ## Publish a button press: EVENT=SINGLE|DOUBLE|LONG [THING=] [VIA=aws (DEPLOY_ARGS)] [PORT= hub broker]
+	@$(PY) -m tools.press "$(EVENT)" $(if $(THING),--thing $(THING)) $(if $(VIA),--via $(VIA)) \
+		$(if $(PORT),--port $(PORT)) $(if $(PKI),--pki $(PKI)) $(if $(filter aws,$(VIA)),$(DEPLOY_ARGS))
 
 flash: setup ## Put the firmware on the board (PORT=, CONFIG=, CERTS=; IMAGE=micropython.bin also flashes MicroPython)
-	$(PY) -m tools.board $(if $(IMAGE),flash --image $(IMAGE),deploy) $(if $(PORT),--port $(PORT)) \
+	@$(PY) -m tools.board $(if $(IMAGE),flash --image $(IMAGE),deploy) $(if $(PORT),--port $(PORT)) \
 		$(if $(CONFIG),--config $(CONFIG)) $(if $(CERTS),--certs $(CERTS))
 
 repl: setup ## Open a serial REPL on the board (PORT=/dev/ttyACM0)
-	$(VENV)/bin/mpremote $(if $(PORT),connect $(PORT)) repl
+	@$(PY) -m tools.board repl $(if $(PORT),--port $(PORT))
 
 plan: setup ## Show what a cloud deploy would change
-	$(PY) -m cloud.deploy plan $(DEPLOY_ARGS)
+	@$(PY) -m cloud.deploy plan $(DEPLOY_ARGS)
 
 deploy: setup ## Create or update the cloud half (boto3; DEPLOY_ARGS="--endpoint-url URL" for moto)
-	$(PY) -m cloud.deploy apply $(DEPLOY_ARGS)
+	@$(PY) -m cloud.deploy apply $(DEPLOY_ARGS)
 
 destroy: setup ## Remove everything the deployer created
-	$(PY) -m cloud.deploy destroy $(DEPLOY_ARGS)
+	@$(PY) -m cloud.deploy destroy $(DEPLOY_ARGS)
 
 replay: setup ## Replay the archive: make replay FROM=... TO=... RULES=...
 	$(PY) -m cloud.replay --from "$(FROM)" --to "$(TO)" --rules "$(RULES)" $(DEPLOY_ARGS)

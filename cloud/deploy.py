@@ -7,8 +7,11 @@ so), `destroy` removes everything the topology names. Device credentials go to -
 
 import argparse
 import functools
+import os
 import sys
 from pathlib import Path
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from cloud import awsenv
 from cloud.iam import Arns
@@ -116,6 +119,21 @@ def destroy(env, out=print):
     return removed
 
 
+def next_steps(env, out=print):
+    """After apply: the thing, where its credentials are, and the command that provisions the board."""
+    thing = env.topology["thing"]["name"]
+    folder = env.out_dir / thing
+    shown = os.path.relpath(folder) if str(folder).startswith(os.getcwd()) else str(folder)
+    if (folder / "device.json").exists():
+        out("Thing %s: certificate, key and endpoint in %s/ (device.crt.pem, device.key.pem, device.json)."
+            % (thing, shown))
+        out("Next: make flash PORT=/dev/ttyACM0 CERTS=%s" % shown)
+    else:
+        # The private key exists only in the response that created the certificate.
+        out("Thing %s: its certificate was created elsewhere and its key is not in %s/; to issue a new one "
+            "here: make destroy, then make deploy." % (thing, shown))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m cloud.deploy", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=("plan", "apply", "destroy"))
@@ -124,8 +142,15 @@ def main(argv=None):
     )
     awsenv.add_arguments(parser)
     args = parser.parse_args(argv)
-    env = DeployEnv(awsenv.AwsEnv.from_args(args), out_dir=args.out)
-    {"plan": plan, "apply": apply, "destroy": destroy}[args.command](env)
+    try:
+        env = DeployEnv(awsenv.AwsEnv.from_args(args), out_dir=args.out)
+        env.aws.check_credentials()
+        {"plan": plan, "apply": apply, "destroy": destroy}[args.command](env)
+        if args.command == "apply":
+            next_steps(env)
+    except (BotoCoreError, ClientError) as error:
+        print("deploy: %s" % awsenv.explain(error), file=sys.stderr)
+        return 1
     return 0
 
 

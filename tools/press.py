@@ -1,14 +1,14 @@
 """Press the button without a button: publish one v1 press on cat-feeder/<thing>/button.
 
-    python -m tools.press SINGLE|DOUBLE|LONG [--thing cat-feeder] [--to hub|aws] [--port N] [--pki .pki]
-    python -m tools.press LONG --to aws [--region R] [--profile P] [--endpoint-url URL]
+    python -m tools.press SINGLE|DOUBLE|LONG [--thing cat-feeder] [--via hub|aws] [--port N] [--pki .pki]
+    python -m tools.press LONG --via aws [--region R] [--profile P] [--endpoint-url URL]
 
 `make press EVENT=SINGLE` runs this (docs/protocol.md, "Button press"; the message comes from
 firmware/press.py, as on a board):
-- `--to hub` (default): the local broker of the self-hosted hub, over mutual TLS with the
+- `--via hub` (default): the local broker of the self-hosted hub, over mutual TLS with the
   publisher certificate of the development PKI (.pki/). The port is --port, else the one
   `python -m tools.broker start` recorded in .pki/broker/broker.json.
-- `--to aws`: the deployed stack, through IoT Core's iot-data API on the account's
+- `--via aws`: the deployed stack, through IoT Core's iot-data API on the account's
   `iot:Data-ATS` endpoint (QoS 1). It first checks that the stack's topic rule exists, so a
   press never vanishes into an account where nothing listens.
 
@@ -22,6 +22,8 @@ import json
 import os
 import sys
 import time
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from cloud import awsenv
 from firmware.press import EVENTS, press_id, press_message
@@ -83,29 +85,26 @@ def iot_data_client(aws):
     return aws.session.client("iot-data", endpoint_url=aws.endpoint_url or "https://" + endpoint)
 
 
-def publish_to_aws(thing, message, args):
-    import botocore.exceptions
+def stack_deployed(iot):
+    """Whether the stack's button topic rule exists. Listed, not fetched: IoT may answer GetTopicRule for a
+    missing rule with UnauthorizedException, which is also what a real permission error looks like."""
+    for page in iot.get_paginator("list_topic_rules").paginate():
+        if any(rule["ruleName"] == BUTTON_RULE for rule in page.get("rules", [])):
+            return True
+    return False
 
+
+def publish_to_aws(thing, message, args):
     try:
         aws = awsenv.AwsEnv.from_args(args)
-        try:
-            aws.client("iot").get_topic_rule(ruleName=BUTTON_RULE)
-        except botocore.exceptions.ClientError as error:
-            # IoT answers UnauthorizedException (not ResourceNotFoundException) for a rule that is not there.
-            if error.response["Error"]["Code"] not in ("ResourceNotFoundException", "UnauthorizedException"):
-                raise
+        if not stack_deployed(aws.client("iot")):
             raise PressError(
                 "no cat feeder stack deployed in %s (topic rule %s not found): run `make deploy` first, "
-                "or press on the hub (leave out TO=aws)" % (aws.region, BUTTON_RULE)
-            ) from None
+                "or press on the hub (leave out VIA=aws)" % (aws.region, BUTTON_RULE)
+            )
         iot_data_client(aws).publish(topic=button_topic(thing), qos=1, payload=message)
-    except botocore.exceptions.NoCredentialsError:
-        raise PressError("no AWS credentials: set AWS_PROFILE (or PROFILE=), or AWS_ACCESS_KEY_ID and "
-                         "AWS_SECRET_ACCESS_KEY, or run `aws configure`") from None
-    except botocore.exceptions.BotoCoreError as error:  # no such profile, no network, ...
-        raise PressError("AWS: %s" % error) from None
-    except botocore.exceptions.ClientError as error:
-        raise PressError("AWS refused the press: %s" % error) from None
+    except (BotoCoreError, ClientError) as error:
+        raise PressError(awsenv.explain(error)) from None
     return "AWS IoT Core (%s)" % aws.region
 
 
@@ -113,7 +112,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m tools.press", description=__doc__.splitlines()[0])
     parser.add_argument("event", metavar="EVENT", help="SINGLE, DOUBLE or LONG")
     parser.add_argument("--thing", default=DEFAULT_THING)
-    parser.add_argument("--to", choices=("hub", "aws"), default="hub")
+    parser.add_argument("--via", choices=("hub", "aws"), default="hub")
     parser.add_argument("--port", type=int, help="local broker port (hub)")
     parser.add_argument("--pki", default=DEFAULT_PKI_DIR, help="development PKI folder (hub)")
     awsenv.add_arguments(parser)
@@ -123,7 +122,7 @@ def main(argv=None):
             raise PressError("EVENT=%s: expected SINGLE, DOUBLE or LONG, as in make press EVENT=SINGLE"
                              % args.event)
         at, seq, message = new_press(args.event)
-        if args.to == "aws":
+        if args.via == "aws":
             where = publish_to_aws(args.thing, message, args)
         else:
             port = hub_port(args.port, os.path.join(args.pki, "broker", "broker.json"))

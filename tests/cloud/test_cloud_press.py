@@ -1,4 +1,4 @@
-"""`make press TO=aws` against moto's server: iot-data Publish on the account's iot:Data-ATS endpoint,
+"""`make press VIA=aws` against moto's server: iot-data Publish on the account's iot:Data-ATS endpoint,
 and one actionable line when there is no stack or no credentials.
 
 moto's server runs in this process (ThreadedMotoServer) so the test can read what iot-data received:
@@ -51,14 +51,25 @@ def aws_env(moto_url):
 def deploy_button_rule(env):
     """The part of the stack a press needs: the topic rule (what `make deploy` creates)."""
     (rule,) = TOPOLOGY["topic_rules"]
-    iot = boto3.client("iot", endpoint_url=env["AWS_ENDPOINT_URL"], region_name=REGION,
-                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    iot = boto3.client(
+        "iot",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     iot.create_topic_rule(ruleName=rule["name"], topicRulePayload={"sql": rule["sql"], "actions": []})
 
 
 def make_press(env, *variables):
-    return subprocess.run(["make", "-s", "press", "TO=aws", *variables], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        ["make", "-s", "press", "VIA=aws", *variables],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def own_lines(stderr):
@@ -68,8 +79,12 @@ def own_lines(stderr):
 def test_make_press_publishes_on_the_things_button_topic_at_qos_1(aws_env):
     deploy_button_rule(aws_env)
     published = iotdata_backends[DEFAULT_ACCOUNT_ID][REGION].published_payloads
-    done = make_press(aws_env, "EVENT=LONG", "THING=kitchen-feeder",
-                      "DEPLOY_ARGS=--endpoint-url %s" % aws_env["AWS_ENDPOINT_URL"])
+    done = make_press(
+        aws_env,
+        "EVENT=LONG",
+        "THING=kitchen-feeder",
+        "DEPLOY_ARGS=--endpoint-url %s" % aws_env["AWS_ENDPOINT_URL"],
+    )
     assert done.returncode == 0, done.stderr
     ((topic, payload),) = published
     message = json.loads(payload)
@@ -84,14 +99,19 @@ def test_no_stack_is_one_line_naming_make_deploy_and_publishes_nothing(aws_env):
     assert done.returncode != 0
     assert own_lines(done.stderr) == [
         "press: no cat feeder stack deployed in eu-west-1 (topic rule cat_feeder_button not found): "
-        "run `make deploy` first, or press on the hub (leave out TO=aws)"
+        "run `make deploy` first, or press on the hub (leave out VIA=aws)"
     ]
     assert published == []
 
 
 def test_no_credentials_is_one_line_saying_how_to_provide_them(tmp_path):
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "AWS_EC2_METADATA_DISABLED": "true",
-           "AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+    }
     done = make_press(env, "EVENT=SINGLE")
     assert done.returncode != 0
     (line,) = own_lines(done.stderr)
@@ -104,8 +124,9 @@ def test_iot_data_goes_to_the_accounts_ats_endpoint():
     iot = boto3.client("iot", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
     endpoint = "a1b2c3d4e5f6g7-ats.iot.eu-west-1.amazonaws.com"
     with Stubber(iot) as stub:
-        stub.add_response("describe_endpoint", {"endpointAddress": endpoint},
-                          {"endpointType": "iot:Data-ATS"})
+        stub.add_response(
+            "describe_endpoint", {"endpointAddress": endpoint}, {"endpointType": "iot:Data-ATS"}
+        )
         aws.client = lambda service: iot
         client = press.iot_data_client(aws)
     assert client.meta.endpoint_url == "https://" + endpoint

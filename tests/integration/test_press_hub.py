@@ -11,8 +11,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def make_press(*variables):
-    return subprocess.run(["make", "-s", "press", *variables], cwd=ROOT, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        ["make", "-s", "press", *variables], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_make_press_publishes_a_v1_press_the_button_rule_receives(pki, broker, mqtt):
