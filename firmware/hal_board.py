@@ -74,6 +74,15 @@ class HAL:
     def pwm(self, pin):
         return BoardPWM(pin)
 
+    def button(self, pin, on_edge=None):
+        """The button on GPIO pin: input with the internal pull-up (pressed = 0, the button shorts it to
+        GND). on_edge(pin) is a soft IRQ on both edges: it runs between bytecodes, so it may allocate,
+        and it should only set a flag for the main loop."""
+        button_pin = machine.Pin(pin, machine.Pin.IN, machine.Pin.PULL_UP)
+        if on_edge is not None:
+            button_pin.irq(handler=on_edge, trigger=machine.Pin.IRQ_FALLING | machine.Pin.IRQ_RISING)
+        return button_pin
+
     def sleep_ms(self, ms):
         time.sleep_ms(ms)
 

@@ -166,3 +166,22 @@ def test_button_settings_fill_defaults_and_name_bad_fields():
     assert str(error) == "button.debounce_ms: expected int 1..200"
     error = raises(config.ConfigError, button.button_settings, {"button": 9})
     assert str(error) == "button: expected an object"
+
+
+def test_sim_button_reports_each_level_change_of_its_file_once():
+    import hal_sim
+    from fwtest import remove_tree, tmpdir
+
+    directory = tmpdir()
+    try:
+        edges = []
+        path = directory + "/button.level"
+        pin = hal_sim.HAL().button(5, lambda p: edges.append(p.value()), level_path=path)
+        pin.poll()  # no file: released, no edge
+        for level in ("0", "0", "1", "0"):
+            with open(path, "w") as f:
+                f.write(level)
+            pin.poll()
+        assert edges == [PRESSED, RELEASED, PRESSED] and pin.value() == PRESSED
+    finally:
+        remove_tree(directory)
