@@ -109,6 +109,16 @@ TOPOLOGY = {
             ],
             "attach_to": "thing",
         },
+        {
+            # A remote button board (firmware role `button`, no servos): it may connect as its own thing
+            # and publish presses on its own button topic, nothing else (no status, no commands). Attach it
+            # to a button thing's certificate; the feeder's thing keeps the policy above.
+            "name": "cat-feeder-button",
+            "statements": [
+                ("iot:Connect", "client", THING_NAME_VARIABLE),
+                ("iot:Publish", "topic", "cat-feeder/" + THING_NAME_VARIABLE + "/button"),
+            ],
+        },
     ],
     "topic_rules": [
         {
