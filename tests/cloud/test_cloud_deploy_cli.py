@@ -2,31 +2,15 @@
 actionable line (no traceback) when the credentials are missing, with nothing created."""
 
 import os
-import subprocess
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def make(target, env, deploy_args):
-    return subprocess.run(
-        ["make", "-s", target, "DEPLOY_ARGS=%s" % deploy_args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-def own_lines(stderr):
-    return [line for line in stderr.splitlines() if not line.startswith("make: ***")]
+from tests.makerun import make, own_lines, without_aws_credentials
 
 
 def test_deploy_ends_with_the_thing_its_certificates_and_the_next_command(aws, tmp_path):
     out = tmp_path / "out"
-    done = make("deploy", dict(os.environ), "--endpoint-url %s --out %s" % (aws, out))
+    done = make("deploy", "DEPLOY_ARGS=--endpoint-url %s --out %s" % (aws, out))
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-2:] == [
         "Thing cat-feeder: certificate, key and endpoint in %s/cat-feeder/ "
@@ -38,16 +22,9 @@ def test_deploy_ends_with_the_thing_its_certificates_and_the_next_command(aws, t
 
 @pytest.mark.parametrize("target", ["deploy", "plan", "destroy"])
 def test_no_credentials_is_one_line_and_nothing_is_created(tmp_path, target):
-    none = str(tmp_path / "none")
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(tmp_path),
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_CONFIG_FILE": none,
-        "AWS_SHARED_CREDENTIALS_FILE": none,
-    }
+    env = without_aws_credentials(tmp_path)
     out = tmp_path / "out"
-    done = make(target, env, "--out %s" % out)
+    done = make(target, "DEPLOY_ARGS=--out %s" % out, env=env)
     assert done.returncode != 0
     assert own_lines(done.stderr) == [
         "deploy: no AWS credentials: set AWS_PROFILE (or DEPLOY_ARGS=--profile NAME), or AWS_ACCESS_KEY_ID "
@@ -57,13 +34,7 @@ def test_no_credentials_is_one_line_and_nothing_is_created(tmp_path, target):
 
 
 def test_an_unknown_profile_is_one_line(tmp_path):
-    none = str(tmp_path / "none")
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(tmp_path),
-        "AWS_CONFIG_FILE": none,
-        "AWS_SHARED_CREDENTIALS_FILE": none,
-    }
-    done = make("plan", env, "--profile kitchen")
+    env = without_aws_credentials(tmp_path)
+    done = make("plan", "DEPLOY_ARGS=--profile kitchen", env=env)
     (line,) = own_lines(done.stderr)
     assert line.startswith("deploy: The config profile (kitchen) could not be found: name a profile"), line

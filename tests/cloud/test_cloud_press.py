@@ -6,7 +6,6 @@ its published payloads are not in the server's JSON model dump."""
 
 import json
 import os
-import subprocess
 import urllib.request
 
 import boto3
@@ -19,6 +18,7 @@ from moto.server import ThreadedMotoServer
 from cloud.awsenv import AwsEnv
 from cloud.topology import TOPOLOGY
 from firmware.press import press_id
+from tests.makerun import make, own_lines, without_aws_credentials
 from tools import press
 from tools.broker import free_port
 from tools.moto_server import fake_credentials
@@ -62,18 +62,7 @@ def deploy_button_rule(env):
 
 
 def make_press(env, *variables):
-    return subprocess.run(
-        ["make", "-s", "press", "VIA=aws", *variables],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
-def own_lines(stderr):
-    return [line for line in stderr.splitlines() if not line.startswith("make: ***")]
+    return make("press", "VIA=aws", *variables, env=env, timeout=60)
 
 
 def test_make_press_publishes_on_the_things_button_topic_at_qos_1(aws_env):
@@ -105,13 +94,7 @@ def test_no_stack_is_one_line_naming_make_deploy_and_publishes_nothing(aws_env):
 
 
 def test_no_credentials_is_one_line_saying_how_to_provide_them(tmp_path):
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(tmp_path),
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_CONFIG_FILE": str(tmp_path / "none"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-    }
+    env = without_aws_credentials(tmp_path)
     done = make_press(env, "EVENT=SINGLE")
     assert done.returncode != 0
     (line,) = own_lines(done.stderr)

@@ -2,18 +2,16 @@
 
 import json
 import os
-import subprocess
 
 from firmware.press import press_id
+from tests.makerun import make, own_lines
 from tools.broker import free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def make_press(*variables):
-    return subprocess.run(
-        ["make", "-s", "press", *variables], cwd=ROOT, capture_output=True, text=True, timeout=60
-    )
+    return make("press", *variables, timeout=60)
 
 
 def test_make_press_publishes_a_v1_press_the_button_rule_receives(pki, broker, mqtt):
@@ -49,11 +47,6 @@ def test_a_device_may_press_only_its_own_button(pki, broker, mqtt):
     topic, payload, _ = observer.receive(timeout_s=5)
     assert (topic, json.loads(payload)) == ("cat-feeder/cat-feeder/button", {"v": 1, "own": True})
     assert observer.receive(timeout_s=0.5) is None
-
-
-def own_lines(stderr):
-    """stderr without make's own "make: *** [...] Error 1" line."""
-    return [line for line in stderr.splitlines() if not line.startswith("make: ***")]
 
 
 def test_make_press_errors_are_one_actionable_line(tmp_path, pki, broker):

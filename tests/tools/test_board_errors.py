@@ -83,9 +83,16 @@ def tools_started(monkeypatch):
     return started
 
 
-def fails(capsys, *argv):
+def board_args(action, port, config, certs, image=None):
+    """tools.board's command line as `make flash` builds it."""
+    return [action, "--port", port, "--config", config, "--certs", certs] + (
+        ["--image", image] if image else []
+    )
+
+
+def fails(capsys, argv):
     """Run tools.board; return its one stderr line (and check there is exactly one, no traceback)."""
-    assert board.main(list(argv)) == 1
+    assert board.main(argv) == 1
     err = capsys.readouterr().err
     (line,) = err.strip().splitlines()
     assert line.startswith("board: ")
@@ -106,9 +113,7 @@ def image(tmp_path):
 
 def test_no_config_says_which_file_to_copy(capsys, tmp_path, serial_port, image, certs, tools_started):
     missing = str(tmp_path / "secrets" / "config.json")
-    line = fails(
-        capsys, "flash", "--port", serial_port, "--image", image, "--config", missing, "--certs", certs
-    )
+    line = fails(capsys, board_args("flash", serial_port, missing, certs, image))
     assert line == (
         "board: no config at %s: copy firmware/config.example.json there (mkdir -p secrets; "
         "cp firmware/config.example.json secrets/config.json), fill in your Wi-Fi, or pass CONFIG=" % missing
@@ -117,7 +122,7 @@ def test_no_config_says_which_file_to_copy(capsys, tmp_path, serial_port, image,
 
 
 def test_placeholders_are_named_and_nothing_is_copied(capsys, serial_port, certs, tools_started):
-    line = fails(capsys, "deploy", "--port", serial_port, "--config", EXAMPLE, "--certs", certs)
+    line = fails(capsys, board_args("deploy", serial_port, EXAMPLE, certs))
     assert (
         "still has placeholder values (wifi.ssid=your-ssid, wifi.password=set-on-the-board-only, "
         "mqtt.host=your-endpoint-ats.iot.eu-west-1.amazonaws.com)" in line
@@ -132,12 +137,10 @@ def test_an_invalid_config_names_the_field_as_the_firmware_would(
     config["servos"]["left"]["pin"] = 99
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(config))
-    line = fails(capsys, "deploy", "--port", serial_port, "--config", str(bad), "--certs", certs)
+    line = fails(capsys, board_args("deploy", serial_port, str(bad), certs))
     assert line == "board: %s: servos.left.pin: expected int 0..21" % bad
     (tmp_path / "broken.json").write_text("{nope")
-    line = fails(
-        capsys, "deploy", "--port", serial_port, "--config", str(tmp_path / "broken.json"), "--certs", certs
-    )
+    line = fails(capsys, board_args("deploy", serial_port, str(tmp_path / "broken.json"), certs))
     assert "broken.json is not valid JSON" in line
     assert board_touched(tools_started) == []
 
@@ -145,25 +148,25 @@ def test_an_invalid_config_names_the_field_as_the_firmware_would(
 def test_no_board_bad_port_and_permission_denied(
     capsys, monkeypatch, tmp_path, good_config, certs, tools_started
 ):
-    line = fails(capsys, "deploy", "--port", "/dev/ttyACM9", "--config", good_config, "--certs", certs)
+    line = fails(capsys, board_args("deploy", "/dev/ttyACM9", good_config, certs))
     assert line.startswith(
         "board: no serial device at /dev/ttyACM9: plug the board in with a USB-C data cable"
     )
     not_serial = tmp_path / "notes.txt"
     not_serial.write_text("")
-    line = fails(capsys, "deploy", "--port", str(not_serial), "--config", good_config, "--certs", certs)
+    line = fails(capsys, board_args("deploy", str(not_serial), good_config, certs))
     assert line == (
         "board: %s is not a serial port: pass the board's USB serial device, e.g. PORT=/dev/ttyACM0"
         % not_serial
     )
-    line = fails(capsys, "repl", "--port", "/dev/ttyACM9")
+    line = fails(capsys, ["repl", "--port", "/dev/ttyACM9"])
     assert line.startswith("board: no serial device at /dev/ttyACM9")
 
     def denied(path, flags):  # what a user outside the dialout group gets (these tests may run as root)
         raise PermissionError(13, "Permission denied", path)
 
     monkeypatch.setattr(board.os, "open", denied)
-    line = fails(capsys, "deploy", "--port", str(not_serial), "--config", good_config, "--certs", certs)
+    line = fails(capsys, board_args("deploy", str(not_serial), good_config, certs))
     assert line == (
         "board: permission denied on %s: add yourself to the dialout group "
         "(sudo usermod -aG dialout $USER, then log out and in)" % not_serial
@@ -183,20 +186,9 @@ def test_a_missing_unreadable_or_foreign_image_is_refused_before_any_erase(
         (EXAMPLE, "board: IMAGE=%s is not an ESP32 firmware image" % EXAMPLE),
     ]
     for image, message in cases:
-        line = fails(
-            capsys,
-            "flash",
-            "--port",
-            serial_port,
-            "--image",
-            image,
-            "--config",
-            good_config,
-            "--certs",
-            certs,
-        )
+        line = fails(capsys, board_args("flash", serial_port, good_config, certs, image))
         assert line.startswith(message), line
-    line = fails(capsys, "flash", "--port", serial_port, "--config", good_config, "--certs", certs)
+    line = fails(capsys, board_args("flash", serial_port, good_config, certs))
     assert line.startswith("board: flash needs IMAGE=")
     assert board_touched(tools_started) == []
 
@@ -206,18 +198,7 @@ def test_missing_certificates_say_where_they_come_from(
 ):
     empty = tmp_path / "empty"
     empty.mkdir()
-    line = fails(
-        capsys,
-        "flash",
-        "--port",
-        serial_port,
-        "--image",
-        image,
-        "--config",
-        good_config,
-        "--certs",
-        str(empty),
-    )
+    line = fails(capsys, board_args("flash", serial_port, good_config, str(empty), image))
     assert line == (
         "board: %s has neither ca.der nor ca.pem: run `make deploy` and pass CERTS=cloud/.out/<thing>, "
         "or put the CA, device certificate and key there" % empty
@@ -228,12 +209,7 @@ def test_missing_certificates_say_where_they_come_from(
 def test_a_good_flash_compiles_before_it_erases_and_reports_progress(
     capsys, serial_port, image, good_config, certs, tools_started
 ):
-    assert (
-        board.main(
-            ["flash", "--port", serial_port, "--image", image, "--config", good_config, "--certs", certs]
-        )
-        == 0
-    )
+    assert board.main(board_args("flash", serial_port, good_config, certs, image)) == 0
     out = capsys.readouterr().out
     assert tools_started.index("esptool") > tools_started.index("mpy-cross")
     assert board_touched(tools_started) == ["esptool", "esptool", "mpremote"]
