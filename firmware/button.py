@@ -21,8 +21,6 @@ Times are ticks in ms; `ticks_diff` (time.ticks_diff on the board, where ticks w
 them. `button_settings(config)` validates the `button` section of config.json.
 """
 
-import config as config_module
-
 PRESSED = 0
 RELEASED = 1
 
@@ -118,6 +116,8 @@ def button_settings(config):
 
     `pin` (GPIO 0..21, required), `debounce_ms` 1..200 (30), `double_ms` 50..2000 (400),
     `long_ms` from double_ms..10000 (1000); raises config.ConfigError naming the field."""
+    import config as config_module  # only at boot: the classifier itself stays small
+
     section = config.get("button")
     if section is None:
         return None

@@ -64,6 +64,8 @@ class SimButton:
             self._on_edge(self)
 
     def poll(self):
+        if self._level_path is None:
+            return  # driven by set() in-process
         try:
             with open(self._level_path) as f:
                 level = 0 if f.read(1) == "0" else 1

@@ -16,10 +16,13 @@ on CPython and MicroPython alike.
 
 import binascii
 import hashlib
+import struct
 
 EVENTS = ("SINGLE", "DOUBLE", "LONG")
 ID_PREFIX = "press-"
 ID_HEX_DIGITS = 16
+# Stored form of a queued press (the flash queue assigns its seq): u8 event index | u32 at, LE.
+STORED = "<BI"
 
 
 def digest_id(parts):
@@ -36,3 +39,18 @@ def press_id(thing, event, at, seq):
 def press_message(event, at, seq):
     """The JSON a button publishes on cat-feeder/<thing>/button (the topic names the thing)."""
     return ('{"v": 1, "event": "%s", "at": %d, "seq": %d}' % (event, at, seq)).encode()
+
+
+def store(event, at):
+    """The 5 bytes a press waits as in the flash queue (its seq is the queue's)."""
+    return struct.pack(STORED, EVENTS.index(event), at)
+
+
+def stored_event_at(stored):
+    index, at = struct.unpack(STORED, stored)
+    return EVENTS[index], at
+
+
+def command(command_id, event, at):
+    """The v1 command a feeder gives itself for its own press (local-first), as the cloud would send it."""
+    return ('{"v": 1, "id": "%s", "event": "%s", "issued_at": %d}' % (command_id, event, at)).encode()
