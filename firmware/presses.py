@@ -38,8 +38,9 @@ class Presses:
         self.hal = hal
         self.feeder = feeder if settings["local_first"] else None
         self.log = log
-        self.classifier = button.Classifier(settings["debounce_ms"], settings["double_ms"], settings["long_ms"],
-                                            hal.ticks_diff)
+        self.classifier = button.Classifier(
+            settings["debounce_ms"], settings["double_ms"], settings["long_ms"], hal.ticks_diff
+        )
         directory = storage_dir + QUEUE_DIR
         _make_dir(directory)
         self.queue = Outbox(directory, capacity)
@@ -76,7 +77,7 @@ class Presses:
         return press_id
 
     def drain(self, send):
-        """send(topic, payload, qos) -> pid (< 0: the link dropped). Sends the queued presses not in flight."""
+        """Send the queued presses not in flight; send(topic, payload, qos) -> pid (< 0: link dropped)."""
         in_flight = len(self.sent_seqs)
         index = 0
         for seq, stored in self.queue.items():
