@@ -76,8 +76,9 @@ class SimButton:
 
 
 class HAL:
-    def __init__(self, led_pin=None, trace_path=None, virtual=True, start_unix=1795730000):
+    def __init__(self, led_pin=None, trace_path=None, virtual=True, start_unix=1795730000, button_path=None):
         self.led_pin = led_pin
+        self.button_path = button_path  # the virtual button's level file (tools/sim_board.py writes it)
         self.trace_path = trace_path
         self.virtual = virtual
         self.start_unix = start_unix
@@ -130,9 +131,9 @@ class HAL:
         return int(time.time())
 
     # -- button --------------------------------------------------------------
-    def button(self, pin, on_edge=None, level_path=None):
+    def button(self, pin, on_edge=None):
         """The button on GPIO pin (pull-up input); on_edge(pin) runs on every level change."""
-        return SimButton(on_edge, level_path)
+        return SimButton(on_edge, self.button_path)
 
     # -- the rest of the board ---------------------------------------------
     def free_heap(self):

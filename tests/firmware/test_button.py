@@ -176,7 +176,7 @@ def test_sim_button_reports_each_level_change_of_its_file_once():
     try:
         edges = []
         path = directory + "/button.level"
-        pin = hal_sim.HAL().button(5, lambda p: edges.append(p.value()), level_path=path)
+        pin = hal_sim.HAL(button_path=path).button(5, lambda p: edges.append(p.value()))
         pin.poll()  # no file: released, no edge
         for level in ("0", "0", "1", "0"):
             with open(path, "w") as f:
