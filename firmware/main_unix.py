@@ -8,7 +8,8 @@ on the real clock. Options for the unix port only, in the config's `sim` object:
   ticks_us is CLOCK_MONOTONIC in microseconds, the clock of CPython's time.monotonic_ns();
 - `servo_wait` (default true): false skips the servo travel and dwell waits (benchmarks: no
   servo is attached here, the PWM writes are still traced);
-- `fixed_poll_ms`: check for input only this often, like the seed's device (benchmark baseline).
+- `fixed_poll_ms`: check for input only this often, like the seed's device (benchmark baseline);
+- `button`: file holding the virtual button's level ("0" = held; tools/sim_board.py writes it).
 """
 
 import json
@@ -38,7 +39,7 @@ def main(config_path):
     with open(config_path) as f:
         sim = json.load(f).get("sim") or {}
     # One HAL for the servos and the loop, so they share the trace; the sim LED needs no pin.
-    hal = HAL(trace_path=sim.get("trace"), virtual=False)
+    hal = HAL(trace_path=sim.get("trace"), virtual=False, button_path=sim.get("button"))
     options = {"fixed_poll_ms": sim.get("fixed_poll_ms", 0)}
     if not sim.get("servo_wait", True):
         options["servo_hal"] = NoWaitServos(hal)

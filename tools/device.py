@@ -40,6 +40,7 @@ DEFAULT_FLASH = os.path.join(ROOT, ".flash", "device")
 # The board's import path: the flash root, then lib/, then the interpreter's frozen modules (ssl).
 FLASH_PATH = ":lib:.frozen"
 TRACE = "servo.trace"
+BUTTON_LEVEL = "button.level"  # the virtual button (hal_sim.SimButton, tools/sim_board.py)
 CERTS = {"ca": "ca.der", "cert": "device.crt.der", "key": "device.key.der"}
 
 
@@ -64,7 +65,7 @@ def device_config(port, thing=DEFAULT_THING, **sections):
         "commands": {"default_ttl_s": 300, "max_ttl_s": 3600},
         "storage": {"dir": "data", "outbox_capacity": 64},
         "telemetry_interval_s": 60,
-        "sim": {"trace": TRACE},
+        "sim": {"trace": TRACE, "button": BUTTON_LEVEL},
     }
     config["mqtt"].update(sections.pop("mqtt", {}))
     config.update(sections)
@@ -90,6 +91,10 @@ def prepare_flash(flash_dir, pki, config, fresh=False, compiled=False):
     for source in ("ca.der", "device.crt.der", "device.key.der"):
         shutil.copyfile(pki.path(source), os.path.join(flash_dir, "certs", source))
     os.chmod(os.path.join(flash_dir, "certs", "device.key.der"), 0o600)
+    # A board boots with its button released, whatever a previous run left in the file.
+    button_level = os.path.join(flash_dir, config.get("sim", {}).get("button", BUTTON_LEVEL))
+    if os.path.exists(button_level):
+        os.remove(button_level)
     if fresh:
         for leftover in (config["storage"]["dir"], config.get("sim", {}).get("trace", TRACE)):
             path = os.path.join(flash_dir, leftover)
