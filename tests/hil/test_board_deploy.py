@@ -1,7 +1,8 @@
 """Hardware-in-the-loop: deploy the firmware over a serial port and check it on the device.
 
 By default the device is tools.sim_board (MicroPython's unix port behind a pty), so this
-runs everywhere; set BOARD_PORT=/dev/ttyACM0 to run the same checks on a real XIAO ESP32C3.
+runs everywhere; set BOARD_PORT=/dev/ttyACM0 to run the same checks on a real XIAO ESP32C3
+(fixtures in conftest.py).
 """
 
 import json
@@ -16,36 +17,6 @@ import pytest
 from tools import board
 
 MPREMOTE = os.path.join(os.path.dirname(sys.executable), "mpremote")
-
-
-@pytest.fixture
-def port(tmp_path):
-    if os.environ.get("BOARD_PORT"):
-        yield os.environ["BOARD_PORT"]
-        return
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tools.sim_board", "--flash", str(tmp_path / "flash")],
-        stdout=subprocess.PIPE, text=True, cwd=board.ROOT,
-    )
-    try:
-        yield proc.stdout.readline().strip()
-    finally:
-        proc.kill()
-        proc.wait()
-
-
-@pytest.fixture
-def certs(tmp_path):
-    folder = tmp_path / "certs"
-    folder.mkdir()
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-         "-keyout", str(folder / "device.key.pem"), "-out", str(folder / "device.crt.pem"),
-         "-subj", "/CN=cat-feeder", "-days", "1"],
-        check=True, capture_output=True,
-    )
-    (folder / "ca.pem").write_text((folder / "device.crt.pem").read_text())
-    return str(folder)
 
 
 @pytest.fixture

@@ -38,36 +38,6 @@ def good_config(tmp_path):
 
 
 @pytest.fixture
-def certs(tmp_path):
-    folder = tmp_path / "certs"
-    folder.mkdir()
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            str(folder / "device.key.pem"),
-            "-out",
-            str(folder / "device.crt.pem"),
-            "-subj",
-            "/CN=cat-feeder",
-            "-days",
-            "1",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    (folder / "ca.pem").write_text((folder / "device.crt.pem").read_text())
-    return str(folder)
-
-
-@pytest.fixture
 def tools_started(monkeypatch):
     """Every command tools.board runs; the board tools (esptool, mpremote) are recorded, not run."""
     started = []
