@@ -18,6 +18,11 @@ REQUIRED = object()  # sentinel default: the field must be present
 NAME_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
 
 
+# A day less expiry.FUTURE_SKEW_S, and half the journal's 256 slots (see journal.py).
+MAX_TTL_S = 86280
+MAX_PORTIONS_PER_DAY = 128
+
+
 class ConfigError(ValueError):
     pass
 
@@ -120,8 +125,14 @@ def validate(config):
     if left["pin"] == right["pin"]:
         raise ConfigError("servos.right.pin: expected a pin different from servos.left.pin")
     commands = _section(config, "commands", "", required=False)
-    max_ttl = _int(commands, "max_ttl_s", "commands", 1, 86400, 3600)
+    # The journal remembers ids for a day; a command may live at most that, less the clock-skew
+    # allowance (the proof in journal.py).
+    max_ttl = _int(commands, "max_ttl_s", "commands", 1, MAX_TTL_S, 3600)
     _int(commands, "default_ttl_s", "commands", 1, max_ttl, min(300, max_ttl))
+    feeding = _section(config, "feeding", "", required=False)
+    # Per bowl. Two bowls at the daily cap fill the journal's slots at most (journal.py).
+    per_day = _int(feeding, "max_portions_per_day", "feeding", 1, MAX_PORTIONS_PER_DAY, 12)
+    _int(feeding, "max_portions_per_hour", "feeding", 1, per_day, min(4, per_day))
     storage = _section(config, "storage", "", required=False)
     _str(storage, "dir", "storage", 1, 64, "data")
     _int(storage, "outbox_capacity", "storage", 1, 1024, 64)

@@ -76,9 +76,17 @@ class SimButton:
 
 
 class HAL:
-    def __init__(self, led_pin=None, trace_path=None, virtual=True, start_unix=1795730000, button_path=None):
+    def __init__(self, led_pin=None, trace_path=None, virtual=True, start_unix=1795730000, freeze_at_write=0,
+                 clock_offset_s=0, button_path=None):
+        """freeze_at_write > 0: before that PWM write (1 = the first), print "sim: frozen" and hang,
+        so a test can SIGKILL the device at an exact point of a servo movement. clock_offset_s: added
+        to the real Unix time (virtual=False), so a test can run the device an hour or a day later.
+        button_path: the virtual button's level file (tools/sim_board.py writes it)."""
+        self.clock_offset_s = clock_offset_s
         self.led_pin = led_pin
-        self.button_path = button_path  # the virtual button's level file (tools/sim_board.py writes it)
+        self.button_path = button_path
+        self.freeze_at_write = freeze_at_write
+        self.writes = 0
         self.trace_path = trace_path
         self.virtual = virtual
         self.start_unix = start_unix
@@ -94,6 +102,11 @@ class HAL:
         return SimPWM(self, pin)
 
     def record_pwm(self, pin, duty_ns):
+        self.writes += 1
+        if self.writes == self.freeze_at_write:
+            print("sim: frozen before pwm write", self.writes, "pin", pin, "duty_ns", duty_ns)
+            while True:
+                time.sleep(1)
         at = self.ticks_us()
         if self.pwm_writes is not None:
             self.pwm_writes.append((at, pin, duty_ns))
@@ -128,7 +141,7 @@ class HAL:
     def unix_time(self):
         if self.virtual:
             return self.start_unix + self._virtual_us // 1000000
-        return int(time.time())
+        return int(time.time()) + self.clock_offset_s
 
     # -- button --------------------------------------------------------------
     def button(self, pin, on_edge=None):

@@ -121,6 +121,10 @@ class Outbox:
             return None
         return self._seqs[0], self._payloads[0]
 
+    def at(self, index):
+        """(seq, payload) of the index-th oldest message (0 = the oldest); IndexError past the end."""
+        return self._seqs[index], self._payloads[index]
+
     def ack(self, seq):
         """Remove the message with this seq (after PUBACK); unknown or already removed seqs are a no-op."""
         if seq not in self._seqs:
