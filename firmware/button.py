@@ -18,7 +18,7 @@ Gestures, on debounced levels:
   triple press is `DOUBLE` then `SINGLE`.
 
 Times are ticks in ms; `ticks_diff` (time.ticks_diff on the board, where ticks wrap) compares
-them. `button_settings(config)` validates the `button` section of config.json.
+them. config.py validates the `button` section of config.json.
 """
 
 PRESSED = 0
@@ -33,8 +33,6 @@ IDLE = 0
 FIRST_DOWN = 1  # first press held, not yet long
 WINDOW = 2  # first press released, waiting up to double_ms for a second
 HELD = 3  # gesture already reported (LONG or DOUBLE); waiting for the release
-
-DEFAULTS = {"debounce_ms": 30, "double_ms": 400, "long_ms": 1000}
 
 
 def _subtract(a, b):
@@ -109,22 +107,3 @@ class Classifier:
             self.state = IDLE
             return SINGLE
         return None
-
-
-def button_settings(config):
-    """Validate config["button"] in place (filling defaults) and return it, or None when absent.
-
-    `pin` (GPIO 0..21, required), `debounce_ms` 1..200 (30), `double_ms` 50..2000 (400),
-    `long_ms` from double_ms..10000 (1000); raises config.ConfigError naming the field."""
-    import config as config_module  # only at boot: the classifier itself stays small
-
-    section = config.get("button")
-    if section is None:
-        return None
-    if type(section) is not dict:
-        raise config_module.ConfigError("button: expected an object")
-    config_module._int(section, "pin", "button", 0, 21)
-    config_module._int(section, "debounce_ms", "button", 1, 200, DEFAULTS["debounce_ms"])
-    double_ms = config_module._int(section, "double_ms", "button", 50, 2000, DEFAULTS["double_ms"])
-    config_module._int(section, "long_ms", "button", double_ms, 10000, DEFAULTS["long_ms"])
-    return section

@@ -1,9 +1,7 @@
 """button.py: the classifier on a virtual clock with scripted edges, sampled as the main loop does."""
 
 import button
-import config
 from button import DOUBLE, LONG, PRESSED, RELEASED, SINGLE, Classifier
-from fwtest import raises
 
 
 def run(edges, until_ms, classifier=None, late_ms=0):
@@ -152,20 +150,6 @@ def test_wrapping_ticks_compare_with_the_given_ticks_diff():
     classifier.sample(start, PRESSED)
     classifier.sample((start + 30) % period, PRESSED)
     assert classifier.sample((start + 1000) % period, PRESSED) == LONG
-
-
-def test_button_settings_fill_defaults_and_name_bad_fields():
-    assert button.button_settings({"thing": "x"}) is None
-    section = button.button_settings({"button": {"pin": 5}})
-    assert section == {"pin": 5, "debounce_ms": 30, "double_ms": 400, "long_ms": 1000}
-    error = raises(config.ConfigError, button.button_settings, {"button": {}})
-    assert str(error) == "button.pin: missing, expected int 0..21"
-    error = raises(config.ConfigError, button.button_settings, {"button": {"pin": 5, "long_ms": 300}})
-    assert str(error) == "button.long_ms: expected int 400..10000"
-    error = raises(config.ConfigError, button.button_settings, {"button": {"pin": 5, "debounce_ms": True}})
-    assert str(error) == "button.debounce_ms: expected int 1..200"
-    error = raises(config.ConfigError, button.button_settings, {"button": 9})
-    assert str(error) == "button: expected an object"
 
 
 def test_sim_button_reports_each_level_change_of_its_file_once():

@@ -51,7 +51,7 @@ def rig_config(port, **sections):
     sections.setdefault("servos", {"left": dict(LEFT), "right": dict(RIGHT)})
     # These tests stream many commands; the cap has its own test (test_device_cap.py).
     sections.setdefault("feeding", {"max_portions_per_hour": 128, "max_portions_per_day": 128})
-    sim = {"trace": device_tool.TRACE}
+    sim = {"trace": device_tool.TRACE, "button": device_tool.BUTTON_LEVEL}
     sim.update(sections.pop("sim", {}))
     return device_tool.device_config(port, mqtt=mqtt, sim=sim, **sections)
 
