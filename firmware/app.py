@@ -43,7 +43,6 @@ from journal import Journal
 from link import Link
 from messages import render, status_message, telemetry_message
 from outbox import Outbox
-from presses import Presses
 from servo import Dispenser
 
 # Longer than the slowest blocking step: one connect attempt is up to five socket operations
@@ -97,6 +96,8 @@ class App:
             self.journal.prune(hal.unix_time())
         self.presses = None
         if config["button"] is not None:
+            from presses import Presses  # only with a button: a feeder without one spends no heap on it
+
             self.presses = Presses(config["button"], self.thing, hal, storage, capacity, self.feeder, log)
         # Sent results not yet acknowledged, oldest first: the outbox's oldest messages.
         self.sent_pids = []  # type: list

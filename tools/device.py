@@ -5,14 +5,16 @@
 `make device` runs this. Without --port it starts the local broker (tools.broker, mutual TLS) on a
 free port and stops it on exit. The folder --flash acts as the board's flash (git-ignored):
 
-    main_unix.py, *.py   the firmware, copied as source
+    *.mpy                the firmware, compiled as on the board (`prepare_flash` copies source by default)
     lib/                 umqtt.simple and its shim, from .deps/mpy-lib
     certs/*.der          CA, device certificate and key from the development PKI (.pki/)
-    config.json          thing, mqtt (localhost:<port>, the DER paths), servos, ...; `sim.trace`
+    config.json          thing, mqtt (localhost:<port>, the DER paths), servos, a button on GPIO5, ...;
+                         `sim.trace`, `sim.button`
     servo.trace          one "<ticks_us> <pin> <duty_ns>" line per PWM write
-    data/                journal and outbox (kept between runs; --fresh wipes them)
+    button.level         the virtual button: `python -m tools.sim_board --flash DIR --press SINGLE`
+    data/                journal, outbox and the button's press queue (kept; --fresh wipes them)
 
-The firmware's output (connects, drops, errors) goes to this terminal. Send a command with
+The firmware's output (connects, drops, errors, presses) goes to this terminal. Send a command with
     python -m tools.mqttc pub --port N --topic cat-feeder/action --message '{"v":1,...}'
 and watch results with `python -m tools.mqttc sub --as observer --port N --topic cat-feeder/states`.
 From Python (tests, benchmarks): `prepare_flash(flash_dir, pki, config)`, `device_config(...)`,
@@ -120,10 +122,11 @@ def _compile_tree(flash_dir):
 
 
 def start(flash_dir, heapsize="128K", **popen_kwargs):
-    """Start the firmware (main_unix.py) in flash_dir; returns the Popen."""
+    """Start the firmware (main_unix, as source or as the .mpy `make flash` deploys) in flash_dir;
+    returns the Popen."""
     env = dict(os.environ, MICROPYPATH=FLASH_PATH)
     return subprocess.Popen(
-        [MICROPYTHON, "-X", "heapsize=" + heapsize, "main_unix.py", "config.json"],
+        [MICROPYTHON, "-X", "heapsize=" + heapsize, "-m", "main_unix", "config.json"],
         cwd=flash_dir, env=env, **popen_kwargs,
     )
 
@@ -145,8 +148,12 @@ def main(argv=None):
 
         broker = Broker(pki, os.path.join(args.pki, "broker-device")).start()
         port = broker.port
-    flash = prepare_flash(os.path.abspath(args.flash), pki, device_config(port), fresh=args.fresh)
+    # The feeder of hardware/README.md: servos on GPIO3/4, its button on GPIO5 (here the virtual one).
+    config = device_config(port, button={"pin": 5})
+    flash = prepare_flash(os.path.abspath(args.flash), pki, config, fresh=args.fresh, compiled=True)
     print("device: flash %s, broker 127.0.0.1:%d, servo trace %s" % (flash, port, os.path.join(flash, TRACE)))
+    print("device: press its button with\n  %s -m tools.sim_board --flash %s --press SINGLE"
+          % (sys.executable, os.path.relpath(flash)))
     print("device: send a command with\n  %s -m tools.mqttc pub --port %d --topic %s/action --message "
           "'{\"v\":1,\"id\":\"try-%d\",\"event\":\"SINGLE\",\"issued_at\":%d}'"
           % (sys.executable, port, DEFAULT_THING, int(time.time()), int(time.time())), flush=True)

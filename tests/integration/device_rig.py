@@ -71,8 +71,12 @@ def dispense_starts(trace):
 
 
 class Device:
-    def __init__(self, flash_dir, pki, config, heapsize="128K", compiled=False):
-        self.flash = device_tool.prepare_flash(str(flash_dir), pki, config, fresh=True, compiled=compiled)
+    def __init__(self, flash_dir, pki, config, heapsize="128K", compiled=False, deployed=False):
+        """deployed: flash_dir already holds the firmware and config (`make flash` put it there)."""
+        if deployed:
+            self.flash = str(flash_dir)
+        else:
+            self.flash = device_tool.prepare_flash(str(flash_dir), pki, config, fresh=True, compiled=compiled)
         self.trace_path = os.path.join(self.flash, config["sim"]["trace"])
         self.heapsize = heapsize
         self.proc = None
