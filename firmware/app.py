@@ -42,7 +42,7 @@ from feeder import Feeder
 from journal import Journal
 from link import Link
 from messages import render, status_message, telemetry_message
-from outbox import Outbox
+from outbox import InFlight, Outbox
 from servo import Dispenser
 
 # Longer than the slowest blocking step: one connect attempt is up to five socket operations
@@ -99,9 +99,7 @@ class App:
             from presses import Presses  # only with a button: a feeder without one spends no heap on it
 
             self.presses = Presses(config["button"], self.thing, hal, storage, capacity, self.feeder, log)
-        # Sent results not yet acknowledged, oldest first: the outbox's oldest messages.
-        self.sent_pids = []  # type: list
-        self.sent_seqs = []  # type: list
+        self.in_flight = InFlight(self.outbox)  # results sent, not yet acknowledged
         will = None if self.feeder is None else (self.states_topic, status_message(self.thing, "offline"))
         self.link = Link(mqtt, self.thing, self._on_message, hal, will=will, on_connect=self._on_connect,
                          on_ack=self._on_ack, max_body=MAX_PAYLOAD, subscribe=self.feeder is not None)
@@ -126,24 +124,17 @@ class App:
         return True
 
     def _on_connect(self):
-        del self.sent_pids[:]
-        del self.sent_seqs[:]
+        # The last session's sends are void: unacknowledged messages go out again.
+        self.in_flight.clear()
         if self.presses is not None:
-            self.presses.disconnected()  # the last session's sends are void: unacknowledged ones go again
+            self.presses.in_flight.clear()
         if self.feeder is not None:
             online = status_message(self.thing, "online", self.hal.unix_time())
             self.link.send(self.states_topic, online, 1, retain=True)
 
     def _on_ack(self, pid):
-        pids = self.sent_pids
-        for i in range(len(pids)):
-            if pids[i] == pid:
-                self.outbox.ack(self.sent_seqs[i])
-                pids.pop(i)
-                self.sent_seqs.pop(i)
-                return
-        if self.presses is not None:
-            self.presses.acked(pid)
+        if not self.in_flight.acked(pid) and self.presses is not None:
+            self.presses.in_flight.acked(pid)
 
     def run(self):
         while True:
@@ -165,7 +156,7 @@ class App:
             self._drain()
             if self.presses is not None:
                 self.presses.drain(link.send)
-            if link.deferred and not self.sent_pids:
+            if link.deferred and len(self.in_flight) == 0:
                 self.log("app: resync", link.deferred, "commands left at the broker")
                 link.resync()
         now = hal.ticks_ms()
@@ -186,14 +177,13 @@ class App:
         """Send queued results oldest first, without waiting for PUBACKs (at most MAX_IN_FLIGHT)."""
         outbox = self.outbox
         # In-flight results are the outbox's oldest: nothing is dropped while connected.
-        i = len(self.sent_seqs)
+        i = len(self.in_flight)
         while i < outbox.depth and i < MAX_IN_FLIGHT:
             seq, packed = outbox.at(i)
             pid = self.link.send(self.states_topic, render(self.thing, seq, packed), 1)
             if pid < 0:
                 return  # link dropped; the same seq is sent again after the reconnect
-            self.sent_pids.append(pid)
-            self.sent_seqs.append(seq)
+            self.in_flight.sent(pid, seq)
             self.hal.watchdog_feed()
             i += 1
 

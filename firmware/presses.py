@@ -7,8 +7,9 @@
   (MicroPython runs the handler between bytecodes, and the poll waits on the socket only), so with a
   button the loop never blocks longer than IDLE_POLL_MS, and during a gesture only until the
   classifier's next deadline;
-- `drain(send)` while connected and `acked(pid)` for every PUBACK: queued presses go out oldest
-  first on cat-feeder/<thing>/button at QoS 1 and leave the queue only when acknowledged.
+- `drain(send)` while connected, and `in_flight.acked(pid)` for every PUBACK (`in_flight.clear()`
+  after a reconnect): queued presses go out oldest first on cat-feeder/<thing>/button at QoS 1
+  and leave the queue only when acknowledged.
 
 A press, in this order:
 1. `at` = the device's Unix time; the press is put in its flash queue (`presses/outbox.log`), durably,
@@ -25,7 +26,7 @@ import os
 
 import button
 import press
-from outbox import Outbox
+from outbox import InFlight, Outbox
 
 IDLE_POLL_MS = 50
 QUEUE_DIR = "/presses"
@@ -44,8 +45,7 @@ class Presses:
         directory = storage_dir + QUEUE_DIR
         _make_dir(directory)
         self.queue = Outbox(directory, capacity)
-        self.sent_pids = []  # type: list  # in flight, oldest first, parallel to sent_seqs
-        self.sent_seqs = []  # type: list
+        self.in_flight = InFlight(self.queue)
         self.edged = True  # sample once at start: the button may be held through boot
         self.pin = hal.button(settings["pin"], self._on_edge)
 
@@ -78,7 +78,7 @@ class Presses:
 
     def drain(self, send):
         """Send the queued presses not in flight; send(topic, payload, qos) -> pid (< 0: link dropped)."""
-        in_flight = len(self.sent_seqs)
+        in_flight = len(self.in_flight)
         index = 0
         for seq, stored in self.queue.items():
             index += 1
@@ -88,24 +88,7 @@ class Presses:
             pid = send(self.topic, press.press_message(event, at, seq), 1)
             if pid < 0:
                 return
-            self.sent_pids.append(pid)
-            self.sent_seqs.append(seq)
-
-    def acked(self, pid):
-        """True when pid was a press's PUBACK (the press leaves the queue)."""
-        pids = self.sent_pids
-        for i in range(len(pids)):
-            if pids[i] == pid:
-                self.queue.ack(self.sent_seqs[i])
-                pids.pop(i)
-                self.sent_seqs.pop(i)
-                return True
-        return False
-
-    def disconnected(self):
-        """Nothing is in flight any more: every unacknowledged press goes out again after the reconnect."""
-        del self.sent_pids[:]
-        del self.sent_seqs[:]
+            self.in_flight.sent(pid, seq)
 
 
 def _make_dir(path):

@@ -29,8 +29,8 @@ def test_a_press_leaves_the_queue_only_on_its_puback_and_survives_a_reboot():
         assert click(presses, hal, 100) + click(presses, hal, 1200) == ["SINGLE", "LONG"]
         assert [m["seq"] for _, m, _ in sent_presses(presses)] == [1, 2]
         assert sent_presses(presses) == []  # both in flight: not sent twice
-        assert presses.acked(1) and not presses.acked(99)
-        presses.disconnected()  # the link dropped before the second PUBACK
+        assert presses.in_flight.acked(1) and not presses.in_flight.acked(99)
+        presses.in_flight.clear()  # the link dropped before the second PUBACK
         assert [m["seq"] for _, m, _ in sent_presses(presses)] == [2]
         presses.queue.close()
 
