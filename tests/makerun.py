@@ -1,8 +1,10 @@
 """Running `make` targets as a newcomer does, for the tests of the board and cloud workflows."""
 
 import os
+import re
 import subprocess
 
+MAKE_ERROR = re.compile(r"make(\[\d+\])?: \*\*\* ")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -14,8 +16,8 @@ def make(*arguments, env=None, timeout=300):
 
 
 def own_lines(stderr):
-    """stderr without make's own "make: *** [...] Error 1" line."""
-    return [line for line in stderr.splitlines() if not line.startswith("make: ***")]
+    """stderr without make's own "make: *** [...] Error 1" line ("make[1]: ***" under another make)."""
+    return [line for line in stderr.splitlines() if not MAKE_ERROR.match(line)]
 
 
 def without_aws_credentials(home):

@@ -11,6 +11,7 @@ import subprocess
 
 import pytest
 
+from tests.makerun import make, own_lines
 from tools import board
 
 ROOT = board.ROOT
@@ -188,16 +189,13 @@ def test_a_good_flash_compiles_before_it_erases_and_reports_progress(
 
 
 def test_make_flash_and_repl_print_one_line_and_no_traceback(tmp_path):
-    env = dict(os.environ)
     for variables, message in [
         (["flash", "PORT=/dev/ttyACM9"], "board: no serial device at /dev/ttyACM9"),
         (["repl", "PORT=/dev/ttyACM9"], "board: no serial device at /dev/ttyACM9"),
         (["flash", "PORT=/dev/tty", "IMAGE=%s" % (tmp_path / "x.bin")], "board: "),
     ]:
-        done = subprocess.run(
-            ["make", "-s", *variables], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-        )
+        done = make(*variables, timeout=120)
         assert done.returncode != 0
-        lines = [line for line in done.stderr.splitlines() if not line.startswith("make: ***")]
+        lines = own_lines(done.stderr)
         assert len(lines) == 1 and lines[0].startswith(message), done.stderr
         assert "Traceback" not in done.stderr + done.stdout
