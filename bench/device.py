@@ -1,6 +1,6 @@
 """The whole device on the unix port against mosquitto (mutual TLS): latency, smallest heap, boot time.
 
-    .venv/bin/python bench/device.py            (make bench runs it)
+    .venv/bin/python bench/device.py [--key-type rsa|ec]     (make bench runs it: RSA-2048, as AWS IoT)
 
 1. Command latency: cloud publish -> first PWM write of the servo, over 1,000 commands (SINGLE and
    DOUBLE in turn), one at a time (the next is sent after the previous result arrived), in rounds
@@ -17,6 +17,7 @@ The servo waits are skipped (sim.servo_wait false): no servo is attached, the PW
 still traced.
 """
 
+import argparse
 import os
 import random
 import statistics
@@ -27,11 +28,16 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from tests.integration.device_rig import ACTION, Device, Observer, command, rig_config  # noqa: E402
-from tools.broker import Broker  # noqa: E402
+from tests.integration.device_rig import (  # noqa: E402
+    ACTION,
+    Device,
+    Observer,
+    command,
+    rig_config,
+    scratch_broker,
+)
 from tools.faultproxy import FaultProxy  # noqa: E402
 from tools.mqttc import MqttClient  # noqa: E402
-from tools.pki import Pki  # noqa: E402
 
 COMMANDS = 1000
 # Per flash: 125 portions per bowl, within the largest feeding cap (128 a day).
@@ -142,17 +148,16 @@ def full_session_runs(pki, broker, heap_k):
 
 
 def main():
-    with tempfile.TemporaryDirectory() as workdir:
-        pki = Pki(os.path.join(workdir, "pki")).ensure()
-        broker = Broker(pki, os.path.join(workdir, "broker")).start()
-        try:
-            run(workdir, pki, broker)
-        finally:
-            broker.stop()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--key-type", choices=("rsa", "ec"), default="rsa", help="the development PKI's keys")
+    args = parser.parse_args()
+    with scratch_broker(key_type=args.key_type) as (workdir, pki, broker):
+        run(workdir, pki, broker)
 
 
 def run(workdir, pki, broker):
-    print("command: .venv/bin/python bench/device.py (MicroPython unix port, mosquitto, mutual TLS)")
+    print("command: .venv/bin/python bench/device.py --key-type %s"
+          " (MicroPython unix port, mosquitto, mutual TLS)" % pki.key_type)
     session = Session(os.path.join(workdir, "latency"), pki, broker.port)
     boots = [session.boot()]
     for _ in range(BOOTS - 1):

@@ -2,7 +2,8 @@
 
 Reads cloud/topology.py and reconciles AWS with it (cloud/resources.py): `plan` prints what `apply`
 would change, `apply` creates or updates only what differs (a second apply changes nothing and says
-so), `destroy` removes everything the topology names. Device credentials go to --out (git-ignored).
+so), `destroy` removes everything the topology names except the ledger (the bus and its archive), which
+needs `--delete-ledger` and a typed confirmation (or `--yes`). Device credentials go to --out (git-ignored).
 """
 
 import argparse
@@ -14,9 +15,11 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cloud import awsenv
+from cloud.awserrors import PermissionDenied, permissions_checked
 from cloud.iam import Arns
 from cloud.resources import declared_resources
 from cloud.topology import TOPOLOGY
+from cloud.waiting import Waiting
 
 DEFAULT_OUT = Path(__file__).resolve().parent / ".out"
 
@@ -24,8 +27,10 @@ DEFAULT_OUT = Path(__file__).resolve().parent / ".out"
 class DeployEnv:
     """Shared by all resources: the topology, clients and ARNs of one account and region, an output folder."""
 
-    def __init__(self, aws, out_dir=DEFAULT_OUT, topology=TOPOLOGY):
+    def __init__(self, aws, out_dir=DEFAULT_OUT, topology=TOPOLOGY, waiting=None):
         self.aws, self.out_dir, self.topology = aws, Path(out_dir), topology
+        # Bounded waits for AWS's propagation delays; tests inject a clock and a sleep that cost nothing.
+        self.waiting = waiting or Waiting()
 
     @functools.cached_property
     def sqs(self):
@@ -44,19 +49,48 @@ class DeployEnv:
         return self.aws.client("events")
 
     @functools.cached_property
+    def logs(self):
+        return self.aws.client("logs")
+
+    @functools.cached_property
     def iot(self):
         return self.aws.client("iot")
 
     @functools.cached_property
+    def iot_data_endpoint(self):
+        """The account's `iot:Data-ATS` endpoint address: the device connects to it, the feeder publishes."""
+        return permissions_checked(
+            "iot",
+            "the account's iot:Data-ATS endpoint",
+            self.iot.describe_endpoint,
+            endpointType="iot:Data-ATS",
+        )["endpointAddress"]
+
+    def environment_value(self, ref):
+        """A function's environment_refs entry: a deploy-time value, or the name of a topology entry."""
+        if ref == "iot_data_endpoint":
+            return "https://" + self.iot_data_endpoint
+        return self.topology[ref]["name"]
+
+    @functools.cached_property
     def arns(self):
         return Arns(self.aws.partition, self.aws.region, self.aws.account)
+
+    def check_credentials(self):
+        """The account (STS) behind the ARNs: missing or refused credentials fail here, before any change."""
+        return self.arns
+
+
+def checked(resource, call, *args):
+    """call(*args) for resource; a refused permission becomes PermissionDenied naming the action."""
+    return permissions_checked(resource.service, resource.label, call, *args)
 
 
 def changes(env):
     """[(action, resource, changed keys)] with action create, update or unchanged, in dependency order."""
     found = []
     for resource in declared_resources(env):
-        current, desired = resource.read(), resource.desired()
+        current, desired = checked(resource, resource.read), checked(resource, resource.desired)
         if current is None:
             found.append(("create", resource, []))
         elif current != desired:
@@ -93,9 +127,9 @@ def apply(env, out=print):
     applied = 0
     for action, resource, keys in found:
         if action == "create":
-            resource.create()
+            checked(resource, resource.create)
         elif action == "update":
-            resource.update(resource.read())
+            checked(resource, resource.update, checked(resource, resource.read))
         else:
             continue
         applied += 1
@@ -108,15 +142,36 @@ def apply(env, out=print):
     return applied
 
 
-def destroy(env, out=print):
-    removed = 0
+def destroy(env, out=print, delete_ledger=False):
+    """Delete what the topology names, last created first; the ledger (bus and archive) only if asked."""
+    removed, kept = 0, []
     for resource in reversed(declared_resources(env)):
-        if resource.read() is not None:
-            resource.delete()
-            removed += 1
-            out("deleted   " + resource.label)
+        if checked(resource, resource.read) is None:
+            continue
+        if resource.ledger and not delete_ledger:
+            kept.append(resource.label)
+            continue
+        checked(resource, resource.delete)
+        removed += 1
+        out("deleted   " + resource.label)
     out("Destroyed %d resources." % removed if removed else "Nothing to destroy.")
+    if kept:
+        out(
+            "Kept the ledger: %s, with every archived press. `destroy --delete-ledger` deletes it."
+            % " and ".join(reversed(kept))
+        )
     return removed
+
+
+def ledger_deletion_confirmed(topology, ask=input, out=print):
+    """The archive is the only copy of every press: deleting it needs its name typed back."""
+    name = topology["archive"]["name"]
+    out("--delete-ledger deletes archive %s and every press in it, for good." % name)
+    try:
+        answer = ask("Type the archive's name to confirm: ")
+    except EOFError:
+        answer = ""
+    return answer.strip() == name
 
 
 def next_steps(env, out=print):
@@ -140,14 +195,33 @@ def main(argv=None):
     parser.add_argument(
         "--out", default=DEFAULT_OUT, type=Path, help="folder for device credentials (git-ignored)"
     )
+    parser.add_argument(
+        "--delete-ledger",
+        action="store_true",
+        help="destroy also deletes the event bus and its archive, the ledger of every press (asks first)",
+    )
+    parser.add_argument("--yes", action="store_true", help="do not ask before --delete-ledger (scripts)")
     awsenv.add_arguments(parser)
     args = parser.parse_args(argv)
+    if args.delete_ledger and args.command != "destroy":
+        parser.error("--delete-ledger goes with destroy")
+    if args.delete_ledger and not args.yes and not ledger_deletion_confirmed(TOPOLOGY):
+        print("Not confirmed: nothing deleted.", file=sys.stderr)
+        return 1
+    steps = {
+        "plan": plan,
+        "apply": apply,
+        "destroy": functools.partial(destroy, delete_ledger=args.delete_ledger),
+    }
     try:
         env = DeployEnv(awsenv.AwsEnv.from_args(args), out_dir=args.out)
-        env.aws.check_credentials()
-        {"plan": plan, "apply": apply, "destroy": destroy}[args.command](env)
+        env.check_credentials()
+        steps[args.command](env)
         if args.command == "apply":
             next_steps(env)
+    except PermissionDenied as denied:
+        print(denied, file=sys.stderr)
+        return 1
     except (BotoCoreError, ClientError) as error:
         print("deploy: %s" % awsenv.explain(error), file=sys.stderr)
         return 1
