@@ -19,7 +19,9 @@ A press, in this order:
 3. on a feeder with `button.local_first` (default), the feeder handles the command the cloud will
    send for this press, at once: the journal records the id before a servo moves, so when the
    cloud's command for the same id arrives it is answered `duplicate`, and nothing is fed twice.
-   Without local_first the press only feeds when the cloud's command comes back.
+   Without local_first the press only feeds when the cloud's command comes back; so does a press
+   made while connected with the outbox full of results (the app's flow control: a result is never
+   dropped while connected).
 """
 
 import os
@@ -33,12 +35,15 @@ QUEUE_DIR = "/presses"
 
 
 class Presses:
-    def __init__(self, settings, thing, hal, storage_dir, capacity, feeder=None, log=print):
+    def __init__(self, settings, thing, hal, storage_dir, capacity, feeder=None, log=print, room=None):
+        """room() -> False when the feeder's result could not be queued now (the app's flow control:
+        connected with a full outbox); the press then only queues, and the cloud's command feeds later."""
         self.thing = thing
         self.topic = "cat-feeder/%s/button" % thing
         self.hal = hal
         self.feeder = feeder if settings["local_first"] else None
         self.log = log
+        self.room = room
         self.classifier = button.Classifier(
             settings["debounce_ms"], settings["double_ms"], settings["long_ms"], hal.ticks_diff
         )
@@ -72,7 +77,7 @@ class Presses:
         seq = self.queue.put(press.store(event, at))
         press_id = press.press_id(self.thing, event, at, seq)
         self.log("button:", event, press_id)
-        if self.feeder is not None:
+        if self.feeder is not None and (self.room is None or self.room()):
             self.feeder.handle(press.command(press_id, event, at))
         return press_id
 

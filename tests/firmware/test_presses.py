@@ -41,3 +41,17 @@ def test_a_press_leaves_the_queue_only_on_its_puback_and_survives_a_reboot():
         rebooted.queue.close()
     finally:
         remove_tree(directory)
+
+
+def test_with_no_room_for_its_result_a_press_only_queues():
+    """Connected with a full outbox (the app's flow control): the cloud's command will feed later."""
+    asked = []
+    hal, directory = hal_sim.HAL(start_unix=NOW), tmpdir()
+    try:
+        feeder = type("Feeder", (), {"handle": lambda self, payload: asked.append(payload)})()
+        presses = presses_for(hal, directory, feeder, room=lambda: False)
+        assert click(presses, hal, 100) == ["SINGLE"] and asked == []
+        assert [m["event"] for _, m, _ in sent_presses(presses)] == ["SINGLE"]
+        presses.queue.close()
+    finally:
+        remove_tree(directory)

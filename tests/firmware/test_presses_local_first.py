@@ -58,3 +58,4 @@ def test_without_local_first_a_press_only_queues():
         presses.queue.close()
     finally:
         rig.close()
+
