@@ -12,7 +12,7 @@ MICROPYPATH := $(CURDIR)/firmware:$(CURDIR)/$(MPYLIB):.frozen
 export MICROPYPATH
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test check test-firmware-mpy test-py bench demo device broker pki flash repl deploy destroy plan replay clean
+.PHONY: help setup test check test-firmware-mpy test-py bench demo hub device broker pki flash repl deploy destroy plan replay clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ bench: setup ## Benchmarks: decision path, flash bytes, heap, latency, handlers
 
 demo: setup ## Run the whole system locally: button -> EventBridge (moto) -> feeder -> mosquitto -> firmware on MicroPython
 	$(PY) -m tools.demo
+
+hub: setup ## Run the self-hosted hub (mosquitto + ledger + rules) in the foreground: HUB_ARGS="--data-dir .hub --bind 0.0.0.0 --port 8883"
+	$(PY) -m cloud.hub run $(HUB_ARGS)
 
 device: setup ## Run the firmware on the unix port against the local broker
 	$(PY) -m tools.device run

@@ -7,6 +7,9 @@ Names are the resource names in AWS; cross references (`queue`, `function`) name
 
 SOURCE = "com.feedmyfurbabies"
 DETAIL_TYPE = "FeedRequested"
+# What the device answered (cloud/handlers/states.py): results, status and telemetry, as events of their own.
+DEVICE_SOURCE = "com.feedmyfurbabies.device"
+DEVICE_DETAIL_TYPES = ("FeedResult", "DeviceStatus", "DeviceTelemetry")
 THING = "cat-feeder"
 ACTION_TOPIC = "cat-feeder/action"
 STATES_TOPIC = "cat-feeder/states"
@@ -21,9 +24,9 @@ TOPOLOGY = {
     "bus": {"name": "feedmyfurbabies"},
     "archive": {
         "name": "feedmyfurbabies-ledger",
-        "description": "Every press, replayable: the ledger of the cat feeder",
+        "description": "Every press and every device answer, replayable: the ledger of the cat feeder",
         "retention_days": 400,
-        "event_pattern": {"source": [SOURCE]},
+        "event_pattern": {"source": [SOURCE, DEVICE_SOURCE]},
     },
     "queues": {
         # Feeds that never reached the device: EventBridge target DLQ and the feeder's on-failure destination.
@@ -41,6 +44,16 @@ TOPOLOGY = {
             "environment": {"EVENT_SOURCE": SOURCE, "EVENT_DETAIL_TYPE": DETAIL_TYPE},
             "environment_refs": {"EVENT_BUS_NAME": "bus"},
             # Least privilege: (actions, resource reference); references are resolved to ARNs by cloud/iam.py.
+            "grants": [(["events:PutEvents"], ("bus",))],
+        },
+        "states": {
+            "name": "feedmyfurbabies-states",
+            "module": "states",
+            "description": "Device result/status/telemetry on cat-feeder/states -> event on the bus",
+            "memory_mb": 128,
+            "timeout_s": 10,
+            "environment": {"DEVICE_EVENT_SOURCE": DEVICE_SOURCE},
+            "environment_refs": {"EVENT_BUS_NAME": "bus"},
             "grants": [(["events:PutEvents"], ("bus",))],
         },
         "feeder": {
@@ -65,8 +78,12 @@ TOPOLOGY = {
     "rules": [
         {
             "name": "feeds",
-            "description": "Live presses feed; replays of the archive never do",
-            "event_pattern": {"source": [SOURCE], "replay-name": [{"exists": False}]},
+            "description": "Live presses feed; device answers and replays of the archive never do",
+            "event_pattern": {
+                "source": [SOURCE],
+                "detail-type": [DETAIL_TYPE],
+                "replay-name": [{"exists": False}],
+            },
             "targets": [
                 {
                     "id": "feeder",
@@ -115,6 +132,11 @@ TOPOLOGY = {
             # fields are listed so a `thing` inside the payload is dropped, never trusted.
             "sql": "SELECT v, event, at, seq, topic(2) AS thing FROM '%s'" % BUTTON_TOPIC_FILTER,
             "function": "button",
+        },
+        {
+            "name": "cat_feeder_states",
+            "sql": "SELECT * FROM '%s'" % STATES_TOPIC,
+            "function": "states",
         },
     ],
 }

@@ -11,6 +11,7 @@ Writes into a git-ignored folder (default .pki/), reusing whatever already exist
 | device.crt, device.key | device, CN = thing name; device.crt.der, device.key.der for MicroPython's ssl |
 | publisher.crt, publisher.key | the "cloud publisher", CN = cloud-publisher (publishes commands) |
 | observer.crt, observer.key | CN = cloud-observer: reads the states topic, as the IoT rule does in AWS |
+| hub.crt, hub.key | CN = cloud-hub: the self-hosted hub (cloud/hub/) reads button and states topics |
 | rogue-ca.crt, rogue-ca.key, rogue-ca.der | a second, unrelated CA (negative tests) |
 | rogue-device.crt/.key (+ .der) | a device certificate (CN = thing name) signed by the rogue CA |
 | rogue-broker.crt/.key | a localhost broker certificate signed by the rogue CA |
@@ -31,6 +32,7 @@ DEFAULT_DIR = ".pki"
 DEFAULT_THING = "cat-feeder"
 PUBLISHER_CN = "cloud-publisher"
 OBSERVER_CN = "cloud-observer"
+HUB_CN = "cloud-hub"
 DAYS = "3650"
 WRONG_HOST = "not-the-broker.invalid"
 
@@ -43,6 +45,7 @@ class Pki:
         self.thing = thing
         self.publisher_cn = PUBLISHER_CN
         self.observer_cn = OBSERVER_CN
+        self.hub_cn = HUB_CN
 
     def path(self, name):
         return os.path.join(self.dir, name)
@@ -64,6 +67,7 @@ class Pki:
         self._leaf("device", "ca", self.thing)
         self._leaf("publisher", "ca", self.publisher_cn)
         self._leaf("observer", "ca", self.observer_cn)
+        self._leaf("hub", "ca", self.hub_cn)
         self._leaf("rogue-device", "rogue-ca", self.thing)
         for name in ("device", "rogue-device"):
             self._der(name)

@@ -46,13 +46,13 @@ def remaining_resources(url):
 def test_deploy_redeploy_update_and_destroy(aws, tmp_path):
     env = env_for(aws, tmp_path)
     planned = run(deploy.plan, env)
-    assert planned[-1] == "Plan: 19 to create, 0 to update, 0 unchanged."
+    assert planned[-1] == "Plan: 23 to create, 0 to update, 0 unchanged."
     assert remaining_resources(aws)["functions"] == []  # plan changed nothing
 
     applied = run(deploy.apply, env)
-    assert applied[-1] == "Applied 19 changes."
-    assert run(deploy.apply, env_for(aws, tmp_path)) == ["Nothing changed: 19 resources up to date."]
-    assert run(deploy.plan, env_for(aws, tmp_path)) == ["Nothing to change: 19 resources up to date."]
+    assert applied[-1] == "Applied 23 changes."
+    assert run(deploy.apply, env_for(aws, tmp_path)) == ["Nothing changed: 23 resources up to date."]
+    assert run(deploy.plan, env_for(aws, tmp_path)) == ["Nothing to change: 23 resources up to date."]
 
     changed = copy.deepcopy(TOPOLOGY)
     changed["archive"]["retention_days"] = 30
@@ -60,15 +60,15 @@ def test_deploy_redeploy_update_and_destroy(aws, tmp_path):
     assert run(deploy.plan, env_for(aws, tmp_path, changed)) == [
         "update    lambda function feedmyfurbabies-feeder (configuration)",
         "update    event archive feedmyfurbabies-ledger (RetentionDays)",
-        "Plan: 0 to create, 2 to update, 17 unchanged.",
+        "Plan: 0 to create, 2 to update, 21 unchanged.",
     ]
     assert run(deploy.apply, env_for(aws, tmp_path, changed))[-1] == "Applied 2 changes."
     assert (
-        run(deploy.apply, env_for(aws, tmp_path, changed))[-1] == "Nothing changed: 19 resources up to date."
+        run(deploy.apply, env_for(aws, tmp_path, changed))[-1] == "Nothing changed: 23 resources up to date."
     )
 
     removed = run(deploy.destroy, env_for(aws, tmp_path))
-    assert removed[-1] == "Destroyed 19 resources."
+    assert removed[-1] == "Destroyed 23 resources."
     assert all(not found for found in remaining_resources(aws).values()), remaining_resources(aws)
     assert not (tmp_path / "cat-feeder").exists()
     assert run(deploy.destroy, env_for(aws, tmp_path)) == ["Nothing to destroy."]
@@ -131,4 +131,4 @@ def test_plan_cli_runs_against_the_endpoint(aws, tmp_path):
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[-1] == "Plan: 19 to create, 0 to update, 0 unchanged."
+    assert result.stdout.splitlines()[-1] == "Plan: 23 to create, 0 to update, 0 unchanged."
