@@ -30,6 +30,7 @@ ENV = {
     "EVENT_DETAIL_TYPE": "FeedRequested",
     "ACTION_TOPIC": "cat-feeder/action",
     "COMMAND_TTL_S": "300",
+    "IOT_DATA_ENDPOINT": "https://bench-ats.iot.eu-west-1.amazonaws.com",
 }
 PRESS = {"v": 1, "event": "SINGLE", "at": 0, "seq": 1, "thing": "cat-feeder"}
 

@@ -11,9 +11,11 @@ import sys
 from pathlib import Path
 
 from cloud import awsenv
+from cloud.awserrors import PermissionDenied, permissions_checked
 from cloud.iam import Arns
 from cloud.resources import declared_resources
 from cloud.topology import TOPOLOGY
+from cloud.waiting import Waiting
 
 DEFAULT_OUT = Path(__file__).resolve().parent / ".out"
 
@@ -21,8 +23,10 @@ DEFAULT_OUT = Path(__file__).resolve().parent / ".out"
 class DeployEnv:
     """Shared by all resources: the topology, clients and ARNs of one account and region, an output folder."""
 
-    def __init__(self, aws, out_dir=DEFAULT_OUT, topology=TOPOLOGY):
+    def __init__(self, aws, out_dir=DEFAULT_OUT, topology=TOPOLOGY, waiting=None):
         self.aws, self.out_dir, self.topology = aws, Path(out_dir), topology
+        # Bounded waits for AWS's propagation delays; tests inject a clock and a sleep that cost nothing.
+        self.waiting = waiting or Waiting()
 
     @functools.cached_property
     def sqs(self):
@@ -41,19 +45,44 @@ class DeployEnv:
         return self.aws.client("events")
 
     @functools.cached_property
+    def logs(self):
+        return self.aws.client("logs")
+
+    @functools.cached_property
     def iot(self):
         return self.aws.client("iot")
+
+    @functools.cached_property
+    def iot_data_endpoint(self):
+        """The account's `iot:Data-ATS` endpoint address: the device connects to it, the feeder publishes."""
+        return permissions_checked(
+            "iot",
+            "the account's iot:Data-ATS endpoint",
+            self.iot.describe_endpoint,
+            endpointType="iot:Data-ATS",
+        )["endpointAddress"]
+
+    def environment_value(self, ref):
+        """A function's environment_refs entry: a deploy-time value, or the name of a topology entry."""
+        if ref == "iot_data_endpoint":
+            return "https://" + self.iot_data_endpoint
+        return self.topology[ref]["name"]
 
     @functools.cached_property
     def arns(self):
         return Arns(self.aws.partition, self.aws.region, self.aws.account)
 
 
+def checked(resource, call, *args):
+    """call(*args) for resource; a refused permission becomes PermissionDenied naming the action."""
+    return permissions_checked(resource.service, resource.label, call, *args)
+
+
 def changes(env):
     """[(action, resource, changed keys)] with action create, update or unchanged, in dependency order."""
     found = []
     for resource in declared_resources(env):
-        current, desired = resource.read(), resource.desired()
+        current, desired = checked(resource, resource.read), checked(resource, resource.desired)
         if current is None:
             found.append(("create", resource, []))
         elif current != desired:
@@ -90,9 +119,9 @@ def apply(env, out=print):
     applied = 0
     for action, resource, keys in found:
         if action == "create":
-            resource.create()
+            checked(resource, resource.create)
         elif action == "update":
-            resource.update(resource.read())
+            checked(resource, resource.update, checked(resource, resource.read))
         else:
             continue
         applied += 1
@@ -108,8 +137,8 @@ def apply(env, out=print):
 def destroy(env, out=print):
     removed = 0
     for resource in reversed(declared_resources(env)):
-        if resource.read() is not None:
-            resource.delete()
+        if checked(resource, resource.read) is not None:
+            checked(resource, resource.delete)
             removed += 1
             out("deleted   " + resource.label)
     out("Destroyed %d resources." % removed if removed else "Nothing to destroy.")
@@ -125,7 +154,11 @@ def main(argv=None):
     awsenv.add_arguments(parser)
     args = parser.parse_args(argv)
     env = DeployEnv(awsenv.AwsEnv.from_args(args), out_dir=args.out)
-    {"plan": plan, "apply": apply, "destroy": destroy}[args.command](env)
+    try:
+        {"plan": plan, "apply": apply, "destroy": destroy}[args.command](env)
+    except PermissionDenied as denied:
+        print(denied, file=sys.stderr)
+        return 1
     return 0
 
 

@@ -33,6 +33,14 @@ class Arns:
     def queue(self, topology, queue_key):
         return self._arn("sqs", topology["queues"][queue_key]["name"])
 
+    def queue_url(self, topology, queue_key):
+        """Not an ARN, but as predictable: IoT's SQS actions name the queue by URL."""
+        return "https://sqs.%s.amazonaws.com/%s/%s" % (
+            self.region,
+            self.account,
+            topology["queues"][queue_key]["name"],
+        )
+
     def function(self, topology, function_key):
         return self._arn("lambda", "function:" + topology["functions"][function_key]["name"])
 
@@ -46,7 +54,7 @@ class Arns:
         return self._arn("iot", "rule/" + rule_name)
 
     def log_group(self, function_name):
-        return self._arn("logs", "log-group:/aws/lambda/" + function_name)
+        return self._arn("logs", "log-group:" + log_group_name(function_name))
 
     def reference(self, topology, ref):
         kind = ref[0]
@@ -63,12 +71,18 @@ def role_name(function):
     return function["name"] + "-role"
 
 
-def lambda_trust_policy(arns):
+def log_group_name(function_name):
+    """The group Lambda writes a function's logs to; the deployer creates it with its retention."""
+    return "/aws/lambda/" + function_name
+
+
+def trust_policy(arns, service):
+    """Only `service` (e.g. lambda.amazonaws.com), acting for this account, may assume the role."""
     return _document(
         [
             {
                 "Effect": "Allow",
-                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Principal": {"Service": service},
                 "Action": "sts:AssumeRole",
                 "Condition": {"StringEquals": {"aws:SourceAccount": arns.account}},
             }
@@ -78,20 +92,30 @@ def lambda_trust_policy(arns):
 
 def function_policy(topology, function_key, arns):
     function = topology["functions"][function_key]
-    log_group = arns.log_group(function["name"])
+    # The deployer creates the log group (with its retention), so the function only needs its streams,
+    # which IAM authorizes on the log-stream ARN, not on the group's.
     statements = [
-        {"Effect": "Allow", "Action": "logs:CreateLogGroup", "Resource": log_group},
         {
             "Effect": "Allow",
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": log_group + ":log-stream:*",
+            "Resource": arns.log_group(function["name"]) + ":log-stream:*",
         },
     ]
     for actions, ref in function["grants"]:
         statements.append(
             {"Effect": "Allow", "Action": list(actions), "Resource": arns.reference(topology, ref)}
         )
+    if "async" in function:
+        # Lambda sends a failed asynchronous invocation to the on-failure destination as the function's role.
+        queue = arns.queue(topology, function["async"]["on_failure_queue"])
+        statements.append({"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": queue})
     return _document(statements)
+
+
+def topic_rules_policy(topology, arns):
+    """What IoT Core may do as the topic rules' role: send to each rule's error queue, nothing else."""
+    queues = sorted({arns.queue(topology, rule["error_queue"]) for rule in topology["topic_rules"]})
+    return _document([{"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": queues}])
 
 
 def queue_policy(topology, queue_key, arns):

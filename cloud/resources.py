@@ -6,35 +6,18 @@ compares the two dicts, so `plan`, `apply` and a no-op second `apply` share one 
 """
 
 import json
-import time
-
-from botocore.exceptions import ClientError
 
 from cloud import iam
+from cloud.awserrors import absent_on_not_found
 from cloud.packaging import code_sha256, handler_zip
 from cloud.topology import AMAZON_ROOT_CA
 
-NOT_FOUND = {
-    "ResourceNotFoundException",
-    "NoSuchEntity",
-    "QueueDoesNotExist",
-    "AWS.SimpleQueueService.NonExistentQueue",
-    "UnauthorizedException",
-}
 LAMBDA_RUNTIME = "python3.12"
 ROLE_POLICY_NAME = "least-privilege"
 IOT_SQL_VERSION = "2016-03-23"
 IOT_POLICY_VERSIONS_MAX = 5
-ROLE_PROPAGATION_WAIT_S = (1, 2, 4, 8, 10)
-
-
-def absent_on_not_found(read):
-    try:
-        return read()
-    except ClientError as error:
-        if error.response["Error"]["Code"] in NOT_FOUND:
-            return None
-        raise
+# IAM is eventually consistent: a role created seconds ago may not be assumable by Lambda yet.
+ROLE_PROPAGATION_TIMEOUT_S = 60
 
 
 def canonical(document):
@@ -46,6 +29,7 @@ def canonical(document):
 
 class Resource:
     kind = "resource"
+    service = ""  # the AWS service (and IAM action prefix) of every call the resource makes
 
     def __init__(self, env, name):
         self.env, self.name = env, name
@@ -55,7 +39,7 @@ class Resource:
         return "%s %s" % (self.kind, self.name)
 
     def read(self):
-        return absent_on_not_found(self.read_existing)
+        return absent_on_not_found(self.service, self.read_existing)
 
     def read_existing(self):
         raise NotImplementedError
@@ -75,6 +59,7 @@ class Resource:
 
 class Queue(Resource):
     kind = "sqs queue"
+    service = "sqs"
 
     def __init__(self, env, key):
         super().__init__(env, env.topology["queues"][key]["name"])
@@ -115,25 +100,50 @@ class Queue(Resource):
 
 
 class Role(Resource):
-    kind = "iam role"
+    """A role one AWS service assumes, with one inline least-privilege policy."""
 
-    def __init__(self, env, function_key):
-        super().__init__(env, iam.role_name(env.topology["functions"][function_key]))
-        self.function_key = function_key
+    kind = "iam role"
+    service = "iam"
+
+    def __init__(self, env, name, principal, policy, description):
+        """policy: () -> the policy document, built when needed (ARNs need the account)."""
+        super().__init__(env, name)
+        self.principal, self.policy, self.description = principal, policy, description
+
+    @classmethod
+    def of_function(cls, env, function_key):
+        return cls(
+            env,
+            iam.role_name(env.topology["functions"][function_key]),
+            "lambda.amazonaws.com",
+            lambda: iam.function_policy(env.topology, function_key, env.arns),
+            "Execution role of one cat feeder function",
+        )
+
+    @classmethod
+    def of_topic_rules(cls, env):
+        return cls(
+            env,
+            env.topology["topic_rules_role"]["name"],
+            "iot.amazonaws.com",
+            lambda: iam.topic_rules_policy(env.topology, env.arns),
+            "Assumed by IoT Core for the cat feeder's topic rule actions",
+        )
 
     def read_existing(self):
         role = self.env.iam.get_role(RoleName=self.name)["Role"]
         policy = absent_on_not_found(
+            "iam",
             lambda: self.env.iam.get_role_policy(RoleName=self.name, PolicyName=ROLE_POLICY_NAME)[
                 "PolicyDocument"
-            ]
+            ],
         )
         return {"trust": canonical(role["AssumeRolePolicyDocument"]), "policy": canonical(policy)}
 
     def desired(self):
         return {
-            "trust": canonical(iam.lambda_trust_policy(self.env.arns)),
-            "policy": canonical(iam.function_policy(self.env.topology, self.function_key, self.env.arns)),
+            "trust": canonical(iam.trust_policy(self.env.arns, self.principal)),
+            "policy": canonical(self.policy()),
         }
 
     def create(self):
@@ -141,7 +151,7 @@ class Role(Resource):
         self.env.iam.create_role(
             RoleName=self.name,
             AssumeRolePolicyDocument=desired["trust"],
-            Description="Execution role of one cat feeder function",
+            Description=self.description,
         )
         self.env.iam.put_role_policy(
             RoleName=self.name, PolicyName=ROLE_POLICY_NAME, PolicyDocument=desired["policy"]
@@ -156,13 +166,47 @@ class Role(Resource):
 
     def delete(self):
         absent_on_not_found(
-            lambda: self.env.iam.delete_role_policy(RoleName=self.name, PolicyName=ROLE_POLICY_NAME)
+            "iam", lambda: self.env.iam.delete_role_policy(RoleName=self.name, PolicyName=ROLE_POLICY_NAME)
         )
         self.env.iam.delete_role(RoleName=self.name)
 
 
+class LogGroup(Resource):
+    """A function's log group, created before the function so Lambda never creates one without retention."""
+
+    kind = "log group"
+    service = "logs"
+
+    def __init__(self, env, function_key):
+        self.spec = env.topology["functions"][function_key]
+        super().__init__(env, iam.log_group_name(self.spec["name"]))
+
+    def read_existing(self):
+        found = self.env.logs.describe_log_groups(logGroupNamePrefix=self.name)["logGroups"]
+        for group in found:
+            if group["logGroupName"] == self.name:
+                return {"retention_days": group.get("retentionInDays")}
+        return None
+
+    def desired(self):
+        return {"retention_days": self.spec["log_retention_days"]}
+
+    def create(self):
+        self.env.logs.create_log_group(logGroupName=self.name)
+        self.update(None)
+
+    def update(self, current):
+        self.env.logs.put_retention_policy(
+            logGroupName=self.name, retentionInDays=self.desired()["retention_days"]
+        )
+
+    def delete(self):
+        self.env.logs.delete_log_group(logGroupName=self.name)
+
+
 class Function(Resource):
     kind = "lambda function"
+    service = "lambda"
 
     def __init__(self, env, key):
         self.spec = env.topology["functions"][key]
@@ -187,7 +231,7 @@ class Function(Resource):
     def desired(self):
         variables = dict(self.spec["environment"])
         for variable, ref in self.spec["environment_refs"].items():
-            variables[variable] = self.env.topology[ref]["name"]
+            variables[variable] = self.env.environment_value(ref)
         return {
             "code_sha256": code_sha256(self.package),
             "configuration": {
@@ -203,17 +247,14 @@ class Function(Resource):
 
     def create(self):
         configuration = self.desired()["configuration"]
-        for wait_s in ROLE_PROPAGATION_WAIT_S + (None,):
-            try:
-                self.env.lambda_.create_function(
-                    FunctionName=self.name, Code={"ZipFile": self.package}, Publish=False, **configuration
-                )
-                return
-            except ClientError as error:
-                # A role created seconds ago may not be assumable yet (IAM is eventually consistent).
-                if wait_s is None or "cannot be assumed" not in str(error):
-                    raise
-                time.sleep(wait_s)
+        self.env.waiting.retrying(
+            "role %s to be assumable by Lambda" % configuration["Role"],
+            lambda: self.env.lambda_.create_function(
+                FunctionName=self.name, Code={"ZipFile": self.package}, Publish=False, **configuration
+            ),
+            retry_if=lambda error: "cannot be assumed" in str(error),
+            timeout_s=ROLE_PROPAGATION_TIMEOUT_S,
+        )
 
     def update(self, current):
         desired = self.desired()
@@ -231,6 +272,7 @@ class Function(Resource):
 
 class FunctionAsyncConfig(Resource):
     kind = "lambda async config"
+    service = "lambda"
 
     def __init__(self, env, key):
         self.spec = env.topology["functions"][key]
@@ -267,6 +309,7 @@ class InvokePermission(Resource):
     """Resource-policy statement letting one service principal, from one source ARN, invoke a function."""
 
     kind = "lambda permission"
+    service = "lambda"
 
     def __init__(self, env, function_key, principal, source_arn):
         self.function_name = env.topology["functions"][function_key]["name"]
@@ -307,6 +350,7 @@ class InvokePermission(Resource):
 
 class Bus(Resource):
     kind = "event bus"
+    service = "events"
 
     def read_existing(self):
         self.env.events.describe_event_bus(Name=self.name)
@@ -324,6 +368,7 @@ class Bus(Resource):
 
 class Archive(Resource):
     kind = "event archive"
+    service = "events"
 
     def __init__(self, env):
         self.spec = env.topology["archive"]
@@ -360,6 +405,7 @@ class Archive(Resource):
 
 class Rule(Resource):
     kind = "event rule"
+    service = "events"
 
     def __init__(self, env, spec):
         super().__init__(env, spec["name"])
@@ -390,6 +436,7 @@ class Rule(Resource):
 
 class Targets(Resource):
     kind = "event targets of rule"
+    service = "events"
 
     def __init__(self, env, spec):
         super().__init__(env, spec["name"])
@@ -446,6 +493,7 @@ class Targets(Resource):
 
 class Thing(Resource):
     kind = "iot thing"
+    service = "iot"
 
     def read_existing(self):
         self.env.iot.describe_thing(thingName=self.name)
@@ -463,6 +511,7 @@ class Thing(Resource):
 
 class IotPolicy(Resource):
     kind = "iot policy"
+    service = "iot"
 
     def __init__(self, env, spec):
         super().__init__(env, spec["name"])
@@ -502,6 +551,7 @@ class DeviceCertificate(Resource):
     to the output folder at once; the deployer never re-issues a certificate the thing already has."""
 
     kind = "iot certificate of thing"
+    service = "iot"
 
     def __init__(self, env):
         super().__init__(env, env.topology["thing"]["name"])
@@ -509,7 +559,9 @@ class DeviceCertificate(Resource):
 
     def principals(self):
         return (
-            absent_on_not_found(lambda: self.env.iot.list_thing_principals(thingName=self.name)["principals"])
+            absent_on_not_found(
+                "iot", lambda: self.env.iot.list_thing_principals(thingName=self.name)["principals"]
+            )
             or []
         )
 
@@ -525,7 +577,7 @@ class DeviceCertificate(Resource):
         for policy in self.policies:
             iot.attach_policy(policyName=policy, target=issued["certificateArn"])
         iot.attach_thing_principal(thingName=self.name, principal=issued["certificateArn"])
-        endpoint = iot.describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"]
+        endpoint = self.env.iot_data_endpoint
         folder = self.env.out_dir / self.name
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "device.crt.pem").write_text(issued["certificatePem"])
@@ -561,24 +613,36 @@ class DeviceCertificate(Resource):
 
 class TopicRule(Resource):
     kind = "iot topic rule"
+    service = "iot"
 
     def __init__(self, env, spec):
         super().__init__(env, spec["name"])
         self.spec = spec
 
     def read_existing(self):
+        # Listed first: GetTopicRule may answer a missing rule with UnauthorizedException (awserrors.py).
+        pages = self.env.iot.get_paginator("list_topic_rules").paginate()
+        if not any(rule["ruleName"] == self.name for page in pages for rule in page["rules"]):
+            return None
         rule = self.env.iot.get_topic_rule(ruleName=self.name)["rule"]
         return {
             "sql": rule["sql"],
             "actions": rule["actions"],
+            "errorAction": rule.get("errorAction"),
             "ruleDisabled": rule.get("ruleDisabled", False),
         }
 
     def desired(self):
-        function_arn = self.env.arns.function(self.env.topology, self.spec["function"])
+        topology, arns = self.env.topology, self.env.arns
+        error_queue = {
+            "roleArn": arns.role(topology["topic_rules_role"]["name"]),
+            "queueUrl": arns.queue_url(topology, self.spec["error_queue"]),
+            "useBase64": False,
+        }
         return {
             "sql": self.spec["sql"],
-            "actions": [{"lambda": {"functionArn": function_arn}}],
+            "actions": [{"lambda": {"functionArn": arns.function(topology, self.spec["function"])}}],
+            "errorAction": {"sqs": error_queue},
             "ruleDisabled": False,
         }
 
@@ -600,29 +664,32 @@ class TopicRule(Resource):
 
 
 def declared_resources(env):
-    """Every resource of the topology, in an order where each one's dependencies come first."""
+    """Every resource of the topology, in an order where each one's dependencies come first: a function,
+    its log group and its invoke permissions exist before any rule, target or topic rule can invoke it."""
     topology, arns = env.topology, env.arns
     resources = [Queue(env, key) for key in topology["queues"]]
-    resources += [Role(env, key) for key in topology["functions"]]
+    resources += [Role.of_function(env, key) for key in topology["functions"]]
+    resources += [Role.of_topic_rules(env)]
+    resources += [LogGroup(env, key) for key in topology["functions"]]
     resources += [Function(env, key) for key in topology["functions"]]
     resources += [
         FunctionAsyncConfig(env, key) for key, spec in topology["functions"].items() if "async" in spec
     ]
-    resources += [Bus(env, topology["bus"]["name"]), Archive(env)]
-    resources += [Rule(env, rule) for rule in topology["rules"]]
-    resources += [Targets(env, rule) for rule in topology["rules"]]
     resources += [
         InvokePermission(env, target["function"], "events.amazonaws.com", arns.rule(topology, rule["name"]))
         for rule in topology["rules"]
         for target in rule["targets"]
         if "function" in target
     ]
-    resources += [Thing(env, topology["thing"]["name"])]
-    resources += [IotPolicy(env, policy) for policy in topology["iot_policies"]]
-    resources += [DeviceCertificate(env)]
-    resources += [TopicRule(env, rule) for rule in topology["topic_rules"]]
     resources += [
         InvokePermission(env, rule["function"], "iot.amazonaws.com", arns.topic_rule(rule["name"]))
         for rule in topology["topic_rules"]
     ]
+    resources += [Bus(env, topology["bus"]["name"]), Archive(env)]
+    resources += [Rule(env, rule) for rule in topology["rules"]]
+    resources += [Targets(env, rule) for rule in topology["rules"]]
+    resources += [Thing(env, topology["thing"]["name"])]
+    resources += [IotPolicy(env, policy) for policy in topology["iot_policies"]]
+    resources += [DeviceCertificate(env)]
+    resources += [TopicRule(env, rule) for rule in topology["topic_rules"]]
     return resources

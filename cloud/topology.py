@@ -16,6 +16,8 @@ STATES_TOPIC = "cat-feeder/states"
 BUTTON_TOPIC_FILTER = "cat-feeder/+/button"
 # How long a command may be dispensed after the press; also caps every delivery retry of a feed.
 COMMAND_TTL_S = 300
+# How long each function's log group keeps its lines (the feeder's outcome lines are its only record).
+LOG_RETENTION_DAYS = 30
 # The device's client id is its thing name; IoT Core substitutes it per connection.
 THING_NAME_VARIABLE = "${iot:Connection.Thing.ThingName}"
 AMAZON_ROOT_CA = {"name": "AmazonRootCA1", "url": "https://www.amazontrust.com/repository/AmazonRootCA1.pem"}
@@ -31,6 +33,9 @@ TOPOLOGY = {
     "queues": {
         # Feeds that never reached the device: EventBridge target DLQ and the feeder's on-failure destination.
         "feeds_failed": {"name": "feedmyfurbabies-feeds-failed", "retention_s": 14 * 24 * 3600},
+        # Presses and device answers that never reached the bus: topic rules' error action, the button's
+        # and the states function's on-failure destination.
+        "presses_failed": {"name": "feedmyfurbabies-presses-failed", "retention_s": 14 * 24 * 3600},
         # Replayed presses land here (never on the feeder), for inspection or rebuilding projections.
         "replays": {"name": "feedmyfurbabies-replays", "retention_s": 4 * 24 * 3600},
     },
@@ -41,10 +46,13 @@ TOPOLOGY = {
             "description": "Button press -> FeedRequested event on the bus",
             "memory_mb": 128,
             "timeout_s": 10,
+            "log_retention_days": LOG_RETENTION_DAYS,
             "environment": {"EVENT_SOURCE": SOURCE, "EVENT_DETAIL_TYPE": DETAIL_TYPE},
             "environment_refs": {"EVENT_BUS_NAME": "bus"},
             # Least privilege: (actions, resource reference); references are resolved to ARNs by cloud/iam.py.
             "grants": [(["events:PutEvents"], ("bus",))],
+            # Invoked asynchronously by the topic rule: a press that still fails after the retries is parked.
+            "async": {"max_retries": 2, "max_event_age_s": 6 * 3600, "on_failure_queue": "presses_failed"},
         },
         "states": {
             "name": "feedmyfurbabies-states",
@@ -52,9 +60,11 @@ TOPOLOGY = {
             "description": "Device result/status/telemetry on cat-feeder/states -> event on the bus",
             "memory_mb": 128,
             "timeout_s": 10,
+            "log_retention_days": LOG_RETENTION_DAYS,
             "environment": {"DEVICE_EVENT_SOURCE": DEVICE_SOURCE},
             "environment_refs": {"EVENT_BUS_NAME": "bus"},
             "grants": [(["events:PutEvents"], ("bus",))],
+            "async": {"max_retries": 2, "max_event_age_s": 6 * 3600, "on_failure_queue": "presses_failed"},
         },
         "feeder": {
             "name": "feedmyfurbabies-feeder",
@@ -62,16 +72,15 @@ TOPOLOGY = {
             "description": "feeds event -> v1 command on cat-feeder/action",
             "memory_mb": 128,
             "timeout_s": 10,
+            "log_retention_days": LOG_RETENTION_DAYS,
             "environment": {
                 "EVENT_SOURCE": SOURCE,
                 "ACTION_TOPIC": ACTION_TOPIC,
                 "COMMAND_TTL_S": str(COMMAND_TTL_S),
             },
-            "environment_refs": {},
-            "grants": [
-                (["iot:Publish"], ("topic", ACTION_TOPIC)),
-                (["sqs:SendMessage"], ("queue", "feeds_failed")),
-            ],
+            # The account's data endpoint https://<prefix>-ats.iot.<region>.amazonaws.com, found at deploy.
+            "environment_refs": {"IOT_DATA_ENDPOINT": "iot_data_endpoint"},
+            "grants": [(["iot:Publish"], ("topic", ACTION_TOPIC))],
             "async": {"max_retries": 2, "max_event_age_s": COMMAND_TTL_S, "on_failure_queue": "feeds_failed"},
         },
     },
@@ -125,6 +134,8 @@ TOPOLOGY = {
             "attach_to": "thing",
         },
     ],
+    # The role IoT Core assumes for topic rule actions that need one (each rule's error action).
+    "topic_rules_role": {"name": "feedmyfurbabies-topic-rules-role"},
     "topic_rules": [
         {
             "name": "cat_feeder_button",
@@ -132,11 +143,14 @@ TOPOLOGY = {
             # fields are listed so a `thing` inside the payload is dropped, never trusted.
             "sql": "SELECT v, event, at, seq, topic(2) AS thing FROM '%s'" % BUTTON_TOPIC_FILTER,
             "function": "button",
+            # Where IoT Core puts a message whose action failed (e.g. the function could not be invoked).
+            "error_queue": "presses_failed",
         },
         {
             "name": "cat_feeder_states",
             "sql": "SELECT * FROM '%s'" % STATES_TOPIC,
             "function": "states",
+            "error_queue": "presses_failed",
         },
     ],
 }

@@ -7,7 +7,8 @@ Two inputs (docs/protocol.md, "Button press"):
   `thing` from the topic: {"v": 1, "event", "at", "seq", "thing"}.
 
 The event's detail carries a press id minted here; every later copy (EventBridge retries, the
-archive, replays) carries the same id, and the device deduplicates by it.
+archive, replays) carries the same id, and the device deduplicates by it. An invalid press is logged
+and returned as `rejected`, never raised: Lambda would retry it for nothing.
 
 Environment: EVENT_BUS_NAME, EVENT_SOURCE, EVENT_DETAIL_TYPE (set by the deployer from cloud/topology.py).
 """
@@ -42,7 +43,11 @@ def events_client():
 
 
 def handler(event, context=None):
-    press = parse_press(event)
+    try:
+        press = parse_press(event)
+    except InvalidPress as error:
+        _log("rejected", reason=str(error))
+        return {"status": "rejected", "reason": str(error)}
     entry = {
         "EventBusName": os.environ["EVENT_BUS_NAME"],
         "Source": os.environ["EVENT_SOURCE"],
@@ -52,6 +57,10 @@ def handler(event, context=None):
     }
     put_all(events_client(), [entry])
     return {"press_id": press["press_id"], "event": press["event"]}
+
+
+def _log(outcome, **fields):
+    print(json.dumps(dict(fields, outcome=outcome)))
 
 
 def parse_press(event):

@@ -10,10 +10,12 @@ swallow the feed on retry; written after, a crash between the two still publishe
 add a table, IAM rights and a failure mode for duplicates the device already absorbs.
 
 Replays of the archive must never feed: the rule excludes them ("replay-name": [{"exists": false}])
-and this function refuses them again. A malformed event raises, so Lambda's async retries and then the
-on-failure destination (an SQS queue, see cloud/topology.py) receive it.
+and this function refuses them again. A malformed event is logged and returned as `rejected`: a retry
+could not fix it. Only what a retry may fix raises (a failed publish, a missing endpoint), so Lambda
+retries it and then parks the event in the on-failure destination (an SQS queue, see cloud/topology.py).
 
-Environment: ACTION_TOPIC, EVENT_SOURCE, COMMAND_TTL_S (set by the deployer from cloud/topology.py).
+Environment: ACTION_TOPIC, EVENT_SOURCE, COMMAND_TTL_S, IOT_DATA_ENDPOINT (the account's iot:Data-ATS
+endpoint as https://... URL), set by the deployer from cloud/topology.py.
 """
 
 import functools
@@ -31,12 +33,22 @@ class MalformedFeed(ValueError):
     """The event is not a feed request this function can turn into a command."""
 
 
+class MissingEndpoint(RuntimeError):
+    """IOT_DATA_ENDPOINT is not set; the generic iot-data endpoint is not the account's ATS endpoint."""
+
+
 @functools.cache
 def iot_data_client():
     # Created on first use so the endpoint and region come from the environment of the call.
+    endpoint = os.environ.get("IOT_DATA_ENDPOINT")
+    if not endpoint:
+        raise MissingEndpoint(
+            "IOT_DATA_ENDPOINT is not set: it must be the account's iot:Data-ATS endpoint "
+            "(https://<prefix>-ats.iot.<region>.amazonaws.com), which `make deploy` sets"
+        )
     import boto3
 
-    return boto3.client("iot-data")
+    return boto3.client("iot-data", endpoint_url=endpoint)
 
 
 def handler(event, context=None):
@@ -44,7 +56,11 @@ def handler(event, context=None):
         # Not an error: raising would retry it and park it in the failure queue.
         _log("refused", replay=event["replay-name"], press_id=_press_id_or_none(event))
         return {"status": "refused", "reason": "replayed event %r never feeds" % event["replay-name"]}
-    command = command_for(event)
+    try:
+        command = command_for(event)
+    except MalformedFeed as error:
+        _log("rejected", reason=str(error))
+        return {"status": "rejected", "reason": str(error)}
     remaining_s = command["issued_at"] + command["ttl"] - time.time()
     if remaining_s <= 0:
         # The device would refuse it as expired; publishing it would only cost a message.

@@ -7,7 +7,7 @@ as presses.
     telemetry -> detail-type DeviceTelemetry
 
 The event time is the device's `at`. The detail is the message itself, validated field by field; an
-invalid message raises InvalidState naming the field, and nothing is put on the bus.
+invalid message is logged and answered `rejected` with the field named, and nothing is put on the bus.
 
 On AWS the IoT topic rule on the states topic invokes this function; on the self-hosted hub the hub
 calls it in-process with the same message. Environment: EVENT_BUS_NAME, DEVICE_EVENT_SOURCE.
@@ -41,7 +41,12 @@ def events_client():
 
 
 def handler(event, context=None):
-    message = parse_state(event)
+    try:
+        message = parse_state(event)
+    except InvalidState as error:
+        # Logged and answered, not raised: a retry could not fix it.
+        print(json.dumps({"outcome": "rejected", "reason": str(error)}))
+        return {"status": "rejected", "reason": str(error)}
     at = message.get("at", time.time())
     entry = {
         "EventBusName": os.environ["EVENT_BUS_NAME"],
@@ -54,7 +59,7 @@ def handler(event, context=None):
     if answer.get("FailedEntryCount"):
         failure = answer["Entries"][0]
         raise PutEventsFailed("%s: %s" % (failure.get("ErrorCode"), failure.get("ErrorMessage", "")))
-    return {"detail_type": entry["DetailType"], "thing": message["thing"]}
+    return {"status": "put", "detail_type": entry["DetailType"], "thing": message["thing"]}
 
 
 def parse_state(message):

@@ -127,25 +127,28 @@ class Ingest:
                 raise ValueError("payload of %d bytes is over %d" % (len(payload), MAX_PAYLOAD))
             message = json.loads(payload)
             if topic == STATES_TOPIC:
-                states.handler(message)
-                _log_state(message)
-            else:
-                if not isinstance(message, dict):
-                    raise button.InvalidPress("press: expected a JSON object")
+                answer = states.handler(message)
+            elif isinstance(message, dict):
                 selected = {field: message[field] for field in BUTTON_FIELDS if field in message}
                 selected["thing"] = topic.split("/")[1]
                 answer = button.handler(selected)
-                log.info(
-                    "press %s %s from %s (seq %s)",
-                    answer["event"],
-                    answer["press_id"],
-                    selected["thing"],
-                    selected.get("seq"),
-                )
-        except Exception as error:  # InvalidPress, InvalidState, JSON errors; any other is a bug, kept too
-            reason = "%s: %s" % (type(error).__name__, error)
-            log.error("rejected message on %s: %s (kept in the rejected table)", topic, reason)
-            self.ledger.record_rejected(topic, bytes(payload), reason)
+            else:
+                answer = {"status": "rejected", "reason": "press: expected a JSON object"}
+        except Exception as error:  # not JSON, oversized; any other is a bug, and the message is kept too
+            answer = {"status": "rejected", "reason": "%s: %s" % (type(error).__name__, error)}
+        if answer.get("status") == "rejected":
+            log.error("rejected message on %s: %s (kept in the rejected table)", topic, answer["reason"])
+            self.ledger.record_rejected(topic, bytes(payload), answer["reason"])
+        elif topic == STATES_TOPIC:
+            _log_state(message)
+        else:
+            log.info(
+                "press %s %s from %s (seq %s)",
+                answer["event"],
+                answer["press_id"],
+                selected["thing"],
+                selected.get("seq"),
+            )
 
 
 def _log_state(message):

@@ -17,7 +17,15 @@ def environment(topology=TOPOLOGY):
     values = {}
     for function in topology["functions"].values():
         wanted = dict(function["environment"])
-        wanted.update({var: topology[ref]["name"] for var, ref in function["environment_refs"].items()})
+        # References to what only exists once deployed (the iot:Data-ATS endpoint) have no local value:
+        # the clients that would use them are replaced.
+        wanted.update(
+            {
+                var: topology[ref]["name"]
+                for var, ref in function["environment_refs"].items()
+                if ref in topology
+            }
+        )
         for var, value in wanted.items():
             if values.setdefault(var, value) != value:
                 raise ConflictingEnvironment("%s: %r and %r" % (var, values[var], value))

@@ -26,3 +26,22 @@ def aws(moto_server, monkeypatch):
         monkeypatch.setenv(variable, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     return moto_server.url
+
+
+class FakeTime:
+    """Clock and sleep for cloud.waiting.Waiting: sleeping advances the clock and is recorded, instantly."""
+
+    def __init__(self):
+        self.now, self.slept = 1000.0, []
+
+    def clock(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def fake_time():
+    return FakeTime()

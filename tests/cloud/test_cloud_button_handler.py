@@ -103,9 +103,14 @@ def test_press_id_is_stable_for_a_redelivered_press_and_distinct_for_another():
         ({k: v for k, v in TOPIC_PRESS.items() if k != "event"}, "event: missing"),
     ],
 )
-def test_invalid_input_gets_a_clear_error_and_puts_nothing(bus, payload, message):
+def test_invalid_input_is_logged_and_returned_never_raised_and_puts_nothing(bus, capsys, payload, message):
+    # Raising would make Lambda retry the same invalid press twice more for nothing.
+    result = button.handler(payload)
+    assert result["status"] == "rejected" and message in result["reason"]
+    (line,) = capsys.readouterr().out.splitlines()
+    assert json.loads(line) == {"outcome": "rejected", "reason": result["reason"]}
     with pytest.raises(button.InvalidPress, match=re.escape(message)):
-        button.handler(payload)
+        button.parse_press(payload)
     assert bus() == []
 
 

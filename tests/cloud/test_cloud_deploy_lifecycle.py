@@ -16,8 +16,14 @@ from cloud.topology import TOPOLOGY
 REGION = "eu-west-1"
 
 
+# moto answers DescribeEndpoint with a new random address on every call; AWS has one per account.
+IOT_DATA_ENDPOINTS = {}
+
+
 def env_for(url, out_dir, topology=TOPOLOGY):
-    return deploy.DeployEnv(AwsEnv(region=REGION, endpoint_url=url), out_dir=out_dir, topology=topology)
+    env = deploy.DeployEnv(AwsEnv(region=REGION, endpoint_url=url), out_dir=out_dir, topology=topology)
+    env.__dict__["iot_data_endpoint"] = IOT_DATA_ENDPOINTS.setdefault(url, env.iot_data_endpoint)
+    return env
 
 
 def run(step, env):
@@ -40,35 +46,41 @@ def remaining_resources(url):
         "policies": iot.list_policies()["policies"],
         "certificates": iot.list_certificates()["certificates"],
         "topic_rules": iot.list_topic_rules()["rules"],
+        "log_groups": client("logs").describe_log_groups()["logGroups"],
     }
 
 
 def test_deploy_redeploy_update_and_destroy(aws, tmp_path):
     env = env_for(aws, tmp_path)
     planned = run(deploy.plan, env)
-    assert planned[-1] == "Plan: 23 to create, 0 to update, 0 unchanged."
+    assert planned[-1] == "Plan: 30 to create, 0 to update, 0 unchanged."
     assert remaining_resources(aws)["functions"] == []  # plan changed nothing
 
     applied = run(deploy.apply, env)
-    assert applied[-1] == "Applied 23 changes."
-    assert run(deploy.apply, env_for(aws, tmp_path)) == ["Nothing changed: 23 resources up to date."]
-    assert run(deploy.plan, env_for(aws, tmp_path)) == ["Nothing to change: 23 resources up to date."]
+    assert applied[-1] == "Applied 30 changes."
+    assert run(deploy.apply, env_for(aws, tmp_path)) == ["Nothing changed: 30 resources up to date."]
+    assert run(deploy.plan, env_for(aws, tmp_path)) == ["Nothing to change: 30 resources up to date."]
 
     changed = copy.deepcopy(TOPOLOGY)
     changed["archive"]["retention_days"] = 30
     changed["functions"]["feeder"]["timeout_s"] = 5
+    changed["functions"]["button"]["log_retention_days"] = 7
     assert run(deploy.plan, env_for(aws, tmp_path, changed)) == [
+        "update    log group /aws/lambda/feedmyfurbabies-button (retention_days)",
         "update    lambda function feedmyfurbabies-feeder (configuration)",
         "update    event archive feedmyfurbabies-ledger (RetentionDays)",
-        "Plan: 0 to create, 2 to update, 21 unchanged.",
+        "Plan: 0 to create, 3 to update, 27 unchanged.",
     ]
-    assert run(deploy.apply, env_for(aws, tmp_path, changed))[-1] == "Applied 2 changes."
+    assert run(deploy.apply, env_for(aws, tmp_path, changed))[-1] == "Applied 3 changes."
+    logs = boto3.client("logs", endpoint_url=aws, region_name=REGION)
+    (group,) = logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/feedmyfurbabies-button")["logGroups"]
+    assert group["retentionInDays"] == 7
     assert (
-        run(deploy.apply, env_for(aws, tmp_path, changed))[-1] == "Nothing changed: 23 resources up to date."
+        run(deploy.apply, env_for(aws, tmp_path, changed))[-1] == "Nothing changed: 30 resources up to date."
     )
 
     removed = run(deploy.destroy, env_for(aws, tmp_path))
-    assert removed[-1] == "Destroyed 23 resources."
+    assert removed[-1] == "Destroyed 30 resources."
     assert all(not found for found in remaining_resources(aws).values()), remaining_resources(aws)
     assert not (tmp_path / "cat-feeder").exists()
     assert run(deploy.destroy, env_for(aws, tmp_path)) == ["Nothing to destroy."]
@@ -102,13 +114,36 @@ def test_deploy_writes_device_credentials_and_wires_the_topology(aws, tmp_path):
     assert target["Arn"].endswith(":function:feedmyfurbabies-feeder")
     assert target["DeadLetterConfig"]["Arn"].endswith(":feedmyfurbabies-feeds-failed")
     assert target["RetryPolicy"] == {"MaximumRetryAttempts": 8, "MaximumEventAgeInSeconds": 300}
+    feeder = client("lambda").get_function(FunctionName="feedmyfurbabies-feeder")["Configuration"]
+    assert feeder["Environment"]["Variables"]["IOT_DATA_ENDPOINT"] == "https://" + device["endpoint"]
     invoke_config = client("lambda").get_function_event_invoke_config(FunctionName="feedmyfurbabies-feeder")
     assert invoke_config["DestinationConfig"]["OnFailure"]["Destination"].endswith(
         ":feedmyfurbabies-feeds-failed"
     )
+    groups = client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]
+    assert {(g["logGroupName"], g["retentionInDays"]) for g in groups} == {
+        ("/aws/lambda/feedmyfurbabies-button", 30),
+        ("/aws/lambda/feedmyfurbabies-feeder", 30),
+        ("/aws/lambda/feedmyfurbabies-states", 30),
+    }
     rule = iot.get_topic_rule(ruleName="cat_feeder_button")["rule"]
     assert rule["sql"] == "SELECT v, event, at, seq, topic(2) AS thing FROM 'cat-feeder/+/button'"
     assert rule["actions"][0]["lambda"]["functionArn"].endswith(":function:feedmyfurbabies-button")
+    # A press IoT Core could not hand to the button function is parked, not lost.
+    assert rule["errorAction"] == {
+        "sqs": {
+            "roleArn": "arn:aws:iam::123456789012:role/feedmyfurbabies-topic-rules-role",
+            "queueUrl": "https://sqs.%s.amazonaws.com/123456789012/feedmyfurbabies-presses-failed" % REGION,
+            "useBase64": False,
+        }
+    }
+    role = client("iam").get_role(RoleName="feedmyfurbabies-topic-rules-role")["Role"]
+    (trusted,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trusted["Principal"] == {"Service": "iot.amazonaws.com"}
+    button_config = client("lambda").get_function_event_invoke_config(FunctionName="feedmyfurbabies-button")
+    assert button_config["DestinationConfig"]["OnFailure"]["Destination"].endswith(
+        ":feedmyfurbabies-presses-failed"
+    )
 
 
 def test_plan_cli_runs_against_the_endpoint(aws, tmp_path):
@@ -131,4 +166,35 @@ def test_plan_cli_runs_against_the_endpoint(aws, tmp_path):
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[-1] == "Plan: 23 to create, 0 to update, 0 unchanged."
+    assert result.stdout.splitlines()[-1] == "Plan: 30 to create, 0 to update, 0 unchanged."
+
+
+def test_functions_and_their_permissions_exist_before_anything_invokes_them(aws, tmp_path):
+    calls = []
+    aws_env = AwsEnv(region=REGION, endpoint_url=aws)
+    # Registered before any client exists: each client copies the session's handlers when created.
+    aws_env.session.events.register(
+        "before-parameter-build", lambda model, params, **kwargs: calls.append((model.name, params))
+    )
+    run(deploy.apply, deploy.DeployEnv(aws_env, out_dir=tmp_path))
+
+    def first(operation, **params):
+        return next(
+            i
+            for i, (name, sent) in enumerate(calls)
+            if name == operation and all(sent.get(k) == v for k, v in params.items())
+        )
+
+    for function in TOPOLOGY["functions"].values():
+        created = first("CreateFunction", FunctionName=function["name"])
+        assert first("CreateLogGroup", logGroupName="/aws/lambda/" + function["name"]) < created
+    permissions = {
+        principal: first("AddPermission", Principal=principal)
+        for principal in ("events.amazonaws.com", "iot.amazonaws.com")
+    }
+    assert (
+        first("CreateFunction", FunctionName="feedmyfurbabies-feeder") < permissions["events.amazonaws.com"]
+    )
+    assert first("PutFunctionEventInvokeConfig") < first("PutTargets")
+    assert permissions["events.amazonaws.com"] < first("PutTargets", Rule="feeds")
+    assert permissions["iot.amazonaws.com"] < first("CreateTopicRule")

@@ -2,6 +2,7 @@
 iot-data Publish goes to moto's server and is inspected on the wire."""
 
 import json
+import os
 import re
 import time
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -42,6 +43,7 @@ def published(aws, monkeypatch):
         "ACTION_TOPIC": ACTION_TOPIC,
         "EVENT_SOURCE": SOURCE,
         "COMMAND_TTL_S": str(COMMAND_TTL_S),
+        "IOT_DATA_ENDPOINT": aws,  # the deployer sets the account's https://...-ats.iot... endpoint
     }.items():
         monkeypatch.setenv(variable, value)
     feeder.iot_data_client.cache_clear()
@@ -51,6 +53,7 @@ def published(aws, monkeypatch):
         url = urlsplit(request.url)
         sent.append(
             {
+                "url": request.url,
                 "topic": unquote(url.path.split("/topics/", 1)[1]),
                 "query": parse_qs(url.query),
                 "headers": dict(request.headers),
@@ -67,6 +70,7 @@ def test_a_feeds_event_is_published_as_a_v1_command_with_qos1_and_expiry(publish
     detail = fresh_detail("DOUBLE", age_s=5)
     assert feeder.handler(feeds_event(detail)) == {"status": "published", "id": detail["press_id"]}
     (publish,) = published
+    assert publish["url"].startswith(os.environ["IOT_DATA_ENDPOINT"] + "/topics/")
     assert publish["topic"] == ACTION_TOPIC
     assert json.loads(publish["payload"]) == {
         "v": 1,
@@ -125,7 +129,19 @@ def test_a_press_older_than_its_ttl_is_not_published(published):
         ),
     ],
 )
-def test_a_malformed_event_raises_a_clear_error_so_it_reaches_the_failure_queue(published, event, message):
-    with pytest.raises(feeder.MalformedFeed, match=re.escape(message)):
-        feeder.handler(event)
+def test_a_malformed_event_is_logged_and_rejected_never_raised_so_it_is_not_retried(
+    published, capsys, event, message
+):
+    result = feeder.handler(event)
+    assert result["status"] == "rejected" and message in result["reason"]
+    assert json.loads(capsys.readouterr().out) == {"outcome": "rejected", "reason": result["reason"]}
+    assert published == []
+
+
+def test_without_the_endpoint_the_feeder_fails_clearly_and_publishes_nothing(published, monkeypatch):
+    monkeypatch.delenv("IOT_DATA_ENDPOINT")
+    feeder.iot_data_client.cache_clear()
+    # Raised, so Lambda retries and then parks the feed in the on-failure queue: it is not lost.
+    with pytest.raises(feeder.MissingEndpoint, match="IOT_DATA_ENDPOINT is not set: .*iot:Data-ATS"):
+        feeder.handler(feeds_event(fresh_detail()))
     assert published == []

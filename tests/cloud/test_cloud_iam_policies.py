@@ -6,37 +6,67 @@ from cloud.topology import TOPOLOGY
 ARNS = iam.Arns("aws", "eu-west-1", "123456789012")
 
 
-def statements(document):
+def grants(document):
+    """Every (action, resource) pair a policy allows; fails on anything but plain Allow statements."""
+    pairs = set()
+    for statement in document["Statement"]:
+        assert set(statement) == {"Effect", "Action", "Resource"} and statement["Effect"] == "Allow", (
+            statement
+        )
+        actions = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        resources = (
+            [statement["Resource"]] if isinstance(statement["Resource"], str) else statement["Resource"]
+        )
+        pairs.update((action, resource) for action in actions for resource in resources)
+    return pairs
+
+
+def log_streams(function_name):
     return {
-        (s["Action"] if isinstance(s["Action"], str) else tuple(s["Action"]), str(s["Resource"]))
-        for s in document["Statement"]
+        (action, "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/%s:log-stream:*" % function_name)
+        for action in ("logs:CreateLogStream", "logs:PutLogEvents")
     }
 
 
-def test_button_handler_may_only_put_events_on_the_bus_and_log():
-    granted = statements(iam.function_policy(TOPOLOGY, "button", ARNS))
-    assert (
-        ("events:PutEvents",),
-        "arn:aws:events:eu-west-1:123456789012:event-bus/feedmyfurbabies",
-    ) in granted
-    assert not any("iot" in str(action) or "sqs" in str(action) for action, _ in granted)
+# The complete allow-list of each function role: anything added or widened fails here.
+ALLOWED = {
+    "button": log_streams("feedmyfurbabies-button")
+    | {
+        ("events:PutEvents", "arn:aws:events:eu-west-1:123456789012:event-bus/feedmyfurbabies"),
+        ("sqs:SendMessage", "arn:aws:sqs:eu-west-1:123456789012:feedmyfurbabies-presses-failed"),
+    },
+    "states": log_streams("feedmyfurbabies-states")
+    | {
+        ("events:PutEvents", "arn:aws:events:eu-west-1:123456789012:event-bus/feedmyfurbabies"),
+        ("sqs:SendMessage", "arn:aws:sqs:eu-west-1:123456789012:feedmyfurbabies-presses-failed"),
+    },
+    "feeder": log_streams("feedmyfurbabies-feeder")
+    | {
+        ("iot:Publish", "arn:aws:iot:eu-west-1:123456789012:topic/cat-feeder/action"),
+        ("sqs:SendMessage", "arn:aws:sqs:eu-west-1:123456789012:feedmyfurbabies-feeds-failed"),
+    },
+}
 
 
-def test_feeder_may_only_publish_to_the_action_topic_and_report_failures():
-    granted = statements(iam.function_policy(TOPOLOGY, "feeder", ARNS))
-    assert (("iot:Publish",), "arn:aws:iot:eu-west-1:123456789012:topic/cat-feeder/action") in granted
-    assert (
-        ("sqs:SendMessage",),
-        "arn:aws:sqs:eu-west-1:123456789012:feedmyfurbabies-feeds-failed",
-    ) in granted
-    assert not any("events:" in str(action) or "secretsmanager" in str(action) for action, _ in granted)
+def test_each_function_role_allows_exactly_its_allow_list():
+    assert set(TOPOLOGY["functions"]) == set(ALLOWED)
+    for function_key, allowed in ALLOWED.items():
+        assert grants(iam.function_policy(TOPOLOGY, function_key, ARNS)) == allowed, function_key
 
 
-def test_no_policy_uses_wildcard_actions_or_resources_beyond_log_streams():
-    for function_key in TOPOLOGY["functions"]:
-        for action, resource in statements(iam.function_policy(TOPOLOGY, function_key, ARNS)):
-            assert "*" not in str(action)
-            assert "*" not in resource or resource.endswith(":log-stream:*"), resource
+def test_topic_rules_role_may_only_send_to_the_error_queue():
+    assert grants(iam.topic_rules_policy(TOPOLOGY, ARNS)) == {
+        ("sqs:SendMessage", "arn:aws:sqs:eu-west-1:123456789012:feedmyfurbabies-presses-failed")
+    }
+
+
+def test_every_asynchronously_invoked_function_and_every_topic_rule_parks_its_failures():
+    invoked = {t["function"] for rule in TOPOLOGY["rules"] for t in rule["targets"] if "function" in t}
+    invoked |= {rule["function"] for rule in TOPOLOGY["topic_rules"]}
+    for function_key in invoked:
+        assert TOPOLOGY["functions"][function_key]["async"]["on_failure_queue"] in TOPOLOGY["queues"]
+    for rule in TOPOLOGY["topic_rules"]:
+        assert rule["error_queue"] in TOPOLOGY["queues"]
 
 
 def test_queue_policy_admits_only_the_rules_that_deliver_there():

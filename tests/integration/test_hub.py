@@ -122,7 +122,7 @@ def test_hostile_button_payloads_and_malformed_states_are_kept_refused_and_the_h
     reasons = [reason for _, _, reason in rejected]
     assert reasons[0].startswith("JSONDecodeError") and "over 4096" in reasons[3]
     assert (
-        "v: expected 1" in reasons[4] and "TRIPLE" in reasons[5] and reasons[6].startswith("InvalidPress: at")
+        "v: expected 1" in reasons[4] and "TRIPLE" in reasons[5] and reasons[6].startswith("at: wrong type")
     )
     assert "at: expected" in reasons[8] and "eaten" in reasons[9] and "bowls" in reasons[10]
     kept = events(hub)
