@@ -30,12 +30,16 @@ TOPOLOGY = {
         "retention_days": 400,
         "event_pattern": {"source": [SOURCE, DEVICE_SOURCE]},
     },
+    # The feeding history (cloud/handlers/projector.py): one row per press and per device, on demand.
+    "table": {"name": "feedmyfurbabies-history"},
     "queues": {
         # Feeds that never reached the device: EventBridge target DLQ and the feeder's on-failure destination.
         "feeds_failed": {"name": "feedmyfurbabies-feeds-failed", "retention_s": 14 * 24 * 3600},
         # Presses and device answers that never reached the bus: topic rules' error action, the button's
         # and the states function's on-failure destination.
         "presses_failed": {"name": "feedmyfurbabies-presses-failed", "retention_s": 14 * 24 * 3600},
+        # Events the projector could not apply; replay them to `history` once the cause is fixed.
+        "history_failed": {"name": "feedmyfurbabies-history-failed", "retention_s": 14 * 24 * 3600},
         # Replayed presses land here (never on the feeder), for inspection or rebuilding projections.
         "replays": {"name": "feedmyfurbabies-replays", "retention_s": 4 * 24 * 3600},
     },
@@ -65,6 +69,18 @@ TOPOLOGY = {
             "environment_refs": {"EVENT_BUS_NAME": "bus"},
             "grants": [(["events:PutEvents"], ("bus",))],
             "async": {"max_retries": 2, "max_event_age_s": 6 * 3600, "on_failure_queue": "presses_failed"},
+        },
+        "projector": {
+            "name": "feedmyfurbabies-projector",
+            "module": "projector",
+            "description": "Ledger events (live and replayed) -> feeding history table",
+            "memory_mb": 128,
+            "timeout_s": 10,
+            "log_retention_days": LOG_RETENTION_DAYS,
+            "environment": {},
+            "environment_refs": {"HISTORY_TABLE": "table"},
+            "grants": [(["dynamodb:GetItem", "dynamodb:PutItem"], ("table",))],
+            "async": {"max_retries": 2, "max_event_age_s": 6 * 3600, "on_failure_queue": "history_failed"},
         },
         "feeder": {
             "name": "feedmyfurbabies-feeder",
@@ -99,6 +115,19 @@ TOPOLOGY = {
                     "function": "feeder",
                     "dead_letter_queue": "feeds_failed",
                     "retry": {"max_attempts": 8, "max_event_age_s": COMMAND_TTL_S},
+                },
+            ],
+        },
+        {
+            "name": "history",
+            "description": "Every press and device answer, live or replayed, into the feeding history",
+            "event_pattern": {"source": [SOURCE, DEVICE_SOURCE]},
+            "targets": [
+                {
+                    "id": "projector",
+                    "function": "projector",
+                    "dead_letter_queue": "history_failed",
+                    "retry": {"max_attempts": 8, "max_event_age_s": 24 * 3600},
                 },
             ],
         },

@@ -15,9 +15,11 @@ import signal
 import sys
 import threading
 import time
+import uuid
 
 from cloud.hub import ledger as ledger_mod
-from cloud.hub.hub import LEDGER_FILE, Hub
+from cloud.hub import projection
+from cloud.hub.hub import HISTORY_FILE, LEDGER_FILE, Hub
 
 DEFAULT_DATA_DIR = ".hub"
 
@@ -58,19 +60,79 @@ def verify(args):
     return 1 if problems else 0
 
 
+def _progress(read, delivered):
+    print("  %d events read, %d delivered" % (read, delivered), flush=True)
+
+
+def replay(args):
+    from cloud.hub.replay import ReplayRefused
+    from cloud.hub.replay import replay as run_replay
+    from cloud.hub.runtime import Runtime
+    from cloud.replay import parse_time
+
+    name = args.name or "replay-%s-%s" % (time.strftime("%Y%m%dT%H%M%S", time.gmtime()), uuid.uuid4().hex[:8])
+    rules = [rule.strip() for rule in args.rules.split(",") if rule.strip()]
+    store = projection.SqliteStore(os.path.join(args.data_dir, HISTORY_FILE))
+    runtime = Runtime(store=store)
+    try:
+        start, end = parse_time(getattr(args, "from")).timestamp(), parse_time(args.to).timestamp()
+        read, delivered = run_replay(
+            os.path.join(args.data_dir, LEDGER_FILE), name, start, end, rules, progress=_progress
+        )
+    except ReplayRefused as error:
+        print("replay: refused: %s" % error, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("replay %s: cancelled" % name, file=sys.stderr)
+        return 130
+    finally:
+        runtime.close()
+        store.close()
+    print(
+        "replay %s: COMPLETED, %d events read, %d delivered to %s" % (name, read, delivered, ", ".join(rules))
+    )
+    return 0
+
+
+def hydrate(args):
+    from cloud.hub.hydrate import hydrate as run_hydrate
+    from cloud.hub.replay import ReplayRefused
+    from cloud.replay import parse_time
+
+    try:
+        until = parse_time(args.to).timestamp() if args.to else None
+        read, projected = run_hydrate(
+            os.path.join(args.data_dir, LEDGER_FILE), args.out, until, progress=_progress
+        )
+    except ReplayRefused as error:
+        print("hydrate: refused: %s" % error, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("hydrate: cancelled; %s holds what was projected so far" % args.out, file=sys.stderr)
+        return 130
+    print("hydrate: %s holds the history of %d ledger events (%d projected)" % (args.out, read, projected))
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m cloud.hub", description="the self-hosted hub")
     commands = parser.add_subparsers(dest="command", required=True)
-    for name in ("run", "verify"):
+    for name in ("run", "verify", "replay", "hydrate"):
         command = commands.add_parser(name)
         command.add_argument("--data-dir", default=DEFAULT_DATA_DIR)
+    commands.choices["replay"].add_argument("--from", required=True)
+    commands.choices["replay"].add_argument("--to", required=True)
+    commands.choices["replay"].add_argument("--rules", required=True)
+    commands.choices["replay"].add_argument("--name")
+    commands.choices["hydrate"].add_argument("--out", required=True)
+    commands.choices["hydrate"].add_argument("--to")
     commands.choices["run"].add_argument("--bind", default="127.0.0.1", help="mosquitto's listen address")
     commands.choices["run"].add_argument("--port", type=int, default=8883, help="mosquitto's port")
     commands.choices["run"].add_argument("--pki", default=".pki")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s.%(msecs)03d %(message)s", datefmt="%H:%M:%S")
     logging.Formatter.converter = time.gmtime
-    return {"run": run, "verify": verify}[args.command](args)
+    return {"run": run, "verify": verify, "replay": replay, "hydrate": hydrate}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -110,15 +110,16 @@ def deliver(rule, event, db, sleep=time.sleep, now=time.time):
 
 
 def _log_delivery(rule, call, event, answer):
-    if isinstance(answer, dict) and "status" in answer:
+    """The feeder's answers (a command published, expired) tell the hub's story; the rest is noise."""
+    if isinstance(answer, dict) and "id" in answer:
         detail = event.get("detail", {})
         log.info(
-            "rule %s -> %s: %s %s %s",
+            "rule %s -> %s: command %s %s %s",
             rule.name,
             call.name,
-            answer["status"],
-            answer.get("id", detail.get("press_id", "")),
+            answer["id"],
             detail.get("event", ""),
+            answer["status"],
         )
 
 

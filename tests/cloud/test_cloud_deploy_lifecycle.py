@@ -53,13 +53,13 @@ def remaining_resources(url):
 def test_deploy_redeploy_update_and_destroy(aws, tmp_path):
     env = env_for(aws, tmp_path)
     planned = run(deploy.plan, env)
-    assert planned[-1] == "Plan: 30 to create, 0 to update, 0 unchanged."
+    assert planned[-1] == "Plan: 39 to create, 0 to update, 0 unchanged."
     assert remaining_resources(aws)["functions"] == []  # plan changed nothing
 
     applied = run(deploy.apply, env)
-    assert applied[-1] == "Applied 30 changes."
-    assert run(deploy.apply, env_for(aws, tmp_path)) == ["Nothing changed: 30 resources up to date."]
-    assert run(deploy.plan, env_for(aws, tmp_path)) == ["Nothing to change: 30 resources up to date."]
+    assert applied[-1] == "Applied 39 changes."
+    assert run(deploy.apply, env_for(aws, tmp_path)) == ["Nothing changed: 39 resources up to date."]
+    assert run(deploy.plan, env_for(aws, tmp_path)) == ["Nothing to change: 39 resources up to date."]
 
     changed = copy.deepcopy(TOPOLOGY)
     changed["archive"]["retention_days"] = 30
@@ -69,18 +69,18 @@ def test_deploy_redeploy_update_and_destroy(aws, tmp_path):
         "update    log group /aws/lambda/feedmyfurbabies-button (retention_days)",
         "update    lambda function feedmyfurbabies-feeder (configuration)",
         "update    event archive feedmyfurbabies-ledger (RetentionDays)",
-        "Plan: 0 to create, 3 to update, 27 unchanged.",
+        "Plan: 0 to create, 3 to update, 36 unchanged.",
     ]
     assert run(deploy.apply, env_for(aws, tmp_path, changed))[-1] == "Applied 3 changes."
     logs = boto3.client("logs", endpoint_url=aws, region_name=REGION)
     (group,) = logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/feedmyfurbabies-button")["logGroups"]
     assert group["retentionInDays"] == 7
     assert (
-        run(deploy.apply, env_for(aws, tmp_path, changed))[-1] == "Nothing changed: 30 resources up to date."
+        run(deploy.apply, env_for(aws, tmp_path, changed))[-1] == "Nothing changed: 39 resources up to date."
     )
 
     removed = run(deploy.destroy, env_for(aws, tmp_path))
-    assert removed[-1] == "Destroyed 30 resources."
+    assert removed[-1] == "Destroyed 39 resources."
     assert all(not found for found in remaining_resources(aws).values()), remaining_resources(aws)
     assert not (tmp_path / "cat-feeder").exists()
     assert run(deploy.destroy, env_for(aws, tmp_path)) == ["Nothing to destroy."]
@@ -125,6 +125,7 @@ def test_deploy_writes_device_credentials_and_wires_the_topology(aws, tmp_path):
         ("/aws/lambda/feedmyfurbabies-button", 30),
         ("/aws/lambda/feedmyfurbabies-feeder", 30),
         ("/aws/lambda/feedmyfurbabies-states", 30),
+        ("/aws/lambda/feedmyfurbabies-projector", 30),
     }
     rule = iot.get_topic_rule(ruleName="cat_feeder_button")["rule"]
     assert rule["sql"] == "SELECT v, event, at, seq, topic(2) AS thing FROM 'cat-feeder/+/button'"
@@ -166,7 +167,7 @@ def test_plan_cli_runs_against_the_endpoint(aws, tmp_path):
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[-1] == "Plan: 30 to create, 0 to update, 0 unchanged."
+    assert result.stdout.splitlines()[-1] == "Plan: 39 to create, 0 to update, 0 unchanged."
 
 
 def test_functions_and_their_permissions_exist_before_anything_invokes_them(aws, tmp_path):
