@@ -12,7 +12,7 @@ MICROPYPATH := $(CURDIR)/firmware:$(CURDIR)/$(MPYLIB):.frozen
 export MICROPYPATH
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test check test-firmware-mpy test-py bench demo hub device broker pki flash repl deploy destroy plan replay clean
+.PHONY: help setup test check test-firmware-mpy test-py bench demo hub history device broker pki flash repl deploy destroy plan replay clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ demo: setup ## Run the whole system locally: button -> EventBridge (moto) -> fee
 
 hub: setup ## Run the self-hosted hub (mosquitto + ledger + rules) in the foreground: HUB_ARGS="--data-dir .hub --bind 0.0.0.0 --port 8883"
 	$(PY) -m cloud.hub run $(HUB_ARGS)
+
+history: setup ## Feeding history table + chart: make history FROM=2026-11-01 TO=2026-11-29 [PNG=history.png] [HISTORY_ARGS="--aws"]
+	$(PY) -m cloud.history $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO)) $(if $(PNG),--png $(PNG)) $(HISTORY_ARGS)
 
 device: setup ## Run the firmware on the unix port against the local broker
 	$(PY) -m tools.device run
