@@ -12,7 +12,7 @@ MICROPYPATH := $(CURDIR)/firmware:$(CURDIR)/$(MPYLIB):.frozen
 export MICROPYPATH
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test check test-firmware-mpy test-py bench demo hub history device broker pki flash repl deploy destroy plan replay clean
+.PHONY: help setup test check test-firmware-mpy test-py bench demo rehearsal hub history device broker pki flash repl deploy destroy plan replay clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -43,8 +43,11 @@ test: check test-firmware-mpy test-py ## Run every check and test
 bench: setup ## Benchmarks: decision path, flash bytes, heap, latency, handlers
 	@tools/bench.sh
 
-demo: setup ## Run the whole system locally: button -> EventBridge (moto) -> feeder -> mosquitto -> firmware on MicroPython
+demo: setup ## Run the whole system locally on the self-hosted hub: button -> mosquitto -> hub (ledger, rules) -> firmware on MicroPython
 	$(PY) -m tools.demo
+
+rehearsal: setup ## Rehearse the AWS path locally: button handler -> EventBridge on moto -> feeder -> mosquitto -> firmware
+	$(PY) -m tools.aws_rehearsal
 
 hub: setup ## Run the self-hosted hub (mosquitto + ledger + rules) in the foreground: HUB_ARGS="--data-dir .hub --bind 0.0.0.0 --port 8883"
 	$(PY) -m cloud.hub run $(HUB_ARGS)

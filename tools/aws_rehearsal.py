@@ -1,4 +1,5 @@
-"""The whole system on local defaults, no AWS account and no board: `make demo` (python -m tools.demo).
+"""The AWS rehearsal: the boto3 path on moto's server, no AWS account and no board:
+`make rehearsal` (python -m tools.aws_rehearsal). `make demo` runs the self-hosted hub (tools/demo.py).
 
     button handler ─PutEvents─► EventBridge on moto's server (bus, archive, rules from cloud/topology.py)
       ─ rule feeds ─► queue ─► feeder handler ─(iot-data stand-in)─► mosquitto ─► firmware on MicroPython
@@ -21,13 +22,10 @@ import contextlib
 import io
 import json
 import os
-import queue
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 import traceback
 from datetime import datetime, timezone
@@ -37,23 +35,26 @@ from cloud.awsenv import DEFAULT_REGION, AwsEnv
 from cloud.handlers import button, feeder
 from cloud.iam import Arns
 from cloud.topology import STATES_TOPIC, THING, TOPOLOGY
-from tools import device as device_tool
-from tools.broker import Broker, end_process
+from tools.broker import Broker
+from tools.demo_stage import (
+    EXPECTED_BOWLS,
+    PKI_DIR,
+    PRESSES,
+    UP_TIMEOUT_S,
+    DemoFailed,
+    DeviceProcess,
+    say,
+    show_servo_writes,
+    step,
+    stop_on_sigterm,
+)
 from tools.moto_server import MotoServer, fake_credentials
 from tools.mqttc import MqttClient
 from tools.pki import Pki
 
-PKI_DIR = os.path.join(device_tool.ROOT, ".pki")
-PRESSES = ("SINGLE", "DOUBLE", "LONG")
-EXPECTED_BOWLS = {"SINGLE": ["left"], "DOUBLE": ["right"], "LONG": ["left", "right"]}
-UP_TIMEOUT_S = 20
 RESULT_TIMEOUT_S = 15
 QUEUE_TIMEOUT_S = 5
 QUIET_S = 1.5  # how long the demo listens to show that nothing more arrives
-
-
-class DemoFailed(RuntimeError):
-    """A step did not show what it should; the message says which and what was seen instead."""
 
 
 class LocalIotData:
@@ -68,61 +69,6 @@ class LocalIotData:
     def publish(self, topic, qos, payload, **mqtt5_properties):
         self.client.publish(topic, payload, qos)
         return {}
-
-
-class DeviceProcess:
-    """The firmware on the unix port; its output lines are collected by a thread."""
-
-    def __init__(self, flash_dir, pki, broker_port):
-        self.config = device_tool.device_config(broker_port)
-        self.flash = device_tool.prepare_flash(flash_dir, pki, self.config, fresh=True)
-        self.trace_path = os.path.join(self.flash, self.config["sim"]["trace"])
-        self.lines = queue.Queue()
-        self.proc = device_tool.start(self.flash, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self):
-        for line in self.proc.stdout:
-            self.lines.put(line.rstrip("\n"))
-        self.lines.put(None)
-
-    def wait_for(self, prefix, timeout_s):
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise DemoFailed("the device did not print %r within %d s" % (prefix, timeout_s)) from None
-            if line is None:
-                raise DemoFailed("the device exited (rc %s) before %r" % (self.proc.wait(), prefix))
-            say("  device| " + line)
-            if line.startswith(prefix):
-                return line
-
-    def print_output(self):
-        while not self.lines.empty():
-            line = self.lines.get()
-            if line is not None:
-                say("  device| " + line)
-
-    def trace(self):
-        if not os.path.exists(self.trace_path):
-            return []
-        with open(self.trace_path) as f:
-            return [tuple(int(x) for x in line.split()) for line in f if len(line.split()) == 3]
-
-    def stop(self):
-        end_process(self.proc)
-        self.proc.stdout.close()
-
-
-def say(text=""):
-    print(text, flush=True)
-
-
-def step(title):
-    say()
-    say("== " + title)
 
 
 class Demo:
@@ -195,7 +141,9 @@ class Demo:
         else:
             function = TOPOLOGY["functions"][target["function"]]["name"]
             name = "%s-demo-%s" % (TOPOLOGY["bus"]["name"], rule["name"])
-            in_aws = "the Lambda %s; here the demo calls the feeder handler with each event" % function
+            in_aws = "the Lambda %s" % function
+            if rule["name"] == TOPOLOGY["live_rule"]:
+                in_aws += "; here the demo calls the feeder handler with each event"
         return sqs.create_queue(QueueName=name)["QueueUrl"], name, in_aws
 
     def drain(self, rule_name, expected, timeout_s=QUEUE_TIMEOUT_S):
@@ -343,24 +291,8 @@ class Demo:
         say("  -> no command reached the device, no servo moved")
 
 
-def show_servo_writes(writes, servos):
-    """One line per PWM write of this step, in ms from its first; a 0 pulse is the servo detached."""
-    bowl_of_pin = {spec["pin"]: bowl for bowl, spec in servos.items()}
-    if not writes:
-        say("  servo| no PWM write")
-        return
-    first = writes[0][0]
-    for ticks_us, pin, duty_ns in writes:
-        pulse = "pulse %d us" % (duty_ns // 1000) if duty_ns else "off (detached)"
-        say("  servo| +%4d ms pin %d (%s) %s" % ((ticks_us - first) // 1000, pin, bowl_of_pin[pin], pulse))
-
-
-def _stop_on_sigterm(signum, frame):
-    raise KeyboardInterrupt
-
-
 def main():
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     began = time.monotonic()
     workdir = tempfile.mkdtemp(prefix="cat-feeder-demo-")
     try:

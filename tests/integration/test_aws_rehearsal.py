@@ -1,4 +1,5 @@
-"""`make demo` (python -m tools.demo) end to end: its story and that it leaves nothing running."""
+"""`make rehearsal` (python -m tools.aws_rehearsal), the boto3 path on moto's server, end to end: its
+story and that it leaves nothing running."""
 
 import json
 import os
@@ -29,9 +30,9 @@ def processes_in(directory):
     return found
 
 
-def test_the_demo_feeds_three_bowls_absorbs_a_redelivery_refuses_a_replay_and_stops_everything():
+def test_the_rehearsal_feeds_three_bowls_absorbs_a_redelivery_refuses_a_replay_and_stops_everything():
     demo = subprocess.run(
-        [sys.executable, "-m", "tools.demo"], cwd=ROOT, capture_output=True, text=True, timeout=90
+        [sys.executable, "-m", "tools.aws_rehearsal"], cwd=ROOT, capture_output=True, text=True, timeout=90
     )
     out = demo.stdout
     assert demo.returncode == 0, out + demo.stderr
