@@ -27,8 +27,8 @@ class DemoFailed(RuntimeError):
 class DeviceProcess:
     """The firmware on the unix port; its output lines are collected by a thread."""
 
-    def __init__(self, flash_dir, pki, broker_port):
-        self.config = device_tool.device_config(broker_port)
+    def __init__(self, flash_dir, pki, broker_port, **mqtt):
+        self.config = device_tool.device_config(broker_port, mqtt=mqtt)
         self.flash = device_tool.prepare_flash(flash_dir, pki, self.config, fresh=True)
         self.trace_path = os.path.join(self.flash, self.config["sim"]["trace"])
         self.lines = queue.Queue()

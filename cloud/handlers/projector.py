@@ -3,8 +3,9 @@
     press row  (key press#<press id>): event, bowls, requested_at, button; the device's outcome
                (dispensed, duplicate, expired, capped, interrupted, rejected), outcome_at, fed bowls,
                reason; the result seqs already counted.
-    device row (key device#<thing>): last status (online/offline) and its time, last seen, highest
-               result seq, the seqs missing below it (gaps), results and rejections counted, last telemetry.
+    device row (key device#<thing>): last status (online/offline, see _newer_status) and its time, last
+               seen, highest result seq, the seqs missing below it (gaps), results and rejections
+               counted, last telemetry.
 
 Idempotent: a press is keyed by its id and a result by (thing, seq), so an event delivered twice,
 redelivered by a rule or replayed into the same table changes nothing the second time. The first
@@ -27,6 +28,7 @@ from datetime import datetime
 
 MAX_GAPS = 1000  # a device whose seq jumped by millions (a reset counter) must not grow a row forever
 CONFLICT_RETRIES = 5
+WILL_SLACK_S = 5
 
 
 class StoreConflict(RuntimeError):
@@ -101,7 +103,11 @@ def project(target, event):
             return _update(target, "press#" + detail["id"], _press_result, detail)
         return device_change
     if kind in ("DeviceStatus", "DeviceTelemetry") and isinstance(detail.get("thing"), str):
-        moment = detail.get("at", _seconds(event.get("time")))
+        if "at" in detail:
+            moment = detail["at"]
+        else:  # a last will: its time is its arrival (see _newer_status)
+            moment = _seconds(event.get("time"))
+            detail = dict(detail, will=True)
         return _update(target, "device#" + detail["thing"], _device_status, (kind, detail, moment))
     return "ignored"
 
@@ -182,11 +188,26 @@ def _device_status(doc, argument):
     doc.setdefault("thing", detail["thing"])
     field = "status" if kind == "DeviceStatus" else "telemetry"
     current = doc.get(field)
-    if current is not None and current["at"] >= moment:
+    if current is not None and not _newer_status(current, detail, moment):
         return None
     doc[field] = dict(detail, at=moment)
     _seen(doc, moment)
     return doc
+
+
+def _newer_status(current, detail, moment):
+    """Whether a status (or telemetry) at `moment` replaces the current one.
+
+    An `offline` last will carries no time of its own: its moment is when it arrived (`will` marks it).
+    A broker sends the will of a session the device has just taken over by reconnecting around the
+    time of the device's new `online`, in either order: within WILL_SLACK_S of each other, the
+    device's own `online` wins."""
+    if abs(moment - current["at"]) <= WILL_SLACK_S:
+        if detail.get("will") and current.get("status") == "online":
+            return False
+        if current.get("will") and detail.get("status") == "online":
+            return True
+    return moment > current["at"]
 
 
 def _seen(doc, moment):

@@ -21,6 +21,7 @@ from cloud.topology import TOPOLOGY
 log = logging.getLogger("hub")
 LEDGER_FILE = "ledger.sqlite3"
 HISTORY_FILE = "history.sqlite3"
+CONNECT_WAIT_S = 5
 
 
 class Hub:
@@ -40,8 +41,12 @@ class Hub:
         self.ledger = Ledger(self.ledger_path)
         self.store = projection.SqliteStore(self.history_path)
         self.publisher = mqtt_client(self.pki, "publisher", "cat-feeder-hub-publisher")
+        connected = threading.Event()
+        self.publisher.on_connect = lambda *args: connected.set()
         self.publisher.connect_async(self.host, self.port, keepalive=30)
         self.publisher.loop_start()
+        if not connected.wait(CONNECT_WAIT_S):
+            log.warning("hub: the broker is not reachable yet; feeds are retried until it is")
         self.events = LedgerEvents()
         self.runtime = Runtime(
             self.topology,
@@ -58,6 +63,11 @@ class Hub:
         self.ingest = Ingest(self.ledger, self.events, self.pki, self.host, self.port, self.notify)
         self.ingest.start()
         return self
+
+    def delivered(self):
+        """True when every rule's cursor has reached the end of the ledger."""
+        (last,) = self.ledger.db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()
+        return all(deliverer.cursor >= last for deliverer in self.deliverers)
 
     def notify(self):
         with self.appended:

@@ -80,6 +80,11 @@ class Ingest:
         if reason_code.is_failure:
             log.error("hub: broker refused the hub's connection: %s", reason_code)
             return
+        if flags.session_present:
+            # The broker kept the subscriptions and queued what came meanwhile. Subscribing again would
+            # make it resend the retained status as if new.
+            log.info("hub: reconnected; the broker kept the hub's session")
+            return
         client.subscribe([(BUTTON_TOPIC_FILTER, 1), (STATES_TOPIC, 1)])
         log.info(
             "hub: subscribed to %s and %s (persistent session, QoS 1)", BUTTON_TOPIC_FILTER, STATES_TOPIC

@@ -48,6 +48,9 @@ class LocalIotData:
         self.timeout_s = timeout_s
 
     def publish(self, topic, qos, payload, **mqtt5_properties):
+        if not self.client.is_connected():
+            # paho would queue it and send it on reconnect, besides the rule's own retry: one copy is enough.
+            raise ConnectionError("not connected to the broker")
         info = self.client.publish(topic, payload, qos)
         info.wait_for_publish(self.timeout_s)
         if not info.is_published():
