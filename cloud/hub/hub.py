@@ -62,6 +62,8 @@ class Hub:
             deliverer.start()
         self.ingest = Ingest(self.ledger, self.events, self.pki, self.host, self.port, self.notify)
         self.ingest.start()
+        if not self.ingest.subscribed.wait(CONNECT_WAIT_S):
+            log.warning("hub: not subscribed yet; the broker will queue for the hub once it is")
         return self
 
     def delivered(self):

@@ -59,6 +59,8 @@ class Ingest:
         self.events = events
         self.client = mqtt_client(pki, "hub", CLIENT_ID, clean_session=False, manual_ack=True)
         self.client.on_connect = self._on_connect
+        self.client.on_subscribe = lambda *args: self.subscribed.set()
+        self.subscribed = threading.Event()  # set once the broker holds the hub's subscriptions
         self.client.on_message = lambda client, userdata, message: self.inbox.put(message)
         self.host, self.port = host, port
         self.writer = threading.Thread(target=self._write_loop, name="ingest", daemon=True)
@@ -84,6 +86,7 @@ class Ingest:
             # The broker kept the subscriptions and queued what came meanwhile. Subscribing again would
             # make it resend the retained status as if new.
             log.info("hub: reconnected; the broker kept the hub's session")
+            self.subscribed.set()
             return
         client.subscribe([(BUTTON_TOPIC_FILTER, 1), (STATES_TOPIC, 1)])
         log.info(
