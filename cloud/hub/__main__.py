@@ -29,20 +29,25 @@ def run(args):
     from tools.pki import Pki
 
     pki = Pki(args.pki).ensure()
-    broker = Broker(pki, os.path.join(args.data_dir, "broker"), port=args.port, bind=args.bind).start()
-    logging.info("mosquitto on %s:%d (mutual TLS, CA %s)", args.bind, broker.port, pki.cert("ca"))
-    hub = Hub(args.data_dir, pki, "127.0.0.1", broker.port).start()
+    broker = None
+    port = args.broker_port
+    if port is None:
+        broker = Broker(pki, os.path.join(args.data_dir, "broker"), port=args.port, bind=args.bind).start()
+        port = broker.port
+        logging.info("mosquitto on %s:%d (mutual TLS, CA %s)", args.bind, port, pki.cert("ca"))
+    hub = Hub(args.data_dir, pki, "127.0.0.1", port).start()
     logging.info("hub: ledger %s; Ctrl-C stops", hub.ledger_path)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        while not stop.is_set() and broker.running:
+        while not stop.is_set() and (broker is None or broker.running):
             stop.wait(0.5)
     except KeyboardInterrupt:
         pass
     finally:
         hub.stop()
-        broker.stop()
+        if broker is not None:
+            broker.stop()
     return 0
 
 
@@ -129,6 +134,9 @@ def main(argv=None):
     commands.choices["run"].add_argument("--bind", default="127.0.0.1", help="mosquitto's listen address")
     commands.choices["run"].add_argument("--port", type=int, default=8883, help="mosquitto's port")
     commands.choices["run"].add_argument("--pki", default=".pki")
+    commands.choices["run"].add_argument(
+        "--broker-port", type=int, help="use the mosquitto already listening on 127.0.0.1:PORT instead"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s.%(msecs)03d %(message)s", datefmt="%H:%M:%S")
     logging.Formatter.converter = time.gmtime
