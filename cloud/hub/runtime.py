@@ -4,9 +4,12 @@ by local ones. The handlers look their clients up at call time (`events_client()
 `store()`), so they run unchanged."""
 
 import importlib
+import logging
 import os
 
 from cloud.topology import TOPOLOGY
+
+lambda_log = logging.getLogger("hub.lambda")
 
 
 class ConflictingEnvironment(ValueError):
@@ -65,6 +68,11 @@ class Runtime:
         self.saved_env = {var: os.environ.get(var) for var in environment(topology)}
         os.environ.update(environment(topology))
         self.patched = []
+        # What a handler prints goes to CloudWatch on AWS; here, to the hub's log (debug level).
+        for key in topology["functions"]:
+            module = handler_module(topology, key)
+            self.patched.append((module, "print", None))
+            module.print = lambda *args, **kwargs: lambda_log.debug(" ".join(str(arg) for arg in args))
         for name, client in clients.items():
             for key in topology["functions"]:
                 module = handler_module(topology, key)
@@ -74,7 +82,10 @@ class Runtime:
 
     def close(self):
         for module, name, original in reversed(self.patched):
-            setattr(module, name, original)
+            if original is None:
+                delattr(module, name)
+            else:
+                setattr(module, name, original)
         for var, value in self.saved_env.items():
             if value is None:
                 os.environ.pop(var, None)
