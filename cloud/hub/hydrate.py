@@ -12,30 +12,42 @@ import os
 import time
 import uuid
 
+from cloud.handlers import projector
 from cloud.hub.projection import SqliteStore
 from cloud.hub.replay import ReplayRefused, replay
-from cloud.hub.runtime import Runtime
 
 HISTORY_RULE = "history"
+
+
+class NewProjection:
+    """The `history` rule's target for this replay: the projector's code, writing the new table."""
+
+    name = "projector (new projection)"
+
+    def __init__(self, store):
+        self.store = store
+
+    def __call__(self, event, db):
+        return projector.project(self.store, event)
 
 
 def hydrate(ledger_path, out_path, until=None, progress=None, stop=None):
     """Returns (events read, events projected)."""
     if os.path.exists(out_path):
         raise ReplayRefused("%s exists: hydrate writes a brand-new projection" % out_path)
-    store = SqliteStore(out_path, autocommit=False)
-    runtime = Runtime(store=store)
+    store = SqliteStore(out_path, batch=True)
     name = "hydrate-%s-%s" % (time.strftime("%Y%m%dT%H%M%S", time.gmtime()), uuid.uuid4().hex[:8])
+    until = until if until is not None else time.time()
     try:
         return replay(
             ledger_path,
             name,
             0,
-            until if until is not None else time.time(),
+            until,
             [HISTORY_RULE],
             progress=progress,
             stop=stop,
+            retarget={HISTORY_RULE: NewProjection(store)},
         )
     finally:
-        runtime.close()
         store.close()

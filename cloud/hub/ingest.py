@@ -5,8 +5,8 @@ states: cloud/handlers/states.py), whose PutEvents lands in the ledger. A messag
 (PUBACK) only after the ledger commit that holds its event, so a hub killed at any point loses no
 acknowledged message: the broker redelivers the others, and the ledger's dedup key keeps them once.
 
-Messages are committed in groups: the writer takes whatever has arrived (up to BATCH) and commits it
-in one transaction, one fsync, before acknowledging all of it.
+Messages are committed in groups: the writer takes whatever arrives within LINGER_S of the first (up
+to BATCH) and commits it in one transaction, one fsync, before acknowledging all of it.
 
 Bad input (not JSON, not an object, oversized, invalid fields) is logged with the reason and kept in
 the `rejected` table; it never stops the hub.
@@ -26,6 +26,8 @@ from cloud.topology import BUTTON_TOPIC_FILTER, STATES_TOPIC
 
 log = logging.getLogger("hub")
 BATCH = 512
+# Group commit: after the first message, wait this long for more to share its fsync.
+LINGER_S = 0.002
 MAX_PAYLOAD = 4096
 CLIENT_ID = "cat-feeder-hub"
 # The button topic rule's SELECT: these payload fields, and `thing` from the topic (never the payload's).
@@ -99,9 +101,10 @@ class Ingest:
             if first is None:
                 return
             batch = [first]
+            linger_until = time.monotonic() + LINGER_S
             while len(batch) < BATCH:
                 try:
-                    message = self.inbox.get_nowait()
+                    message = self.inbox.get(timeout=max(0.0, linger_until - time.monotonic()))
                 except queue.Empty:
                     break
                 if message is None:

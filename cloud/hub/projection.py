@@ -2,7 +2,8 @@
 AWS, written by cloud/handlers/projector.py (the store interface it documents).
 
 Written by one thread (the `history` rule's); the projection is rebuilt from the ledger at will, so it
-runs with synchronous=NORMAL. `autocommit=False` groups a rebuild's writes (call `commit()`)."""
+runs with synchronous=NORMAL. `batch=True` (a rebuild: one writer, a fresh file) keeps rows in memory
+and writes them all at `commit()` or `close()`."""
 
 import json
 import sqlite3
@@ -18,19 +19,28 @@ CREATE INDEX IF NOT EXISTS items_requested_at ON items (requested_at);
 
 
 class SqliteStore:
-    def __init__(self, path, autocommit=True):
-        self.db = sqlite3.connect(
-            path, timeout=30, check_same_thread=False, isolation_level=None if autocommit else "DEFERRED"
-        )
+    def __init__(self, path, batch=False):
+        self.db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        self.pending = {} if batch else None  # key -> (doc, version, requested_at)
+        # A rebuild into an empty file: a key not pending is not in the file either.
+        self.empty = batch and self.db.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 0
 
     def get(self, key):
+        if self.pending is not None and key in self.pending:
+            doc, version, _ = self.pending[key]
+            return doc, version
+        if self.empty:
+            return None, 0
         row = self.db.execute("SELECT doc, version FROM items WHERE key = ?", (key,)).fetchone()
         return (json.loads(row[0]), row[1]) if row else (None, 0)
 
     def put(self, key, doc, version, requested_at=None):
+        if self.pending is not None:
+            self.pending[key] = (doc, version + 1, requested_at)
+            return
         text = json.dumps(doc, sort_keys=True)
         if version == 0:
             written = self.db.execute(
@@ -51,8 +61,18 @@ class SqliteStore:
             yield key, json.loads(doc)
 
     def commit(self):
-        self.db.commit()
+        if self.pending:
+            with self.db:
+                self.db.execute("BEGIN")
+                self.db.executemany(
+                    "INSERT OR REPLACE INTO items (key, version, requested_at, doc) VALUES (?, ?, ?, ?)",
+                    (
+                        (key, version, requested_at, json.dumps(doc, sort_keys=True))
+                        for key, (doc, version, requested_at) in self.pending.items()
+                    ),
+                )
+            self.pending.clear()
 
     def close(self):
-        self.db.commit()
+        self.commit()
         self.db.close()

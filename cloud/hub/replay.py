@@ -36,9 +36,15 @@ def chosen_rules(names, topology=TOPOLOGY):
     return [known[name] for name in names]
 
 
-def replay(ledger_path, name, start, end, rule_names, topology=TOPOLOGY, progress=None, stop=None):
-    """Deliver the window to the chosen rules; returns (events read, deliveries). stop(): an Event-like."""
+def replay(
+    ledger_path, name, start, end, rule_names, topology=TOPOLOGY, progress=None, stop=None, retarget=None
+):
+    """Deliver the window to the chosen rules; returns (events read, deliveries). stop: an Event-like.
+    retarget: {rule name: target} replaces that rule's targets for this replay (hydrate's new table)."""
     rules = chosen_rules(rule_names, topology)
+    for rule in rules:
+        if retarget and rule.name in retarget:
+            rule.targets = [(retarget[rule.name], retry) for _, retry in rule.targets]
     if start > end:
         raise ReplayRefused("start must not be after end")
     db = ledger_mod.connect(ledger_path, synchronous="NORMAL")
