@@ -77,7 +77,7 @@ plan: setup ## Show what a cloud deploy would change
 deploy: setup ## Create or update the cloud half (boto3; DEPLOY_ARGS="--endpoint-url URL" for moto)
 	$(PY) -m cloud.deploy apply $(DEPLOY_ARGS)
 
-destroy: setup ## Remove everything the deployer created
+destroy: setup ## Remove what the deployer created but the ledger (DEPLOY_ARGS=--delete-ledger: that too, asks first)
 	$(PY) -m cloud.deploy destroy $(DEPLOY_ARGS)
 
 replay: setup ## Replay the archive: make replay FROM=... TO=... RULES=...

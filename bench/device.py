@@ -1,6 +1,6 @@
 """The whole device on the unix port against mosquitto (mutual TLS): latency, smallest heap, boot time.
 
-    .venv/bin/python bench/device.py            (make bench runs it)
+    .venv/bin/python bench/device.py [--key-type rsa|ec]     (make bench runs it: RSA-2048, as AWS IoT)
 
 1. Command latency: cloud publish -> first PWM write of the servo, over 1,000 SINGLE commands,
    one at a time (the next is sent after the previous result arrived). Both ends read
@@ -15,6 +15,7 @@ The servo waits are skipped (sim.servo_wait false): no servo is attached, the PW
 still traced; the journal horizon is 1 s so 1,000 commands fit in its 256 entries.
 """
 
+import argparse
 import os
 import random
 import statistics
@@ -138,8 +139,11 @@ def full_session_runs(pki, broker, heap_k):
 
 
 def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--key-type", choices=("rsa", "ec"), default="rsa", help="the development PKI's keys")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
-        pki = Pki(os.path.join(workdir, "pki")).ensure()
+        pki = Pki(os.path.join(workdir, "pki"), key_type=args.key_type).ensure()
         broker = Broker(pki, os.path.join(workdir, "broker")).start()
         try:
             run(workdir, pki, broker)
@@ -148,7 +152,8 @@ def main():
 
 
 def run(workdir, pki, broker):
-    print("command: .venv/bin/python bench/device.py (MicroPython unix port, mosquitto, mutual TLS)")
+    print("command: .venv/bin/python bench/device.py --key-type %s"
+          " (MicroPython unix port, mosquitto, mutual TLS)" % pki.key_type)
     session = Session(os.path.join(workdir, "latency"), pki, broker.port)
     boots = [session.boot()]
     for _ in range(BOOTS - 1):

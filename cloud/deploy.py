@@ -2,7 +2,8 @@
 
 Reads cloud/topology.py and reconciles AWS with it (cloud/resources.py): `plan` prints what `apply`
 would change, `apply` creates or updates only what differs (a second apply changes nothing and says
-so), `destroy` removes everything the topology names. Device credentials go to --out (git-ignored).
+so), `destroy` removes everything the topology names except the ledger (the bus and its archive), which
+needs `--delete-ledger` and a typed confirmation (or `--yes`). Device credentials go to --out (git-ignored).
 """
 
 import argparse
@@ -138,15 +139,36 @@ def apply(env, out=print):
     return applied
 
 
-def destroy(env, out=print):
-    removed = 0
+def destroy(env, out=print, delete_ledger=False):
+    """Delete what the topology names, last created first; the ledger (bus and archive) only if asked."""
+    removed, kept = 0, []
     for resource in reversed(declared_resources(env)):
-        if checked(resource, resource.read) is not None:
-            checked(resource, resource.delete)
-            removed += 1
-            out("deleted   " + resource.label)
+        if checked(resource, resource.read) is None:
+            continue
+        if resource.ledger and not delete_ledger:
+            kept.append(resource.label)
+            continue
+        checked(resource, resource.delete)
+        removed += 1
+        out("deleted   " + resource.label)
     out("Destroyed %d resources." % removed if removed else "Nothing to destroy.")
+    if kept:
+        out(
+            "Kept the ledger: %s, with every archived press. `destroy --delete-ledger` deletes it."
+            % " and ".join(reversed(kept))
+        )
     return removed
+
+
+def ledger_deletion_confirmed(topology, ask=input, out=print):
+    """The archive is the only copy of every press: deleting it needs its name typed back."""
+    name = topology["archive"]["name"]
+    out("--delete-ledger deletes archive %s and every press in it, for good." % name)
+    try:
+        answer = ask("Type the archive's name to confirm: ")
+    except EOFError:
+        answer = ""
+    return answer.strip() == name
 
 
 def main(argv=None):
@@ -155,11 +177,27 @@ def main(argv=None):
     parser.add_argument(
         "--out", default=DEFAULT_OUT, type=Path, help="folder for device credentials (git-ignored)"
     )
+    parser.add_argument(
+        "--delete-ledger",
+        action="store_true",
+        help="destroy also deletes the event bus and its archive, the ledger of every press (asks first)",
+    )
+    parser.add_argument("--yes", action="store_true", help="do not ask before --delete-ledger (scripts)")
     awsenv.add_arguments(parser)
     args = parser.parse_args(argv)
+    if args.delete_ledger and args.command != "destroy":
+        parser.error("--delete-ledger goes with destroy")
+    if args.delete_ledger and not args.yes and not ledger_deletion_confirmed(TOPOLOGY):
+        print("Not confirmed: nothing deleted.", file=sys.stderr)
+        return 1
     env = DeployEnv(awsenv.AwsEnv.from_args(args), out_dir=args.out)
+    steps = {
+        "plan": plan,
+        "apply": apply,
+        "destroy": functools.partial(destroy, delete_ledger=args.delete_ledger),
+    }
     try:
-        {"plan": plan, "apply": apply, "destroy": destroy}[args.command](env)
+        steps[args.command](env)
     except PermissionDenied as denied:
         print(denied, file=sys.stderr)
         return 1

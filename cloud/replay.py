@@ -1,21 +1,32 @@
 """Replay the ledger: `python -m cloud.replay --from T --to T --rules a,b [--endpoint-url URL] [--region R]`.
 
 Starts an EventBridge archive replay of [from, to] onto the bus, delivered only to the named rules
-(FilterArns), and follows it with describe_replay until it ends. Replayed events carry `replay-name`;
-the live `feeds` rule ignores them, and this tool refuses to name it, so a replay never feeds the cats.
-Times are ISO-8601 (UTC when no offset is given) or Unix seconds.
+(FilterArns), which must exist, and follows it with describe_replay until it ends, printing its state,
+how far it got and the archive's event count. Ctrl-C cancels the replay and waits until it stopped.
+Replayed events carry `replay-name`; the live `feeds` rule ignores them, and this tool refuses to name
+it, so a replay never feeds the cats. Times are ISO-8601 (UTC when no offset is given) or Unix seconds.
 """
 
 import argparse
+import secrets
 import sys
 import time
 from datetime import datetime, timezone
 
+from botocore.exceptions import ClientError
+
 from cloud import awsenv
+from cloud.awserrors import absent_on_not_found
 from cloud.iam import Arns
 from cloud.topology import TOPOLOGY
+from cloud.waiting import Waiting
 
 FINAL_STATES = ("COMPLETED", "FAILED", "CANCELLED")
+# EventBridge: "There may be a delay between an event being published to an archived event bus and the
+# event arriving in the archive"; AWS recommends replaying only events at least 10 minutes old.
+ARCHIVE_INGESTION_LAG_S = 600
+CANCEL_TIMEOUT_S = 120
+INTERRUPTED = 130  # the shell's status for a command ended by Ctrl-C
 
 
 class ReplayRefused(ValueError):
@@ -45,9 +56,45 @@ def chosen_rules(text, topology=TOPOLOGY):
     return rules
 
 
+def unique_name(now=time.time):
+    """Second and random suffix: two replays started within one second no longer collide."""
+    return "replay-%s-%s" % (time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now())), secrets.token_hex(3))
+
+
+def check_rules_exist(events, rules, topology=TOPOLOGY):
+    bus = topology["bus"]["name"]
+    missing = [
+        rule
+        for rule in rules
+        if absent_on_not_found("events", lambda rule=rule: events.describe_rule(Name=rule, EventBusName=bus))
+        is None
+    ]
+    if missing:
+        raise ReplayRefused("--rules: no rule %s on bus %s" % (", ".join(map(repr, missing)), bus))
+
+
+def ingestion_lag_warning(end_time, now=time.time):
+    """A warning when the window ends so recently that its last presses may not be archived yet."""
+    if end_time.timestamp() > now() - ARCHIVE_INGESTION_LAG_S:
+        return (
+            "warning: --to %s is less than %d minutes ago: EventBridge may not have archived the latest"
+            " presses yet, and those would be missing from this replay"
+            % (end_time.isoformat(), ARCHIVE_INGESTION_LAG_S // 60)
+        )
+    return None
+
+
+def archive_summary(events, topology=TOPOLOGY):
+    archive = events.describe_archive(ArchiveName=topology["archive"]["name"])
+    return "archive %s: %d events, %d bytes, state %s" % (
+        archive["ArchiveName"],
+        archive.get("EventCount", 0),
+        archive.get("SizeBytes", 0),
+        archive.get("State", "?"),
+    )
+
+
 def start(events, arns, start_time, end_time, rules, name, topology=TOPOLOGY):
-    if start_time >= end_time:
-        raise ReplayRefused("--from must be before --to")
     events.start_replay(
         ReplayName=name,
         Description="Replay of %s to %s" % (topology["archive"]["name"], ", ".join(rules)),
@@ -61,20 +108,70 @@ def start(events, arns, start_time, end_time, rules, name, topology=TOPOLOGY):
     )
 
 
-def follow(events, name, start_time, end_time, poll_s=2.0, out=print, sleep=time.sleep):
+def follow(events, name, start_time, end_time, poll_s=2.0, out=print, sleep=time.sleep, clock=time.monotonic):
     """Print progress from describe_replay until the replay ends; return its final description."""
+    began, polls = clock(), 0
     while True:
         replay = events.describe_replay(ReplayName=name)
+        polls += 1
         state = replay["State"]
         last = replay.get("EventLastReplayedTime")
+        progress = "poll %d, %.0f s" % (polls, clock() - began)
         if last is not None:
             done = (last - start_time) / (end_time - start_time)
-            out("%s: %s, replayed up to %s (%.0f%%)" % (name, state, last.isoformat(), 100 * min(done, 1.0)))
+            out(
+                "%s: %s, replayed up to %s (%.0f%% of the window), %s"
+                % (name, state, last.isoformat(), 100 * min(done, 1.0), progress)
+            )
         else:
-            out("%s: %s" % (name, state))
+            out("%s: %s, %s" % (name, state, progress))
         if state in FINAL_STATES:
             return replay
         sleep(poll_s)
+
+
+def cancel(events, name, waiting):
+    """Cancel a running replay and wait until EventBridge reports it stopped; return its final description."""
+    try:
+        events.cancel_replay(ReplayName=name)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "IllegalStatusException":
+            raise  # IllegalStatusException: it ended on its own meanwhile; its state says how
+
+    def stopped():
+        replay = events.describe_replay(ReplayName=name)
+        return replay if replay["State"] in FINAL_STATES else None
+
+    return waiting.until("replay %s to stop" % name, stopped, timeout_s=CANCEL_TIMEOUT_S)
+
+
+def replay(
+    events, arns, start_time, end_time, rules, name, out=print, err=print, waiting=None, **follow_options
+):
+    """Check, start and follow one replay (Ctrl-C cancels it); return the exit status."""
+    waiting = waiting or Waiting(out=out)
+    if start_time >= end_time:
+        raise ReplayRefused("--from must be before --to")
+    check_rules_exist(events, rules)
+    warning = ingestion_lag_warning(end_time)
+    if warning:
+        err(warning)
+    out(archive_summary(events))
+    start(events, arns, start_time, end_time, rules, name)
+    out("started %s: %s .. %s to %s" % (name, start_time.isoformat(), end_time.isoformat(), ", ".join(rules)))
+    try:
+        final = follow(events, name, start_time, end_time, out=out, **follow_options)
+    except KeyboardInterrupt:
+        err("interrupted: cancelling replay %s" % name)
+        final = cancel(events, name, waiting)
+        err("replay %s %s" % (name, final["State"]))
+        return INTERRUPTED
+    if final["State"] != "COMPLETED":
+        err("replay %s ended %s: %s" % (name, final["State"], final.get("StateReason", "")))
+        return 1
+    # EventBridge reports no per-replay event count: the archive's total is the count there is.
+    out("%s: COMPLETED; %s" % (name, archive_summary(events)))
+    return 0
 
 
 def main(argv=None):
@@ -82,26 +179,20 @@ def main(argv=None):
     parser.add_argument("--from", dest="start", required=True, help="first event time to replay")
     parser.add_argument("--to", dest="end", required=True, help="last event time to replay")
     parser.add_argument("--rules", required=True, help="comma-separated rule names (never the live rule)")
-    parser.add_argument("--name", help="replay name (default: derived from the time of the call)")
+    parser.add_argument("--name", help="replay name (default: replay-<UTC time>-<random>, unique)")
     awsenv.add_arguments(parser)
     args = parser.parse_args(argv)
     aws = awsenv.AwsEnv.from_args(args)
     events = aws.client("events")
-    name = args.name or "replay-%d" % time.time()
+    err = lambda line: print(line, file=sys.stderr)  # noqa: E731
     try:
         rules = chosen_rules(args.rules)
         start_time, end_time = parse_time(args.start), parse_time(args.end)
-        start(events, Arns(aws.partition, aws.region, aws.account), start_time, end_time, rules, name)
+        arns = Arns(aws.partition, aws.region, aws.account)
+        return replay(events, arns, start_time, end_time, rules, args.name or unique_name(), err=err)
     except ReplayRefused as refusal:
-        print("refused: %s" % refusal, file=sys.stderr)
+        err("refused: %s" % refusal)
         return 2
-    replay = follow(events, name, start_time, end_time)
-    if replay["State"] != "COMPLETED":
-        print(
-            "replay %s ended %s: %s" % (name, replay["State"], replay.get("StateReason", "")), file=sys.stderr
-        )
-        return 1
-    return 0
 
 
 if __name__ == "__main__":

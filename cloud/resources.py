@@ -5,12 +5,15 @@ desired state from cloud/topology.py, and can create, update and delete itself. 
 compares the two dicts, so `plan`, `apply` and a no-op second `apply` share one code path.
 """
 
+import contextlib
 import json
 
 from cloud import iam
 from cloud.awserrors import absent_on_not_found
+from cloud.credentials import DeviceFolder
 from cloud.packaging import code_sha256, handler_zip
-from cloud.topology import AMAZON_ROOT_CA
+from cloud.topology import LOG_RETENTION_DAYS
+from cloud.waiting import codes
 
 LAMBDA_RUNTIME = "python3.12"
 ROLE_POLICY_NAME = "least-privilege"
@@ -18,6 +21,11 @@ IOT_SQL_VERSION = "2016-03-23"
 IOT_POLICY_VERSIONS_MAX = 5
 # IAM is eventually consistent: a role created seconds ago may not be assumable by Lambda yet.
 ROLE_PROPAGATION_TIMEOUT_S = 60
+# AWS documents "several seconds" for DetachThingPrincipal and "up to five minutes" after DetachPolicy.
+DETACH_PROPAGATION_TIMEOUT_S = 120
+POLICY_DETACH_TIMEOUT_S = 330
+# SQS refuses a queue name for 60 s after the queue with that name was deleted.
+QUEUE_NAME_REUSE_TIMEOUT_S = 90
 
 
 def canonical(document):
@@ -30,6 +38,7 @@ def canonical(document):
 class Resource:
     kind = "resource"
     service = ""  # the AWS service (and IAM action prefix) of every call the resource makes
+    ledger = False  # part of the immutable history: destroy keeps it unless told otherwise
 
     def __init__(self, env, name):
         self.env, self.name = env, name
@@ -89,7 +98,12 @@ class Queue(Resource):
         return attributes
 
     def create(self):
-        self.env.sqs.create_queue(QueueName=self.name, Attributes=self._attributes())
+        self.env.waiting.retrying(
+            "queue name %s: SQS refuses it for 60 s after a queue of that name was deleted" % self.name,
+            lambda: self.env.sqs.create_queue(QueueName=self.name, Attributes=self._attributes()),
+            retry_if=codes("QueueDeletedRecently", "AWS.SimpleQueueService.QueueDeletedRecently"),
+            timeout_s=QUEUE_NAME_REUSE_TIMEOUT_S,
+        )
 
     def update(self, current):
         url = self.env.sqs.get_queue_url(QueueName=self.name)["QueueUrl"]
@@ -189,7 +203,7 @@ class LogGroup(Resource):
         return None
 
     def desired(self):
-        return {"retention_days": self.spec["log_retention_days"]}
+        return {"retention_days": self.spec.get("log_retention_days", LOG_RETENTION_DAYS)}
 
     def create(self):
         self.env.logs.create_log_group(logGroupName=self.name)
@@ -381,6 +395,7 @@ class Table(Resource):
 class Bus(Resource):
     kind = "event bus"
     service = "events"
+    ledger = True  # the archive's source and the destination of its replays
 
     def read_existing(self):
         self.env.events.describe_event_bus(Name=self.name)
@@ -399,6 +414,7 @@ class Bus(Resource):
 class Archive(Resource):
     kind = "event archive"
     service = "events"
+    ledger = True
 
     def __init__(self, env):
         self.spec = env.topology["archive"]
@@ -573,12 +589,20 @@ class IotPolicy(Resource):
         for version in self.env.iot.list_policy_versions(policyName=self.name)["policyVersions"]:
             if not version["isDefaultVersion"]:
                 self.env.iot.delete_policy_version(policyName=self.name, policyVersionId=version["versionId"])
-        self.env.iot.delete_policy(policyName=self.name)
+        # "It can take up to five minutes after a policy is detached before it's ready to be deleted."
+        self.env.waiting.retrying(
+            "iot policy %s to be deletable after its detach" % self.name,
+            lambda: self.env.iot.delete_policy(policyName=self.name),
+            retry_if=codes("DeleteConflictException"),
+            timeout_s=POLICY_DETACH_TIMEOUT_S,
+        )
 
 
 class DeviceCertificate(Resource):
     """The thing's certificate. Its private key exists only in the create response, so it is written
-    to the output folder at once; the deployer never re-issues a certificate the thing already has."""
+    (cloud/credentials.py) before the certificate is attached, and the certificate is rolled back when
+    that fails. A certificate attached to the thing whose key is not here is an orphan: the deployer
+    issues a new pair and revokes it."""
 
     kind = "iot certificate of thing"
     service = "iot"
@@ -586,6 +610,7 @@ class DeviceCertificate(Resource):
     def __init__(self, env):
         super().__init__(env, env.topology["thing"]["name"])
         self.policies = [p["name"] for p in env.topology["iot_policies"] if p.get("attach_to") == "thing"]
+        self.folder = DeviceFolder(env.out_dir, self.name)
 
     def principals(self):
         return (
@@ -596,49 +621,66 @@ class DeviceCertificate(Resource):
         )
 
     def read_existing(self):
-        return {"attached": True} if self.principals() else None
+        principals = self.principals()
+        if not principals:
+            return None
+        return {"attached": True, "key_here": self.folder.certificate_id() in map(certificate_id, principals)}
 
     def desired(self):
-        return {"attached": True}
+        return {"attached": True, "key_here": True}
 
     def create(self):
         iot = self.env.iot
         issued = iot.create_keys_and_certificate(setAsActive=True)
-        for policy in self.policies:
-            iot.attach_policy(policyName=policy, target=issued["certificateArn"])
-        iot.attach_thing_principal(thingName=self.name, principal=issued["certificateArn"])
-        endpoint = self.env.iot_data_endpoint
-        folder = self.env.out_dir / self.name
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "device.crt.pem").write_text(issued["certificatePem"])
-        key_path = folder / "device.key.pem"
-        key_path.touch(mode=0o600)
-        key_path.write_text(issued["keyPair"]["PrivateKey"])
-        device = {
-            "thing": self.name,
-            "certificate_id": issued["certificateId"],
-            "endpoint": endpoint,
-            "port": 8883,
-            "certificate": "device.crt.pem",
-            "key": "device.key.pem",
-            "root_ca": AMAZON_ROOT_CA,
-        }
-        (folder / "device.json").write_text(json.dumps(device, indent=2) + "\n")
+        try:
+            self.folder.write(issued, self.env.iot_data_endpoint)
+            for policy in self.policies:
+                iot.attach_policy(policyName=policy, target=issued["certificateArn"])
+            iot.attach_thing_principal(thingName=self.name, principal=issued["certificateArn"])
+        except BaseException:
+            # Never leave a certificate whose key is lost: the next run would take it for a working one.
+            with contextlib.suppress(OSError):
+                self.folder.remove()
+            self.retire(issued["certificateArn"], "INACTIVE")
+            raise
+
+    def update(self, current):
+        """Orphans (a key lost by an earlier run, or kept on another machine): new pair first, then revoke."""
+        orphans = self.principals()
+        self.create()
+        for principal in orphans:
+            self.retire(principal, "REVOKED")
+
+    def retire(self, principal, status):
+        """Detach a certificate from its policies and the thing, wait until that has propagated, set its
+        status (INACTIVE or REVOKED) and delete it, retrying while IoT still sees it attached."""
+        iot, waiting, certificate = self.env.iot, self.env.waiting, certificate_id(principal)
+        for policy in iot.list_attached_policies(target=principal)["policies"]:
+            iot.detach_policy(policyName=policy["policyName"], target=principal)
+        if self.name in iot.list_principal_things(principal=principal)["things"]:
+            iot.detach_thing_principal(thingName=self.name, principal=principal)
+            # DetachThingPrincipal "is asynchronous ... several seconds to propagate".
+            waiting.until(
+                "certificate %s to be detached from thing %s" % (certificate, self.name),
+                lambda: self.name not in iot.list_principal_things(principal=principal)["things"],
+                timeout_s=DETACH_PROPAGATION_TIMEOUT_S,
+            )
+        iot.update_certificate(certificateId=certificate, newStatus=status)
+        waiting.retrying(
+            "certificate %s to be deletable" % certificate,
+            lambda: iot.delete_certificate(certificateId=certificate),
+            retry_if=codes("DeleteConflictException", "CertificateStateException"),
+            timeout_s=DETACH_PROPAGATION_TIMEOUT_S,
+        )
 
     def delete(self):
-        iot = self.env.iot
         for principal in self.principals():
-            for policy in iot.list_attached_policies(target=principal)["policies"]:
-                iot.detach_policy(policyName=policy["policyName"], target=principal)
-            iot.detach_thing_principal(thingName=self.name, principal=principal)
-            certificate_id = principal.rsplit("/", 1)[-1]
-            iot.update_certificate(certificateId=certificate_id, newStatus="INACTIVE")
-            iot.delete_certificate(certificateId=certificate_id)
-        folder = self.env.out_dir / self.name
-        for written in ("device.crt.pem", "device.key.pem", "device.json"):
-            (folder / written).unlink(missing_ok=True)
-        if folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()
+            self.retire(principal, "INACTIVE")
+        self.folder.remove()
+
+
+def certificate_id(principal):
+    return principal.rsplit("/", 1)[-1]
 
 
 class TopicRule(Resource):

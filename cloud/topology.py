@@ -16,7 +16,8 @@ STATES_TOPIC = "cat-feeder/states"
 BUTTON_TOPIC_FILTER = "cat-feeder/+/button"
 # How long a command may be dispensed after the press; also caps every delivery retry of a feed.
 COMMAND_TTL_S = 300
-# How long each function's log group keeps its lines (the feeder's outcome lines are its only record).
+# How long each function's log group keeps its lines (the feeder's outcome lines are its only record);
+# a function without its own `log_retention_days` gets this.
 LOG_RETENTION_DAYS = 30
 # The device's client id is its thing name; IoT Core substitutes it per connection.
 THING_NAME_VARIABLE = "${iot:Connection.Thing.ThingName}"

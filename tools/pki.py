@@ -1,6 +1,6 @@
 """Development PKI for the local IoT Core stand-in, made with the openssl CLI.
 
-    python -m tools.pki [--dir .pki] [--thing cat-feeder]
+    python -m tools.pki [--dir .pki] [--thing cat-feeder] [--key-type rsa|ec]
 
 Writes into a git-ignored folder (default .pki/), reusing whatever already exists:
 
@@ -17,7 +17,10 @@ Writes into a git-ignored folder (default .pki/), reusing whatever already exist
 | rogue-broker.crt/.key | a localhost broker certificate signed by the rogue CA |
 | wrong-host-broker.crt/.key | a broker certificate of the real CA for the wrong host name |
 
-Keys are EC P-256 (small and fast on the ESP32-C3, accepted by AWS IoT). The folder is 0700
+Keys are RSA-2048 by default, as on AWS IoT: CreateKeysAndCertificate issues RSA-2048 device keys and
+the ATS endpoint's chain (Amazon Root CA 1) is RSA-2048, so the device's TLS handshake and heap are
+tested on the path the board really takes. `--key-type ec` (P-256) makes smaller, faster keys, which
+AWS IoT also accepts for certificates made from your own CSR. The folder is 0700
 and keys 0600: tools/broker.py runs mosquitto as the invoking user (its `user` option) instead
 of letting it drop root to `mosquitto`, so the keys need not be readable by anyone else.
 The certificates stay valid for 10 years.
@@ -35,14 +38,20 @@ OBSERVER_CN = "cloud-observer"
 HUB_CN = "cloud-hub"
 DAYS = "3650"
 WRONG_HOST = "not-the-broker.invalid"
+KEY_TYPES = {
+    "rsa": ("-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"),
+    "ec": ("-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"),
+}
+DEFAULT_KEY_TYPE = "rsa"
 
 
 class Pki:
     """Paths of the generated files; `ensure()` creates the ones that are missing."""
 
-    def __init__(self, directory=DEFAULT_DIR, thing=DEFAULT_THING):
+    def __init__(self, directory=DEFAULT_DIR, thing=DEFAULT_THING, key_type=DEFAULT_KEY_TYPE):
         self.dir = os.path.abspath(directory)
         self.thing = thing
+        self.key_type = key_type
         self.publisher_cn = PUBLISHER_CN
         self.observer_cn = OBSERVER_CN
         self.hub_cn = HUB_CN
@@ -77,7 +86,7 @@ class Pki:
         return self
 
     def _new_key(self, name):
-        _openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", self.key(name))
+        _openssl("genpkey", *KEY_TYPES[self.key_type], "-out", self.key(name))
         os.chmod(self.key(name), 0o600)
 
     def _ca(self, name, cn):
@@ -115,7 +124,7 @@ class Pki:
         if not os.path.exists(self.path(name + ".crt.der")):
             _openssl("x509", "-in", self.cert(name), "-outform", "DER", "-out", self.path(name + ".crt.der"))
         if not os.path.exists(self.path(name + ".key.der")):
-            # MicroPython's mbedTLS takes the key as DER; PKCS#8 or SEC1 both parse.
+            # MicroPython's mbedTLS takes the key as DER; PKCS#8 (RSA or EC) or SEC1 all parse.
             _openssl("pkey", "-in", self.key(name), "-outform", "DER", "-out", self.path(name + ".key.der"))
             os.chmod(self.path(name + ".key.der"), 0o600)
 
@@ -130,9 +139,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", default=DEFAULT_DIR)
     parser.add_argument("--thing", default=DEFAULT_THING)
+    parser.add_argument("--key-type", choices=sorted(KEY_TYPES), default=DEFAULT_KEY_TYPE,
+                        help="for the keys this run creates; existing files are kept")
     args = parser.parse_args(argv)
-    pki = Pki(args.dir, args.thing).ensure()
-    print("PKI in %s (device CN %s, publisher CN %s)" % (pki.dir, pki.thing, pki.publisher_cn))
+    pki = Pki(args.dir, args.thing, args.key_type).ensure()
+    print("PKI in %s (%s keys, device CN %s, publisher CN %s)"
+          % (pki.dir, pki.key_type, pki.thing, pki.publisher_cn))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ from botocore.exceptions import ClientError
 from cloud import deploy, resources
 from cloud.awserrors import PermissionDenied, is_not_found
 from cloud.topology import TOPOLOGY
-from tests.cloud.stubs import stubbed_env
+from tests.cloud.envs import stubbed_env
 
 TOPIC_RULE = TOPOLOGY["topic_rules"][0]
 

@@ -6,30 +6,15 @@ import os
 import stat
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import boto3
 
 from cloud import deploy
 from cloud.awsenv import AwsEnv
-from cloud.topology import TOPOLOGY
-
-REGION = "eu-west-1"
-
-
-# moto answers DescribeEndpoint with a new random address on every call; AWS has one per account.
-IOT_DATA_ENDPOINTS = {}
-
-
-def env_for(url, out_dir, topology=TOPOLOGY):
-    env = deploy.DeployEnv(AwsEnv(region=REGION, endpoint_url=url), out_dir=out_dir, topology=topology)
-    env.__dict__["iot_data_endpoint"] = IOT_DATA_ENDPOINTS.setdefault(url, env.iot_data_endpoint)
-    return env
-
-
-def run(step, env):
-    lines = []
-    step(env, out=lines.append)
-    return lines
+from cloud.resources import LogGroup
+from cloud.topology import LOG_RETENTION_DAYS, TOPOLOGY
+from tests.cloud.envs import REGION, env_for, run
 
 
 def remaining_resources(url):
@@ -80,10 +65,60 @@ def test_deploy_redeploy_update_and_destroy(aws, tmp_path):
     )
 
     removed = run(deploy.destroy, env_for(aws, tmp_path))
-    assert removed[-1] == "Destroyed 39 resources."
-    assert all(not found for found in remaining_resources(aws).values()), remaining_resources(aws)
+    assert removed[-2:] == [
+        "Destroyed 37 resources.",
+        "Kept the ledger: event bus feedmyfurbabies and event archive feedmyfurbabies-ledger, with every"
+        " archived press. `destroy --delete-ledger` deletes it.",
+    ]
+    left = remaining_resources(aws)
+    assert left["buses"] == ["feedmyfurbabies"] and [a["ArchiveName"] for a in left["archives"]] == [
+        "feedmyfurbabies-ledger"
+    ]
+    assert all(not found for kind, found in left.items() if kind not in ("buses", "archives")), left
     assert not (tmp_path / "cat-feeder").exists()
+
+    # The recovery for a lost key: destroy, then deploy again on top of the kept ledger.
+    redeployed = run(deploy.apply, env_for(aws, tmp_path))
+    assert redeployed[-1] == "Applied 38 changes."  # 37 created; the kept archive is only updated
+    assert "update    event archive feedmyfurbabies-ledger (RetentionDays)" in redeployed
+    assert json.loads((tmp_path / "cat-feeder" / "device.json").read_text())["certificate_id"]
+    assert run(deploy.apply, env_for(aws, tmp_path)) == ["Nothing changed: 39 resources up to date."]
+
+    removed = run(deploy.destroy, env_for(aws, tmp_path), delete_ledger=True)
+    assert removed[-1] == "Destroyed 39 resources."
+    assert {"deleted   event archive feedmyfurbabies-ledger", "deleted   event bus feedmyfurbabies"} < set(
+        removed
+    )
+    assert all(not found for found in remaining_resources(aws).values()), remaining_resources(aws)
     assert run(deploy.destroy, env_for(aws, tmp_path)) == ["Nothing to destroy."]
+
+
+def cli(aws, tmp_path, *args, stdin=""):
+    return subprocess.run(
+        [sys.executable, "-m", "cloud.deploy", *args, "--endpoint-url", aws, "--region", REGION]
+        + ["--out", str(tmp_path)],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_deleting_the_ledger_needs_its_name_typed_or_yes(aws, tmp_path):
+    run(deploy.apply, env_for(aws, tmp_path))
+    refused = cli(aws, tmp_path, "destroy", "--delete-ledger", stdin="yes\n")
+    assert refused.returncode == 1 and "Not confirmed: nothing deleted." in refused.stderr
+    assert len(remaining_resources(aws)["functions"]) == 4  # nothing at all was deleted
+
+    confirmed = cli(aws, tmp_path, "destroy", "--delete-ledger", stdin="feedmyfurbabies-ledger\n")
+    assert confirmed.returncode == 0, confirmed.stderr
+    assert "deleted   event archive feedmyfurbabies-ledger" in confirmed.stdout
+    assert all(not found for found in remaining_resources(aws).values())
+
+    run(deploy.apply, env_for(aws, tmp_path))
+    scripted = cli(aws, tmp_path, "destroy", "--delete-ledger", "--yes")
+    assert scripted.returncode == 0 and scripted.stdout.splitlines()[-1] == "Destroyed 39 resources."
 
 
 def test_deploy_writes_device_credentials_and_wires_the_topology(aws, tmp_path):
@@ -148,24 +183,7 @@ def test_deploy_writes_device_credentials_and_wires_the_topology(aws, tmp_path):
 
 
 def test_plan_cli_runs_against_the_endpoint(aws, tmp_path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cloud.deploy",
-            "plan",
-            "--endpoint-url",
-            aws,
-            "--region",
-            REGION,
-            "--out",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = cli(aws, tmp_path, "plan")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "Plan: 39 to create, 0 to update, 0 unchanged."
 
@@ -199,3 +217,12 @@ def test_functions_and_their_permissions_exist_before_anything_invokes_them(aws,
     assert first("PutFunctionEventInvokeConfig") < first("PutTargets")
     assert permissions["events.amazonaws.com"] < first("PutTargets", Rule="feeds")
     assert permissions["iot.amazonaws.com"] < first("CreateTopicRule")
+
+
+def test_a_function_without_its_own_log_retention_gets_the_default():
+    topology = copy.deepcopy(TOPOLOGY)
+    del topology["functions"]["button"]["log_retention_days"]
+    topology["functions"]["feeder"]["log_retention_days"] = 7
+    env = SimpleNamespace(topology=topology)
+    assert LogGroup(env, "button").desired() == {"retention_days": LOG_RETENTION_DAYS}
+    assert LogGroup(env, "feeder").desired() == {"retention_days": 7}

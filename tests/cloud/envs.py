@@ -1,15 +1,35 @@
-"""botocore Stubber on a DeployEnv's clients, for what moto does not reproduce (AWS's delays, name reuse,
-permission errors). Every call on a stubbed client must be one the test expects, in order."""
+"""DeployEnvs for the cloud tests: against moto's server (`env_for`, `run`), or with botocore's Stubber on
+some clients (`stubbed_env`) for what moto does not reproduce (AWS's delays, name reuse, permission
+errors), where every call must be one the test expects, in order."""
 
 import boto3
 from botocore.stub import Stubber
 
 from cloud import deploy, iam
 from cloud.awsenv import AwsEnv
+from cloud.topology import TOPOLOGY
 from cloud.waiting import Waiting
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
+
+
+# moto answers DescribeEndpoint with a new random address on every call; AWS has one per account.
+IOT_DATA_ENDPOINTS = {}
+
+
+def env_for(url, out_dir, topology=TOPOLOGY):
+    """A DeployEnv on moto's server at url, with a stable iot:Data-ATS endpoint as on AWS."""
+    env = deploy.DeployEnv(AwsEnv(region=REGION, endpoint_url=url), out_dir=out_dir, topology=topology)
+    env.__dict__["iot_data_endpoint"] = IOT_DATA_ENDPOINTS.setdefault(url, env.iot_data_endpoint)
+    return env
+
+
+def run(step, env, **options):
+    """The lines a deploy step (plan, apply, destroy) prints."""
+    lines = []
+    step(env, out=lines.append, **options)
+    return lines
 
 
 def stubbed_env(fake_time, out_dir, lines=None, **clients):
