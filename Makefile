@@ -12,7 +12,7 @@ MICROPYPATH := $(CURDIR)/firmware:$(CURDIR)/$(MPYLIB):.frozen
 export MICROPYPATH
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test check test-firmware-mpy test-py bench demo rehearsal hub history device broker pki flash repl deploy destroy plan replay clean
+.PHONY: help setup test check test-firmware-mpy test-py bench demo rehearsal hub history device broker pki flash repl deploy destroy plan replay hydrate clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -79,6 +79,9 @@ deploy: setup ## Create or update the cloud half (boto3; DEPLOY_ARGS="--endpoint
 
 destroy: setup ## Remove what the deployer created but the ledger (DEPLOY_ARGS=--delete-ledger: that too, asks first)
 	$(PY) -m cloud.deploy destroy $(DEPLOY_ARGS)
+
+hydrate: setup ## A new AWS history table from the archive up to T: make hydrate TO=2026-11-29T07:00:00Z (hub: python -m cloud.hub hydrate)
+	$(PY) -m cloud.hydrate $(if $(TO),--to "$(TO)") $(DEPLOY_ARGS)
 
 replay: setup ## Replay the archive: make replay FROM=... TO=... RULES=...
 	$(PY) -m cloud.replay --from "$(FROM)" --to "$(TO)" --rules "$(RULES)" $(DEPLOY_ARGS)

@@ -69,6 +69,8 @@ class Arns:
             return self.queue(topology, ref[1])
         if kind == "table":
             return self.table(topology["table"]["name"])
+        if kind == "hydrated_tables":
+            return self.table(topology["table"]["name"] + "-*")
         raise ValueError("unknown resource reference %r" % (ref,))
 
 

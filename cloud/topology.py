@@ -80,7 +80,11 @@ TOPOLOGY = {
             "log_retention_days": LOG_RETENTION_DAYS,
             "environment": {},
             "environment_refs": {"HISTORY_TABLE": "table"},
-            "grants": [(["dynamodb:GetItem", "dynamodb:PutItem"], ("table",))],
+            # The live table, and the tables cloud/hydrate.py creates (<name>-<replay>).
+            "grants": [
+                (["dynamodb:GetItem", "dynamodb:PutItem"], ("table",)),
+                (["dynamodb:GetItem", "dynamodb:PutItem"], ("hydrated_tables",)),
+            ],
             "async": {"max_retries": 2, "max_event_age_s": 6 * 3600, "on_failure_queue": "history_failed"},
         },
         "feeder": {

@@ -18,7 +18,10 @@ self-hosted hub (called in-process, `store()` replaced by a SQLite store). A sto
 (doc, version) and `put(key, doc, version, requested_at)`, which fails with StoreConflict when the
 row's version moved meanwhile (two writers): the projector then reads again.
 
-Environment: HISTORY_TABLE (AWS), PRESS_SOURCE, DEVICE_EVENT_SOURCE.
+On AWS, cloud/hydrate.py fills a brand-new table `<HISTORY_TABLE>-<replay>` through a rule of its own
+that sends `{"table": <that table>, "event": <the replayed event>}`; no other table is written.
+
+Environment: HISTORY_TABLE (AWS).
 """
 
 import functools
@@ -86,6 +89,13 @@ def store():
 
 
 def handler(event, context=None):
+    if isinstance(event, dict) and "table" in event and "event" in event:
+        # A hydrate (cloud/hydrate.py): its own rule wraps each replayed event with the new table's name.
+        table = event["table"]
+        if not isinstance(table, str) or not table.startswith(os.environ["HISTORY_TABLE"] + "-"):
+            print(json.dumps({"outcome": "rejected", "reason": "table %r is not a history table" % (table,)}))
+            return {"status": "rejected", "reason": "table %r is not a history table" % (table,)}
+        return {"status": project(DynamoStore(store().client, table), event["event"])}
     return {"status": project(store(), event)}
 
 

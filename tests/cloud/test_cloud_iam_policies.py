@@ -44,6 +44,9 @@ ALLOWED = {
     | {
         ("dynamodb:GetItem", "arn:aws:dynamodb:eu-west-1:123456789012:table/feedmyfurbabies-history"),
         ("dynamodb:PutItem", "arn:aws:dynamodb:eu-west-1:123456789012:table/feedmyfurbabies-history"),
+        # The tables cloud/hydrate.py creates, and nothing else.
+        ("dynamodb:GetItem", "arn:aws:dynamodb:eu-west-1:123456789012:table/feedmyfurbabies-history-*"),
+        ("dynamodb:PutItem", "arn:aws:dynamodb:eu-west-1:123456789012:table/feedmyfurbabies-history-*"),
         ("sqs:SendMessage", "arn:aws:sqs:eu-west-1:123456789012:feedmyfurbabies-history-failed"),
     },
     "feeder": log_streams("feedmyfurbabies-feeder")
