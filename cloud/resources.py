@@ -722,7 +722,8 @@ class TopicRule(Resource):
         return dict(
             self.desired(),
             awsIotSqlVersion=IOT_SQL_VERSION,
-            description="Button presses on %s to the button handler" % self.spec["sql"].split("'")[1],
+            description="Messages on %s to the %s function"
+            % (self.spec["sql"].split("'")[1], self.spec["function"]),
         )
 
     def create(self):
