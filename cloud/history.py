@@ -109,29 +109,16 @@ def chart(history, presses, first_day, last_day, path):
     counts = [per_day.get(day, {"left": 0, "right": 0, "failed": 0, "unconfirmed": 0}) for day in days]
     x = range(len(days))
     figure, axes = plt.subplots(figsize=(max(6, len(days) * 0.6), 4))
+    series = (
+        ("left", "left bowl", {"color": "#1f77b4"}),
+        ("right", "right bowl", {"color": "#ff7f0e"}),
+        ("failed", "failed (not fed)", {"color": "#d62728", "hatch": "xx"}),
+        ("unconfirmed", "unconfirmed (no answer)", {"color": "#7f7f7f", "hatch": "//"}),
+    )
     width = 0.2
-    axes.bar(
-        [i - 1.5 * width for i in x], [c["left"] for c in counts], width, label="left bowl", color="#1f77b4"
-    )
-    axes.bar(
-        [i - 0.5 * width for i in x], [c["right"] for c in counts], width, label="right bowl", color="#ff7f0e"
-    )
-    axes.bar(
-        [i + 0.5 * width for i in x],
-        [c["failed"] for c in counts],
-        width,
-        label="failed (not fed)",
-        color="#d62728",
-        hatch="xx",
-    )
-    axes.bar(
-        [i + 1.5 * width for i in x],
-        [c["unconfirmed"] for c in counts],
-        width,
-        label="unconfirmed (no answer)",
-        color="#7f7f7f",
-        hatch="//",
-    )
+    for n, (field, label, style) in enumerate(series):
+        offset = (n - 1.5) * width
+        axes.bar([i + offset for i in x], [c[field] for c in counts], width, label=label, **style)
     axes.set_xticks(list(x), [day.strftime("%m-%d") for day in days], rotation=45)
     axes.set_ylabel("portions / presses")
     axes.set_title("Portions per day per bowl, %s to %s (UTC)" % (first_day, last_day))

@@ -22,12 +22,8 @@ import contextlib
 import io
 import json
 import os
-import shutil
-import signal
 import sys
-import tempfile
 import time
-import traceback
 from datetime import datetime, timezone
 
 from cloud import replay as replay_tool
@@ -43,10 +39,10 @@ from tools.demo_stage import (
     UP_TIMEOUT_S,
     DemoFailed,
     DeviceProcess,
+    run,
     say,
     show_servo_writes,
     step,
-    stop_on_sigterm,
 )
 from tools.moto_server import MotoServer, fake_credentials
 from tools.mqttc import MqttClient
@@ -291,37 +287,21 @@ class Demo:
         say("  -> no command reached the device, no servo moved")
 
 
+def tell(stack, workdir):
+    demo = Demo(stack, workdir)
+    demo.start_everything()
+    demo.create_bus()
+    demo.press_all()
+    demo.redeliver()
+    demo.replay()
+
+
 def main():
-    signal.signal(signal.SIGTERM, stop_on_sigterm)
-    began = time.monotonic()
-    workdir = tempfile.mkdtemp(prefix="cat-feeder-demo-")
-    try:
-        with contextlib.ExitStack() as stack:
-            demo = Demo(stack, workdir)
-            demo.start_everything()
-            demo.create_bus()
-            demo.press_all()
-            demo.redeliver()
-            demo.replay()
-            step("6. Stopping the device, mosquitto and moto")
-        say("stopped all three")
-    except DemoFailed as failure:
-        print("demo: FAILED: %s" % failure, file=sys.stderr, flush=True)
-        return 1
-    except KeyboardInterrupt:
-        print("demo: interrupted; everything it started is stopped", file=sys.stderr, flush=True)
-        return 130
-    except Exception as error:  # a stand-in that would not start, an AWS call moto refused, ...
-        traceback.print_exc()
-        print("demo: FAILED: %s: %s" % (type(error).__name__, error), file=sys.stderr, flush=True)
-        return 1
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    say(
-        "demo: OK in %.1f s: three presses fed their bowls, the redelivery was a duplicate, replays never fed"
-        % (time.monotonic() - began)
+    return run(
+        tell,
+        "6. Stopping the device, mosquitto and moto",
+        "three presses fed their bowls, the redelivery was a duplicate, replays never fed",
     )
-    return 0
 
 
 if __name__ == "__main__":

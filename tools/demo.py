@@ -19,18 +19,13 @@ step showed what it should.
 """
 
 import argparse
-import contextlib
 import json
 import logging
 import os
-import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
-import traceback
 
 from cloud import history as history_mod
 from cloud.handlers import button
@@ -47,10 +42,10 @@ from tools.demo_stage import (
     UP_TIMEOUT_S,
     DemoFailed,
     DeviceProcess,
+    run,
     say,
     show_servo_writes,
     step,
-    stop_on_sigterm,
 )
 from tools.mqttc import MqttClient
 from tools.pki import Pki
@@ -369,39 +364,24 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m tools.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--chart", default="history.png", help="where the history chart goes")
     args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, stop_on_sigterm)
-    began = time.monotonic()
-    workdir = tempfile.mkdtemp(prefix="cat-feeder-demo-")
-    try:
-        with contextlib.ExitStack() as stack:
-            demo = Demo(stack, workdir, args.chart)
-            demo.start_everything()
-            demo.press_all()
-            demo.redeliver()
-            demo.outage()
-            demo.history()
-            demo.rebuild()
-            demo.tamper()
-            demo.summary()
-            step("9. Stopping the device, the hub and mosquitto")
-        say("stopped all three")
-    except DemoFailed as failure:
-        print("demo: FAILED: %s" % failure, file=sys.stderr, flush=True)
-        return 1
-    except KeyboardInterrupt:
-        print("demo: interrupted; everything it started is stopped", file=sys.stderr, flush=True)
-        return 130
-    except Exception as error:  # a part that would not start, ...
-        traceback.print_exc()
-        print("demo: FAILED: %s: %s" % (type(error).__name__, error), file=sys.stderr, flush=True)
-        return 1
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    say(
-        "demo: OK in %.1f s: three feeds, a duplicate absorbed, an outage drained, the history rebuilt to T"
-        " equal to live, tampering caught" % (time.monotonic() - began)
+
+    def tell(stack, workdir):
+        demo = Demo(stack, workdir, args.chart)
+        demo.start_everything()
+        demo.press_all()
+        demo.redeliver()
+        demo.outage()
+        demo.history()
+        demo.rebuild()
+        demo.tamper()
+        demo.summary()
+
+    return run(
+        tell,
+        "9. Stopping the device, the hub and mosquitto",
+        "three feeds, a duplicate absorbed, an outage drained, the history rebuilt to T equal to live,"
+        " tampering caught",
     )
-    return 0
 
 
 if __name__ == "__main__":

@@ -5,11 +5,17 @@ path on moto) both run the real firmware on MicroPython's unix port with a fresh
 what every part did.
 """
 
+import contextlib
 import os
 import queue
+import shutil
+import signal
 import subprocess
+import sys
+import tempfile
 import threading
 import time
+import traceback
 
 from tools import device as device_tool
 from tools.broker import end_process
@@ -93,3 +99,31 @@ def show_servo_writes(writes, servos):
 
 def stop_on_sigterm(signum, frame):
     raise KeyboardInterrupt
+
+
+def run(tell, stopping_title, success):
+    """Run tell(stack, workdir) (the demo's steps), then stop what it registered on the stack; remove
+    the workdir. Returns the exit status: 0 with `success` (formatted with the seconds taken) printed,
+    1 when a step failed or a part would not start, 130 on Ctrl-C or SIGTERM."""
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
+    began = time.monotonic()
+    workdir = tempfile.mkdtemp(prefix="cat-feeder-demo-")
+    try:
+        with contextlib.ExitStack() as stack:
+            tell(stack, workdir)
+            step(stopping_title)
+        say("stopped all three")
+    except DemoFailed as failure:
+        print("demo: FAILED: %s" % failure, file=sys.stderr, flush=True)
+        return 1
+    except KeyboardInterrupt:
+        print("demo: interrupted; everything it started is stopped", file=sys.stderr, flush=True)
+        return 130
+    except Exception as error:  # a part that would not start, an AWS call moto refused, ...
+        traceback.print_exc()
+        print("demo: FAILED: %s: %s" % (type(error).__name__, error), file=sys.stderr, flush=True)
+        return 1
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    say("demo: OK in %.1f s: %s" % (time.monotonic() - began, success))
+    return 0
