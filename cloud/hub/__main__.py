@@ -28,7 +28,7 @@ def run(args):
     from tools.broker import Broker
     from tools.pki import Pki
 
-    pki = Pki(args.pki).ensure()
+    pki = Pki(args.pki, broker_hosts=args.host_name).ensure()
     broker = None
     port = args.broker_port
     if port is None:
@@ -134,6 +134,12 @@ def main(argv=None):
     commands.choices["run"].add_argument("--bind", default="127.0.0.1", help="mosquitto's listen address")
     commands.choices["run"].add_argument("--port", type=int, default=8883, help="mosquitto's port")
     commands.choices["run"].add_argument("--pki", default=".pki")
+    commands.choices["run"].add_argument(
+        "--host-name",
+        action="append",
+        default=[],
+        help="a LAN host name or IP of this machine for the broker certificate (repeatable)",
+    )
     commands.choices["run"].add_argument(
         "--broker-port", type=int, help="use the mosquitto already listening on 127.0.0.1:PORT instead"
     )
