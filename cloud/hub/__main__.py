@@ -35,7 +35,13 @@ def run(args):
         broker = Broker(pki, os.path.join(args.data_dir, "broker"), port=args.port, bind=args.bind).start()
         port = broker.port
         logging.info("mosquitto on %s:%d (mutual TLS, CA %s)", args.bind, port, pki.cert("ca"))
-    hub = Hub(args.data_dir, pki, "127.0.0.1", port).start()
+    try:
+        hub = Hub(args.data_dir, pki, "127.0.0.1", port).start()
+    except ledger_mod.CorruptLedger as error:
+        logging.error("hub: %s; move it aside (keep it: it is the history) and start again", error)
+        if broker is not None:
+            broker.stop()
+        return 2
     logging.info("hub: ledger %s; Ctrl-C stops", hub.ledger_path)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -124,3 +124,29 @@ def test_verify_command_exit_codes_intact_broken_corrupt(tmp_path):
     corrupt = run_verify(tmp_path)
     assert corrupt.returncode == 2 and "not a readable ledger" in corrupt.stderr
     assert "Traceback" not in corrupt.stderr
+
+
+def test_the_hub_refuses_a_corrupt_ledger_file_with_a_clear_error_and_no_traceback(tmp_path):
+    (tmp_path / "ledger.sqlite3").write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cloud.hub",
+            "run",
+            "--broker-port",
+            "1",
+            "--data-dir",
+            str(tmp_path),
+            "--pki",
+            str(tmp_path / "pki"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 2
+    assert "not a readable ledger" in run.stderr and "move it aside" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert (tmp_path / "ledger.sqlite3").read_bytes()[:16] == b"SQLite format 3\x00"  # left as it was
