@@ -9,7 +9,8 @@
 
 Idempotent: a press is keyed by its id and a result by (thing, seq), so an event delivered twice,
 redelivered by a rule or replayed into the same table changes nothing the second time. The first
-result other than `duplicate` decides a press's outcome; `duplicate` answers are counted. Whether a
+answer decides a press's outcome, except that a later `dispensed` or `interrupted` replaces a `capped`,
+`expired` or `rejected` one (see _decides); `duplicate` answers are counted. Whether a
 press without an outcome is `unconfirmed` depends on the clock, so it is decided when the history is
 read (`outcome_as_of`), never stored: a table rebuilt to time T equals the live table as it was at T.
 
@@ -31,6 +32,7 @@ from datetime import datetime
 
 MAX_GAPS = 1000  # a device whose seq jumped by millions (a reset counter) must not grow a row forever
 CONFLICT_RETRIES = 5
+FED = ("dispensed", "interrupted")
 WILL_SLACK_S = 5
 
 
@@ -161,7 +163,7 @@ def _press_result(doc, detail):
     status = detail.get("status")
     if status == "duplicate":
         doc["duplicates"] = doc.get("duplicates", 0) + 1
-    if doc["outcome"] is None or (doc["outcome"] == "duplicate" and status != "duplicate"):
+    if _decides(doc["outcome"], status):
         doc.update(
             outcome=status,
             outcome_at=detail.get("at"),
@@ -169,6 +171,17 @@ def _press_result(doc, detail):
             reason=detail.get("reason"),
         )
     return doc
+
+
+def _decides(current, status):
+    """Whether a result's status becomes the press's outcome. The device remembers only what it fed
+    (`dispensed`, `interrupted`): a `capped` or `expired` command delivered again within its TTL is
+    decided again and may feed then, and that answer wins. `duplicate` never replaces an answer."""
+    if current is None:
+        return True
+    if current in FED:
+        return False
+    return status in FED or (current == "duplicate" and status != "duplicate")
 
 
 def _device_result(doc, detail):

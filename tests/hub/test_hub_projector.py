@@ -53,3 +53,24 @@ def test_gaps_are_filled_by_late_results_and_a_result_may_precede_its_press(tmp_
     device, row = store.get("device#cat-feeder")[0], store.get("press#" + press_id)[0]
     assert device["missing"] == [2] and device["max_seq"] == 4 and device["results"] == 3
     assert row["outcome"] == "expired" and row["event"] == press["detail"]["event"] and row["requested_at"]
+
+
+def test_a_capped_press_fed_on_a_later_delivery_shows_dispensed_and_a_duplicate_never_replaces(tmp_path):
+    store = SqliteStore(str(tmp_path / "h.sqlite3"))
+    press = press_event(1)
+    press_id = press["detail"]["press_id"]
+    for event in (
+        press,
+        result_event(1, press_id, "capped", T0 + 1, reason="feeding cap"),
+        result_event(2, press_id, "dispensed", T0 + 60, ["left"]),
+        result_event(3, press_id, "duplicate", T0 + 70),
+        result_event(4, press_id, "expired", T0 + 400),
+    ):
+        projector.project(store, event)
+    row = store.get("press#" + press_id)[0]
+    assert (row["outcome"], row["outcome_at"], row["fed_bowls"], row["duplicates"]) == (
+        "dispensed",
+        T0 + 60,
+        ["left"],
+        1,
+    )
