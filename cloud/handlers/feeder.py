@@ -101,9 +101,7 @@ def command_for(event):
         "v": 1,
         "id": press_id,
         "event": detail["event"],
-        # Whole seconds (docs/protocol.md): the board's floats are single precision, and the firmware
-        # rejects a float issued_at. Rounding down never lengthens the command's life.
-        "issued_at": math.floor(pressed_at),
+        "issued_at": pressed_at,
         "ttl": int(os.environ["COMMAND_TTL_S"]),
     }
 

@@ -145,13 +145,3 @@ def test_without_the_endpoint_the_feeder_fails_clearly_and_publishes_nothing(pub
     with pytest.raises(feeder.MissingEndpoint, match="IOT_DATA_ENDPOINT is not set: .*iot:Data-ATS"):
         feeder.handler(feeds_event(fresh_detail()))
     assert published == []
-
-
-def test_a_press_timed_to_the_millisecond_is_commanded_in_whole_seconds(published):
-    press = {"v": 1, "event": "SINGLE", "at": time.time() - 5.25, "seq": 4, "thing": "cat-feeder"}
-    detail = button.parse_press(press)
-    feeder.handler(feeds_event(detail))
-    issued_at = json.loads(published[0]["payload"])["issued_at"]
-    # The firmware rejects a float issued_at (single precision on the board); rounding down never
-    # lengthens the command's life.
-    assert isinstance(issued_at, int) and issued_at == int(detail["pressed_at"])
