@@ -49,6 +49,10 @@ class DeployEnv:
         return self.aws.client("events")
 
     @functools.cached_property
+    def dynamodb(self):
+        return self.aws.client("dynamodb")
+
+    @functools.cached_property
     def logs(self):
         return self.aws.client("logs")
 

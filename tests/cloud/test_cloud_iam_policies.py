@@ -35,6 +35,20 @@ ALLOWED = {
         ("events:PutEvents", "arn:aws:events:eu-west-1:123456789012:event-bus/feedmyfurbabies"),
         ("sqs:SendMessage", "arn:aws:sqs:eu-west-1:123456789012:feedmyfurbabies-presses-failed"),
     },
+    "states": log_streams("feedmyfurbabies-states")
+    | {
+        ("events:PutEvents", "arn:aws:events:eu-west-1:123456789012:event-bus/feedmyfurbabies"),
+        ("sqs:SendMessage", "arn:aws:sqs:eu-west-1:123456789012:feedmyfurbabies-presses-failed"),
+    },
+    "projector": log_streams("feedmyfurbabies-projector")
+    | {
+        ("dynamodb:GetItem", "arn:aws:dynamodb:eu-west-1:123456789012:table/feedmyfurbabies-history"),
+        ("dynamodb:PutItem", "arn:aws:dynamodb:eu-west-1:123456789012:table/feedmyfurbabies-history"),
+        # The tables cloud/hydrate.py creates, and nothing else.
+        ("dynamodb:GetItem", "arn:aws:dynamodb:eu-west-1:123456789012:table/feedmyfurbabies-history-*"),
+        ("dynamodb:PutItem", "arn:aws:dynamodb:eu-west-1:123456789012:table/feedmyfurbabies-history-*"),
+        ("sqs:SendMessage", "arn:aws:sqs:eu-west-1:123456789012:feedmyfurbabies-history-failed"),
+    },
     "feeder": log_streams("feedmyfurbabies-feeder")
     | {
         ("iot:Publish", "arn:aws:iot:eu-west-1:123456789012:topic/cat-feeder/action"),
