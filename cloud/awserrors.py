@@ -13,6 +13,7 @@ NOT_FOUND = {
     ("lambda", "GetFunctionEventInvokeConfig"): {"ResourceNotFoundException"},
     ("lambda", "GetPolicy"): {"ResourceNotFoundException"},
     ("events", "DescribeEventBus"): {"ResourceNotFoundException"},
+    ("dynamodb", "DescribeTable"): {"ResourceNotFoundException"},
     ("events", "DescribeArchive"): {"ResourceNotFoundException"},
     ("events", "DescribeRule"): {"ResourceNotFoundException"},
     ("events", "ListTargetsByRule"): {"ResourceNotFoundException"},

@@ -41,6 +41,9 @@ class Arns:
             topology["queues"][queue_key]["name"],
         )
 
+    def table(self, table_name):
+        return self._arn("dynamodb", "table/" + table_name)
+
     def function(self, topology, function_key):
         return self._arn("lambda", "function:" + topology["functions"][function_key]["name"])
 
@@ -64,6 +67,10 @@ class Arns:
             return self.iot("topic", ref[1])
         if kind == "queue":
             return self.queue(topology, ref[1])
+        if kind == "table":
+            return self.table(topology["table"]["name"])
+        if kind == "hydrated_tables":
+            return self.table(topology["table"]["name"] + "-*")
         raise ValueError("unknown resource reference %r" % (ref,))
 
 

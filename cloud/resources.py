@@ -225,7 +225,7 @@ class Function(Resource):
     def __init__(self, env, key):
         self.spec = env.topology["functions"][key]
         super().__init__(env, self.spec["name"])
-        self.package = handler_zip(self.spec["module"])
+        self.package = handler_zip(self.spec["module"], self.spec.get("shared", ()))
 
     def read_existing(self):
         config = self.env.lambda_.get_function(FunctionName=self.name)["Configuration"]
@@ -269,6 +269,8 @@ class Function(Resource):
             retry_if=lambda error: "cannot be assumed" in str(error),
             timeout_s=ROLE_PROPAGATION_TIMEOUT_S,
         )
+        # A new function is Pending for a while: nothing is pointed at it before it is Active.
+        self.env.lambda_.get_waiter("function_active_v2").wait(FunctionName=self.name)
 
     def update(self, current):
         desired = self.desired()
@@ -360,6 +362,36 @@ class InvokePermission(Resource):
 
     def delete(self):
         self.env.lambda_.remove_permission(FunctionName=self.function_name, StatementId=self.statement_id)
+
+
+class Table(Resource):
+    """The feeding history: on-demand DynamoDB keyed by the projector's `key` (press#<id>, device#<thing>)."""
+
+    kind = "dynamodb table"
+    service = "dynamodb"
+    KEY = [{"AttributeName": "key", "KeyType": "HASH"}]
+
+    def read_existing(self):
+        table = self.env.dynamodb.describe_table(TableName=self.name)["Table"]
+        billing = table.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED")
+        return {"billing": billing, "key": table["KeySchema"]}
+
+    def desired(self):
+        return {"billing": "PAY_PER_REQUEST", "key": self.KEY}
+
+    def create(self):
+        self.env.dynamodb.create_table(
+            TableName=self.name,
+            AttributeDefinitions=[{"AttributeName": "key", "AttributeType": "S"}],
+            KeySchema=self.KEY,
+            BillingMode="PAY_PER_REQUEST",
+        )
+
+    def update(self, current):
+        self.env.dynamodb.update_table(TableName=self.name, BillingMode="PAY_PER_REQUEST")
+
+    def delete(self):
+        self.env.dynamodb.delete_table(TableName=self.name)
 
 
 class Bus(Resource):
@@ -692,7 +724,8 @@ class TopicRule(Resource):
         return dict(
             self.desired(),
             awsIotSqlVersion=IOT_SQL_VERSION,
-            description="Button presses on %s to the button handler" % self.spec["sql"].split("'")[1],
+            description="Messages on %s to the %s function"
+            % (self.spec["sql"].split("'")[1], self.spec["function"]),
         )
 
     def create(self):
@@ -710,6 +743,7 @@ def declared_resources(env):
     its log group and its invoke permissions exist before any rule, target or topic rule can invoke it."""
     topology, arns = env.topology, env.arns
     resources = [Queue(env, key) for key in topology["queues"]]
+    resources += [Table(env, topology["table"]["name"])]
     resources += [Role.of_function(env, key) for key in topology["functions"]]
     resources += [Role.of_topic_rules(env)]
     resources += [LogGroup(env, key) for key in topology["functions"]]

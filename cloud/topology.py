@@ -7,6 +7,9 @@ Names are the resource names in AWS; cross references (`queue`, `function`) name
 
 SOURCE = "com.feedmyfurbabies"
 DETAIL_TYPE = "FeedRequested"
+# What the device answered (cloud/handlers/states.py): results, status and telemetry, as events of their own.
+DEVICE_SOURCE = "com.feedmyfurbabies.device"
+DEVICE_DETAIL_TYPES = ("FeedResult", "DeviceStatus", "DeviceTelemetry")
 THING = "cat-feeder"
 ACTION_TOPIC = "cat-feeder/action"
 STATES_TOPIC = "cat-feeder/states"
@@ -24,15 +27,20 @@ TOPOLOGY = {
     "bus": {"name": "feedmyfurbabies"},
     "archive": {
         "name": "feedmyfurbabies-ledger",
-        "description": "Every press, replayable: the ledger of the cat feeder",
+        "description": "Every press and every device answer, replayable: the ledger of the cat feeder",
         "retention_days": 400,
-        "event_pattern": {"source": [SOURCE]},
+        "event_pattern": {"source": [SOURCE, DEVICE_SOURCE]},
     },
+    # The feeding history (cloud/handlers/projector.py): one row per press and per device, on demand.
+    "table": {"name": "feedmyfurbabies-history"},
     "queues": {
         # Feeds that never reached the device: EventBridge target DLQ and the feeder's on-failure destination.
         "feeds_failed": {"name": "feedmyfurbabies-feeds-failed", "retention_s": 14 * 24 * 3600},
-        # Presses that never reached the bus: topic rules' error action, the button's on-failure destination.
+        # Presses and device answers that never reached the bus: topic rules' error action, the button's
+        # and the states function's on-failure destination.
         "presses_failed": {"name": "feedmyfurbabies-presses-failed", "retention_s": 14 * 24 * 3600},
+        # Events the projector could not apply; replay them to `history` once the cause is fixed.
+        "history_failed": {"name": "feedmyfurbabies-history-failed", "retention_s": 14 * 24 * 3600},
         # Replayed presses land here (never on the feeder), for inspection or rebuilding projections.
         "replays": {"name": "feedmyfurbabies-replays", "retention_s": 4 * 24 * 3600},
     },
@@ -41,6 +49,8 @@ TOPOLOGY = {
             "name": "feedmyfurbabies-button",
             "module": "button",
             "description": "Button press -> FeedRequested event on the bus",
+            # The press id is minted by the device's own module, packed next to the handler.
+            "shared": ["firmware/press.py"],
             "memory_mb": 128,
             "timeout_s": 10,
             "log_retention_days": LOG_RETENTION_DAYS,
@@ -50,6 +60,34 @@ TOPOLOGY = {
             "grants": [(["events:PutEvents"], ("bus",))],
             # Invoked asynchronously by the topic rule: a press that still fails after the retries is parked.
             "async": {"max_retries": 2, "max_event_age_s": 6 * 3600, "on_failure_queue": "presses_failed"},
+        },
+        "states": {
+            "name": "feedmyfurbabies-states",
+            "module": "states",
+            "description": "Device result/status/telemetry on cat-feeder/states -> event on the bus",
+            "memory_mb": 128,
+            "timeout_s": 10,
+            "log_retention_days": LOG_RETENTION_DAYS,
+            "environment": {"DEVICE_EVENT_SOURCE": DEVICE_SOURCE},
+            "environment_refs": {"EVENT_BUS_NAME": "bus"},
+            "grants": [(["events:PutEvents"], ("bus",))],
+            "async": {"max_retries": 2, "max_event_age_s": 6 * 3600, "on_failure_queue": "presses_failed"},
+        },
+        "projector": {
+            "name": "feedmyfurbabies-projector",
+            "module": "projector",
+            "description": "Ledger events (live and replayed) -> feeding history table",
+            "memory_mb": 128,
+            "timeout_s": 10,
+            "log_retention_days": LOG_RETENTION_DAYS,
+            "environment": {},
+            "environment_refs": {"HISTORY_TABLE": "table"},
+            # The live table, and the tables cloud/hydrate.py creates (<name>-<replay>).
+            "grants": [
+                (["dynamodb:GetItem", "dynamodb:PutItem"], ("table",)),
+                (["dynamodb:GetItem", "dynamodb:PutItem"], ("hydrated_tables",)),
+            ],
+            "async": {"max_retries": 2, "max_event_age_s": 6 * 3600, "on_failure_queue": "history_failed"},
         },
         "feeder": {
             "name": "feedmyfurbabies-feeder",
@@ -72,14 +110,31 @@ TOPOLOGY = {
     "rules": [
         {
             "name": "feeds",
-            "description": "Live presses feed; replays of the archive never do",
-            "event_pattern": {"source": [SOURCE], "replay-name": [{"exists": False}]},
+            "description": "Live presses feed; device answers and replays of the archive never do",
+            "event_pattern": {
+                "source": [SOURCE],
+                "detail-type": [DETAIL_TYPE],
+                "replay-name": [{"exists": False}],
+            },
             "targets": [
                 {
                     "id": "feeder",
                     "function": "feeder",
                     "dead_letter_queue": "feeds_failed",
                     "retry": {"max_attempts": 8, "max_event_age_s": COMMAND_TTL_S},
+                },
+            ],
+        },
+        {
+            "name": "history",
+            "description": "Every press and device answer, live or replayed, into the feeding history",
+            "event_pattern": {"source": [SOURCE, DEVICE_SOURCE]},
+            "targets": [
+                {
+                    "id": "projector",
+                    "function": "projector",
+                    "dead_letter_queue": "history_failed",
+                    "retry": {"max_attempts": 8, "max_event_age_s": 24 * 3600},
                 },
             ],
         },
@@ -114,6 +169,16 @@ TOPOLOGY = {
             ],
             "attach_to": "thing",
         },
+        {
+            # A remote button board (firmware role `button`, no servos): it may connect as its own thing
+            # and publish presses on its own button topic, nothing else (no status, no commands). Attach it
+            # to a button thing's certificate; the feeder's thing keeps the policy above.
+            "name": "cat-feeder-button",
+            "statements": [
+                ("iot:Connect", "client", THING_NAME_VARIABLE),
+                ("iot:Publish", "topic", "cat-feeder/" + THING_NAME_VARIABLE + "/button"),
+            ],
+        },
     ],
     # The role IoT Core assumes for topic rule actions that need one (each rule's error action).
     "topic_rules_role": {"name": "feedmyfurbabies-topic-rules-role"},
@@ -125,6 +190,12 @@ TOPOLOGY = {
             "sql": "SELECT v, event, at, seq, topic(2) AS thing FROM '%s'" % BUTTON_TOPIC_FILTER,
             "function": "button",
             # Where IoT Core puts a message whose action failed (e.g. the function could not be invoked).
+            "error_queue": "presses_failed",
+        },
+        {
+            "name": "cat_feeder_states",
+            "sql": "SELECT * FROM '%s'" % STATES_TOPIC,
+            "function": "states",
             "error_queue": "presses_failed",
         },
     ],

@@ -42,7 +42,7 @@ from feeder import Feeder
 from journal import Journal
 from link import Link
 from messages import render, status_message, telemetry_message
-from outbox import Outbox
+from outbox import InFlight, Outbox
 from servo import Dispenser
 
 # Longer than the slowest blocking step: one connect attempt is up to five socket operations
@@ -70,8 +70,9 @@ def make_dir(path):
 
 class App:
     def __init__(self, config, hal, dispenser, fixed_poll_ms=0, log=print):
-        """dispenser: the servos (boot() parks them first). fixed_poll_ms > 0 checks for input only
-        every fixed_poll_ms, as the seed's device did (a benchmark baseline, never on the board)."""
+        """dispenser: the servos (boot() parks them first; None on a button board). fixed_poll_ms > 0
+        checks for input only every fixed_poll_ms, as the seed's device did (a benchmark baseline,
+        never on the board)."""
         self.hal = hal
         self.log = log
         self.thing = config["thing"]
@@ -80,20 +81,29 @@ class App:
         self.states_topic = mqtt["states_topic"]
         storage = config["storage"]["dir"]
         make_dir(storage)
-        # The journal keeps a day: the feeding cap counts from it (proofs in journal.py).
-        self.journal = Journal(storage, DAY_S)
-        self.outbox = Outbox(storage, config["storage"]["outbox_capacity"])
-        feeding = config["feeding"]
-        self.cap = Cap(self.journal, feeding["max_portions_per_hour"], feeding["max_portions_per_day"])
-        self.feeder = Feeder(config, self.journal, self.outbox, dispenser, hal, self.cap)
-        self.feeder.recover()
-        self.journal.prune(hal.unix_time())
-        # Sent results not yet acknowledged, oldest first: the outbox's oldest messages.
-        self.sent_pids = []  # type: list
-        self.sent_seqs = []  # type: list
-        will = (self.states_topic, status_message(self.thing, "offline"))
+        capacity = config["storage"]["outbox_capacity"]
+        self.outbox = Outbox(storage, capacity)
+        # A button board (role `button`) has no servos: no journal, feeder, results or status; its IoT
+        # policy lets it publish its presses and nothing else.
+        self.feeder = self.journal = self.cap = None
+        if config["role"] == "feeder":
+            # The journal keeps a day: the feeding cap counts from it (proofs in journal.py).
+            self.journal = Journal(storage, DAY_S)
+            feeding = config["feeding"]
+            self.cap = Cap(self.journal, feeding["max_portions_per_hour"], feeding["max_portions_per_day"])
+            self.feeder = Feeder(config, self.journal, self.outbox, dispenser, hal, self.cap)
+            self.feeder.recover()
+            self.journal.prune(hal.unix_time())
+        self.presses = None
+        if config["button"] is not None:
+            from presses import Presses  # only with a button: a feeder without one spends no heap on it
+
+            self.presses = Presses(config["button"], self.thing, hal, storage, capacity, self.feeder, log,
+                                   self._room_for_a_result)
+        self.in_flight = InFlight(self.outbox)  # results sent, not yet acknowledged
+        will = None if self.feeder is None else (self.states_topic, status_message(self.thing, "offline"))
         self.link = Link(mqtt, self.thing, self._on_message, hal, will=will, on_connect=self._on_connect,
-                         on_ack=self._on_ack, max_body=MAX_PAYLOAD)
+                         on_ack=self._on_ack, max_body=MAX_PAYLOAD, subscribe=self.feeder is not None)
         self.fixed_poll_ms = fixed_poll_ms
         self.telemetry_ms = config["telemetry_interval_s"] * 1000
         # Pruning keeps the journal's file small; the cap's proof needs none (begin() makes room).
@@ -107,27 +117,29 @@ class App:
 
     def _on_message(self, topic, payload):
         # Runs inside link.poll before the PUBACK; decides and queues, never sends.
-        if topic != self.action_topic:
+        if topic != self.action_topic or self.feeder is None:
             return True  # not ours to act on: acknowledged and ignored
         if self.link.deferred or self.outbox.depth >= self.outbox.capacity:
             return False  # no room for its result: the broker keeps it until the resync
         self.feeder.handle(payload)
         return True
 
+    def _room_for_a_result(self):
+        # Offline the outbox drops its oldest result to make room; connected, it never drops one.
+        return not self.link.connected or self.outbox.depth < self.outbox.capacity
+
     def _on_connect(self):
-        del self.sent_pids[:]
-        del self.sent_seqs[:]
-        online = status_message(self.thing, "online", self.hal.unix_time())
-        self.link.send(self.states_topic, online, 1, retain=True)
+        # The last session's sends are void: unacknowledged messages go out again.
+        self.in_flight.clear()
+        if self.presses is not None:
+            self.presses.in_flight.clear()
+        if self.feeder is not None:
+            online = status_message(self.thing, "online", self.hal.unix_time())
+            self.link.send(self.states_topic, online, 1, retain=True)
 
     def _on_ack(self, pid):
-        pids = self.sent_pids
-        for i in range(len(pids)):
-            if pids[i] == pid:
-                self.outbox.ack(self.sent_seqs[i])
-                pids.pop(i)
-                self.sent_seqs.pop(i)
-                return
+        if not self.in_flight.acked(pid) and self.presses is not None:
+            self.presses.in_flight.acked(pid)
 
     def run(self):
         while True:
@@ -141,15 +153,19 @@ class App:
     def step(self):
         hal = self.hal
         link = self.link
+        if self.presses is not None:
+            self.presses.service(hal.ticks_ms())  # first: a local-first press feeds before anything else
         link.step(hal.ticks_ms())
         self._report_connection()
         if link.connected:
             self._drain()
-            if link.deferred and not self.sent_pids:
+            if self.presses is not None:
+                self.presses.drain(link.send)
+            if link.deferred and len(self.in_flight) == 0:
                 self.log("app: resync", link.deferred, "commands left at the broker")
                 link.resync()
         now = hal.ticks_ms()
-        if hal.ticks_diff(now, self.last_prune_ms) >= self.prune_ms:
+        if self.journal is not None and hal.ticks_diff(now, self.last_prune_ms) >= self.prune_ms:
             self.last_prune_ms = now
             self.journal.prune(hal.unix_time())
         if link.connected and hal.ticks_diff(now, self.last_telemetry_ms) >= self.telemetry_ms:
@@ -166,24 +182,26 @@ class App:
         """Send queued results oldest first, without waiting for PUBACKs (at most MAX_IN_FLIGHT)."""
         outbox = self.outbox
         # In-flight results are the outbox's oldest: nothing is dropped while connected.
-        i = len(self.sent_seqs)
+        i = len(self.in_flight)
         while i < outbox.depth and i < MAX_IN_FLIGHT:
             seq, packed = outbox.at(i)
             pid = self.link.send(self.states_topic, render(self.thing, seq, packed), 1)
             if pid < 0:
                 return  # link dropped; the same seq is sent again after the reconnect
-            self.sent_pids.append(pid)
-            self.sent_seqs.append(seq)
+            self.in_flight.sent(pid, seq)
             self.hal.watchdog_feed()
             i += 1
 
     def _telemetry(self, now):
         hal = self.hal
+        cap = self.cap
+        if cap is None:
+            return  # a button board publishes its presses only
         uptime_s = hal.ticks_diff(now, self.started_ms) // 1000
         unix_now = hal.unix_time()
-        self.cap.count(unix_now)
+        cap.count(unix_now)
         message = telemetry_message(self.thing, uptime_s, hal.free_heap(), self.outbox.depth,
-                                    self.outbox.dropped, unix_now, self.link, self.cap)
+                                    self.outbox.dropped, unix_now, self.link, cap)
         self.link.send(self.states_topic, message, 0)
 
     def _wait_ms(self, now):
@@ -192,6 +210,8 @@ class App:
         wait = min(MAX_WAIT_MS, self.prune_ms - diff(now, self.last_prune_ms))
         if self.link.connected:
             wait = min(wait, self.telemetry_ms - diff(now, self.last_telemetry_ms))
+        if self.presses is not None:
+            wait = min(wait, self.presses.wait_ms(now))
         return max(0, wait)
 
     def _report_connection(self):
@@ -215,10 +235,12 @@ def boot(hal_factory, config_path, servo_hal=None, log=print, **app_options):
     (never returns). servo_hal: the HAL the servos use (default: the board's)."""
     config = config_module.load(config_path)
     hal = hal_factory(config["led_pin"])
-    # Before anything else: a crash or power cut mid-dispense may have left a gate open.
-    dispenser = Dispenser.from_config(servo_hal or hal, config["servos"])
-    dispenser.park()
-    log("app: gates at rest")
+    dispenser = None
+    if config["servos"] is not None:
+        # Before anything else: a crash or power cut mid-dispense may have left a gate open.
+        dispenser = Dispenser.from_config(servo_hal or hal, config["servos"])
+        dispenser.park()
+        log("app: gates at rest")
     hal.watchdog_start(WATCHDOG_MS)
     hal.led("connecting")
     wifi = config.get("wifi")

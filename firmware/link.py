@@ -184,8 +184,10 @@ class TlsSocket:
 
 class Link:
     def __init__(self, mqtt_config, thing, on_message, clock, will=None, on_connect=None, on_ack=None,
-                 max_body=4096, client_factory=None):
+                 max_body=4096, client_factory=None, subscribe=True):
         """will: (topic, payload), published retained at QoS 1 by the broker when the link dies.
+        subscribe: False for a device that only publishes (a button board: its IoT policy allows no
+        subscription, and IoT Core closes a connection that tries one).
         on_connect(): called once connected and subscribed. on_ack(pid): a QoS 1 send was acknowledged.
         on_message(topic, payload) -> bool: see the module docstring."""
         self.on_message = on_message
@@ -195,7 +197,7 @@ class Link:
         self.clock = clock
         self.host = mqtt_config["host"]
         # Every field is present: config.validate fills the defaults, so they live in one place.
-        self.action_topic = mqtt_config["action_topic"]
+        self.action_topic = mqtt_config["action_topic"] if subscribe else None
         self.keepalive_s = mqtt_config["keepalive_s"]
         self.timeout_ms = mqtt_config["timeout_ms"]
         self.backoff_base_ms = mqtt_config["backoff_base_ms"]
@@ -272,7 +274,7 @@ class Link:
         self.connected_at_ms = now_ms
         self.last_ping_ms = now_ms
         self.ping_pending = False
-        if not session_present:
+        if not session_present and self.action_topic is not None:
             self.phase = "subscribe"
             self._wrap_pid()
             self.client.subscribe(self.action_topic, 1)

@@ -197,3 +197,36 @@ class Outbox:
 
     def close(self):
         pass  # every write is closed when it returns; kept so callers need not know
+
+
+class InFlight:
+    """An outbox's messages sent and not yet acknowledged, oldest first: the outbox's oldest messages,
+    as (packet id, seq) pairs. A message leaves the outbox only when its own PUBACK arrives."""
+
+    def __init__(self, outbox):
+        self.outbox = outbox
+        self.pids = []  # type: list
+        self.seqs = []  # type: list
+
+    def __len__(self):
+        return len(self.pids)
+
+    def sent(self, pid, seq):
+        self.pids.append(pid)
+        self.seqs.append(seq)
+
+    def acked(self, pid):
+        """Remove the message whose PUBACK this is from the outbox; False when pid is not one of ours."""
+        pids = self.pids
+        for i in range(len(pids)):
+            if pids[i] == pid:
+                self.outbox.ack(self.seqs[i])
+                pids.pop(i)
+                self.seqs.pop(i)
+                return True
+        return False
+
+    def clear(self):
+        """The link dropped: nothing is in flight; every unacknowledged message goes out again."""
+        del self.pids[:]
+        del self.seqs[:]

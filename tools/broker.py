@@ -17,8 +17,9 @@ The config (written to <dir>/mosquitto.conf from tools/mosquitto/*.template):
 - `user <invoking user>`: mosquitto started as root would otherwise switch to the `mosquitto`
   user, which cannot read the 0600 keys nor write a private temp dir;
 - ACL: the device (user = thing name) reads the action topic and writes the states topic
-  (its last will goes there too); the cloud publisher writes the action topic; the cloud
-  observer reads the states topic (in AWS an IoT rule does that); nothing else.
+  (its last will goes there too) and its own button topic; the cloud publisher writes the action
+  topic; the cloud observer reads the states topic (in AWS an IoT rule does that); the hub
+  (cloud/hub/) reads the button topics and the states topic; nothing else.
   mosquitto 2.0 grants a SUBSCRIBE the ACL does not allow (the SUBACK carries the granted QoS,
   not 0x80) and then delivers nothing on it, since it checks `read` per message; it acknowledges
   a refused PUBLISH and drops it (MQTT 3.1.1 has no negative PUBACK). Both are tested in
@@ -56,8 +57,10 @@ def free_port():
 class Broker:
     """One mosquitto process; its config, ACL, log and persistence live in state_dir."""
 
-    def __init__(self, pki, state_dir, port=None, action_topic=None, states_topic=None, server_cert="broker"):
+    def __init__(self, pki, state_dir, port=None, action_topic=None, states_topic=None, server_cert="broker",
+                 bind="127.0.0.1"):
         self.pki = pki
+        self.bind = bind  # the hub serving a home network binds its LAN address (or 0.0.0.0)
         self.server_cert = server_cert  # "rogue-broker" / "wrong-host-broker" for refusal tests
         self.dir = os.path.abspath(state_dir)
         self.port = port or free_port()
@@ -73,6 +76,7 @@ class Broker:
         acl_path = os.path.join(self.dir, "acl")
         values = {
             "port": self.port,
+            "bind": self.bind,
             "user": pwd.getpwuid(os.getuid()).pw_name,
             "cafile": self.pki.cert("ca"),
             "certfile": self.pki.cert(self.server_cert),
@@ -83,6 +87,7 @@ class Broker:
             "thing": self.pki.thing,
             "publisher": self.pki.publisher_cn,
             "observer": self.pki.observer_cn,
+            "hub": self.pki.hub_cn,
             "action_topic": self.action_topic,
             "states_topic": self.states_topic,
         }
@@ -138,6 +143,16 @@ class Broker:
     def log(self):
         with open(self.log_path, errors="replace") as f:
             return f.read()
+
+    def wait_for_log(self, text, timeout_s=5.0):
+        """Whether text shows up in the log within timeout_s: mosquitto logs a refused handshake after
+        the client has already seen the refusal (later with RSA keys, whose operations take longer)."""
+        deadline = time.monotonic() + timeout_s
+        while text not in self.log():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
 
     def _end(self, sig):
         if self.proc is not None:

@@ -1,395 +1,387 @@
-"""The whole system on local defaults, no AWS account and no board: `make demo` (python -m tools.demo).
+"""The whole system on one machine, on the self-hosted hub: `make demo` (python -m tools.demo).
 
-    button handler ─PutEvents─► EventBridge on moto's server (bus, archive, rules from cloud/topology.py)
-      ─ rule feeds ─► queue ─► feeder handler ─(iot-data stand-in)─► mosquitto ─► firmware on MicroPython
+    button (thing's certificate) ─► mosquitto ─► hub: ledger (SQLite, hash chain) ─ rule feeds ─► feeder
+      handler ─► mosquitto ─► firmware on MicroPython ─ results ─► mosquitto ─► hub: ledger ─ rule history ─►
+      projector ─► feeding history (SQLite)
 
-Starts moto's server (tools.moto_server), the local broker with the dev PKI (tools.broker, .pki/) and
-the firmware on the unix port with a fresh flash in a temp dir (tools.device); then presses SINGLE,
-DOUBLE and LONG through the real handlers, redelivers one press, replays the archive, and prints what
-each part did. Stops everything it started, also on Ctrl-C or error; exit 0 only when every step
-showed what it should.
-
-The two stand-ins (the only parts that cannot exist here):
-- rule targets are SQS queues, not the feeder Lambda: moto cannot invoke Lambda targets (PutEvents
-  fails with 500). The demo reads the `feeds` queue and calls the feeder with each event, as
-  EventBridge would.
-- the feeder's iot-data client (AWS IoT Core's data plane) is `LocalIotData`: the same topic, payload
-  and QoS, published to mosquitto with the cloud-publisher certificate.
+Starts mosquitto (tools.broker, the dev PKI in .pki/), the hub (cloud/hub/) in this process with its data
+in a temp dir, and the firmware on the unix port with a fresh flash; then tells the story:
+1. SINGLE, DOUBLE and LONG presses feed their bowls;
+2. at least once: the same press message again is one ledger event, and the hub restarted with its feeds
+   cursor where a SIGKILL between delivery and cursor save leaves it delivers LONG again: `duplicate`;
+3. a broker outage while the device dispenses: its result waits in the device's flash outbox and drains;
+4. the feeding history table and chart (--chart, default history.png in the current folder);
+5. a rebuild of the history up to T (just after the first three presses) equals the live history as it
+   stood at T, with no servo motion and no command sent;
+6. a tampered copy of the ledger is caught by `verify`; the live ledger verifies intact;
+and a closing summary. Stops everything it started, also on Ctrl-C or error; exit 0 only when every
+step showed what it should.
 """
 
-import contextlib
-import io
+import argparse
 import json
+import logging
 import os
-import queue
-import shutil
-import signal
+import sqlite3
 import subprocess
 import sys
-import tempfile
-import threading
 import time
-import traceback
-from datetime import datetime, timezone
 
-from cloud import replay as replay_tool
-from cloud.awsenv import DEFAULT_REGION, AwsEnv
-from cloud.handlers import button, feeder
-from cloud.iam import Arns
-from cloud.topology import STATES_TOPIC, THING, TOPOLOGY
-from tools import device as device_tool
-from tools.broker import Broker, end_process
-from tools.moto_server import MotoServer, fake_credentials
+from cloud import history as history_mod
+from cloud.handlers import button
+from cloud.hub import ledger as ledger_mod
+from cloud.hub.hub import Hub
+from cloud.hub.hydrate import hydrate
+from cloud.hub.projection import SqliteStore
+from cloud.topology import THING
+from tools.broker import Broker
+from tools.demo_stage import (
+    EXPECTED_BOWLS,
+    PKI_DIR,
+    PRESSES,
+    UP_TIMEOUT_S,
+    DemoFailed,
+    DeviceProcess,
+    run,
+    say,
+    show_servo_writes,
+    step,
+)
 from tools.mqttc import MqttClient
 from tools.pki import Pki
 
-PKI_DIR = os.path.join(device_tool.ROOT, ".pki")
-PRESSES = ("SINGLE", "DOUBLE", "LONG")
-EXPECTED_BOWLS = {"SINGLE": ["left"], "DOUBLE": ["right"], "LONG": ["left", "right"]}
-UP_TIMEOUT_S = 20
-RESULT_TIMEOUT_S = 15
-QUEUE_TIMEOUT_S = 5
-QUIET_S = 1.5  # how long the demo listens to show that nothing more arrives
+BUTTON_TOPIC = "cat-feeder/%s/button" % THING
+RESULT_TIMEOUT_S = 30
+OUTAGE_S = 3
+# Short reconnect backoff so the demo's outage ends in seconds (the board's defaults are 0.5 s .. 60 s).
+DEVICE_MQTT = {"backoff_base_ms": 200, "backoff_cap_ms": 1000}
 
 
-class DemoFailed(RuntimeError):
-    """A step did not show what it should; the message says which and what was seen instead."""
-
-
-class LocalIotData:
-    """The feeder's iot-data client, against the local broker: IoT Core cannot exist here.
-
-    Same topic, payload and QoS; the MQTT 5 properties (messageExpiry, payloadFormatIndicator) have no
-    MQTT 3.1.1 equivalent, and the device enforces the command's TTL itself."""
-
-    def __init__(self, client):
-        self.client = client
-
-    def publish(self, topic, qos, payload, **mqtt5_properties):
-        self.client.publish(topic, payload, qos)
-        return {}
-
-
-class DeviceProcess:
-    """The firmware on the unix port; its output lines are collected by a thread."""
-
-    def __init__(self, flash_dir, pki, broker_port):
-        self.config = device_tool.device_config(broker_port)
-        self.flash = device_tool.prepare_flash(flash_dir, pki, self.config, fresh=True)
-        self.trace_path = os.path.join(self.flash, self.config["sim"]["trace"])
-        self.lines = queue.Queue()
-        self.proc = device_tool.start(self.flash, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self):
-        for line in self.proc.stdout:
-            self.lines.put(line.rstrip("\n"))
-        self.lines.put(None)
-
-    def wait_for(self, prefix, timeout_s):
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise DemoFailed("the device did not print %r within %d s" % (prefix, timeout_s)) from None
-            if line is None:
-                raise DemoFailed("the device exited (rc %s) before %r" % (self.proc.wait(), prefix))
-            say("  device| " + line)
-            if line.startswith(prefix):
-                return line
-
-    def print_output(self):
-        while not self.lines.empty():
-            line = self.lines.get()
-            if line is not None:
-                say("  device| " + line)
-
-    def trace(self):
-        if not os.path.exists(self.trace_path):
-            return []
-        with open(self.trace_path) as f:
-            return [tuple(int(x) for x in line.split()) for line in f if len(line.split()) == 3]
-
-    def stop(self):
-        end_process(self.proc)
-        self.proc.stdout.close()
-
-
-def say(text=""):
-    print(text, flush=True)
-
-
-def step(title):
-    say()
-    say("== " + title)
+class HubLog(logging.Handler):
+    def emit(self, record):
+        say("  hub| " + record.getMessage())
 
 
 class Demo:
-    def __init__(self, stack, workdir):
+    def __init__(self, stack, workdir, chart):
+        self.chart = chart
         self.stack = stack
         self.workdir = workdir
-        self.rule_queues = {}  # rule name -> queue URL
+        self.seq = 0
+        self.results = {}  # press id -> result detail
 
-    # 1. The stand-ins
+    # 1. Everything up
     def start_everything(self):
-        step("1. Local stand-ins: moto (AWS), mosquitto (IoT Core), the firmware on MicroPython's unix port")
-        moto = MotoServer().start()
-        self.stack.callback(moto.stop)
-        os.environ.update(fake_credentials(moto.url, DEFAULT_REGION))
-        os.environ.pop("AWS_PROFILE", None)
-        self.aws = AwsEnv(region=DEFAULT_REGION, endpoint_url=moto.url)
-        say("moto server on %s (fake credentials, region %s)" % (moto.url, DEFAULT_REGION))
+        step("1. mosquitto (mutual TLS, ACL), the hub (ledger, rules, handlers), the firmware on MicroPython")
         self.pki = Pki(PKI_DIR, THING).ensure()
-        say("development PKI in %s" % self.pki.dir)
-        broker = Broker(self.pki, os.path.join(self.workdir, "broker")).start()
-        self.stack.callback(broker.stop)
-        self.broker = broker
-        say("mosquitto on 127.0.0.1:%d: mutual TLS, ACL as the IoT policies" % broker.port)
-        self.device = DeviceProcess(os.path.join(self.workdir, "flash"), self.pki, broker.port)
+        self.broker = Broker(self.pki, os.path.join(self.workdir, "broker")).start()
+        self.stack.callback(lambda: self.broker.stop())
+        say("mosquitto on 127.0.0.1:%d: mutual TLS, ACL as the IoT policies" % self.broker.port)
+        logger = logging.getLogger("hub")
+        logger.setLevel(logging.INFO)
+        logger.addHandler(HubLog())
+        self.data_dir = os.path.join(self.workdir, "hub")
+        self.start_hub()
+        say("hub data in %s (ledger.sqlite3, history.sqlite3)" % self.data_dir)
+        self.device = DeviceProcess(
+            os.path.join(self.workdir, "flash"), self.pki, self.broker.port, **DEVICE_MQTT
+        )
         self.stack.callback(self.device.stop)
         say("firmware on MicroPython, fresh flash in %s" % self.device.flash)
         self.device.wait_for("app: up", UP_TIMEOUT_S)
-        self.observer = MqttClient(self.pki, broker.port, "observer")
-        self.stack.callback(self.observer.close)
-        if self.observer.subscribe(STATES_TOPIC, 1) != 1:
-            raise DemoFailed("the observer could not subscribe to %s" % STATES_TOPIC)
-        say("cloud observer (cloud-observer certificate) watches %s" % STATES_TOPIC)
-        publisher = MqttClient(self.pki, broker.port, "publisher")
-        self.stack.callback(publisher.close)
-        # The feeder looks its client up at call time, so the stand-in goes in without touching its code.
-        self.stack.callback(setattr, feeder, "iot_data_client", feeder.iot_data_client)
-        feeder.iot_data_client = lambda: LocalIotData(publisher)
-        say("feeder's iot-data client -> mosquitto as cloud-publisher (AWS IoT Core cannot exist here)")
-
-    # 2. The bus
-    def create_bus(self):
-        step("2. EventBridge bus, archive and rules from cloud/topology.py")
-        events, sqs = self.aws.client("events"), self.aws.client("sqs")
-        bus = events.create_event_bus(Name=TOPOLOGY["bus"]["name"])["EventBusArn"]
-        archive = TOPOLOGY["archive"]
-        events.create_archive(
-            ArchiveName=archive["name"], EventSourceArn=bus, EventPattern=json.dumps(archive["event_pattern"])
-        )
-        say("bus %s, archive %s (the ledger)" % (TOPOLOGY["bus"]["name"], archive["name"]))
-        say("moto cannot invoke Lambda targets (PutEvents fails with 500), so every rule targets a queue:")
-        for rule in TOPOLOGY["rules"]:
-            url, name, in_aws = self._rule_queue(sqs, rule)
-            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-                "QueueArn"
-            ]
-            pattern = json.dumps(rule["event_pattern"])
-            events.put_rule(Name=rule["name"], EventBusName=TOPOLOGY["bus"]["name"], EventPattern=pattern)
-            events.put_targets(
-                Rule=rule["name"], EventBusName=TOPOLOGY["bus"]["name"], Targets=[{"Id": "queue", "Arn": arn}]
-            )
-            self.rule_queues[rule["name"]] = url
-            say("  rule %-7s %s -> queue %s (in AWS: %s)" % (rule["name"], pattern, name, in_aws))
-        self.events, self.sqs = events, sqs
-
-    def _rule_queue(self, sqs, rule):
-        (target,) = rule["targets"]
-        if "queue" in target:
-            name = TOPOLOGY["queues"][target["queue"]]["name"]
-            in_aws = "the same queue"
-        else:
-            function = TOPOLOGY["functions"][target["function"]]["name"]
-            name = "%s-demo-%s" % (TOPOLOGY["bus"]["name"], rule["name"])
-            in_aws = "the Lambda %s; here the demo calls the feeder handler with each event" % function
-        return sqs.create_queue(QueueName=name)["QueueUrl"], name, in_aws
-
-    def drain(self, rule_name, expected, timeout_s=QUEUE_TIMEOUT_S):
-        """The events in a rule's queue: wait for `expected` of them, then take whatever else is there."""
-        url, bodies = self.rule_queues[rule_name], []
-        deadline = time.monotonic() + timeout_s
-        while True:
-            wait = 1 if len(bodies) < expected and time.monotonic() < deadline else 0
-            messages = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait)
-            messages = messages.get("Messages", [])
-            for message in messages:
-                bodies.append(json.loads(message["Body"]))
-                self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-            if not messages and (len(bodies) >= expected or time.monotonic() >= deadline):
-                return bodies
-
-    # 3. Presses
-    def press_all(self):
-        step("3. Three presses: button handler -> bus -> rule feeds -> feeder handler -> device, as observed")
-        env = dict(TOPOLOGY["functions"]["button"]["environment"])
-        env.update(
-            {
-                var: TOPOLOGY[ref]["name"]
-                for var, ref in TOPOLOGY["functions"]["button"]["environment_refs"].items()
-            }
-        )
-        env.update(TOPOLOGY["functions"]["feeder"]["environment"])
-        os.environ.update(env)
-        self.feeds = {}
-        for seq, click in enumerate(PRESSES, start=1):
-            say()
-            press = {"v": 1, "event": click, "at": round(time.time(), 3), "seq": seq, "thing": THING}
-            say("press %s: button message %s" % (click, json.dumps(press)))
-            put = button.handler(press)
-            say("  button handler -> PutEvents on %s: press_id %s" % (env["EVENT_BUS_NAME"], put["press_id"]))
-            (event,) = self.drain("feeds", 1)
-            if event["detail"]["press_id"] != put["press_id"]:
-                raise DemoFailed(
-                    "the feeds queue holds %r, not press %s" % (event["detail"], put["press_id"])
-                )
-            say("  rule feeds -> event %s (detail-type %s)" % (event["id"], event["detail-type"]))
-            self.feeds[click] = event
-            result = self.feed(event)
-            if result["status"] != "dispensed" or result["bowls"] != EXPECTED_BOWLS[click]:
-                raise DemoFailed("%s: expected dispensed %s, got %r" % (click, EXPECTED_BOWLS[click], result))
-        self.pressed_at = [self.feeds[click]["detail"]["pressed_at"] for click in PRESSES]
-
-    def feed(self, event):
-        """Call the feeder as EventBridge would; show its log, the device's result and the servo writes."""
-        trace_before = len(self.device.trace())
-        answer = self.call_feeder(event)
-        if answer["status"] != "published":
-            raise DemoFailed("the feeder did not publish: %r" % answer)
-        result = self.result_for(answer["id"])
+        self.button = MqttClient(self.pki, self.broker.port, "device", client_id=THING + "-button")
+        self.stack.callback(self.button.close)
         say(
-            "  device -> %s: seq=%d id=%s status=%s bowls=%s"
-            % (STATES_TOPIC, result["seq"], result["id"], result["status"], json.dumps(result["bowls"]))
+            "button: publishes on %s with the thing's certificate (as `make press` or the board's button)"
+            % BUTTON_TOPIC
         )
+
+    def start_hub(self):
+        self.hub = Hub(self.data_dir, self.pki, "127.0.0.1", self.broker.port).start()
+        self.stack.callback(self.hub.stop)
+
+    def db(self):
+        return ledger_mod.connect(self.hub.ledger_path, readonly=True)
+
+    def press(self, click, again=None):
+        """Publish a press (or the same message again); returns its message and press id."""
+        if again is None:
+            self.seq += 1
+            again = {"v": 1, "event": click, "at": int(time.time()), "seq": self.seq}
+        self.button.publish(BUTTON_TOPIC, json.dumps(again), 1)
+        press_id = button.parse_press(dict(again, thing=THING))["press_id"]
+        say(
+            "press %s: %s -> %s (PUBACK: the hub has it in its ledger)" % (click, json.dumps(again), press_id)
+        )
+        return again, press_id
+
+    def result_for(self, press_id, after_seq=0, timeout_s=RESULT_TIMEOUT_S):
+        """The device's next result for press_id, as the ledger holds it."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            db = self.db()
+            for seq, event in ledger_mod.read(db, after=after_seq):
+                detail = event["detail"]
+                if event["detail-type"] == "FeedResult" and detail.get("id") == press_id:
+                    db.close()
+                    say(
+                        "  device -> cat-feeder/states: seq=%d id=%s status=%s bowls=%s"
+                        % (detail["seq"], press_id, detail["status"], json.dumps(detail["bowls"]))
+                    )
+                    return seq, detail
+            db.close()
+            time.sleep(0.05)
+        raise DemoFailed("no result for %s in the ledger within %d s" % (press_id, timeout_s))
+
+    def last_seq(self):
+        db = self.db()
+        (seq,) = db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()
+        db.close()
+        return seq
+
+    def feed(self, click, expected_status, expected_bowls, message=None):
+        trace_before = len(self.device.trace())
+        after = self.last_seq()
+        message, press_id = self.press(click, message)
+        _, result = self.result_for(press_id, after)
+        time.sleep(0.1)
         writes = self.device.trace()[trace_before:]
         self.device.print_output()
         show_servo_writes(writes, self.device.config["servos"])
-        result["servo_writes"] = len(writes)
-        return result
+        if result["status"] != expected_status or result["bowls"] != expected_bowls:
+            raise DemoFailed("%s: expected %s %s, got %r" % (click, expected_status, expected_bowls, result))
+        return message, press_id, writes
 
-    def call_feeder(self, event):
-        log = io.StringIO()
-        with contextlib.redirect_stdout(log):
-            answer = feeder.handler(json.loads(json.dumps(event)))
-        for line in log.getvalue().splitlines():
-            say("  feeder log| " + line)
-        say("  feeder handler -> %s" % json.dumps(answer))
-        return answer
+    # 2. Presses
+    def press_all(self):
+        step("2. Three presses: button -> mosquitto -> hub ledger -> rule feeds -> feeder -> device")
+        self.presses = {}
+        for click in PRESSES:
+            say()
+            message, press_id, _ = self.feed(click, "dispensed", EXPECTED_BOWLS[click])
+            self.presses[click] = (message, press_id)
+        self.wait_projected()
+        self.t = time.time()
+        self.live_at_t = self.history_rows()
+        say()
+        say(
+            "T = %s: the live history now holds %d rows (kept to compare with a rebuild later)"
+            % (history_mod._when(self.t), len(self.live_at_t))
+        )
 
-    def result_for(self, command_id, timeout_s=RESULT_TIMEOUT_S):
+    def wait_projected(self, timeout_s=10):
         deadline = time.monotonic() + timeout_s
-        while True:
-            message = self.observer.receive(max(0.0, deadline - time.monotonic()))
-            if message is None:
-                raise DemoFailed("no result for %s on %s within %d s" % (command_id, STATES_TOPIC, timeout_s))
-            body = json.loads(message[1])
-            if body.get("type") == "result" and body.get("id") == command_id:
-                return body
-            if body.get("type") == "status":
-                say("  device -> %s: status %s" % (STATES_TOPIC, body.get("status")))
+        while not self.hub.delivered():
+            if time.monotonic() > deadline:
+                raise DemoFailed("the hub's rules did not catch up with the ledger within %d s" % timeout_s)
+            time.sleep(0.02)
 
-    # 4. Redelivery
+    def history_rows(self, path=None):
+        store = SqliteStore(path or self.hub.history_path)
+        rows = dict(store.rows())
+        store.close()
+        return rows
+
+    # 3. At least once
     def redeliver(self):
-        step("4. At-least-once: the SINGLE press's event is delivered to the feeder a second time")
-        result = self.feed(self.feeds["SINGLE"])
-        if result["status"] != "duplicate" or result["servo_writes"]:
-            raise DemoFailed("a redelivered press must be a duplicate with no servo motion, got %r" % result)
+        step("3. At least once: a redelivered press message, and a hub that crashed before saving its cursor")
+        message, press_id = self.presses["LONG"]
+        before = self.last_seq()
+        self.press("LONG", again=message)
+        time.sleep(0.5)
+        say(
+            "  ledger: %d new event(s): the same press is one event (its dedup key is its content)"
+            % (self.last_seq() - before)
+        )
+        if self.last_seq() != before:
+            raise DemoFailed("a redelivered press message must not be a second ledger event")
+        self.hub.stop()
+        db = sqlite3.connect(self.hub.ledger_path)
+        (long_seq,) = db.execute(
+            "SELECT seq FROM events WHERE dedup_key IS NOT NULL AND body LIKE ?",
+            ('%"press_id":"' + press_id + '"%',),
+        ).fetchone()
+        with db:
+            db.execute("UPDATE cursors SET seq = ? WHERE rule = 'feeds'", (long_seq - 1,))
+        db.close()
+        say(
+            "hub stopped; its feeds cursor set back to %d, where a SIGKILL between delivering ledger event %d"
+            " and saving the cursor leaves it; hub restarted:" % (long_seq - 1, long_seq)
+        )
+        trace_before = len(self.device.trace())
+        self.start_hub()
+        _, result = self.result_for(press_id, before)
+        time.sleep(0.3)
+        writes = self.device.trace()[trace_before:]
+        show_servo_writes(writes, self.device.config["servos"])
+        if result["status"] != "duplicate" or writes:
+            raise DemoFailed(
+                "a redelivered command must be a duplicate with no servo motion, got %r" % result
+            )
         say("  -> duplicate: the device journaled the id before the first dispense; no servo moved")
 
-    # 5. Replay
-    def replay(self):
-        step("5. Replaying the archive to the `replays` rule only (cloud/replay.py's start and follow)")
-        rules = replay_tool.chosen_rules("replays")
-        name = "demo-replay-%d" % time.time()
-        # Asks for the SINGLE press only; moto replays the whole archive (see below).
-        start = datetime.fromtimestamp(self.pressed_at[0] - 1, tz=timezone.utc)
-        end = datetime.fromtimestamp(self.pressed_at[0] + 0.5, tz=timezone.utc)
-        arns = Arns(self.aws.partition, self.aws.region, self.aws.account)
-        replay_tool.start(self.events, arns, start, end, rules, name)
-        say(
-            "start_replay %s: %s .. %s, FilterArns %s"
-            % (name, start.isoformat(), end.isoformat(), [arns.rule(TOPOLOGY, r) for r in rules])
-        )
-        final = replay_tool.follow(
-            self.events, name, start, end, poll_s=0.2, out=lambda line: say("  " + line)
-        )
-        if final["State"] != "COMPLETED":
-            raise DemoFailed("replay %s ended %s" % (name, final["State"]))
-        replayed = self.drain("replays", 1)
-        live = self.drain("feeds", 0, timeout_s=0)
-        say(
-            "queue of rule replays: %d replayed event(s) %s"
-            % (len(replayed), [(e["detail"]["event"], e.get("replay-name")) for e in replayed])
-        )
-        say("queue of rule feeds:   %d event(s)" % len(live))
-        if not replayed or live or any(e.get("replay-name") != name for e in replayed):
-            raise DemoFailed(
-                "replayed events must reach `replays` only: replays %r, feeds %r" % (replayed, live)
-            )
-        if len(replayed) > 1:
-            say(
-                "moto ignores the time window and FilterArns (cloud/README.md): it resent all %d archived"
-                " presses, where AWS would resend the SINGLE press only, and only to `replays`."
-                % len(replayed)
-            )
-        say("The feeds pattern (replay-name must not exist) kept every replayed event off the feeder.")
-        say()
-        say("Should a replayed event reach the feeder anyway, it refuses it:")
+    # 4. Outage
+    def outage(self):
+        step("4. Broker outage while the device dispenses: its result waits in the device's flash outbox")
         trace_before = len(self.device.trace())
-        answer = self.call_feeder(replayed[0])
-        if answer["status"] != "refused":
-            raise DemoFailed("the feeder must refuse a replayed event, got %r" % answer)
-        say("  -> replay refused by the feeder: %s" % answer["reason"])
-        quiet_deadline = time.monotonic() + QUIET_S
-        while (message := self.observer.receive(max(0.0, quiet_deadline - time.monotonic()))) is not None:
-            body = json.loads(message[1])
-            if body.get("type") == "result":
-                raise DemoFailed("the device got a command after the replay: %r" % body)
-        if len(self.device.trace()) != trace_before:
-            raise DemoFailed("a servo moved after the replay")
-        say("  -> no command reached the device, no servo moved")
+        after = self.last_seq()
+        _, press_id = self.press("SINGLE")
+        deadline = time.monotonic() + RESULT_TIMEOUT_S
+        while len(self.device.trace()) == trace_before:
+            if time.monotonic() > deadline:
+                raise DemoFailed("the servo did not start for the outage press")
+            time.sleep(0.005)
+        self.broker.stop()
+        say("  servo started; mosquitto stopped (the hub and the device lose their connections)")
+        time.sleep(OUTAGE_S)
+        self.device.print_output()
+        db = self.db()
+        answered = [e for _, e in ledger_mod.read(db, after=after) if e["detail"].get("id") == press_id]
+        db.close()
+        if answered:
+            raise DemoFailed("the result reached the ledger during the outage: %r" % answered)
+        say("  %d s later: no result in the ledger; mosquitto restarted on the same port" % OUTAGE_S)
+        self.broker.start()
+        dispensed_seq, result = self.result_for(press_id, after)
+        self.device.print_output()
+        writes = self.device.trace()[trace_before:]
+        show_servo_writes(writes, self.device.config["servos"])
+        if result["status"] != "dispensed" or result["bowls"] != ["left"]:
+            raise DemoFailed("the outage press: expected dispensed [left], got %r" % result)
+        say("  -> the result drained from the outbox after the reconnect, with its seq and its own `at`")
+        # umqtt acknowledges a command after its callback, i.e. after the dispense: the broker went down
+        # before that PUBACK, so it delivers the command again, and the journal answers it.
+        trace_after = len(self.device.trace())
+        _, again = self.result_for(press_id, dispensed_seq)
+        if again["status"] != "duplicate" or len(self.device.trace()) != trace_after:
+            raise DemoFailed("the command redelivered after the outage must be a duplicate, got %r" % again)
+        say(
+            "  -> mosquitto redelivered the command (its PUBACK was due after the dispense): duplicate,"
+            " no servo moved"
+        )
+        self.wait_projected()
+
+    # 5. History
+    def history(self):
+        step("5. The feeding history (make history): table and chart")
+        history = history_mod.History(self.history_rows().items(), time.time())
+        today = time.gmtime()
+        day = history_mod.date(today.tm_year, today.tm_mon, today.tm_mday)
+        presses = history.between(day, day)
+        for line in history_mod.table(history, presses):
+            say("  history| " + line)
+        history_mod.chart(history, presses, day, day, self.chart)
+        say("chart of portions per day per bowl: %s" % os.path.abspath(self.chart))
+        self.shown = [p["shown"] for p in presses]
+
+    # 6. Rebuild
+    def rebuild(self):
+        step("6. Rebuild the history from the ledger up to T, into a brand-new projection")
+        trace_before = len(self.device.trace())
+        events_before = self.last_seq()
+        out = os.path.join(self.workdir, "history-at-T.sqlite3")
+        read, projected = hydrate(
+            self.hub.ledger_path,
+            out,
+            until=self.t,
+            progress=lambda r, d: say("  replay: %d events read, %d delivered to rule history" % (r, d)),
+        )
+        rebuilt = self.history_rows(out)
+        same = rebuilt == self.live_at_t
+        say(
+            "rebuilt to T: %d rows from %d ledger events; equal to the live history at T: %s"
+            % (len(rebuilt), read, same)
+        )
+        now_rows = self.history_rows()
+        say("(the live history now has %d rows: the rebuild left out everything after T)" % len(now_rows))
+        time.sleep(0.5)
+        moved = len(self.device.trace()) - trace_before
+        new_events = self.last_seq() - events_before
+        say(
+            "servo writes during the rebuild: %d; device results during the rebuild: %d" % (moved, new_events)
+        )
+        if not same or moved or new_events or projected != read:
+            raise DemoFailed("the rebuild must equal the live history at T and move nothing")
+
+    # 7. Tamper
+    def tamper(self):
+        step("7. Tampering: a copy of the ledger with one row edited")
+        copy_dir = os.path.join(self.workdir, "tampered")
+        os.makedirs(copy_dir)
+        source = sqlite3.connect(self.hub.ledger_path)
+        target = sqlite3.connect(os.path.join(copy_dir, "ledger.sqlite3"))
+        source.backup(target)
+        source.close()
+        target.execute("DROP TRIGGER events_no_update")
+        target.execute("""UPDATE events SET body = replace(body, '"event":"DOUBLE"', '"event":"LONG"')
+                          WHERE detail_type = 'FeedRequested' AND body LIKE '%"event":"DOUBLE"%'""")
+        target.commit()
+        target.close()
+        say("copy: the DOUBLE press rewritten as LONG (triggers dropped first, as an attacker would)")
+        self.verdicts = {}
+        for label, data_dir in (("tampered copy", copy_dir), ("live ledger", self.data_dir)):
+            run = subprocess.run(
+                [sys.executable, "-m", "cloud.hub", "verify", "--data-dir", data_dir],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            for line in run.stdout.splitlines():
+                say("  verify %s| %s" % (label, line))
+            self.verdicts[label] = run.returncode
+        if self.verdicts != {"tampered copy": 1, "live ledger": 0}:
+            raise DemoFailed("verify must catch the edit and pass the live ledger: %r" % self.verdicts)
+
+    def summary(self):
+        step("8. Summary")
+        db = self.db()
+        kinds = db.execute(
+            "SELECT detail_type, COUNT(*) FROM events GROUP BY detail_type ORDER BY 1"
+        ).fetchall()
+        for seq, event in ledger_mod.read(db):
+            detail = event["detail"]
+            say("  ledger| %2d %-15s %s" % (seq, event["detail-type"], _summary(detail)))
+        db.close()
+        say("ledger: %s" % ", ".join("%d %s" % (n, kind) for kind, n in kinds))
+        say("history: %s" % ", ".join(self.shown))
+        say("servo: %d PWM writes in all, none for the duplicate or the rebuild" % len(self.device.trace()))
 
 
-def show_servo_writes(writes, servos):
-    """One line per PWM write of this step, in ms from its first; a 0 pulse is the servo detached."""
-    bowl_of_pin = {spec["pin"]: bowl for bowl, spec in servos.items()}
-    if not writes:
-        say("  servo| no PWM write")
-        return
-    first = writes[0][0]
-    for ticks_us, pin, duty_ns in writes:
-        pulse = "pulse %d us" % (duty_ns // 1000) if duty_ns else "off (detached)"
-        say("  servo| +%4d ms pin %d (%s) %s" % ((ticks_us - first) // 1000, pin, bowl_of_pin[pin], pulse))
+def _summary(detail):
+    if "press_id" in detail:
+        return "%s %s" % (detail["event"], detail["press_id"])
+    if detail.get("type") == "result":
+        return "seq=%d %s %s %s" % (
+            detail["seq"],
+            detail["id"],
+            detail["status"],
+            json.dumps(detail["bowls"]),
+        )
+    return "%s %s" % (detail.get("type"), detail.get("status", ""))
 
 
-def _stop_on_sigterm(signum, frame):
-    raise KeyboardInterrupt
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m tools.demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--chart", default="history.png", help="where the history chart goes")
+    args = parser.parse_args(argv)
 
+    def tell(stack, workdir):
+        demo = Demo(stack, workdir, args.chart)
+        demo.start_everything()
+        demo.press_all()
+        demo.redeliver()
+        demo.outage()
+        demo.history()
+        demo.rebuild()
+        demo.tamper()
+        demo.summary()
 
-def main():
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    began = time.monotonic()
-    workdir = tempfile.mkdtemp(prefix="cat-feeder-demo-")
-    try:
-        with contextlib.ExitStack() as stack:
-            demo = Demo(stack, workdir)
-            demo.start_everything()
-            demo.create_bus()
-            demo.press_all()
-            demo.redeliver()
-            demo.replay()
-            step("6. Stopping the device, mosquitto and moto")
-        say("stopped all three")
-    except DemoFailed as failure:
-        print("demo: FAILED: %s" % failure, file=sys.stderr, flush=True)
-        return 1
-    except KeyboardInterrupt:
-        print("demo: interrupted; everything it started is stopped", file=sys.stderr, flush=True)
-        return 130
-    except Exception as error:  # a stand-in that would not start, an AWS call moto refused, ...
-        traceback.print_exc()
-        print("demo: FAILED: %s: %s" % (type(error).__name__, error), file=sys.stderr, flush=True)
-        return 1
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    say(
-        "demo: OK in %.1f s: three presses fed their bowls, the redelivery was a duplicate, replays never fed"
-        % (time.monotonic() - began)
+    return run(
+        tell,
+        "9. Stopping the device, the hub and mosquitto",
+        "three feeds, a duplicate absorbed, an outage drained, the history rebuilt to T equal to live,"
+        " tampering caught",
     )
-    return 0
 
 
 if __name__ == "__main__":

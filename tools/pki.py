@@ -7,10 +7,11 @@ Writes into a git-ignored folder (default .pki/), reusing whatever already exist
 | file | what |
 |---|---|
 | ca.crt, ca.key, ca.der | the development CA (ca.der: DER for the device's `cadata`) |
-| broker.crt, broker.key | broker, SAN localhost + 127.0.0.1, signed by the CA |
+| broker.crt, broker.key | broker, SAN localhost + 127.0.0.1 (+ `--broker-host` names), signed by the CA |
 | device.crt, device.key | device, CN = thing name; device.crt.der, device.key.der for MicroPython's ssl |
 | publisher.crt, publisher.key | the "cloud publisher", CN = cloud-publisher (publishes commands) |
 | observer.crt, observer.key | CN = cloud-observer: reads the states topic, as the IoT rule does in AWS |
+| hub.crt, hub.key | CN = cloud-hub: the self-hosted hub (cloud/hub/) reads button and states topics |
 | rogue-ca.crt, rogue-ca.key, rogue-ca.der | a second, unrelated CA (negative tests) |
 | rogue-device.crt/.key (+ .der) | a device certificate (CN = thing name) signed by the rogue CA |
 | rogue-broker.crt/.key | a localhost broker certificate signed by the rogue CA |
@@ -34,6 +35,7 @@ DEFAULT_DIR = ".pki"
 DEFAULT_THING = "cat-feeder"
 PUBLISHER_CN = "cloud-publisher"
 OBSERVER_CN = "cloud-observer"
+HUB_CN = "cloud-hub"
 DAYS = "3650"
 WRONG_HOST = "not-the-broker.invalid"
 KEY_TYPES = {
@@ -46,12 +48,21 @@ DEFAULT_KEY_TYPE = "rsa"
 class Pki:
     """Paths of the generated files; `ensure()` creates the ones that are missing."""
 
-    def __init__(self, directory=DEFAULT_DIR, thing=DEFAULT_THING, key_type=DEFAULT_KEY_TYPE):
+    def __init__(
+        self, directory=DEFAULT_DIR, thing=DEFAULT_THING, key_type=DEFAULT_KEY_TYPE, broker_hosts=()
+    ):
+        """broker_hosts: LAN host names and IP addresses the broker certificate must also name (the
+        self-hosted hub serving real boards); a broker certificate without them is issued again."""
         self.dir = os.path.abspath(directory)
+        self.broker_san = ",".join(
+            ["DNS:localhost", "IP:127.0.0.1"]
+            + [("IP:" if _is_ip(host) else "DNS:") + host for host in broker_hosts]
+        )
         self.thing = thing
         self.key_type = key_type
         self.publisher_cn = PUBLISHER_CN
         self.observer_cn = OBSERVER_CN
+        self.hub_cn = HUB_CN
 
     def path(self, name):
         return os.path.join(self.dir, name)
@@ -67,12 +78,15 @@ class Pki:
         os.chmod(self.dir, 0o700)
         self._ca("ca", "cat-feeder dev CA")
         self._ca("rogue-ca", "unrelated CA")
-        self._leaf("broker", "ca", "localhost", server=True, san="DNS:localhost,IP:127.0.0.1")
+        if os.path.exists(self.cert("broker")) and not self._names_all("broker", self.broker_san):
+            os.remove(self.cert("broker"))
+        self._leaf("broker", "ca", "localhost", server=True, san=self.broker_san)
         self._leaf("wrong-host-broker", "ca", WRONG_HOST, server=True, san="DNS:" + WRONG_HOST)
         self._leaf("rogue-broker", "rogue-ca", "localhost", server=True, san="DNS:localhost,IP:127.0.0.1")
         self._leaf("device", "ca", self.thing)
         self._leaf("publisher", "ca", self.publisher_cn)
         self._leaf("observer", "ca", self.observer_cn)
+        self._leaf("hub", "ca", self.hub_cn)
         self._leaf("rogue-device", "rogue-ca", self.thing)
         for name in ("device", "rogue-device"):
             self._der(name)
@@ -80,6 +94,11 @@ class Pki:
             if not os.path.exists(self.path(ca + ".der")):
                 _openssl("x509", "-in", self.cert(ca), "-outform", "DER", "-out", self.path(ca + ".der"))
         return self
+
+    def _names_all(self, name, san):
+        text = _openssl("x509", "-in", self.cert(name), "-noout", "-ext", "subjectAltName")
+        named = {part.strip().replace("IP Address:", "IP:") for part in text.splitlines()[-1].split(",")}
+        return set(san.split(",")) <= named
 
     def _new_key(self, name):
         _openssl("genpkey", *KEY_TYPES[self.key_type], "-out", self.key(name))
@@ -125,10 +144,21 @@ class Pki:
             os.chmod(self.path(name + ".key.der"), 0o600)
 
 
+def _is_ip(host):
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return False
+
+
 def _openssl(*args):
     proc = subprocess.run(["openssl", *args], capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError("openssl %s failed: %s" % (args[0], proc.stderr.strip()))
+    return proc.stdout
 
 
 def main(argv=None):
@@ -137,8 +167,10 @@ def main(argv=None):
     parser.add_argument("--thing", default=DEFAULT_THING)
     parser.add_argument("--key-type", choices=sorted(KEY_TYPES), default=DEFAULT_KEY_TYPE,
                         help="for the keys this run creates; existing files are kept")
+    parser.add_argument("--broker-host", action="append", default=[],
+                        help="a LAN host name or IP the broker certificate must name (repeatable)")
     args = parser.parse_args(argv)
-    pki = Pki(args.dir, args.thing, args.key_type).ensure()
+    pki = Pki(args.dir, args.thing, args.key_type, args.broker_host).ensure()
     print("PKI in %s (%s keys, device CN %s, publisher CN %s)"
           % (pki.dir, pki.key_type, pki.thing, pki.publisher_cn))
 

@@ -148,15 +148,16 @@ def test_without_the_endpoint_the_feeder_fails_clearly_and_publishes_nothing(pub
 
 
 def test_every_command_carries_integer_times_even_from_a_fractional_press(published):
-    # A 1-Click reportedTime has milliseconds; a button may send a float `at`. The device rejects a
-    # float issued_at (single-precision floats on the ESP32), so every command must carry integers.
+    # A 1-Click reportedTime has milliseconds (a button's `at` is an integer: the handler rejects a float
+    # one, see test_cloud_button_handler.py). The device rejects a float issued_at (single-precision
+    # floats on the ESP32), so every command must carry integers.
     now = time.time()
     clicks = [
         {"deviceInfo": {"deviceId": "G030PM0123456789"},
          "deviceEvent": {"buttonClicked": {"clickType": "SINGLE", "reportedTime": stamp}}}
         for stamp in (time.strftime("%Y-%m-%dT%H:%M:%S.987Z", time.gmtime(now - 2)),)
     ]
-    presses = [{"v": 1, "event": "LONG", "at": now - 1.75, "seq": 4, "thing": "cat-feeder"}]
+    presses = [{"v": 1, "event": "LONG", "at": int(now) - 1, "seq": 4, "thing": "cat-feeder"}]
     details = [button.parse_press(p) for p in clicks + presses]
     for detail in details:
         command = feeder.command_for(feeds_event(detail))

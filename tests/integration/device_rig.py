@@ -71,7 +71,7 @@ def rig_config(port, **sections):
     sections.setdefault("servos", {"left": dict(LEFT), "right": dict(RIGHT)})
     # These tests stream many commands; the cap has its own test (test_device_cap.py).
     sections.setdefault("feeding", {"max_portions_per_hour": 128, "max_portions_per_day": 128})
-    sim = {"trace": device_tool.TRACE}
+    sim = {"trace": device_tool.TRACE, "button": device_tool.BUTTON_LEVEL}
     sim.update(sections.pop("sim", {}))
     return device_tool.device_config(port, mqtt=mqtt, sim=sim, **sections)
 
@@ -98,8 +98,12 @@ def dispense_starts(trace):
 
 
 class Device:
-    def __init__(self, flash_dir, pki, config, heapsize="128K", compiled=False):
-        self.flash = device_tool.prepare_flash(str(flash_dir), pki, config, fresh=True, compiled=compiled)
+    def __init__(self, flash_dir, pki, config, heapsize="128K", compiled=False, deployed=False):
+        """deployed: flash_dir already holds the firmware and config (`make flash` put it there)."""
+        if deployed:
+            self.flash = str(flash_dir)
+        else:
+            self.flash = device_tool.prepare_flash(str(flash_dir), pki, config, fresh=True, compiled=compiled)
         self.trace_path = os.path.join(self.flash, config["sim"]["trace"])
         self.heapsize = heapsize
         self.proc = None

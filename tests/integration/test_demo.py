@@ -1,63 +1,102 @@
-"""`make demo` (python -m tools.demo) end to end: its story and that it leaves nothing running."""
+"""`make demo` (python -m tools.demo) on the self-hosted hub, end to end: exactly what it shows (results,
+servo writes, ledger rows, history rows, the rebuild to T, verify) and that it leaves nothing running."""
 
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.integration.test_aws_rehearsal import ROOT, port_is_closed, processes_in
+
 RESULT = re.compile(r"device -> cat-feeder/states: seq=(\d+) id=(\S+) status=(\w+) bowls=(\[.*\])$")
+LEDGER = re.compile(r"^  ledger\| +(\d+) (\w+) +(.*)$")
 
 
-def port_is_closed(port):
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) != 0
+def section(out, number):
+    start = out.index("== %d." % number)
+    return out[start : out.index("== %d." % (number + 1), start)]
 
 
-def processes_in(directory):
-    """Pids of processes whose working directory is (or was, before its removal) directory."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cwd = os.readlink("/proc/%s/cwd" % pid)
-        except OSError:  # gone meanwhile, or not ours to read
-            continue
-        if cwd.removesuffix(" (deleted)") == directory:
-            found.append(int(pid))
-    return found
+def servo_lines(text):
+    return [line.split("servo| ")[1] for line in text.splitlines() if "servo| " in line]
 
 
-def test_the_demo_feeds_three_bowls_absorbs_a_redelivery_refuses_a_replay_and_stops_everything():
+def test_the_demo_tells_the_whole_story_on_the_hub_and_stops_everything(tmp_path):
+    chart = tmp_path / "history.png"
     demo = subprocess.run(
-        [sys.executable, "-m", "tools.demo"], cwd=ROOT, capture_output=True, text=True, timeout=90
+        [sys.executable, "-m", "tools.demo", "--chart", str(chart)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     out = demo.stdout
     assert demo.returncode == 0, out + demo.stderr
     results = [RESULT.search(line).groups() for line in out.splitlines() if RESULT.search(line)]
-    seqs = [int(seq) for seq, _, _, _ in results]
-    outcomes = [(status, json.loads(bowls)) for _, _, status, bowls in results]
-    assert seqs == [1, 2, 3, 4]
-    assert outcomes == [
-        ("dispensed", ["left"]),
-        ("dispensed", ["right"]),
-        ("dispensed", ["left", "right"]),
-        ("duplicate", []),
+    ids = {}
+    for _, press_id, _, _ in results:
+        ids.setdefault(press_id, len(ids))
+    assert [
+        (int(seq), ids[press_id], status, json.loads(bowls)) for seq, press_id, status, bowls in results
+    ] == [
+        (1, 0, "dispensed", ["left"]),
+        (2, 1, "dispensed", ["right"]),
+        (3, 2, "dispensed", ["left", "right"]),
+        (4, 2, "duplicate", []),  # the LONG command redelivered by the hub after its restart
+        (5, 3, "dispensed", ["left"]),  # the outage press, drained from the device's outbox
+        (6, 3, "duplicate", []),  # the same command redelivered by mosquitto
     ]
-    # The redelivery is the SINGLE press again, and it moved no servo.
-    assert results[3][1] == results[0][1]
-    redelivery = out[out.index("== 4.") : out.index("== 5.")]
-    assert "servo| no PWM write" in redelivery and "pulse" not in redelivery
-    replay = out[out.index("== 5.") : out.index("== 6.")]
-    assert "queue of rule feeds:   0 event(s)" in replay
-    assert re.search(
-        r'"status": "refused", "reason": "replayed event \'demo-replay-\d+\' never feeds"', replay
+    # Servo: each press moves its bowls' servos out and back (a 0 pulse detaches), the duplicates nothing.
+    single = [
+        "pin 3 (left) pulse 1500 us",
+        "pin 3 (left) off (detached)",
+        "pin 3 (left) pulse 500 us",
+        "pin 3 (left) off (detached)",
+    ]
+    double = [line.replace("3 (left)", "4 (right)") for line in single]
+    moves = [re.sub(r"^\+ *\d+ ms ", "", line) for line in servo_lines(out)]
+    assert moves == single + double + single + double + ["no PWM write"] + single
+    assert "ledger: 0 new event(s)" in section(out, 3)
+    # The ledger: presses once each, every result, statuses (their number depends on the outage).
+    rows = [LEDGER.match(line).groups() for line in section(out, 8).splitlines() if LEDGER.match(line)]
+    assert [int(seq) for seq, _, _ in rows] == list(range(1, len(rows) + 1))
+    facts = [(kind, text.split(" press-")[0]) for _, kind, text in rows if kind != "DeviceStatus"]
+    assert facts == [
+        ("FeedRequested", "SINGLE"),
+        ("FeedResult", "seq=1"),
+        ("FeedRequested", "DOUBLE"),
+        ("FeedResult", "seq=2"),
+        ("FeedRequested", "LONG"),
+        ("FeedResult", "seq=3"),
+        ("FeedResult", "seq=4"),
+        ("FeedRequested", "SINGLE"),
+        ("FeedResult", "seq=5"),
+        ("FeedResult", "seq=6"),
+    ]
+    assert rows[0][1:] == ("DeviceStatus", "status online")
+    # The history: one row per press, the duplicates do not count twice.
+    history = [line.split("history| ")[1] for line in section(out, 5).splitlines() if "history| " in line]
+    assert [re.sub(r"^\S+ \S+ +", "", line).split()[:3] for line in history[1:5]] == [
+        ["SINGLE", "left", "dispensed"],
+        ["DOUBLE", "right", "dispensed"],
+        ["LONG", "left+right", "dispensed"],
+        ["SINGLE", "left", "dispensed"],
+    ]
+    assert (
+        history[5].startswith("device cat-feeder: online since") and "6 results, seq gaps: none" in history[5]
     )
-    assert "no command reached the device, no servo moved" in replay
-    assert "demo: OK" in out.splitlines()[-1]
-    moto_port = int(re.search(r"moto server on http://127\.0\.0\.1:(\d+)", out).group(1))
+    assert chart.read_bytes()[:4] == b"\x89PNG"
+    rebuild = section(out, 6)
+    assert "rebuilt to T: 4 rows from 7 ledger events; equal to the live history at T: True" in rebuild
+    assert "servo writes during the rebuild: 0; device results during the rebuild: 0" in rebuild
+    tamper = section(out, 7)
+    assert "verify tampered copy| verify: seq 4: hash does not match its content and predecessor" in tamper
+    assert "verify live ledger| verify: %d events, hash chain intact" % len(rows) in tamper
+    assert out.splitlines()[-1].startswith("demo: OK")
     broker_port = int(re.search(r"mosquitto on 127\.0\.0\.1:(\d+)", out).group(1))
     flash = re.search(r"fresh flash in (\S+)", out).group(1)
-    assert port_is_closed(broker_port) and port_is_closed(moto_port)
-    assert not os.path.exists(flash) and processes_in(flash) == []
+    assert port_is_closed(broker_port)
+    assert processes_in(flash) == []
+    hub_dir = re.search(r"hub data in (\S+)", out).group(1)
+    assert not os.path.exists(hub_dir) and not os.path.exists(flash)

@@ -1,0 +1,200 @@
+"""The feeding history: `make history` (python -m cloud.history).
+
+    python -m cloud.history [--from 2026-11-01] [--to 2026-11-29] [--png history.png]
+                            [--data-dir .hub]                       # the self-hosted hub's projection
+                            [--aws [--endpoint-url URL] [--region R] [--profile P] [--table NAME]]
+
+Prints one row per press requested in the day range (UTC days, both ends included; default: the
+last 7 days): when, which press, the bowls, the device's answer and when it came, or `unconfirmed`
+once the command's TTL passed without an answer; then each device's last status and seq gaps. Writes
+a PNG chart of portions per day per bowl, with failed (expired, capped, interrupted, rejected) and
+unconfirmed feeds marked. Reads the projection written by cloud/handlers/projector.py: SQLite on the
+hub, DynamoDB on AWS.
+"""
+
+import argparse
+import os
+import sys
+import time
+from datetime import date, datetime, timedelta, timezone
+
+from cloud import awsenv
+from cloud.handlers.projector import outcome_as_of
+from cloud.topology import COMMAND_TTL_S, TOPOLOGY
+
+BOWLS = ("left", "right")
+FAILED = ("expired", "capped", "interrupted", "rejected")
+DEFAULT_DAYS = 7
+
+
+class History:
+    """Press and device rows of a projection, as of a moment."""
+
+    def __init__(self, rows, as_of, ttl_s=COMMAND_TTL_S):
+        self.as_of = as_of
+        self.presses, self.devices = [], []
+        for key, row in rows:
+            (self.presses if key.startswith("press#") else self.devices).append(row)
+        for press in self.presses:
+            press["shown"] = outcome_as_of(press, as_of, ttl_s)
+        self.presses.sort(key=lambda press: (press.get("requested_at") or 0, press.get("press_id")))
+
+    def between(self, first_day, last_day):
+        start = _midnight(first_day)
+        end = _midnight(last_day + timedelta(days=1))
+        return [
+            p for p in self.presses if p.get("requested_at") is not None and start <= p["requested_at"] < end
+        ]
+
+    def per_day(self, presses):
+        """{day: {"left": portions, "right": portions, "failed": n, "unconfirmed": n}}"""
+        days = {}
+        for press in presses:
+            day = datetime.fromtimestamp(press["requested_at"], tz=timezone.utc).date()
+            counts = days.setdefault(day, {"left": 0, "right": 0, "failed": 0, "unconfirmed": 0})
+            if press["shown"] == "dispensed":
+                for bowl in press.get("fed_bowls", []):
+                    counts[bowl] += 1
+            elif press["shown"] in FAILED:
+                counts["failed"] += 1
+            elif press["shown"] == "unconfirmed":
+                counts["unconfirmed"] += 1
+        return days
+
+
+def table(history, presses):
+    lines = [
+        "%-20s %-6s %-11s %-12s %-9s %s" % ("requested (UTC)", "press", "bowls", "outcome", "answered", "id")
+    ]
+    for press in presses:
+        # The device's clock, to the second: an answer may read a second before a press timed to the ms.
+        answered = _when(press.get("outcome_at"))[11:]
+        outcome = press["shown"] + (" (%s)" % press["reason"] if press.get("reason") else "")
+        lines.append(
+            "%-20s %-6s %-11s %-12s %-9s %s"
+            % (
+                _when(press["requested_at"]),
+                press.get("event"),
+                "+".join(press.get("bowls", [])),
+                outcome,
+                answered,
+                press.get("press_id"),
+            )
+        )
+    for device in history.devices:
+        status = device.get("status") or {}
+        missing = device.get("missing", [])
+        lines.append(
+            "device %s: %s since %s, last seen %s, %d results, seq gaps: %s"
+            % (
+                device.get("thing"),
+                status.get("status", "unknown"),
+                _when(status.get("at")),
+                _when(device.get("last_seen")),
+                device.get("results", 0),
+                _ranges(missing) or "none",
+            )
+        )
+    return lines
+
+
+def chart(history, presses, first_day, last_day, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    per_day = history.per_day(presses)
+    days = [first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1)]
+    counts = [per_day.get(day, {"left": 0, "right": 0, "failed": 0, "unconfirmed": 0}) for day in days]
+    x = range(len(days))
+    figure, axes = plt.subplots(figsize=(max(6, len(days) * 0.6), 4))
+    series = (
+        ("left", "left bowl", {"color": "#1f77b4"}),
+        ("right", "right bowl", {"color": "#ff7f0e"}),
+        ("failed", "failed (not fed)", {"color": "#d62728", "hatch": "xx"}),
+        ("unconfirmed", "unconfirmed (no answer)", {"color": "#7f7f7f", "hatch": "//"}),
+    )
+    width = 0.2
+    for n, (field, label, style) in enumerate(series):
+        offset = (n - 1.5) * width
+        axes.bar([i + offset for i in x], [c[field] for c in counts], width, label=label, **style)
+    axes.set_xticks(list(x), [day.strftime("%m-%d") for day in days], rotation=45)
+    axes.set_ylabel("portions / presses")
+    axes.set_title("Portions per day per bowl, %s to %s (UTC)" % (first_day, last_day))
+    axes.legend(fontsize="small")
+    axes.yaxis.get_major_locator().set_params(integer=True)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def _midnight(day):
+    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp()
+
+
+def _when(moment):
+    if moment is None:
+        return "-"
+    return datetime.fromtimestamp(moment, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _ranges(numbers):
+    spans, numbers = [], sorted(numbers)
+    for n in numbers:
+        if spans and n == spans[-1][1] + 1:
+            spans[-1][1] = n
+        else:
+            spans.append([n, n])
+    return ", ".join(str(a) if a == b else "%d-%d" % (a, b) for a, b in spans)
+
+
+def rows_from(args):
+    if args.aws:
+        from cloud.handlers.projector import DynamoStore
+
+        return list(DynamoStore(awsenv.AwsEnv.from_args(args).client("dynamodb"), args.table).rows())
+    from cloud.hub.hub import HISTORY_FILE
+    from cloud.hub.projection import SqliteStore
+
+    path = os.path.join(args.data_dir, HISTORY_FILE)
+    if not os.path.exists(path):
+        raise FileNotFoundError("no hub history at %s: run the hub (make hub) or pass --data-dir" % path)
+    store = SqliteStore(path)
+    try:
+        return list(store.rows())
+    finally:
+        store.close()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m cloud.history", description="the feeding history")
+    today = datetime.now(timezone.utc).date()
+    parser.add_argument(
+        "--from", dest="first", type=date.fromisoformat, default=today - timedelta(days=DEFAULT_DAYS - 1)
+    )
+    parser.add_argument("--to", dest="last", type=date.fromisoformat, default=today)
+    parser.add_argument("--png", default="history.png")
+    parser.add_argument("--data-dir", default=".hub")
+    parser.add_argument("--aws", action="store_true", help="read the DynamoDB table of the deployed stack")
+    parser.add_argument("--table", default=TOPOLOGY["table"]["name"])
+    awsenv.add_arguments(parser)
+    args = parser.parse_args(argv)
+    if args.first > args.last:
+        parser.error("--from must not be after --to")
+    try:
+        history = History(rows_from(args), time.time())
+    except Exception as error:  # no hub data, no credentials, no table: one line, no traceback
+        print("history: %s: %s" % (type(error).__name__, error), file=sys.stderr)
+        return 1
+    presses = history.between(args.first, args.last)
+    for line in table(history, presses):
+        print(line)
+    chart(history, presses, args.first, args.last, args.png)
+    print("history: %d presses from %s to %s; chart in %s" % (len(presses), args.first, args.last, args.png))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,16 @@
+"""The self-hosted hub: the cloud half on one machine, for `make demo`, tests and households without AWS.
+
+mosquitto stays the broker; this package plays what EventBridge, Lambda and the IoT topic rules do on
+AWS, reading the same declaration (cloud/topology.py) and running the same handlers (cloud/handlers/):
+
+| module | concern |
+|---|---|
+| `ledger.py` | append-only SQLite ledger: WAL, synchronous=FULL, triggers, hash chain, `verify` |
+| `events.py` | EventBridge envelopes, dedup keys, the handlers' local `events` client |
+| `patterns.py` | EventBridge pattern matching (exact, prefix, exists, anything-but) |
+| `runtime.py` | handler environment and local clients (iot-data over MQTT, events into the ledger) |
+| `delivery.py` | rules, targets, per-rule cursors, retries, dead letters |
+| `ingest.py` | persistent QoS 1 MQTT session; acknowledged after the ledger commit |
+| `replay.py` | replays with a time window and chosen rules, never `feeds` |
+| `hub.py` | the parts together; `__main__.py` the command line (`make hub`) |
+"""

@@ -1,0 +1,161 @@
+"""Rules and their delivery: the local counterpart of EventBridge rules and targets.
+
+Each rule of cloud/topology.py gets a thread and a cursor (the last ledger seq it has handled, kept
+in the ledger file). The thread reads events after its cursor in ledger order, and for each one its
+pattern matches, calls every target; then it moves the cursor. The cursor is saved after the
+targets ran, so a hub killed in between delivers that event again on restart: at least once, as
+EventBridge. A failing target is retried with exponential backoff up to the target's
+`retry.max_attempts` and `retry.max_event_age_s`, then the event goes to the dead-letter table and
+the rule moves on.
+
+Targets: a function is the handler module of cloud/handlers called in-process with the event (a
+Lambda-shaped, JSON-decoded copy); a queue is a row in `queue_messages`.
+"""
+
+import json
+import logging
+import threading
+import time
+from datetime import datetime
+
+from cloud.hub import ledger as ledger_mod
+from cloud.hub import patterns
+from cloud.hub.runtime import handler_module
+
+log = logging.getLogger("hub")
+BACKOFF_S = 0.1
+BACKOFF_CAP_S = 5.0
+BATCH = 256
+
+
+class FunctionTarget:
+    def __init__(self, topology, key):
+        self.name = topology["functions"][key]["name"]
+        self.module = handler_module(topology, key)
+
+    def __call__(self, event, db):
+        return self.module.handler(json.loads(json.dumps(event)))
+
+
+class QueueTarget:
+    def __init__(self, topology, key):
+        self.name = topology["queues"][key]["name"]
+
+    def __call__(self, event, db):
+        db.execute(
+            "INSERT INTO queue_messages (queue, body, at) VALUES (?, ?, ?)",
+            (self.name, json.dumps(event), time.time()),
+        )
+        return None
+
+
+class Rule:
+    def __init__(self, topology, spec):
+        patterns.check(spec["event_pattern"], "rule %s" % spec["name"])
+        self.name = spec["name"]
+        self.pattern = spec["event_pattern"]
+        self.targets = []
+        for target in spec["targets"]:
+            call = (
+                FunctionTarget(topology, target["function"])
+                if "function" in target
+                else QueueTarget(topology, target["queue"])
+            )
+            self.targets.append((call, target.get("retry", {})))
+
+    def matches(self, event):
+        return patterns.matches(self.pattern, event)
+
+
+def rules(topology):
+    return [Rule(topology, spec) for spec in topology["rules"]]
+
+
+def event_age_s(event, now):
+    return now - datetime.fromisoformat(event["time"].replace("Z", "+00:00")).timestamp()
+
+
+def deliver(rule, event, db, sleep=time.sleep, now=time.time):
+    """Call each target of rule with event, retrying; a target that keeps failing dead-letters the event."""
+    for call, retry in rule.targets:
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                answer = call(event, db)
+                _log_delivery(rule, call, event, answer)
+                break
+            except Exception as error:  # a target's failure must not stop the rule
+                too_old = event_age_s(event, now()) > retry.get("max_event_age_s", 24 * 3600)
+                if attempts > retry.get("max_attempts", 8) or too_old:
+                    why = "%s: %s" % (type(error).__name__, error)
+                    db.execute(
+                        "INSERT INTO dead_letters (rule, target, event_seq, attempts, error, at)"
+                        " VALUES (?, ?, (SELECT seq FROM events WHERE id = ?), ?, ?, ?)",
+                        (rule.name, call.name, event["id"], attempts, why, now()),
+                    )
+                    log.error(
+                        "rule %s -> %s: event %s dead-lettered after %d attempts: %s",
+                        rule.name,
+                        call.name,
+                        event["id"],
+                        attempts,
+                        why,
+                    )
+                    break
+                log.warning(
+                    "rule %s -> %s: attempt %d failed (%s), retrying", rule.name, call.name, attempts, error
+                )
+                sleep(min(BACKOFF_CAP_S, BACKOFF_S * 2 ** (attempts - 1)))
+
+
+def _log_delivery(rule, call, event, answer):
+    """The feeder's answers (a command published, expired) tell the hub's story; the rest is noise."""
+    if isinstance(answer, dict) and "id" in answer:
+        detail = event.get("detail", {})
+        log.info(
+            "rule %s -> %s: command %s %s %s",
+            rule.name,
+            call.name,
+            answer["id"],
+            detail.get("event", ""),
+            answer["status"],
+        )
+
+
+class Deliverer(threading.Thread):
+    """One rule's delivery loop, woken by `appended` after each ledger commit."""
+
+    def __init__(self, ledger_path, rule, appended, stopping):
+        super().__init__(name="rule-" + rule.name, daemon=True)
+        self.rule = rule
+        self.appended = appended
+        self.stopping = stopping
+        # The cursor may lag on power loss (NORMAL): that only means a redelivery, never a loss.
+        self.db = ledger_mod.connect(ledger_path, synchronous="NORMAL")
+        row = self.db.execute("SELECT seq FROM cursors WHERE rule = ?", (rule.name,)).fetchone()
+        self.cursor = row[0] if row else 0
+
+    def run(self):
+        while not self.stopping.is_set():
+            batch = ledger_mod.read(self.db, after=self.cursor, limit=BATCH)
+            if not batch:
+                with self.appended:
+                    self.appended.wait(0.2)
+                continue
+            for seq, event in batch:
+                if self.stopping.is_set():
+                    break
+                self.cursor = seq
+                if self.rule.matches(event):
+                    deliver(self.rule, event, self.db)
+                    self.save_cursor()
+            self.save_cursor()
+        self.db.close()
+
+    def save_cursor(self):
+        self.db.execute(
+            "INSERT INTO cursors (rule, seq) VALUES (?, ?)"
+            " ON CONFLICT (rule) DO UPDATE SET seq = excluded.seq",
+            (self.rule.name, self.cursor),
+        )

@@ -1,0 +1,91 @@
+"""The hub: ledger, ingest, rules and their targets in one process (the roles EventBridge, Lambda and
+IoT Core's rules play on AWS), next to a mosquitto it does not own.
+
+    hub = Hub(data_dir, pki, broker_host, broker_port).start()   # .stop()
+
+Files in data_dir: `ledger.sqlite3` (events, cursors, dead letters, queues, rejected inputs) and
+`history.sqlite3` (the projection the `history` rule's projector writes).
+"""
+
+import logging
+import os
+import threading
+
+from cloud.hub import delivery, projection
+from cloud.hub.events import LedgerEvents
+from cloud.hub.ingest import Ingest, mqtt_client
+from cloud.hub.ledger import Ledger
+from cloud.hub.runtime import LocalIotData, Runtime
+from cloud.topology import TOPOLOGY
+
+log = logging.getLogger("hub")
+LEDGER_FILE = "ledger.sqlite3"
+HISTORY_FILE = "history.sqlite3"
+CONNECT_WAIT_S = 5
+
+
+class Hub:
+    def __init__(self, data_dir, pki, broker_host, broker_port, topology=TOPOLOGY):
+        os.makedirs(data_dir, exist_ok=True)
+        self.data_dir = data_dir
+        self.ledger_path = os.path.join(data_dir, LEDGER_FILE)
+        self.history_path = os.path.join(data_dir, HISTORY_FILE)
+        self.topology = topology
+        self.pki = pki
+        self.host, self.port = broker_host, broker_port
+        self.appended = threading.Condition()
+        self.stopping = threading.Event()
+        self.runtime = None
+
+    def start(self):
+        self.ledger = Ledger(self.ledger_path)
+        self.store = projection.SqliteStore(self.history_path)
+        self.publisher = mqtt_client(self.pki, "publisher", "cat-feeder-hub-publisher")
+        connected = threading.Event()
+        self.publisher.on_connect = lambda *args: connected.set()
+        self.publisher.connect_async(self.host, self.port, keepalive=30)
+        self.publisher.loop_start()
+        if not connected.wait(CONNECT_WAIT_S):
+            log.warning("hub: the broker is not reachable yet; feeds are retried until it is")
+        self.events = LedgerEvents()
+        self.runtime = Runtime(
+            self.topology,
+            iot_data_client=LocalIotData(self.publisher),
+            events_client=self.events,
+            store=self.store,
+        )
+        self.deliverers = [
+            delivery.Deliverer(self.ledger_path, rule, self.appended, self.stopping)
+            for rule in delivery.rules(self.topology)
+        ]
+        for deliverer in self.deliverers:
+            deliverer.start()
+        self.ingest = Ingest(self.ledger, self.events, self.pki, self.host, self.port, self.notify)
+        self.ingest.start()
+        if not self.ingest.subscribed.wait(CONNECT_WAIT_S):
+            log.warning("hub: not subscribed yet; the broker will queue for the hub once it is")
+        return self
+
+    def delivered(self):
+        """True when every rule's cursor has reached the end of the ledger."""
+        (last,) = self.ledger.db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()
+        return all(deliverer.cursor >= last for deliverer in self.deliverers)
+
+    def notify(self):
+        with self.appended:
+            self.appended.notify_all()
+
+    def stop(self):
+        if self.runtime is None:
+            return
+        self.ingest.stop()
+        self.stopping.set()
+        self.notify()
+        for deliverer in self.deliverers:
+            deliverer.join(15)
+        self.publisher.disconnect()
+        self.publisher.loop_stop()
+        self.runtime.close()
+        self.runtime = None
+        self.ledger.close()
+        self.store.close()

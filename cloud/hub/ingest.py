@@ -1,0 +1,176 @@
+"""Ingest: what IoT Core's topic rules do on AWS. A persistent QoS 1 session (paho-mqtt, manual
+acknowledgements) on the button topics and the states topic; each message goes through the same
+handler its topic rule invokes on AWS (button: the rule's SELECT, then cloud/handlers/button.py;
+states: cloud/handlers/states.py), whose PutEvents lands in the ledger. A message is acknowledged
+(PUBACK) only after the ledger commit that holds its event, so a hub killed at any point loses no
+acknowledged message: the broker redelivers the others, and the ledger's dedup key keeps them once.
+
+Messages are committed in groups: the writer takes whatever arrives within LINGER_S of the first (up
+to BATCH) and commits it in one transaction, one fsync, before acknowledging all of it.
+
+Bad input (not JSON, not an object, oversized, invalid fields) is logged with the reason and kept in
+the `rejected` table; it never stops the hub.
+"""
+
+import json
+import logging
+import queue
+import ssl
+import threading
+import time
+
+import paho.mqtt.client as paho
+
+from cloud.handlers import button, states
+from cloud.topology import BUTTON_TOPIC_FILTER, STATES_TOPIC
+
+log = logging.getLogger("hub")
+BATCH = 512
+# Group commit: after the first message, wait this long for more to share its fsync.
+LINGER_S = 0.002
+MAX_PAYLOAD = 4096
+CLIENT_ID = "cat-feeder-hub"
+# The button topic rule's SELECT: these payload fields, and `thing` from the topic (never the payload's).
+BUTTON_FIELDS = ("v", "event", "at", "seq")
+
+
+def mqtt_client(pki, identity, client_id, clean_session=True, manual_ack=False):
+    client = paho.Client(
+        paho.CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        clean_session=clean_session,
+        manual_ack=manual_ack,
+        protocol=paho.MQTTv311,
+    )
+    client.tls_set(
+        ca_certs=pki.cert("ca"),
+        certfile=pki.cert(identity),
+        keyfile=pki.key(identity),
+        cert_reqs=ssl.CERT_REQUIRED,
+        tls_version=ssl.PROTOCOL_TLS_CLIENT,
+    )
+    client.reconnect_delay_set(0.05, 2)
+    return client
+
+
+class Ingest:
+    def __init__(self, ledger, events, pki, host, port, on_commit):
+        self.ledger = ledger
+        self.on_commit = on_commit
+        self.inbox = queue.Queue()
+        self.events = events
+        self.client = mqtt_client(pki, "hub", CLIENT_ID, clean_session=False, manual_ack=True)
+        self.client.on_connect = self._on_connect
+        self.client.on_subscribe = lambda *args: self.subscribed.set()
+        self.subscribed = threading.Event()  # set once the broker holds the hub's subscriptions
+        self.client.on_message = lambda client, userdata, message: self.inbox.put(message)
+        self.host, self.port = host, port
+        self.writer = threading.Thread(target=self._write_loop, name="ingest", daemon=True)
+        self.stopping = False
+
+    def start(self):
+        self.writer.start()
+        self.client.connect_async(self.host, self.port, keepalive=30)
+        self.client.loop_start()
+
+    def stop(self):
+        self.stopping = True
+        self.inbox.put(None)
+        self.writer.join(10)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties):
+        if reason_code.is_failure:
+            log.error("hub: broker refused the hub's connection: %s", reason_code)
+            return
+        if flags.session_present:
+            # The broker kept the subscriptions and queued what came meanwhile. Subscribing again would
+            # make it resend the retained status as if new.
+            log.info("hub: reconnected; the broker kept the hub's session")
+            self.subscribed.set()
+            return
+        client.subscribe([(BUTTON_TOPIC_FILTER, 1), (STATES_TOPIC, 1)])
+        log.info(
+            "hub: subscribed to %s and %s (persistent session, QoS 1)", BUTTON_TOPIC_FILTER, STATES_TOPIC
+        )
+
+    def _write_loop(self):
+        while True:
+            first = self.inbox.get()
+            if first is None:
+                return
+            batch = [first]
+            linger_until = time.monotonic() + LINGER_S
+            while len(batch) < BATCH:
+                try:
+                    message = self.inbox.get(timeout=max(0.0, linger_until - time.monotonic()))
+                except queue.Empty:
+                    break
+                if message is None:
+                    self.stopping = True
+                    break
+                batch.append(message)
+            self.commit(batch)
+            if self.stopping:
+                return
+
+    def commit(self, batch):
+        for message in batch:
+            self.handle(message.topic, message.payload)
+        pending = self.events.take()
+        while True:
+            try:
+                self.ledger.append_batch(pending)
+                break
+            except Exception as error:  # disk full, I/O error: nothing is acknowledged until it is written
+                log.error("ledger commit failed (%s); retrying in 1 s, nothing acknowledged", error)
+                time.sleep(1)
+        for message in batch:
+            if message.qos:
+                self.client.ack(message.mid, message.qos)
+        self.on_commit()
+
+    def handle(self, topic, payload):
+        """Run the topic's handler; its PutEvents collects events for the next commit."""
+        try:
+            if len(payload) > MAX_PAYLOAD:
+                raise ValueError("payload of %d bytes is over %d" % (len(payload), MAX_PAYLOAD))
+            message = json.loads(payload)
+            if topic == STATES_TOPIC:
+                answer = states.handler(message)
+            elif isinstance(message, dict):
+                selected = {field: message[field] for field in BUTTON_FIELDS if field in message}
+                selected["thing"] = topic.split("/")[1]
+                answer = button.handler(selected)
+            else:
+                answer = {"status": "rejected", "reason": "press: expected a JSON object"}
+        except Exception as error:  # not JSON, oversized; any other is a bug, and the message is kept too
+            answer = {"status": "rejected", "reason": "%s: %s" % (type(error).__name__, error)}
+        if answer.get("status") == "rejected":
+            log.error("rejected message on %s: %s (kept in the rejected table)", topic, answer["reason"])
+            self.ledger.record_rejected(topic, bytes(payload), answer["reason"])
+        elif topic == STATES_TOPIC:
+            _log_state(message)
+        else:
+            log.info(
+                "press %s %s from %s (seq %s)",
+                answer["event"],
+                answer["press_id"],
+                selected["thing"],
+                selected.get("seq"),
+            )
+
+
+def _log_state(message):
+    if message["type"] == "result":
+        log.info(
+            "result %s %s bowls %s (device seq %d)%s",
+            message["id"],
+            message["status"],
+            message["bowls"],
+            message["seq"],
+            " reason: %s" % message["reason"] if "reason" in message else "",
+        )
+    elif message["type"] == "status":
+        log.info("device %s %s", message["thing"], message["status"])

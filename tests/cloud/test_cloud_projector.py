@@ -1,0 +1,52 @@
+"""The projector (cloud/handlers/projector.py) on DynamoDB (moto's server) writes the same rows as on
+the hub's SQLite, from the same events, and its handler is what the `history` rule invokes."""
+
+import boto3
+
+from cloud.handlers import projector
+from cloud.hub.projection import SqliteStore
+from tests.hub.hubdata import press_event, result_event, status_event
+
+TABLE = "history-test"
+
+
+def events():
+    presses = [press_event(n) for n in range(30)]
+    answers = [
+        result_event(
+            n + 1,
+            p["detail"]["press_id"],
+            "dispensed" if n % 4 else "capped",
+            p["detail"]["pressed_at"] + 1,
+            ["left"] if n % 4 else [],
+            **({} if n % 4 else {"reason": "cap"}),
+        )
+        for n, p in enumerate(presses[:25])
+    ]
+    duplicate = result_event(
+        40, presses[0]["detail"]["press_id"], "duplicate", presses[0]["detail"]["pressed_at"] + 5
+    )
+    return presses + answers + [duplicate, status_event("offline", 1795000100), answers[3], presses[7]]
+
+
+def test_dynamodb_and_sqlite_stores_hold_the_same_history(aws, tmp_path, monkeypatch):
+    client = boto3.client("dynamodb")
+    client.create_table(
+        TableName=TABLE,
+        AttributeDefinitions=[{"AttributeName": "key", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "key", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    monkeypatch.setenv("HISTORY_TABLE", TABLE)
+    projector.store.cache_clear()
+    monkeypatch.setattr(projector, "store", projector.store)
+    local = SqliteStore(str(tmp_path / "h.sqlite3"))
+    answers = [projector.handler(event) for event in events()]
+    for event in events():
+        projector.project(local, event)
+    projector.store.cache_clear()
+    assert dict(projector.DynamoStore(client, TABLE).rows()) == dict(local.rows())
+    # The last two events were delivered before: nothing changed.
+    assert answers[-2:] == [{"status": "unchanged"}, {"status": "unchanged"}]
+    first = dict(local.rows())["press#" + events()[0]["detail"]["press_id"]]
+    assert first["outcome"] == "capped" and first["duplicates"] == 1 and first["reason"] == "cap"

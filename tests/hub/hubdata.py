@@ -1,0 +1,55 @@
+"""Events for the hub tests, shaped as the handlers put them on the bus."""
+
+import os
+from datetime import datetime, timezone
+
+from cloud.handlers import button
+from cloud.hub.events import envelope
+from cloud.topology import DEVICE_SOURCE, SOURCE
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+EVENTS = ("SINGLE", "DOUBLE", "LONG")
+BOWLS = {"SINGLE": ["left"], "DOUBLE": ["right"], "LONG": ["left", "right"]}
+T0 = 1_795_000_000
+
+
+def press_event(seq, at=None, click=None, thing="cat-feeder"):
+    click = click or EVENTS[seq % 3]
+    at = at if at is not None else T0 + seq
+    detail = button.parse_press({"v": 1, "event": click, "at": at, "seq": seq, "thing": thing})
+    return _event(SOURCE, "FeedRequested", at, detail)
+
+
+def result_event(seq, press_id, status, at, bowls=(), thing="cat-feeder", **extra):
+    detail = dict(
+        {
+            "v": 1,
+            "type": "result",
+            "thing": thing,
+            "seq": seq,
+            "id": press_id,
+            "status": status,
+            "bowls": list(bowls),
+            "at": at,
+        },
+        **extra,
+    )
+    return _event(DEVICE_SOURCE, "FeedResult", at, detail)
+
+
+def status_event(status, at, thing="cat-feeder"):
+    detail = {"v": 1, "type": "status", "thing": thing, "status": status, "at": at}
+    return _event(DEVICE_SOURCE, "DeviceStatus", at, detail)
+
+
+def _event(source, detail_type, at, detail):
+    import json
+
+    return envelope(
+        {
+            "Source": source,
+            "DetailType": detail_type,
+            "Time": datetime.fromtimestamp(at, tz=timezone.utc),
+            "Detail": json.dumps(detail),
+        }
+    )
