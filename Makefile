@@ -12,7 +12,7 @@ MICROPYPATH := $(CURDIR)/firmware:$(CURDIR)/$(MPYLIB):.frozen
 export MICROPYPATH
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test check test-firmware-mpy test-py bench demo rehearsal hub history device broker pki flash repl deploy destroy plan replay hydrate clean
+.PHONY: help setup test check test-firmware-mpy test-py hil bench demo rehearsal hub history device broker pki press flash repl deploy destroy plan replay hydrate clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ test-py: setup ## Every pytest suite on CPython: firmware units, integration (mo
 
 test: check test-firmware-mpy test-py ## Run every check and test
 
+hil: setup ## Hardware-in-the-loop tests (tests/hil/) on the simulated board, or on a real one: BOARD_PORT=/dev/ttyACM0
+	$(if $(BOARD_PORT),BOARD_PORT=$(BOARD_PORT)) $(PY) -m pytest -q tests/hil
+
 bench: setup ## Benchmarks: decision path, flash bytes, heap, latency, handlers
 	@tools/bench.sh
 
@@ -64,21 +67,25 @@ broker: setup ## Start the local IoT Core stand-in (mosquitto, mutual TLS) in th
 pki: setup ## Generate the development PKI into .pki/
 	$(PY) -m tools.pki
 
+press: setup ## Publish a button press: EVENT=SINGLE|DOUBLE|LONG [THING=] [VIA=aws (DEPLOY_ARGS)] [PORT= hub broker]
+	@$(PY) -m tools.press "$(EVENT)" $(if $(THING),--thing $(THING)) $(if $(VIA),--via $(VIA)) \
+		$(if $(PORT),--port $(PORT)) $(if $(PKI),--pki $(PKI)) $(if $(filter aws,$(VIA)),$(DEPLOY_ARGS))
+
 flash: setup ## Put the firmware on the board (PORT=, CONFIG=, CERTS=; IMAGE=micropython.bin also flashes MicroPython)
-	$(PY) -m tools.board $(if $(IMAGE),flash --image $(IMAGE),deploy) $(if $(PORT),--port $(PORT)) \
+	@$(PY) -m tools.board $(if $(IMAGE),flash --image $(IMAGE),deploy) $(if $(PORT),--port $(PORT)) \
 		$(if $(CONFIG),--config $(CONFIG)) $(if $(CERTS),--certs $(CERTS))
 
 repl: setup ## Open a serial REPL on the board (PORT=/dev/ttyACM0)
-	$(VENV)/bin/mpremote $(if $(PORT),connect $(PORT)) repl
+	@$(PY) -m tools.board repl $(if $(PORT),--port $(PORT))
 
 plan: setup ## Show what a cloud deploy would change
-	$(PY) -m cloud.deploy plan $(DEPLOY_ARGS)
+	@$(PY) -m cloud.deploy plan $(DEPLOY_ARGS)
 
 deploy: setup ## Create or update the cloud half (boto3; DEPLOY_ARGS="--endpoint-url URL" for moto)
-	$(PY) -m cloud.deploy apply $(DEPLOY_ARGS)
+	@$(PY) -m cloud.deploy apply $(DEPLOY_ARGS)
 
 destroy: setup ## Remove what the deployer created but the ledger (DEPLOY_ARGS=--delete-ledger: that too, asks first)
-	$(PY) -m cloud.deploy destroy $(DEPLOY_ARGS)
+	@$(PY) -m cloud.deploy destroy $(DEPLOY_ARGS)
 
 hydrate: setup ## A new AWS history table from the archive up to T: make hydrate TO=2026-11-29T07:00:00Z (hub: python -m cloud.hub hydrate)
 	$(PY) -m cloud.hydrate $(if $(TO),--to "$(TO)") $(DEPLOY_ARGS)

@@ -112,7 +112,7 @@ def ingest_rate(workdir, pki, broker):
     publisher.max_queued_messages_set(0)
     publisher.connect("127.0.0.1", broker.port)
     publisher.loop_start()
-    at = time.time() - 3600  # an hour old: the feeder answers "expired" without publishing
+    at = int(time.time()) - 3600  # an hour old: the feeder answers "expired" without publishing
     try:
         start = time.monotonic()
         for seq in range(INGEST):
@@ -143,7 +143,7 @@ def ingest_path_rate(workdir, pki):
     events = LedgerEvents()
     runtime = Runtime(events_client=events)
     ingest = Ingest(ledger, events, pki, "127.0.0.1", 1, on_commit=lambda: None)
-    at = time.time()
+    at = int(time.time())
     messages = [
         Message(
             BUTTON, json.dumps({"v": 1, "event": "SINGLE", "at": at, "seq": seq}).encode(), seq % 65535 + 1

@@ -17,7 +17,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from tools import board  # noqa: E402  (the deploy's own compile step)
 
-MODULES = ("config", "command", "expiry", "messages", "records", "journal", "outbox",
+MODULES = ("config", "command", "expiry", "messages", "records", "journal", "cap", "outbox",
            "servo", "hal_sim", "feeder", "link", "app")
 PROBE = """
 import gc

@@ -1,7 +1,23 @@
-"""boto3 clients for one region (and optionally one endpoint, e.g. moto's server), shared by the CLIs."""
+"""boto3 clients for one region (and optionally one endpoint, e.g. moto's server), shared by the CLIs,
+and `explain(error)`: the one line a CLI prints for an AWS failure, saying what to do."""
 
 import argparse
 import functools
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    ProfileNotFound,
+)
+
+CREDENTIALS_HINT = ("set AWS_PROFILE (or DEPLOY_ARGS=--profile NAME), or AWS_ACCESS_KEY_ID and "
+                    "AWS_SECRET_ACCESS_KEY, or run `aws configure`")
+# Codes with which AWS refuses the credentials themselves (as opposed to one permission).
+BAD_CREDENTIALS = {"InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch",
+                   "ExpiredToken", "ExpiredTokenException", "InvalidAccessKeyId"}
 
 DEFAULT_REGION = "eu-west-1"
 
@@ -26,6 +42,10 @@ class AwsEnv:
     def client(self, service):
         return self.session.client(service, endpoint_url=self.endpoint_url)
 
+    def check_credentials(self):
+        """Ask STS who we are: missing or refused credentials fail here, before anything is changed."""
+        return self.account
+
     @functools.cached_property
     def account(self):
         return self.client("sts").get_caller_identity()["Account"]
@@ -33,3 +53,25 @@ class AwsEnv:
     @functools.cached_property
     def partition(self):
         return self.session.get_partition_for_region(self.region)
+
+
+def explain(error):
+    """One actionable line for a botocore failure (BotoCoreError or ClientError)."""
+    if isinstance(error, NoCredentialsError):
+        return "no AWS credentials: " + CREDENTIALS_HINT
+    if isinstance(error, ProfileNotFound):
+        return "%s: name a profile from ~/.aws/config, or %s" % (error, CREDENTIALS_HINT)
+    if isinstance(error, NoRegionError):
+        return "no AWS region: pass DEPLOY_ARGS=--region eu-west-1"
+    if isinstance(error, EndpointConnectionError):
+        return "cannot reach AWS (%s): check the network, the region and any --endpoint-url" % error
+    if isinstance(error, ClientError):
+        code = error.response["Error"].get("Code", "")
+        message = error.response["Error"].get("Message", "")
+        if code in BAD_CREDENTIALS:
+            return "AWS refused the credentials (%s: %s): renew them, or %s" % (
+                code, message, CREDENTIALS_HINT)
+        return "AWS refused %s (%s: %s)" % (error.operation_name, code, message)
+    if isinstance(error, BotoCoreError):
+        return "AWS: %s" % error
+    raise TypeError(error)

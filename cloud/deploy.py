@@ -8,8 +8,11 @@ needs `--delete-ledger` and a typed confirmation (or `--yes`). Device credential
 
 import argparse
 import functools
+import os
 import sys
 from pathlib import Path
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from cloud import awsenv
 from cloud.awserrors import PermissionDenied, permissions_checked
@@ -171,6 +174,21 @@ def ledger_deletion_confirmed(topology, ask=input, out=print):
     return answer.strip() == name
 
 
+def next_steps(env, out=print):
+    """After apply: the thing, where its credentials are, and the command that provisions the board."""
+    thing = env.topology["thing"]["name"]
+    folder = env.out_dir / thing
+    shown = os.path.relpath(folder) if str(folder).startswith(os.getcwd()) else str(folder)
+    if (folder / "device.json").exists():
+        out("Thing %s: certificate, key and endpoint in %s/ (device.crt.pem, device.key.pem, device.json)."
+            % (thing, shown))
+        out("Next: make flash PORT=/dev/ttyACM0 CERTS=%s" % shown)
+    else:
+        # The private key exists only in the response that created the certificate.
+        out("Thing %s: its certificate was created elsewhere and its key is not in %s/; to issue a new one "
+            "here: make destroy, then make deploy." % (thing, shown))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m cloud.deploy", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=("plan", "apply", "destroy"))
@@ -190,16 +208,22 @@ def main(argv=None):
     if args.delete_ledger and not args.yes and not ledger_deletion_confirmed(TOPOLOGY):
         print("Not confirmed: nothing deleted.", file=sys.stderr)
         return 1
-    env = DeployEnv(awsenv.AwsEnv.from_args(args), out_dir=args.out)
     steps = {
         "plan": plan,
         "apply": apply,
         "destroy": functools.partial(destroy, delete_ledger=args.delete_ledger),
     }
     try:
+        env = DeployEnv(awsenv.AwsEnv.from_args(args), out_dir=args.out)
+        env.aws.check_credentials()
         steps[args.command](env)
+        if args.command == "apply":
+            next_steps(env)
     except PermissionDenied as denied:
         print(denied, file=sys.stderr)
+        return 1
+    except (BotoCoreError, ClientError) as error:
+        print("deploy: %s" % awsenv.explain(error), file=sys.stderr)
         return 1
     return 0
 

@@ -225,7 +225,7 @@ class Function(Resource):
     def __init__(self, env, key):
         self.spec = env.topology["functions"][key]
         super().__init__(env, self.spec["name"])
-        self.package = handler_zip(self.spec["module"])
+        self.package = handler_zip(self.spec["module"], self.spec.get("shared", ()))
 
     def read_existing(self):
         config = self.env.lambda_.get_function(FunctionName=self.name)["Configuration"]

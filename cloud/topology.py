@@ -49,6 +49,8 @@ TOPOLOGY = {
             "name": "feedmyfurbabies-button",
             "module": "button",
             "description": "Button press -> FeedRequested event on the bus",
+            # The press id is minted by the device's own module, packed next to the handler.
+            "shared": ["firmware/press.py"],
             "memory_mb": 128,
             "timeout_s": 10,
             "log_retention_days": LOG_RETENTION_DAYS,
@@ -166,6 +168,16 @@ TOPOLOGY = {
                 ("iot:Publish", "topic", "cat-feeder/" + THING_NAME_VARIABLE + "/button"),
             ],
             "attach_to": "thing",
+        },
+        {
+            # A remote button board (firmware role `button`, no servos): it may connect as its own thing
+            # and publish presses on its own button topic, nothing else (no status, no commands). Attach it
+            # to a button thing's certificate; the feeder's thing keeps the policy above.
+            "name": "cat-feeder-button",
+            "statements": [
+                ("iot:Connect", "client", THING_NAME_VARIABLE),
+                ("iot:Publish", "topic", "cat-feeder/" + THING_NAME_VARIABLE + "/button"),
+            ],
         },
     ],
     # The role IoT Core assumes for topic rule actions that need one (each rule's error action).

@@ -1,34 +1,48 @@
-"""The main loop: config, HAL, Journal, Outbox, Feeder, Dispenser and Link wired together.
+"""The main loop: config, HAL, Journal, Outbox, Cap, Feeder, Dispenser and Link wired together.
 
 `boot(hal_factory, config_path)` is the whole device, on the board (main.py, hal_board) and on
-the unix port (main_unix.py, hal_sim): load the config, start the watchdog, join Wi-Fi (when
-configured) and sync the clock before TLS (certificate dates), then `App(config, hal).run()`.
+the unix port (main_unix.py, hal_sim): load the config, drive every gate to rest (a crash or power
+cut may have left one open), start the watchdog, join Wi-Fi (when configured) and sync the clock
+before TLS (certificate dates), then `App(config, hal, dispenser).run()`.
 
-One loop iteration: feed the watchdog, let the link connect when its backoff allows, drain the
-outbox while connected, send telemetry and prune the journal when due, then block in
-`link.poll(timeout)` until input arrives or the next deadline (ping, telemetry, prune, backoff).
-So a command is answered as soon as it arrives, never on a fixed poll interval.
+One loop iteration: feed the watchdog, let the link connect when its backoff allows, send the
+queued results, send telemetry and prune the journal when due, then block in `link.poll(timeout)`
+until input arrives or the next deadline (ping, telemetry, prune, backoff). The link hands over at
+most one command per poll, so each command's result is sent before the next command is read,
+and a command is answered as soon as it arrives, never on a fixed poll interval.
 
-Commands are decided inside the link's on_message callback (`Feeder.handle`), which umqtt calls
-BEFORE it sends the PUBACK: the id is in the journal before the broker forgets the message, so a
-crash there only causes a redelivery, which the journal refuses as `duplicate`. The callback never
-publishes (umqtt is not re-entrant); results wait in the outbox, which the loop drains in seq
-order, removing each only after its PUBACK. A result re-sent after a reconnect keeps its seq,
-because the outbox assigned it once, when the result was queued.
+Commands are decided inside the link's on_message callback (`Feeder.handle`), before the link
+sends the PUBACK: the id is in the journal before the broker forgets the message, so a crash
+there only causes a redelivery, which the journal answers `duplicate`. The callback never sends
+(results wait in the outbox).
+
+Results are pipelined: the loop sends queued results oldest first without waiting for their
+PUBACKs (at most MAX_IN_FLIGHT at once) and removes each from the outbox only when its own PUBACK
+arrives. A result re-sent after a reconnect keeps its seq, because the outbox assigned it once.
+
+Flow control: while connected a result is never dropped. A command is only taken when the
+outbox has room for its result; otherwise it is left unacknowledged at the broker, which keeps
+it (and stops sending more once its in-flight window is full). Once one is left, every later one
+is left too (order is kept), and when every sent result has been acknowledged the link resyncs
+(DISCONNECT, connect again at once) so that the broker delivers them again. The outbox drops its
+oldest result only when results pile up while offline beyond its capacity.
 
 Bad input never reaches the loop as an exception (Feeder.handle never raises); anything else
-unexpected is caught per iteration, logged, and the loop goes on after a short pause. On the
-board a truly hung loop stops feeding the watchdog, which resets the device.
+unexpected is caught per iteration, logged, and the loop goes on after a short pause. The
+watchdog is fed every iteration, before each servo move, for each result sent and before each
+connect attempt, so no backlog of any size resets the board; a truly hung loop does.
 """
 
 import os
 
 import config as config_module
+from cap import DAY_S, Cap
+from command import MAX_PAYLOAD
 from feeder import Feeder
 from journal import Journal
 from link import Link
-from messages import render, telemetry_message
-from outbox import Outbox
+from messages import render, status_message, telemetry_message
+from outbox import InFlight, Outbox
 from servo import Dispenser
 
 # Longer than the slowest blocking step: one connect attempt is up to five socket operations
@@ -40,6 +54,11 @@ PRUNE_INTERVAL_MS = 60000
 ERROR_PAUSE_MS = 1000
 WIFI_RETRY_PAUSE_MS = 2000
 NTP_RETRY_PAUSE_MS = 2000
+# Results sent and not yet acknowledged. A result's PUBACK reaches the device only after the
+# commands the broker sent before it (its in-flight window: 20 on mosquitto, 100 on AWS IoT), one
+# dispense each, so a smaller limit would hold results back during a backlog. AWS IoT accepts up
+# to 100 unacknowledged messages from a client.
+MAX_IN_FLIGHT = 100
 
 
 def make_dir(path):
@@ -50,9 +69,10 @@ def make_dir(path):
 
 
 class App:
-    def __init__(self, config, hal, servo_hal=None, fixed_poll_ms=0, log=print):
-        """servo_hal: the HAL the servos use (default hal). fixed_poll_ms > 0 checks for input
-        only every fixed_poll_ms, as the seed's device did (a benchmark baseline, never on the board)."""
+    def __init__(self, config, hal, dispenser, fixed_poll_ms=0, log=print):
+        """dispenser: the servos (boot() parks them first; None on a button board). fixed_poll_ms > 0
+        checks for input only every fixed_poll_ms, as the seed's device did (a benchmark baseline,
+        never on the board)."""
         self.hal = hal
         self.log = log
         self.thing = config["thing"]
@@ -61,28 +81,60 @@ class App:
         self.states_topic = mqtt["states_topic"]
         storage = config["storage"]["dir"]
         make_dir(storage)
-        max_ttl_s = config["commands"]["max_ttl_s"]
-        self.journal = Journal(storage, max_ttl_s)
-        self.outbox = Outbox(storage, config["storage"]["outbox_capacity"])
-        dispenser = Dispenser.from_config(servo_hal or hal, config["servos"])
-        self.feeder = Feeder(config, self.journal, self.outbox, dispenser, hal)
-        self.feeder.recover()
-        self.journal.prune(hal.unix_time())
-        self.link = Link(mqtt, self.thing, self._on_message, hal)
+        capacity = config["storage"]["outbox_capacity"]
+        self.outbox = Outbox(storage, capacity)
+        # A button board (role `button`) has no servos: no journal, feeder, results or status; its IoT
+        # policy lets it publish its presses and nothing else.
+        self.feeder = self.journal = self.cap = None
+        if config["role"] == "feeder":
+            # The journal keeps a day: the feeding cap counts from it (proofs in journal.py).
+            self.journal = Journal(storage, DAY_S)
+            feeding = config["feeding"]
+            self.cap = Cap(self.journal, feeding["max_portions_per_hour"], feeding["max_portions_per_day"])
+            self.feeder = Feeder(config, self.journal, self.outbox, dispenser, hal, self.cap)
+            self.feeder.recover()
+            self.journal.prune(hal.unix_time())
+        self.presses = None
+        if config["button"] is not None:
+            from presses import Presses  # only with a button: a feeder without one spends no heap on it
+
+            self.presses = Presses(config["button"], self.thing, hal, storage, capacity, self.feeder, log)
+        self.in_flight = InFlight(self.outbox)  # results sent, not yet acknowledged
+        will = None if self.feeder is None else (self.states_topic, status_message(self.thing, "offline"))
+        self.link = Link(mqtt, self.thing, self._on_message, hal, will=will, on_connect=self._on_connect,
+                         on_ack=self._on_ack, max_body=MAX_PAYLOAD, subscribe=self.feeder is not None)
         self.fixed_poll_ms = fixed_poll_ms
         self.telemetry_ms = config["telemetry_interval_s"] * 1000
-        # Prune at least as often as ids age out, so a short horizon never fills the journal.
-        self.prune_ms = min(PRUNE_INTERVAL_MS, max_ttl_s * 1000)
+        # Pruning keeps the journal's file small; the cap's proof needs none (begin() makes room).
+        self.prune_ms = PRUNE_INTERVAL_MS
         now = hal.ticks_ms()
         self.started_ms = now
         self.last_telemetry_ms = now
         self.last_prune_ms = now
         self.was_connected = False
+        self.reported_failures = 0
 
     def _on_message(self, topic, payload):
-        # Runs inside umqtt before the PUBACK; only decides and queues, never publishes.
-        if topic == self.action_topic:
-            self.feeder.handle(payload)
+        # Runs inside link.poll before the PUBACK; decides and queues, never sends.
+        if topic != self.action_topic or self.feeder is None:
+            return True  # not ours to act on: acknowledged and ignored
+        if self.link.deferred or self.outbox.depth >= self.outbox.capacity:
+            return False  # no room for its result: the broker keeps it until the resync
+        self.feeder.handle(payload)
+        return True
+
+    def _on_connect(self):
+        # The last session's sends are void: unacknowledged messages go out again.
+        self.in_flight.clear()
+        if self.presses is not None:
+            self.presses.in_flight.clear()
+        if self.feeder is not None:
+            online = status_message(self.thing, "online", self.hal.unix_time())
+            self.link.send(self.states_topic, online, 1, retain=True)
+
+    def _on_ack(self, pid):
+        if not self.in_flight.acked(pid) and self.presses is not None:
+            self.presses.in_flight.acked(pid)
 
     def run(self):
         while True:
@@ -96,12 +148,19 @@ class App:
     def step(self):
         hal = self.hal
         link = self.link
+        if self.presses is not None:
+            self.presses.service(hal.ticks_ms())  # first: a local-first press feeds before anything else
         link.step(hal.ticks_ms())
         self._report_connection()
         if link.connected:
             self._drain()
+            if self.presses is not None:
+                self.presses.drain(link.send)
+            if link.deferred and len(self.in_flight) == 0:
+                self.log("app: resync", link.deferred, "commands left at the broker")
+                link.resync()
         now = hal.ticks_ms()
-        if hal.ticks_diff(now, self.last_prune_ms) >= self.prune_ms:
+        if self.journal is not None and hal.ticks_diff(now, self.last_prune_ms) >= self.prune_ms:
             self.last_prune_ms = now
             self.journal.prune(hal.unix_time())
         if link.connected and hal.ticks_diff(now, self.last_telemetry_ms) >= self.telemetry_ms:
@@ -115,24 +174,30 @@ class App:
             link.poll(self._wait_ms(now))
 
     def _drain(self):
-        """Publish queued results oldest first; each leaves the outbox only after its PUBACK."""
+        """Send queued results oldest first, without waiting for PUBACKs (at most MAX_IN_FLIGHT)."""
         outbox = self.outbox
-        while self.link.connected:
-            head = outbox.peek()
-            if head is None:
-                return
-            seq, packed = head
-            if not self.link.publish(self.states_topic, render(self.thing, seq, packed), 1):
+        # In-flight results are the outbox's oldest: nothing is dropped while connected.
+        i = len(self.in_flight)
+        while i < outbox.depth and i < MAX_IN_FLIGHT:
+            seq, packed = outbox.at(i)
+            pid = self.link.send(self.states_topic, render(self.thing, seq, packed), 1)
+            if pid < 0:
                 return  # link dropped; the same seq is sent again after the reconnect
-            outbox.ack(seq)
+            self.in_flight.sent(pid, seq)
+            self.hal.watchdog_feed()
+            i += 1
 
     def _telemetry(self, now):
         hal = self.hal
+        cap = self.cap
+        if cap is None:
+            return  # a button board publishes its presses only
         uptime_s = hal.ticks_diff(now, self.started_ms) // 1000
-        message = telemetry_message(
-            self.thing, uptime_s, hal.free_heap(), self.outbox.depth, self.outbox.dropped, hal.unix_time()
-        )
-        self.link.publish(self.states_topic, message, 0)
+        unix_now = hal.unix_time()
+        cap.count(unix_now)
+        message = telemetry_message(self.thing, uptime_s, hal.free_heap(), self.outbox.depth,
+                                    self.outbox.dropped, unix_now, self.link, cap)
+        self.link.send(self.states_topic, message, 0)
 
     def _wait_ms(self, now):
         """How long poll may block: until the next telemetry or prune deadline, at most MAX_WAIT_MS."""
@@ -140,10 +205,15 @@ class App:
         wait = min(MAX_WAIT_MS, self.prune_ms - diff(now, self.last_prune_ms))
         if self.link.connected:
             wait = min(wait, self.telemetry_ms - diff(now, self.last_telemetry_ms))
+        if self.presses is not None:
+            wait = min(wait, self.presses.wait_ms(now))
         return max(0, wait)
 
     def _report_connection(self):
         link = self.link
+        if link.connect_failures != self.reported_failures:
+            self.reported_failures = link.connect_failures
+            self.log("app: connect failed", link.connect_failures, link.last_error)
         if link.connected == self.was_connected:
             return
         self.was_connected = link.connected
@@ -152,13 +222,20 @@ class App:
             self.log("app: up", link.connects, "outbox", self.outbox.depth)
         else:
             self.hal.led("offline")
-            self.log("app: down", repr(link.last_error))
+            self.log("app: down", link.last_error)
 
 
-def boot(hal_factory, config_path, **app_options):
-    """The device from power-on: config, watchdog, Wi-Fi, clock, then the main loop (never returns)."""
+def boot(hal_factory, config_path, servo_hal=None, log=print, **app_options):
+    """The device from power-on: config, gates to rest, watchdog, Wi-Fi, clock, then the main loop
+    (never returns). servo_hal: the HAL the servos use (default: the board's)."""
     config = config_module.load(config_path)
     hal = hal_factory(config["led_pin"])
+    dispenser = None
+    if config["servos"] is not None:
+        # Before anything else: a crash or power cut mid-dispense may have left a gate open.
+        dispenser = Dispenser.from_config(servo_hal or hal, config["servos"])
+        dispenser.park()
+        log("app: gates at rest")
     hal.watchdog_start(WATCHDOG_MS)
     hal.led("connecting")
     wifi = config.get("wifi")
@@ -170,4 +247,4 @@ def boot(hal_factory, config_path, **app_options):
     while not hal.time_sync():
         hal.watchdog_feed()
         hal.sleep_ms(NTP_RETRY_PAUSE_MS)
-    App(config, hal, **app_options).run()
+    App(config, hal, dispenser, log=log, **app_options).run()

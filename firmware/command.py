@@ -5,10 +5,10 @@
 `id` is set whenever one could be read, so a rejection can still name the command.
 
 Numbers: `type(x) is int` is the only int test used, because bool is an int subclass on
-CPython (and not on MicroPython); JSON floats are accepted where the protocol allows a
-number. On the ESP32 port floats are single precision (about 2 minutes of resolution at
-today's Unix times), so the cloud sends integer seconds; a legacy float `reportedTime`
-keeps its exact text for the dedup id (legacy.py parses the legacy format).
+CPython (and not on MicroPython). `issued_at` must be an integer: the ESP32 port's floats are
+single precision (spacing 128 s near today's Unix time), so a float time would silently move
+a command by up to two minutes; it is rejected with a reason that says so. Only the legacy
+format still takes a number of either kind (legacy.py keeps its exact text for the dedup id).
 """
 
 import json
@@ -30,7 +30,8 @@ R_OBJECT = "payload: expected a JSON object"
 R_VERSION = "v: expected 1"
 R_ID = "id: expected 1-64 characters from [A-Za-z0-9_.:-]"
 R_EVENT = "event: expected SINGLE, DOUBLE or LONG"
-R_ISSUED_AT = "issued_at: expected Unix seconds, int or float"
+R_ISSUED_AT = "issued_at: expected integer Unix seconds"
+R_ISSUED_AT_FLOAT = "issued_at: expected integer Unix seconds, not a float (single precision on the device)"
 R_TTL = "ttl: expected int >= 0"
 
 
@@ -59,31 +60,32 @@ def valid_id(value):
 
 
 def unix_seconds(value):
-    """A JSON number as whole Unix seconds, or None when it is not a finite time in range."""
-    if type(value) is float:
-        # NaN fails every comparison; inf and huge values fail the range check.
-        if not 0 <= value <= MAX_TIME:
-            return None
-        return int(value)
+    """An int in the Unix-seconds range we accept, else None."""
     if type(value) is int and 0 <= value <= MAX_TIME:
         return value
     return None
 
 
 def _v1(message, default_ttl_s, max_ttl_s):
-    version = message.get("v")
-    if type(version) is not int or version != 1:
-        return rejected(R_VERSION)
     command_id = message.get("id")
     if not valid_id(command_id):
+        command_id = None
+    # A readable id names the rejection even when the version is unknown, so the ledger can
+    # tell which press was refused.
+    version = message.get("v")
+    if type(version) is not int or version != 1:
+        return rejected(R_VERSION, command_id)
+    if command_id is None:
         return rejected(R_ID)
     event = message.get("event")
     bowls = EVENTS.get(event) if type(event) is str else None
     if bowls is None:
         return rejected(R_EVENT, command_id)
-    issued_at = unix_seconds(message.get("issued_at"))
+    raw_issued_at = message.get("issued_at")
+    issued_at = unix_seconds(raw_issued_at)
     if issued_at is None:
-        return rejected(R_ISSUED_AT, command_id)
+        reason = R_ISSUED_AT_FLOAT if type(raw_issued_at) is float else R_ISSUED_AT
+        return rejected(reason, command_id)
     ttl = message.get("ttl", default_ttl_s)
     if type(ttl) is not int or ttl < 0:
         return rejected(R_TTL, command_id)

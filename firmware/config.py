@@ -5,8 +5,9 @@ with its default; any problem raises ConfigError naming the field path and the e
 form, e.g. "servos.left.min_us: expected int 400..2600". Fields this module does not know
 are passed through untouched, so another module can read its own extras.
 
-Required: `thing`, `mqtt.host`, `mqtt.ca`, `mqtt.cert`, `mqtt.key`, `servos.left.pin`,
-`servos.right.pin`. `wifi` is optional as a whole (the unix port has no radio). See
+Required: `thing`, `mqtt.host`, `mqtt.ca`, `mqtt.cert`, `mqtt.key`, and by `role` (default
+`feeder`): `servos.left.pin`, `servos.right.pin` on a feeder, `button.pin` on a `button` board.
+`wifi` is optional as a whole (the unix port has no radio); so is a feeder's `button`. See
 firmware/README.md for the table of fields, ranges and defaults.
 """
 
@@ -16,6 +17,15 @@ REQUIRED = object()  # sentinel default: the field must be present
 
 # The thing name goes into MQTT topics and JSON; keep it to a topic- and JSON-safe set.
 NAME_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
+
+
+# A day less expiry.FUTURE_SKEW_S, and half the journal's 256 slots (see journal.py).
+MAX_TTL_S = 86280
+MAX_PORTIONS_PER_DAY = 128
+
+
+# feeder: servos, and optionally its own button; button: a remote button board, no servos.
+ROLES = ("feeder", "button")
 
 
 class ConfigError(ValueError):
@@ -114,14 +124,28 @@ def validate(config):
     _int(mqtt, "timeout_ms", "mqtt", 100, 60000, 10000)
     base = _int(mqtt, "backoff_base_ms", "mqtt", 10, 60000, 500)
     _int(mqtt, "backoff_cap_ms", "mqtt", base, 600000, 60000)
-    servos = _section(config, "servos", "")
-    left = _servo(servos, "left")
-    right = _servo(servos, "right")
-    if left["pin"] == right["pin"]:
-        raise ConfigError("servos.right.pin: expected a pin different from servos.left.pin")
+    role = config.get("role")
+    if role is None:
+        role = config["role"] = "feeder"
+    elif role not in ROLES:
+        raise ConfigError("role: expected feeder or button")
+    if role == "feeder":
+        servos = _section(config, "servos", "")
+        left = _servo(servos, "left")
+        right = _servo(servos, "right")
+        if left["pin"] == right["pin"]:
+            raise ConfigError("servos.right.pin: expected a pin different from servos.left.pin")
+    else:
+        config["servos"] = None  # a remote button board has no servos
     commands = _section(config, "commands", "", required=False)
-    max_ttl = _int(commands, "max_ttl_s", "commands", 1, 86400, 3600)
+    # The journal remembers ids for a day; a command may live at most that, less the clock-skew
+    # allowance (the proof in journal.py).
+    max_ttl = _int(commands, "max_ttl_s", "commands", 1, MAX_TTL_S, 3600)
     _int(commands, "default_ttl_s", "commands", 1, max_ttl, min(300, max_ttl))
+    feeding = _section(config, "feeding", "", required=False)
+    # Per bowl. Two bowls at the daily cap fill the journal's slots at most (journal.py).
+    per_day = _int(feeding, "max_portions_per_day", "feeding", 1, MAX_PORTIONS_PER_DAY, 12)
+    _int(feeding, "max_portions_per_hour", "feeding", 1, per_day, min(4, per_day))
     storage = _section(config, "storage", "", required=False)
     _str(storage, "dir", "storage", 1, 64, "data")
     _int(storage, "outbox_capacity", "storage", 1, 1024, 64)
@@ -131,7 +155,31 @@ def validate(config):
         config["led_pin"] = None
     else:
         _int(config, "led_pin", "", 0, 21)
+    _button(config, role)
     return config
+
+
+def _button(config, role):
+    """The `button` section: required on a button board, optional on a feeder (absent: no button)."""
+    if config.get("button") is None:
+        if role == "button":
+            raise ConfigError("button: missing, expected an object (a button board needs its button)")
+        config["button"] = None
+        return
+    button = _section(config, "button", "")
+    pin = _int(button, "pin", "button", 0, 21)
+    _int(button, "debounce_ms", "button", 1, 200, 30)
+    double_ms = _int(button, "double_ms", "button", 50, 2000, 400)
+    _int(button, "long_ms", "button", double_ms, 10000, 1000)
+    if button.get("local_first") is None:
+        button["local_first"] = True
+    elif type(button["local_first"]) is not bool:
+        raise ConfigError("button.local_first: expected true or false")
+    used = [config["led_pin"]]
+    if role == "feeder":
+        used += [config["servos"]["left"]["pin"], config["servos"]["right"]["pin"]]
+    if pin in used:
+        raise ConfigError("button.pin: expected a pin no servo or LED uses")
 
 
 def load(path):

@@ -1,35 +1,36 @@
 """The decision path: one command payload in, at most one dispense, exactly one result out.
 
-Order (firmware/README.md explains why): size check -> parse -> expiry -> duplicate ->
-journal.begin (durable before any servo moves) -> dispense -> outbox.put(result) ->
-journal.finish. Nothing moves on bad input, an expired command or a duplicate, and every
-outcome puts exactly one result into the outbox.
+Order (firmware/README.md explains why; docs/protocol.md states the precedence): size check ->
+parse -> duplicate -> expiry -> clock skew -> feeding cap -> journal.begin (durable before any
+servo moves) -> dispense -> outbox.put(result) -> journal.finish. Nothing moves on bad input, a
+duplicate, an expired or a capped command, and every outcome puts exactly one result into the
+outbox.
 
 A crash or power loss between begin and finish leaves the id unfinished in the journal;
 recover() reports it once as `interrupted` on the next boot and never retries it, because
-the bowl may already have received food.
+the bowl may already have received food. A dispense that raises is reported the same way at
+once, and the gates are driven back to rest.
 """
 
 import command
 import expiry
 import messages
-from journal import JournalFull
-from messages import DISPENSED, DUPLICATE, EXPIRED, INTERRUPTED, REJECTED
+from messages import CAPPED, DISPENSED, DUPLICATE, EXPIRED, INTERRUPTED, REJECTED
 
 R_BUSY = "busy: another dispense is in progress"
 R_STORAGE = "storage: could not record the command, nothing moved"
-R_JOURNAL_FULL = "storage: journal full of recent commands, nothing moved"
 R_INTERNAL = "device: out of memory or storage failure, nothing moved"
 
 
 class Feeder:
-    def __init__(self, config, journal, outbox, dispenser, clock):
+    def __init__(self, config, journal, outbox, dispenser, clock, cap):
         self.default_ttl_s = config["commands"]["default_ttl_s"]
         self.max_ttl_s = config["commands"]["max_ttl_s"]
         self.journal = journal
         self.outbox = outbox
         self.dispenser = dispenser
         self.clock = clock
+        self.cap = cap
         self._begun = False
         self._decided = None
 
@@ -73,21 +74,23 @@ class Feeder:
         cmd = command.parse(payload, self.default_ttl_s, self.max_ttl_s)
         if cmd.reason is not None:
             return self._result(cmd.id, REJECTED, 0, now, cmd.reason)
+        # A known id is a duplicate even past its TTL: the journal knows the truth, so say it.
+        if self.journal.seen(cmd.id):
+            return self._result(cmd.id, DUPLICATE, 0, now, None)
         if expiry.expired(cmd.issued_at, cmd.ttl, now):
             return self._result(cmd.id, EXPIRED, 0, now, None)
         if expiry.from_future(cmd.issued_at, now):
             return self._result(cmd.id, REJECTED, 0, now, expiry.R_FUTURE)
-        if self.journal.seen(cmd.id):
-            return self._result(cmd.id, DUPLICATE, 0, now, None)
         if self.dispenser.busy:
             return self._result(cmd.id, REJECTED, 0, now, R_BUSY)
+        over_cap = self.cap.refusal(cmd.bowls, now)
+        if over_cap is not None:
+            return self._result(cmd.id, CAPPED, 0, now, over_cap)
         try:
-            self.journal.begin(cmd.id, cmd.issued_at, cmd.bowls)
-        except JournalFull:
-            # Making room would mean forgetting an id that can still be redelivered: refuse instead.
-            return self._result(cmd.id, REJECTED, 0, now, R_JOURNAL_FULL)
+            self.journal.begin(cmd.id, now, cmd.bowls)
         except OSError:
-            # Without a durable record a redelivery could feed twice: refuse instead.
+            # Without a durable record a redelivery could feed twice: refuse instead. (JournalFull
+            # is one too, and cannot happen while the cap holds: journal.py.)
             return self._result(cmd.id, REJECTED, 0, now, R_STORAGE)
         status = DISPENSED
         try:
@@ -95,6 +98,7 @@ class Feeder:
         except Exception:
             # A servo fault mid-dispense: food may or may not have dropped, as after a crash.
             status = INTERRUPTED
+            self.dispenser.park()
         # Marked only now: a payload handled re-entrantly during the dispense (refused as busy)
         # resets them, and nothing before this point can raise after begin.
         self._begun = True

@@ -64,6 +64,21 @@ class BoardPWM:
             self._pwm = None
 
 
+class BoardButton:
+    """The button's pin, with the sim button's methods: value(), and poll() (nothing to poll: the IRQ)."""
+
+    def __init__(self, pin, on_edge):
+        self._pin = machine.Pin(pin, machine.Pin.IN, machine.Pin.PULL_UP)
+        if on_edge is not None:
+            self._pin.irq(handler=on_edge, trigger=machine.Pin.IRQ_FALLING | machine.Pin.IRQ_RISING)
+
+    def value(self):
+        return self._pin.value()
+
+    def poll(self):
+        pass
+
+
 class HAL:
     def __init__(self, led_pin=None):
         self.led_pin = led_pin
@@ -73,6 +88,12 @@ class HAL:
 
     def pwm(self, pin):
         return BoardPWM(pin)
+
+    def button(self, pin, on_edge=None):
+        """The button on GPIO pin: input with the internal pull-up (pressed = 0, the button shorts it to
+        GND). on_edge(pin) is a soft IRQ on both edges: it runs between bytecodes, so it may allocate,
+        and it should only set a flag for the main loop."""
+        return BoardButton(pin, on_edge)
 
     def sleep_ms(self, ms):
         time.sleep_ms(ms)

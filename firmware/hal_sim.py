@@ -42,9 +42,51 @@ class SimPWM:
         self._hal.record_pwm(self._pin, 0)
 
 
+class SimButton:
+    """A virtual push button on a pull-up input: level 1 released, 0 pressed.
+
+    In a test, `set(level)` changes the level and calls the edge handler, as the pin IRQ would.
+    For a device in another process (tools/sim_board.py, the HIL tests) the level comes from a
+    file instead: `level_path` holds "0" while the button is held, and `poll()` (called by the
+    main loop whenever it wakes) turns a change into the edge handler call."""
+
+    def __init__(self, on_edge, level_path=None):
+        self._on_edge = on_edge
+        self._level_path = level_path
+        self._level = 1
+
+    def value(self):
+        return self._level
+
+    def set(self, level):
+        self._level = level
+        if self._on_edge is not None:
+            self._on_edge(self)
+
+    def poll(self):
+        if self._level_path is None:
+            return  # driven by set() in-process
+        try:
+            with open(self._level_path) as f:
+                level = 0 if f.read(1) == "0" else 1
+        except OSError:
+            level = 1  # no file: nobody is pressing
+        if level != self._level:
+            self.set(level)
+
+
 class HAL:
-    def __init__(self, led_pin=None, trace_path=None, virtual=True, start_unix=1795730000):
+    def __init__(self, led_pin=None, trace_path=None, virtual=True, start_unix=1795730000, freeze_at_write=0,
+                 clock_offset_s=0, button_path=None):
+        """freeze_at_write > 0: before that PWM write (1 = the first), print "sim: frozen" and hang,
+        so a test can SIGKILL the device at an exact point of a servo movement. clock_offset_s: added
+        to the real Unix time (virtual=False), so a test can run the device an hour or a day later.
+        button_path: the virtual button's level file (tools/sim_board.py writes it)."""
+        self.clock_offset_s = clock_offset_s
         self.led_pin = led_pin
+        self.button_path = button_path
+        self.freeze_at_write = freeze_at_write
+        self.writes = 0
         self.trace_path = trace_path
         self.virtual = virtual
         self.start_unix = start_unix
@@ -60,6 +102,11 @@ class HAL:
         return SimPWM(self, pin)
 
     def record_pwm(self, pin, duty_ns):
+        self.writes += 1
+        if self.writes == self.freeze_at_write:
+            print("sim: frozen before pwm write", self.writes, "pin", pin, "duty_ns", duty_ns)
+            while True:
+                time.sleep(1)
         at = self.ticks_us()
         if self.pwm_writes is not None:
             self.pwm_writes.append((at, pin, duty_ns))
@@ -94,7 +141,12 @@ class HAL:
     def unix_time(self):
         if self.virtual:
             return self.start_unix + self._virtual_us // 1000000
-        return int(time.time())
+        return int(time.time()) + self.clock_offset_s
+
+    # -- button --------------------------------------------------------------
+    def button(self, pin, on_edge=None):
+        """The button on GPIO pin (pull-up input); on_edge(pin) runs on every level change."""
+        return SimButton(on_edge, self.button_path)
 
     # -- the rest of the board ---------------------------------------------
     def free_heap(self):

@@ -5,7 +5,7 @@ and becomes issued_at; the dedup id is "legacy:<event>:<reportedTime as sent>"; 
 device default. Parsed without CPython-only libraries (no datetime, no re).
 """
 
-from command import EVENTS, R_EVENT, Command, rejected, unix_seconds, valid_id
+from command import EVENTS, MAX_TIME, R_EVENT, Command, rejected, unix_seconds, valid_id
 
 LEGACY_MS_ABOVE = 10**11
 R_REPORTED = "reportedTime: expected YYYY-MM-DDTHH:MM:SS[.fff]Z or Unix seconds/milliseconds"
@@ -104,7 +104,9 @@ def parse(payload, message, default_ttl_s):
         issued_at = parse_iso_utc(reported)
         text = reported
     elif type(reported) is int or type(reported) is float:
-        issued_at = unix_seconds(reported // 1000 if reported > LEGACY_MS_ABOVE else reported)
+        # NaN fails every comparison, so it stays out of range; int() only runs on a finite number.
+        seconds = reported // 1000 if reported > LEGACY_MS_ABOVE else reported
+        issued_at = unix_seconds(int(seconds)) if 0 <= seconds <= MAX_TIME else None
         if issued_at is None:
             text = None
         elif type(reported) is int:

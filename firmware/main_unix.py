@@ -8,7 +8,11 @@ on the real clock. Options for the unix port only, in the config's `sim` object:
   ticks_us is CLOCK_MONOTONIC in microseconds, the clock of CPython's time.monotonic_ns();
 - `servo_wait` (default true): false skips the servo travel and dwell waits (benchmarks: no
   servo is attached here, the PWM writes are still traced);
-- `fixed_poll_ms`: check for input only this often, like the seed's device (benchmark baseline).
+- `fixed_poll_ms`: check for input only this often, like the seed's device (benchmark baseline);
+- `freeze_at_write`: hang before that PWM write (1 = the first of this run), printing "sim: frozen",
+  so a test can kill the device at an exact point of a servo movement;
+- `clock_offset_s`: seconds added to the device's Unix time (a test runs it an hour later);
+- `button`: file holding the virtual button's level ("0" = held; tools/sim_board.py writes it).
 """
 
 import json
@@ -33,12 +37,16 @@ class NoWaitServos:
     def led(self, state):
         self.hal.led(state)
 
+    def watchdog_feed(self):
+        self.hal.watchdog_feed()
+
 
 def main(config_path):
     with open(config_path) as f:
         sim = json.load(f).get("sim") or {}
     # One HAL for the servos and the loop, so they share the trace; the sim LED needs no pin.
-    hal = HAL(trace_path=sim.get("trace"), virtual=False)
+    hal = HAL(trace_path=sim.get("trace"), virtual=False, freeze_at_write=sim.get("freeze_at_write", 0),
+              clock_offset_s=sim.get("clock_offset_s", 0), button_path=sim.get("button"))
     options = {"fixed_poll_ms": sim.get("fixed_poll_ms", 0)}
     if not sim.get("servo_wait", True):
         options["servo_hal"] = NoWaitServos(hal)

@@ -18,7 +18,8 @@ DUPLICATE = 1
 EXPIRED = 2
 REJECTED = 3
 INTERRUPTED = 4
-STATUS_NAMES = ("dispensed", "duplicate", "expired", "rejected", "interrupted")
+CAPPED = 5
+STATUS_NAMES = ("dispensed", "duplicate", "expired", "rejected", "interrupted", "capped")
 
 HEADER = "<IBBB"
 HEADER_LEN = 7
@@ -53,7 +54,7 @@ def render(thing, seq, packed):
     command_id = json.dumps(result_id(packed))
     reason_at = HEADER_LEN if id_len == NO_ID else HEADER_LEN + id_len
     reason = ""
-    if status == REJECTED:
+    if status == REJECTED or status == CAPPED:
         reason = '"reason": %s, ' % json.dumps(bytes(packed[reason_at:]).decode())
     head = '{"v": 1, "type": "result", "thing": %s, "seq": %d, "id": %s, ' % (
         json.dumps(thing),
@@ -76,8 +77,15 @@ def status_message(thing, status, at=None):
     return (text % (json.dumps(thing), json.dumps(status), tail)).encode()
 
 
-def telemetry_message(thing, uptime_s, heap_free, outbox_depth, dropped, at):
+def telemetry_message(thing, uptime_s, heap_free, outbox_depth, dropped, at, link, cap):
+    """link: connect_failures and last_error (text or None); cap: the feeding cap's counters (cap.py)."""
+    hour = cap.portions_hour
+    day = cap.portions_day
     return (
         '{"v": 1, "type": "telemetry", "thing": %s, "uptime_s": %d, "heap_free": %d, "outbox_depth": %d, '
-        '"dropped": %d, "at": %d}' % (json.dumps(thing), uptime_s, heap_free, outbox_depth, dropped, at)
+        '"dropped": %d, "connect_failures": %d, "last_error": %s, '
+        '"portions_hour": {"left": %d, "right": %d}, "portions_day": {"left": %d, "right": %d}, '
+        '"max_portions_per_hour": %d, "max_portions_per_day": %d, "at": %d}'
+        % (json.dumps(thing), uptime_s, heap_free, outbox_depth, dropped, link.connect_failures,
+           json.dumps(link.last_error), hour[0], hour[1], day[0], day[1], cap.per_hour, cap.per_day, at)
     ).encode()

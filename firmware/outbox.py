@@ -121,6 +121,10 @@ class Outbox:
             return None
         return self._seqs[0], self._payloads[0]
 
+    def at(self, index):
+        """(seq, payload) of the index-th oldest message (0 = the oldest); IndexError past the end."""
+        return self._seqs[index], self._payloads[index]
+
     def ack(self, seq):
         """Remove the message with this seq (after PUBACK); unknown or already removed seqs are a no-op."""
         if seq not in self._seqs:
@@ -153,3 +157,36 @@ class Outbox:
 
     def close(self):
         self._log.close()
+
+
+class InFlight:
+    """An outbox's messages sent and not yet acknowledged, oldest first: the outbox's oldest messages,
+    as (packet id, seq) pairs. A message leaves the outbox only when its own PUBACK arrives."""
+
+    def __init__(self, outbox):
+        self.outbox = outbox
+        self.pids = []  # type: list
+        self.seqs = []  # type: list
+
+    def __len__(self):
+        return len(self.pids)
+
+    def sent(self, pid, seq):
+        self.pids.append(pid)
+        self.seqs.append(seq)
+
+    def acked(self, pid):
+        """Remove the message whose PUBACK this is from the outbox; False when pid is not one of ours."""
+        pids = self.pids
+        for i in range(len(pids)):
+            if pids[i] == pid:
+                self.outbox.ack(self.seqs[i])
+                pids.pop(i)
+                self.seqs.pop(i)
+                return True
+        return False
+
+    def clear(self):
+        """The link dropped: nothing is in flight; every unacknowledged message goes out again."""
+        del self.pids[:]
+        del self.seqs[:]

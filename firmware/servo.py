@@ -41,6 +41,8 @@ class Servo:
 
     def move(self, from_deg, to_deg):
         """Drive to to_deg, wait for the servo to get there, then detach."""
+        # A backlog of dispenses must never starve the watchdog (a dwell is at most 10 s).
+        self.hal.watchdog_feed()
         pwm = self.hal.pwm(self.pin)
         try:
             pwm.freq(PWM_HZ)
@@ -52,6 +54,10 @@ class Servo:
     def dispense(self):
         self.move(self.rest_deg, self.dispense_deg)
         self.hal.sleep_ms(self.dwell_ms)
+        self.move(self.dispense_deg, self.rest_deg)
+
+    def park(self):
+        """Close the gate from wherever it is: waits as long as the full dispense travel takes."""
         self.move(self.dispense_deg, self.rest_deg)
 
 
@@ -85,3 +91,14 @@ class Dispenser:
             # Commands only arrive over MQTT, so the device is online when a dispense ends.
             self.hal.led("online")
         return True
+
+    def park(self):
+        """Drive every gate to rest, one servo at a time, and detach: the safe state.
+
+        At boot (a crash or power cut may have left a gate open, and food keeps falling) and after
+        a dispense that raised. Never raises: a failing servo must not stop the other one."""
+        for gate in (self.left, self.right):
+            try:
+                gate.park()
+            except Exception:
+                pass

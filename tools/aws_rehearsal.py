@@ -171,7 +171,7 @@ class Demo:
         self.feeds = {}
         for seq, click in enumerate(PRESSES, start=1):
             say()
-            press = {"v": 1, "event": click, "at": round(time.time(), 3), "seq": seq, "thing": THING}
+            press = {"v": 1, "event": click, "at": int(time.time()), "seq": seq, "thing": THING}
             say("press %s: button message %s" % (click, json.dumps(press)))
             put = button.handler(press)
             say("  button handler -> PutEvents on %s: press_id %s" % (env["EVENT_BUS_NAME"], put["press_id"]))

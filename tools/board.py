@@ -2,6 +2,7 @@
 
     python -m tools.board deploy --port /dev/ttyACM0 [--config secrets/config.json] [--certs secrets/certs]
     python -m tools.board flash  --port /dev/ttyACM0 --image ESP32_GENERIC_C3-<version>.bin
+    python -m tools.board repl   --port /dev/ttyACM0
 
 `flash` writes a MicroPython image with esptool (erase, then write at 0x0, as for
 every ESP32-C3 image), then deploys. `deploy` compiles every firmware module with
@@ -20,6 +21,12 @@ folder holds the deployer's device.json, its thing name and IoT endpoint go into
 staged config, and the Amazon root CA it names is taken from the system's CA store
 when the folder has no ca.pem, so `make flash CERTS=cloud/.out/cat-feeder` provisions
 a board for the deployed cloud with no hand editing.
+
+Everything that can be checked is checked before the board is touched: the port (exists,
+can be opened, is a serial device), the image (readable, an ESP image), the config (present,
+valid for firmware/config.py, no placeholder left from config.example.json) and the
+certificates; the modules are compiled before the chip is erased. A failure is one line on
+stderr saying what to do (`board: ...`), exit status 1, no traceback.
 """
 
 import argparse
@@ -29,6 +36,9 @@ import shutil
 import ssl
 import subprocess
 import sys
+import termios
+
+from firmware import config as firmware_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
@@ -40,6 +50,65 @@ CERT_FILES = ("ca", "device.crt", "device.key")
 SYSTEM_CA_STORE = "/etc/ssl/certs"
 # Where the staged config points the firmware: paths on the board's flash.
 FLASH_CERT_PATHS = {"ca": "certs/ca.der", "cert": "certs/device.crt.der", "key": "certs/device.key.der"}
+EXAMPLE_CONFIG = "firmware/config.example.json"
+# Values of config.example.json that must be replaced before a board can work.
+PLACEHOLDERS = ("your-", "set-on-the-board-only")
+ESP_IMAGE_MAGIC = 0xE9  # first byte of every ESP32 application/bootloader image
+DIALOUT_HINT = "add yourself to the dialout group (sudo usermod -aG dialout $USER, then log out and in)"
+
+
+class BoardError(Exception):
+    """A failure the user can fix; its message says how, in one line."""
+
+
+def step(text):
+    print("board: " + text, flush=True)
+
+
+def check_port(port):
+    """The port exists, opens read-write and is a serial device (a tty), or BoardError."""
+    if not os.path.exists(port):
+        raise BoardError("no serial device at %s: plug the board in with a USB-C data cable (some only "
+                         "charge) and pass PORT= (see ls /dev/ttyACM* /dev/ttyUSB*)" % port)
+    try:
+        fd = os.open(port, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    except PermissionError:
+        raise BoardError("permission denied on %s: %s" % (port, DIALOUT_HINT)) from None
+    except OSError as error:
+        raise BoardError("cannot open %s (%s): unplug and replug the board, or pass another PORT="
+                         % (port, error.strerror)) from None
+    try:
+        termios.tcgetattr(fd)
+    except termios.error:
+        raise BoardError("%s is not a serial port: pass the board's USB serial device, e.g. PORT=/dev/ttyACM0"
+                         % port) from None
+    finally:
+        os.close(fd)
+
+
+def check_image(image):
+    """A readable, non-empty ESP image (checked before anything is erased), or BoardError."""
+    try:
+        with open(image, "rb") as handle:
+            first = handle.read(1)
+    except FileNotFoundError:
+        raise BoardError("no image at IMAGE=%s: download ESP32_GENERIC_C3 (.bin) from the MicroPython site; "
+                         "nothing was erased" % image) from None
+    except OSError as error:
+        raise BoardError("cannot read IMAGE=%s (%s); nothing was erased" % (image, error.strerror)) from None
+    if first != bytes([ESP_IMAGE_MAGIC]):
+        raise BoardError("IMAGE=%s is not an ESP32 firmware image (.bin starting with 0xE9); "
+                         "nothing was erased" % image)
+
+
+def placeholders(value, path=""):
+    """[(field path, value)] of the strings still holding config.example.json's placeholders."""
+    if isinstance(value, dict):
+        prefix = path + "." if path else ""
+        return [found for key in value for found in placeholders(value[key], prefix + key)]
+    if isinstance(value, str) and any(value.startswith(mark) for mark in PLACEHOLDERS):
+        return [(path, value)]
+    return []
 
 
 def mpy_cross(source, target):
@@ -70,21 +139,41 @@ def der_bytes(folder, stem, fallback_pem=None):
     if not os.path.exists(pem) and fallback_pem:
         pem = fallback_pem
     if not os.path.exists(pem):
-        raise SystemExit("board: %s has neither %s.der nor %s.pem" % (folder, stem, stem))
+        raise BoardError("%s has neither %s.der nor %s.pem: run `make deploy` and pass "
+                         "CERTS=cloud/.out/<thing>, or put the CA, device certificate and key there"
+                         % (folder, stem, stem))
     if stem.endswith(".key"):
-        return subprocess.run(["openssl", "pkey", "-in", pem, "-outform", "DER"],
-                              check=True, capture_output=True).stdout
-    with open(pem) as handle:
-        return ssl.PEM_cert_to_DER_cert(handle.read())
+        converted = subprocess.run(["openssl", "pkey", "-in", pem, "-outform", "DER"], capture_output=True)
+        if converted.returncode != 0:
+            raise BoardError("%s is not a private key openssl can read" % pem)
+        return converted.stdout
+    try:
+        with open(pem) as handle:
+            return ssl.PEM_cert_to_DER_cert(handle.read())
+    except (ValueError, UnicodeDecodeError):
+        raise BoardError("%s is not a PEM certificate" % pem) from None
 
 
 def provisioned_config(config_path, certs_dir):
     """The config to put on the board: the user's, pointed at the staged certs and, when the
-    deployer's device.json is there, at the deployed thing and endpoint."""
-    with open(config_path) as handle:
-        config = json.load(handle)
+    deployer's device.json is there, at the deployed thing and endpoint; validated as the
+    firmware will, with no placeholder left."""
+    try:
+        with open(config_path) as handle:
+            config = json.load(handle)
+    except FileNotFoundError:
+        raise BoardError("no config at %s: copy %s there (mkdir -p secrets; cp %s secrets/config.json), "
+                         "fill in your Wi-Fi, or pass CONFIG=" % (config_path, EXAMPLE_CONFIG, EXAMPLE_CONFIG)
+                         ) from None
+    except OSError as error:
+        raise BoardError("cannot read %s (%s)" % (config_path, error.strerror)) from None
+    except ValueError as error:
+        raise BoardError("%s is not valid JSON (%s)" % (config_path, error)) from None
+    if not isinstance(config, dict):
+        raise BoardError("%s: expected a JSON object like %s" % (config_path, EXAMPLE_CONFIG))
     mqtt = config.setdefault("mqtt", {})
-    mqtt.update(FLASH_CERT_PATHS)
+    if isinstance(mqtt, dict):
+        mqtt.update(FLASH_CERT_PATHS)
     ca_fallback = None
     device_json = os.path.join(certs_dir, "device.json")
     if os.path.exists(device_json):
@@ -96,56 +185,105 @@ def provisioned_config(config_path, certs_dir):
         # AmazonRootCA1 -> Amazon_Root_CA_1.pem in Debian's ca-certificates.
         name = device["root_ca"]["name"].replace("AmazonRootCA", "Amazon_Root_CA_")
         ca_fallback = os.path.join(SYSTEM_CA_STORE, name + ".pem")
+    left = placeholders(config)
+    if left:
+        found = ", ".join("%s=%s" % item for item in left)
+        raise BoardError("%s still has placeholder values (%s): put in your own (the IoT endpoint comes "
+                         "from CERTS=cloud/.out/<thing>)" % (config_path, found))
+    try:
+        firmware_config.validate(json.loads(json.dumps(config)))  # a copy: validate fills in defaults
+    except firmware_config.ConfigError as error:
+        raise BoardError("%s: %s" % (config_path, error)) from None
     return config, ca_fallback
 
 
 def stage(config_path, certs_dir):
+    """Compile and lay out everything for the board's flash in build/board/; touches no board."""
+    config, ca_fallback = provisioned_config(config_path, certs_dir)
+    certs = {stem: der_bytes(certs_dir, stem, ca_fallback if stem == "ca" else None) for stem in CERT_FILES}
     if os.path.exists(STAGE):
         shutil.rmtree(STAGE)
     os.makedirs(os.path.join(STAGE, "certs"))
+    step("compiling the firmware for rv32imc into %s" % os.path.relpath(STAGE, ROOT))
     stage_modules(FIRMWARE, STAGE)
     stage_modules(MPY_LIB, os.path.join(STAGE, "lib"))
-    config, ca_fallback = provisioned_config(config_path, certs_dir)
     with open(os.path.join(STAGE, "config.json"), "w") as handle:
         json.dump(config, handle, indent=1)
-    for stem in CERT_FILES:
+    for stem, der in certs.items():
         with open(os.path.join(STAGE, "certs", stem + ".der"), "wb") as handle:
-            handle.write(der_bytes(certs_dir, stem, ca_fallback if stem == "ca" else None))
+            handle.write(der)
     return STAGE
 
 
+def run_tool(command, what, hint):
+    """Run a board tool with its progress on the terminal; a failure becomes one BoardError line."""
+    done = subprocess.run(command, stderr=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
+        last = lines[-1] if lines else "exit status %d" % done.returncode
+        raise BoardError("%s failed (%s): %s" % (what, last, hint))
+
+
 def mpremote(port, *commands):
-    subprocess.run([os.path.join(BIN, "mpremote"), "connect", port, *commands], check=True)
+    hint = "close any other program using the port (make repl, a serial monitor), unplug and replug the board"
+    run_tool([os.path.join(BIN, "mpremote"), "connect", port, *commands], "mpremote on %s" % port, hint)
+
+
+def copy_to_board(port, staged):
+    files = sum(len(names) for _, _, names in os.walk(staged))
+    step("copying %d files to %s" % (files, port))
+    # `cp -r dir/. :` copies the folder's contents to the board's root, creating sub-folders.
+    mpremote(port, "fs", "cp", "-r", staged + "/.", ":", "+", "reset")
+    step("deployed %s to %s; the board restarted (watch it with make repl PORT=%s)" % (staged, port, port))
 
 
 def deploy(port, config_path, certs_dir):
+    check_port(port)
+    copy_to_board(port, stage(config_path, certs_dir))
+
+
+def flash(port, image, config_path, certs_dir):
+    """Write a MicroPython image, then the firmware; every check and the compile happen before the erase."""
+    check_port(port)
+    check_image(image)
     staged = stage(config_path, certs_dir)
-    # `cp -r dir/. :` copies the folder's contents to the board's root, creating sub-folders.
-    mpremote(port, "fs", "cp", "-r", staged + "/.", ":", "+", "reset")
-    print("board: deployed %s to %s" % (staged, port))
-
-
-def flash(port, image):
     esptool = [os.path.join(BIN, "esptool"), "--chip", "esp32c3", "--port", port]
-    subprocess.run(esptool + ["erase-flash"], check=True)
-    subprocess.run(esptool + ["--baud", "460800", "write-flash", "0x0", image], check=True)
+    hint = "hold BOOT, tap RESET, release BOOT (download mode), then run make flash again"
+    step("erasing the chip on %s" % port)
+    run_tool(esptool + ["erase-flash"], "esptool erase", hint)
+    step("writing %s" % image)
+    run_tool(esptool + ["--baud", "460800", "write-flash", "0x0", image], "esptool write", hint)
+    copy_to_board(port, staged)
+
+
+def repl(port):
+    check_port(port)
+    os.execv(os.path.join(BIN, "mpremote"), ["mpremote", "connect", port, "repl"])
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Flash MicroPython and deploy the firmware to the board.")
-    parser.add_argument("action", choices=("deploy", "flash"))
+    parser.add_argument("action", choices=("deploy", "flash", "repl"))
     parser.add_argument("--port", default="/dev/ttyACM0")
     parser.add_argument("--config", default=os.path.join(ROOT, "secrets", "config.json"))
     parser.add_argument("--certs", default=os.path.join(ROOT, "secrets", "certs"),
                         help="folder with ca, device.crt and device.key as .der or .pem")
     parser.add_argument("--image", help="MicroPython image for the ESP32-C3 (flash only)")
     args = parser.parse_args(argv)
-    if args.action == "flash":
-        if not args.image:
-            parser.error("flash needs --image (download ESP32_GENERIC_C3 from the MicroPython site)")
-        flash(args.port, args.image)
-    deploy(args.port, args.config, args.certs)
+    try:
+        if args.action == "repl":
+            repl(args.port)
+        elif args.action == "flash":
+            if not args.image:
+                raise BoardError("flash needs IMAGE=<ESP32_GENERIC_C3 .bin from the MicroPython site>")
+            flash(args.port, args.image, args.config, args.certs)
+        else:
+            deploy(args.port, args.config, args.certs)
+    except BoardError as error:
+        print("board: %s" % error, file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -107,7 +107,7 @@ class Demo:
         """Publish a press (or the same message again); returns its message and press id."""
         if again is None:
             self.seq += 1
-            again = {"v": 1, "event": click, "at": round(time.time(), 3), "seq": self.seq}
+            again = {"v": 1, "event": click, "at": int(time.time()), "seq": self.seq}
         self.button.publish(BUTTON_TOPIC, json.dumps(again), 1)
         press_id = button.parse_press(dict(again, thing=THING))["press_id"]
         say(

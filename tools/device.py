@@ -5,14 +5,16 @@
 `make device` runs this. Without --port it starts the local broker (tools.broker, mutual TLS) on a
 free port and stops it on exit. The folder --flash acts as the board's flash (git-ignored):
 
-    main_unix.py, *.py   the firmware, copied as source
+    *.mpy                the firmware, compiled as on the board (`prepare_flash` copies source by default)
     lib/                 umqtt.simple and its shim, from .deps/mpy-lib
     certs/*.der          CA, device certificate and key from the development PKI (.pki/)
-    config.json          thing, mqtt (localhost:<port>, the DER paths), servos, ...; `sim.trace`
+    config.json          thing, mqtt (localhost:<port>, the DER paths), servos, a button on GPIO5, ...;
+                         `sim.trace`, `sim.button`
     servo.trace          one "<ticks_us> <pin> <duty_ns>" line per PWM write
-    data/                journal and outbox (kept between runs; --fresh wipes them)
+    button.level         the virtual button: `python -m tools.sim_board --flash DIR --press SINGLE`
+    data/                journal, outbox and the button's press queue (kept; --fresh wipes them)
 
-The firmware's output (connects, drops, errors) goes to this terminal. Send a command with
+The firmware's output (connects, drops, errors, presses) goes to this terminal. Send a command with
     python -m tools.mqttc pub --port N --topic cat-feeder/action --message '{"v":1,...}'
 and watch results with `python -m tools.mqttc sub --as observer --port N --topic cat-feeder/states`.
 From Python (tests, benchmarks): `prepare_flash(flash_dir, pki, config)`, `device_config(...)`,
@@ -40,6 +42,7 @@ DEFAULT_FLASH = os.path.join(ROOT, ".flash", "device")
 # The board's import path: the flash root, then lib/, then the interpreter's frozen modules (ssl).
 FLASH_PATH = ":lib:.frozen"
 TRACE = "servo.trace"
+BUTTON_LEVEL = "button.level"  # the virtual button (hal_sim.SimButton, tools/sim_board.py)
 CERTS = {"ca": "ca.der", "cert": "device.crt.der", "key": "device.key.der"}
 
 
@@ -64,7 +67,7 @@ def device_config(port, thing=DEFAULT_THING, **sections):
         "commands": {"default_ttl_s": 300, "max_ttl_s": 3600},
         "storage": {"dir": "data", "outbox_capacity": 64},
         "telemetry_interval_s": 60,
-        "sim": {"trace": TRACE},
+        "sim": {"trace": TRACE, "button": BUTTON_LEVEL},
     }
     config["mqtt"].update(sections.pop("mqtt", {}))
     config.update(sections)
@@ -90,6 +93,10 @@ def prepare_flash(flash_dir, pki, config, fresh=False, compiled=False):
     for source in ("ca.der", "device.crt.der", "device.key.der"):
         shutil.copyfile(pki.path(source), os.path.join(flash_dir, "certs", source))
     os.chmod(os.path.join(flash_dir, "certs", "device.key.der"), 0o600)
+    # A board boots with its button released, whatever a previous run left in the file.
+    button_level = os.path.join(flash_dir, config.get("sim", {}).get("button", BUTTON_LEVEL))
+    if os.path.exists(button_level):
+        os.remove(button_level)
     if fresh:
         for leftover in (config["storage"]["dir"], config.get("sim", {}).get("trace", TRACE)):
             path = os.path.join(flash_dir, leftover)
@@ -115,10 +122,11 @@ def _compile_tree(flash_dir):
 
 
 def start(flash_dir, heapsize="128K", **popen_kwargs):
-    """Start the firmware (main_unix.py) in flash_dir; returns the Popen."""
+    """Start the firmware (main_unix, as source or as the .mpy `make flash` deploys) in flash_dir;
+    returns the Popen."""
     env = dict(os.environ, MICROPYPATH=FLASH_PATH)
     return subprocess.Popen(
-        [MICROPYTHON, "-X", "heapsize=" + heapsize, "main_unix.py", "config.json"],
+        [MICROPYTHON, "-X", "heapsize=" + heapsize, "-m", "main_unix", "config.json"],
         cwd=flash_dir, env=env, **popen_kwargs,
     )
 
@@ -140,8 +148,12 @@ def main(argv=None):
 
         broker = Broker(pki, os.path.join(args.pki, "broker-device")).start()
         port = broker.port
-    flash = prepare_flash(os.path.abspath(args.flash), pki, device_config(port), fresh=args.fresh)
+    # The feeder of hardware/README.md: servos on GPIO3/4, its button on GPIO5 (here the virtual one).
+    config = device_config(port, button={"pin": 5})
+    flash = prepare_flash(os.path.abspath(args.flash), pki, config, fresh=args.fresh, compiled=True)
     print("device: flash %s, broker 127.0.0.1:%d, servo trace %s" % (flash, port, os.path.join(flash, TRACE)))
+    print("device: press its button with\n  %s -m tools.sim_board --flash %s --press SINGLE"
+          % (sys.executable, os.path.relpath(flash)))
     print("device: send a command with\n  %s -m tools.mqttc pub --port %d --topic %s/action --message "
           "'{\"v\":1,\"id\":\"try-%d\",\"event\":\"SINGLE\",\"issued_at\":%d}'"
           % (sys.executable, port, DEFAULT_THING, int(time.time()), int(time.time())), flush=True)

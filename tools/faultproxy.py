@@ -5,6 +5,8 @@
     proxy.resume()      # forward again (bytes held back during a stall are then delivered)
     proxy.cut()         # reset every open connection (RST to both sides)
     proxy.half_close()  # shut down the write side towards the device: it reads EOF, its writes still go
+    proxy.hold_to_device()  # hold back what the broker sends (a lost PUBACK); the device's bytes still go
+    proxy.hold_to_device(False)  # deliver the held bytes
     proxy.refuse(True)  # close new connections at once (broker unreachable); refuse(False) undoes it
     proxy.connections   # connections accepted so far;  proxy.open_connections()
     proxy.stop()
@@ -55,6 +57,7 @@ class FaultProxy:
         self.port = self.listener.getsockname()[1]
         self.connections = 0
         self.stalled = False
+        self.holding = False  # broker -> device bytes held back
         self.refusing = False
         self._pairs = []
         self._commands = []
@@ -96,6 +99,9 @@ class FaultProxy:
     def half_close(self):
         self._do(lambda: [self._half_close(pair) for pair in list(self._pairs)])
 
+    def hold_to_device(self, flag=True):
+        self._do(lambda: self._set_holding(flag))
+
     def refuse(self, flag=True):
         self.refusing = flag
 
@@ -113,14 +119,21 @@ class FaultProxy:
         self.stalled = flag
         self._rearm()
 
+    def _set_holding(self, flag):
+        self.holding = flag
+        self._rearm()
+
+    def _reads(self, pair, sock):
+        return not self.stalled and not (self.holding and sock is pair.broker)
+
     def _rearm(self):
-        """Readers are registered only while not stalled, so stalled bytes wait in kernel buffers."""
+        """A socket is read only while its direction flows, so held bytes wait in kernel buffers."""
         for pair in self._pairs:
             for sock in (pair.device, pair.broker):
                 key = self._selector.get_map().get(sock)
-                if self.stalled and key is not None:
+                if not self._reads(pair, sock) and key is not None:
                     self._selector.unregister(sock)
-                elif not self.stalled and key is None:
+                elif self._reads(pair, sock) and key is None:
                     self._selector.register(sock, selectors.EVENT_READ, pair)
 
     def _serve(self):
@@ -150,9 +163,7 @@ class FaultProxy:
         broker.settimeout(None)
         pair = _Pair(device, broker)
         self._pairs.append(pair)
-        if not self.stalled:
-            self._selector.register(device, selectors.EVENT_READ, pair)
-            self._selector.register(broker, selectors.EVENT_READ, pair)
+        self._rearm()
 
     def _forward(self, sock, pair):
         try:

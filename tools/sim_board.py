@@ -10,6 +10,13 @@ where the host left it. That is enough for mpremote's `fs cp`, `exec`, `run` and
 
     python -m tools.sim_board --flash .flash/sim [--link /tmp/ttyFEEDER]
 prints the serial device path on its first line and serves until killed.
+
+The virtual button: the firmware on the unix port reads its button's level from the file
+`button.level` in the flash folder (config `sim.button`; hal_sim.SimButton), "0" while held.
+
+    python -m tools.sim_board --flash .flash/sim --press SINGLE|DOUBLE|LONG
+holds it as a finger would (SINGLE: 150 ms; DOUBLE: 120 ms, 150 ms apart; LONG: 1.5 s), and
+`press_button(flash_dir, event)` does the same from a test.
 """
 
 import argparse
@@ -18,13 +25,38 @@ import pty
 import select
 import subprocess
 import sys
+import time
 import tty
 
-from tools.device import FLASH_PATH
+from tools.device import BUTTON_LEVEL, FLASH_PATH
 
 RAW_REPL_ENTER = 0x01
 RAW_REPL_EXIT = 0x02
 MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
+# (held, then released) in seconds for each gesture, as a finger makes them.
+GESTURES = {"SINGLE": ((0.15, 0),), "DOUBLE": ((0.12, 0.15), (0.12, 0)), "LONG": ((1.5, 0),)}
+
+
+def set_button(flash_dir, held):
+    """Hold (True) or release the virtual button; the file is replaced whole, so a read never sees half."""
+    path = os.path.join(flash_dir, BUTTON_LEVEL)
+    with open(path + ".tmp", "w") as handle:
+        handle.write("0" if held else "1")
+    os.replace(path + ".tmp", path)
+
+
+def press_button(flash_dir, event):
+    """Make a SINGLE, DOUBLE or LONG press on the virtual button; returns the time.monotonic() of each
+    press and release edge (the device's servo trace uses the same clock)."""
+    edges = []
+    for held_s, gap_s in GESTURES[event]:
+        edges.append(time.monotonic())
+        set_button(flash_dir, True)
+        time.sleep(held_s)
+        edges.append(time.monotonic())
+        set_button(flash_dir, False)
+        time.sleep(gap_s)
+    return edges
 
 
 class SimBoard:
@@ -90,7 +122,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--flash", default=".flash/sim", help="folder that acts as the board's flash")
     parser.add_argument("--link", help="also expose the serial device under this symlink")
+    parser.add_argument("--press", choices=sorted(GESTURES), help="press the virtual button of the board "
+                        "serving --flash, then exit")
     args = parser.parse_args()
+    if args.press:
+        press_button(os.path.abspath(args.flash), args.press)
+        return
     board = SimBoard(os.path.abspath(args.flash))
     if args.link:
         if os.path.lexists(args.link):

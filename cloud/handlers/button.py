@@ -6,19 +6,21 @@ Two inputs (docs/protocol.md, "Button press"):
 - a press published on `cat-feeder/<thing>/button`, delivered by the IoT topic rule, which adds
   `thing` from the topic: {"v": 1, "event", "at", "seq", "thing"}.
 
-The event's detail carries a press id minted here; every later copy (EventBridge retries, the
-archive, replays) carries the same id, and the device deduplicates by it. An invalid press is logged
-and returned as `rejected`, never raised: Lambda would retry it for nothing.
+The event's detail carries a press id minted here with firmware/press.py, the function a feeder
+uses for its own button (packed into this handler's zip as firmware/press.py); every later copy
+(EventBridge retries, the archive, replays) carries the same id, and the device deduplicates by it. An
+invalid press is logged and returned as `rejected`, never raised: Lambda would retry it for nothing.
 
 Environment: EVENT_BUS_NAME, EVENT_SOURCE, EVENT_DETAIL_TYPE (set by the deployer from cloud/topology.py).
 """
 
 import functools
-import hashlib
 import json
 import os
 import time
 from datetime import datetime, timezone
+
+from firmware.press import digest_id, press_id
 
 EVENTS = ("SINGLE", "DOUBLE", "LONG")
 PUT_ATTEMPTS = 4
@@ -88,7 +90,7 @@ def _one_click_press(event):
         ) from error
     # The id hashes the press's own content, not the Lambda request id: a 1-Click retry or a duplicate
     # delivery reaches a *new* invocation with a new request id, but always carries the same fields.
-    return _detail("1-click", device, click, pressed_at, (device, click, reported))
+    return _detail("1-click", device, click, pressed_at, digest_id(("1-click", device, click, reported)))
 
 
 def _topic_press(event):
@@ -96,20 +98,20 @@ def _topic_press(event):
         raise InvalidPress("v: expected 1, got %r" % (event.get("v"),))
     thing = _field(event, ("thing",), str)
     click = _event_name(_field(event, ("event",), str), "event")
-    at = _field(event, ("at",), (int, float))
+    # An integer: the canonical form of the id has no floats (an ESP32's are single precision).
+    at = _field(event, ("at",), int)
     seq = _field(event, ("seq",), int)
     if not thing or at <= 0 or seq < 0:
         raise InvalidPress("thing, at, seq: expected a thing name, at > 0 and seq >= 0")
     # Same reasoning as for 1-Click: MQTT QoS 1 may redeliver the message to the rule, which invokes again.
     # seq tells apart two presses within the same second; thing separates buttons.
-    return _detail("button", thing, click, at, (thing, click, repr(at), str(seq)))
+    return _detail("button", thing, click, at, press_id(thing, click, at, seq))
 
 
-def _detail(origin, button, click, pressed_at, identity):
-    digest = hashlib.sha256("|".join((origin,) + tuple(identity)).encode()).hexdigest()
+def _detail(origin, button, click, pressed_at, minted_id):
     return {
         "v": 1,
-        "press_id": "press-" + digest[:16],
+        "press_id": minted_id,
         "event": click,
         "pressed_at": pressed_at,
         "origin": origin,

@@ -101,7 +101,8 @@ def command_for(event):
         "v": 1,
         "id": press_id,
         "event": detail["event"],
-        "issued_at": pressed_at,
+        # Whole seconds: the device's floats are single precision and it rejects a float time.
+        "issued_at": math.floor(pressed_at),
         "ttl": int(os.environ["COMMAND_TTL_S"]),
     }
 

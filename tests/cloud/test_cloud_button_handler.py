@@ -4,13 +4,19 @@ The bus here routes to an SQS queue (moto cannot deliver to Lambda), so the test
 what EventBridge received.
 """
 
+import io
 import json
 import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
 
 import boto3
 import pytest
 
 from cloud.handlers import button
+from cloud.packaging import handler_zip
 from cloud.topology import DETAIL_TYPE, SOURCE
 
 ONE_CLICK = {
@@ -82,6 +88,30 @@ def test_press_id_is_stable_for_a_redelivered_press_and_distinct_for_another():
     )
 
 
+VECTORS = json.loads((Path(__file__).parents[1] / "vectors" / "press_id.json").read_text())["vectors"]
+
+
+@pytest.mark.parametrize("vector", VECTORS, ids=[v["canonical"] for v in VECTORS])
+def test_press_id_is_the_shared_vectors_id(vector):
+    """The same vectors pin firmware/press.py on both interpreters (tests/firmware/test_press.py)."""
+    press = {"thing": vector["thing"], **json.loads(vector["message"])}
+    assert button.parse_press(press)["press_id"] == vector["id"]
+
+
+def test_packaged_handler_mints_ids_from_its_own_zip(tmp_path):
+    """The deployed zip carries firmware/press.py: the handler imports it from the zip alone (-E: no
+    PYTHONPATH; the repo is not on the path, as in Lambda, where the zip root is)."""
+    with zipfile.ZipFile(io.BytesIO(handler_zip("button", ["firmware/press.py"]))) as archive:
+        assert sorted(archive.namelist()) == ["button.py", "firmware/press.py"]
+        archive.extractall(tmp_path)
+    vector = VECTORS[0]
+    code = "import button, json, sys; print(button.parse_press(json.loads(sys.argv[1]))['press_id'])"
+    press = json.dumps({"thing": vector["thing"], **json.loads(vector["message"])})
+    minted = subprocess.run([sys.executable, "-E", "-s", "-c", code, press], cwd=tmp_path, check=True,
+                            capture_output=True, text=True).stdout.strip()
+    assert minted == vector["id"]
+
+
 @pytest.mark.parametrize(
     ("payload", "message"),
     [
@@ -98,6 +128,7 @@ def test_press_id_is_stable_for_a_redelivered_press_and_distinct_for_another():
         ),
         (dict(TOPIC_PRESS, v=2), "v: expected 1, got 2"),
         (dict(TOPIC_PRESS, at="now"), "at: wrong type str"),
+        (dict(TOPIC_PRESS, at=1795730000.5), "at: wrong type float"),
         (dict(TOPIC_PRESS, seq=True), "seq: wrong type bool"),
         (dict(TOPIC_PRESS, seq=-1), "at > 0 and seq >= 0"),
         ({k: v for k, v in TOPIC_PRESS.items() if k != "event"}, "event: missing"),

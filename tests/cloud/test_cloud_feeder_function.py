@@ -145,3 +145,26 @@ def test_without_the_endpoint_the_feeder_fails_clearly_and_publishes_nothing(pub
     with pytest.raises(feeder.MissingEndpoint, match="IOT_DATA_ENDPOINT is not set: .*iot:Data-ATS"):
         feeder.handler(feeds_event(fresh_detail()))
     assert published == []
+
+
+def test_every_command_carries_integer_times_even_from_a_fractional_press(published):
+    # A 1-Click reportedTime has milliseconds (a button's `at` is an integer: the handler rejects a float
+    # one, see test_cloud_button_handler.py). The device rejects a float issued_at (single-precision
+    # floats on the ESP32), so every command must carry integers.
+    now = time.time()
+    clicks = [
+        {"deviceInfo": {"deviceId": "G030PM0123456789"},
+         "deviceEvent": {"buttonClicked": {"clickType": "SINGLE", "reportedTime": stamp}}}
+        for stamp in (time.strftime("%Y-%m-%dT%H:%M:%S.987Z", time.gmtime(now - 2)),)
+    ]
+    presses = [{"v": 1, "event": "LONG", "at": int(now) - 1, "seq": 4, "thing": "cat-feeder"}]
+    details = [button.parse_press(p) for p in clicks + presses]
+    for detail in details:
+        command = feeder.command_for(feeds_event(detail))
+        assert all(type(command[field]) is int for field in ("v", "issued_at", "ttl")), command
+        assert command["issued_at"] <= detail["pressed_at"] < command["issued_at"] + 1
+        feeder.handler(feeds_event(detail))
+    assert len(published) == len(details)
+    for request in published:
+        body = json.loads(request["payload"])
+        assert type(body["issued_at"]) is int and type(body["ttl"]) is int, body

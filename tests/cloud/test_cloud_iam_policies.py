@@ -101,3 +101,15 @@ def test_device_policy_pins_client_id_and_button_topic_to_the_thing_name():
     assert by_action["iot:Subscribe"]["Resource"] == [
         "arn:aws:iot:eu-west-1:123456789012:topicfilter/cat-feeder/action"
     ]
+
+
+def test_button_board_policy_only_connects_as_itself_and_publishes_its_own_presses():
+    (policy,) = [p for p in TOPOLOGY["iot_policies"] if p["name"] == "cat-feeder-button"]
+    document = iam.iot_policy(policy, ARNS)
+    assert {s["Action"]: s["Resource"] for s in document["Statement"]} == {
+        "iot:Connect": ["arn:aws:iot:eu-west-1:123456789012:client/${iot:Connection.Thing.ThingName}"],
+        "iot:Publish": [
+            "arn:aws:iot:eu-west-1:123456789012:topic/cat-feeder/${iot:Connection.Thing.ThingName}/button"
+        ],
+    }
+    assert "attach_to" not in policy  # never attached to the feeder's thing

@@ -47,9 +47,12 @@ def test_ttl_defaults_and_is_clamped():
     assert parse(v1(ttl="999999999999999999999")).ttl == MAX_TTL
 
 
-def test_float_issued_at_is_whole_seconds():
-    cmd = parse(v1(issued_at="1795730000.9"))
-    assert cmd.reason is None and cmd.issued_at == 1795730000
+def test_float_issued_at_is_rejected_with_the_reason():
+    # Single precision on the ESP32 port: 1795730000.9 would become a time 128 s away.
+    for text in ("1795730000.9", "1795730000.0", "1.7957e9"):
+        cmd = parse(v1(issued_at=text))
+        assert cmd.reason == command.R_ISSUED_AT_FLOAT, text
+        assert cmd.id == "press-7f3a9c2e" and cmd.bowls == 0
 
 
 def test_unknown_fields_are_ignored():
@@ -93,7 +96,14 @@ def test_wrong_values_name_the_field():
 def test_rejection_keeps_a_readable_id():
     assert parse(v1(event='"FEED"')).id == "press-7f3a9c2e"
     assert parse(v1(id='"bad id"')).id is None
-    assert parse(v1(v="2")).id is None
+    assert parse(v1(v="2", id='"bad id"')).id is None
+
+
+def test_unknown_version_with_a_readable_id_names_it():
+    for version in ("2", '"1"', "null", "1.0"):
+        cmd = parse(v1(v=version))
+        assert (cmd.reason, cmd.id) == (command.R_VERSION, "press-7f3a9c2e"), version
+    assert parse(v1(v=None)).id == "press-7f3a9c2e"
 
 
 def test_not_json_objects_are_rejected():

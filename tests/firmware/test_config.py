@@ -144,3 +144,32 @@ def test_bad_files_give_config_errors():
         assert error == "config: expected a JSON object"
     finally:
         remove_tree(directory)
+
+
+def test_a_feeders_button_is_optional_and_filled_with_defaults():
+    assert config.validate(minimal())["button"] is None and config.validate(minimal())["role"] == "feeder"
+    loaded = config.validate(dict(minimal(), button={"pin": 5}))
+    defaults = {"debounce_ms": 30, "double_ms": 400, "long_ms": 1000, "local_first": True}
+    assert loaded["button"] == dict(defaults, pin=5)
+
+
+def test_a_button_board_needs_its_button_and_no_servos():
+    board = {"thing": "hall-button", "role": "button", "mqtt": minimal()["mqtt"], "button": {"pin": 9}}
+    loaded = config.validate(board)
+    assert loaded["servos"] is None and loaded["button"]["pin"] == 9
+    del board["button"]
+    assert error_of(board) == "button: missing, expected an object (a button board needs its button)"
+
+
+def test_bad_role_and_button_fields_are_named():
+    assert error_of(dict(minimal(), role="lamp")) == "role: expected feeder or button"
+    cases = [
+        ({}, "button.pin: missing, expected int 0..21"),
+        ({"pin": 3}, "button.pin: expected a pin no servo or LED uses"),
+        ({"pin": 5, "long_ms": 300}, "button.long_ms: expected int 400..10000"),
+        ({"pin": 5, "debounce_ms": True}, "button.debounce_ms: expected int 1..200"),
+        ({"pin": 5, "local_first": 1}, "button.local_first: expected true or false"),
+        (9, "button: expected an object"),
+    ]
+    for section, message in cases:
+        assert error_of(dict(minimal(), button=section)) == message

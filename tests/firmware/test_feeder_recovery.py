@@ -1,7 +1,7 @@
 """feeder.py across reboots: a crash mid-dispense is reported once as interrupted and never retried."""
 
 import messages
-from feederrig import LEFT_PIN, NOW, Rig, payload, strip_seq
+from feederrig import LEFT_PIN, NOW, RIGHT_PIN, Rig, payload, strip_seq
 from messages import DISPENSED, DUPLICATE, INTERRUPTED
 
 
@@ -62,7 +62,9 @@ def test_servo_fault_is_reported_as_interrupted():
 
         rig.hal.pwm = failing_pwm
         assert rig.feeder.handle(payload()) == INTERRUPTED
-        assert rig.hal.pwm_writes == [(rig.hal.pwm_writes[0][0], LEFT_PIN, 0)]  # detached, never driven
+        # Detached, never driven; then both gates were told to go to rest (park), and detached again.
+        writes = [(pin, duty) for _t, pin, duty in rig.hal.pwm_writes]
+        assert writes == [(LEFT_PIN, 0), (LEFT_PIN, 0), (RIGHT_PIN, 0)]
         assert [(r["status"], r["bowls"]) for r in rig.results()] == [("interrupted", ["left"])]
         rig.boot()
         assert rig.journal.unfinished() == []  # finished: not reported a second time

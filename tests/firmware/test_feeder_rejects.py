@@ -23,14 +23,15 @@ def test_bad_payloads_each_get_one_rejected_result_and_never_move():
     ]
     rig = Rig()
     try:
+        results = []
         for p in bad:
-            assert rig.feeder.handle(p) == REJECTED, p
-        results = rig.results()
-        assert len(results) == len(bad)
-        for result in results:
-            assert result["status"] == "rejected" and result["bowls"] == [] and result["reason"]
-        assert results[6]["id"] == "press-7f3a9c2e" and results[6]["reason"] == command.R_EVENT
-        assert results[0]["id"] is None and results[11]["reason"] == command.R_SIZE
+            result = rig.decide(p)
+            assert result["status"] == "rejected" and result["bowls"] == [] and result["reason"], p
+            results.append((result["id"], result["reason"]))
+        assert rig.outbox.depth == 0  # one result each, and decide() took it
+        assert results[6] == ("press-7f3a9c2e", command.R_EVENT)
+        assert results[5] == ("a", command.R_VERSION)  # a readable id names a bad-version rejection
+        assert results[0][0] is None and results[11][1] == command.R_SIZE
         assert rig.pins_moved() == []
     finally:
         rig.close()
@@ -60,13 +61,14 @@ def test_a_command_arriving_mid_dispense_is_refused_as_busy():
         rig.close()
 
 
-def test_a_full_journal_refuses_new_commands_rather_than_forgetting_one():
+def test_a_journal_smaller_than_the_cap_needs_refuses_rather_than_forgetting_an_id():
+    # config.py never allows this (the cap bounds the journal); if the proof broke, refusing is right.
     rig = Rig(max_entries=1)
     try:
         assert rig.feeder.handle(payload("p-first")) == DISPENSED
         assert rig.feeder.handle(payload("p-second", "DOUBLE")) == REJECTED
         assert rig.feeder.handle(payload("p-first")) == DUPLICATE  # still remembered
         assert rig.pins_moved() == [LEFT_PIN] * 4
-        assert rig.results()[1]["reason"] == feeder.R_JOURNAL_FULL
+        assert rig.results()[1]["reason"] == feeder.R_STORAGE
     finally:
         rig.close()

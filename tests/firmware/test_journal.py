@@ -202,3 +202,4 @@ def test_bit_flipped_record_costs_only_that_record():
         journal.close()
     finally:
         remove_tree(directory)
+

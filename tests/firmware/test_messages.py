@@ -74,8 +74,32 @@ def test_status_messages():
     )
 
 
+class LinkState:
+    connect_failures = 3
+    last_error = 'tls: handshake failed (ValueError("certificate verify failed"))'
+
+
+class CapState:
+    portions_hour = (1, 0)
+    portions_day = (3, 2)
+    per_hour = 4
+    per_day = 12
+
+
 def test_telemetry_message():
-    assert messages.telemetry_message("cat-feeder", 86400, 81234, 0, 0, 1795730000) == (
+    assert messages.telemetry_message("cat-feeder", 86400, 81234, 0, 0, 1795730000, LinkState, CapState) == (
         b'{"v": 1, "type": "telemetry", "thing": "cat-feeder", "uptime_s": 86400, "heap_free": 81234, '
-        b'"outbox_depth": 0, "dropped": 0, "at": 1795730000}'
+        b'"outbox_depth": 0, "dropped": 0, "connect_failures": 3, '
+        b'"last_error": "tls: handshake failed (ValueError(\\"certificate verify failed\\"))", '
+        b'"portions_hour": {"left": 1, "right": 0}, "portions_day": {"left": 3, "right": 2}, '
+        b'"max_portions_per_hour": 4, "max_portions_per_day": 12, "at": 1795730000}'
     )
+    LinkState.last_error = None
+    assert b'"last_error": null' in messages.telemetry_message("t", 0, 0, 0, 0, 0, LinkState, CapState)
+
+
+def test_capped_result_carries_its_reason():
+    packed = messages.pack_result("press-c", messages.CAPPED, 0, 1795730000, "cap: left bowl")
+    assert json.loads(messages.render("cat-feeder", 9, packed)) == {
+        "v": 1, "type": "result", "thing": "cat-feeder", "seq": 9, "id": "press-c", "status": "capped",
+        "bowls": [], "reason": "cap: left bowl", "at": 1795730000}

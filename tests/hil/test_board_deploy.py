@@ -1,7 +1,8 @@
 """Hardware-in-the-loop: deploy the firmware over a serial port and check it on the device.
 
 By default the device is tools.sim_board (MicroPython's unix port behind a pty), so this
-runs everywhere; set BOARD_PORT=/dev/ttyACM0 to run the same checks on a real XIAO ESP32C3.
+runs everywhere; set BOARD_PORT=/dev/ttyACM0 to run the same checks on a real XIAO ESP32C3
+(fixtures in conftest.py).
 """
 
 import json
@@ -19,33 +20,18 @@ MPREMOTE = os.path.join(os.path.dirname(sys.executable), "mpremote")
 
 
 @pytest.fixture
-def port(tmp_path):
+def config(tmp_path):
+    """config.example.json as a user fills it in; no Wi-Fi section on the simulated board (no radio)."""
+    with open(os.path.join(board.FIRMWARE, "config.example.json")) as handle:
+        filled = json.load(handle)
     if os.environ.get("BOARD_PORT"):
-        yield os.environ["BOARD_PORT"]
-        return
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tools.sim_board", "--flash", str(tmp_path / "flash")],
-        stdout=subprocess.PIPE, text=True, cwd=board.ROOT,
-    )
-    try:
-        yield proc.stdout.readline().strip()
-    finally:
-        proc.kill()
-        proc.wait()
-
-
-@pytest.fixture
-def certs(tmp_path):
-    folder = tmp_path / "certs"
-    folder.mkdir()
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-         "-keyout", str(folder / "device.key.pem"), "-out", str(folder / "device.crt.pem"),
-         "-subj", "/CN=cat-feeder", "-days", "1"],
-        check=True, capture_output=True,
-    )
-    (folder / "ca.pem").write_text((folder / "device.crt.pem").read_text())
-    return str(folder)
+        filled["wifi"].update(ssid=os.environ["WIFI_SSID"], password=os.environ.get("WIFI_PASSWORD", ""))
+    else:
+        del filled["wifi"]
+    filled["mqtt"]["host"] = "localhost"
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(filled))
+    return str(path)
 
 
 def on_device(port, code):
@@ -58,9 +44,11 @@ def on_device(port, code):
     raise AssertionError(result.stderr)
 
 
-def test_deploy_puts_compiled_firmware_config_and_der_certs_on_the_device(port, certs):
-    config = os.path.join(board.FIRMWARE, "config.example.json")
+def test_deploy_puts_compiled_firmware_config_and_der_certs_on_the_device(port, certs, config, capsys):
     board.deploy(port, config, certs)
+    out = capsys.readouterr().out
+    progress = [line.split()[1] for line in out.splitlines() if line.startswith("board: ")]
+    assert progress == ["compiling", "copying", "deployed"]
 
     listing = on_device(port, "import os; print(sorted(os.listdir()), sorted(os.listdir('certs')))")
     assert "config.json" in listing and "lib" in listing
@@ -76,14 +64,14 @@ def test_deploy_puts_compiled_firmware_config_and_der_certs_on_the_device(port, 
     assert int(key) > 64
 
 
-def test_deploy_provisions_from_the_cloud_deployers_folder(port, certs, tmp_path):
+def test_deploy_provisions_from_the_cloud_deployers_folder(port, certs, config):
     """device.json from cloud/.out/<thing>/ sets thing and endpoint; the Amazon root CA comes
     from the system store when the folder has none."""
     os.remove(os.path.join(certs, "ca.pem"))
     with open(os.path.join(certs, "device.json"), "w") as handle:
         json.dump({"thing": "kitchen-feeder", "endpoint": "abc123-ats.iot.eu-west-1.amazonaws.com",
                    "port": 8883, "root_ca": {"name": "AmazonRootCA1"}}, handle)
-    board.deploy(port, os.path.join(board.FIRMWARE, "config.example.json"), certs)
+    board.deploy(port, config, certs)
 
     endpoint = "abc123-ats.iot.eu-west-1.amazonaws.com"
     staged = on_device(port, "import config; c = config.load('config.json'); m = c['mqtt']; "

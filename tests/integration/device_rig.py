@@ -5,15 +5,18 @@ in a folder that acts as its flash (tools/device.py prepares it), against mosqui
 TLS. The cloud side is tools.mqttc: the cloud publisher sends commands, the cloud observer
 collects results from cat-feeder/states.
 
-- `rig_config(port, **sections)`: a device config with short timeouts, a 2 s backoff cap and a
-  quick, distinctively calibrated servo pair (see LEFT / RIGHT for the pulse widths).
+- `rig_config(port, **sections)`: a device config with short timeouts, a 2 s backoff cap, the
+  largest feeding cap and a quick, distinctively calibrated servo pair (see LEFT / RIGHT for the
+  pulse widths).
 - `Device(flash_dir, pki, config)`: `.start()`, `.expect(prefix)`, `.wait_up()`, `.output()`,
-  `.kill()` (SIGKILL),
+  `.kill()` (SIGKILL), `.configure(config)` (for the next start),
   `.trace()` -> [(ticks_us, pin, duty_ns)].
 - `Observer(pki, port)`: persistent-session observer; `.collect(ids, timeout_s)` waits until every
-  id has a result; `.results` by seq, `.by_id()`, `.reconnect()` after a broker restart.
+  id has a result; `.results` by seq (`.received_at` their first arrival, time.monotonic()),
+  `.deliveries` (repeats included), `.telemetry`, `.by_id()`, `.reconnect()` after a broker restart.
 - `command(id, event, issued_at=None, ttl=None)`: a v1 command payload.
 - `dispense_starts(trace)`: the PWM writes that began a bowl's dispense move.
+- `PARK_WRITES`: the (pin, duty_ns) writes every boot begins with (gates to rest, detached).
 """
 
 import json
@@ -35,6 +38,9 @@ RIGHT = {"pin": 4, "min_us": 700, "max_us": 2500, "rest_deg": 20, "dispense_deg"
 # (pin, dispense pulse ns, rest pulse ns) per bowl bit: min_us + 10 us * degrees.
 LEFT_PULSES = (3, 800000, 500000)
 RIGHT_PULSES = (4, 1300000, 900000)
+# What every boot writes first (app.boot parks the gates): each servo to rest, then detached.
+PARK_WRITES = [(LEFT_PULSES[0], LEFT_PULSES[2]), (LEFT_PULSES[0], 0), (RIGHT_PULSES[0], RIGHT_PULSES[2]),
+               (RIGHT_PULSES[0], 0)]
 BACKOFF_CAP_MS = 2000
 UP_TIMEOUT_S = 15
 
@@ -43,7 +49,11 @@ def rig_config(port, **sections):
     mqtt = {"keepalive_s": 10, "timeout_ms": 2000, "backoff_base_ms": 200, "backoff_cap_ms": BACKOFF_CAP_MS}
     mqtt.update(sections.pop("mqtt", {}))
     sections.setdefault("servos", {"left": dict(LEFT), "right": dict(RIGHT)})
-    return device_tool.device_config(port, mqtt=mqtt, **sections)
+    # These tests stream many commands; the cap has its own test (test_device_cap.py).
+    sections.setdefault("feeding", {"max_portions_per_hour": 128, "max_portions_per_day": 128})
+    sim = {"trace": device_tool.TRACE, "button": device_tool.BUTTON_LEVEL}
+    sim.update(sections.pop("sim", {}))
+    return device_tool.device_config(port, mqtt=mqtt, sim=sim, **sections)
 
 
 def command(command_id, event="SINGLE", issued_at=None, ttl=None):
@@ -61,14 +71,23 @@ def dispense_starts(trace):
 
 
 class Device:
-    def __init__(self, flash_dir, pki, config, heapsize="128K", compiled=False):
-        self.flash = device_tool.prepare_flash(str(flash_dir), pki, config, fresh=True, compiled=compiled)
+    def __init__(self, flash_dir, pki, config, heapsize="128K", compiled=False, deployed=False):
+        """deployed: flash_dir already holds the firmware and config (`make flash` put it there)."""
+        if deployed:
+            self.flash = str(flash_dir)
+        else:
+            self.flash = device_tool.prepare_flash(str(flash_dir), pki, config, fresh=True, compiled=compiled)
         self.trace_path = os.path.join(self.flash, config["sim"]["trace"])
         self.heapsize = heapsize
         self.proc = None
         self.lines = queue.Queue()
         self.log = []
         self.lives = 0
+
+    def configure(self, config):
+        """Replace config.json on the flash (takes effect at the next start)."""
+        with open(os.path.join(self.flash, "config.json"), "w") as f:
+            json.dump(config, f)
 
     def start(self):
         self.proc = device_tool.start(self.flash, self.heapsize, stdout=subprocess.PIPE,
@@ -141,7 +160,9 @@ class Observer:
         self.port = port
         self.client_id = client_id
         self.results = {}  # seq -> result body
+        self.received_at = {}  # seq -> time.monotonic() of its first arrival
         self.deliveries = []  # every result body received, resends included
+        self.telemetry = []
         self.client = None
         self.reconnect()
 
@@ -168,8 +189,11 @@ class Observer:
             body = json.loads(message[1])
             if body.get("type") == "result":
                 self.deliveries.append(body)
+                self.received_at.setdefault(body["seq"], time.monotonic())
                 earlier = self.results.setdefault(body["seq"], body)
                 assert earlier == body, "one seq, two contents: %r, %r" % (earlier, body)
+            elif body.get("type") == "telemetry":
+                self.telemetry.append(body)
         return True
 
     def collect(self, ids, timeout_s=30):

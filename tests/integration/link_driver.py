@@ -1,8 +1,9 @@
 # MicroPython side of test_link.py: runs firmware/link.py against a real broker and reports events.
 #   micropython link_driver.py <mqtt config json file>
 # (a file, not an argument: this unix build aborts with "uncaught NLR" on arguments over ~250 bytes)
-# stdout, one event per line: "ready", "up <connects>", "down", "err <exception>", "msg <topic> <payload>",
-# "pub <ok> <pid>".
+# stdout, one event per line: "ready", "up <connects>", "down", "err <last_error>", "msg <topic> <payload>",
+# "pub <ok> <pid>" (written), "ack <pid>" (its PUBACK arrived). The driver gives the link what the App
+# gives it: the offline will and an `online` status on every connect.
 # stdin, one command per line: "pub <qos> <topic> <payload>", "pid <n>", "quit".
 import json
 import select
@@ -10,6 +11,7 @@ import sys
 
 from hal_sim import HAL
 from link import Link
+from messages import status_message
 
 
 def main():
@@ -19,15 +21,23 @@ def main():
 
     def on_message(topic, payload):
         print("msg", topic.decode(), payload.decode())
+        return True
 
-    link = Link(config, "cat-feeder", on_message, clock)
+    def on_connect():
+        link.send(config["states_topic"], status_message("cat-feeder", "online", clock.unix_time()), 1, True)
+
+    def on_ack(pid):
+        print("ack", pid)
+
+    will = (config["states_topic"], status_message("cat-feeder", "offline"))
+    link = Link(config, "cat-feeder", on_message, clock, will=will, on_connect=on_connect, on_ack=on_ack)
     commands = select.poll()
     commands.register(sys.stdin, select.POLLIN)
     state = [False]
 
     def report():
         if link.last_error is not None:
-            print("err", repr(link.last_error).replace("\n", " "))
+            print("err", link.last_error)
             link.last_error = None
         if link.connected != state[0]:
             state[0] = link.connected
@@ -48,9 +58,9 @@ def main():
         if words[0] == "pid":
             link.client.pid = int(words[1])
         elif words[0] == "pub":
-            ok = link.publish(words[2], words[3].strip().encode(), int(words[1]))
+            pid = link.send(words[2], words[3].strip().encode(), int(words[1]))
             report()
-            print("pub %d %d" % (ok, link.client.pid))
+            print("pub %d %d" % (pid >= 0, link.client.pid))
 
 
 main()

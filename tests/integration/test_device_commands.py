@@ -11,6 +11,7 @@ import pytest
 from tests.integration.device_rig import (
     ACTION,
     LEFT_PULSES,
+    PARK_WRITES,
     RIGHT_PULSES,
     Device,
     Observer,
@@ -52,7 +53,7 @@ def test_command_dispenses_the_right_servo_with_calibrated_pulses(
     result = observer.collect(["press-" + event])["press-" + event]
     assert [(r["status"], r["bowls"], r["seq"], r["thing"]) for r in result] == [
         ("dispensed", expected_bowls, 1, "cat-feeder")]
-    assert [(pin, duty) for _, pin, duty in device.trace()] == expected_writes
+    assert [(pin, duty) for _, pin, duty in device.trace()] == PARK_WRITES + expected_writes
 
 
 def test_redelivered_id_is_a_duplicate_and_nothing_moves(device, observer, mqtt):
@@ -71,7 +72,7 @@ def test_redelivered_id_is_a_duplicate_and_nothing_moves(device, observer, mqtt)
 def test_expired_command_is_refused_and_nothing_moves(device, observer, mqtt):
     mqtt("publisher").publish(ACTION, command("press-stale", issued_at=int(time.time()) - 100, ttl=30))
     assert [r["status"] for r in observer.collect(["press-stale"])["press-stale"]] == ["expired"]
-    assert device.trace() == []
+    assert [(pin, duty) for _, pin, duty in device.trace()] == PARK_WRITES
 
 
 def test_garbage_wrong_types_and_oversize_are_rejected_and_the_device_keeps_running(device, observer, mqtt):
@@ -81,6 +82,8 @@ def test_garbage_wrong_types_and_oversize_are_rejected_and_the_device_keeps_runn
         b'{"v": 1, "id": 42, "event": "SINGLE", "issued_at": 1}',
         b'{"v": 1, "id": "press-types", "event": ["SINGLE"], "issued_at": "now"}',
         b"[1, 2, 3]",
+        b'{"v": 1, "id": "press-float", "event": "SINGLE", "issued_at": %.1f}' % (time.time() - 1),
+        b'{"v": 2, "id": "press-v2", "event": "SINGLE", "issued_at": 1}',
         b'{"v": 1, "id": "press-big", "event": "SINGLE", "issued_at": 1, "pad": "' + b"x" * 102400 + b'"}',
     ]
     for payload in bad:
@@ -91,6 +94,9 @@ def test_garbage_wrong_types_and_oversize_are_rejected_and_the_device_keeps_runn
     assert [r["status"] for r in rejected] == ["rejected"] * len(bad)
     assert all(r["reason"] and r["bowls"] == [] for r in rejected)
     assert rejected[-1]["reason"] == "payload: over 1024 bytes"
+    assert (rejected[4]["id"], rejected[4]["reason"]) == ("press-float", (
+        "issued_at: expected integer Unix seconds, not a float (single precision on the device)"))
+    assert (rejected[5]["id"], rejected[5]["reason"]) == ("press-v2", "v: expected 1")
     assert observer.by_id()["press-good"][0]["status"] == "dispensed"
     assert len(dispense_starts(device.trace())) == 1
     assert device.running() and not [line for line in device.log if "error" in line]

@@ -114,7 +114,7 @@ def test_hostile_button_payloads_and_malformed_states_are_kept_refused_and_the_h
         "at": 1795000000,
     }
     device.publish(STATES_TOPIC, json.dumps(good), 1)
-    device.publish(BUTTON, json.dumps({"v": 1, "event": "SINGLE", "at": time.time(), "seq": 9}), 1)
+    device.publish(BUTTON, json.dumps({"v": 1, "event": "SINGLE", "at": int(time.time()), "seq": 9}), 1)
     assert command(device)["event"] == "SINGLE"
     db = sqlite3.connect(hub.ledger_path)
     rejected = db.execute("SELECT topic, payload, reason FROM rejected ORDER BY id").fetchall()
@@ -135,7 +135,7 @@ def test_hostile_button_payloads_and_malformed_states_are_kept_refused_and_the_h
 
 def test_a_replay_covers_its_window_reaches_only_the_chosen_rules_and_never_feeds(hub, device):
     for seq in (1, 2, 3):
-        device.publish(BUTTON, json.dumps({"v": 1, "event": "SINGLE", "at": time.time(), "seq": seq}), 1)
+        device.publish(BUTTON, json.dumps({"v": 1, "event": "SINGLE", "at": int(time.time()), "seq": seq}), 1)
         assert command(device)["id"]
         time.sleep(0.05)
     recorded = (

@@ -64,7 +64,7 @@ def test_sigkilled_hub_loses_no_acknowledged_press_and_delivers_every_event(pki,
         seq = 0
         while not stop.is_set():
             seq += 1
-            message = {"v": 1, "event": "SINGLE", "at": round(time.time(), 3), "seq": seq}
+            message = {"v": 1, "event": "SINGLE", "at": int(time.time()), "seq": seq}
             presser.publish(BUTTON, json.dumps(message), 1)  # returns after the broker's PUBACK
             acked.append(button.parse_press(dict(message, thing="cat-feeder"))["press_id"])
             time.sleep(0.01)

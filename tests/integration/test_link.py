@@ -40,7 +40,9 @@ def test_command_in_and_qos1_publish_out(broker, mqtt, link_device):
     assert link.expect("msg ") == 'msg %s {"v":1,"id":"a1"}' % ACTION
 
     link.send("pub 1 %s result-1" % STATES)
-    assert link.expect("pub ").startswith("pub 1 ")
+    written, pid = link.expect("pub ").split()[1:]
+    assert written == "1"
+    assert link.expect("ack ") == "ack " + pid  # the PUBACK arrived for exactly this message
     assert observer.receive(5)[:2] == (STATES, b"result-1")
 
 
@@ -122,6 +124,7 @@ def test_commands_sent_while_down_arrive_after_reconnect_even_across_a_broker_re
     broker.restart()  # a new mosquitto process: the queue survives only through the persistence file
     proxy.refuse(False)
     link.expect("up 2", timeout_s=RECOVERY_S)
-    # Queued messages are delivered right after CONNACK, inside the connect step (before "up 2").
-    delivered = [line for line in link.seen if line.startswith("msg ")]
+    # Queued messages follow CONNACK; the link reads them in its next polls, in order.
+    delivered = [link.expect("msg ", timeout_s=5) for _ in range(3)]
     assert delivered == ["msg %s queued-%d" % (ACTION, n) for n in range(3)]
+    assert not [line for line in link.seen if line.startswith("msg ") and line not in delivered]

@@ -28,7 +28,7 @@ def test_backoff_schedule(tmp_path, device_config, run_mpy):
     assert report["failures"] == len(times)
 
     assert report["connected"] is True
-    assert report["publish_after_stable"] is False  # a failed QoS 1 publish drops the link
+    assert report["publish_after_stable"] is False  # a failed write drops the link
     # After 31 s connected the backoff starts again from the base.
     assert report["failures_after_stable_drop"] == 1
     assert 0 <= report["retry_after_stable_drop"] <= max(1000, BASE_MS) + STEP_MS

@@ -1,0 +1,64 @@
+"""`make press` against the hub's broker: real mosquitto over mutual TLS, the publisher certificate."""
+
+import json
+import os
+
+from firmware.press import press_id
+from tests.makerun import make, own_lines
+from tools.broker import free_port
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def make_press(*variables):
+    return make("press", *variables, timeout=60)
+
+
+def test_make_press_publishes_a_v1_press_the_button_rule_receives(pki, broker, mqtt):
+    observer = mqtt("observer")  # stands in for the IoT rule on cat-feeder/+/button
+    assert observer.subscribe("cat-feeder/+/button", qos=1) == 1
+    done = make_press("EVENT=DOUBLE", "PORT=%d" % broker.port, "PKI=%s" % pki.dir)
+    assert done.returncode == 0, done.stderr
+    topic, payload, _ = observer.receive(timeout_s=5)
+    press = json.loads(payload)
+    assert topic == "cat-feeder/cat-feeder/button"
+    assert set(press) == {"v", "event", "at", "seq"} and (press["v"], press["event"]) == (1, "DOUBLE")
+    assert type(press["at"]) is int and type(press["seq"]) is int
+    assert press_id("cat-feeder", "DOUBLE", press["at"], press["seq"]) in done.stdout
+
+
+def test_two_quick_presses_get_two_ids(pki, broker, mqtt):
+    observer = mqtt("observer")
+    observer.subscribe("cat-feeder/+/button", qos=1)
+    for _ in range(2):
+        assert make_press("EVENT=SINGLE", "PORT=%d" % broker.port, "PKI=%s" % pki.dir).returncode == 0
+    presses = [json.loads(observer.receive(timeout_s=5)[1]) for _ in range(2)]
+    ids = {press_id("cat-feeder", p["event"], p["at"], p["seq"]) for p in presses}
+    assert len(ids) == 2
+
+
+def test_a_device_may_press_only_its_own_button(pki, broker, mqtt):
+    """The ACL mirrors the IoT policy: cat-feeder/<own thing>/button, nothing else."""
+    observer = mqtt("observer")
+    observer.subscribe("cat-feeder/+/button", qos=1)
+    device = mqtt("device")
+    device.publish("cat-feeder/other-feeder/button", b'{"v": 1}', qos=1)  # acknowledged, then dropped
+    device.publish("cat-feeder/cat-feeder/button", b'{"v": 1, "own": true}', qos=1)
+    topic, payload, _ = observer.receive(timeout_s=5)
+    assert (topic, json.loads(payload)) == ("cat-feeder/cat-feeder/button", {"v": 1, "own": True})
+    assert observer.receive(timeout_s=0.5) is None
+
+
+def test_make_press_errors_are_one_actionable_line(tmp_path, pki, broker):
+    empty, real = "PKI=%s" % tmp_path, "PKI=%s" % pki.dir
+    cases = [
+        (("EVENT=TRIPLE",), "press: EVENT=TRIPLE: expected SINGLE, DOUBLE or LONG"),
+        (("EVENT=SINGLE", empty), "press: no local broker recorded in %s/broker/broker.json" % tmp_path),
+        (("EVENT=SINGLE", "PORT=%d" % broker.port, empty), "press: no publisher certificate in"),
+        (("EVENT=SINGLE", "PORT=%d" % free_port(), real), "press: no broker listening on 127.0.0.1:"),
+    ]
+    for variables, message in cases:
+        done = make_press(*variables)
+        assert done.returncode != 0
+        (line,) = own_lines(done.stderr)
+        assert line.startswith(message), done.stderr

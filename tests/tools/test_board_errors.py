@@ -1,0 +1,201 @@
+"""The newcomer's mistakes on `make flash` / `make repl`: one actionable line each, and the board untouched.
+
+Each case runs tools.board as `make` runs it, with every subprocess recorded: a failure must come
+before esptool (erase, write) or mpremote (copy) is ever started. The port is a real pty (a serial
+device as far as termios is concerned); a real board is not needed to fail early."""
+
+import json
+import os
+import pty
+import subprocess
+
+import pytest
+
+from tests.makerun import make, own_lines
+from tools import board
+
+ROOT = board.ROOT
+EXAMPLE = os.path.join(ROOT, "firmware", "config.example.json")
+
+
+@pytest.fixture
+def serial_port():
+    master, slave = pty.openpty()
+    yield os.ttyname(slave)
+    os.close(master)
+    os.close(slave)
+
+
+@pytest.fixture
+def good_config(tmp_path):
+    """The example with its placeholders filled in, as a user would."""
+    with open(EXAMPLE) as f:
+        config = json.load(f)
+    config["wifi"].update(ssid="home", password="hunter22")
+    config["mqtt"]["host"] = "a1b2c3-ats.iot.eu-west-1.amazonaws.com"
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    return str(path)
+
+
+@pytest.fixture
+def tools_started(monkeypatch):
+    """Every command tools.board runs; the board tools (esptool, mpremote) are recorded, not run."""
+    started = []
+    real_run = subprocess.run
+
+    def run(command, *args, **kwargs):
+        started.append(os.path.basename(command[0]))
+        if started[-1] in ("esptool", "mpremote"):
+            return subprocess.CompletedProcess(command, 0, "", "")
+        return real_run(command, *args, **kwargs)
+
+    monkeypatch.setattr(board.subprocess, "run", run)
+    return started
+
+
+def board_args(action, port, config, certs, image=None):
+    """tools.board's command line as `make flash` builds it."""
+    return [action, "--port", port, "--config", config, "--certs", certs] + (
+        ["--image", image] if image else []
+    )
+
+
+def fails(capsys, argv):
+    """Run tools.board; return its one stderr line (and check there is exactly one, no traceback)."""
+    assert board.main(argv) == 1
+    err = capsys.readouterr().err
+    (line,) = err.strip().splitlines()
+    assert line.startswith("board: ")
+    return line
+
+
+def board_touched(started):
+    return [tool for tool in started if tool in ("esptool", "mpremote")]
+
+
+@pytest.fixture
+def image(tmp_path):
+    """Starts like an ESP image; only the recorded esptool ever sees it."""
+    path = tmp_path / "micropython.bin"
+    path.write_bytes(b"\xe9" + b"\0" * 64)
+    return str(path)
+
+
+def test_no_config_says_which_file_to_copy(capsys, tmp_path, serial_port, image, certs, tools_started):
+    missing = str(tmp_path / "secrets" / "config.json")
+    line = fails(capsys, board_args("flash", serial_port, missing, certs, image))
+    assert line == (
+        "board: no config at %s: copy firmware/config.example.json there (mkdir -p secrets; "
+        "cp firmware/config.example.json secrets/config.json), fill in your Wi-Fi, or pass CONFIG=" % missing
+    )
+    assert board_touched(tools_started) == []
+
+
+def test_placeholders_are_named_and_nothing_is_copied(capsys, serial_port, certs, tools_started):
+    line = fails(capsys, board_args("deploy", serial_port, EXAMPLE, certs))
+    assert (
+        "still has placeholder values (wifi.ssid=your-ssid, wifi.password=set-on-the-board-only, "
+        "mqtt.host=your-endpoint-ats.iot.eu-west-1.amazonaws.com)" in line
+    )
+    assert board_touched(tools_started) == []
+
+
+def test_an_invalid_config_names_the_field_as_the_firmware_would(
+    capsys, tmp_path, good_config, serial_port, certs, tools_started
+):
+    config = json.loads(open(good_config).read())
+    config["servos"]["left"]["pin"] = 99
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(config))
+    line = fails(capsys, board_args("deploy", serial_port, str(bad), certs))
+    assert line == "board: %s: servos.left.pin: expected int 0..21" % bad
+    (tmp_path / "broken.json").write_text("{nope")
+    line = fails(capsys, board_args("deploy", serial_port, str(tmp_path / "broken.json"), certs))
+    assert "broken.json is not valid JSON" in line
+    assert board_touched(tools_started) == []
+
+
+def test_no_board_bad_port_and_permission_denied(
+    capsys, monkeypatch, tmp_path, good_config, certs, tools_started
+):
+    line = fails(capsys, board_args("deploy", "/dev/ttyACM9", good_config, certs))
+    assert line.startswith(
+        "board: no serial device at /dev/ttyACM9: plug the board in with a USB-C data cable"
+    )
+    not_serial = tmp_path / "notes.txt"
+    not_serial.write_text("")
+    line = fails(capsys, board_args("deploy", str(not_serial), good_config, certs))
+    assert line == (
+        "board: %s is not a serial port: pass the board's USB serial device, e.g. PORT=/dev/ttyACM0"
+        % not_serial
+    )
+    line = fails(capsys, ["repl", "--port", "/dev/ttyACM9"])
+    assert line.startswith("board: no serial device at /dev/ttyACM9")
+
+    def denied(path, flags):  # what a user outside the dialout group gets (these tests may run as root)
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(board.os, "open", denied)
+    line = fails(capsys, board_args("deploy", str(not_serial), good_config, certs))
+    assert line == (
+        "board: permission denied on %s: add yourself to the dialout group "
+        "(sudo usermod -aG dialout $USER, then log out and in)" % not_serial
+    )
+    assert board_touched(tools_started) == []
+
+
+def test_a_missing_unreadable_or_foreign_image_is_refused_before_any_erase(
+    capsys, tmp_path, serial_port, good_config, certs, tools_started
+):
+    cases = [
+        (
+            str(tmp_path / "nope.bin"),
+            "board: no image at IMAGE=%s: download ESP32_GENERIC_C3" % (tmp_path / "nope.bin"),
+        ),
+        (str(tmp_path), "board: cannot read IMAGE=%s (Is a directory); nothing was erased" % tmp_path),
+        (EXAMPLE, "board: IMAGE=%s is not an ESP32 firmware image" % EXAMPLE),
+    ]
+    for image, message in cases:
+        line = fails(capsys, board_args("flash", serial_port, good_config, certs, image))
+        assert line.startswith(message), line
+    line = fails(capsys, board_args("flash", serial_port, good_config, certs))
+    assert line.startswith("board: flash needs IMAGE=")
+    assert board_touched(tools_started) == []
+
+
+def test_missing_certificates_say_where_they_come_from(
+    capsys, tmp_path, serial_port, image, good_config, tools_started
+):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    line = fails(capsys, board_args("flash", serial_port, good_config, str(empty), image))
+    assert line == (
+        "board: %s has neither ca.der nor ca.pem: run `make deploy` and pass CERTS=cloud/.out/<thing>, "
+        "or put the CA, device certificate and key there" % empty
+    )
+    assert board_touched(tools_started) == []
+
+
+def test_a_good_flash_compiles_before_it_erases_and_reports_progress(
+    capsys, serial_port, image, good_config, certs, tools_started
+):
+    assert board.main(board_args("flash", serial_port, good_config, certs, image)) == 0
+    out = capsys.readouterr().out
+    assert tools_started.index("esptool") > tools_started.index("mpy-cross")
+    assert board_touched(tools_started) == ["esptool", "esptool", "mpremote"]
+    steps = [line.split(":")[1].split()[0] for line in out.splitlines() if line.startswith("board: ")]
+    assert steps == ["compiling", "erasing", "writing", "copying", "deployed"]
+
+
+def test_make_flash_and_repl_print_one_line_and_no_traceback(tmp_path):
+    for variables, message in [
+        (["flash", "PORT=/dev/ttyACM9"], "board: no serial device at /dev/ttyACM9"),
+        (["repl", "PORT=/dev/ttyACM9"], "board: no serial device at /dev/ttyACM9"),
+        (["flash", "PORT=/dev/tty", "IMAGE=%s" % (tmp_path / "x.bin")], "board: "),
+    ]:
+        done = make(*variables, timeout=120)
+        assert done.returncode != 0
+        lines = own_lines(done.stderr)
+        assert len(lines) == 1 and lines[0].startswith(message), done.stderr
+        assert "Traceback" not in done.stderr + done.stdout

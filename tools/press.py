@@ -1,0 +1,140 @@
+"""Press the button without a button: publish one v1 press on cat-feeder/<thing>/button.
+
+    python -m tools.press SINGLE|DOUBLE|LONG [--thing cat-feeder] [--via hub|aws] [--port N] [--pki .pki]
+    python -m tools.press LONG --via aws [--region R] [--profile P] [--endpoint-url URL]
+
+`make press EVENT=SINGLE` runs this (docs/protocol.md, "Button press"; the message comes from
+firmware/press.py, as on a board):
+- `--via hub` (default): the local broker of the self-hosted hub, over mutual TLS with the
+  publisher certificate of the development PKI (.pki/). The port is --port, else the one
+  `python -m tools.broker start` recorded in .pki/broker/broker.json.
+- `--via aws`: the deployed stack, through IoT Core's iot-data API on the account's
+  `iot:Data-ATS` endpoint (QoS 1). It first checks that the stack's topic rule exists, so a
+  press never vanishes into an account where nothing listens.
+
+`at` is now in whole seconds; `seq` is the current time in milliseconds, so two presses made
+with this tool never share an id, even within one second.
+Every failure is one line on stderr naming what to do, and exit status 1.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from cloud import awsenv
+from firmware.press import EVENTS, press_id, press_message
+from tools.pki import DEFAULT_DIR as DEFAULT_PKI_DIR
+from tools.pki import DEFAULT_THING
+
+BROKER_STATE = os.path.join(DEFAULT_PKI_DIR, "broker", "broker.json")
+BUTTON_RULE = "cat_feeder_button"
+
+
+class PressError(Exception):
+    """A failure the user can fix; the message says how."""
+
+
+def button_topic(thing):
+    return "cat-feeder/%s/button" % thing
+
+
+def new_press(event, now=None):
+    """(at, seq, message) for a press made now."""
+    now = time.time() if now is None else now
+    at, seq = int(now), int(now * 1000)
+    return at, seq, press_message(event, at, seq)
+
+
+def hub_port(port, state_path=BROKER_STATE):
+    if port is not None:
+        return port
+    try:
+        with open(state_path) as f:
+            return int(json.load(f)["port"])
+    except (OSError, ValueError, KeyError):
+        raise PressError("no local broker recorded in %s: start the hub (make hub, or "
+                         "`python -m tools.broker start`), or pass PORT=<broker port>" % state_path) from None
+
+
+def publish_to_hub(thing, message, port, pki_dir=DEFAULT_PKI_DIR):
+    from tools.mqttc import MqttClient, MqttError
+    from tools.pki import Pki
+
+    pki = Pki(pki_dir, thing)
+    if not (os.path.exists(pki.cert("publisher")) and os.path.exists(pki.key("publisher"))):
+        raise PressError("no publisher certificate in %s: run `make pki` (the hub creates it too)" % pki.dir)
+    try:
+        with MqttClient(pki, port, "publisher") as client:
+            client.publish(button_topic(thing), message, qos=1)
+    except ConnectionRefusedError:
+        raise PressError("no broker listening on 127.0.0.1:%d: start the hub (make hub) or pass the "
+                         "right PORT=" % port) from None
+    except (OSError, MqttError) as error:  # ssl.SSLError is an OSError
+        raise PressError("broker on 127.0.0.1:%d refused the press (%s): is it the hub's broker, "
+                         "with the CA in %s?" % (port, error, pki.dir)) from None
+
+
+def iot_data_client(aws):
+    """iot-data on the account's own ATS endpoint (the legacy endpoint serves a Symantec-signed
+    certificate); an --endpoint-url (moto) overrides it, as for every other client."""
+    endpoint = aws.client("iot").describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"]
+    return aws.session.client("iot-data", endpoint_url=aws.endpoint_url or "https://" + endpoint)
+
+
+def stack_deployed(iot):
+    """Whether the stack's button topic rule exists. Listed, not fetched: IoT may answer GetTopicRule for a
+    missing rule with UnauthorizedException, which is also what a real permission error looks like."""
+    for page in iot.get_paginator("list_topic_rules").paginate():
+        if any(rule["ruleName"] == BUTTON_RULE for rule in page.get("rules", [])):
+            return True
+    return False
+
+
+def publish_to_aws(thing, message, args):
+    try:
+        aws = awsenv.AwsEnv.from_args(args)
+        if not stack_deployed(aws.client("iot")):
+            raise PressError(
+                "no cat feeder stack deployed in %s (topic rule %s not found): run `make deploy` first, "
+                "or press on the hub (leave out VIA=aws)" % (aws.region, BUTTON_RULE)
+            )
+        iot_data_client(aws).publish(topic=button_topic(thing), qos=1, payload=message)
+    except (BotoCoreError, ClientError) as error:
+        raise PressError(awsenv.explain(error)) from None
+    return "AWS IoT Core (%s)" % aws.region
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m tools.press", description=__doc__.splitlines()[0])
+    parser.add_argument("event", metavar="EVENT", help="SINGLE, DOUBLE or LONG")
+    parser.add_argument("--thing", default=DEFAULT_THING)
+    parser.add_argument("--via", choices=("hub", "aws"), default="hub")
+    parser.add_argument("--port", type=int, help="local broker port (hub)")
+    parser.add_argument("--pki", default=DEFAULT_PKI_DIR, help="development PKI folder (hub)")
+    awsenv.add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        if args.event not in EVENTS:
+            raise PressError("EVENT=%s: expected SINGLE, DOUBLE or LONG, as in make press EVENT=SINGLE"
+                             % args.event)
+        at, seq, message = new_press(args.event)
+        if args.via == "aws":
+            where = publish_to_aws(args.thing, message, args)
+        else:
+            port = hub_port(args.port, os.path.join(args.pki, "broker", "broker.json"))
+            publish_to_hub(args.thing, message, port, args.pki)
+            where = "the hub's broker on 127.0.0.1:%d" % port
+    except PressError as error:
+        print("press: %s" % error, file=sys.stderr)
+        return 1
+    print("press: %s published on %s to %s (at %d, seq %d, press id %s)"
+          % (args.event, button_topic(args.thing), where, at, seq, press_id(args.thing, args.event, at, seq)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
