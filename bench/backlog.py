@@ -17,7 +17,6 @@ Both clocks are CLOCK_MONOTONIC: the trace's ticks_us on the unix port and time.
 import os
 import statistics
 import sys
-import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -30,10 +29,9 @@ from tests.integration.device_rig import (  # noqa: E402
     Observer,
     command,
     rig_config,
+    scratch_broker,
 )
-from tools.broker import Broker  # noqa: E402
 from tools.mqttc import MqttClient  # noqa: E402
-from tools.pki import Pki  # noqa: E402
 
 COMMANDS = 200
 EVENTS = ("SINGLE", "DOUBLE")
@@ -52,13 +50,8 @@ def summary(values_ms):
 
 
 def main():
-    with tempfile.TemporaryDirectory() as workdir:
-        pki = Pki(os.path.join(workdir, "pki")).ensure()
-        broker = Broker(pki, os.path.join(workdir, "broker")).start()
-        try:
-            run(workdir, pki, broker)
-        finally:
-            broker.stop()
+    with scratch_broker() as (workdir, pki, broker):
+        run(workdir, pki, broker)
 
 
 def run(workdir, pki, broker):

@@ -28,11 +28,16 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from tests.integration.device_rig import ACTION, Device, Observer, command, rig_config  # noqa: E402
-from tools.broker import Broker  # noqa: E402
+from tests.integration.device_rig import (  # noqa: E402
+    ACTION,
+    Device,
+    Observer,
+    command,
+    rig_config,
+    scratch_broker,
+)
 from tools.faultproxy import FaultProxy  # noqa: E402
 from tools.mqttc import MqttClient  # noqa: E402
-from tools.pki import Pki  # noqa: E402
 
 COMMANDS = 1000
 # Per flash: 125 portions per bowl, within the largest feeding cap (128 a day).
@@ -146,13 +151,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--key-type", choices=("rsa", "ec"), default="rsa", help="the development PKI's keys")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as workdir:
-        pki = Pki(os.path.join(workdir, "pki"), key_type=args.key_type).ensure()
-        broker = Broker(pki, os.path.join(workdir, "broker")).start()
-        try:
-            run(workdir, pki, broker)
-        finally:
-            broker.stop()
+    with scratch_broker(key_type=args.key_type) as (workdir, pki, broker):
+        run(workdir, pki, broker)
 
 
 def run(workdir, pki, broker):

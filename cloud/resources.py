@@ -269,6 +269,8 @@ class Function(Resource):
             retry_if=lambda error: "cannot be assumed" in str(error),
             timeout_s=ROLE_PROPAGATION_TIMEOUT_S,
         )
+        # A new function is Pending for a while: nothing is pointed at it before it is Active.
+        self.env.lambda_.get_waiter("function_active_v2").wait(FunctionName=self.name)
 
     def update(self, current):
         desired = self.desired()

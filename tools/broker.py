@@ -142,6 +142,16 @@ class Broker:
         with open(self.log_path, errors="replace") as f:
             return f.read()
 
+    def wait_for_log(self, text, timeout_s=5.0):
+        """Whether text shows up in the log within timeout_s: mosquitto logs a refused handshake after
+        the client has already seen the refusal (later with RSA keys, whose operations take longer)."""
+        deadline = time.monotonic() + timeout_s
+        while text not in self.log():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
     def _end(self, sig):
         if self.proc is not None:
             end_process(self.proc, sig)

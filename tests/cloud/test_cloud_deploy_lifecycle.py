@@ -197,16 +197,18 @@ def test_functions_and_their_permissions_exist_before_anything_invokes_them(aws,
     )
     run(deploy.apply, deploy.DeployEnv(aws_env, out_dir=tmp_path))
 
-    def first(operation, **params):
+    def first(operation, after=-1, **params):
         return next(
             i
             for i, (name, sent) in enumerate(calls)
-            if name == operation and all(sent.get(k) == v for k, v in params.items())
+            if i > after and name == operation and all(sent.get(k) == v for k, v in params.items())
         )
 
     for function in TOPOLOGY["functions"].values():
         created = first("CreateFunction", FunctionName=function["name"])
         assert first("CreateLogGroup", logGroupName="/aws/lambda/" + function["name"]) < created
+        # botocore's function_active_v2 waiter polls GetFunction before anything else touches it.
+        assert first("GetFunction", after=created, FunctionName=function["name"]) == created + 1
     permissions = {
         principal: first("AddPermission", Principal=principal)
         for principal in ("events.amazonaws.com", "iot.amazonaws.com")

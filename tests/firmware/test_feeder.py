@@ -76,3 +76,16 @@ def test_clock_skew_allowance():
         assert rig.pins_moved() == [LEFT_PIN] * 4
     finally:
         rig.close()
+
+
+def test_every_servo_move_feeds_the_watchdog_first():
+    # A backlog of dispenses (a dwell can be 10 s) must never starve the board's 60 s watchdog.
+    rig = Rig()
+    try:
+        fed = rig.hal.watchdog_feeds
+        assert rig.feeder.handle(payload("p-long", "LONG")) == DISPENSED
+        assert rig.hal.watchdog_feeds - fed == 4  # open and close, for each bowl
+        rig.dispenser.park()
+        assert rig.hal.watchdog_feeds - fed == 6
+    finally:
+        rig.close()

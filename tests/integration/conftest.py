@@ -3,6 +3,7 @@
 - `pki` (session): tools.pki.Pki generated once into a temp folder (thing "cat-feeder").
 - `broker`: a fresh tools.broker.Broker per test (own port, state dir, persistence); stopped after.
 - `proxy`: a tools.faultproxy.FaultProxy in front of `broker`.
+- `observer`: a device_rig.Observer (cloud observer, persistent session) on `broker`.
 - `mqtt`: factory `mqtt(identity="publisher", **kw)` -> tools.mqttc.MqttClient connected to
   `broker`, closed after the test.
 - `device_config(port, **mqtt_overrides)`: factory writing the device's DER files and returning
@@ -26,6 +27,7 @@ import time
 
 import pytest
 
+from tests.integration.device_rig import Observer
 from tools.broker import Broker
 from tools.faultproxy import FaultProxy
 from tools.mqttc import MqttClient
@@ -138,6 +140,13 @@ def broker(pki, tmp_path):
     instance = Broker(pki, str(tmp_path / "broker")).start()
     yield instance
     instance.stop()
+
+
+@pytest.fixture
+def observer(pki, broker):
+    instance = Observer(pki, broker.port)
+    yield instance
+    instance.close()
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ in a folder that acts as its flash (tools/device.py prepares it), against mosqui
 TLS. The cloud side is tools.mqttc: the cloud publisher sends commands, the cloud observer
 collects results from cat-feeder/states.
 
+- `scratch_broker(**pki_options)`: (workdir, pki, broker) in a temp dir, for benchmarks.
 - `rig_config(port, **sections)`: a device config with short timeouts, a 2 s backoff cap, the
   largest feeding cap and a quick, distinctively calibrated servo pair (see LEFT / RIGHT for the
   pulse widths).
@@ -13,22 +14,28 @@ collects results from cat-feeder/states.
   `.trace()` -> [(ticks_us, pin, duty_ns)].
 - `Observer(pki, port)`: persistent-session observer; `.collect(ids, timeout_s)` waits until every
   id has a result; `.results` by seq (`.received_at` their first arrival, time.monotonic()),
-  `.deliveries` (repeats included), `.telemetry`, `.by_id()`, `.reconnect()` after a broker restart.
+  `.deliveries` (repeats included), `.telemetry`, `.wait_for_telemetry()`, `.by_id()`, `.reconnect()`
+  after a broker restart.
 - `command(id, event, issued_at=None, ttl=None)`: a v1 command payload.
 - `dispense_starts(trace)`: the PWM writes that began a bowl's dispense move.
+- `wait_for(predicate, timeout_s, what)`: poll until predicate() is true, or fail naming what.
 - `PARK_WRITES`: the (pin, duty_ns) writes every boot begins with (gates to rest, detached).
 """
 
+import contextlib
 import json
 import os
 import queue
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 
 from tools import device as device_tool
+from tools.broker import Broker
 from tools.mqttc import MqttClient, MqttError
+from tools.pki import Pki
 
 ACTION = "cat-feeder/action"
 STATES = "cat-feeder/states"
@@ -43,6 +50,19 @@ PARK_WRITES = [(LEFT_PULSES[0], LEFT_PULSES[2]), (LEFT_PULSES[0], 0), (RIGHT_PUL
                (RIGHT_PULSES[0], 0)]
 BACKOFF_CAP_MS = 2000
 UP_TIMEOUT_S = 15
+
+
+@contextlib.contextmanager
+def scratch_broker(**pki_options):
+    """For benchmarks: a temp dir with a fresh development PKI and a running broker; yields
+    (workdir, pki, broker) and removes it all afterwards."""
+    with tempfile.TemporaryDirectory() as workdir:
+        pki = Pki(os.path.join(workdir, "pki"), **pki_options).ensure()
+        broker = Broker(pki, os.path.join(workdir, "broker")).start()
+        try:
+            yield workdir, pki, broker
+        finally:
+            broker.stop()
 
 
 def rig_config(port, **sections):
@@ -62,6 +82,13 @@ def command(command_id, event="SINGLE", issued_at=None, ttl=None):
     if ttl is not None:
         body["ttl"] = ttl
     return json.dumps(body).encode()
+
+
+def wait_for(predicate, timeout_s, what):
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out waiting for " + what
+        time.sleep(0.005)
 
 
 def dispense_starts(trace):
@@ -208,6 +235,14 @@ class Observer:
                 time.sleep(0.2)
                 self.reconnect()
         return self.by_id()
+
+    def wait_for_telemetry(self, timeout_s=15):
+        """The latest telemetry message, waiting for one when none has arrived yet."""
+        deadline = time.monotonic() + timeout_s
+        while not self.telemetry:
+            assert time.monotonic() < deadline, "no telemetry"
+            self.pump(0.5)
+        return self.telemetry[-1]
 
     def by_id(self):
         """id -> [results for it, in seq order]."""

@@ -8,21 +8,12 @@ Servo waits are off (the PWM writes are still traced), so 40 commands take secon
 
 import time
 
-import pytest
-
-from tests.integration.device_rig import ACTION, Device, Observer, command, dispense_starts, rig_config
+from tests.integration.device_rig import ACTION, Device, command, dispense_starts, rig_config
 
 CAPACITY = 8
 COMMANDS = 5 * CAPACITY
 EVENTS = ("SINGLE", "DOUBLE", "LONG")
 BOWLS = {"SINGLE": 1, "DOUBLE": 1, "LONG": 2}
-
-
-@pytest.fixture
-def observer(pki, broker):
-    instance = Observer(pki, broker.port)
-    yield instance
-    instance.close()
 
 
 def backlog_device(tmp_path, pki, broker):
@@ -50,14 +41,6 @@ def assert_one_result_each_and_nothing_lost(observer, device, ids):
     assert [line for line in device.output() if line.startswith("app: resync")], device.output()[-20:]
 
 
-def wait_for_telemetry(observer, timeout_s=15):
-    deadline = time.monotonic() + timeout_s
-    while not observer.telemetry:
-        assert time.monotonic() < deadline, "no telemetry"
-        observer.pump(0.5)
-    return observer.telemetry[-1]
-
-
 def test_a_backlog_published_while_connected_gets_every_result_promptly(
         tmp_path, pki, broker, mqtt, observer):
     device = backlog_device(tmp_path, pki, broker).start()
@@ -67,7 +50,7 @@ def test_a_backlog_published_while_connected_gets_every_result_promptly(
     observer.collect(ids[:1], timeout_s=5)
     assert observer.received_at[1] - started < 1.0  # the first result does not wait for the backlog
     assert_one_result_each_and_nothing_lost(observer, device, ids)
-    assert wait_for_telemetry(observer)["dropped"] == 0
+    assert observer.wait_for_telemetry()["dropped"] == 0
     device.kill()
 
 
@@ -82,5 +65,5 @@ def test_a_backlog_queued_while_the_device_was_off_gets_every_result(tmp_path, p
     observer.collect(ids[:1], timeout_s=5)
     assert observer.received_at[1] - up < 1.0
     assert_one_result_each_and_nothing_lost(observer, device, ids)
-    assert wait_for_telemetry(observer)["dropped"] == 0
+    assert observer.wait_for_telemetry()["dropped"] == 0
     device.kill()

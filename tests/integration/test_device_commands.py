@@ -14,7 +14,6 @@ from tests.integration.device_rig import (
     PARK_WRITES,
     RIGHT_PULSES,
     Device,
-    Observer,
     command,
     dispense_starts,
     rig_config,
@@ -27,13 +26,6 @@ def device(tmp_path, pki, broker):
     rig.wait_up()
     yield rig
     rig.kill()
-
-
-@pytest.fixture
-def observer(pki, broker):
-    instance = Observer(pki, broker.port)
-    yield instance
-    instance.close()
 
 
 def bowl_writes(pulses):

@@ -6,15 +6,16 @@ import time
 
 import pytest
 
-from tests.integration.device_rig import ACTION, Device, Observer, command, dispense_starts, rig_config
+from tests.integration.device_rig import (
+    ACTION,
+    Device,
+    Observer,
+    command,
+    dispense_starts,
+    rig_config,
+    wait_for,
+)
 from tools.broker import Broker
-
-
-def wait_for(predicate, timeout_s, what):
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out waiting for " + what
-        time.sleep(0.005)
 
 
 def test_a_result_whose_puback_is_lost_is_sent_again_with_the_same_seq(tmp_path, pki, broker, proxy, mqtt):
@@ -76,11 +77,7 @@ def test_telemetry_reports_connect_failures_the_last_error_and_the_cap(tmp_path,
     device.expect("app: connect failed 2 ", timeout_s=10)
     proxy.refuse(False)
     device.wait_up()
-    deadline = time.monotonic() + 15
-    while not observer.telemetry:
-        assert time.monotonic() < deadline, "no telemetry"
-        observer.pump(0.5)
-    telemetry = observer.telemetry[0]
+    telemetry = observer.wait_for_telemetry()
     assert telemetry["connect_failures"] >= 2
     assert telemetry["last_error"].startswith("tls: ")  # the TCP connect worked, the handshake met a reset
     assert telemetry["portions_hour"] == {"left": 0, "right": 0} == telemetry["portions_day"]

@@ -7,35 +7,19 @@ its own (the protocol reports every delivery), never as a second dispense.
 
 import time
 
-import pytest
-
 from tests.integration.device_rig import (
     ACTION,
     BACKOFF_CAP_MS,
     Device,
-    Observer,
     command,
     dispense_starts,
     rig_config,
+    wait_for,
 )
 
 # From "fault cleared" to "up": the backoff cap, one TLS connect, and a margin for a loaded machine.
 RECOVERY_S = BACKOFF_CAP_MS / 1000 + 3
 EVENTS = ("SINGLE", "DOUBLE", "LONG")
-
-
-@pytest.fixture
-def observer(pki, broker):
-    instance = Observer(pki, broker.port)
-    yield instance
-    instance.close()
-
-
-def wait_for(predicate, timeout_s, what):
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out waiting for " + what
-        time.sleep(0.01)
 
 
 def assert_each_dispensed_once(results, ids, trace):
