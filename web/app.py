@@ -25,10 +25,12 @@ import re
 import tempfile
 import threading
 import time
+import urllib.parse
 from datetime import date, datetime, timedelta, timezone
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -194,9 +196,14 @@ def create_app(backend, guard, limit, poll_s=0.02):
         cookie, session = session_of(request)
         if session is None:
             raise Refused(403, "no session: open the page first")
-        form = await request.form(max_fields=4, max_part_size=MAX_BODY)
-        require_csrf(request, cookie, form.get("csrf"))
-        if not guard.token_ok(form.get("token")):
+        if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            raise Refused(415, "expected a form (application/x-www-form-urlencoded)")
+        try:
+            form = urllib.parse.parse_qs((await _bounded_body(request)).decode(), max_num_fields=4)
+        except (UnicodeDecodeError, ValueError):
+            raise Refused(400, "form: not a form") from None
+        require_csrf(request, cookie, form.get("csrf", [""])[0])
+        if not guard.token_ok(form.get("token", [""])[0]):
             raise Refused(401, "wrong token")
         response = RedirectResponse("/", status_code=303, headers=HEADERS)
         _set_cookie(response, guard.new_cookie(signed_in=True), request)
@@ -318,7 +325,10 @@ def create_app(backend, guard, limit, poll_s=0.02):
         Route("/api/health", guarded(health)),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    async def http_error(request, failure):
+        return error(failure.status_code, "%s: %s %s" % (failure.detail, request.method, request.url.path[:80]))
+
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
     app.state.watcher = watcher
     return app
 

@@ -32,18 +32,14 @@ def is_loopback(host):
 
 
 def check_exposure(bind, lan, token):
-    """127.0.0.1 needs nothing; any other address needs --lan and a token of MIN_TOKEN_CHARS or more."""
-    if is_loopback(bind):
-        if lan:
-            raise StartRefused("--lan with --bind %s: a loopback address is not the LAN; leave out --lan"
-                               % bind)
-        return
-    if not lan:
-        raise StartRefused("--bind %s serves the page beyond this machine: add --lan (and a token) to mean it"
-                           % bind)
-    if not token or len(token) < MIN_TOKEN_CHARS:
+    """127.0.0.1 needs nothing; --lan needs a token of MIN_TOKEN_CHARS or more (on any address, so a
+    page behind a reverse proxy on this machine can ask for one too); any other address needs --lan."""
+    if lan and (not token or len(token) < MIN_TOKEN_CHARS):
         raise StartRefused("--lan needs a token of at least %d characters: set FEEDER_WEB_TOKEN or pass "
                            "--token-file FILE" % MIN_TOKEN_CHARS)
+    if not lan and not is_loopback(bind):
+        raise StartRefused("--bind %s serves the page beyond this machine: add --lan (and a token) to mean it"
+                           % bind)
 
 
 class Guard:
