@@ -325,8 +325,10 @@ def create_app(backend, guard, limit, poll_s=0.02):
         Route("/api/health", guarded(health)),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
+
     async def http_error(request, failure):
-        return error(failure.status_code, "%s: %s %s" % (failure.detail, request.method, request.url.path[:80]))
+        where = "%s %s" % (request.method, request.url.path[:80])
+        return error(failure.status_code, "%s: %s" % (failure.detail, where))
 
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
     app.state.watcher = watcher
