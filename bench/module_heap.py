@@ -17,8 +17,9 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from tools import board  # noqa: E402  (the deploy's own compile step)
 
+# The button's modules last: app imports presses (and so button and press) only when a button is configured.
 MODULES = ("config", "command", "expiry", "messages", "records", "journal", "cap", "outbox",
-           "servo", "hal_sim", "feeder", "link", "app")
+           "servo", "hal_sim", "feeder", "link", "app", "button", "press", "presses")
 PROBE = """
 import gc
 gc.collect()

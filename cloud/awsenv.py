@@ -42,10 +42,6 @@ class AwsEnv:
     def client(self, service):
         return self.session.client(service, endpoint_url=self.endpoint_url)
 
-    def check_credentials(self):
-        """Ask STS who we are: missing or refused credentials fail here, before anything is changed."""
-        return self.account
-
     @functools.cached_property
     def account(self):
         return self.client("sts").get_caller_identity()["Account"]

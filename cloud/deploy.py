@@ -80,6 +80,10 @@ class DeployEnv:
     def arns(self):
         return Arns(self.aws.partition, self.aws.region, self.aws.account)
 
+    def check_credentials(self):
+        """The account (STS) behind the ARNs: missing or refused credentials fail here, before any change."""
+        return self.arns
+
 
 def checked(resource, call, *args):
     """call(*args) for resource; a refused permission becomes PermissionDenied naming the action."""
@@ -215,7 +219,7 @@ def main(argv=None):
     }
     try:
         env = DeployEnv(awsenv.AwsEnv.from_args(args), out_dir=args.out)
-        env.aws.check_credentials()
+        env.check_credentials()
         steps[args.command](env)
         if args.command == "apply":
             next_steps(env)

@@ -98,7 +98,8 @@ class App:
         if config["button"] is not None:
             from presses import Presses  # only with a button: a feeder without one spends no heap on it
 
-            self.presses = Presses(config["button"], self.thing, hal, storage, capacity, self.feeder, log)
+            self.presses = Presses(config["button"], self.thing, hal, storage, capacity, self.feeder, log,
+                                   self._room_for_a_result)
         self.in_flight = InFlight(self.outbox)  # results sent, not yet acknowledged
         will = None if self.feeder is None else (self.states_topic, status_message(self.thing, "offline"))
         self.link = Link(mqtt, self.thing, self._on_message, hal, will=will, on_connect=self._on_connect,
@@ -122,6 +123,10 @@ class App:
             return False  # no room for its result: the broker keeps it until the resync
         self.feeder.handle(payload)
         return True
+
+    def _room_for_a_result(self):
+        # Offline the outbox drops its oldest result to make room; connected, it never drops one.
+        return not self.link.connected or self.outbox.depth < self.outbox.capacity
 
     def _on_connect(self):
         # The last session's sends are void: unacknowledged messages go out again.

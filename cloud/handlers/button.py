@@ -8,8 +8,8 @@ Two inputs (docs/protocol.md, "Button press"):
 
 The event's detail carries a press id minted here with firmware/press.py, the function a feeder
 uses for its own button (packed into this handler's zip as firmware/press.py); every later copy
-(EventBridge retries, the archive, replays) carries the same id, and the device deduplicates by it. An
-invalid press is logged and returned as `rejected`, never raised: Lambda would retry it for nothing.
+(EventBridge retries, the archive, replays) carries the same id, and the device deduplicates by it.
+An invalid press is logged and returned as `rejected`, never raised: Lambda would retry it for nothing.
 
 Environment: EVENT_BUS_NAME, EVENT_SOURCE, EVENT_DETAIL_TYPE (set by the deployer from cloud/topology.py).
 """

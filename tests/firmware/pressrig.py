@@ -7,9 +7,9 @@ from presses import Presses
 SETTINGS = {"pin": 5, "debounce_ms": 30, "double_ms": 400, "long_ms": 1000, "local_first": True}
 
 
-def presses_for(hal, directory, feeder=None, local_first=True):
+def presses_for(hal, directory, feeder=None, local_first=True, room=None):
     settings = dict(SETTINGS, local_first=local_first)
-    return Presses(settings, "cat-feeder", hal, directory, 16, feeder, log=lambda *args: None)
+    return Presses(settings, "cat-feeder", hal, directory, 16, feeder, log=lambda *args: None, room=room)
 
 
 def run_for(presses, hal, ms):

@@ -40,9 +40,10 @@ def test_double_and_long_feed_their_bowls():
     rig = Rig()
     try:
         presses = presses_for(rig.hal, rig.directory, rig.feeder)
-        found = click(presses, rig.hal, 100, then_ms=150) + click(presses, rig.hal, 100)
-        assert found + click(presses, rig.hal, 1500) == ["DOUBLE", "LONG"]
-        assert [r["bowls"] for r in taken_results(rig)] == [["right"], ["left", "right"]]
+        assert click(presses, rig.hal, 100, then_ms=150) + click(presses, rig.hal, 100) == ["DOUBLE"]
+        assert [r["bowls"] for r in taken_results(rig)] == [["right"]]
+        assert click(presses, rig.hal, 1500) == ["LONG"]
+        assert [r["bowls"] for r in taken_results(rig)] == [["left", "right"]]
         presses.queue.close()
     finally:
         rig.close()
@@ -58,3 +59,4 @@ def test_without_local_first_a_press_only_queues():
         presses.queue.close()
     finally:
         rig.close()
+
