@@ -50,7 +50,7 @@ def aws_env(moto_url):
 
 def deploy_button_rule(env):
     """The part of the stack a press needs: the topic rule (what `make deploy` creates)."""
-    (rule,) = TOPOLOGY["topic_rules"]
+    (rule,) = [rule for rule in TOPOLOGY["topic_rules"] if rule["name"] == press.BUTTON_RULE]
     iot = boto3.client(
         "iot",
         endpoint_url=env["AWS_ENDPOINT_URL"],
