@@ -1,6 +1,6 @@
 """`make web` (python -m web): the household page, served by uvicorn.
 
-    python -m web [--bind 127.0.0.1] [--port 8080] [--data-dir .hub] [--pki .pki] [--broker-port N]
+    python -m web [--bind 127.0.0.1] [--port 8080] [--data-dir .hub] [--pki .pki] [--broker-port 8883]
     python -m web --aws [--region R] [--profile P] [--endpoint-url URL] [--table NAME]
     FEEDER_WEB_TOKEN=... python -m web --lan --bind 0.0.0.0      # or --token-file FILE
 
@@ -22,6 +22,7 @@ from web.backend import AWS_POLL_S, Backend, BackendError
 from web.security import Guard, RateLimit, StartRefused, check_exposure, parse_limit
 
 TOKEN_ENV = "FEEDER_WEB_TOKEN"
+HUB_BROKER_PORT = 8883  # what `make hub` starts mosquitto on unless told otherwise
 DEFAULT_LIMIT = "5/10"
 
 
@@ -45,7 +46,8 @@ def parser():
     p.add_argument("--thing", default=DEFAULT_THING)
     p.add_argument("--data-dir", default=".hub", help="the hub's data folder (its projection and ledger)")
     p.add_argument("--pki", default=DEFAULT_PKI_DIR, help="development PKI (the hub's publisher certificate)")
-    p.add_argument("--broker-port", type=int, help="the hub's broker port (else the one .pki/broker records)")
+    p.add_argument("--broker-port", type=int, default=HUB_BROKER_PORT,
+                   help="the hub's broker on 127.0.0.1 (make hub's --port, default %(default)s)")
     p.add_argument("--aws", action="store_true", help="the deployed AWS stack instead of the hub")
     p.add_argument("--table", default=TOPOLOGY["table"]["name"])
     awsenv.add_arguments(p)

@@ -57,10 +57,7 @@ class Backend:
             if self.aws:
                 press_tool.publish_to_aws(self.thing, message, self.args)
             else:
-                port = press_tool.hub_port(
-                    self.args.broker_port, os.path.join(self.args.pki, "broker", "broker.json")
-                )
-                press_tool.publish_to_hub(self.thing, message, port, self.args.pki)
+                press_tool.publish_to_hub(self.thing, message, self.args.broker_port, self.args.pki)
         except press_tool.PressError as error:
             raise BackendError(str(error)) from None
         return {"press_id": press_id(self.thing, event, at, seq), "event": event, "at": at, "seq": seq}
