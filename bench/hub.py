@@ -47,9 +47,9 @@ WINDOW = 20  # mosquitto's max_inflight_messages default: unacknowledged message
 REBUILD = 100_000
 BUTTON = "cat-feeder/cat-feeder/button"
 TTL_S = 3
-# The unix device's journal fills up after 256 presses in this tight loop (it never ages them out here;
-# not investigated), so a fresh device takes over every PER_DEVICE presses.
-PER_DEVICE = 250
+# Every press feeds the left bowl, and the feeding cap allows at most 128 portions a day per bowl
+# (firmware/cap.py), so a fresh device takes over every PER_DEVICE presses.
+PER_DEVICE = 125
 SPACING_S = 0.02
 
 
