@@ -5,9 +5,9 @@
 
 `make press EVENT=SINGLE` runs this (docs/protocol.md, "Button press"; the message comes from
 firmware/press.py, as on a board):
-- `--via hub` (default): the local broker of the self-hosted hub, over mutual TLS with the
-  publisher certificate of the development PKI (.pki/). The port is --port, else the one
-  `python -m tools.broker start` recorded in .pki/broker/broker.json.
+- `--via hub` (default): the broker of the self-hosted hub (`make hub`, cloud/hub/) on 127.0.0.1,
+  over mutual TLS with the publisher certificate of the development PKI (.pki/); the port is
+  --port, default the hub's 8883.
 - `--via aws`: the deployed stack, through IoT Core's iot-data API on the account's
   `iot:Data-ATS` endpoint (QoS 1). It first checks that the stack's topic rule exists, so a
   press never vanishes into an account where nothing listens.
@@ -18,7 +18,6 @@ Every failure is one line on stderr naming what to do, and exit status 1.
 """
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -30,7 +29,7 @@ from firmware.press import EVENTS, press_id, press_message
 from tools.pki import DEFAULT_DIR as DEFAULT_PKI_DIR
 from tools.pki import DEFAULT_THING
 
-BROKER_STATE = os.path.join(DEFAULT_PKI_DIR, "broker", "broker.json")
+HUB_PORT = 8883  # `make hub`'s default (cloud/hub/__main__.py)
 BUTTON_RULE = "cat_feeder_button"
 
 
@@ -49,17 +48,6 @@ def new_press(event, now=None):
     return at, seq, press_message(event, at, seq)
 
 
-def hub_port(port, state_path=BROKER_STATE):
-    if port is not None:
-        return port
-    try:
-        with open(state_path) as f:
-            return int(json.load(f)["port"])
-    except (OSError, ValueError, KeyError):
-        raise PressError("no local broker recorded in %s: start the hub (make hub, or "
-                         "`python -m tools.broker start`), or pass PORT=<broker port>" % state_path) from None
-
-
 def publish_to_hub(thing, message, port, pki_dir=DEFAULT_PKI_DIR):
     from tools.mqttc import MqttClient, MqttError
     from tools.pki import Pki
@@ -71,8 +59,8 @@ def publish_to_hub(thing, message, port, pki_dir=DEFAULT_PKI_DIR):
         with MqttClient(pki, port, "publisher") as client:
             client.publish(button_topic(thing), message, qos=1)
     except ConnectionRefusedError:
-        raise PressError("no broker listening on 127.0.0.1:%d: start the hub (make hub) or pass the "
-                         "right PORT=" % port) from None
+        raise PressError("no broker listening on 127.0.0.1:%d: start the hub (make hub) or pass its "
+                         "PORT=" % port) from None
     except (OSError, MqttError) as error:  # ssl.SSLError is an OSError
         raise PressError("broker on 127.0.0.1:%d refused the press (%s): is it the hub's broker, "
                          "with the CA in %s?" % (port, error, pki.dir)) from None
@@ -113,7 +101,7 @@ def main(argv=None):
     parser.add_argument("event", metavar="EVENT", help="SINGLE, DOUBLE or LONG")
     parser.add_argument("--thing", default=DEFAULT_THING)
     parser.add_argument("--via", choices=("hub", "aws"), default="hub")
-    parser.add_argument("--port", type=int, help="local broker port (hub)")
+    parser.add_argument("--port", type=int, default=HUB_PORT, help="the hub's broker port")
     parser.add_argument("--pki", default=DEFAULT_PKI_DIR, help="development PKI folder (hub)")
     awsenv.add_arguments(parser)
     args = parser.parse_args(argv)
@@ -125,9 +113,8 @@ def main(argv=None):
         if args.via == "aws":
             where = publish_to_aws(args.thing, message, args)
         else:
-            port = hub_port(args.port, os.path.join(args.pki, "broker", "broker.json"))
-            publish_to_hub(args.thing, message, port, args.pki)
-            where = "the hub's broker on 127.0.0.1:%d" % port
+            publish_to_hub(args.thing, message, args.port, args.pki)
+            where = "the hub's broker on 127.0.0.1:%d" % args.port
     except PressError as error:
         print("press: %s" % error, file=sys.stderr)
         return 1

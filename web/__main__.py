@@ -18,11 +18,11 @@ from cloud import awsenv
 from cloud.topology import TOPOLOGY
 from tools.pki import DEFAULT_DIR as DEFAULT_PKI_DIR
 from tools.pki import DEFAULT_THING
+from tools.press import HUB_PORT
 from web.backend import AWS_POLL_S, Backend, BackendError
 from web.security import Guard, RateLimit, StartRefused, check_exposure, parse_limit
 
 TOKEN_ENV = "FEEDER_WEB_TOKEN"
-HUB_BROKER_PORT = 8883  # what `make hub` starts mosquitto on unless told otherwise
 DEFAULT_LIMIT = "5/10"
 
 
@@ -46,7 +46,7 @@ def parser():
     p.add_argument("--thing", default=DEFAULT_THING)
     p.add_argument("--data-dir", default=".hub", help="the hub's data folder (its projection and ledger)")
     p.add_argument("--pki", default=DEFAULT_PKI_DIR, help="development PKI (the hub's publisher certificate)")
-    p.add_argument("--broker-port", type=int, default=HUB_BROKER_PORT,
+    p.add_argument("--broker-port", type=int, default=HUB_PORT,
                    help="the hub's broker on 127.0.0.1 (make hub's --port, default %(default)s)")
     p.add_argument("--aws", action="store_true", help="the deployed AWS stack instead of the hub")
     p.add_argument("--table", default=TOPOLOGY["table"]["name"])

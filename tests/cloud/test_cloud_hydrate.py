@@ -67,7 +67,7 @@ def test_the_projector_writes_the_hydrated_table_it_is_given_and_no_other(aws, m
         )
     monkeypatch.setenv("HISTORY_TABLE", "feedmyfurbabies-history")
     projector.store.cache_clear()
-    press = dict(press_event(1, at=time.time()), **{"replay-name": "replay-t2"})
+    press = dict(press_event(1, at=int(time.time())), **{"replay-name": "replay-t2"})
     assert projector.handler({"table": "feedmyfurbabies-history-replay-t2", "event": press}) == {
         "status": "press"
     }

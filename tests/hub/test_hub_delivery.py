@@ -34,7 +34,7 @@ def replays_rule(target, retry):
 def test_a_failing_target_is_retried_with_backoff_then_succeeds(tmp_path):
     db = ledger_mod.Ledger(str(tmp_path / "l.sqlite3")).db
     target, sleeps = Flaky(failures=3), []
-    event = press_event(1, at=time.time())
+    event = press_event(1, at=int(time.time()))
     delivery.deliver(replays_rule(target, {"max_attempts": 8}), event, db, sleep=sleeps.append)
     assert len(target.calls) == 4 and sleeps == [0.1, 0.2, 0.4]
     assert db.execute("SELECT COUNT(*) FROM dead_letters").fetchone() == (0,)
@@ -42,7 +42,7 @@ def test_a_failing_target_is_retried_with_backoff_then_succeeds(tmp_path):
 
 def test_a_target_failing_past_its_attempts_or_the_event_age_dead_letters_the_event(tmp_path):
     ledger = ledger_mod.Ledger(str(tmp_path / "l.sqlite3"))
-    fresh, old = press_event(1, at=time.time()), press_event(2, at=time.time() - 400)
+    fresh, old = press_event(1, at=int(time.time())), press_event(2, at=int(time.time()) - 400)
     ledger.append_batch([(fresh, dedup_key(fresh)), (old, dedup_key(old))])
     target = Flaky(failures=100)
     rule = replays_rule(target, {"max_attempts": 2, "max_event_age_s": 300})
@@ -59,7 +59,7 @@ def test_a_target_failing_past_its_attempts_or_the_event_age_dead_letters_the_ev
 def test_a_rule_resumes_after_its_cursor_so_a_restart_delivers_what_was_not_delivered(tmp_path):
     path = str(tmp_path / "l.sqlite3")
     ledger = ledger_mod.Ledger(path)
-    events = [press_event(i, at=time.time()) for i in range(1, 6)]
+    events = [press_event(i, at=int(time.time())) for i in range(1, 6)]
     ledger.append_batch([(e, dedup_key(e)) for e in events[:3]])
     appended, stopping = threading.Condition(), threading.Event()
     target = Flaky(failures=0)

@@ -26,7 +26,7 @@ def generated_history(presses=1200, seed=12):
     at = T0
     for n in range(presses):
         at += rng.uniform(60, 240)
-        press = press_event(n, at=round(at, 3))
+        press = press_event(n, at=int(at))  # a press carries whole seconds
         arrivals.append((at, press))
         if rng.random() < 0.05:
             arrivals.append((at + 0.5, press))  # a QoS 1 redelivery of the same press message
