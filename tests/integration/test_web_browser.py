@@ -1,7 +1,7 @@
 """The page in a real headless browser (Debian's chromium, Selenium) against a running hub, mosquitto
 and the firmware on MicroPython: each button's outcome, the device going offline and back, the chart
 and the table, the ledger's health. Screenshots of each state go to tests/artifacts/web/ (git-ignored);
-the last one is also the README's (docs/web-page.png)."""
+the full page is also the README's (docs/web-page.png) when UPDATE_README_SHOT=1 is set."""
 
 import os
 import shutil
@@ -15,6 +15,7 @@ from tests.integration.web_rig import ROOT, Stack, chrome
 
 ARTIFACTS = os.path.join(ROOT, "tests", "artifacts", "web")
 README_SHOT = os.path.join(ROOT, "docs", "web-page.png")
+UPDATE_README_SHOT = "UPDATE_README_SHOT"
 WAIT_S = 20
 EXPECTED = {
     "feed-left": ("dispensed", "Fed: left bowl"),
@@ -155,8 +156,8 @@ def test_telemetry_chart_and_health(stack, browser):
     page = shot(browser, "5-full-page")
     width, height = png_size(page)
     assert (width, height) == tuple(browser.execute_script("return [window.innerWidth, window.innerHeight]"))
-    os.makedirs(os.path.dirname(README_SHOT), exist_ok=True)
-    shutil.copyfile(page, README_SHOT)
+    if os.environ.get(UPDATE_README_SHOT):  # opt-in: a plain test run leaves the tracked file alone
+        shutil.copyfile(page, README_SHOT)
 
 
 def test_the_phone_layout_keeps_the_buttons_on_screen(stack):
@@ -175,29 +176,3 @@ def test_the_phone_layout_keeps_the_buttons_on_screen(stack):
     finally:
         phone.quit()
 
-
-def test_a_press_over_the_feeding_cap_shows_capped_with_the_reason(pki, tmp_path):
-    from selenium.webdriver.common.by import By
-
-    cap = {"max_portions_per_hour": 1, "max_portions_per_day": 1}
-    with Stack(tmp_path, pki, feeding=cap) as capped_stack:
-        driver = chrome()
-        try:
-            driver.get(capped_stack.web.url + "/")
-            wait_text(driver, "device-status", lambda e: e.get_attribute("data-status") == "online", "online")
-            shown = []
-            for _ in range(2):
-                before = driver.find_element(By.ID, "outcome").get_attribute("data-press-id")
-                driver.find_element(By.ID, "feed-left").click()
-                outcome = wait_text(
-                    driver, "outcome",
-                    lambda e, before=before: e.get_attribute("data-outcome") not in ("", "pending")
-                    and e.get_attribute("data-press-id") != before,
-                    "an outcome",
-                )
-                shown.append((outcome.get_attribute("data-outcome"), outcome.text))
-            shot(driver, "7-capped")
-        finally:
-            driver.quit()
-    assert shown[0][0] == "dispensed"
-    assert shown[1][0] == "capped" and shown[1][1].startswith("Capped: cap: left bowl"), shown

@@ -2,11 +2,13 @@
 token, the press rate limit, refusals to start, and hostile input to every data endpoint."""
 
 import json
+import time
 
 import pytest
 
 from cloud.hub import ledger as ledger_mod
 from cloud.hub.hub import Hub
+from tests.integration.device_rig import wait_for
 from tests.integration.web_client import PageClient
 from tests.integration.web_rig import WebServer
 
@@ -59,6 +61,8 @@ def test_a_press_without_the_csrf_token_or_session_is_refused_and_feeds_nothing(
     status, headers, body = client.press()
     assert status == 202, body
     assert body["press_id"].startswith("press-") and body["event"] == "SINGLE"
+    wait_for(lambda: presses_in_ledger(hub), 10, "the press in the ledger")
+    assert [e["detail"]["press_id"] for e in presses_in_ledger(hub)] == [body["press_id"]]
     assert headers["content-security-policy"].startswith("default-src 'self'")
 
 
@@ -71,6 +75,9 @@ def test_the_press_rate_limit_holds(web, hub):
     other = PageClient(web.url)  # a second browser shares the feeder's budget
     other.open_page()
     assert other.press("LONG")[0] == 429
+    # A 202 means the broker has the press (PUBACK); the hub commits it an instant later.
+    wait_for(lambda: len(presses_in_ledger(hub)) >= 2, 10, "two presses in the ledger")
+    time.sleep(0.3)
     assert sorted(e["detail"]["event"] for e in presses_in_ledger(hub)) == ["DOUBLE", "SINGLE"]
 
 
