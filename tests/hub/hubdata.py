@@ -16,8 +16,7 @@ T0 = 1_795_000_000
 def press_event(seq, at=None, click=None, thing="cat-feeder"):
     click = click or EVENTS[seq % 3]
     at = at if at is not None else T0 + seq
-    # A press's `at` is whole seconds on the wire (docs/protocol.md); its event keeps the given time.
-    detail = button.parse_press({"v": 1, "event": click, "at": int(at), "seq": seq, "thing": thing})
+    detail = button.parse_press({"v": 1, "event": click, "at": at, "seq": seq, "thing": thing})
     return _event(SOURCE, "FeedRequested", at, detail)
 
 
