@@ -74,9 +74,9 @@ press: setup ## Publish a button press: EVENT=SINGLE|DOUBLE|LONG [THING=] [VIA=a
 	@$(PY) -m tools.press "$(EVENT)" $(if $(THING),--thing $(THING)) $(if $(VIA),--via $(VIA)) \
 		$(if $(PORT),--port $(PORT)) $(if $(PKI),--pki $(PKI)) $(if $(filter aws,$(VIA)),$(DEPLOY_ARGS))
 
-flash: setup ## Put the firmware on the board (PORT=, CONFIG=, CERTS=; IMAGE=micropython.bin also flashes MicroPython)
+flash: setup ## Put the firmware on the board (PORT=, CONFIG=, CERTS=, HUB=host for the self-hosted hub; IMAGE=micropython.bin also flashes MicroPython)
 	@$(PY) -m tools.board $(if $(IMAGE),flash --image $(IMAGE),deploy) $(if $(PORT),--port $(PORT)) \
-		$(if $(CONFIG),--config $(CONFIG)) $(if $(CERTS),--certs $(CERTS))
+		$(if $(CONFIG),--config $(CONFIG)) $(if $(CERTS),--certs $(CERTS)) $(if $(HUB),--hub $(HUB))
 
 repl: setup ## Open a serial REPL on the board (PORT=/dev/ttyACM0)
 	@$(PY) -m tools.board repl $(if $(PORT),--port $(PORT))
