@@ -12,7 +12,7 @@ MICROPYPATH := $(CURDIR)/firmware:$(CURDIR)/$(MPYLIB):.frozen
 export MICROPYPATH
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test check test-firmware-mpy test-py hil bench demo rehearsal hub history device broker pki press flash repl deploy destroy plan replay hydrate clean
+.PHONY: help setup test check test-firmware-mpy test-py hil bench demo rehearsal hub history web device broker pki press flash repl deploy destroy plan replay hydrate clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ hub: setup ## Run the self-hosted hub (mosquitto + ledger + rules) in the foregr
 history: setup ## Feeding history table + chart: make history FROM=2026-11-01 TO=2026-11-29 [PNG=history.png] [HISTORY_ARGS="--aws"]
 	$(PY) -m cloud.history $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO)) $(if $(PNG),--png $(PNG)) $(HISTORY_ARGS)
 
+web: setup ## The household page on http://127.0.0.1:8080/ (hub in .hub): WEB_ARGS="--aws" or "--lan --bind 0.0.0.0" (FEEDER_WEB_TOKEN)
+	$(PY) -m web $(WEB_ARGS)
+
 device: setup ## Run the firmware on the unix port against the local broker
 	$(PY) -m tools.device run
 
@@ -72,9 +75,9 @@ press: setup ## Publish a button press: EVENT=SINGLE|DOUBLE|LONG [THING=] [VIA=a
 	@$(PY) -m tools.press "$(EVENT)" $(if $(THING),--thing $(THING)) $(if $(VIA),--via $(VIA)) \
 		$(if $(PORT),--port $(PORT)) $(if $(PKI),--pki $(PKI)) $(if $(filter aws,$(VIA)),$(DEPLOY_ARGS))
 
-flash: setup ## Put the firmware on the board (PORT=, CONFIG=, CERTS=; IMAGE=micropython.bin also flashes MicroPython)
+flash: setup ## Put the firmware on the board (PORT=, CONFIG=, CERTS=, HUB=host for the self-hosted hub; IMAGE=micropython.bin also flashes MicroPython)
 	@$(PY) -m tools.board $(if $(IMAGE),flash --image $(IMAGE),deploy) $(if $(PORT),--port $(PORT)) \
-		$(if $(CONFIG),--config $(CONFIG)) $(if $(CERTS),--certs $(CERTS))
+		$(if $(CONFIG),--config $(CONFIG)) $(if $(CERTS),--certs $(CERTS)) $(if $(HUB),--hub $(HUB))
 
 repl: setup ## Open a serial REPL on the board (PORT=/dev/ttyACM0)
 	@$(PY) -m tools.board repl $(if $(PORT),--port $(PORT))

@@ -92,7 +92,7 @@ def table(history, presses):
                 _when(status.get("at")),
                 _when(device.get("last_seen")),
                 device.get("results", 0),
-                _ranges(missing) or "none",
+                ranges(missing) or "none",
             )
         )
     return lines
@@ -140,7 +140,7 @@ def _when(moment):
     return datetime.fromtimestamp(moment, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _ranges(numbers):
+def ranges(numbers):
     spans, numbers = [], sorted(numbers)
     for n in numbers:
         if spans and n == spans[-1][1] + 1:
@@ -150,22 +150,33 @@ def _ranges(numbers):
     return ", ".join(str(a) if a == b else "%d-%d" % (a, b) for a, b in spans)
 
 
-def rows_from(args):
+def open_store(args):
+    """The projection `args` names: DynamoDB (--aws) or the hub's SQLite; both have get(key) and rows().
+    Close it with close_store. Shared by `make history` and the web page (web/)."""
     if args.aws:
         from cloud.handlers.projector import DynamoStore
 
-        return list(DynamoStore(awsenv.AwsEnv.from_args(args).client("dynamodb"), args.table).rows())
+        return DynamoStore(awsenv.AwsEnv.from_args(args).client("dynamodb"), args.table)
     from cloud.hub.hub import HISTORY_FILE
     from cloud.hub.projection import SqliteStore
 
     path = os.path.join(args.data_dir, HISTORY_FILE)
     if not os.path.exists(path):
         raise FileNotFoundError("no hub history at %s: run the hub (make hub) or pass --data-dir" % path)
-    store = SqliteStore(path)
+    return SqliteStore(path)
+
+
+def close_store(store):
+    if hasattr(store, "close"):
+        store.close()
+
+
+def rows_from(args):
+    store = open_store(args)
     try:
         return list(store.rows())
     finally:
-        store.close()
+        close_store(store)
 
 
 def main(argv=None):

@@ -1,6 +1,7 @@
 """Put the firmware on a board (or on tools.sim_board's stand-in) over its USB serial port.
 
     python -m tools.board deploy --port /dev/ttyACM0 [--config secrets/config.json] [--certs secrets/certs]
+    python -m tools.board deploy --port /dev/ttyACM0 --hub feeder-hub.lan[:8883]   (the self-hosted hub)
     python -m tools.board flash  --port /dev/ttyACM0 --image ESP32_GENERIC_C3-<version>.bin
     python -m tools.board repl   --port /dev/ttyACM0
 
@@ -20,7 +21,11 @@ tools.pki (.pki/) or the cloud deployer (cloud/.out/<thing>/) write. When the ce
 folder holds the deployer's device.json, its thing name and IoT endpoint go into the
 staged config, and the Amazon root CA it names is taken from the system's CA store
 when the folder has no ca.pem, so `make flash CERTS=cloud/.out/cat-feeder` provisions
-a board for the deployed cloud with no hand editing.
+a board for the deployed cloud with no hand editing. `--hub HOST[:PORT]` (`make flash HUB=...`)
+provisions it for the self-hosted hub instead: the development PKI's CA, device certificate and
+key (.pki/, unless --certs says otherwise), the thing name of that certificate, and the hub's
+host and port (8883 by default); the broker certificate must name that host (`make hub
+HUB_ARGS="--host-name HOST"` reissues it), or the board could never verify the hub.
 
 Everything that can be checked is checked before the board is touched: the port (exists,
 can be opened, is a serial device), the image (readable, an ESP image), the config (present,
@@ -39,6 +44,7 @@ import sys
 import termios
 
 from firmware import config as firmware_config
+from tools.pki import DEFAULT_DIR as PKI_DIR
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
@@ -154,10 +160,39 @@ def der_bytes(folder, stem, fallback_pem=None):
         raise BoardError("%s is not a PEM certificate" % pem) from None
 
 
-def provisioned_config(config_path, certs_dir):
+def certificate_field(path, *options):
+    """One field of a PEM certificate, as openssl prints it (-subject, -ext subjectAltName)."""
+    command = ["openssl", "x509", "-in", path, "-noout", *options]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise BoardError("%s is not a certificate openssl can read: run make pki" % path)
+    return done.stdout
+
+
+def hub_address(hub, certs_dir):
+    """(thing, host, port) for a board of the self-hosted hub, checked against the hub's PKI."""
+    host, _, port = hub.partition(":")
+    if not host or (port and not port.isdigit()):
+        raise BoardError("HUB=%s: expected HOST or HOST:PORT, e.g. HUB=feeder-hub.lan" % hub)
+    broker = os.path.join(certs_dir, "broker.crt")
+    device = os.path.join(certs_dir, "device.crt")
+    if not (os.path.exists(broker) and os.path.exists(device)):
+        raise BoardError("%s has no hub PKI (broker.crt, device.crt): run make hub (or make pki) first"
+                         % certs_dir)
+    names = certificate_field(broker, "-ext", "subjectAltName").replace(",", " ").split()
+    if "DNS:" + host not in names and "IP:" + host not in names and "IPAddress:" + host not in names:
+        raise BoardError("the hub's broker certificate (%s) does not name %s, so the board could not "
+                         "verify the hub: run make hub HUB_ARGS=\"--host-name %s\" once (it reissues it)"
+                         % (broker, host, host))
+    subject = certificate_field(device, "-subject")
+    thing = subject.split("CN", 1)[1].lstrip(" =").strip().split(",")[0] if "CN" in subject else ""
+    return thing, host, int(port or 8883)
+
+
+def provisioned_config(config_path, certs_dir, hub=None):
     """The config to put on the board: the user's, pointed at the staged certs and, when the
-    deployer's device.json is there, at the deployed thing and endpoint; validated as the
-    firmware will, with no placeholder left."""
+    deployer's device.json is there, at the deployed thing and endpoint (or, with hub, at the
+    self-hosted hub); validated as the firmware will, with no placeholder left."""
     try:
         with open(config_path) as handle:
             config = json.load(handle)
@@ -176,7 +211,9 @@ def provisioned_config(config_path, certs_dir):
         mqtt.update(FLASH_CERT_PATHS)
     ca_fallback = None
     device_json = os.path.join(certs_dir, "device.json")
-    if os.path.exists(device_json):
+    if hub is not None:
+        config["thing"], mqtt["host"], mqtt["port"] = hub_address(hub, certs_dir)
+    elif os.path.exists(device_json):
         with open(device_json) as handle:
             device = json.load(handle)
         config["thing"] = device["thing"]
@@ -197,9 +234,9 @@ def provisioned_config(config_path, certs_dir):
     return config, ca_fallback
 
 
-def stage(config_path, certs_dir):
+def stage(config_path, certs_dir, hub=None):
     """Compile and lay out everything for the board's flash in build/board/; touches no board."""
-    config, ca_fallback = provisioned_config(config_path, certs_dir)
+    config, ca_fallback = provisioned_config(config_path, certs_dir, hub)
     certs = {stem: der_bytes(certs_dir, stem, ca_fallback if stem == "ca" else None) for stem in CERT_FILES}
     if os.path.exists(STAGE):
         shutil.rmtree(STAGE)
@@ -237,16 +274,16 @@ def copy_to_board(port, staged):
     step("deployed %s to %s; the board restarted (watch it with make repl PORT=%s)" % (staged, port, port))
 
 
-def deploy(port, config_path, certs_dir):
+def deploy(port, config_path, certs_dir, hub=None):
     check_port(port)
-    copy_to_board(port, stage(config_path, certs_dir))
+    copy_to_board(port, stage(config_path, certs_dir, hub))
 
 
-def flash(port, image, config_path, certs_dir):
+def flash(port, image, config_path, certs_dir, hub=None):
     """Write a MicroPython image, then the firmware; every check and the compile happen before the erase."""
     check_port(port)
     check_image(image)
-    staged = stage(config_path, certs_dir)
+    staged = stage(config_path, certs_dir, hub)
     esptool = [os.path.join(BIN, "esptool"), "--chip", "esp32c3", "--port", port]
     hint = "hold BOOT, tap RESET, release BOOT (download mode), then run make flash again"
     step("erasing the chip on %s" % port)
@@ -266,19 +303,21 @@ def main(argv=None):
     parser.add_argument("action", choices=("deploy", "flash", "repl"))
     parser.add_argument("--port", default="/dev/ttyACM0")
     parser.add_argument("--config", default=os.path.join(ROOT, "secrets", "config.json"))
-    parser.add_argument("--certs", default=os.path.join(ROOT, "secrets", "certs"),
-                        help="folder with ca, device.crt and device.key as .der or .pem")
+    parser.add_argument("--certs", help="folder with ca, device.crt and device.key as .der or .pem "
+                        "(default secrets/certs, or .pki with --hub)")
+    parser.add_argument("--hub", metavar="HOST[:PORT]", help="provision for the self-hosted hub at HOST")
     parser.add_argument("--image", help="MicroPython image for the ESP32-C3 (flash only)")
     args = parser.parse_args(argv)
+    certs = args.certs or os.path.join(ROOT, PKI_DIR if args.hub else os.path.join("secrets", "certs"))
     try:
         if args.action == "repl":
             repl(args.port)
         elif args.action == "flash":
             if not args.image:
                 raise BoardError("flash needs IMAGE=<ESP32_GENERIC_C3 .bin from the MicroPython site>")
-            flash(args.port, args.image, args.config, args.certs)
+            flash(args.port, args.image, args.config, certs, args.hub)
         else:
-            deploy(args.port, args.config, args.certs)
+            deploy(args.port, args.config, certs, args.hub)
     except BoardError as error:
         print("board: %s" % error, file=sys.stderr)
         return 1

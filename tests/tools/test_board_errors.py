@@ -199,3 +199,39 @@ def test_make_flash_and_repl_print_one_line_and_no_traceback(tmp_path):
         lines = own_lines(done.stderr)
         assert len(lines) == 1 and lines[0].startswith(message), done.stderr
         assert "Traceback" not in done.stderr + done.stdout
+
+
+@pytest.fixture
+def hub_pki(tmp_path):
+    from tools.pki import Pki
+
+    hub_hosts = ("feeder-hub.lan",)
+    return Pki(str(tmp_path / "pki"), "kitchen-feeder", key_type="ec", broker_hosts=hub_hosts).ensure()
+
+
+def test_a_board_for_the_hub_gets_its_host_port_thing_and_pki(
+        capsys, serial_port, good_config, hub_pki, tools_started):
+    argv = ["deploy", "--port", serial_port, "--config", good_config, "--certs", hub_pki.dir,
+            "--hub", "feeder-hub.lan"]
+    assert board.main(argv) == 0
+    with open(os.path.join(board.STAGE, "config.json")) as f:
+        staged = json.load(f)
+    assert (staged["thing"], staged["mqtt"]["host"], staged["mqtt"]["port"]) == (
+        "kitchen-feeder", "feeder-hub.lan", 8883)
+    with open(os.path.join(board.STAGE, "certs", "device.key.der"), "rb") as f:
+        assert f.read() == open(hub_pki.path("device.key.der"), "rb").read()
+    assert board_touched(tools_started) == ["mpremote"]
+
+
+def test_a_hub_host_its_certificate_does_not_name_is_refused_before_the_board_is_touched(
+        capsys, serial_port, good_config, hub_pki, tools_started):
+    argv = ["deploy", "--port", serial_port, "--config", good_config, "--certs", hub_pki.dir,
+            "--hub", "other-host.lan:8884"]
+    line = fails(capsys, argv)
+    assert line == (
+        "board: the hub's broker certificate (%s) does not name other-host.lan, so the board could not "
+        'verify the hub: run make hub HUB_ARGS="--host-name other-host.lan" once (it reissues it)'
+        % hub_pki.cert("broker"))
+    assert board_touched(tools_started) == []
+    bad_port = fails(capsys, argv[:-1] + ["feeder-hub.lan:port"])
+    assert bad_port.startswith("board: HUB=feeder-hub.lan:port: expected")

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Debian packages the tests and the demo need: the local IoT Core stand-in and openssl for the dev PKI.
+# Debian packages the tests and the demo need: the local IoT Core stand-in, openssl for the dev PKI,
+# and the headless browser (with its WebDriver) the web page's tests drive.
 set -eu
-PACKAGES="mosquitto openssl"
+PACKAGES="mosquitto openssl chromium chromium-driver"
 missing=""
-for cmd in mosquitto openssl; do
+for cmd in mosquitto openssl chromium chromedriver; do
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing="$missing $cmd"
 done
 [ -z "$missing" ] && exit 0

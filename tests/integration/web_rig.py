@@ -1,0 +1,117 @@
+"""The page's rig (tests/integration/test_web_*.py and bench/web.py): mosquitto, the hub, the firmware
+on MicroPython, `python -m web` as a process, and Debian's chromium driven by Selenium.
+
+- `WebServer(*args, log_path=None)`: `python -m web --port <free> *args`, its output to log_path;
+  `.start()` waits until it answers (or fails naming its output), `.url`, `.output()`, `.stop()`,
+  `.run_to_exit()` for a start that must be refused.
+- `Stack(workdir, pki, servo_wait=True, feeding=None, press_limit="30/10")`: a context manager with
+  `.broker`, `.hub`, `.device` (device_rig.Device, started and up), `.web` (a WebServer on the hub).
+- `chrome()`: a headless Chromium WebDriver (the system browser and driver, never a download).
+"""
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+from cloud.hub.hub import Hub
+from tests.integration.device_rig import Device, rig_config
+from tools.broker import Broker, end_process, free_port
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+START_TIMEOUT_S = 20
+
+
+class WebServer:
+    def __init__(self, *args, env=None, log_path=None):
+        self.port = free_port()
+        self.log_path = log_path or os.devnull
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.command = [sys.executable, "-m", "web", "--port", str(self.port), *[str(a) for a in args]]
+        self.env = dict(os.environ, **(env or {}))
+        self.proc = None
+
+    def start(self):
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(self.command, cwd=ROOT, env=self.env, stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            if self.proc.poll() is not None:
+                raise AssertionError("web exited (rc %s): %s" % (self.proc.returncode, self.output()))
+            try:
+                with urllib.request.urlopen(self.url + "/static/style.css", timeout=2):
+                    return self
+            except (urllib.error.URLError, ConnectionError):
+                assert time.monotonic() < deadline, "web did not answer within %d s" % START_TIMEOUT_S
+                time.sleep(0.1)
+
+    def output(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def run_to_exit(self, timeout_s=20):
+        """For a start that must be refused: (exit status, output)."""
+        done = subprocess.run(self.command, cwd=ROOT, env=self.env, capture_output=True, text=True,
+                              timeout=timeout_s)
+        return done.returncode, done.stdout + done.stderr
+
+    def stop(self):
+        if self.proc is not None:
+            end_process(self.proc)
+            self.log.close()
+            self.proc = None
+
+
+class Stack(contextlib.ExitStack):
+    def __init__(self, workdir, pki, servo_wait=True, feeding=None, press_limit="30/10"):
+        super().__init__()
+        self.workdir, self.pki = str(workdir), pki
+        self.servo_wait, self.feeding, self.press_limit = servo_wait, feeding, press_limit
+
+    def __enter__(self):
+        super().__enter__()
+        try:
+            self.broker = Broker(self.pki, os.path.join(self.workdir, "broker")).start()
+            self.callback(self.broker.stop)
+            self.hub = Hub(os.path.join(self.workdir, "hub"), self.pki, "127.0.0.1", self.broker.port).start()
+            self.callback(self.hub.stop)
+            sections = {"telemetry_interval_s": 10, "sim": {"servo_wait": self.servo_wait}}
+            if self.feeding:
+                sections["feeding"] = self.feeding
+            self.device = Device(os.path.join(self.workdir, "flash"), self.pki,
+                                 rig_config(self.broker.port, **sections))
+            self.device.start()
+            self.callback(self.device.kill)
+            self.device.wait_up()
+            self.web = WebServer("--data-dir", self.hub.data_dir, "--pki", self.pki.dir,
+                                 "--broker-port", self.broker.port, "--press-limit", self.press_limit,
+                                 log_path=os.path.join(self.workdir, "web.log")).start()
+            self.callback(self.web.stop)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+
+def chrome(width=1100, height=1500, phone=False):
+    """phone: emulate a phone's viewport of width x height CSS pixels (a desktop window has a minimum
+    width of about 500 px)."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                 "--window-size=%d,%d" % (width, height)):
+        options.add_argument(flag)
+    if phone:
+        options.add_experimental_option(
+            "mobileEmulation", {"deviceMetrics": {"width": width, "height": height, "pixelRatio": 1}}
+        )
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)

@@ -1,0 +1,365 @@
+"""The page's HTTP side (Starlette): one HTML page, its static files, a JSON API and a server-sent
+event stream of the live state.
+
+| route | what |
+|---|---|
+| `GET /` | the page (or the sign-in form on the LAN until the token was given) |
+| `POST /login` | form: token + CSRF token -> a signed-in session cookie |
+| `GET /api/events` | server-sent events: `state` (the snapshot of web/backend.py) on every change |
+| `GET /api/state` | the same snapshot, once |
+| `POST /api/press` | JSON `{"event": "SINGLE"|"DOUBLE"|"LONG"}`, header X-CSRF-Token; rate-limited |
+| `GET /api/presses/<press id>` | one press and its outcome |
+| `GET /api/history?from=YYYY-MM-DD&to=YYYY-MM-DD` | presses in the day range and portions per day |
+| `GET /api/chart.png?from=...&to=...[&v=...]` | the `make history` chart of that range (v: a cache key) |
+| `GET /api/health` | the ledger's hash chain and the seq gaps |
+
+Every error is JSON `{"error": "..."}` with a 4xx status that says which rule was broken.
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import re
+import tempfile
+import threading
+import time
+import urllib.parse
+from datetime import date, datetime, timedelta, timezone
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from cloud import history as history_mod
+from web.backend import BackendError
+from web.security import COOKIE, CSRF_HEADER
+
+log = logging.getLogger("web")
+STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
+MAX_BODY = 1024
+MAX_DAYS = 366
+DEFAULT_DAYS = 7
+PRESS_ID = re.compile(r"^press-[0-9a-f]{16}$")
+KEEPALIVE_S = 15
+HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self'; style-src 'self'; script-src 'self'; "
+    "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+class Refused(Exception):
+    def __init__(self, status, message, headers=None):
+        super().__init__(message)
+        self.status, self.headers = status, headers or {}
+
+
+def error(status, message, headers=None):
+    return JSONResponse({"error": message}, status_code=status, headers={**HEADERS, **(headers or {})})
+
+
+class Watcher(threading.Thread):
+    """Reads the snapshot when the projection changed (or every `refresh_s`, for clocks: last seen,
+    a TTL running out) and pushes it to every open event stream."""
+
+    def __init__(self, backend, poll_s, refresh_s=5.0):
+        super().__init__(name="web-watcher", daemon=True)
+        self.backend, self.poll_s, self.refresh_s = backend, poll_s, refresh_s
+        self.stopping = threading.Event()
+        self.subscribers = set()
+        self.lock = threading.Lock()
+        self.latest = None
+        self.ready = threading.Event()
+
+    def run(self):
+        pushed_at = 0.0
+        while not self.stopping.is_set():
+            now = time.time()
+            try:
+                if self.backend.changed() or now - pushed_at >= self.refresh_s:
+                    self.publish(json.dumps(self.backend.snapshot(now)))
+                    pushed_at = now
+            except Exception as failure:  # a backend hiccup (DynamoDB, a locked file): say so, keep going
+                log.warning("web: reading the projection failed: %s", failure)
+                self.publish(json.dumps({"error": "reading the history failed: %s" % type(failure).__name__}))
+                pushed_at = now
+            self.ready.set()
+            self.stopping.wait(self.poll_s)
+
+    def publish(self, text):
+        self.latest = text
+        with self.lock:
+            subscribers = list(self.subscribers)
+        for loop, queue in subscribers:
+            loop.call_soon_threadsafe(_put_latest, queue, text)
+
+    def subscribe(self):
+        entry = (asyncio.get_running_loop(), asyncio.Queue(maxsize=4))
+        with self.lock:
+            self.subscribers.add(entry)
+        return entry
+
+    def unsubscribe(self, entry):
+        with self.lock:
+            self.subscribers.discard(entry)
+
+
+def _put_latest(queue, text):
+    """A slow reader needs only the newest state: drop the oldest waiting one."""
+    if queue.full():
+        queue.get_nowait()
+    queue.put_nowait(text)
+
+
+def _sse(text):
+    return "event: state\ndata: %s\n\n" % text
+
+
+def parse_range(query, today):
+    """(first, last) days from ?from=&to= (YYYY-MM-DD, UTC days, both included); a clear ValueError."""
+    unknown = set(query) - {"from", "to", "v"}
+    if unknown:
+        raise ValueError("unknown parameter %s: expected from and to (YYYY-MM-DD)" % sorted(unknown)[0][:40])
+    if len(query.get("v", "")) > 32:
+        raise ValueError("v: at most 32 characters (it only tells caches apart)")
+    days = {}
+    for name, default in (("from", today - timedelta(days=DEFAULT_DAYS - 1)), ("to", today)):
+        text = query.get(name)
+        if text is None:
+            days[name] = default
+            continue
+        if len(text) != 10:
+            raise ValueError("%s: expected a day as YYYY-MM-DD, got %r" % (name, text[:40]))
+        try:
+            days[name] = date.fromisoformat(text)
+        except ValueError:
+            raise ValueError("%s: expected a day as YYYY-MM-DD, got %r" % (name, text)) from None
+    if days["from"] > days["to"]:
+        raise ValueError("from must not be after to")
+    if (days["to"] - days["from"]).days >= MAX_DAYS:
+        raise ValueError("at most %d days at once" % MAX_DAYS)
+    return days["from"], days["to"]
+
+
+def create_app(backend, guard, limit, poll_s=0.02):
+    watcher = Watcher(backend, poll_s)
+    chart_lock = threading.Lock()  # matplotlib's pyplot is not thread-safe
+    page = _read(os.path.join(STATIC, "index.html"))
+    login_page = _read(os.path.join(STATIC, "login.html"))
+
+    def session_of(request):
+        cookie = request.cookies.get(COOKIE)
+        return cookie, guard.session(cookie)
+
+    def require_session(request):
+        cookie, session = session_of(request)
+        if session is None or not session[1]:
+            raise Refused(401, "not signed in: open the page and give the token")
+        return cookie
+
+    def require_csrf(request, cookie, presented):
+        origin = request.headers.get("origin")
+        if origin is not None and origin != "%s://%s" % (request.url.scheme, request.headers.get("host")):
+            raise Refused(403, "cross-origin request refused (Origin %s)" % origin[:80])
+        if not guard.csrf_ok(cookie, presented):
+            raise Refused(403, "missing or wrong CSRF token: reload the page")
+
+    def guarded(handler):
+        async def endpoint(request):
+            try:
+                return await handler(request)
+            except Refused as refused:
+                return error(refused.status, str(refused), refused.headers)
+
+        return endpoint
+
+    async def index(request):
+        cookie, session = session_of(request)
+        fresh = session is None
+        if fresh:
+            cookie = guard.new_cookie()
+            session = guard.session(cookie)
+        template = page if session[1] else login_page
+        response = HTMLResponse(template.replace("{{csrf}}", guard.csrf_token(cookie)), headers=HEADERS)
+        if fresh:
+            _set_cookie(response, cookie, request)
+        return response
+
+    async def login(request):
+        cookie, session = session_of(request)
+        if session is None:
+            raise Refused(403, "no session: open the page first")
+        if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            raise Refused(415, "expected a form (application/x-www-form-urlencoded)")
+        try:
+            form = urllib.parse.parse_qs((await _bounded_body(request)).decode(), max_num_fields=4)
+        except (UnicodeDecodeError, ValueError):
+            raise Refused(400, "form: not a form") from None
+        require_csrf(request, cookie, form.get("csrf", [""])[0])
+        if not guard.token_ok(form.get("token", [""])[0]):
+            raise Refused(401, "wrong token")
+        response = RedirectResponse("/", status_code=303, headers=HEADERS)
+        _set_cookie(response, guard.new_cookie(signed_in=True), request)
+        return response
+
+    async def events(request):
+        require_session(request)
+        entry = watcher.subscribe()
+
+        async def stream():
+            try:
+                yield "retry: 1000\n\n"
+                if watcher.latest is not None:
+                    yield _sse(watcher.latest)
+                while True:
+                    try:
+                        text = await asyncio.wait_for(entry[1].get(), KEEPALIVE_S)
+                    except TimeoutError:
+                        yield ": keepalive\n\n"
+                        continue
+                    yield _sse(text)
+            finally:
+                watcher.unsubscribe(entry)
+
+        headers = {**HEADERS, "X-Accel-Buffering": "no"}
+        return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+
+    async def state(request):
+        require_session(request)
+        snapshot = await run_in_threadpool(backend.snapshot, time.time())
+        return JSONResponse(snapshot, headers=HEADERS)
+
+    async def press(request):
+        cookie = require_session(request)
+        require_csrf(request, cookie, request.headers.get(CSRF_HEADER))
+        if not request.headers.get("content-type", "").startswith("application/json"):
+            raise Refused(415, "expected Content-Type: application/json")
+        body = await _bounded_body(request)
+        try:
+            message = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise Refused(400, "body: not JSON") from None
+        if not isinstance(message, dict) or set(message) != {"event"}:
+            raise Refused(400, 'body: expected {"event": "SINGLE" | "DOUBLE" | "LONG"} and nothing else')
+        event = message["event"]
+        if event not in ("SINGLE", "DOUBLE", "LONG"):
+            raise Refused(400, "event: expected SINGLE, DOUBLE or LONG, got %s" % json.dumps(event)[:40])
+        wait = limit.take(time.monotonic())
+        if wait:
+            raise Refused(429, "too many presses: try again in %.0f s" % max(1, wait),
+                          {"Retry-After": "%d" % max(1, round(wait))})
+        try:
+            sent = await run_in_threadpool(backend.press, event)
+        except BackendError as failure:
+            raise Refused(502, "the press did not go out: %s" % failure) from None
+        log.info("web: %s pressed (%s)", event, sent["press_id"])
+        return JSONResponse(sent, status_code=202, headers=HEADERS)
+
+    async def press_outcome(request):
+        require_session(request)
+        wanted = request.path_params["press_id"]
+        if not PRESS_ID.match(wanted):
+            raise Refused(400, "press id: expected press- and 16 lowercase hex digits")
+        found = await run_in_threadpool(backend.outcome, wanted, time.time())
+        if found is None:
+            raise Refused(404, "no press %s in the history (yet)" % wanted)
+        return JSONResponse(found, headers=HEADERS)
+
+    def history_in(request):
+        try:
+            first, last = parse_range(request.query_params, datetime.now(timezone.utc).date())
+        except ValueError as problem:
+            raise Refused(400, str(problem)) from None
+        history = history_mod.History(backend.rows(), time.time())
+        return history, first, last, history.between(first, last)
+
+    async def history(request):
+        require_session(request)
+        found, first, last, presses = await run_in_threadpool(history_in, request)
+        per_day = found.per_day(presses)
+        body = {
+            "from": first.isoformat(),
+            "to": last.isoformat(),
+            "per_day": {day.isoformat(): counts for day, counts in sorted(per_day.items())},
+            "presses": [
+                {k: p.get(k) for k in ("press_id", "event", "bowls", "requested_at", "outcome_at", "reason")}
+                | {"outcome": p["shown"]}
+                for p in presses
+            ],
+        }
+        return JSONResponse(body, headers=HEADERS)
+
+    async def chart(request):
+        require_session(request)
+        found, first, last, presses = await run_in_threadpool(history_in, request)
+        png = await run_in_threadpool(_chart_png, chart_lock, found, presses, first, last)
+        return Response(png, media_type="image/png", headers=HEADERS)
+
+    async def health(request):
+        require_session(request)
+        return JSONResponse(await run_in_threadpool(backend.health), headers=HEADERS)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        watcher.start()
+        await run_in_threadpool(watcher.ready.wait, 10)
+        yield
+        watcher.stopping.set()
+
+    routes = [
+        Route("/", guarded(index)),
+        Route("/login", guarded(login), methods=["POST"]),
+        Route("/api/events", guarded(events)),
+        Route("/api/state", guarded(state)),
+        Route("/api/press", guarded(press), methods=["POST"]),
+        Route("/api/presses/{press_id}", guarded(press_outcome)),
+        Route("/api/history", guarded(history)),
+        Route("/api/chart.png", guarded(chart)),
+        Route("/api/health", guarded(health)),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+
+    async def http_error(request, failure):
+        where = "%s %s" % (request.method, request.url.path[:80])
+        return error(failure.status_code, "%s: %s" % (failure.detail, where))
+
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
+    app.state.watcher = watcher
+    return app
+
+
+async def _bounded_body(request):
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
+        raise Refused(413, "body: at most %d bytes" % MAX_BODY)
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise Refused(413, "body: at most %d bytes" % MAX_BODY)
+    return body
+
+
+def _chart_png(lock, found, presses, first, last):
+    with lock, tempfile.TemporaryDirectory() as folder:
+        path = history_mod.chart(found, presses, first, last, os.path.join(folder, "chart.png"))
+        with open(path, "rb") as f:
+            return f.read()
+
+
+def _set_cookie(response, cookie, request):
+    response.set_cookie(
+        COOKIE, cookie, httponly=True, samesite="strict", secure=request.url.scheme == "https", path="/"
+    )
+
+
+def _read(path):
+    with open(path, encoding="utf-8") as f:
+        return f.read()
