@@ -9,8 +9,9 @@ one record, rewritten atomically in place (one metadata commit on LittleFS, no e
 
     PUT   1 : seq u32 LE | payload       a waiting message        39 bytes for a 30-byte result
     DONE  2 : seq u32 LE                 a free file: its message was acknowledged
-    STATE 5 : next_seq u32 | dropped u32 | kept_from u32     in the file `s`, written by a drop:
-              the messages below kept_from were dropped (always the oldest), their files are free
+    STATE 5 : next_seq u32 | dropped u32 | kept_from u32     in the file `s` or `t`, written by a
+              drop: the messages below kept_from were dropped (always the oldest), their files are
+              free. Each drop writes the older of the two; the one with more drops is the state.
 
 put() writes its message into the free file holding the oldest seq (a new file only when every
 file holds a waiting message), and ack() rewrites the message's file as DONE. So a dispensed
@@ -20,9 +21,12 @@ one rewritten, so next_seq (one above the highest seq in any file) survives an e
 
 A power cut during a write leaves the file's old record whole (smallfiles.py): a cut put() was
 never acknowledged to its caller, so its seq is free again; a cut ack() sends the message again
-with its seq, which the protocol allows; a drop is the one write of `s`, before the new message.
-A damaged file costs only its message, counted in corrupt_records. Data from the log-based
-outbox (outbox.log) is moved over once, at the first boot after the upgrade (migrate.py).
+with its seq, which the protocol allows; a drop is the one write of `s` or `t`, before the new
+message, and a cut leaves the other, the state before the drop. The files put() and a drop write
+hold nothing that must survive, so they are written as free (smallfiles.write: faster on the
+unix port, and a cut may leave them missing). A damaged file costs only its message, counted in
+corrupt_records. Data from the log-based outbox (outbox.log) is moved over once, at the first
+boot after the upgrade (migrate.py).
 """
 
 import struct
@@ -36,7 +40,7 @@ DONE = 2
 STATE = 5
 _FIRST_SEQ = const(1)
 _MAX_SEQ = const(0xFFFFFFFF)
-_COUNTERS = "s"
+_STATE_FILES = ("s", "t")
 
 
 class Outbox:
@@ -46,7 +50,8 @@ class Outbox:
         self.capacity = capacity
         self.next_seq = _FIRST_SEQ
         self.dropped = 0
-        self._kept_from = 0  # messages below this seq were dropped (persisted in `s`)
+        self._kept_from = 0  # messages below this seq were dropped (persisted in `s` or `t`)
+        self._state_at = 1  # which of _STATE_FILES holds the newest state: the next drop writes the other
         self.corrupt_records = 0  # damaged files found at load
         self._seqs = []  # type: list  # waiting messages, oldest first, parallel to _payloads, _files_of
         self._payloads = []  # type: list
@@ -66,13 +71,14 @@ class Outbox:
 
     def _load(self):
         doomed = []  # type: list
+        loaded_state = False
         view = self._files.read_buffer()
         for name in self._files.names():
             if self._files.is_leftover(name):
                 doomed.append(name)
                 continue
-            index = -1  # the counters file
-            if name != _COUNTERS:
+            index = -1  # a state file
+            if name not in _STATE_FILES:
                 try:
                     index = int(name)
                 except ValueError:
@@ -87,7 +93,12 @@ class Outbox:
                 continue  # a create cut short, or empty: a free file
             kind, body = record
             if kind == STATE and len(body) == 12:
-                next_seq, self.dropped, self._kept_from = struct.unpack("<III", body)
+                next_seq, dropped, kept_from = struct.unpack("<III", body)
+                if loaded_state and dropped <= self.dropped:
+                    continue  # the older state (every drop counts one more)
+                loaded_state = True
+                self.dropped, self._kept_from = dropped, kept_from
+                self._state_at = _STATE_FILES.index(name)
                 self.next_seq = max(self.next_seq, next_seq)
                 continue
             if kind not in (PUT, DONE) or len(body) < 4 or index < 0:
@@ -144,7 +155,7 @@ class Outbox:
         seq = self.next_seq
         index = self._free_file()
         struct.pack_into("<I", self._head, 0, seq)
-        self._files.write("%d" % index, PUT, memoryview(self._head)[:4], payload)
+        self._files.write("%d" % index, PUT, memoryview(self._head)[:4], payload, free=True)
         self._file_seqs[index] = seq
         self._seqs.append(seq)
         self._payloads.append(bytes(payload))
@@ -154,11 +165,12 @@ class Outbox:
         return seq
 
     def _drop_oldest(self):
-        """One write: `s` says that every message below the next oldest's seq is gone."""
+        """One write: the state says that every message below the next oldest's seq is gone."""
         self.dropped += 1
         self._kept_from = self._seqs[0] + 1
         struct.pack_into("<III", self._head, 0, self.next_seq, self.dropped, self._kept_from)
-        self._files.write(_COUNTERS, STATE, self._head)
+        self._state_at = 1 - self._state_at
+        self._files.write(_STATE_FILES[self._state_at], STATE, self._head, free=True)
         self._forget(0)
 
     def _release(self, i):
