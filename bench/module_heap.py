@@ -17,11 +17,15 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from tools import board  # noqa: E402  (the deploy's own compile step)
 
-# The button's modules last: app imports presses (and so button and press) only when a button is configured.
-MODULES = ("config", "command", "expiry", "messages", "smallfiles", "journal", "cap", "outbox",
-           "servo", "hal_sim", "feeder", "link", "app", "button", "press", "presses")
+# Boot-only modules (bootonly.py) are measured first and released before the resident total; the
+# button's modules last: app imports presses (and so button and press) only when a button is configured.
+BOOT_ONLY = ("config",)
+MODULES = ("bootonly", "command", "expiry", "messages", "smallfiles", "journal", "cap", "outbox",
+           "servo", "hal_sim", "feeder", "link", "app")
+BUTTON = ("button", "press", "presses")
 PROBE = """
 import gc
+import sys
 gc.collect()
 before = gc.mem_alloc()
 for name in %r:
@@ -30,7 +34,11 @@ for name in %r:
     after = gc.mem_alloc()
     print(name, after - before)
     before = after
-""" % (MODULES,)
+for name in %r:
+    del sys.modules[name]
+gc.collect()
+print("released", gc.mem_alloc() - before)
+""" % (BOOT_ONLY + MODULES + BUTTON, BOOT_ONLY)
 
 
 def main():
@@ -39,14 +47,22 @@ def main():
         env = dict(os.environ, MICROPYPATH="%s:%s:.frozen" % (build, board.MPY_LIB))
         out = subprocess.run([os.path.join(board.BIN, "micropython"), "-X", "heapsize=256K", "-c", PROBE],
                              env=env, capture_output=True, text=True, check=True).stdout
-    sizes = [(name, int(size)) for name, size in (line.split() for line in out.splitlines())]
-    total = sum(size for _, size in sizes)
+    sizes = dict((name, int(size)) for name, size in (line.split() for line in out.splitlines()))
+    boot_only = sum(sizes[name] for name in BOOT_ONLY)
+    left_over = boot_only + sizes["released"]  # what stays of them: names interned while loading
+    feeder = left_over + sum(sizes[name] for name in MODULES)
+    with_button = feeder + sum(sizes[name] for name in BUTTON)
     print("command: .venv/bin/python bench/module_heap.py (mpy-cross rv32imc, micropython -X heapsize=256K)")
-    for name, size in sizes:
-        print("  %-9s %6d B  %4.1f%%" % (name, size, 100.0 * size / total))
-    share = 100.0 * total / 65536
-    print("resident firmware code and module state: %d B (%.0f%% of a 64K heap)" % (total, share))
-
+    for name in BOOT_ONLY:
+        print("  %-9s %6d B  boot only: released after boot (bootonly.py)" % (name, sizes[name]))
+    for name in MODULES + BUTTON:
+        print("  %-9s %6d B  %4.1f%%" % (name, sizes[name], 100.0 * sizes[name] / with_button))
+    print("boot-only modules released: %d of %d B back (%d B of interned names stay, counted below)"
+          % (boot_only - left_over, boot_only, left_over))
+    button_label = "with a button (+ %s)" % ", ".join(BUTTON)
+    for label, total in (("a feeder without a button", feeder), (button_label, with_button)):
+        print("resident firmware code and module state after boot, %s: %d B (%.0f%% of a 64K heap)"
+              % (label, total, 100.0 * total / 65536))
 
 if __name__ == "__main__":
     main()

@@ -35,7 +35,7 @@ connect attempt, so no backlog of any size resets the board; a truly hung loop d
 
 import os
 
-import config as config_module
+import bootonly
 from cap import DAY_S, Cap
 from command import MAX_PAYLOAD
 from feeder import Feeder
@@ -233,7 +233,7 @@ class App:
 def boot(hal_factory, config_path, servo_hal=None, log=print, **app_options):
     """The device from power-on: config, gates to rest, watchdog, Wi-Fi, clock, then the main loop
     (never returns). servo_hal: the HAL the servos use (default: the board's)."""
-    config = config_module.load(config_path)
+    config = bootonly.call("config", "load", config_path)  # validated, then the module is released
     hal = hal_factory(config["led_pin"])
     dispenser = None
     if config["servos"] is not None:

@@ -73,9 +73,9 @@ class SmallFiles:
             os.stat(log_path)
         except OSError:
             return
-        import migrate  # only then: the module stays out of the heap on every other boot
+        import bootonly  # only then: migrate (and records) stay out of the heap on every other boot
 
-        getattr(migrate, kind)(log_path, self)
+        bootonly.call("migrate", kind, log_path, self)
 
     def _path(self, name):
         return self._prefix + name
