@@ -32,26 +32,17 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 
+from tools.local import end_process, free_port
 from tools.pki import DEFAULT_DIR as DEFAULT_PKI_DIR
 from tools.pki import DEFAULT_THING, Pki
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"  # Debian puts it in sbin
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mosquitto")
 READY_TIMEOUT_S = 10.0
-STOP_TIMEOUT_S = 10.0
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 
 
 class Broker:
@@ -164,17 +155,6 @@ class Broker:
 
     def __exit__(self, *exc):
         self.stop()
-
-
-def end_process(proc, sig=signal.SIGTERM, timeout_s=STOP_TIMEOUT_S):
-    """Send sig to a child still running and reap it; SIGKILL when it outlives timeout_s."""
-    if proc.poll() is None:
-        proc.send_signal(sig)
-        try:
-            proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _render(template, target, values):

@@ -18,7 +18,7 @@ import time
 import traceback
 
 from tools import device as device_tool
-from tools.broker import end_process
+from tools.local import end_process
 
 PKI_DIR = os.path.join(device_tool.ROOT, ".pki")
 PRESSES = ("SINGLE", "DOUBLE", "LONG")

@@ -11,11 +11,10 @@ import sys
 import time
 import urllib.request
 
-from tools.broker import end_process, free_port
+from tools.local import STOP_TIMEOUT_S, end_process, free_port
 
 MOTO_SERVER = os.path.join(os.path.dirname(sys.executable), "moto_server")
 READY_TIMEOUT_S = 20.0
-STOP_TIMEOUT_S = 10.0
 
 
 def fake_credentials(url, region):

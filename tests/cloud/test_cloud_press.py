@@ -20,7 +20,7 @@ from cloud.topology import TOPOLOGY
 from firmware.press import press_id
 from tests.makerun import make, own_lines, without_aws_credentials
 from tools import press
-from tools.broker import free_port
+from tools.local import free_port
 from tools.moto_server import fake_credentials
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

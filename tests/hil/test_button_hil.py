@@ -20,7 +20,8 @@ from firmware.press import press_id
 from tests.hil.conftest import REAL_BOARD
 from tests.integration.device_rig import Device, dispense_starts, rig_config
 from tools import board
-from tools.broker import Broker, free_port
+from tools.broker import Broker
+from tools.local import free_port
 from tools.mqttc import MqttClient
 from tools.pki import Pki
 from tools.sim_board import press_button

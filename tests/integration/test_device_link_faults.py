@@ -1,7 +1,6 @@
 """The device's link under faults, over the wire: a result leaves the outbox only after its PUBACK,
 and every failed connect says why, in the log and in telemetry."""
 
-import socket
 import time
 
 import pytest
@@ -16,6 +15,7 @@ from tests.integration.device_rig import (
     wait_for,
 )
 from tools.broker import Broker
+from tools.local import free_port
 
 
 def test_a_result_whose_puback_is_lost_is_sent_again_with_the_same_seq(tmp_path, pki, broker, proxy, mqtt):
@@ -41,12 +41,6 @@ def test_a_result_whose_puback_is_lost_is_sent_again_with_the_same_seq(tmp_path,
     assert observer.collect(["next"])["next"][0]["seq"] == 2
     device.kill()
     observer.close()
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.mark.parametrize("server, logged", [

@@ -19,7 +19,8 @@ import urllib.request
 
 from cloud.hub.hub import Hub
 from tests.integration.device_rig import Device, rig_config
-from tools.broker import Broker, end_process, free_port
+from tools.broker import Broker
+from tools.local import end_process, free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CHROMIUM = "/usr/bin/chromium"
