@@ -200,3 +200,24 @@ TOPOLOGY = {
         },
     ],
 }
+
+
+class ConflictingEnvironment(ValueError):
+    """Two functions of the topology need different values for one variable; one process cannot hold both."""
+
+
+def local_environment(topology=TOPOLOGY, functions=None):
+    """The environment variables of the named functions (default: all) when they run in one local
+    process (the hub, the AWS rehearsal): each `environment` as declared and each `environment_refs`
+    entry resolved to the named topology entry's name. References to what only exists once deployed
+    (the iot:Data-ATS endpoint, cloud/deploy.py) have no local value: the clients using them are replaced."""
+    values = {}
+    for key in functions or topology["functions"]:
+        function = topology["functions"][key]
+        wanted = dict(function["environment"])
+        wanted.update({var: topology[ref]["name"] for var, ref in function["environment_refs"].items()
+                       if ref in topology})
+        for var, value in wanted.items():
+            if values.setdefault(var, value) != value:
+                raise ConflictingEnvironment("%s: %r and %r" % (var, values[var], value))
+    return values

@@ -30,7 +30,7 @@ from cloud import replay as replay_tool
 from cloud.awsenv import DEFAULT_REGION, AwsEnv
 from cloud.handlers import button, feeder
 from cloud.iam import Arns
-from cloud.topology import STATES_TOPIC, THING, TOPOLOGY
+from cloud.topology import STATES_TOPIC, THING, TOPOLOGY, local_environment
 from tools.broker import Broker
 from tools.demo_stage import (
     EXPECTED_BOWLS,
@@ -159,14 +159,7 @@ class Demo:
     # 3. Presses
     def press_all(self):
         step("3. Three presses: button handler -> bus -> rule feeds -> feeder handler -> device, as observed")
-        env = dict(TOPOLOGY["functions"]["button"]["environment"])
-        env.update(
-            {
-                var: TOPOLOGY[ref]["name"]
-                for var, ref in TOPOLOGY["functions"]["button"]["environment_refs"].items()
-            }
-        )
-        env.update(TOPOLOGY["functions"]["feeder"]["environment"])
+        env = local_environment(TOPOLOGY, ("button", "feeder"))
         os.environ.update(env)
         self.feeds = {}
         for seq, click in enumerate(PRESSES, start=1):

@@ -7,32 +7,9 @@ import importlib
 import logging
 import os
 
-from cloud.topology import TOPOLOGY
+from cloud.topology import TOPOLOGY, local_environment
 
 lambda_log = logging.getLogger("hub.lambda")
-
-
-class ConflictingEnvironment(ValueError):
-    """Two functions of the topology need different values for one variable; one process cannot hold both."""
-
-
-def environment(topology=TOPOLOGY):
-    values = {}
-    for function in topology["functions"].values():
-        wanted = dict(function["environment"])
-        # References to what only exists once deployed (the iot:Data-ATS endpoint) have no local value:
-        # the clients that would use them are replaced.
-        wanted.update(
-            {
-                var: topology[ref]["name"]
-                for var, ref in function["environment_refs"].items()
-                if ref in topology
-            }
-        )
-        for var, value in wanted.items():
-            if values.setdefault(var, value) != value:
-                raise ConflictingEnvironment("%s: %r and %r" % (var, values[var], value))
-    return values
 
 
 def handler_module(topology, function_key):
@@ -65,8 +42,8 @@ class Runtime:
     """Installs the environment and the local clients; `close()` puts the modules back as they were."""
 
     def __init__(self, topology=TOPOLOGY, **clients):
-        self.saved_env = {var: os.environ.get(var) for var in environment(topology)}
-        os.environ.update(environment(topology))
+        self.saved_env = {var: os.environ.get(var) for var in local_environment(topology)}
+        os.environ.update(local_environment(topology))
         self.patched = []
         # What a handler prints goes to CloudWatch on AWS; here, to the hub's log (debug level).
         for key in topology["functions"]:
