@@ -230,10 +230,11 @@ class App:
             self.log("app: down", link.last_error)
 
 
-def boot(hal_factory, config_path, servo_hal=None, log=print, **app_options):
+def boot(hal_factory, config_path, pins, servo_hal=None, log=print, **app_options):
     """The device from power-on: config, gates to rest, watchdog, Wi-Fi, clock, then the main loop
-    (never returns). servo_hal: the HAL the servos use (default: the board's)."""
-    config = bootonly.call("config", "load", config_path)  # validated, then the module is released
+    (never returns). pins: the HAL's PINS, for the config's pin numbers. servo_hal: the HAL the
+    servos use (default: the board's)."""
+    config = bootonly.call("config", "load", config_path, pins)  # validated, then the module is released
     hal = hal_factory(config["led_pin"])
     dispenser = None
     if config["servos"] is not None:

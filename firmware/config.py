@@ -89,11 +89,10 @@ def _str(obj, key, path, min_len, max_len, default=REQUIRED, chars=None):
     return value
 
 
-def _servo(servos, side):
+def _servo(servos, side, pins):
     path = "servos." + side
     servo = _section(servos, side, "servos")
-    # GPIO numbers of the ESP32-C3 are 0..21.
-    _int(servo, "pin", path, 0, 21)
+    _int(servo, "pin", path, pins[0], pins[1])
     min_us = _int(servo, "min_us", path, 400, 2600, 500)
     _int(servo, "max_us", path, min_us + 1, 2600, 2500)
     _int(servo, "rest_deg", path, 0, 180, 0)
@@ -102,8 +101,9 @@ def _servo(servos, side):
     return servo
 
 
-def validate(config):
-    """Check a decoded config in place, fill defaults and return it; raises ConfigError."""
+def validate(config, pins):
+    """Check a decoded config in place, fill defaults and return it; raises ConfigError. pins: the
+    (first, last) GPIO numbers the HAL drives (its PINS: hal_board for the board, hal_sim)."""
     if type(config) is not dict:
         raise ConfigError("config: expected a JSON object")
     _str(config, "thing", "", 1, 64, chars=NAME_CHARS)
@@ -131,8 +131,8 @@ def validate(config):
         raise ConfigError("role: expected feeder or button")
     if role == "feeder":
         servos = _section(config, "servos", "")
-        left = _servo(servos, "left")
-        right = _servo(servos, "right")
+        left = _servo(servos, "left", pins)
+        right = _servo(servos, "right", pins)
         if left["pin"] == right["pin"]:
             raise ConfigError("servos.right.pin: expected a pin different from servos.left.pin")
     else:
@@ -154,12 +154,12 @@ def validate(config):
     if config.get("led_pin") is None:
         config["led_pin"] = None
     else:
-        _int(config, "led_pin", "", 0, 21)
-    _button(config, role)
+        _int(config, "led_pin", "", pins[0], pins[1])
+    _button(config, role, pins)
     return config
 
 
-def _button(config, role):
+def _button(config, role, pins):
     """The `button` section: required on a button board, optional on a feeder (absent: no button)."""
     if config.get("button") is None:
         if role == "button":
@@ -167,7 +167,7 @@ def _button(config, role):
         config["button"] = None
         return
     button = _section(config, "button", "")
-    pin = _int(button, "pin", "button", 0, 21)
+    pin = _int(button, "pin", "button", pins[0], pins[1])
     _int(button, "debounce_ms", "button", 1, 200, 30)
     double_ms = _int(button, "double_ms", "button", 50, 2000, 400)
     _int(button, "long_ms", "button", double_ms, 10000, 1000)
@@ -182,8 +182,8 @@ def _button(config, role):
         raise ConfigError("button.pin: expected a pin no servo or LED uses")
 
 
-def load(path):
-    """Read, decode and validate the config file at path; raises ConfigError on any problem."""
+def load(path, pins):
+    """Read, decode and validate the config file at path (pins: see validate); raises ConfigError."""
     try:
         with open(path, "rb") as f:
             text = f.read()
@@ -193,4 +193,4 @@ def load(path):
         config = json.loads(text)
     except Exception:  # ValueError on both interpreters; UnicodeError on MicroPython for non-UTF-8
         raise ConfigError("config: %s is not valid UTF-8 JSON" % path) from None
-    return validate(config)
+    return validate(config, pins)

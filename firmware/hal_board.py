@@ -80,6 +80,8 @@ class BoardButton:
 
 
 class HAL:
+    PINS = (0, 21)  # the ESP32-C3's GPIO numbers, first and last: config.py validates pins against them
+
     def __init__(self, led_pin=None):
         self.led_pin = led_pin
         self._led = None

@@ -76,6 +76,8 @@ class SimButton:
 
 
 class HAL:
+    PINS = (0, 21)  # the board's (hal_board.HAL.PINS): a config that runs here runs there
+
     def __init__(self, led_pin=None, trace_path=None, virtual=True, start_unix=1795730000, freeze_at_write=0,
                  clock_offset_s=0, button_path=None):
         """freeze_at_write > 0: before that PWM write (1 = the first), print "sim: frozen" and hang,

@@ -6,4 +6,4 @@ Wi-Fi (timeout and retry), NTP before TLS, the watchdog and the main loop are in
 import app
 from hal_board import HAL
 
-app.boot(HAL, "config.json")
+app.boot(HAL, "config.json", HAL.PINS)

@@ -50,7 +50,7 @@ def main(config_path):
     options = {"fixed_poll_ms": sim.get("fixed_poll_ms", 0)}
     if not sim.get("servo_wait", True):
         options["servo_hal"] = NoWaitServos(hal)
-    app.boot(lambda led_pin: hal, config_path, **options)
+    app.boot(lambda led_pin: hal, config_path, HAL.PINS, **options)
 
 
 main(sys.argv[1] if len(sys.argv) > 1 else "config.json")

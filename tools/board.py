@@ -35,6 +35,7 @@ stderr saying what to do (`board: ...`), exit status 1, no traceback.
 """
 
 import argparse
+import ast
 import json
 import os
 import shutil
@@ -65,6 +66,19 @@ DIALOUT_HINT = "add yourself to the dialout group (sudo usermod -aG dialout $USE
 
 class BoardError(Exception):
     """A failure the user can fix; its message says how, in one line."""
+
+
+def board_pins():
+    """hal_board.HAL.PINS, read from its source: hal_board imports `machine`, which only the board has."""
+    with open(os.path.join(FIRMWARE, "hal_board.py")) as handle:
+        tree = ast.parse(handle.read())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef) and node.name == "HAL":
+            for item in node.body:
+                names = [getattr(target, "id", None) for target in getattr(item, "targets", ())]
+                if names == ["PINS"]:
+                    return ast.literal_eval(item.value)
+    raise BoardError("firmware/hal_board.py: no HAL.PINS")
 
 
 def step(text):
@@ -228,7 +242,8 @@ def provisioned_config(config_path, certs_dir, hub=None):
         raise BoardError("%s still has placeholder values (%s): put in your own (the IoT endpoint comes "
                          "from CERTS=cloud/.out/<thing>)" % (config_path, found))
     try:
-        firmware_config.validate(json.loads(json.dumps(config)))  # a copy: validate fills in defaults
+        # A copy: validate fills in defaults. The board's pins, as its HAL says.
+        firmware_config.validate(json.loads(json.dumps(config)), board_pins())
     except firmware_config.ConfigError as error:
         raise BoardError("%s: %s" % (config_path, error)) from None
     return config, ca_fallback

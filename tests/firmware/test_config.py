@@ -4,6 +4,9 @@ import json
 
 import config
 from fwtest import raises, remove_tree, tmpdir
+from hal_sim import HAL
+
+PINS = HAL.PINS
 
 EXAMPLE = __file__.rsplit("/", 1)[0] + "/../../firmware/config.example.json"
 
@@ -17,7 +20,7 @@ def minimal():
 
 
 def error_of(raw):
-    return str(raises(config.ConfigError, config.validate, raw))
+    return str(raises(config.ConfigError, config.validate, raw, PINS))
 
 
 def write(directory, name, data):
@@ -30,7 +33,7 @@ def write(directory, name, data):
 def test_example_config_validates_unchanged():
     with open(EXAMPLE) as f:
         raw = json.loads(f.read())
-    loaded = config.load(EXAMPLE)
+    loaded = config.load(EXAMPLE, PINS)
     assert loaded["servos"]["left"] == raw["servos"]["left"]
     assert loaded["commands"] == {"default_ttl_s": 300, "max_ttl_s": 3600}
     assert loaded["wifi"]["timeout_s"] == 20
@@ -38,7 +41,7 @@ def test_example_config_validates_unchanged():
 
 
 def test_defaults_fill_optional_fields_and_wifi_may_be_absent():
-    c = config.validate(minimal())
+    c = config.validate(minimal(), PINS)
     assert "wifi" not in c
     assert c["servos"]["right"] == {
         "pin": 4,
@@ -61,7 +64,7 @@ def test_defaults_fill_optional_fields_and_wifi_may_be_absent():
 def test_unknown_fields_pass_through():
     raw = minimal()
     raw["mqtt"]["op_timeout_ms"] = 5000
-    assert config.validate(raw)["mqtt"]["op_timeout_ms"] == 5000
+    assert config.validate(raw, PINS)["mqtt"]["op_timeout_ms"] == 5000
 
 
 def test_out_of_range_int_names_path_and_form():
@@ -124,10 +127,21 @@ def test_cross_field_rules():
     assert error_of(raw) == "servos.right.pin: expected a pin different from servos.left.pin"
 
 
+def test_the_hal_says_which_pins_are_valid():
+    assert PINS == (0, 21)  # the simulated board's, as hal_board's: GPIO0-GPIO21 of the ESP32-C3
+    raw = minimal()
+    raw["servos"]["left"]["pin"] = 10
+    assert config.validate(raw, (0, 21))["servos"]["left"]["pin"] == 10
+    narrower = str(raises(config.ConfigError, config.validate, minimal(), (4, 9)))
+    assert narrower == "servos.left.pin: expected int 4..9"
+    raw = dict(minimal(), led_pin=10)
+    assert str(raises(config.ConfigError, config.validate, raw, (0, 9))) == "led_pin: expected int 0..9"
+
+
 def test_led_pin_is_optional():
     raw = minimal()
     raw["led_pin"] = 10
-    assert config.validate(raw)["led_pin"] == 10
+    assert config.validate(raw, PINS)["led_pin"] == 10
     raw["led_pin"] = "10"
     assert error_of(raw) == "led_pin: expected int 0..21"
 
@@ -135,27 +149,28 @@ def test_led_pin_is_optional():
 def test_bad_files_give_config_errors():
     directory = tmpdir()
     try:
-        missing = str(raises(config.ConfigError, config.load, directory + "/absent.json"))
+        missing = str(raises(config.ConfigError, config.load, directory + "/absent.json", PINS))
         assert missing.startswith("config: cannot read " + directory + "/absent.json")
         for data in (b"", b"{not json", b'{"thing": "\xff\xfe"}', b"\x00" * 100):
-            error = str(raises(config.ConfigError, config.load, write(directory, "c.json", data)))
+            error = str(raises(config.ConfigError, config.load, write(directory, "c.json", data), PINS))
             assert error.endswith("is not valid UTF-8 JSON"), error
-        error = str(raises(config.ConfigError, config.load, write(directory, "c.json", b"[]")))
+        error = str(raises(config.ConfigError, config.load, write(directory, "c.json", b"[]"), PINS))
         assert error == "config: expected a JSON object"
     finally:
         remove_tree(directory)
 
 
 def test_a_feeders_button_is_optional_and_filled_with_defaults():
-    assert config.validate(minimal())["button"] is None and config.validate(minimal())["role"] == "feeder"
-    loaded = config.validate(dict(minimal(), button={"pin": 5}))
+    defaults = config.validate(minimal(), PINS)
+    assert defaults["button"] is None and defaults["role"] == "feeder"
+    loaded = config.validate(dict(minimal(), button={"pin": 5}), PINS)
     defaults = {"debounce_ms": 30, "double_ms": 400, "long_ms": 1000, "local_first": True}
     assert loaded["button"] == dict(defaults, pin=5)
 
 
 def test_a_button_board_needs_its_button_and_no_servos():
     board = {"thing": "hall-button", "role": "button", "mqtt": minimal()["mqtt"], "button": {"pin": 9}}
-    loaded = config.validate(board)
+    loaded = config.validate(board, PINS)
     assert loaded["servos"] is None and loaded["button"]["pin"] == 9
     del board["button"]
     assert error_of(board) == "button: missing, expected an object (a button board needs its button)"

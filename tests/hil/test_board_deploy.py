@@ -75,7 +75,8 @@ def test_deploy_provisions_from_the_cloud_deployers_folder(port, certs, config):
     board.deploy(port, config, certs)
 
     endpoint = "abc123-ats.iot.eu-west-1.amazonaws.com"
-    staged = on_device(port, "import config; c = config.load('config.json'); m = c['mqtt']; "
+    staged = on_device(port, "import config; from hal_sim import HAL; "
+                             "c = config.load('config.json', HAL.PINS); m = c['mqtt']; "
                              "print(c['thing'], m['host'], m['ca'], len(open(m['ca'], 'rb').read()))")
     thing, host, ca_path, ca_len = staged.split()
     assert (thing, host, ca_path) == ("kitchen-feeder", endpoint, "certs/ca.der")
