@@ -92,7 +92,7 @@ class Outbox:
             if record is None:
                 continue  # a create cut short, or empty: a free file
             kind, body = record
-            if kind == STATE and len(body) == 12:
+            if kind == STATE and len(body) == 12 and index < 0:
                 next_seq, dropped, kept_from = struct.unpack("<III", body)
                 if loaded_state and dropped <= self.dropped:
                     continue  # the older state (every drop counts one more)

@@ -191,3 +191,17 @@ def test_an_ack_is_durable_when_it_returns():
         outbox.close()
     finally:
         remove_tree(directory)
+
+
+def test_a_state_record_in_a_pool_file_is_ignored_not_fatal():
+    # Only `s` and `t` hold the state; a STATE record anywhere else (foreign data) must not stop the boot.
+    directory = tmpdir()
+    try:
+        outbox = Outbox(directory, 8)
+        outbox.put(payload(0))
+        files = smallfiles.SmallFiles(directory + "/outbox")
+        files.write("5", 5, b"\x09\x00\x00\x00\x07\x00\x00\x00\x02\x00\x00\x00")  # next_seq 9, 7 dropped
+        outbox = Outbox(directory, 8)
+        assert contents(outbox) == [(1, payload(0))] and outbox.dropped == 0 and outbox.next_seq == 2
+    finally:
+        remove_tree(directory)
