@@ -3,6 +3,7 @@
 - `pki` (session): tools.pki.Pki generated once into a temp folder (thing "cat-feeder").
 - `broker`: a fresh tools.broker.Broker per test (own port, state dir, persistence); stopped after.
 - `proxy`: a tools.faultproxy.FaultProxy in front of `broker`.
+- `hub`: the self-hosted hub (cloud.hub.hub.Hub) on `broker`, stopped after.
 - `observer`: a device_rig.Observer (cloud observer, persistent session) on `broker`.
 - `mqtt`: factory `mqtt(identity="publisher", **kw)` -> tools.mqttc.MqttClient connected to
   `broker`, closed after the test.
@@ -27,6 +28,7 @@ import time
 
 import pytest
 
+from cloud.hub.hub import Hub
 from tests.integration.device_rig import Observer
 from tools.broker import Broker
 from tools.faultproxy import FaultProxy
@@ -147,6 +149,14 @@ def observer(pki, broker):
     instance = Observer(pki, broker.port)
     yield instance
     instance.close()
+
+
+@pytest.fixture
+def hub(pki, broker, tmp_path):
+    """The self-hosted hub (cloud/hub/) on `broker`, with its data in a temp folder; stopped after."""
+    instance = Hub(str(tmp_path / "hub"), pki, "127.0.0.1", broker.port).start()
+    yield instance
+    instance.stop()
 
 
 @pytest.fixture

@@ -9,17 +9,9 @@ import pytest
 
 from cloud.hub import ledger as ledger_mod
 from cloud.hub import replay as replay_mod
-from cloud.hub.hub import Hub
 from cloud.topology import ACTION_TOPIC, DEVICE_SOURCE, STATES_TOPIC
 
 BUTTON = "cat-feeder/cat-feeder/button"
-
-
-@pytest.fixture
-def hub(pki, broker, tmp_path):
-    instance = Hub(str(tmp_path / "hub"), pki, "127.0.0.1", broker.port).start()
-    yield instance
-    instance.stop()
 
 
 @pytest.fixture
@@ -33,13 +25,6 @@ def device(mqtt):
 def events(hub):
     db = ledger_mod.connect(hub.ledger_path, readonly=True)
     return [event for _, event in ledger_mod.read(db)]
-
-
-def wait_for(condition, timeout_s=10):
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 def command(device, timeout_s=10):

@@ -7,19 +7,11 @@ import time
 import pytest
 
 from cloud.hub import ledger as ledger_mod
-from cloud.hub.hub import Hub
 from tests.integration.device_rig import wait_for
 from tests.integration.web_client import PageClient
 from tests.integration.web_rig import WebServer
 
 TOKEN = "correct horse battery staple"
-
-
-@pytest.fixture
-def hub(pki, broker, tmp_path):
-    instance = Hub(str(tmp_path / "hub"), pki, "127.0.0.1", broker.port).start()
-    yield instance
-    instance.stop()
 
 
 def web_args(hub, pki, broker, *extra):
