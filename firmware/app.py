@@ -119,14 +119,17 @@ class App:
         # Runs inside link.poll before the PUBACK; decides and queues, never sends.
         if topic != self.action_topic or self.feeder is None:
             return True  # not ours to act on: acknowledged and ignored
-        if self.link.deferred or self.outbox.depth >= self.outbox.capacity:
+        if self.link.deferred or not self._outbox_has_room():
             return False  # no room for its result: the broker keeps it until the resync
         self.feeder.handle(payload)
         return True
 
+    def _outbox_has_room(self):
+        return self.outbox.depth < self.outbox.capacity
+
     def _room_for_a_result(self):
         # Offline the outbox drops its oldest result to make room; connected, it never drops one.
-        return not self.link.connected or self.outbox.depth < self.outbox.capacity
+        return not self.link.connected or self._outbox_has_room()
 
     def _on_connect(self):
         # The last session's sends are void: unacknowledged messages go out again.
