@@ -1,8 +1,8 @@
 """The button classifier on the MicroPython unix port: cost per sample, allocation, and the delay
 from the edge that decides a gesture to its classification.
 
-    MICROPYPATH=build/mpy-bench:.deps/mpy-lib:.frozen .venv/bin/micropython -X heapsize=64K bench/button_mpy.py
-    (make bench runs it this way, after tools/compile_firmware.sh build/mpy-bench)
+    MICROPYPATH=build/mpy-bench:.deps/mpy-lib:.frozen .venv/bin/micropython -X heapsize=64K \\
+        bench/button_mpy.py      (make bench runs it so, after tools/compile_firmware.sh build/mpy-bench)
 
 The delay is measured on the classifier's virtual clock with the sampling the main loop does: a
 sample at every edge (the pin IRQ wakes the loop) and again when wait_ms says so, each `late` ms

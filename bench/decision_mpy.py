@@ -1,7 +1,7 @@
 """Decision-path throughput and heap on the MicroPython unix port.
 
-    MICROPYPATH=build/mpy-bench:.deps/mpy-lib:.frozen .venv/bin/micropython -X heapsize=64K bench/decision_mpy.py
-    (make bench runs it this way, after tools/compile_firmware.sh build/mpy-bench)
+    MICROPYPATH=build/mpy-bench:.deps/mpy-lib:.frozen .venv/bin/micropython -X heapsize=64K \\
+        bench/decision_mpy.py      (make bench runs it so, after tools/compile_firmware.sh build/mpy-bench)
 
 Feeder.handle with the real Journal and Outbox on a temp dir and the sim HAL (virtual time, so
 the one real dispense costs no wall-clock). Measures how many duplicate and how many expired

@@ -1,7 +1,7 @@
 """Flash cost of the storage path, and the layouts it was chosen from, on the MicroPython unix port.
 
-    MICROPYPATH=build/mpy-bench:.deps/mpy-lib:.frozen .venv/bin/micropython -X heapsize=64K bench/storage_mpy.py
-    (make bench runs it this way, after tools/compile_firmware.sh build/mpy-bench)
+    MICROPYPATH=build/mpy-bench:.deps/mpy-lib:.frozen .venv/bin/micropython -X heapsize=64K \\
+        bench/storage_mpy.py      (make bench runs it so, after tools/compile_firmware.sh build/mpy-bench)
 
 Each dispensed command costs what the feeder does: journal.begin (before the servo moves: the hot
 path), outbox.put(result), journal.finish, outbox.ack(seq) once the broker acknowledged it, and
