@@ -95,7 +95,7 @@ class SmallFiles:
         while True:
             flat = []  # type: list
             for name, is_directory in _entries(self.directory):
-                if not is_directory:
+                if not is_directory and name[0] != ".":  # a dot name has no sub-directory of its own
                     flat.append(name)
                     if len(flat) == 16:  # a bounded batch: a flat journal has up to 256 files
                         break
@@ -127,9 +127,10 @@ class SmallFiles:
             for name, _ in _entries(self.directory):
                 yield name
             return
-        for subdirectory, _ in _entries(self.directory):
-            for name, _ in _entries(self._prefix + subdirectory):
-                yield name
+        for subdirectory, is_directory in _entries(self.directory):
+            if is_directory:
+                for name, _ in _entries(self._prefix + subdirectory):
+                    yield name
 
     @staticmethod
     def is_leftover(name):

@@ -13,7 +13,8 @@ HORIZON = 3600
 def journal_files(directory):
     """Every file of the journal, as "<sub-directory>/<name>", sorted."""
     root = directory + "/journal"
-    return sorted(sub + "/" + name for sub in os.listdir(root) for name in os.listdir(root + "/" + sub))
+    subs = [sub for sub in os.listdir(root) if sub != ".hidden"]
+    return sorted(sub + "/" + name for sub in subs for name in os.listdir(root + "/" + sub))
 
 
 def press(i):
@@ -250,10 +251,13 @@ def test_the_flat_layout_of_earlier_firmware_is_moved_into_the_directories():
             os.rename(root + "/" + name[0] + "/" + name, root + "/" + name)
         with open(root + "/12.new", "wb") as f:
             f.write(b"torn")  # a write cut short under the flat layout
+        with open(root + "/.hidden", "wb") as f:
+            f.write(b"not ours")  # no directory can hold it: left where it is, and not read
         journal = Journal(directory, HORIZON)
         assert all(journal.seen(press(i)) for i in range(18)) and journal.corrupt_records == 0
         assert journal.unfinished() == [(press(i), 1) for i in range(0, 18, 2)]
         assert journal_files(directory) == ["0/%02x" % i for i in range(16)] + ["1/10", "1/11"]
         journal.close()
+        assert Journal(directory, HORIZON).seen(press(17))  # and the next boot reads past it too
     finally:
         remove_tree(directory)
