@@ -3,7 +3,8 @@ broker (mosquitto) and mutual TLS. Reruns the comparison table of issue 11.
 
     .venv/bin/python bench/peers.py          (make bench runs it)
 
-Peers are fetched at setup time by tools/setup/fetch_umqtt.py into .deps/peers (never committed):
+Peers are fetched at setup time by tools/setup/fetch_umqtt.py into .deps/peers (never committed) and
+compiled with mpy-cross as the firmware is (tools/board.py's compile step):
 - umqtt.robust 1.0 (with umqtt.simple 1.3.4 beside it), run by bench/peer_clients/umqtt_robust_mpy.py:
   subscribe at QoS 1, a callback per message;
 - mqtt_as 0.8.3 (Peter Hinch's micropython-mqtt, its mqtt_as/ package), run by
@@ -18,16 +19,21 @@ Measures, each from one run:
 2. smallest `-X heapsize` (4K steps) for TLS + MESSAGES messages (the peer; the firmware's full
    session is bisected by bench/device.py);
 3. broker back -> message delivered: the broker is stopped while the client is connected,
-   started again, and a message published at once; median of RESTARTS rounds.
+   started again, and a message published at once; median of RESTARTS rounds. A client that
+   gets nothing within LINE_TIMEOUT_S is reported so, and its rounds end there (mqtt_as on the
+   unix port: an orderly broker shutdown ends its reader task with an AssertionError, "Empty
+   response", which it does not catch, and it did not recover within 150 s when tried).
 Both ends read CLOCK_MONOTONIC (MicroPython's ticks_us on the unix port, time.monotonic_ns here).
 """
 
 import json
 import os
+import queue
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -35,6 +41,7 @@ sys.path.insert(0, ROOT)
 
 from bench.device import SESSION_COMMANDS, Session, percentile  # noqa: E402
 from tests.integration.device_rig import ACTION, scratch_broker  # noqa: E402
+from tools import board  # noqa: E402  (the deploy's own compile step)
 from tools.mqttc import MqttClient  # noqa: E402
 
 PEERS = os.path.join(ROOT, ".deps", "peers")
@@ -44,18 +51,30 @@ MQTT_AS_DIR = os.environ.get("MQTT_AS_DIR", PEERS)
 MESSAGES = 500
 RESTARTS = 5
 HEAP_LOW_K, HEAP_HIGH_K = 16, 128
+# Longer than any step a live client takes: a connect (mqtt_as waits 2 s between its first clean
+# and its persistent connect) or a reconnect after a broker restart (mqtt_as: ~8 s).
+LINE_TIMEOUT_S = 30
 
 
 class PeerKind:
-    """A peer client: its name, its MicroPython script in bench/peer_clients, its MICROPYPATH."""
+    """A peer client: its name, its MicroPython script in bench/peer_clients, the library it runs
+    (a folder of source, compiled with mpy-cross as the firmware is, into `package` if given) and
+    stand-in modules it needs on the unix port."""
 
-    def __init__(self, name, script, micropypath):
-        self.name, self.script, self.micropypath = name, script, micropypath
+    def __init__(self, name, script, library, package="", standins=None):
+        self.name, self.script, self.library = name, script, library
+        self.package, self.standins = package, standins
+        self.micropypath = None  # set by compile_into
+
+    def compile_into(self, workdir):
+        target = os.path.join(workdir, "lib-" + self.script[:-3])
+        board.stage_modules(self.library, os.path.join(target, self.package))
+        self.micropypath = target + (":" + self.standins if self.standins else "")
 
 
 ROBUST = PeerKind("umqtt.robust", "umqtt_robust_mpy.py", PEERS)
-MQTT_AS = PeerKind("mqtt_as", "mqtt_as_mpy.py",
-                   MQTT_AS_DIR + ":" + os.path.join(PEER_CLIENTS, "host_network"))
+MQTT_AS = PeerKind("mqtt_as", "mqtt_as_mpy.py", os.path.join(MQTT_AS_DIR, "mqtt_as"), package="mqtt_as",
+                   standins=os.path.join(PEER_CLIENTS, "host_network"))
 
 
 class Peer:
@@ -73,14 +92,25 @@ class Peer:
         self.proc = subprocess.Popen([MICROPYTHON, "-X", "heapsize=" + heapsize,
                                       os.path.join(PEER_CLIENTS, kind.script), path],
                                      env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines = queue.Queue()  # the client's output, line by line; "" once it exited
+        threading.Thread(target=self._read_lines, daemon=True).start()
         self.publisher = MqttClient(pki, port, "publisher")
         self.pki, self.port = pki, port
 
     def line(self):
-        """The client's next line, or None when it exited (blocks: every step the bench waits for
-        ends in a line or in the client's exit, a MemoryError included)."""
-        line = self.proc.stdout.readline()
+        """The client's next line, or None when it exited or fell silent for LINE_TIMEOUT_S (an
+        asyncio client whose task died of a MemoryError goes on running, and says nothing)."""
+        try:
+            line = self.lines.get(timeout=LINE_TIMEOUT_S)
+        except queue.Empty:
+            self.proc.kill()
+            return None
         return line.split() if line else None
+
+    def _read_lines(self):
+        for line in self.proc.stdout:
+            self.lines.put(line)
+        self.lines.put("")
 
     def wait_up(self):
         while True:
@@ -164,8 +194,8 @@ def peer_reconnects(kind, workdir, pki, broker):
             back = restart_and_publish(broker, pki)
             while True:
                 words = peer.line()
-                if words is None:
-                    raise SystemExit("bench: %s exited after a broker restart" % kind.name)
+                if words is None:  # it never got the message: reported as such, no more rounds
+                    return values + [None]
                 if words[:2] == ["rx", "after-restart"]:
                     values.append((int(words[2]) - back) / 1e6)
                     break
@@ -217,7 +247,10 @@ def firmware_reconnects(workdir, pki, broker):
 def row(name, latencies, heap_k, reconnects):
     latency = "%.2f / %.2f ms" % (percentile(latencies, 50), percentile(latencies, 99)) if latencies else "-"
     heap = "%dK" % heap_k if isinstance(heap_k, int) else heap_k
-    back = "%.2f s" % statistics.median(reconnects) if reconnects else "-"
+    delivered = [seconds for seconds in reconnects if seconds is not None]
+    back = "%.2f s" % statistics.median(delivered) if delivered else "-"
+    if None in reconnects:
+        back = "%s; round %d: nothing within %d s" % (back, len(reconnects), LINE_TIMEOUT_S)
     print("  %-14s %-22s %-26s %s" % (name, latency, heap, back))
 
 
@@ -239,6 +272,7 @@ def main():
                 print("  %-14s not measured: %s" % (kind.name, missing))
                 continue
             with tempfile.TemporaryDirectory(dir=workdir) as scratch:
+                kind.compile_into(scratch)
                 latencies = peer_latencies(kind, scratch, pki, broker)
                 heap_k = smallest_heap(lambda k: peer_runs(kind, scratch, pki, broker, k))  # noqa: B023
                 reconnects = peer_reconnects(kind, scratch, pki, broker)
