@@ -9,6 +9,8 @@ import json
 
 import pytest
 
+from tools.local import free_port
+
 ACTION = "cat-feeder/action"
 STATES = "cat-feeder/states"
 # Worst case from "link dead" to "up again": detection (ping interval + timeout) + cap + connect.
@@ -44,6 +46,23 @@ def test_command_in_and_qos1_publish_out(broker, mqtt, link_device):
     assert written == "1"
     assert link.expect("ack ") == "ack " + pid  # the PUBACK arrived for exactly this message
     assert observer.receive(5)[:2] == (STATES, b"result-1")
+
+
+def loaded_modules(link):
+    link.send("modules")
+    return link.expect("modules ").split()[1:]
+
+
+def test_the_connect_code_leaves_the_heap_after_a_connect_and_after_a_failed_one(broker, link_device):
+    up = link_device(broker.port)
+    loaded = loaded_modules(up)
+    assert "link" in loaded and "hal_sim" in loaded  # the list is sys.modules
+    assert [name for name in loaded if name in ("connect", "umqtt", "umqtt.simple", "ssl")] == []
+    refused = link_device(free_port(), expect_up=False)  # nothing listens there
+    assert refused.expect("err ").startswith("err tcp: ")
+    loaded = loaded_modules(refused)
+    assert "link" in loaded
+    assert [name for name in loaded if name in ("connect", "umqtt", "umqtt.simple", "ssl")] == []
 
 
 def test_a_burst_of_commands_is_dispatched_without_waiting_for_other_traffic(broker, mqtt, link_device):
