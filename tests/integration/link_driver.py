@@ -1,4 +1,4 @@
-# MicroPython side of test_link.py: runs firmware/link.py (and connect.py) against a real broker and reports events.
+# MicroPython side of test_link.py: runs firmware/link.py (and connect.py) against a real broker.
 #   micropython link_driver.py <mqtt config json file>
 # (a file, not an argument: this unix build aborts with "uncaught NLR" on arguments over ~250 bytes)
 # stdout, one event per line: "ready", "up <connects>", "down", "err <last_error>", "msg <topic> <payload>",
