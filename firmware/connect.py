@@ -35,7 +35,6 @@ on_message and umqtt acknowledges it.
 """
 
 import errno
-import gc
 import socket
 import ssl
 
@@ -131,7 +130,6 @@ class _Attempt:
         context.verify_mode = ssl.CERT_REQUIRED  # type: ignore[attr-defined]  # MicroPython's has it; the stubs omit it
         context.load_verify_locations(cadata=_read_file(config["ca"]))
         context.load_cert_chain(_read_file(config["cert"]), _read_file(config["key"]))
-        gc.collect()  # the handshake's allocations find the heap in one piece
         self.tls = context.wrap_socket(raw, server_hostname=self.link.host)
         self.phase = "connack"
 
