@@ -6,9 +6,12 @@ files), `connack` (the broker's refusal code, or no answer), `subscribe`. The li
 module for each attempt with bootonly.call, which releases it afterwards together with what it
 imported (umqtt.simple, ssl): none of it is needed between connects (bench/module_heap.py).
 
-umqtt.simple (1.3.4, pinned by tools/setup/fetch_umqtt.py) builds CONNECT and SUBSCRIBE and reads
-CONNACK and SUBACK. It gets `ssl=False` and, as its `socket` module, an `_Attempt`, whose socket
-does TCP and then TLS in its `connect(addr)`, so umqtt's TLS API is not involved.
+DNS, TCP and the TLS handshake come first; only then is umqtt.simple (1.3.4, pinned by
+tools/setup/fetch_umqtt.py) imported, into the memory the handshake used: the two never share the
+heap (the smallest heap for a full session drops from 82K to 79K with this order, bench/device.py).
+umqtt builds CONNECT and SUBSCRIBE and reads CONNACK and SUBACK. It gets `ssl=False` and, as its
+`socket` module, the `_Attempt`, whose connection is already open, so umqtt's TLS API is not
+involved.
 
 TLS (MicroPython's `ssl.SSLContext`, on the board and the unix port alike): client certificate
 and key, and the CA that verifies the server with `CERT_REQUIRED`, read from flash (DER, at the
@@ -38,10 +41,8 @@ import errno
 import socket
 import ssl
 
-import umqtt.simple as umqtt_simple
 from link import describe
 from micropython import const
-from umqtt.simple import MQTTClient, MQTTException
 
 # Option numbers of Linux and lwIP alike; the ports do not all export the names.
 _IPPROTO_TCP = const(6)
@@ -53,38 +54,46 @@ CONNACK_CODES = ("accepted", "unacceptable protocol version", "client id rejecte
 def attempt(link, now_ms):
     """Connect `link`; on success it holds the TLS stream (link.attach), on failure nothing is left open."""
     sockets = _Attempt(link)
+    try:
+        sockets.open()
+        error = _open_session(link, sockets, now_ms)
+    except Exception as exc:
+        error = _error_text(sockets.phase, exc, link.timeout_ms)
+    if error is not None and not link.connected:
+        sockets.close()  # once attached, the link closes the stream when it drops
+    return error
+
+
+def _open_session(link, sockets, now_ms):
+    """CONNECT, CONNACK and, when needed, SUBSCRIBE over the open TLS stream: None, or the refusal."""
+    # Imported only now: the handshake's memory is free again, so the two never share the heap.
+    import umqtt.simple as umqtt_simple
+
     umqtt_simple.socket = sockets  # type: ignore[attr-defined]
     try:
-        _open_session(link, sockets, now_ms)
+        client = umqtt_simple.MQTTClient(link.thing, link.host, port=link.mqtt_config["port"],
+                                         keepalive=link.keepalive_s, ssl=False)
+        if link.will is not None:
+            client.set_last_will(link.will[0], link.will[1], retain=True, qos=1)
+        try:
+            session_present = client.connect(False)
+        except umqtt_simple.MQTTException as exc:
+            code = exc.args[0] if exc.args else -1
+            meaning = CONNACK_CODES[code] if 0 <= code < len(CONNACK_CODES) else "unknown"
+            return "connack: refused, code %d (%s)" % (code, meaning)
+        link.attach(sockets.tls, now_ms)
+        if not session_present and link.action_topic is not None:
+            sockets.phase = "subscribe"
+            client.set_callback(link.on_message)
+            client.pid = link.next_pid() - 1  # umqtt counts up before use: SUBSCRIBE takes the link's next id
+            client.subscribe(link.action_topic, 1)
+        sockets.send_gathered()  # from here on the link writes whole packets itself
         return None
-    except Exception as exc:
-        if not link.connected:
-            sockets.close()  # once attached, the link closes the stream when it drops
-        return _error_text(sockets.phase, exc, link.timeout_ms)
     finally:
         umqtt_simple.socket = socket  # type: ignore[attr-defined]
 
 
-def _open_session(link, sockets, now_ms):
-    client = MQTTClient(link.thing, link.host, port=link.mqtt_config["port"], keepalive=link.keepalive_s,
-                        ssl=False)
-    if link.will is not None:
-        client.set_last_will(link.will[0], link.will[1], retain=True, qos=1)
-    session_present = client.connect(False)
-    link.attach(sockets.tls, now_ms)
-    if not session_present and link.action_topic is not None:
-        sockets.phase = "subscribe"
-        client.set_callback(link.on_message)
-        client.pid = link.next_pid() - 1  # umqtt counts up before use: SUBSCRIBE takes the link's next id
-        client.subscribe(link.action_topic, 1)
-    sockets.send_gathered()  # from here on the link writes whole packets itself
-
-
 def _error_text(phase, exc, timeout_ms):
-    if isinstance(exc, MQTTException) and phase == "connack":
-        code = exc.args[0] if exc.args else -1
-        meaning = CONNACK_CODES[code] if 0 <= code < len(CONNACK_CODES) else "unknown"
-        return "connack: refused, code %d (%s)" % (code, meaning)
     if isinstance(exc, OSError) and exc.args and exc.args[0] == errno.ETIMEDOUT:
         return "%s: no answer within %d ms" % (phase, timeout_ms)
     return "%s: %s" % (phase, describe(exc))
@@ -96,8 +105,9 @@ def _read_file(path):
 
 
 class _Attempt:
-    """umqtt's `socket` module during one attempt, and the socket it makes: socket() is this object,
-    getaddrinfo is the DNS phase, connect(addr) does TCP and the TLS handshake."""
+    """The connection of one attempt, and umqtt's `socket` module while it connects: open() resolves,
+    connects TCP and does the TLS handshake before umqtt is loaded; umqtt's connect() then gets this
+    object as its socket, and its getaddrinfo and connect find the work done."""
 
     def __init__(self, link):
         self.link = link
@@ -105,33 +115,38 @@ class _Attempt:
         self.timeout_s = link.timeout_ms / 1000
         self.raw = socket.socket()
         self.raw.settimeout(self.timeout_s)
-        self.tls = self.raw  # the TLS stream once connect() has done the handshake
+        self.tls = self.raw  # the TLS stream once open() has done the handshake
+        self.address = None  # what getaddrinfo found
         # umqtt's pieces of each packet, sent as one write when it next reads.
         self.gathered = bytearray()
 
-    def socket(self, *args):
-        return self
-
-    def getaddrinfo(self, host, port, *args):
-        found = socket.getaddrinfo(host, port, *args)
+    def open(self):
+        link = self.link
+        self.address = socket.getaddrinfo(link.host, link.mqtt_config["port"])
         self.phase = "tcp"
-        return found
-
-    def connect(self, addr):
         raw = self.raw
-        raw.connect(addr)
+        raw.connect(self.address[0][-1])
         try:
             raw.setsockopt(_IPPROTO_TCP, _TCP_NODELAY, 1)
         except (OSError, AttributeError):
             pass  # a port without the option only loses latency
         self.phase = "tls"
-        config = self.link.mqtt_config
+        config = link.mqtt_config
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.verify_mode = ssl.CERT_REQUIRED  # type: ignore[attr-defined]  # MicroPython's has it; the stubs omit it
         context.load_verify_locations(cadata=_read_file(config["ca"]))
         context.load_cert_chain(_read_file(config["cert"]), _read_file(config["key"]))
-        self.tls = context.wrap_socket(raw, server_hostname=self.link.host)
+        self.tls = context.wrap_socket(raw, server_hostname=link.host)
         self.phase = "connack"
+
+    def socket(self, *args):
+        return self
+
+    def getaddrinfo(self, host, port, *args):
+        return self.address
+
+    def connect(self, addr):
+        pass  # open() has connected, and done the handshake
 
     def send_gathered(self):
         if self.gathered:
