@@ -34,8 +34,9 @@ redelivery, forever), and handed on as `max_body + 1` zero bytes, which the call
 size.
 
 Why it is offline: each failed connect sets `last_error` to "<phase>: <detail>" (the phases are
-connect.py's; `connect: <detail>` when connect.py itself could not be loaded); a session that
-breaks later, `session: <detail>`. `connect_failures` counts failed attempts since boot.
+connect.py's; `connect: <detail>` when an attempt could not start: connect.py not loaded, no
+socket); a session that breaks later, `session: <detail>`. `connect_failures` counts failed
+attempts since boot.
 
 Any failure closes the socket without DISCONNECT, so the broker publishes the will, and
 schedules a reconnect: full-jitter exponential backoff, random(0, min(cap, base * 2**failures)),
@@ -134,7 +135,7 @@ class Link:
         self.last_connect_ms = now_ms
         try:
             error = self.connector(self, now_ms)
-        except Exception as exc:  # connect.py could not be loaded (e.g. no heap for it)
+        except Exception as exc:  # the attempt could not start (no heap for connect.py, no socket)
             error = "connect: " + describe(exc)
         if error is not None:
             self.connect_failures += 1

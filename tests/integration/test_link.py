@@ -198,3 +198,10 @@ def test_a_refused_or_unanswered_connect_says_so(connack, error, scripted_broker
     link = link_device(scripted_broker(connack), expect_up=False, timeout_ms=1000)
     assert link.expect("err ", timeout_s=5) == "err " + error
     assert [name for name in loaded_modules(link) if name in ("connect", "umqtt.simple")] == []
+
+
+def test_a_missing_certificate_file_fails_each_attempt_not_the_start(broker, link_device, tmp_path):
+    link = link_device(broker.port, expect_up=False, key=str(tmp_path / "no-such-key.der"))
+    assert link.expect("err ") == "err tls: OSError(2)"
+    assert link.expect("err ", timeout_s=5) == "err tls: OSError(2)"  # and it keeps trying
+    assert "New client connected" not in broker.log()
