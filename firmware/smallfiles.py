@@ -30,11 +30,14 @@ An empty file is a create that never returned (LittleFS); any other file failing
 import binascii
 import os
 
+from micropython import const
+
 # LittleFS's inline limit with MicroPython's defaults (cache_size = 4 * 32 B); bigger files still
 # work, they take a block of their own (and its erase).
 INLINE_MAX = 128
 MAX_RECORD = 1024  # a bound keeps a damaged file from being read far
 _NEW = ".new"
+_S_IFDIR = const(0x4000)
 
 bytes_written = 0
 
@@ -55,16 +58,52 @@ def _rewrites_atomically(directory):
     return type(best).__name__ in ("VfsLfs1", "VfsLfs2")
 
 
+def _make_dir(path):
+    try:
+        os.mkdir(path)
+    except OSError:
+        pass  # exists already; a real failure shows up at the first write
+
+
+def _entries(path):
+    """(name, is_directory) of each entry in the directory at path, one at a time."""
+    if not hasattr(os, "ilistdir"):  # CPython, for the tests
+        for name in os.listdir(path):
+            yield name, os.stat(path + "/" + name)[0] & _S_IFDIR != 0
+        return
+    for entry in os.ilistdir(path):  # no list of every name at once
+        yield entry[0], entry[1] == _S_IFDIR
+
+
 class SmallFiles:
-    def __init__(self, directory):
-        try:
-            os.mkdir(directory)
-        except OSError:
-            pass  # exists already; a real failure shows up at the first write
+    def __init__(self, directory, fanout=False):
+        """fanout: keep each file in a sub-directory named by the first character of its name (the
+        journal's 256 slots: 16 directories of 16). A LittleFS directory is a metadata pair, and a
+        compaction copies every file in it into the freshly erased block: fewer files per directory
+        leave more of the block free, so it fills, and is erased, less often. Files of the flat
+        layout (before fanout) are moved into place here, each by an atomic rename."""
+        _make_dir(directory)
         self.directory = directory
         self._prefix = directory + "/"
+        self.fanout = fanout
         self.in_place = _rewrites_atomically(directory)
         self._record = bytearray(64)  # reused for every write; grows to the largest record
+        if fanout:
+            self._spread_flat_files()
+
+    def _spread_flat_files(self):
+        while True:
+            flat = []  # type: list
+            for name, is_directory in _entries(self.directory):
+                if not is_directory:
+                    flat.append(name)
+                    if len(flat) == 16:  # a bounded batch: a flat journal has up to 256 files
+                        break
+            if not flat:
+                return
+            for name in flat:
+                _make_dir(self._prefix + name[0])
+                os.rename(self._prefix + name, self._path(name))
 
     def upgrade_from_log(self, log_path, kind):
         """At the first boot after the upgrade from the log-based layout (records.py), move the log
@@ -78,15 +117,19 @@ class SmallFiles:
         bootonly.call("migrate", kind, log_path, self)
 
     def _path(self, name):
+        if self.fanout:
+            return self._prefix + name[0] + "/" + name
         return self._prefix + name
 
     def names(self):
         """The names of every file in the directory, in no particular order."""
-        if not hasattr(os, "ilistdir"):  # CPython, for the tests
-            yield from os.listdir(self.directory)
+        if not self.fanout:
+            for name, _ in _entries(self.directory):
+                yield name
             return
-        for entry in os.ilistdir(self.directory):  # no list of every name at once
-            yield entry[0]
+        for subdirectory, _ in _entries(self.directory):
+            for name, _ in _entries(self._prefix + subdirectory):
+                yield name
 
     @staticmethod
     def is_leftover(name):
@@ -116,7 +159,14 @@ class SmallFiles:
                 os.remove(path)
             except OSError:
                 pass  # no file yet
-        with open(target, "wb") as f:
+        try:
+            f = open(target, "wb")
+        except OSError:
+            if not self.fanout:
+                raise
+            _make_dir(self._prefix + name[0])  # its sub-directory's first file
+            f = open(target, "wb")
+        with f:
             written = f.write(memoryview(record)[: size + 4])
         bytes_written += size + 4
         if written is not None and written != size + 4:
