@@ -8,7 +8,7 @@ imported (umqtt.simple, ssl): none of it is needed between connects (bench/modul
 
 DNS, TCP and the TLS handshake come first; only then is umqtt.simple (1.3.4, pinned by
 tools/setup/fetch_umqtt.py) imported, into the memory the handshake used: the two never share the
-heap (the smallest heap for a full session drops from 82K to 79K with this order, bench/device.py).
+heap (bench/device.py's full session, tried in 1K steps: 82K was the smallest before, 79K after).
 umqtt builds CONNECT and SUBSCRIBE and reads CONNACK and SUBACK. It gets `ssl=False` and, as its
 `socket` module, the `_Attempt`, whose connection is already open, so umqtt's TLS API is not
 involved.
