@@ -1,10 +1,11 @@
-# MicroPython side of test_link.py: runs firmware/link.py against a real broker and reports events.
+# MicroPython side of test_link.py: runs firmware/link.py (and connect.py) against a real broker.
 #   micropython link_driver.py <mqtt config json file>
 # (a file, not an argument: this unix build aborts with "uncaught NLR" on arguments over ~250 bytes)
 # stdout, one event per line: "ready", "up <connects>", "down", "err <last_error>", "msg <topic> <payload>",
 # "pub <ok> <pid>" (written), "ack <pid>" (its PUBACK arrived). The driver gives the link what the App
 # gives it: the offline will and an `online` status on every connect.
-# stdin, one command per line: "pub <qos> <topic> <payload>", "pid <n>", "quit".
+# "modules <names in sys.modules>" (answers "modules").
+# stdin, one command per line: "pub <qos> <topic> <payload>", "pid <n>", "modules", "quit".
 import json
 import select
 import sys
@@ -55,12 +56,14 @@ def main():
         if words[0].strip() == "quit":
             link.close()
             return
+        if words[0].strip() == "modules":
+            print("modules", " ".join(sorted(sys.modules)))
         if words[0] == "pid":
-            link.client.pid = int(words[1])
+            link.pid = int(words[1])
         elif words[0] == "pub":
             pid = link.send(words[2], words[3].strip().encode(), int(words[1]))
             report()
-            print("pub %d %d" % (pid >= 0, link.client.pid))
+            print("pub %d %d" % (pid >= 0, link.pid))
 
 
 main()

@@ -6,8 +6,13 @@ through tools.faultproxy. Short keepalive/timeouts/backoff keep the file well un
 """
 
 import json
+import socket
+import ssl
+import threading
 
 import pytest
+
+from tools.local import free_port
 
 ACTION = "cat-feeder/action"
 STATES = "cat-feeder/states"
@@ -44,6 +49,23 @@ def test_command_in_and_qos1_publish_out(broker, mqtt, link_device):
     assert written == "1"
     assert link.expect("ack ") == "ack " + pid  # the PUBACK arrived for exactly this message
     assert observer.receive(5)[:2] == (STATES, b"result-1")
+
+
+def loaded_modules(link):
+    link.send("modules")
+    return link.expect("modules ").split()[1:]
+
+
+def test_the_connect_code_leaves_the_heap_after_a_connect_and_after_a_failed_one(broker, link_device):
+    up = link_device(broker.port)
+    loaded = loaded_modules(up)
+    assert "link" in loaded and "hal_sim" in loaded  # the list is sys.modules
+    assert [name for name in loaded if name in ("connect", "umqtt", "umqtt.simple", "ssl")] == []
+    refused = link_device(free_port(), expect_up=False)  # nothing listens there
+    assert refused.expect("err ").startswith("err tcp: ")
+    loaded = loaded_modules(refused)
+    assert "link" in loaded
+    assert [name for name in loaded if name in ("connect", "umqtt", "umqtt.simple", "ssl")] == []
 
 
 def test_a_burst_of_commands_is_dispatched_without_waiting_for_other_traffic(broker, mqtt, link_device):
@@ -128,3 +150,58 @@ def test_commands_sent_while_down_arrive_after_reconnect_even_across_a_broker_re
     delivered = [link.expect("msg ", timeout_s=5) for _ in range(3)]
     assert delivered == ["msg %s queued-%d" % (ACTION, n) for n in range(3)]
     assert not [line for line in link.seen if line.startswith("msg ") and line not in delivered]
+
+
+@pytest.fixture
+def scripted_broker(pki):
+    """A TLS server with the real broker certificate that answers every CONNECT with `connack`
+    (4 bytes), or never when None: the refusals and silences mosquitto cannot be made to show."""
+    servers = []
+
+    def start(connack):
+        listener = socket.create_server(("127.0.0.1", 0))
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(pki.path("broker.crt"), pki.path("broker.key"))
+        held = []
+
+        def serve():
+            while True:
+                try:
+                    raw, _ = listener.accept()
+                    conn = context.wrap_socket(raw, server_side=True)
+                    conn.recv(1024)  # the CONNECT
+                except OSError:
+                    if listener.fileno() < 0:
+                        return
+                    continue
+                held.append(conn)
+                if connack is not None:
+                    conn.sendall(connack)
+
+        threading.Thread(target=serve, daemon=True).start()
+        servers.append((listener, held))
+        return listener.getsockname()[1]
+
+    yield start
+    for listener, held in servers:
+        listener.close()
+        for conn in held:
+            conn.close()
+
+
+@pytest.mark.parametrize("connack, error", [
+    (b"\x20\x02\x00\x05", "connack: refused, code 5 (not authorized)"),
+    (b"\x20\x02\x00\x09", "connack: refused, code 9 (unknown)"),
+    (None, "connack: no answer within 1000 ms"),
+])
+def test_a_refused_or_unanswered_connect_says_so(connack, error, scripted_broker, link_device):
+    link = link_device(scripted_broker(connack), expect_up=False, timeout_ms=1000)
+    assert link.expect("err ", timeout_s=5) == "err " + error
+    assert [name for name in loaded_modules(link) if name in ("connect", "umqtt.simple")] == []
+
+
+def test_a_missing_certificate_file_fails_each_attempt_not_the_start(broker, link_device, tmp_path):
+    link = link_device(broker.port, expect_up=False, key=str(tmp_path / "no-such-key.der"))
+    assert link.expect("err ") == "err tls: OSError(2)"
+    assert link.expect("err ", timeout_s=5) == "err tls: OSError(2)"  # and it keeps trying
+    assert "New client connected" not in broker.log()

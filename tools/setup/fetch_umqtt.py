@@ -6,7 +6,7 @@ with, checked against its sha256. (mip would serve whatever release is current, 
 written, so two machines could run different umqtt code.)
 
 - umqtt.simple 1.3.4 -> .deps/mpy-lib/umqtt/ (the firmware's; its TLS code is never used: the link
-  passes ssl=False and its own TLS socket, firmware/link.py);
+  passes ssl=False and its own TLS socket, firmware/connect.py);
 - umqtt.robust 1.0, with that umqtt.simple beside it -> .deps/peers/umqtt/, and a one-line `ussl`
   module of our own (ussl_shim.py), because umqtt.simple 1.3.4 imports `ussl` for TLS, which
   current MicroPython names `ssl`. The peers are optional: without them the benchmark says so.
