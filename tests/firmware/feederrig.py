@@ -26,7 +26,7 @@ Outbox = _load("outbox").Outbox
 messages = _load("messages")
 feeder = _load("feeder")
 hal_sim = _load("hal_sim")
-servo = _load("servo")
+startup = _load("startup")
 Cap = _load("cap").Cap
 
 NOW = 1795730000
@@ -67,7 +67,7 @@ class Rig:
         gc.collect()
         self.journal = self.journal_class(self.directory, HORIZON_S, self.max_entries)
         self.outbox = Outbox(self.directory, 64)
-        self.dispenser = servo.Dispenser.from_config(self.hal, CONFIG["servos"])
+        self.dispenser = startup.dispenser_from_config(self.hal, CONFIG["servos"])
         self.cap = Cap(self.journal, self.per_hour, self.per_day)
         self.feeder = feeder.Feeder(CONFIG, self.journal, self.outbox, self.dispenser, self.hal, self.cap)
 
