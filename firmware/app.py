@@ -91,7 +91,8 @@ class App:
             feeding = config["feeding"]
             self.cap = Cap(self.journal, feeding["max_portions_per_hour"], feeding["max_portions_per_day"])
             self.feeder = Feeder(config, self.journal, self.outbox, dispenser, hal, self.cap)
-            self.feeder.recover()
+            # Commands a power cut interrupted: reported once (restore.py, released afterwards).
+            bootonly.call("restore", "report_interrupted", self.journal, self.outbox, hal)
             self.journal.prune(hal.unix_time())
         self.presses = None
         if config["button"] is not None:

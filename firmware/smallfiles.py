@@ -17,12 +17,13 @@ record or the new one, never a mix, on every filesystem:
   exists; a new file's open is a commit of its own that leaves it empty until the close).
 - Elsewhere (the unix port's POSIX filesystem, FAT) a rewrite in place could be torn, so the
   record goes to `<name>.new`, which is then renamed over the file (atomic on POSIX). A leftover
-  `.new` is a write that never returned: load() callers remove it (is_leftover).
+  `.new` is a write that never returned: loading at boot (restore.py) removes it.
   A caller whose file holds only a free (disposable) record says so (write(..., free=True)): the
   file is then removed before the rename, because ext4 flushes the renamed file's data when a
   rename replaces an existing file (and when a truncated file is closed), which makes the rename
   over it ~2.5x slower on the unix port. A cut then leaves the old record, no file, or the new one.
 An empty file is a create that never returned (LittleFS); any other file failing its CRC is damage.
+Reading the records back happens only at boot, in restore.py, which leaves the heap afterwards.
 
 `bytes_written` counts every byte this module writes, so the benchmark measures real writes.
 """
@@ -34,7 +35,7 @@ import os
 # work, they take a block of their own (and its erase).
 INLINE_MAX = 128
 MAX_RECORD = 1024  # a bound keeps a damaged file from being read far
-_NEW = ".new"
+NEW = ".new"  # the suffix of a write in progress (restore.py removes leftovers)
 
 bytes_written = 0
 
@@ -66,32 +67,8 @@ class SmallFiles:
         self.in_place = _rewrites_atomically(directory)
         self._record = bytearray(64)  # reused for every write; grows to the largest record
 
-    def upgrade_from_log(self, log_path, kind):
-        """At the first boot after the upgrade from the log-based layout (records.py), move the log
-        at log_path into this directory with migrate.<kind> (`journal` or `outbox`)."""
-        try:
-            os.stat(log_path)
-        except OSError:
-            return
-        import bootonly  # only then: migrate (and records) stay out of the heap on every other boot
-
-        bootonly.call("migrate", kind, log_path, self)
-
     def _path(self, name):
         return self._prefix + name
-
-    def names(self):
-        """The names of every file in the directory, in no particular order."""
-        if not hasattr(os, "ilistdir"):  # CPython, for the tests
-            yield from os.listdir(self.directory)
-            return
-        for entry in os.ilistdir(self.directory):  # no list of every name at once
-            yield entry[0]
-
-    @staticmethod
-    def is_leftover(name):
-        """A `.new` file: a write cut short before its rename; remove it and keep the old record."""
-        return name.endswith(_NEW)
 
     def write(self, name, kind, head, body=b"", free=False):
         """Atomically replace (or create) `name` with the record (kind, head + body); durable on return.
@@ -110,7 +87,7 @@ class SmallFiles:
         for i in range(4):
             record[size + i] = (crc >> (8 * i)) & 0xFF
         path = self._path(name)
-        target = path if self.in_place else path + _NEW
+        target = path if self.in_place else path + NEW
         if free and not self.in_place:
             try:
                 os.remove(path)
@@ -127,26 +104,6 @@ class SmallFiles:
             except OSError:  # FAT cannot rename over a file: not atomic there (the ESP32 formats LittleFS)
                 self.remove(name)
                 os.rename(target, path)
-
-    @staticmethod
-    def read_buffer():
-        """A buffer for read(): the caller keeps it only while loading, so it is not resident."""
-        return memoryview(bytearray(MAX_RECORD + 1))
-
-    def read(self, name, view):
-        """(kind, body) of the record in `name`, body a memoryview into view (from read_buffer()). None
-        for an empty file (a create cut short); ValueError for a damaged one (bad CRC, bad size)."""
-        with open(self._path(name), "rb") as f:
-            n = f.readinto(view)
-        if not n:
-            return None
-        if n < 5 or n > MAX_RECORD:
-            raise ValueError("damaged record")
-        end = n - 4
-        crc = view[end] | (view[end + 1] << 8) | (view[end + 2] << 16) | (view[end + 3] << 24)
-        if binascii.crc32(view[:end]) != crc:
-            raise ValueError("damaged record")
-        return view[0], view[1:end]
 
     def remove(self, name):
         try:

@@ -7,6 +7,7 @@ the outbox as the cloud will see it; pins_moved() is the servo trace.
 import gc
 import json
 
+import bootonly
 from fwtest import remove_tree, tmpdir
 
 
@@ -26,7 +27,7 @@ Outbox = _load("outbox").Outbox
 messages = _load("messages")
 feeder = _load("feeder")
 hal_sim = _load("hal_sim")
-startup = _load("startup")
+servo = _load("servo")
 Cap = _load("cap").Cap
 
 NOW = 1795730000
@@ -67,9 +68,15 @@ class Rig:
         gc.collect()
         self.journal = self.journal_class(self.directory, HORIZON_S, self.max_entries)
         self.outbox = Outbox(self.directory, 64)
-        self.dispenser = startup.dispenser_from_config(self.hal, CONFIG["servos"])
+        # What startup.dispenser_from_config builds for CONFIG (without importing startup: the 64K test heap).
+        left, right = servo.Servo(self.hal, LEFT_PIN, **SERVO), servo.Servo(self.hal, RIGHT_PIN, **SERVO)
+        self.dispenser = servo.Dispenser(self.hal, left, right)
         self.cap = Cap(self.journal, self.per_hour, self.per_day)
         self.feeder = feeder.Feeder(CONFIG, self.journal, self.outbox, self.dispenser, self.hal, self.cap)
+
+    def recover(self):
+        """What App does after the journal and outbox are open: report the interrupted commands."""
+        bootonly.call("restore", "report_interrupted", self.journal, self.outbox, self.hal)
 
     def results(self):
         return [json.loads(messages.render("cat-feeder", seq, packed)) for seq, packed in self.outbox.items()]
