@@ -20,7 +20,7 @@ from tools import board  # noqa: E402  (the deploy's own compile step)
 # Boot-only modules (bootonly.py) are measured after the resident ones (which they import) and then
 # released; what stays of them (interned names) counts in the resident total. The button's modules
 # last: app imports presses (and so button and press) only when a button is configured.
-BOOT_ONLY = ("config", "startup", "restore")
+BOOT_ONLY = ("config", "startup", "restore", "reports")
 MODULES = ("bootonly", "command", "expiry", "messages", "smallfiles", "journal", "cap", "outbox",
            "servo", "hal_sim", "feeder", "link", "app")
 BUTTON = ("button", "press", "presses")

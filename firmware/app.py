@@ -46,7 +46,7 @@ from command import MAX_PAYLOAD
 from feeder import Feeder
 from journal import Journal
 from link import Link
-from messages import render, status_message, telemetry_message
+from messages import render
 from outbox import InFlight, Outbox
 
 # The loop wakes at least this often even with nothing due, to feed the watchdog.
@@ -101,7 +101,9 @@ class App:
             self.presses = Presses(config["button"], self.thing, hal, storage, capacity, self.feeder, log,
                                    self._room_for_a_result)
         self.in_flight = InFlight(self.outbox)  # results sent, not yet acknowledged
-        will = None if self.feeder is None else (self.states_topic, status_message(self.thing, "offline"))
+        will = None
+        if self.feeder is not None:
+            will = (self.states_topic, bootonly.call("reports", "status_message", self.thing, "offline"))
         self.link = Link(mqtt, self.thing, self._on_message, hal, will=will, on_connect=self._on_connect,
                          on_ack=self._on_ack, max_body=MAX_PAYLOAD, subscribe=self.feeder is not None)
         self.fixed_poll_ms = fixed_poll_ms
@@ -137,7 +139,7 @@ class App:
         if self.presses is not None:
             self.presses.in_flight.clear()
         if self.feeder is not None:
-            online = status_message(self.thing, "online", self.hal.unix_time())
+            online = bootonly.call("reports", "status_message", self.thing, "online", self.hal.unix_time())
             self.link.send(self.states_topic, online, 1, retain=True)
 
     def _on_ack(self, pid):
@@ -203,8 +205,8 @@ class App:
         uptime_s = hal.ticks_diff(now, self.started_ms) // 1000
         unix_now = hal.unix_time()
         cap.count(unix_now)
-        message = telemetry_message(self.thing, uptime_s, hal.free_heap(), self.outbox.depth,
-                                    self.outbox.dropped, unix_now, self.link, cap)
+        message = bootonly.call("reports", "telemetry_message", self.thing, uptime_s, hal.free_heap(),
+                                self.outbox.depth, self.outbox.dropped, unix_now, self.link, cap)
         self.link.send(self.states_topic, message, 0)
 
     def _wait_ms(self, now):

@@ -9,5 +9,5 @@ package("umqtt", base_path="../.deps/mpy-lib")
 
 for name in ("app", "bootonly", "button", "cap", "command", "config", "expiry", "feeder", "hal_board",
              "journal", "legacy", "link", "messages", "migrate", "outbox", "press", "presses", "records",
-             "restore", "servo", "smallfiles", "startup"):
+             "reports", "restore", "servo", "smallfiles", "startup"):
     module(name + ".py")
