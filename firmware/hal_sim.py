@@ -77,6 +77,7 @@ class SimButton:
 
 class HAL:
     PINS = (0, 21)  # the board's (hal_board.HAL.PINS): a config that runs here runs there
+    NETWORK = None  # no Wi-Fi to join or clock to set: the host has both (hal_board's is board_network)
 
     def __init__(self, led_pin=None, trace_path=None, virtual=True, start_unix=1795730000, freeze_at_write=0,
                  clock_offset_s=0, button_path=None):
@@ -154,12 +155,6 @@ class HAL:
     def free_heap(self):
         mem_free = getattr(gc, "mem_free", None)
         return mem_free() if mem_free is not None else 0
-
-    def wifi_connect(self, ssid, password, timeout_s):
-        return True
-
-    def time_sync(self):
-        return True
 
     def watchdog_start(self, timeout_ms):
         self.watchdog_timeout_ms = timeout_ms

@@ -4,7 +4,8 @@ config, gates to rest, watchdog, Wi-Fi, clock. app.boot calls prepare() and then
 Order matters: the config first (the servo pins and calibration come from it); then every gate is
 driven to rest before anything else, because a crash or power cut mid-dispense may have left one
 open and food keeps falling until it closes; then the watchdog; Wi-Fi (when configured) and the
-clock before TLS, which checks certificate dates (the journal's expiry needs the real time too).
+clock (the HAL's NETWORK module: board_network.py on the board) before TLS, which checks
+certificate dates (the journal's expiry needs the real time too).
 """
 
 from servo import Dispenser, Servo
@@ -29,7 +30,8 @@ def dispenser_from_config(hal, servos_config):
 
 def prepare(hal_factory, config_path, pins, servo_hal, log):
     """(config, hal, dispenser), with the gates at rest, the watchdog started, Wi-Fi joined (when
-    configured) and the clock set. pins: the HAL's PINS, for the config's pin numbers. servo_hal:
+    configured) and the clock set, by the module the HAL names as NETWORK (none on the unix port,
+whose host has both). pins: the HAL's PINS, for the config's pin numbers. servo_hal:
     the HAL the servos use (None: the board's). dispenser is None on a button board."""
     import config  # here, not at the top: the tests build dispensers without config's 7 KB
 
@@ -42,12 +44,14 @@ def prepare(hal_factory, config_path, pins, servo_hal, log):
         log("app: gates at rest")
     hal.watchdog_start(WATCHDOG_MS)
     hal.led("connecting")
-    wifi = loaded.get("wifi")
-    if wifi is not None:
-        while not hal.wifi_connect(wifi["ssid"], wifi["password"], wifi["timeout_s"]):
+    if hal.NETWORK is not None:  # the HAL's boot-only module: released with this one
+        network = __import__(hal.NETWORK)
+        wifi = loaded.get("wifi")
+        if wifi is not None:
+            while not network.wifi_connect(hal, wifi["ssid"], wifi["password"], wifi["timeout_s"]):
+                hal.watchdog_feed()
+                hal.sleep_ms(WIFI_RETRY_PAUSE_MS)
+        while not network.time_sync(hal):
             hal.watchdog_feed()
-            hal.sleep_ms(WIFI_RETRY_PAUSE_MS)
-    while not hal.time_sync():
-        hal.watchdog_feed()
-        hal.sleep_ms(NTP_RETRY_PAUSE_MS)
+            hal.sleep_ms(NTP_RETRY_PAUSE_MS)
     return loaded, hal, dispenser

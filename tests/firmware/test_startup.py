@@ -13,8 +13,11 @@ LEFT_PIN = 3  # config.example.json's servos
 RIGHT_PIN = 4
 
 
-class FlakyWifiHAL(hal_sim.HAL):
-    """Wi-Fi and NTP that fail a given number of times first, as a router rebooting would."""
+class FlakyNetworkHAL(hal_sim.HAL):
+    """A sim HAL with a network to join, whose Wi-Fi and NTP fail a given number of times first (as a
+    router rebooting would). Its NETWORK module is this test module: wifi_connect and time_sync below."""
+
+    NETWORK = __name__.rsplit(".", 1)[-1]  # pytest may name it tests.firmware.test_startup
 
     def __init__(self, wifi_failures, ntp_failures):
         super().__init__()
@@ -22,18 +25,20 @@ class FlakyWifiHAL(hal_sim.HAL):
         self.ntp_failures = ntp_failures
         self.joined = None
 
-    def wifi_connect(self, ssid, password, timeout_s):
-        if self.wifi_failures:
-            self.wifi_failures -= 1
-            return False
-        self.joined = (ssid, password, timeout_s)
-        return True
 
-    def time_sync(self):
-        if self.ntp_failures:
-            self.ntp_failures -= 1
-            return False
-        return True
+def wifi_connect(hal, ssid, password, timeout_s):
+    if hal.wifi_failures:
+        hal.wifi_failures -= 1
+        return False
+    hal.joined = (ssid, password, timeout_s)
+    return True
+
+
+def time_sync(hal):
+    if hal.ntp_failures:
+        hal.ntp_failures -= 1
+        return False
+    return True
 
 
 def prepare(hal):
@@ -48,7 +53,7 @@ def prepare(hal):
 
 
 def test_boot_parks_the_gates_then_starts_the_watchdog_and_joins_wifi_and_is_released():
-    hal = FlakyWifiHAL(0, 0)
+    hal = FlakyNetworkHAL(0, 0)
     loaded, dispenser, lines = prepare(hal)
     assert loaded["thing"] == "cat-feeder" and loaded["servos"]["left"]["pin"] == LEFT_PIN
     # Each gate driven to rest and detached, left then right, before the watchdog and the network.
@@ -64,10 +69,18 @@ def test_boot_parks_the_gates_then_starts_the_watchdog_and_joins_wifi_and_is_rel
 
 
 def test_wifi_and_ntp_are_retried_with_the_watchdog_fed_until_they_succeed():
-    hal = FlakyWifiHAL(3, 2)
+    hal = FlakyNetworkHAL(3, 2)
     prepare(hal)
     assert hal.joined is not None and hal.wifi_failures == 0 and hal.ntp_failures == 0
     assert hal.watchdog_feeds >= 5  # one per failed attempt at least: a long outage never resets the board
+
+
+def test_the_unix_port_has_no_network_to_join():
+    hal = hal_sim.HAL()
+    assert hal.NETWORK is None
+    loaded, dispenser, lines = prepare(hal)
+    assert loaded["wifi"]["ssid"] == "your-ssid"  # configured, and nothing to do with it here
+    assert lines == ["app: gates at rest"] and hal.watchdog_timeout_ms == 60000
 
 
 def test_dispenser_from_config_uses_each_servo_calibration():
