@@ -36,20 +36,24 @@ BOOT_ONLY = ("config", "startup", "restore", "reports")
 MODULES = ("bootonly", "command", "expiry", "messages", "smallfiles", "journal", "cap", "outbox",
            "servo", "feeder", "link", "app")
 BUTTON = ("button", "press", "presses")
-# (where, HAL, the HAL's boot-only network module: HAL.NETWORK)
-HALS = (("board", "hal_board", ("board_network",)), ("unix", "hal_sim", ()))
+# (where, HAL, the HAL's boot-only network module: HAL.NETWORK, its button module: HAL.button imports it)
+HALS = (("board", "hal_board", ("board_network",), "board_button"), ("unix", "hal_sim", (), "sim_button"))
+# After each import: the heap's growth, then micropython.qstr_info()'s line (the interned names' pools).
 PROBE = """
 import gc
+import micropython
 import sys
 for name in %r:
     __import__(name)
 gc.collect()
 before = gc.mem_alloc()
+micropython.qstr_info()
 for name in %r:
     __import__(name)
     gc.collect()
     after = gc.mem_alloc()
     print(name, after - before)
+    micropython.qstr_info()
     before = after
     if name == %r:
         for boot_only in %r:
@@ -60,44 +64,62 @@ for name in %r:
 """
 
 
-def measure(build, hal, boot_only):
+def measure(build, hal, boot_only, button):
     """{module: bytes} for the firmware with this HAL, plus "released" (negative: what came back)."""
     path = [build, board.MPY_LIB, ".frozen"] + ([STANDINS] if hal == "hal_board" else [])
-    probe = PROBE % (PORT_MODULES if hal == "hal_board" else (), MODULES + (hal,) + boot_only + BUTTON,
-                     boot_only[-1], boot_only)
+    order = MODULES + (hal,) + boot_only + BUTTON + (button,)
+    probe = PROBE % (PORT_MODULES if hal == "hal_board" else (), order, boot_only[-1], boot_only)
     env = dict(os.environ, MICROPYPATH=":".join(path))
     out = subprocess.run([os.path.join(board.BIN, "micropython"), "-X", "heapsize=256K", "-c", probe],
                          env=env, capture_output=True, text=True, check=True).stdout
-    return dict((name, int(size)) for name, size in (line.split() for line in out.splitlines()))
+    sizes = {}
+    names = {}  # bytes of interned names (qstr pools) each module added
+    pooled = last = None
+    for line in out.splitlines():
+        if line.startswith("qstr pool:"):
+            pooled = int(line.rsplit("n_total_bytes=", 1)[1])
+            if last is not None:
+                names[last] = pooled - names[last]
+            continue
+        last, size = line.split()
+        sizes[last] = int(size)
+        names[last] = pooled
+    return sizes, names
 
 
 def main():
     with tempfile.TemporaryDirectory() as build:
         board.stage_modules(board.FIRMWARE, build)
-        sizes = dict((where, measure(build, hal, BOOT_ONLY + network)) for where, hal, network in HALS)
+        measured = dict((where, measure(build, hal, BOOT_ONLY + network, button))
+                        for where, hal, network, button in HALS)
+    sizes = dict((where, measured[where][0]) for where in measured)
+    names = dict((where, measured[where][1]) for where in measured)
     print("command: .venv/bin/python bench/module_heap.py (mpy-cross rv32imc, micropython -X heapsize=256K)")
-    print("  %-13s %8s %8s" % ("module", "board", "unix"))
+    print("heap growth per module; in brackets, of which interned names (qstr pools: counted where a name")
+    print("is first interned, and a pool grows in steps, so this part shifts between modules and runs)")
+    print("  %-13s %22s %22s" % ("module", "board", "unix"))
 
     def row(name):
-        cells = ["%6d B" % sizes[where][name] if name in sizes[where] else "       -" for where, _, _ in HALS]
+        cells = [("%6d B (names %5d B)" % (sizes[where][name], names[where][name])) if name in sizes[where]
+                 else "%22s" % "-" for where, _, _, _ in HALS]
         return "  %-13s %s" % (name, " ".join(cells))
 
     for name in BOOT_ONLY + ("board_network",):
         print(row(name) + "  boot only or rare: released after use (bootonly.py)")
-    for name in MODULES + ("hal_board", "hal_sim") + BUTTON:
+    for name in MODULES + ("hal_board", "hal_sim") + BUTTON + ("board_button", "sim_button"):
         print(row(name))
-    for where, hal, network in HALS:
+    for where, hal, network, button in HALS:
         measured = sizes[where]
         boot_only = sum(measured[name] for name in BOOT_ONLY + network)
         left_over = boot_only + measured["released"]  # what stays of them: names interned while loading
         feeder = left_over + sum(measured[name] for name in MODULES + (hal,))
-        with_button = feeder + sum(measured[name] for name in BUTTON)
+        with_button = feeder + sum(measured[name] for name in BUTTON + (button,))
         label = "on the board (%s)" % hal if where == "board" else "on the unix port (%s)" % hal
         print("%s: boot-only modules released: %d of %d B back (%d B of interned names stay, counted below)"
               % (label, boot_only - left_over, boot_only, left_over))
         print("resident firmware code and module state after boot %s, a feeder without a button: %d B "
               "(%.0f%% of a 64K heap); with a button (+ %s): %d B"
-              % (label, feeder, 100.0 * feeder / 65536, ", ".join(BUTTON), with_button))
+              % (label, feeder, 100.0 * feeder / 65536, ", ".join(BUTTON + (button,)), with_button))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 - Wi-Fi and NTP: board_network.py (NETWORK), used only at boot by startup.py and released.
 - Time: unix_time() adds the 1970->2000 offset when the port's epoch is 2000.
 - Watchdog: machine.WDT, fed by the main loop (and while waiting for Wi-Fi and NTP).
+- Button: board_button.py, imported at the first button() call (only a button board makes one).
 - LED: optional (the XIAO ESP32C3 has no user LED). A pattern is a slow PWM on the LED pin,
   so it blinks by itself without a timer or the main loop.
 """
@@ -48,21 +49,6 @@ class BoardPWM:
             self._pwm = None
 
 
-class BoardButton:
-    """The button's pin, with the sim button's methods: value(), and poll() (nothing to poll: the IRQ)."""
-
-    def __init__(self, pin, on_edge):
-        self._pin = machine.Pin(pin, machine.Pin.IN, machine.Pin.PULL_UP)
-        if on_edge is not None:
-            self._pin.irq(handler=on_edge, trigger=machine.Pin.IRQ_FALLING | machine.Pin.IRQ_RISING)
-
-    def value(self):
-        return self._pin.value()
-
-    def poll(self):
-        pass
-
-
 class HAL:
     PINS = (0, 21)  # the ESP32-C3's GPIO numbers, first and last: config.py validates pins against them
     NETWORK = "board_network"  # joins Wi-Fi and sets the clock at boot (startup.py)
@@ -79,7 +65,10 @@ class HAL:
     def button(self, pin, on_edge=None):
         """The button on GPIO pin: input with the internal pull-up (pressed = 0, the button shorts it to
         GND). on_edge(pin) is a soft IRQ on both edges: it runs between bytecodes, so it may allocate,
-        and it should only set a flag for the main loop."""
+        and it should only set a flag for the main loop. Its class is imported only here: a board
+        without a button never loads it."""
+        from board_button import BoardButton
+
         return BoardButton(pin, on_edge)
 
     def sleep_ms(self, ms):
