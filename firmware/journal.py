@@ -206,6 +206,3 @@ class Journal:
                 if at > since_short:
                     counts[0] += bowls & 1
                     counts[1] += (bowls >> 1) & 1
-
-    def close(self):
-        pass  # every write is closed when it returns; kept so callers need not know

@@ -131,12 +131,6 @@ class Outbox:
         self._payloads.pop(i)
         self._files_of.pop(i)
 
-    def peek(self):
-        """(seq, payload) of the oldest message, or None."""
-        if not self._seqs:
-            return None
-        return self._seqs[0], self._payloads[0]
-
     def at(self, index):
         """(seq, payload) of the index-th oldest message (0 = the oldest); IndexError past the end."""
         return self._seqs[index], self._payloads[index]
@@ -152,9 +146,6 @@ class Outbox:
         """(seq, payload) of every waiting message, oldest first."""
         for i in range(len(self._seqs)):
             yield self._seqs[i], self._payloads[i]
-
-    def close(self):
-        pass  # every write is closed when it returns; kept so callers need not know
 
 
 class InFlight:

@@ -62,7 +62,6 @@ class Rig:
         self.boot()
 
     def boot(self):
-        self.shut_down()
         # Let the old journal's arrays go first: the 64K test heap needs the room back in one piece.
         self.journal = self.outbox = self.cap = self.feeder = None
         gc.collect()
@@ -92,13 +91,7 @@ class Rig:
     def pins_moved(self):
         return [pin for _t, pin, _duty in self.hal.pwm_writes]
 
-    def shut_down(self):
-        if self.journal is not None:
-            self.journal.close()
-            self.outbox.close()
-
     def close(self):
-        self.shut_down()
         remove_tree(self.directory)
 
 
