@@ -1,6 +1,7 @@
 """Flash cost of the storage path, and the layouts it was chosen from, on the MicroPython unix port.
 
-    .venv/bin/micropython -X heapsize=64K bench/storage_mpy.py     (make bench runs it this way)
+    tools/compile_firmware.sh build/mpy-bench          (tools/bench.sh, so make bench, runs it this way)
+    MICROPYPATH=build/mpy-bench:.deps/mpy-lib .venv/bin/micropython -X heapsize=64K bench/storage_mpy.py
 
 Each dispensed command costs what the feeder does: journal.begin (before the servo moves: the hot
 path), outbox.put(result), journal.finish, outbox.ack(seq) once the broker acknowledged it, and
@@ -27,7 +28,8 @@ import time
 import vfs
 
 _here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
-sys.path.insert(0, _here + "/../firmware")
+# The firmware's source, after MICROPYPATH: the compiled firmware there is what the board runs.
+sys.path.append(_here + "/../firmware")
 sys.path.insert(0, _here + "/../tests/firmware")
 
 import records  # noqa: E402
@@ -36,7 +38,8 @@ from fwtest import remove_tree, tmpdir  # noqa: E402
 from journal import Journal  # noqa: E402
 from outbox import Outbox  # noqa: E402
 
-COMMAND_LINE = ".venv/bin/micropython -X heapsize=64K bench/storage_mpy.py"
+COMMAND_LINE = ("MICROPYPATH=build/mpy-bench:.deps/mpy-lib .venv/bin/micropython -X heapsize=64K "
+                "bench/storage_mpy.py")
 NOW = 1795730000
 HORIZON = 86400  # app.py: the journal keeps a day (cap.DAY_S)
 COMMANDS = 1000

