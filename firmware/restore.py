@@ -3,7 +3,8 @@ cut interrupted. The loading half of journal.py and outbox.py, kept apart so tha
 heap after boot: Journal() and Outbox() run it through bootonly.call, and so does App for the
 report. It fills their state directly; the record formats are theirs (the module docstrings).
 
-Each directory holds smallfiles.py's records. A `.new` file is a write cut short before its
+Each directory holds smallfiles.py's records; whether it is on LittleFS (so that its files are
+rewritten in place) is checked here first. A `.new` file is a write cut short before its
 rename: removed, the old record stays. An empty file is a create cut short (LittleFS). Any other
 file failing its CRC is damage: counted in corrupt_records (a damaged journal file is removed and
 its id forgotten early, as a corrupt log record was; a damaged outbox file is free, its message
@@ -19,6 +20,22 @@ from smallfiles import MAX_RECORD, NEW
 
 # Each function below imports the module whose state it fills where it starts: that module is
 # loaded already (it is the caller), and a board or a test that has no journal does not load one.
+
+
+def _rewrites_atomically(directory):
+    """True when directory is on LittleFS (copy-on-write files); False on POSIX, FAT and CPython."""
+    try:
+        import vfs
+    except ImportError:
+        return False
+    if directory[:1] != "/":
+        directory = os.getcwd().rstrip("/") + "/" + directory
+    best, best_mount = None, ""
+    for fs, mount in vfs.mount():  # no arguments: the mount table
+        inside = directory == mount or directory.startswith(mount.rstrip("/") + "/")
+        if inside and len(mount) >= len(best_mount):
+            best, best_mount = fs, mount
+    return type(best).__name__ in ("VfsLfs1", "VfsLfs2")
 
 
 def names(files):
@@ -64,6 +81,7 @@ def load_journal(log, directory):
     import journal
 
     files = log._files
+    files.in_place = _rewrites_atomically(files.directory)
     _upgrade_from_log(files, directory + "/journal.log", "journal")
     pending = []  # type: list
     doomed = []  # type: list  # leftovers and damaged files, removed once the listing is done
@@ -108,6 +126,7 @@ def load_outbox(box, directory):
     import outbox
 
     files = box._files
+    files.in_place = _rewrites_atomically(files.directory)
     _upgrade_from_log(files, directory + "/outbox.log", "outbox")
     doomed = []  # type: list
     loaded_state = False

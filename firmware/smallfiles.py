@@ -14,7 +14,9 @@ write(name, ...) replaces the file's record atomically: after a power cut the fi
 record or the new one, never a mix, on every filesystem:
 - LittleFS is copy-on-write: an opened file's new content is committed by close() in one
   metadata commit, or not at all. So the record is written in place (one commit once the file
-  exists; a new file's open is a commit of its own that leaves it empty until the close).
+  exists; a new file's open is a commit of its own that leaves it empty until the close). Which
+  filesystem the directory is on is checked once, at boot, by restore.py (`in_place`); until
+  then a write takes the rename below, which is atomic on LittleFS too.
 - Elsewhere (the unix port's POSIX filesystem, FAT) a rewrite in place could be torn, so the
   record goes to `<name>.new`, which is then renamed over the file (atomic on POSIX). A leftover
   `.new` is a write that never returned: loading at boot (restore.py) removes it.
@@ -23,7 +25,8 @@ record or the new one, never a mix, on every filesystem:
   rename replaces an existing file (and when a truncated file is closed), which makes the rename
   over it ~2.5x slower on the unix port. A cut then leaves the old record, no file, or the new one.
 An empty file is a create that never returned (LittleFS); any other file failing its CRC is damage.
-Reading the records back happens only at boot, in restore.py, which leaves the heap afterwards.
+Reading the records back (and the filesystem check) happens only at boot, in restore.py, which
+leaves the heap afterwards.
 
 `bytes_written` counts every byte this module writes, so the benchmark measures real writes.
 """
@@ -40,22 +43,6 @@ NEW = ".new"  # the suffix of a write in progress (restore.py removes leftovers)
 bytes_written = 0
 
 
-def _rewrites_atomically(directory):
-    """True when directory is on LittleFS (copy-on-write files); False on POSIX, FAT and CPython."""
-    try:
-        import vfs
-    except ImportError:
-        return False
-    if directory[:1] != "/":
-        directory = os.getcwd().rstrip("/") + "/" + directory
-    best, best_mount = None, ""
-    for fs, mount in vfs.mount():  # no arguments: the mount table
-        inside = directory == mount or directory.startswith(mount.rstrip("/") + "/")
-        if inside and len(mount) >= len(best_mount):
-            best, best_mount = fs, mount
-    return type(best).__name__ in ("VfsLfs1", "VfsLfs2")
-
-
 class SmallFiles:
     def __init__(self, directory):
         try:
@@ -64,7 +51,7 @@ class SmallFiles:
             pass  # exists already; a real failure shows up at the first write
         self.directory = directory
         self._prefix = directory + "/"
-        self.in_place = _rewrites_atomically(directory)
+        self.in_place = False  # True on LittleFS: set at boot by restore.py, which checks the mount
         self._record = bytearray(64)  # reused for every write; grows to the largest record
 
     def _path(self, name):
