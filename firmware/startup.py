@@ -30,10 +30,10 @@ def dispenser_from_config(hal, servos_config):
 
 def prepare(hal_factory, config_path, pins, servo_hal, log):
     """(config, hal, dispenser), with the gates at rest, the watchdog started, Wi-Fi joined (when
-    configured) and the clock set, by the module the HAL names as NETWORK (none on the unix port,
-whose host has both). pins: the HAL's PINS, for the config's pin numbers. servo_hal:
-    the HAL the servos use (None: the board's). dispenser is None on a button board."""
-    import config  # here, not at the top: the tests build dispensers without config's 7 KB
+    configured) and the clock set by the module the HAL names as NETWORK (none on the unix port,
+    whose host has both). pins: the HAL's PINS, for the config's pin numbers. servo_hal: the HAL
+    the servos use (None: the board's). dispenser is None on a button board."""
+    import config  # here, not at the top: the tests build dispensers without config's 5 KB
 
     loaded = config.load(config_path, pins)
     hal = hal_factory(loaded["led_pin"])
