@@ -1,8 +1,8 @@
 """The button classifier on the MicroPython unix port: cost per sample, allocation, and the delay
 from the edge that decides a gesture to its classification.
 
-    tools/compile_firmware.sh build/mpy-bench          (tools/bench.sh, so make bench, runs it this way)
-    MICROPYPATH=build/mpy-bench:.deps/mpy-lib .venv/bin/micropython -X heapsize=64K bench/button_mpy.py
+    MICROPYPATH=build/mpy-bench:.deps/mpy-lib:.frozen .venv/bin/micropython -X heapsize=64K \\
+        bench/button_mpy.py      (make bench runs it so, after tools/compile_firmware.sh build/mpy-bench)
 
 The delay is measured on the classifier's virtual clock with the sampling the main loop does: a
 sample at every edge (the pin IRQ wakes the loop) and again when wait_ms says so, each `late` ms
@@ -17,12 +17,12 @@ import sys
 import time
 
 _here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
-# The firmware's source, after MICROPYPATH: the compiled firmware there is what the board runs.
-sys.path.append(_here + "/../firmware")
+sys.path.append(_here + "/../firmware")  # source, when MICROPYPATH has no compiled firmware
 from button import DOUBLE, LONG, PRESSED, RELEASED, SINGLE, Classifier  # noqa: E402
 
-COMMAND_LINE = ("MICROPYPATH=build/mpy-bench:.deps/mpy-lib .venv/bin/micropython -X heapsize=64K "
-                "bench/button_mpy.py")
+COMMAND_LINE = ("MICROPYPATH=build/mpy-bench:.deps/mpy-lib:.frozen"
+                " .venv/bin/micropython -X heapsize=64K bench/button_mpy.py"
+                " (make bench; tools/compile_firmware.sh build/mpy-bench compiles the firmware first)")
 PRESSES = 500
 SAMPLES = 20000
 

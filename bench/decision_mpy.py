@@ -1,7 +1,7 @@
 """Decision-path throughput and heap on the MicroPython unix port.
 
-    tools/compile_firmware.sh build/mpy-bench          (tools/bench.sh, so make bench, runs it this way)
-    MICROPYPATH=build/mpy-bench:.deps/mpy-lib .venv/bin/micropython -X heapsize=64K bench/decision_mpy.py
+    MICROPYPATH=build/mpy-bench:.deps/mpy-lib:.frozen .venv/bin/micropython -X heapsize=64K \\
+        bench/decision_mpy.py      (make bench runs it so, after tools/compile_firmware.sh build/mpy-bench)
 
 Feeder.handle with the real Journal and Outbox on a temp dir and the sim HAL (virtual time, so
 the one real dispense costs no wall-clock). Measures how many duplicate and how many expired
@@ -15,14 +15,14 @@ import time
 
 # The feeder tests' device rig: real Journal and Outbox on a temp dir, sim HAL, real servos.
 _here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
-# The firmware's source, after MICROPYPATH: the compiled firmware there is what the board runs.
-sys.path.append(_here + "/../firmware")
+sys.path.append(_here + "/../firmware")  # source, when MICROPYPATH has no compiled firmware
 sys.path.insert(0, _here + "/../tests/firmware")
 from feederrig import NOW, Rig, feeder, payload  # noqa: E402
 
 DISPENSED, DUPLICATE, EXPIRED = feeder.DISPENSED, feeder.DUPLICATE, feeder.EXPIRED
-COMMAND_LINE = ("MICROPYPATH=build/mpy-bench:.deps/mpy-lib .venv/bin/micropython -X heapsize=64K "
-                "bench/decision_mpy.py")
+COMMAND_LINE = ("MICROPYPATH=build/mpy-bench:.deps/mpy-lib:.frozen"
+                " .venv/bin/micropython -X heapsize=64K bench/decision_mpy.py"
+                " (make bench; tools/compile_firmware.sh build/mpy-bench compiles the firmware first)")
 RUN = 2000
 
 

@@ -6,9 +6,12 @@ broker (mosquitto) and mutual TLS. Reruns the comparison table of issue 11.
 Peers are fetched at setup time by tools/setup/fetch_umqtt.py into .deps/peers (never committed):
 - umqtt.robust 1.0 (with umqtt.simple 1.3.4 beside it), run by bench/peer_clients/umqtt_robust_mpy.py:
   subscribe at QoS 1, a callback per message;
-- mqtt_as is not on the package registries this machine can reach (PyPI, npm, Debian): PyPI's
-  nearest is micropython-mqtt 0.7b4 (mqtt_async.py, a 2020 fork of it), which is not the same
-  client, so mqtt_as is reported as not measured.
+- mqtt_as 0.8.3 (Peter Hinch's micropython-mqtt, its mqtt_as/ package), run by
+  bench/peer_clients/mqtt_as_mpy.py with bench/peer_clients/host_network/ standing in for the
+  board's machine and network modules. It is on none of the registries setup can reach (PyPI's
+  nearest, micropython-mqtt 0.7b4, is mqtt_async.py, a 2020 fork), so it is measured only where
+  a checkout is at hand: MQTT_AS_DIR names the folder holding its mqtt_as/ package (default
+  .deps/peers). Without one it is reported as not measured.
 
 Measures, each from one run:
 1. publish -> callback (peer) or servo start (firmware), one message at a time, p50 / p99;
@@ -36,24 +39,39 @@ from tools.mqttc import MqttClient  # noqa: E402
 
 PEERS = os.path.join(ROOT, ".deps", "peers")
 MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
-ROBUST_CLIENT = os.path.join(ROOT, "bench", "peer_clients", "umqtt_robust_mpy.py")
+PEER_CLIENTS = os.path.join(ROOT, "bench", "peer_clients")
+MQTT_AS_DIR = os.environ.get("MQTT_AS_DIR", PEERS)
 MESSAGES = 500
 RESTARTS = 5
 HEAP_LOW_K, HEAP_HIGH_K = 16, 128
 
 
-class RobustPeer:
-    """umqtt.robust in a MicroPython process, subscribed to the action topic as the device."""
+class PeerKind:
+    """A peer client: its name, its MicroPython script in bench/peer_clients, its MICROPYPATH."""
 
-    def __init__(self, workdir, pki, port, heapsize="256K"):
-        config = {"host": "localhost", "port": port, "client_id": "peer-robust", "topic": ACTION,
-                  "ca": pki.path("ca.der"), "cert": pki.path("device.crt.der"),
+    def __init__(self, name, script, micropypath):
+        self.name, self.script, self.micropypath = name, script, micropypath
+
+
+ROBUST = PeerKind("umqtt.robust", "umqtt_robust_mpy.py", PEERS)
+MQTT_AS = PeerKind("mqtt_as", "mqtt_as_mpy.py",
+                   MQTT_AS_DIR + ":" + os.path.join(PEER_CLIENTS, "host_network"))
+
+
+class Peer:
+    """A peer client in a MicroPython process, subscribed to the action topic as the device."""
+
+    def __init__(self, kind, workdir, pki, port, heapsize="256K"):
+        self.kind = kind
+        config = {"host": "localhost", "port": port, "client_id": "peer-" + kind.name.replace(".", "-"),
+                  "topic": ACTION, "ca": pki.path("ca.der"), "cert": pki.path("device.crt.der"),
                   "key": pki.path("device.key.der")}
-        path = os.path.join(workdir, "robust.json")
+        path = os.path.join(workdir, "peer.json")
         with open(path, "w") as f:
             json.dump(config, f)
-        env = dict(os.environ, MICROPYPATH=PEERS + ":.frozen")
-        self.proc = subprocess.Popen([MICROPYTHON, "-X", "heapsize=" + heapsize, ROBUST_CLIENT, path],
+        env = dict(os.environ, MICROPYPATH=kind.micropypath + ":.frozen")
+        self.proc = subprocess.Popen([MICROPYTHON, "-X", "heapsize=" + heapsize,
+                                      os.path.join(PEER_CLIENTS, kind.script), path],
                                      env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.publisher = MqttClient(pki, port, "publisher")
         self.pki, self.port = pki, port
@@ -90,23 +108,23 @@ class RobustPeer:
             pass
 
 
-def robust_latencies(workdir, pki, broker):
-    peer = RobustPeer(workdir, pki, broker.port)
+def peer_latencies(kind, workdir, pki, broker):
+    peer = Peer(kind, workdir, pki, broker.port)
     try:
-        assert peer.wait_up(), "umqtt.robust did not come up"
+        assert peer.wait_up(), "%s did not come up" % kind.name
         values = []
         for n in range(MESSAGES):
             sent = peer.send(n)
             if sent is None:
-                raise SystemExit("bench: umqtt.robust exited at message %d" % n)
+                raise SystemExit("bench: %s exited at message %d" % (kind.name, n))
             values.append((sent[1] - sent[0]) / 1000)
         return values
     finally:
         peer.close()
 
 
-def robust_runs(workdir, pki, broker, heap_k):
-    peer = RobustPeer(workdir, pki, broker.port, heapsize="%dK" % heap_k)
+def peer_runs(kind, workdir, pki, broker, heap_k):
+    peer = Peer(kind, workdir, pki, broker.port, heapsize="%dK" % heap_k)
     try:
         return peer.wait_up() and all(peer.send(n) is not None for n in range(MESSAGES))
     finally:
@@ -137,17 +155,17 @@ def restart_and_publish(broker, pki):
     return back
 
 
-def robust_reconnects(workdir, pki, broker):
-    peer = RobustPeer(workdir, pki, broker.port)
+def peer_reconnects(kind, workdir, pki, broker):
+    peer = Peer(kind, workdir, pki, broker.port)
     try:
-        assert peer.wait_up(), "umqtt.robust did not come up"
+        assert peer.wait_up(), "%s did not come up" % kind.name
         values = []
         for _ in range(RESTARTS):
             back = restart_and_publish(broker, pki)
             while True:
                 words = peer.line()
                 if words is None:
-                    raise SystemExit("bench: umqtt.robust exited after a broker restart")
+                    raise SystemExit("bench: %s exited after a broker restart" % kind.name)
                 if words[:2] == ["rx", "after-restart"]:
                     values.append((int(words[2]) - back) / 1e6)
                     break
@@ -206,25 +224,25 @@ def row(name, latencies, heap_k, reconnects):
 def main():
     print("command: .venv/bin/python bench/peers.py (%d messages one at a time, %d broker restarts)"
           % (MESSAGES, RESTARTS))
-    have_robust = os.path.exists(os.path.join(PEERS, "umqtt", "robust.py"))
     with scratch_broker() as (workdir, pki, broker):
         print("  %-14s %-22s %-26s %s" % ("client", "publish -> callback/servo", "smallest heap (TLS + msgs)",
                                            "broker back -> delivered"))
         with tempfile.TemporaryDirectory(dir=workdir) as scratch:
             row("firmware", firmware_latencies(scratch, pki, broker), "bench/device.py",
                 firmware_reconnects(scratch, pki, broker))
-        if have_robust:
+        for kind, found, missing in (
+                (ROBUST, os.path.join(PEERS, "umqtt", "robust.py"),
+                 "not in .deps/peers (tools/setup/fetch_umqtt.py could not fetch it)"),
+                (MQTT_AS, os.path.join(MQTT_AS_DIR, "mqtt_as", "__init__.py"),
+                 "no mqtt_as/ in %s (on no registry here: set MQTT_AS_DIR to a checkout)" % MQTT_AS_DIR)):
+            if not os.path.exists(found):
+                print("  %-14s not measured: %s" % (kind.name, missing))
+                continue
             with tempfile.TemporaryDirectory(dir=workdir) as scratch:
-                latencies = robust_latencies(scratch, pki, broker)
-                heap_k = smallest_heap(lambda k: robust_runs(scratch, pki, broker, k))
-                reconnects = robust_reconnects(scratch, pki, broker)
-            heap = heap_k if heap_k is not None else "> %dK" % HEAP_HIGH_K
-            row("umqtt.robust", latencies, heap, reconnects)
-        else:
-            print("  umqtt.robust   not measured: not in .deps/peers (tools/setup/fetch_umqtt.py could not"
-                  " fetch it)")
-        print("  mqtt_as        not measured: not on PyPI, npm or Debian here (PyPI has micropython-mqtt"
-              " 0.7b4, a 2020 fork named mqtt_async, not mqtt_as 0.8.3)")
+                latencies = peer_latencies(kind, scratch, pki, broker)
+                heap_k = smallest_heap(lambda k: peer_runs(kind, scratch, pki, broker, k))  # noqa: B023
+                reconnects = peer_reconnects(kind, scratch, pki, broker)
+            row(kind.name, latencies, heap_k if heap_k is not None else "> %dK" % HEAP_HIGH_K, reconnects)
     print("firmware: publish -> servo start (the decision path, journal write and servo included); "
           "peer: publish -> its callback")
 

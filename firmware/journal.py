@@ -9,10 +9,11 @@ Only dispenses are journaled: a command that is refused (expired, capped, reject
 nothing, so its redelivery can be decided afresh. Each entry keeps the device time the dispense
 began, which is also what the feeding cap counts (cap.py, tally()).
 
-Storage (smallfiles.py): one small file per slot (0-255) in <dir>/journal/, named by the slot in
-hex, holding one record, inline in LittleFS's metadata:
+Storage (smallfiles.py): one small file per slot (0-255), named by the slot in hex, in
+<dir>/journal/<first hex digit>/ (16 directories of 16 slots: a small LittleFS directory is
+compacted, and its block erased, less often), holding one record, inline in LittleFS's metadata:
 
-    BEGIN 0x10|bowls : began_at u32 LE | id (ASCII, 1-64)       30 bytes for a 20-character id
+    BEGIN 0x10|bowls : began_at u32 LE | id (ASCII, 1-64)       31 bytes for a 22-character id
     DONE  0x30|bowls : began_at u32 LE | crc32 of the id         13 bytes
 
 begin() writes BEGIN to the slot's file and finish() replaces it with DONE, each atomically
@@ -97,7 +98,7 @@ class Journal:
         self._state = bytearray(SLOTS)
         self._key = bytearray(4)
         self._head = bytearray(HEAD_LEN)
-        self._files = SmallFiles(directory + "/journal")
+        self._files = SmallFiles(directory + "/journal", fanout=True)
         # [(began_at, slot, id)] of the unfinished entries, read back by restore.py (then released)
         self._unfinished = bootonly.call("restore", "load_journal", self, directory)
 

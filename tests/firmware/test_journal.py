@@ -10,6 +10,12 @@ NOW = 1795730000
 HORIZON = 3600
 
 
+def journal_files(directory):
+    """Every file of the journal, as "<sub-directory>/<name>", sorted."""
+    root = directory + "/journal"
+    return sorted(sub + "/" + name for sub in os.listdir(root) for name in os.listdir(root + "/" + sub))
+
+
 def press(i):
     return "press-%014x" % i
 
@@ -75,10 +81,10 @@ def test_full_journal_refuses_begin_instead_of_forgetting_a_live_id():
         for i in range(3):
             journal.begin(press(i), NOW + i, 1)
             journal.finish(press(i))
-        files = sorted(os.listdir(directory + "/journal"))
+        files = journal_files(directory)
         error = raises(JournalFull, journal.begin, press(3), NOW + 3, 1)
         assert isinstance(error, OSError) and error.errno == 28  # the feeder refuses on OSError
-        assert not journal.seen(press(3)) and sorted(os.listdir(directory + "/journal")) == files
+        assert not journal.seen(press(3)) and journal_files(directory) == files
         assert all(journal.seen(press(i)) for i in range(3))
         journal.prune(NOW + HORIZON + 1)  # press(0) ages out, the rest are still live
         assert not journal.seen(press(0)) and journal.seen(press(1))
@@ -94,10 +100,10 @@ def test_finish_of_an_unknown_or_finished_id_writes_nothing():
         journal = Journal(directory, HORIZON)
         journal.begin("press-a", NOW, 1)
         journal.finish("press-a")
-        before = smallfiles.bytes_written, os.listdir(directory + "/journal")
+        before = smallfiles.bytes_written, journal_files(directory)
         journal.finish("press-a")
         journal.finish("never-begun")
-        assert (smallfiles.bytes_written, os.listdir(directory + "/journal")) == before
+        assert (smallfiles.bytes_written, journal_files(directory)) == before
     finally:
         remove_tree(directory)
 
@@ -113,7 +119,7 @@ def test_memory_and_flash_stay_bounded_over_many_commands():
             journal.prune(now)
             journal.begin(press(i), now, 1)
             journal.finish(press(i))
-            biggest = max(biggest, len(os.listdir(directory + "/journal")))
+            biggest = max(biggest, len(journal_files(directory)))
         assert journal.entries == HORIZON // step + 1
         assert biggest == journal.entries  # one small file per slot in use, rewritten when reused
         journal = Journal(directory, HORIZON)
@@ -171,7 +177,7 @@ def test_bit_flipped_record_costs_only_that_record():
         for command_id in ("press-a", "press-b", "press-c"):
             journal.begin(command_id, NOW, 1)
             journal.finish(command_id)
-        path = directory + "/journal/01"  # press-b's
+        path = directory + "/journal/0/01"  # press-b's
         with open(path, "rb") as f:
             data = bytearray(f.read())
         data[6] ^= 1
@@ -179,7 +185,7 @@ def test_bit_flipped_record_costs_only_that_record():
             f.write(data)
         journal = Journal(directory, HORIZON)
         assert journal.seen("press-a") and not journal.seen("press-b") and journal.seen("press-c")
-        assert journal.corrupt_records == 1 and "01" not in os.listdir(directory + "/journal")
+        assert journal.corrupt_records == 1 and "01" not in os.listdir(directory + "/journal/0")
     finally:
         remove_tree(directory)
 
@@ -190,6 +196,41 @@ def test_hot_records_fit_inline_in_littlefs_metadata():
     try:
         journal = Journal(directory, HORIZON)
         journal.begin("L" * 64, NOW, 3)
-        assert os.stat(directory + "/journal/00")[6] <= smallfiles.INLINE_MAX
+        assert os.stat(directory + "/journal/0/00")[6] <= smallfiles.INLINE_MAX
+    finally:
+        remove_tree(directory)
+
+
+def test_slots_are_spread_over_sixteen_directories_by_their_first_hex_digit():
+    directory = tmpdir()
+    try:
+        journal = Journal(directory, HORIZON)
+        for i in range(18):
+            journal.begin(press(i), NOW + i, 1)
+        assert journal_files(directory) == ["0/%02x" % i for i in range(16)] + ["1/10", "1/11"]
+        assert all(Journal(directory, HORIZON).seen(press(i)) for i in range(18))
+    finally:
+        remove_tree(directory)
+
+
+def test_the_flat_layout_of_earlier_firmware_is_moved_into_the_directories():
+    # Before the directories, every slot file sat in journal/ itself. A boot cut short while moving
+    # them leaves some moved and some not (each move is one rename): the next boot finishes the job.
+    directory = tmpdir()
+    try:
+        journal = Journal(directory, HORIZON)
+        for i in range(18):
+            journal.begin(press(i), NOW + i, 1)
+            if i % 2:
+                journal.finish(press(i))
+        root = directory + "/journal"
+        for name in ("00", "05", "10", "11"):  # moved back out: the flat layout, half undone
+            os.rename(root + "/" + name[0] + "/" + name, root + "/" + name)
+        with open(root + "/12.new", "wb") as f:
+            f.write(b"torn")  # a write cut short under the flat layout
+        journal = Journal(directory, HORIZON)
+        assert all(journal.seen(press(i)) for i in range(18)) and journal.corrupt_records == 0
+        assert journal.unfinished() == [(press(i), 1) for i in range(0, 18, 2)]
+        assert journal_files(directory) == ["0/%02x" % i for i in range(16)] + ["1/10", "1/11"]
     finally:
         remove_tree(directory)

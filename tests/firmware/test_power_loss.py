@@ -89,11 +89,11 @@ def journal_cut_at_every_byte(last_operation, check, free=False):
     directory = tmpdir()
     try:
         journal = journal_with_a_and_b(directory)
-        for durable in cut_states(directory + "/journal", lambda: last_operation(journal), free):
+        for durable in cut_states(directory + "/journal/0", lambda: last_operation(journal), free):
             journal_after = Journal(directory, HORIZON)
             assert journal_after.seen("press-a") and journal_after.seen("press-b")
             assert journal_after.corrupt_records == 0
-            assert not any(name.endswith(".new") for name in os.listdir(directory + "/journal"))
+            assert not any(name.endswith(".new") for name in os.listdir(directory + "/journal/0"))
             check(journal_after, durable)
             journal_after.begin("press-next", NOW, 1)  # a fresh slot, whatever the cut left
             assert Journal(directory, HORIZON).seen("press-next")
@@ -133,7 +133,7 @@ def test_journal_begin_into_a_reused_slot_cut_at_every_byte():
         journal.prune(NOW + HORIZON + 1)
         later = NOW + HORIZON + 1
         begin = lambda: journal.begin("press-new", later, 1)  # noqa: E731
-        for durable in cut_states(directory + "/journal", begin, free=True):
+        for durable in cut_states(directory + "/journal/0", begin, free=True):
             journal_after = Journal(directory, HORIZON, max_entries=1)
             journal_after.prune(later)
             check(journal_after, durable)
