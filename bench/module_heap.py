@@ -36,8 +36,10 @@ BOOT_ONLY = ("config", "startup", "restore", "reports")
 MODULES = ("bootonly", "command", "expiry", "messages", "smallfiles", "journal", "cap", "outbox",
            "servo", "feeder", "link", "app")
 BUTTON = ("button", "press", "presses")
-# (where, HAL, the HAL's boot-only network module: HAL.NETWORK, its button module: HAL.button imports it)
-HALS = (("board", "hal_board", ("board_network",), "board_button"), ("unix", "hal_sim", (), "sim_button"))
+# (where, HAL, boot-only modules of that HAL's device, its button module: HAL.button imports it). The
+# board's: boot.py's flashfs (the remount) and HAL.NETWORK's board_network (Wi-Fi, NTP).
+HALS = (("board", "hal_board", ("flashfs", "board_network"), "board_button"),
+        ("unix", "hal_sim", (), "sim_button"))
 # After each import: the heap's growth, then micropython.qstr_info()'s line (the interned names' pools).
 PROBE = """
 import gc
@@ -104,7 +106,7 @@ def main():
                  else "%22s" % "-" for where, _, _, _ in HALS]
         return "  %-13s %s" % (name, " ".join(cells))
 
-    for name in BOOT_ONLY + ("board_network",):
+    for name in BOOT_ONLY + ("flashfs", "board_network"):
         print(row(name) + "  boot only or rare: released after use (bootonly.py)")
     for name in MODULES + ("hal_board", "hal_sim") + BUTTON + ("board_button", "sim_button"):
         print(row(name))
