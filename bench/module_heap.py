@@ -11,10 +11,10 @@ ROMFS). The unix port is 64-bit, so every pointer costs twice what it costs on t
 the figures are an upper bound for the board.
 
 The board's set imports hal_board with stand-ins for the ESP32 port's own modules (machine,
-network, ntptime: bench/board_standins/), imported before the measure starts; the unix port's set
-imports hal_sim instead. Each set is measured in a process of its own. Names interned first are
-counted where they are first interned, so the split between modules shifts by a few hundred bytes
-between runs and layouts; the totals do not.
+network, ntptime: bench/peer_clients/host_network/), imported before the measure starts; the unix
+port's set imports hal_sim instead. Each set is measured in a process of its own. Interned names
+(qstrs) are counted where they are first interned, and their pools grow in steps, so the split
+between modules shifts by a few hundred bytes between layouts; the table shows that part apart.
 """
 
 import os
@@ -26,7 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 from tools import board  # noqa: E402  (the deploy's own compile step)
 
-STANDINS = os.path.join(HERE, "board_standins")
+STANDINS = os.path.join(HERE, "peer_clients", "host_network")
 PORT_MODULES = ("machine", "network", "ntptime")  # the ESP32 port's, stood in for on the unix port
 # Boot-only and rare-path modules (bootonly.py) are measured after the resident ones (which they
 # import) and then released; what stays of them (interned names) counts in the resident total.

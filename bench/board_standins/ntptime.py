@@ -1,5 +1,0 @@
-"""Stand-in for micropython-lib's ntptime (bench/module_heap.py only)."""
-
-
-def settime():
-    pass
