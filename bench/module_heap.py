@@ -1,4 +1,5 @@
-"""Where the firmware's heap goes: resident size of each module once imported, on the unix port.
+"""Where the firmware's heap goes: resident size of each module once imported, on the board's HAL
+(hal_board) and on the unix port's (hal_sim).
 
     .venv/bin/python bench/module_heap.py          (make bench runs it)
 
@@ -6,7 +7,14 @@ Each module is compiled with mpy-cross (as deployed) and imported in dependency 
 `micropython -X heapsize=256K`; the figure is the growth of gc.mem_alloc() after a collection,
 i.e. the bytecode, constants and module state that stay in the heap. On the board the same
 bytecode sits in the heap unless the modules are frozen into the MicroPython image (or put in
-ROMFS), which is what a 64K heap would need: the code alone is more than that.
+ROMFS). The unix port is 64-bit, so every pointer costs twice what it costs on the ESP32-C3:
+the figures are an upper bound for the board.
+
+The board's set imports hal_board with stand-ins for the ESP32 port's own modules (machine,
+network, ntptime: bench/peer_clients/host_network/), imported before the measure starts; the unix
+port's set imports hal_sim instead. Each set is measured in a process of its own. Interned names
+(qstrs) are counted where they are first interned, and their pools grow in steps, so the split
+between modules shifts by a few hundred bytes between layouts; the table shows that part apart.
 """
 
 import os
@@ -14,55 +22,107 @@ import subprocess
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
 from tools import board  # noqa: E402  (the deploy's own compile step)
 
-# Boot-only modules (bootonly.py) are measured first and released before the resident total; the
-# button's modules last: app imports presses (and so button and press) only when a button is configured.
-BOOT_ONLY = ("config",)
+STANDINS = os.path.join(HERE, "peer_clients", "host_network")
+PORT_MODULES = ("machine", "network", "ntptime")  # the ESP32 port's, stood in for on the unix port
+# Boot-only and rare-path modules (bootonly.py) are measured after the resident ones (which they
+# import) and then released; what stays of them (interned names) counts in the resident total.
+# The button's modules last: app imports presses (and so button and press) only when a button is
+# configured.
+BOOT_ONLY = ("config", "startup", "restore", "reports")
 MODULES = ("bootonly", "command", "expiry", "messages", "smallfiles", "journal", "cap", "outbox",
-           "servo", "hal_sim", "feeder", "link", "app")
+           "servo", "feeder", "link", "app")
 BUTTON = ("button", "press", "presses")
+# (where, HAL, boot-only modules of that HAL's device, its button module: HAL.button imports it). The
+# board's: boot.py's flashfs (the remount) and HAL.NETWORK's board_network (Wi-Fi, NTP).
+HALS = (("board", "hal_board", ("flashfs", "board_network"), "board_button"),
+        ("unix", "hal_sim", (), "sim_button"))
+# After each import: the heap's growth, then micropython.qstr_info()'s line (the interned names' pools).
 PROBE = """
 import gc
+import micropython
 import sys
+for name in %r:
+    __import__(name)
 gc.collect()
 before = gc.mem_alloc()
+micropython.qstr_info()
 for name in %r:
     __import__(name)
     gc.collect()
     after = gc.mem_alloc()
     print(name, after - before)
+    micropython.qstr_info()
     before = after
-for name in %r:
-    del sys.modules[name]
-gc.collect()
-print("released", gc.mem_alloc() - before)
-""" % (BOOT_ONLY + MODULES + BUTTON, BOOT_ONLY)
+    if name == %r:
+        for boot_only in %r:
+            del sys.modules[boot_only]
+        gc.collect()
+        print("released", gc.mem_alloc() - before)
+        before = gc.mem_alloc()
+"""
+
+
+def measure(build, hal, boot_only, button):
+    """{module: bytes} for the firmware with this HAL, plus "released" (negative: what came back)."""
+    path = [build, board.MPY_LIB, ".frozen"] + ([STANDINS] if hal == "hal_board" else [])
+    order = MODULES + (hal,) + boot_only + BUTTON + (button,)
+    probe = PROBE % (PORT_MODULES if hal == "hal_board" else (), order, boot_only[-1], boot_only)
+    env = dict(os.environ, MICROPYPATH=":".join(path))
+    out = subprocess.run([os.path.join(board.BIN, "micropython"), "-X", "heapsize=256K", "-c", probe],
+                         env=env, capture_output=True, text=True, check=True).stdout
+    sizes = {}
+    names = {}  # bytes of interned names (qstr pools) each module added
+    pooled = last = None
+    for line in out.splitlines():
+        if line.startswith("qstr pool:"):
+            pooled = int(line.rsplit("n_total_bytes=", 1)[1])
+            if last is not None:
+                names[last] = pooled - names[last]
+            continue
+        last, size = line.split()
+        sizes[last] = int(size)
+        names[last] = pooled
+    return sizes, names
 
 
 def main():
     with tempfile.TemporaryDirectory() as build:
         board.stage_modules(board.FIRMWARE, build)
-        env = dict(os.environ, MICROPYPATH="%s:%s:.frozen" % (build, board.MPY_LIB))
-        out = subprocess.run([os.path.join(board.BIN, "micropython"), "-X", "heapsize=256K", "-c", PROBE],
-                             env=env, capture_output=True, text=True, check=True).stdout
-    sizes = dict((name, int(size)) for name, size in (line.split() for line in out.splitlines()))
-    boot_only = sum(sizes[name] for name in BOOT_ONLY)
-    left_over = boot_only + sizes["released"]  # what stays of them: names interned while loading
-    feeder = left_over + sum(sizes[name] for name in MODULES)
-    with_button = feeder + sum(sizes[name] for name in BUTTON)
+        measured = dict((where, measure(build, hal, BOOT_ONLY + network, button))
+                        for where, hal, network, button in HALS)
+    sizes = dict((where, measured[where][0]) for where in measured)
+    names = dict((where, measured[where][1]) for where in measured)
     print("command: .venv/bin/python bench/module_heap.py (mpy-cross rv32imc, micropython -X heapsize=256K)")
-    for name in BOOT_ONLY:
-        print("  %-9s %6d B  boot only: released after boot (bootonly.py)" % (name, sizes[name]))
-    for name in MODULES + BUTTON:
-        print("  %-9s %6d B  %4.1f%%" % (name, sizes[name], 100.0 * sizes[name] / with_button))
-    print("boot-only modules released: %d of %d B back (%d B of interned names stay, counted below)"
-          % (boot_only - left_over, boot_only, left_over))
-    button_label = "with a button (+ %s)" % ", ".join(BUTTON)
-    for label, total in (("a feeder without a button", feeder), (button_label, with_button)):
-        print("resident firmware code and module state after boot, %s: %d B (%.0f%% of a 64K heap)"
-              % (label, total, 100.0 * total / 65536))
+    print("heap growth per module; in brackets, of which interned names (qstr pools: counted where a name")
+    print("is first interned, and a pool grows in steps, so this part shifts between modules and runs)")
+    print("  %-13s %22s %22s" % ("module", "board", "unix"))
+
+    def row(name):
+        cells = [("%6d B (names %5d B)" % (sizes[where][name], names[where][name])) if name in sizes[where]
+                 else "%22s" % "-" for where, _, _, _ in HALS]
+        return "  %-13s %s" % (name, " ".join(cells))
+
+    for name in BOOT_ONLY + ("flashfs", "board_network"):
+        print(row(name) + "  boot only or rare: released after use (bootonly.py)")
+    for name in MODULES + ("hal_board", "hal_sim") + BUTTON + ("board_button", "sim_button"):
+        print(row(name))
+    for where, hal, network, button in HALS:
+        measured = sizes[where]
+        boot_only = sum(measured[name] for name in BOOT_ONLY + network)
+        left_over = boot_only + measured["released"]  # what stays of them: names interned while loading
+        feeder = left_over + sum(measured[name] for name in MODULES + (hal,))
+        with_button = feeder + sum(measured[name] for name in BUTTON + (button,))
+        label = "on the board (%s)" % hal if where == "board" else "on the unix port (%s)" % hal
+        print("%s: boot-only modules released: %d of %d B back (%d B of interned names stay, counted below)"
+              % (label, boot_only - left_over, boot_only, left_over))
+        print("resident firmware code and module state after boot %s, a feeder without a button: %d B "
+              "(%.0f%% of a 64K heap); with a button (+ %s): %d B"
+              % (label, feeder, 100.0 * feeder / 65536, ", ".join(BUTTON + (button,)), with_button))
+
 
 if __name__ == "__main__":
     main()

@@ -1,9 +1,10 @@
 """The main loop: config, HAL, Journal, Outbox, Cap, Feeder, Dispenser and Link wired together.
 
-`boot(hal_factory, config_path)` is the whole device, on the board (main.py, hal_board) and on
-the unix port (main_unix.py, hal_sim): load the config, drive every gate to rest (a crash or power
-cut may have left one open), start the watchdog, join Wi-Fi (when configured) and sync the clock
-before TLS (certificate dates), then `App(config, hal, dispenser).run()`.
+`boot(hal_factory, config_path, pins)` is the whole device, on the board (main.py, hal_board) and
+on the unix port (main_unix.py, hal_sim): startup.py loads the config, drives every gate to rest (a
+crash or power cut may have left one open), starts the watchdog, joins Wi-Fi (when configured) and
+syncs the clock before TLS (certificate dates), and is released; then `App(config, hal,
+dispenser).run()`.
 
 One loop iteration: feed the watchdog, let the link connect when its backoff allows, send the
 queued results, send telemetry and prune the journal when due, then block in `link.poll(timeout)`
@@ -36,24 +37,22 @@ connect attempt, so no backlog of any size resets the board; a truly hung loop d
 import os
 
 import bootonly
+
+# The dispenser's module is imported here so that it stays loaded: startup.py builds the Dispenser
+# inside a boot-only call, which would otherwise drop servo from sys.modules while its code lives on.
+import servo  # noqa: F401
 from cap import DAY_S, Cap
 from command import MAX_PAYLOAD
 from feeder import Feeder
 from journal import Journal
 from link import Link
-from messages import render, status_message, telemetry_message
+from messages import render
 from outbox import InFlight, Outbox
-from servo import Dispenser
 
-# Longer than the slowest blocking step: one connect attempt is up to five socket operations
-# of mqtt.timeout_ms (10 s by default) each, and a dispense can dwell up to 10 s.
-WATCHDOG_MS = 60000
 # The loop wakes at least this often even with nothing due, to feed the watchdog.
 MAX_WAIT_MS = 5000
 PRUNE_INTERVAL_MS = 60000
 ERROR_PAUSE_MS = 1000
-WIFI_RETRY_PAUSE_MS = 2000
-NTP_RETRY_PAUSE_MS = 2000
 # Results sent and not yet acknowledged. A result's PUBACK reaches the device only after the
 # commands the broker sent before it (its in-flight window: 20 on mosquitto, 100 on AWS IoT), one
 # dispense each, so a smaller limit would hold results back during a backlog. AWS IoT accepts up
@@ -92,7 +91,8 @@ class App:
             feeding = config["feeding"]
             self.cap = Cap(self.journal, feeding["max_portions_per_hour"], feeding["max_portions_per_day"])
             self.feeder = Feeder(config, self.journal, self.outbox, dispenser, hal, self.cap)
-            self.feeder.recover()
+            # Commands a power cut interrupted: reported once (restore.py, released afterwards).
+            bootonly.call("restore", "report_interrupted", self.journal, self.outbox, hal)
             self.journal.prune(hal.unix_time())
         self.presses = None
         if config["button"] is not None:
@@ -101,7 +101,9 @@ class App:
             self.presses = Presses(config["button"], self.thing, hal, storage, capacity, self.feeder, log,
                                    self._room_for_a_result)
         self.in_flight = InFlight(self.outbox)  # results sent, not yet acknowledged
-        will = None if self.feeder is None else (self.states_topic, status_message(self.thing, "offline"))
+        will = None
+        if self.feeder is not None:
+            will = (self.states_topic, bootonly.call("reports", "status_message", self.thing, "offline"))
         self.link = Link(mqtt, self.thing, self._on_message, hal, will=will, on_connect=self._on_connect,
                          on_ack=self._on_ack, max_body=MAX_PAYLOAD, subscribe=self.feeder is not None)
         self.fixed_poll_ms = fixed_poll_ms
@@ -137,7 +139,7 @@ class App:
         if self.presses is not None:
             self.presses.in_flight.clear()
         if self.feeder is not None:
-            online = status_message(self.thing, "online", self.hal.unix_time())
+            online = bootonly.call("reports", "status_message", self.thing, "online", self.hal.unix_time())
             self.link.send(self.states_topic, online, 1, retain=True)
 
     def _on_ack(self, pid):
@@ -203,8 +205,8 @@ class App:
         uptime_s = hal.ticks_diff(now, self.started_ms) // 1000
         unix_now = hal.unix_time()
         cap.count(unix_now)
-        message = telemetry_message(self.thing, uptime_s, hal.free_heap(), self.outbox.depth,
-                                    self.outbox.dropped, unix_now, self.link, cap)
+        message = bootonly.call("reports", "telemetry_message", self.thing, uptime_s, hal.free_heap(),
+                                self.outbox.depth, self.outbox.dropped, unix_now, self.link, cap)
         self.link.send(self.states_topic, message, 0)
 
     def _wait_ms(self, now):
@@ -234,26 +236,9 @@ class App:
 
 
 def boot(hal_factory, config_path, pins, servo_hal=None, log=print, **app_options):
-    """The device from power-on: config, gates to rest, watchdog, Wi-Fi, clock, then the main loop
-    (never returns). pins: the HAL's PINS, for the config's pin numbers. servo_hal: the HAL the
-    servos use (default: the board's)."""
-    config = bootonly.call("config", "load", config_path, pins)  # validated, then the module is released
-    hal = hal_factory(config["led_pin"])
-    dispenser = None
-    if config["servos"] is not None:
-        # Before anything else: a crash or power cut mid-dispense may have left a gate open.
-        dispenser = Dispenser.from_config(servo_hal or hal, config["servos"])
-        dispenser.park()
-        log("app: gates at rest")
-    hal.watchdog_start(WATCHDOG_MS)
-    hal.led("connecting")
-    wifi = config.get("wifi")
-    if wifi is not None:
-        while not hal.wifi_connect(wifi["ssid"], wifi["password"], wifi["timeout_s"]):
-            hal.watchdog_feed()
-            hal.sleep_ms(WIFI_RETRY_PAUSE_MS)
-    # TLS checks certificate dates, and the journal's expiry needs the real time.
-    while not hal.time_sync():
-        hal.watchdog_feed()
-        hal.sleep_ms(NTP_RETRY_PAUSE_MS)
+    """The device from power-on: startup.prepare (config, gates to rest, watchdog, Wi-Fi, clock; then
+    released), then the main loop (never returns). pins: the HAL's PINS, for the config's pin
+    numbers. servo_hal: the HAL the servos use (default: the board's)."""
+    prepared = bootonly.call("startup", "prepare", hal_factory, config_path, pins, servo_hal, log)
+    config, hal, dispenser = prepared
     App(config, hal, dispenser, log=log, **app_options).run()

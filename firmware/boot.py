@@ -4,7 +4,7 @@ Remounts the filesystem without modification times (flashfs.py says why). Source
 like main.py: MicroPython runs these two by name.
 """
 
-import flashfs
+import bootonly
 from flashbdev import bdev  # the ESP32 port's frozen module: the filesystem's partition
 
-flashfs.remount_without_mtime(bdev, "/")
+bootonly.call("flashfs", "remount_without_mtime", bdev, "/")  # flashfs then leaves the heap

@@ -1,6 +1,13 @@
-"""Modules only boot needs (config validation, the upgrade's log migration): imported for one
-call, then released, so their code and tables do not stay in the heap for the whole run (config
-alone is ~6.8 KB of a 64K heap: bench/module_heap.py)."""
+"""Modules only boot needs (startup, config validation, restore, the upgrade's log migration) and
+rare paths (reports: status and telemetry): imported for one call, then released, so their code
+and tables do not stay in the heap for the whole run (config alone is ~5 KB of a 64K heap:
+bench/module_heap.py). What stays of a released module is the names it interned, once: importing
+it again interns nothing new (tests/firmware/test_reports.py).
+
+A module imported for the first time during a call leaves sys.modules with it, even when an object
+built in the call still uses its code, and a later import would then load a second copy. So the
+modules of long-lived objects are imported before such a call (app.py imports servo, whose
+Dispenser startup.py builds)."""
 
 import gc
 import sys

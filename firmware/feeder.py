@@ -6,8 +6,8 @@ servo moves) -> dispense -> outbox.put(result) -> journal.finish. Nothing moves 
 duplicate, an expired or a capped command, and every outcome puts exactly one result into the
 outbox.
 
-A crash or power loss between begin and finish leaves the id unfinished in the journal;
-recover() reports it once as `interrupted` on the next boot and never retries it, because
+A crash or power loss between begin and finish leaves the id unfinished in the journal; the next
+boot reports it once as `interrupted` (restore.report_interrupted) and never retries it, because
 the bowl may already have received food. A dispense that raises is reported the same way at
 once, and the gates are driven back to rest.
 """
@@ -34,24 +34,6 @@ class Feeder:
         self._begun = False
         self._decided = None
 
-    def recover(self):
-        """At boot: report every command that was begun but never finished, once."""
-        unfinished = self.journal.unfinished()
-        if not unfinished:
-            return
-        now = self.clock.unix_time()
-        for command_id, bowls in unfinished:
-            # A crash between outbox.put and journal.finish leaves the real result queued already.
-            if not self._queued(command_id):
-                self.outbox.put(messages.pack_result(command_id, INTERRUPTED, bowls, now, None))
-            self.journal.finish(command_id)
-
-    def _queued(self, command_id):
-        for _seq, packed in self.outbox.items():
-            if messages.result_id(packed) == command_id:
-                return True
-        return False
-
     def handle(self, payload):
         """Decide on one payload and queue its result; returns the status code. Never raises."""
         self._begun = False
@@ -60,7 +42,7 @@ class Feeder:
             return self._handle(payload)
         except Exception:
             # Only memory or storage failing gets here (parse never raises). Before begin nothing
-            # moved, so a rejection is the truth; after begin, recover() on the next boot reports
+            # moved, so a rejection is the truth; after begin, the next boot (restore.py) reports
             # the id as interrupted if its result never reached the outbox.
             if self._decided is None and not self._begun:
                 try:

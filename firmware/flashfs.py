@@ -6,7 +6,8 @@ makes a small record's commit 64 bytes instead of 32 (LittleFS pads a commit to 
 program size), so a metadata block fills, and is erased for compaction, sooner.
 bench/storage_mpy.py measures the difference on a LittleFS image.
 
-boot.py calls remount_without_mtime before anything opens a file. Existing files keep their
+boot.py calls remount_without_mtime before anything opens a file, through bootonly.call: the
+module is not needed afterwards and leaves the heap. Existing files keep their
 stored times; nothing else about the filesystem changes. Any other filesystem (FAT, from an old
 format) is left as it is.
 """

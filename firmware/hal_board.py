@@ -2,11 +2,10 @@
 
 - PWM: machine.PWM, created only at the first pulse width so the servo never sees the
   port's default frequency/duty for a moment (that twitches it); deinit releases the pin.
-- Wi-Fi: network.WLAN station with an overall timeout; a definitive failure (wrong password,
-  no AP) is retried after a pause until the timeout, because routers reboot too.
-- Time: ntptime sets the RTC. TLS checks certificate dates, so sync before connecting.
-  unix_time() adds the 1970->2000 offset when the port's epoch is 2000.
-- Watchdog: machine.WDT, fed by the main loop (and while waiting for Wi-Fi).
+- Wi-Fi and NTP: board_network.py (NETWORK), used only at boot by startup.py and released.
+- Time: unix_time() adds the 1970->2000 offset when the port's epoch is 2000.
+- Watchdog: machine.WDT, fed by the main loop (and while waiting for Wi-Fi and NTP).
+- Button: board_button.py, imported at the first button() call (only a button board makes one).
 - LED: optional (the XIAO ESP32C3 has no user LED). A pattern is a slow PWM on the LED pin,
   so it blinks by itself without a timer or the main loop.
 """
@@ -15,16 +14,9 @@ import gc
 import time
 
 import machine
-import network
-import ntptime
 
 # Seconds from 1970-01-01 to 2000-01-01, for ports whose time.time() counts from 2000.
 EPOCH_2000_OFFSET = 946684800
-WIFI_POLL_MS = 200
-WIFI_RETRY_PAUSE_MS = 1000
-NTP_ATTEMPTS = 3
-# Failures worth a fresh connect() rather than waiting on.
-WIFI_FAILED = (network.STAT_WRONG_PASSWORD, network.STAT_NO_AP_FOUND, network.STAT_CONNECT_FAIL)
 # state -> (blink frequency in Hz, share of the period lit, out of 65535)
 LED_PATTERNS = {
     "connecting": (4, 32768),  # fast blink
@@ -32,13 +24,6 @@ LED_PATTERNS = {
     "offline": (1, 6554),  # short blip once a second
     "dispensing": (10, 32768),  # flicker
 }
-
-
-def _start_connect(wlan, ssid, password):
-    try:
-        wlan.connect(ssid, password)
-    except OSError:
-        pass  # "internal state error" while the driver is still busy: the polling loop waits it out
 
 
 class BoardPWM:
@@ -64,23 +49,9 @@ class BoardPWM:
             self._pwm = None
 
 
-class BoardButton:
-    """The button's pin, with the sim button's methods: value(), and poll() (nothing to poll: the IRQ)."""
-
-    def __init__(self, pin, on_edge):
-        self._pin = machine.Pin(pin, machine.Pin.IN, machine.Pin.PULL_UP)
-        if on_edge is not None:
-            self._pin.irq(handler=on_edge, trigger=machine.Pin.IRQ_FALLING | machine.Pin.IRQ_RISING)
-
-    def value(self):
-        return self._pin.value()
-
-    def poll(self):
-        pass
-
-
 class HAL:
     PINS = (0, 21)  # the ESP32-C3's GPIO numbers, first and last: config.py validates pins against them
+    NETWORK = "board_network"  # joins Wi-Fi and sets the clock at boot (startup.py)
 
     def __init__(self, led_pin=None):
         self.led_pin = led_pin
@@ -94,7 +65,10 @@ class HAL:
     def button(self, pin, on_edge=None):
         """The button on GPIO pin: input with the internal pull-up (pressed = 0, the button shorts it to
         GND). on_edge(pin) is a soft IRQ on both edges: it runs between bytecodes, so it may allocate,
-        and it should only set a flag for the main loop."""
+        and it should only set a flag for the main loop. Its class is imported only here: a board
+        without a button never loads it."""
+        from board_button import BoardButton
+
         return BoardButton(pin, on_edge)
 
     def sleep_ms(self, ms):
@@ -111,38 +85,6 @@ class HAL:
 
     def free_heap(self):
         return gc.mem_free()
-
-    def wifi_connect(self, ssid, password, timeout_s):
-        """Join the network; True once connected, False when timeout_s passes first."""
-        wlan = network.WLAN(network.STA_IF)
-        wlan.active(True)
-        if wlan.isconnected():
-            return True
-        start = time.ticks_ms()
-        _start_connect(wlan, ssid, password)
-        while time.ticks_diff(time.ticks_ms(), start) < timeout_s * 1000:
-            if wlan.isconnected():
-                return True
-            self.watchdog_feed()
-            if wlan.status() in WIFI_FAILED:
-                wlan.disconnect()
-                time.sleep_ms(WIFI_RETRY_PAUSE_MS)
-                _start_connect(wlan, ssid, password)
-            else:
-                time.sleep_ms(WIFI_POLL_MS)
-        wlan.disconnect()  # stop the driver retrying in the background; the caller decides when to try again
-        return False
-
-    def time_sync(self):
-        """Set the RTC from NTP; True on success."""
-        for _ in range(NTP_ATTEMPTS):
-            self.watchdog_feed()
-            try:
-                ntptime.settime()
-                return True
-            except (OSError, OverflowError):  # timeout / no route; a garbled reply
-                time.sleep_ms(WIFI_RETRY_PAUSE_MS)
-        return False
 
     def watchdog_start(self, timeout_ms):
         self._wdt = machine.WDT(timeout=timeout_ms)

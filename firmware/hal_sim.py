@@ -42,41 +42,9 @@ class SimPWM:
         self._hal.record_pwm(self._pin, 0)
 
 
-class SimButton:
-    """A virtual push button on a pull-up input: level 1 released, 0 pressed.
-
-    In a test, `set(level)` changes the level and calls the edge handler, as the pin IRQ would.
-    For a device in another process (tools/sim_board.py, the HIL tests) the level comes from a
-    file instead: `level_path` holds "0" while the button is held, and `poll()` (called by the
-    main loop whenever it wakes) turns a change into the edge handler call."""
-
-    def __init__(self, on_edge, level_path=None):
-        self._on_edge = on_edge
-        self._level_path = level_path
-        self._level = 1
-
-    def value(self):
-        return self._level
-
-    def set(self, level):
-        self._level = level
-        if self._on_edge is not None:
-            self._on_edge(self)
-
-    def poll(self):
-        if self._level_path is None:
-            return  # driven by set() in-process
-        try:
-            with open(self._level_path) as f:
-                level = 0 if f.read(1) == "0" else 1
-        except OSError:
-            level = 1  # no file: nobody is pressing
-        if level != self._level:
-            self.set(level)
-
-
 class HAL:
     PINS = (0, 21)  # the board's (hal_board.HAL.PINS): a config that runs here runs there
+    NETWORK = None  # no Wi-Fi to join or clock to set: the host has both (hal_board's is board_network)
 
     def __init__(self, led_pin=None, trace_path=None, virtual=True, start_unix=1795730000, freeze_at_write=0,
                  clock_offset_s=0, button_path=None):
@@ -147,19 +115,16 @@ class HAL:
 
     # -- button --------------------------------------------------------------
     def button(self, pin, on_edge=None):
-        """The button on GPIO pin (pull-up input); on_edge(pin) runs on every level change."""
+        """The button on GPIO pin (pull-up input); on_edge(pin) runs on every level change. Its class
+        is imported only here, as on the board: a device without a button never loads it."""
+        from sim_button import SimButton
+
         return SimButton(on_edge, self.button_path)
 
     # -- the rest of the board ---------------------------------------------
     def free_heap(self):
         mem_free = getattr(gc, "mem_free", None)
         return mem_free() if mem_free is not None else 0
-
-    def wifi_connect(self, ssid, password, timeout_s):
-        return True
-
-    def time_sync(self):
-        return True
 
     def watchdog_start(self, timeout_ms):
         self.watchdog_timeout_ms = timeout_ms

@@ -23,9 +23,9 @@ BEGIN, reported `interrupted`. Forgetting an id writes nothing: its DONE file st
 reuses the slot (the lowest free one), and if the device reboots first it is loaded again and
 forgotten again by the next prune (a command that old is refused as expired anyway, see below).
 So a dispense costs two metadata commits and no erase. A damaged file is counted in
-corrupt_records and removed (its id is forgotten early, as a corrupt log record was). Data from
-the log-based journal (journal.log) is moved over once, at the first boot after the upgrade
-(migrate.py).
+corrupt_records and removed (its id is forgotten early, as a corrupt log record was). Loading
+at boot is restore.py's (released afterwards); data from the log-based journal (journal.log) is
+moved over once, at the first boot after the upgrade (migrate.py).
 
 Memory is fixed at load: per slot, the crc32 of the id, began_at and a state byte (2.3 KB for all
 256), nothing per id beyond that. seen() compares crc32s, so an id whose crc32 equals a remembered
@@ -62,21 +62,22 @@ import binascii
 import struct
 from array import array
 
+import bootonly
 from micropython import const
 from smallfiles import SmallFiles
 
-_BEGIN = const(0x10)
-_DONE = const(0x30)
-_TYPE_MASK = const(0xF0)
-_BOWLS_MASK = const(0x03)
+BEGIN = const(0x10)
+DONE = const(0x30)
+TYPE_MASK = const(0xF0)
+BOWLS_MASK = const(0x03)
 SLOTS = 256
 MAX_ID_LEN = 64
 _MAX_TIME = const(0xFFFFFFFF)
 _ENOSPC = const(28)
-_HEAD_LEN = const(4)  # began_at
+HEAD_LEN = const(4)  # began_at
 # Per-slot state bits; the low two are the bowls mask.
 _USED = const(0x80)
-_FINISHED = const(0x40)
+FINISHED = const(0x40)
 
 
 class JournalFull(OSError):
@@ -96,50 +97,10 @@ class Journal:
         self._began = array("I", bytes(4 * SLOTS))
         self._state = bytearray(SLOTS)
         self._key = bytearray(4)
-        self._head = bytearray(_HEAD_LEN)
+        self._head = bytearray(HEAD_LEN)
         self._files = SmallFiles(directory + "/journal", fanout=True)
-        self._files.upgrade_from_log(directory + "/journal.log", "journal")
-        self._unfinished = self._load()
-
-    # -- loading ---------------------------------------------------------------------------------
-
-    def _load(self):
-        """Remember every valid file; return [(began_at, slot, id)] of the unfinished ones, oldest first."""
-        pending = []  # type: list
-        doomed = []  # type: list
-        view = self._files.read_buffer()  # leftovers and damaged files, removed once the listing is done
-        for name in self._files.names():
-            if self._files.is_leftover(name):
-                doomed.append(name)
-                continue
-            try:
-                slot = int(name, 16)
-            except ValueError:
-                continue  # not ours
-            try:
-                record = self._files.read(name, view)
-            except ValueError:
-                self.corrupt_records += 1
-                doomed.append(name)
-                continue
-            if record is None:  # a create cut short: its begin() never returned
-                doomed.append(name)
-                continue
-            kind, body = record
-            if kind & _TYPE_MASK == _DONE and len(body) == _HEAD_LEN + 4:
-                began_at, crc = struct.unpack_from("<II", body, 0)
-            elif kind & _TYPE_MASK == _BEGIN and len(body) > _HEAD_LEN:
-                began_at = struct.unpack_from("<I", body, 0)[0]
-                crc = binascii.crc32(body[_HEAD_LEN:])
-                pending.append((began_at, slot, bytes(body[_HEAD_LEN:]).decode()))
-            else:
-                continue  # a record type from a later firmware: ignored rather than refusing to boot
-            finished = _FINISHED if kind & _TYPE_MASK == _DONE else 0
-            self._remember(slot, crc, began_at, (kind & _BOWLS_MASK) | finished)
-        for name in doomed:
-            self._files.remove(name)
-        pending.sort()
-        return pending
+        # [(began_at, slot, id)] of the unfinished entries, read back by restore.py (then released)
+        self._unfinished = bootonly.call("restore", "load_journal", self, directory)
 
     # -- slots -----------------------------------------------------------------------------------
 
@@ -194,29 +155,29 @@ class Journal:
             raise JournalFull(_ENOSPC, "journal full: %d ids inside the horizon" % self.max_entries)
         slot = self._free_slot()
         struct.pack_into("<I", self._head, 0, now)
-        bowls = bowls_mask & _BOWLS_MASK
+        bowls = bowls_mask & BOWLS_MASK
         # Durable, then remembered. The slot's file is free: at most a forgotten id's DONE record,
         # which a cut may lose as safely as forgetting it.
-        self._files.write("%02x" % slot, _BEGIN | bowls, self._head, encoded, free=True)
+        self._files.write("%02x" % slot, BEGIN | bowls, self._head, encoded, free=True)
         self._remember(slot, binascii.crc32(encoded), now, bowls)
 
     def finish(self, command_id):
         """Durably mark command_id completed; a no-op for an unknown or already finished id."""
         slot = self._find(command_id.encode())
-        if slot < 0 or self._state[slot] & _FINISHED:
+        if slot < 0 or self._state[slot] & FINISHED:
             return
         struct.pack_into("<I", self._head, 0, self._began[slot])
         hashes = memoryview(self._hashes)
-        self._files.write("%02x" % slot, _DONE | (self._state[slot] & _BOWLS_MASK), self._head,
+        self._files.write("%02x" % slot, DONE | (self._state[slot] & BOWLS_MASK), self._head,
                           hashes[4 * slot : 4 * slot + 4])
-        self._state[slot] |= _FINISHED
+        self._state[slot] |= FINISHED
 
     def unfinished(self):
         """[(command_id, bowls_mask)] begun before this boot and not finished since, oldest first."""
         result = []
         for _began_at, slot, command_id in self._unfinished:
-            if self._state[slot] & (_USED | _FINISHED) == _USED:
-                result.append((command_id, self._state[slot] & _BOWLS_MASK))
+            if self._state[slot] & (_USED | FINISHED) == _USED:
+                result.append((command_id, self._state[slot] & BOWLS_MASK))
         return result
 
     def prune(self, now):
@@ -225,7 +186,7 @@ class Journal:
 
     def _forget_before(self, cutoff):
         for slot in range(SLOTS):
-            if self._state[slot] & _FINISHED and self._began[slot] < cutoff:
+            if self._state[slot] & FINISHED and self._began[slot] < cutoff:
                 self._forget(slot)  # its DONE file stays until the slot is reused (see above)
 
     def tally(self, since_short, since_long, counts):
@@ -246,6 +207,3 @@ class Journal:
                 if at > since_short:
                     counts[0] += bowls & 1
                     counts[1] += (bowls >> 1) & 1
-
-    def close(self):
-        pass  # every write is closed when it returns; kept so callers need not know

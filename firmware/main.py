@@ -1,6 +1,7 @@
 """Board entry point (MicroPython runs /main.py after boot): the board HAL and the shared boot.
 
-Wi-Fi (timeout and retry), NTP before TLS, the watchdog and the main loop are in app.boot.
+Wi-Fi (timeout and retry), NTP before TLS and the watchdog are in startup.py (run once by
+app.boot, then released); the main loop is app.App.
 """
 
 import app

@@ -1,4 +1,5 @@
-"""Device → cloud messages: the compact stored form of a result and its JSON (docs/protocol.md).
+"""Device → cloud results: their compact stored form and their JSON (docs/protocol.md). Status and
+telemetry messages, sent rarely, are in reports.py.
 
 A result is stored in the flash outbox in binary, because every stored byte costs flash
 wear (budget: 128 B per dispensed command, journal records included), and rendered to JSON
@@ -70,24 +71,3 @@ def render(thing, seq, packed):
         at,
     )
     return (head + tail).encode()
-
-
-def status_message(thing, status, at=None):
-    """Status `online` (with at) after a connect; `offline` (no at) is the MQTT last will."""
-    tail = "" if at is None else ', "at": %d' % at
-    text = '{"v": 1, "type": "status", "thing": %s, "status": %s%s}'
-    return (text % (json.dumps(thing), json.dumps(status), tail)).encode()
-
-
-def telemetry_message(thing, uptime_s, heap_free, outbox_depth, dropped, at, link, cap):
-    """link: connect_failures and last_error (text or None); cap: the feeding cap's counters (cap.py)."""
-    hour = cap.portions_hour
-    day = cap.portions_day
-    return (
-        '{"v": 1, "type": "telemetry", "thing": %s, "uptime_s": %d, "heap_free": %d, "outbox_depth": %d, '
-        '"dropped": %d, "connect_failures": %d, "last_error": %s, '
-        '"portions_hour": {"left": %d, "right": %d}, "portions_day": {"left": %d, "right": %d}, '
-        '"max_portions_per_hour": %d, "max_portions_per_day": %d, "at": %d}'
-        % (json.dumps(thing), uptime_s, heap_free, outbox_depth, dropped, link.connect_failures,
-           json.dumps(link.last_error), hour[0], hour[1], day[0], day[1], cap.per_hour, cap.per_day, at)
-    ).encode()

@@ -1,6 +1,6 @@
 """Move the journal and the outbox from their log files (records.py, firmware before the small-file
 layout) into smallfiles.py's layout. Runs once, at the first boot after the upgrade, and is
-imported only then.
+imported only then (by restore.py).
 
 Each migration clears the new directory, writes every live record into it, and removes the log
 last. A power cut at any point leaves the log in place, so the next boot starts the migration
@@ -18,10 +18,11 @@ import os
 import struct
 
 import records
+from restore import names
 
 
 def _clear(files):
-    for name in list(files.names()):
+    for name in list(names(files)):
         files.remove(name)
 
 

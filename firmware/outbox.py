@@ -25,13 +25,14 @@ with its seq, which the protocol allows; a drop is the one write of `s` or `t`, 
 message, and a cut leaves the other, the state before the drop. The files put() and a drop write
 hold nothing that must survive, so they are written as free (smallfiles.write: faster on the
 unix port, and a cut may leave them missing). A damaged file costs only its message, counted in
-corrupt_records. Data from the log-based outbox (outbox.log) is moved over once, at the first
-boot after the upgrade (migrate.py).
+corrupt_records. Loading at boot is restore.py's (released afterwards); data from the log-based
+outbox (outbox.log) is moved over once, at the first boot after the upgrade (migrate.py).
 """
 
 import struct
 from array import array
 
+import bootonly
 from micropython import const
 from smallfiles import SmallFiles
 
@@ -40,7 +41,7 @@ DONE = 2
 STATE = 5
 _FIRST_SEQ = const(1)
 _MAX_SEQ = const(0xFFFFFFFF)
-_STATE_FILES = ("s", "t")
+STATE_FILES = ("s", "t")
 
 
 class Outbox:
@@ -51,7 +52,7 @@ class Outbox:
         self.next_seq = _FIRST_SEQ
         self.dropped = 0
         self._kept_from = 0  # messages below this seq were dropped (persisted in `s` or `t`)
-        self._state_at = 1  # which of _STATE_FILES holds the newest state: the next drop writes the other
+        self._state_at = 1  # which of STATE_FILES holds the newest state: the next drop writes the other
         self.corrupt_records = 0  # damaged files found at load
         self._seqs = []  # type: list  # waiting messages, oldest first, parallel to _payloads, _files_of
         self._payloads = []  # type: list
@@ -60,8 +61,7 @@ class Outbox:
         self._file_busy = bytearray()  # per pool file: 1 while it holds a waiting message
         self._head = bytearray(12)
         self._files = SmallFiles(directory + "/outbox")
-        self._files.upgrade_from_log(directory + "/outbox.log", "outbox")
-        self._load()
+        bootonly.call("restore", "load_outbox", self, directory)  # read back; restore.py then leaves the heap
         while len(self._seqs) > self.capacity:  # the capacity was lowered in the config
             self._drop_oldest()
 
@@ -69,64 +69,10 @@ class Outbox:
     def depth(self):
         return len(self._seqs)
 
-    def _load(self):
-        doomed = []  # type: list
-        loaded_state = False
-        view = self._files.read_buffer()
-        for name in self._files.names():
-            if self._files.is_leftover(name):
-                doomed.append(name)
-                continue
-            index = -1  # a state file
-            if name not in _STATE_FILES:
-                try:
-                    index = int(name)
-                except ValueError:
-                    continue  # not ours
-                self._grow_pool(index + 1)
-            try:
-                record = self._files.read(name, view)
-            except ValueError:
-                self.corrupt_records += 1  # a damaged pool file is free; its message is lost
-                continue
-            if record is None:
-                continue  # a create cut short, or empty: a free file
-            kind, body = record
-            if kind == STATE and len(body) == 12 and index < 0:
-                next_seq, dropped, kept_from = struct.unpack("<III", body)
-                if loaded_state and dropped <= self.dropped:
-                    continue  # the older state (every drop counts one more)
-                loaded_state = True
-                self.dropped, self._kept_from = dropped, kept_from
-                self._state_at = _STATE_FILES.index(name)
-                self.next_seq = max(self.next_seq, next_seq)
-                continue
-            if kind not in (PUT, DONE) or len(body) < 4 or index < 0:
-                continue
-            seq = struct.unpack_from("<I", body, 0)[0]
-            self._file_seqs[index] = seq
-            self.next_seq = max(self.next_seq, seq + 1)
-            if kind == PUT:
-                self._insert(seq, bytes(body[4:]), index)
-        for name in doomed:
-            self._files.remove(name)
-        while self._seqs and self._seqs[0] < self._kept_from:  # dropped: their files are free
-            self._forget(0)
-
     def _grow_pool(self, size):
         while len(self._file_seqs) < size:
             self._file_seqs.append(0)
             self._file_busy.append(0)
-
-    def _insert(self, seq, payload, index):
-        """Add a loaded message in seq order (files come in no particular order)."""
-        i = len(self._seqs)
-        while i > 0 and self._seqs[i - 1] > seq:
-            i -= 1
-        self._seqs.insert(i, seq)
-        self._payloads.insert(i, payload)
-        self._files_of.insert(i, index)
-        self._file_busy[index] = 1
 
     def _free_file(self):
         """The free pool file holding the oldest seq; the pool grows when fewer than two are free."""
@@ -170,7 +116,7 @@ class Outbox:
         self._kept_from = self._seqs[0] + 1
         struct.pack_into("<III", self._head, 0, self.next_seq, self.dropped, self._kept_from)
         self._state_at = 1 - self._state_at
-        self._files.write(_STATE_FILES[self._state_at], STATE, self._head, free=True)
+        self._files.write(STATE_FILES[self._state_at], STATE, self._head, free=True)
         self._forget(0)
 
     def _release(self, i):
@@ -184,12 +130,6 @@ class Outbox:
         self._seqs.pop(i)
         self._payloads.pop(i)
         self._files_of.pop(i)
-
-    def peek(self):
-        """(seq, payload) of the oldest message, or None."""
-        if not self._seqs:
-            return None
-        return self._seqs[0], self._payloads[0]
 
     def at(self, index):
         """(seq, payload) of the index-th oldest message (0 = the oldest); IndexError past the end."""
@@ -206,9 +146,6 @@ class Outbox:
         """(seq, payload) of every waiting message, oldest first."""
         for i in range(len(self._seqs)):
             yield self._seqs[i], self._payloads[i]
-
-    def close(self):
-        pass  # every write is closed when it returns; kept so callers need not know
 
 
 class InFlight:

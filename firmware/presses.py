@@ -27,11 +27,10 @@ A press, in this order:
    dropped while connected).
 """
 
-import os
-
 import button
 import press
 from outbox import InFlight, Outbox
+from smallfiles import make_dir
 
 IDLE_POLL_MS = 50
 QUEUE_DIR = "/presses"
@@ -51,7 +50,7 @@ class Presses:
             settings["debounce_ms"], settings["double_ms"], settings["long_ms"], hal.ticks_diff
         )
         directory = storage_dir + QUEUE_DIR
-        _make_dir(directory)
+        make_dir(directory)
         self.queue = Outbox(directory, capacity)
         self.in_flight = InFlight(self.queue)
         # The first and the last edge since the loop last looked (the IRQ records them, also while the
@@ -116,10 +115,3 @@ class Presses:
             if pid < 0:
                 return
             self.in_flight.sent(pid, seq)
-
-
-def _make_dir(path):
-    try:
-        os.mkdir(path)
-    except OSError:
-        pass  # exists already

@@ -32,11 +32,6 @@ class Servo:
         self.dispense_deg = dispense_deg
         self.dwell_ms = dwell_ms
 
-    @classmethod
-    def from_config(cls, hal, servo_config):
-        c = servo_config
-        return cls(hal, c["pin"], c["min_us"], c["max_us"], c["rest_deg"], c["dispense_deg"], c["dwell_ms"])
-
     def pulse_ns(self, degrees):
         return (self.min_us * 1000) + (self.max_us - self.min_us) * 1000 * degrees // 180
 
@@ -70,11 +65,6 @@ class Dispenser:
         self.left = left
         self.right = right
         self.busy = False
-
-    @classmethod
-    def from_config(cls, hal, servos_config):
-        left = Servo.from_config(hal, servos_config["left"])
-        return cls(hal, left, Servo.from_config(hal, servos_config["right"]))
 
     def dispense(self, bowls):
         """Feed the bowls in the mask, left first; True when it ran, False when refused as busy."""

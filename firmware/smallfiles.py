@@ -14,15 +14,19 @@ write(name, ...) replaces the file's record atomically: after a power cut the fi
 record or the new one, never a mix, on every filesystem:
 - LittleFS is copy-on-write: an opened file's new content is committed by close() in one
   metadata commit, or not at all. So the record is written in place (one commit once the file
-  exists; a new file's open is a commit of its own that leaves it empty until the close).
+  exists; a new file's open is a commit of its own that leaves it empty until the close). Which
+  filesystem the directory is on is checked once, at boot, by restore.py (`in_place`); until
+  then a write takes the rename below, which is atomic on LittleFS too.
 - Elsewhere (the unix port's POSIX filesystem, FAT) a rewrite in place could be torn, so the
   record goes to `<name>.new`, which is then renamed over the file (atomic on POSIX). A leftover
-  `.new` is a write that never returned: load() callers remove it (is_leftover).
+  `.new` is a write that never returned: loading at boot (restore.py) removes it.
   A caller whose file holds only a free (disposable) record says so (write(..., free=True)): the
   file is then removed before the rename, because ext4 flushes the renamed file's data when a
   rename replaces an existing file (and when a truncated file is closed), which makes the rename
   over it ~2.5x slower on the unix port. A cut then leaves the old record, no file, or the new one.
 An empty file is a create that never returned (LittleFS); any other file failing its CRC is damage.
+Reading the records back (and the filesystem check) happens only at boot, in restore.py, which
+leaves the heap afterwards.
 
 `bytes_written` counts every byte this module writes, so the benchmark measures real writes.
 """
@@ -30,49 +34,20 @@ An empty file is a create that never returned (LittleFS); any other file failing
 import binascii
 import os
 
-from micropython import const
-
 # LittleFS's inline limit with MicroPython's defaults (cache_size = 4 * 32 B); bigger files still
 # work, they take a block of their own (and its erase).
 INLINE_MAX = 128
 MAX_RECORD = 1024  # a bound keeps a damaged file from being read far
-_NEW = ".new"
-_S_IFDIR = const(0x4000)
+NEW = ".new"  # the suffix of a write in progress (restore.py removes leftovers)
 
 bytes_written = 0
 
 
-def _rewrites_atomically(directory):
-    """True when directory is on LittleFS (copy-on-write files); False on POSIX, FAT and CPython."""
-    try:
-        import vfs
-    except ImportError:
-        return False
-    if directory[:1] != "/":
-        directory = os.getcwd().rstrip("/") + "/" + directory
-    best, best_mount = None, ""
-    for fs, mount in vfs.mount():  # no arguments: the mount table
-        inside = directory == mount or directory.startswith(mount.rstrip("/") + "/")
-        if inside and len(mount) >= len(best_mount):
-            best, best_mount = fs, mount
-    return type(best).__name__ in ("VfsLfs1", "VfsLfs2")
-
-
-def _make_dir(path):
+def make_dir(path):
     try:
         os.mkdir(path)
     except OSError:
         pass  # exists already; a real failure shows up at the first write
-
-
-def _entries(path):
-    """(name, is_directory) of each entry in the directory at path, one at a time."""
-    if not hasattr(os, "ilistdir"):  # CPython, for the tests
-        for name in os.listdir(path):
-            yield name, os.stat(path + "/" + name)[0] & _S_IFDIR != 0
-        return
-    for entry in os.ilistdir(path):  # no list of every name at once
-        yield entry[0], entry[1] == _S_IFDIR
 
 
 class SmallFiles:
@@ -81,61 +56,18 @@ class SmallFiles:
         journal's 256 slots: 16 directories of 16). A LittleFS directory is a metadata pair, and a
         compaction copies every file in it into the freshly erased block: fewer files per directory
         leave more of the block free, so it fills, and is erased, less often. Files of the flat
-        layout (before fanout) are moved into place here, each by an atomic rename."""
-        _make_dir(directory)
+        layout (before fanout) are moved into place at boot by restore.py, each by an atomic rename."""
+        make_dir(directory)
         self.directory = directory
         self._prefix = directory + "/"
         self.fanout = fanout
-        self.in_place = _rewrites_atomically(directory)
+        self.in_place = False  # True on LittleFS: set at boot by restore.py, which checks the mount
         self._record = bytearray(64)  # reused for every write; grows to the largest record
-        if fanout:
-            self._spread_flat_files()
-
-    def _spread_flat_files(self):
-        while True:
-            flat = []  # type: list
-            for name, is_directory in _entries(self.directory):
-                if not is_directory and name[0] != ".":  # a dot name has no sub-directory of its own
-                    flat.append(name)
-                    if len(flat) == 16:  # a bounded batch: a flat journal has up to 256 files
-                        break
-            if not flat:
-                return
-            for name in flat:
-                _make_dir(self._prefix + name[0])
-                os.rename(self._prefix + name, self._path(name))
-
-    def upgrade_from_log(self, log_path, kind):
-        """At the first boot after the upgrade from the log-based layout (records.py), move the log
-        at log_path into this directory with migrate.<kind> (`journal` or `outbox`)."""
-        try:
-            os.stat(log_path)
-        except OSError:
-            return
-        import bootonly  # only then: migrate (and records) stay out of the heap on every other boot
-
-        bootonly.call("migrate", kind, log_path, self)
 
     def _path(self, name):
         if self.fanout:
             return self._prefix + name[0] + "/" + name
         return self._prefix + name
-
-    def names(self):
-        """The names of every file in the directory, in no particular order."""
-        if not self.fanout:
-            for name, _ in _entries(self.directory):
-                yield name
-            return
-        for subdirectory, is_directory in _entries(self.directory):
-            if is_directory:
-                for name, _ in _entries(self._prefix + subdirectory):
-                    yield name
-
-    @staticmethod
-    def is_leftover(name):
-        """A `.new` file: a write cut short before its rename; remove it and keep the old record."""
-        return name.endswith(_NEW)
 
     def write(self, name, kind, head, body=b"", free=False):
         """Atomically replace (or create) `name` with the record (kind, head + body); durable on return.
@@ -154,7 +86,7 @@ class SmallFiles:
         for i in range(4):
             record[size + i] = (crc >> (8 * i)) & 0xFF
         path = self._path(name)
-        target = path if self.in_place else path + _NEW
+        target = path if self.in_place else path + NEW
         if free and not self.in_place:
             try:
                 os.remove(path)
@@ -165,7 +97,7 @@ class SmallFiles:
         except OSError:
             if not self.fanout:
                 raise
-            _make_dir(self._prefix + name[0])  # its sub-directory's first file
+            make_dir(self._prefix + name[0])  # its sub-directory's first file
             f = open(target, "wb")
         with f:
             written = f.write(memoryview(record)[: size + 4])
@@ -178,26 +110,6 @@ class SmallFiles:
             except OSError:  # FAT cannot rename over a file: not atomic there (the ESP32 formats LittleFS)
                 self.remove(name)
                 os.rename(target, path)
-
-    @staticmethod
-    def read_buffer():
-        """A buffer for read(): the caller keeps it only while loading, so it is not resident."""
-        return memoryview(bytearray(MAX_RECORD + 1))
-
-    def read(self, name, view):
-        """(kind, body) of the record in `name`, body a memoryview into view (from read_buffer()). None
-        for an empty file (a create cut short); ValueError for a damaged one (bad CRC, bad size)."""
-        with open(self._path(name), "rb") as f:
-            n = f.readinto(view)
-        if not n:
-            return None
-        if n < 5 or n > MAX_RECORD:
-            raise ValueError("damaged record")
-        end = n - 4
-        crc = view[end] | (view[end + 1] << 8) | (view[end + 2] << 16) | (view[end + 3] << 24)
-        if binascii.crc32(view[:end]) != crc:
-            raise ValueError("damaged record")
-        return view[0], view[1:end]
 
     def remove(self, name):
         try:

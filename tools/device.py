@@ -42,7 +42,7 @@ DEFAULT_FLASH = os.path.join(ROOT, ".flash", "device")
 # The board's import path: the flash root, then lib/, then the interpreter's frozen modules (ssl).
 FLASH_PATH = ":lib:.frozen"
 TRACE = "servo.trace"
-BUTTON_LEVEL = "button.level"  # the virtual button (hal_sim.SimButton, tools/sim_board.py)
+BUTTON_LEVEL = "button.level"  # the virtual button (sim_button.SimButton, tools/sim_board.py)
 CERTS = {"ca": "ca.der", "cert": "device.crt.der", "key": "device.key.der"}
 
 

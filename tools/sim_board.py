@@ -12,7 +12,7 @@ where the host left it. That is enough for mpremote's `fs cp`, `exec`, `run` and
 prints the serial device path on its first line and serves until killed.
 
 The virtual button: the firmware on the unix port reads its button's level from the file
-`button.level` in the flash folder (config `sim.button`; hal_sim.SimButton), "0" while held.
+`button.level` in the flash folder (config `sim.button`; sim_button.SimButton), "0" while held.
 
     python -m tools.sim_board --flash .flash/sim --press SINGLE|DOUBLE|LONG
 holds it as a finger would (SINGLE: 150 ms; DOUBLE: 120 ms, 150 ms apart; LONG: 1.5 s), and

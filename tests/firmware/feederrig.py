@@ -7,6 +7,7 @@ the outbox as the cloud will see it; pins_moved() is the servo trace.
 import gc
 import json
 
+import bootonly
 from fwtest import remove_tree, tmpdir
 
 
@@ -61,15 +62,20 @@ class Rig:
         self.boot()
 
     def boot(self):
-        self.shut_down()
         # Let the old journal's arrays go first: the 64K test heap needs the room back in one piece.
         self.journal = self.outbox = self.cap = self.feeder = None
         gc.collect()
         self.journal = self.journal_class(self.directory, HORIZON_S, self.max_entries)
         self.outbox = Outbox(self.directory, 64)
-        self.dispenser = servo.Dispenser.from_config(self.hal, CONFIG["servos"])
+        # What startup.dispenser_from_config builds for CONFIG (without importing startup: the 64K test heap).
+        left, right = servo.Servo(self.hal, LEFT_PIN, **SERVO), servo.Servo(self.hal, RIGHT_PIN, **SERVO)
+        self.dispenser = servo.Dispenser(self.hal, left, right)
         self.cap = Cap(self.journal, self.per_hour, self.per_day)
         self.feeder = feeder.Feeder(CONFIG, self.journal, self.outbox, self.dispenser, self.hal, self.cap)
+
+    def recover(self):
+        """What App does after the journal and outbox are open: report the interrupted commands."""
+        bootonly.call("restore", "report_interrupted", self.journal, self.outbox, self.hal)
 
     def results(self):
         return [json.loads(messages.render("cat-feeder", seq, packed)) for seq, packed in self.outbox.items()]
@@ -85,13 +91,7 @@ class Rig:
     def pins_moved(self):
         return [pin for _t, pin, _duty in self.hal.pwm_writes]
 
-    def shut_down(self):
-        if self.journal is not None:
-            self.journal.close()
-            self.outbox.close()
-
     def close(self):
-        self.shut_down()
         remove_tree(self.directory)
 
 

@@ -17,7 +17,7 @@ def test_dispensed_then_duplicate_then_duplicate_after_reboot():
         assert rig.hal.pwm_writes[-1][2] == 0
         assert rig.feeder.handle(payload()) == DUPLICATE
         rig.boot()
-        rig.feeder.recover()
+        rig.recover()
         assert rig.feeder.handle(payload()) == DUPLICATE
         assert rig.pins_moved() == [LEFT_PIN] * 4  # nothing moved after the first
         results = rig.results()

@@ -94,7 +94,7 @@ def test_the_journal_never_fills_under_a_flood_at_the_largest_cap():
             assert status in (DISPENSED, CAPPED), (i, status)
             dispensed += status == DISPENSED
             rig.hal.advance_s(300)  # 900 presses over ~3 days; no prune() call: begin() makes room
-            rig.outbox.ack(rig.outbox.peek()[0])
+            rig.outbox.ack(rig.outbox.at(0)[0])
             del rig.hal.pwm_writes[:]  # the servo record would outgrow the 64K test heap
         assert dispensed > 256
     finally:

@@ -47,7 +47,7 @@ def test_a_failing_outbox_never_makes_handle_raise():
         assert rig.feeder.handle(b"{") == REJECTED
         assert rig.feeder.handle(payload()) == DISPENSED  # the food dropped; only the report failed
         rig.boot()
-        rig.feeder.recover()
+        rig.recover()
         assert [(r["id"], r["status"]) for r in rig.results()] == [("press-7f3a9c2e", "interrupted")]
     finally:
         rig.close()

@@ -29,16 +29,13 @@ def test_begun_ids_are_seen_after_reboot_and_unfinished_ones_reported():
         journal.finish("press-a")
         journal.begin("press-b", NOW, 3)  # power lost while dispensing
         assert journal.unfinished() == []  # only what was found at boot
-        journal.close()
         journal = Journal(directory, HORIZON)
         assert journal.seen("press-a") and journal.seen("press-b") and not journal.seen("press-c")
         assert journal.unfinished() == [("press-b", 3)]
         journal.finish("press-b")
         assert journal.unfinished() == []
-        journal.close()
         journal = Journal(directory, HORIZON)
         assert journal.unfinished() == [] and journal.seen("press-b")
-        journal.close()
     finally:
         remove_tree(directory)
 
@@ -54,10 +51,8 @@ def test_ids_at_the_64_character_limit():
         raises(ValueError, journal.begin, longest, NOW, 1)  # already begun
         raises(ValueError, journal.begin, "press-f", 1.5, 1)
         assert journal.entries == 1
-        journal.close()
         journal = Journal(directory, HORIZON)
         assert journal.seen(longest) and journal.unfinished() == [(longest, 2)]
-        journal.close()
     finally:
         remove_tree(directory)
 
@@ -70,14 +65,12 @@ def test_prune_forgets_only_finished_ids_older_than_the_horizon():
             journal.begin(command_id, issued_at, 1)
             journal.finish(command_id)
         journal.begin("old-unfinished", NOW - HORIZON - 100, 1)
-        journal.close()
         journal = Journal(directory, HORIZON)
         journal.prune(NOW)
         assert not journal.seen("old")
         assert journal.seen("edge") and journal.seen("new")
         assert journal.seen("old-unfinished")  # its interrupted report is still due
         assert journal.unfinished() == [("old-unfinished", 1)]
-        journal.close()
     finally:
         remove_tree(directory)
 
@@ -98,7 +91,6 @@ def test_full_journal_refuses_begin_instead_of_forgetting_a_live_id():
         assert not journal.seen(press(0)) and journal.seen(press(1))
         journal.begin(press(3), NOW + 3, 1)
         assert journal.seen(press(3))
-        journal.close()
     finally:
         remove_tree(directory)
 
@@ -113,7 +105,6 @@ def test_finish_of_an_unknown_or_finished_id_writes_nothing():
         journal.finish("press-a")
         journal.finish("never-begun")
         assert (smallfiles.bytes_written, journal_files(directory)) == before
-        journal.close()
     finally:
         remove_tree(directory)
 
@@ -132,13 +123,11 @@ def test_memory_and_flash_stay_bounded_over_many_commands():
             biggest = max(biggest, len(journal_files(directory)))
         assert journal.entries == HORIZON // step + 1
         assert biggest == journal.entries  # one small file per slot in use, rewritten when reused
-        journal.close()
         journal = Journal(directory, HORIZON)
         now = NOW + 1499 * step
         assert all(journal.seen(press(i)) for i in range(1499 - HORIZON // step, 1500))
         journal.prune(now)
         assert journal.entries == HORIZON // step + 1
-        journal.close()
     finally:
         remove_tree(directory)
 
@@ -148,7 +137,6 @@ def test_an_unfinished_id_outlives_pruning_and_reboots_until_finished():
     try:
         journal = Journal(directory, 10)
         journal.begin("press-crashed", NOW, 2)
-        journal.close()
         journal = Journal(directory, 10)
         assert journal.unfinished() == [("press-crashed", 2)]
         for i in range(300):  # more than the slots: every other slot is freed and reused meanwhile
@@ -156,16 +144,13 @@ def test_an_unfinished_id_outlives_pruning_and_reboots_until_finished():
             journal.begin(press(i), NOW + i, 1)
             journal.finish(press(i))
         journal.prune(NOW + 10 + 299)  # everything but the last id and the unfinished one ages out
-        journal.close()
         journal = Journal(directory, 10)
         journal.prune(NOW + 10 + 299)  # the forgotten ids' files stay until their slot is reused
         assert journal.entries == 2 and journal.seen(press(299)) and journal.seen("press-crashed")
         assert journal.unfinished() == [("press-crashed", 2)]
         journal.finish("press-crashed")
-        journal.close()
         journal = Journal(directory, 10)
         assert journal.unfinished() == [] and journal.seen("press-crashed")
-        journal.close()
     finally:
         remove_tree(directory)
 
@@ -179,11 +164,9 @@ def test_reused_slots_never_lose_a_remembered_id_across_reboots():
             journal.begin(press(i), NOW + i, 1)
             journal.finish(press(i))
         remembered = [press(i) for i in range(300) if journal.seen(press(i))]
-        journal.close()
         journal = Journal(directory, 10)
         assert all(journal.seen(command_id) for command_id in remembered)
         assert journal.entries <= 256
-        journal.close()
     finally:
         remove_tree(directory)
 
@@ -195,7 +178,6 @@ def test_bit_flipped_record_costs_only_that_record():
         for command_id in ("press-a", "press-b", "press-c"):
             journal.begin(command_id, NOW, 1)
             journal.finish(command_id)
-        journal.close()
         path = directory + "/journal/0/01"  # press-b's
         with open(path, "rb") as f:
             data = bytearray(f.read())
@@ -205,7 +187,6 @@ def test_bit_flipped_record_costs_only_that_record():
         journal = Journal(directory, HORIZON)
         assert journal.seen("press-a") and not journal.seen("press-b") and journal.seen("press-c")
         assert journal.corrupt_records == 1 and "01" not in os.listdir(directory + "/journal/0")
-        journal.close()
     finally:
         remove_tree(directory)
 
@@ -217,7 +198,6 @@ def test_hot_records_fit_inline_in_littlefs_metadata():
         journal = Journal(directory, HORIZON)
         journal.begin("L" * 64, NOW, 3)
         assert os.stat(directory + "/journal/0/00")[6] <= smallfiles.INLINE_MAX
-        journal.close()
     finally:
         remove_tree(directory)
 
@@ -229,7 +209,6 @@ def test_slots_are_spread_over_sixteen_directories_by_their_first_hex_digit():
         for i in range(18):
             journal.begin(press(i), NOW + i, 1)
         assert journal_files(directory) == ["0/%02x" % i for i in range(16)] + ["1/10", "1/11"]
-        journal.close()
         assert all(Journal(directory, HORIZON).seen(press(i)) for i in range(18))
     finally:
         remove_tree(directory)
@@ -245,7 +224,6 @@ def test_the_flat_layout_of_earlier_firmware_is_moved_into_the_directories():
             journal.begin(press(i), NOW + i, 1)
             if i % 2:
                 journal.finish(press(i))
-        journal.close()
         root = directory + "/journal"
         for name in ("00", "05", "10", "11"):  # moved back out: the flat layout, half undone
             os.rename(root + "/" + name[0] + "/" + name, root + "/" + name)
@@ -257,7 +235,6 @@ def test_the_flat_layout_of_earlier_firmware_is_moved_into_the_directories():
         assert all(journal.seen(press(i)) for i in range(18)) and journal.corrupt_records == 0
         assert journal.unfinished() == [(press(i), 1) for i in range(0, 18, 2)]
         assert journal_files(directory) == ["0/%02x" % i for i in range(16)] + ["1/10", "1/11"]
-        journal.close()
         assert Journal(directory, HORIZON).seen(press(17))  # and the next boot reads past it too
     finally:
         remove_tree(directory)

@@ -26,7 +26,6 @@ def test_begin_forgets_aged_entries_itself_when_full():
         raises(JournalFull, journal.begin, press(2), NOW + HORIZON, 1)
         journal.begin(press(2), NOW + HORIZON + 1, 1)
         assert not journal.seen(press(0)) and journal.seen(press(1)) and journal.seen(press(2))
-        journal.close()
     finally:
         remove_tree(directory)
 
@@ -42,6 +41,5 @@ def test_tally_counts_dispenses_per_bowl_in_two_windows():
         assert list(counts) == [1, 2, 2, 2]  # left: b (and a, in the long window); right: b, c
         journal.tally(NOW - 100, NOW - 101, counts)  # strictly after: b began at exactly NOW - 100
         assert list(counts) == [0, 1, 1, 2]
-        journal.close()
     finally:
         remove_tree(directory)

@@ -65,39 +65,6 @@ def test_unrepresentable_time_is_zero():
     assert json.loads(messages.render("t", 1, messages.pack_result("a", EXPIRED, 0, 2**40, None)))["at"] == 0
 
 
-def test_status_messages():
-    assert messages.status_message("cat-feeder", "online", 1795730000) == (
-        b'{"v": 1, "type": "status", "thing": "cat-feeder", "status": "online", "at": 1795730000}'
-    )
-    assert messages.status_message("cat-feeder", "offline") == (
-        b'{"v": 1, "type": "status", "thing": "cat-feeder", "status": "offline"}'
-    )
-
-
-class LinkState:
-    connect_failures = 3
-    last_error = 'tls: handshake failed (ValueError("certificate verify failed"))'
-
-
-class CapState:
-    portions_hour = (1, 0)
-    portions_day = (3, 2)
-    per_hour = 4
-    per_day = 12
-
-
-def test_telemetry_message():
-    assert messages.telemetry_message("cat-feeder", 86400, 81234, 0, 0, 1795730000, LinkState, CapState) == (
-        b'{"v": 1, "type": "telemetry", "thing": "cat-feeder", "uptime_s": 86400, "heap_free": 81234, '
-        b'"outbox_depth": 0, "dropped": 0, "connect_failures": 3, '
-        b'"last_error": "tls: handshake failed (ValueError(\\"certificate verify failed\\"))", '
-        b'"portions_hour": {"left": 1, "right": 0}, "portions_day": {"left": 3, "right": 2}, '
-        b'"max_portions_per_hour": 4, "max_portions_per_day": 12, "at": 1795730000}'
-    )
-    LinkState.last_error = None
-    assert b'"last_error": null' in messages.telemetry_message("t", 0, 0, 0, 0, 0, LinkState, CapState)
-
-
 def test_capped_result_carries_its_reason():
     packed = messages.pack_result("press-c", messages.CAPPED, 0, 1795730000, "cap: left bowl")
     assert json.loads(messages.render("cat-feeder", 9, packed)) == {

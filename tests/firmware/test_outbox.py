@@ -19,16 +19,14 @@ def test_fifo_with_increasing_seqs_survives_reboot():
     directory = tmpdir()
     try:
         outbox = Outbox(directory, 8)
-        assert outbox.peek() is None and outbox.depth == 0 and outbox.next_seq == 1
+        assert outbox.depth == 0 and outbox.next_seq == 1
         assert [outbox.put(payload(i)) for i in range(3)] == [1, 2, 3]
-        assert outbox.peek() == (1, payload(0))
+        assert outbox.at(0) == (1, payload(0))
         outbox.ack(1)
-        assert outbox.peek() == (2, payload(1)) and outbox.depth == 2
-        outbox.close()
+        assert outbox.at(0) == (2, payload(1)) and outbox.depth == 2
         outbox = Outbox(directory, 8)
         assert contents(outbox) == [(2, payload(1)), (3, payload(2))]
         assert outbox.next_seq == 4 and outbox.put(payload(3)) == 4
-        outbox.close()
     finally:
         remove_tree(directory)
 
@@ -41,13 +39,10 @@ def test_full_outbox_drops_the_oldest_and_counts_it_across_reboots():
             outbox.put(payload(i))
         assert outbox.dropped == 2 and outbox.depth == 3
         assert [seq for seq, _ in contents(outbox)] == [3, 4, 5]
-        outbox.close()
         outbox = Outbox(directory, 3)
         assert outbox.dropped == 2 and contents(outbox) == [(3, payload(2)), (4, payload(3)), (5, payload(4))]
-        outbox.close()
         outbox = Outbox(directory, 2)  # a smaller capacity after a config change drops (and counts) too
         assert outbox.dropped == 3 and [seq for seq, _ in contents(outbox)] == [4, 5]
-        outbox.close()
         assert Outbox(directory, 2).dropped == 3
     finally:
         remove_tree(directory)
@@ -66,7 +61,6 @@ def test_ack_of_an_unknown_or_repeated_seq_is_a_no_op():
         outbox.ack(0)
         assert (smallfiles.bytes_written, sorted(os.listdir(directory + "/outbox"))) == before
         assert contents(outbox) == [(2, payload(1))]
-        outbox.close()
     finally:
         remove_tree(directory)
 
@@ -78,10 +72,8 @@ def test_ack_out_of_order_keeps_the_rest_in_order():
         for i in range(3):
             outbox.put(payload(i))
         outbox.ack(2)
-        outbox.close()
         outbox = Outbox(directory, 4)
         assert contents(outbox) == [(1, payload(0)), (3, payload(2))]
-        outbox.close()
     finally:
         remove_tree(directory)
 
@@ -100,14 +92,11 @@ def test_many_commands_keep_waiting_messages_seqs_and_drop_count():
         # the pool: at most capacity + 1 waiting at once (before a drop), two free; and `s`
         assert len(os.listdir(directory + "/outbox")) <= 4 + 1 + 2 + 1
         waiting, dropped, next_seq = contents(outbox), outbox.dropped, outbox.next_seq
-        outbox.close()
         outbox = Outbox(directory, 4)
         assert contents(outbox) == waiting and outbox.dropped == dropped and outbox.next_seq == next_seq
         assert outbox.put(b"after") == next_seq
-        outbox.close()
         outbox = Outbox(directory, 4)
         assert contents(outbox) == waiting[1:] + [(next_seq, b"after")]  # full: "after" dropped the oldest
-        outbox.close()
     finally:
         remove_tree(directory)
 
@@ -121,10 +110,8 @@ def test_an_empty_outbox_keeps_its_next_seq_in_two_files():
         # two free files, one holding the newest seq
         assert sorted(os.listdir(directory + "/outbox")) == ["0", "1"]
         next_seq = outbox.next_seq
-        outbox.close()
         outbox = Outbox(directory, 64)
         assert outbox.depth == 0 and outbox.next_seq == next_seq == 201 and outbox.dropped == 0
-        outbox.close()
     finally:
         remove_tree(directory)
 
@@ -135,7 +122,6 @@ def test_a_dispensed_result_fits_inline_in_littlefs_metadata():
         outbox = Outbox(directory, 4)
         outbox.put(payload(0))
         assert os.stat(directory + "/outbox/0")[6] <= smallfiles.INLINE_MAX
-        outbox.close()
     finally:
         remove_tree(directory)
 
@@ -148,7 +134,6 @@ def test_large_and_oversized_payloads():
         outbox.put(big)
         raises(ValueError, outbox.put, b"x" * smallfiles.MAX_RECORD)
         assert outbox.depth == 1 and outbox.next_seq == 2
-        outbox.close()
         assert contents(Outbox(directory, 4)) == [(1, big)]
     finally:
         remove_tree(directory)
@@ -160,7 +145,6 @@ def test_bit_flipped_record_costs_only_that_message():
         outbox = Outbox(directory, 8)
         for i in range(3):
             outbox.put(payload(i))
-        outbox.close()
         path = directory + "/outbox/1"  # seq 2's
         with open(path, "rb") as f:
             data = bytearray(f.read())
@@ -171,7 +155,6 @@ def test_bit_flipped_record_costs_only_that_message():
         assert outbox.corrupt_records == 1
         assert contents(outbox) == [(1, payload(0)), (3, payload(2))]  # seq 2 is never reused
         assert outbox.next_seq == 4
-        outbox.close()
     finally:
         remove_tree(directory)
 
@@ -188,7 +171,6 @@ def test_an_ack_is_durable_when_it_returns():
         outbox.ack(2)
         after_power_cut = Outbox(directory, 8)
         assert contents(after_power_cut) == [] and after_power_cut.next_seq == 3
-        outbox.close()
     finally:
         remove_tree(directory)
 

@@ -96,7 +96,6 @@ def journal_cut_at_every_byte(last_operation, check, free=False):
             assert not any(name.endswith(".new") for name in os.listdir(directory + "/journal/0"))
             check(journal_after, durable)
             journal_after.begin("press-next", NOW, 1)  # a fresh slot, whatever the cut left
-            journal_after.close()
             assert Journal(directory, HORIZON).seen("press-next")
     finally:
         remove_tree(directory)

@@ -17,7 +17,6 @@ def test_a_press_is_queued_and_sent_on_its_own_button_topic():
         assert (topic, qos) == ("cat-feeder/cat-feeder/button", 1)
         assert message == {"v": 1, "event": "DOUBLE", "at": message["at"], "seq": 1}
         assert NOW <= message["at"] <= NOW + 2 and hal.pwm_writes == []
-        presses.queue.close()
     finally:
         remove_tree(directory)
 
@@ -32,13 +31,11 @@ def test_a_press_leaves_the_queue_only_on_its_puback_and_survives_a_reboot():
         assert presses.in_flight.acked(1) and not presses.in_flight.acked(99)
         presses.in_flight.clear()  # the link dropped before the second PUBACK
         assert [m["seq"] for _, m, _ in sent_presses(presses)] == [2]
-        presses.queue.close()
 
         rebooted = presses_for(hal, directory)
         assert [m["seq"] for _, m, _ in sent_presses(rebooted)] == [2]  # still unacknowledged
         click(rebooted, hal, 100)
         assert [m["seq"] for _, m, _ in sent_presses(rebooted)] == [3]  # seqs never repeat
-        rebooted.queue.close()
     finally:
         remove_tree(directory)
 
@@ -52,7 +49,6 @@ def test_with_no_room_for_its_result_a_press_only_queues():
         presses = presses_for(hal, directory, feeder, room=lambda: False)
         assert click(presses, hal, 100) == ["SINGLE"] and asked == []
         assert [m["event"] for _, m, _ in sent_presses(presses)] == ["SINGLE"]
-        presses.queue.close()
     finally:
         remove_tree(directory)
 
@@ -71,6 +67,5 @@ def test_edges_made_while_the_loop_is_blocked_count_at_their_own_times():
         presses.pin.set(0)  # ...and pressed again, held
         hal.sleep_ms(100)  # ...to here
         assert run_for(presses, hal, 1000) == ["LONG"]
-        presses.queue.close()
     finally:
         remove_tree(directory)

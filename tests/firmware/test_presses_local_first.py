@@ -31,7 +31,6 @@ def test_a_local_first_single_feeds_at_once_and_the_clouds_command_is_a_duplicat
         moved = len(rig.pins_moved())
         rig.feeder.handle(press.command(press_id, "SINGLE", message["at"]))  # the cloud's command
         assert [r["status"] for r in taken_results(rig)] == ["duplicate"] and len(rig.pins_moved()) == moved
-        presses.queue.close()
     finally:
         rig.close()
 
@@ -44,7 +43,6 @@ def test_double_and_long_feed_their_bowls():
         assert [r["bowls"] for r in taken_results(rig)] == [["right"]]
         assert click(presses, rig.hal, 1500) == ["LONG"]
         assert [r["bowls"] for r in taken_results(rig)] == [["left", "right"]]
-        presses.queue.close()
     finally:
         rig.close()
 
@@ -56,7 +54,6 @@ def test_without_local_first_a_press_only_queues():
         assert click(presses, rig.hal, 100) == ["SINGLE"]
         assert rig.pins_moved() == [] and taken_results(rig) == []
         assert [m["event"] for _, m, _ in sent_presses(presses)] == ["SINGLE"]
-        presses.queue.close()
     finally:
         rig.close()
 

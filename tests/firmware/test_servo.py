@@ -122,20 +122,6 @@ def test_pwm_is_detached_even_when_a_move_fails():
     assert not dispenser.busy
 
 
-def test_from_config_uses_each_servo_calibration():
-    hal = hal_sim.HAL()
-    servos = {
-        "left": {"pin": 5, "min_us": 400, "max_us": 2600, "rest_deg": 0, "dispense_deg": 180, "dwell_ms": 0},
-        "right": {"pin": 6, "min_us": 900, "max_us": 2000, "rest_deg": 180, "dispense_deg": 0, "dwell_ms": 9},
-    }
-    dispenser = servo.Dispenser.from_config(hal, servos)
-    dispenser.dispense(LEFT | RIGHT)
-    assert [(pin, duty) for _t, pin, duty in hal.pwm_writes] == [
-        (5, 2600000), (5, 0), (5, 400000), (5, 0),
-        (6, 900000), (6, 0), (6, 2000000), (6, 0),
-    ]  # fmt: skip
-
-
 def test_virtual_clock():
     hal = hal_sim.HAL(start_unix=1000)
     hal.sleep_ms(2500)

@@ -12,7 +12,7 @@ import sys
 
 from hal_sim import HAL
 from link import Link
-from messages import status_message
+from reports import status_message
 
 
 def main():

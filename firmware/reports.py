@@ -1,0 +1,28 @@
+"""Device → cloud messages sent rarely (docs/protocol.md): status (the `offline` will, registered once
+at boot; `online` after each connect) and telemetry (every telemetry_interval_s). The App imports
+this module for each message through bootonly.call, so it is not resident between them; results,
+sent for every command, are in messages.py.
+"""
+
+import json
+
+
+def status_message(thing, status, at=None):
+    """Status `online` (with at) after a connect; `offline` (no at) is the MQTT last will."""
+    tail = "" if at is None else ', "at": %d' % at
+    text = '{"v": 1, "type": "status", "thing": %s, "status": %s%s}'
+    return (text % (json.dumps(thing), json.dumps(status), tail)).encode()
+
+
+def telemetry_message(thing, uptime_s, heap_free, outbox_depth, dropped, at, link, cap):
+    """link: connect_failures and last_error (text or None); cap: the feeding cap's counters (cap.py)."""
+    hour = cap.portions_hour
+    day = cap.portions_day
+    return (
+        '{"v": 1, "type": "telemetry", "thing": %s, "uptime_s": %d, "heap_free": %d, "outbox_depth": %d, '
+        '"dropped": %d, "connect_failures": %d, "last_error": %s, '
+        '"portions_hour": {"left": %d, "right": %d}, "portions_day": {"left": %d, "right": %d}, '
+        '"max_portions_per_hour": %d, "max_portions_per_day": %d, "at": %d}'
+        % (json.dumps(thing), uptime_s, heap_free, outbox_depth, dropped, link.connect_failures,
+           json.dumps(link.last_error), hour[0], hour[1], day[0], day[1], cap.per_hour, cap.per_day, at)
+    ).encode()

@@ -1,0 +1,239 @@
+"""Reading the journal and the outbox back from flash at boot, and reporting the commands a power
+cut interrupted. The loading half of journal.py and outbox.py, kept apart so that it leaves the
+heap after boot: Journal() and Outbox() run it through bootonly.call, and so does App for the
+report. It fills their state directly; the record formats are theirs (the module docstrings).
+
+Each directory holds smallfiles.py's records; whether it is on LittleFS (so that its files are
+rewritten in place) is checked here first. A `.new` file is a write cut short before its
+rename: removed, the old record stays. An empty file is a create cut short (LittleFS). Any other
+file failing its CRC is damage: counted in corrupt_records (a damaged journal file is removed and
+its id forgotten early, as a corrupt log record was; a damaged outbox file is free, its message
+lost). Data from the log-based layout (journal.log, outbox.log) is moved over once, at the first
+boot after the upgrade (migrate.py, imported only then).
+"""
+
+import binascii
+import os
+import struct
+
+from micropython import const
+from smallfiles import MAX_RECORD, NEW, make_dir
+
+_S_IFDIR = const(0x4000)
+
+# Each function below imports the module whose state it fills where it starts: that module is
+# loaded already (it is the caller), and a board or a test that has no journal does not load one.
+
+
+def _rewrites_atomically(directory):
+    """True when directory is on LittleFS (copy-on-write files); False on POSIX, FAT and CPython."""
+    try:
+        import vfs
+    except ImportError:
+        return False
+    if directory[:1] != "/":
+        directory = os.getcwd().rstrip("/") + "/" + directory
+    best, best_mount = None, ""
+    for fs, mount in vfs.mount():  # no arguments: the mount table
+        inside = directory == mount or directory.startswith(mount.rstrip("/") + "/")
+        if inside and len(mount) >= len(best_mount):
+            best, best_mount = fs, mount
+    return type(best).__name__ in ("VfsLfs1", "VfsLfs2")
+
+
+def _entries(path):
+    """(name, is_directory) of each entry in the directory at path, one at a time."""
+    if not hasattr(os, "ilistdir"):  # CPython, for the tests
+        for name in os.listdir(path):
+            yield name, os.stat(path + "/" + name)[0] & _S_IFDIR != 0
+        return
+    for entry in os.ilistdir(path):  # no list of every name at once
+        yield entry[0], entry[1] == _S_IFDIR
+
+
+def names(files):
+    """The names of every file in files' directory (its sub-directories with fanout), in no
+    particular order."""
+    if not files.fanout:
+        for name, _ in _entries(files.directory):
+            yield name
+        return
+    for subdirectory, is_directory in _entries(files.directory):
+        if is_directory:
+            for name, _ in _entries(files.directory + "/" + subdirectory):
+                yield name
+
+
+def _spread_flat_files(files):
+    """Move the files of the flat layout (before fanout) into their sub-directories, each by an
+    atomic rename, in bounded batches (a flat journal has up to 256 files)."""
+    while True:
+        flat = []  # type: list
+        for name, is_directory in _entries(files.directory):
+            if not is_directory and name[0] != ".":  # a dot name has no sub-directory of its own
+                flat.append(name)
+                if len(flat) == 16:
+                    break
+        if not flat:
+            return
+        for name in flat:
+            make_dir(files.directory + "/" + name[0])
+            os.rename(files.directory + "/" + name, files._path(name))
+
+
+def read(files, name, view):
+    """(kind, body) of the record in `name`, body a memoryview into view (MAX_RECORD + 1 bytes). None
+    for an empty file (a create cut short); ValueError for a damaged one (bad CRC, bad size)."""
+    with open(files._path(name), "rb") as f:
+        n = f.readinto(view)
+    if not n:
+        return None
+    if n < 5 or n > MAX_RECORD:
+        raise ValueError("damaged record")
+    end = n - 4
+    crc = view[end] | (view[end + 1] << 8) | (view[end + 2] << 16) | (view[end + 3] << 24)
+    if binascii.crc32(view[:end]) != crc:
+        raise ValueError("damaged record")
+    return view[0], view[1:end]
+
+
+def _upgrade_from_log(files, log_path, kind):
+    """At the first boot after the upgrade from the log-based layout (records.py), move the log at
+    log_path into files' directory with migrate.<kind> (`journal` or `outbox`)."""
+    try:
+        os.stat(log_path)
+    except OSError:
+        return
+    import migrate  # only then: migrate (and records) are released with this module
+
+    getattr(migrate, kind)(log_path, files)
+
+
+def load_journal(log, directory):
+    """Remember every valid file of the Journal log; return [(began_at, slot, id)] of the
+    unfinished ones, oldest first."""
+    import journal
+
+    files = log._files
+    files.in_place = _rewrites_atomically(files.directory)
+    if files.fanout:
+        _spread_flat_files(files)
+    _upgrade_from_log(files, directory + "/journal.log", "journal")
+    pending = []  # type: list
+    doomed = []  # type: list  # leftovers and damaged files, removed once the listing is done
+    view = memoryview(bytearray(MAX_RECORD + 1))
+    for name in names(files):
+        if name.endswith(NEW):
+            doomed.append(name)
+            continue
+        try:
+            slot = int(name, 16)
+        except ValueError:
+            continue  # not ours
+        try:
+            record = read(files, name, view)
+        except ValueError:
+            log.corrupt_records += 1
+            doomed.append(name)
+            continue
+        if record is None:  # a create cut short: its begin() never returned
+            doomed.append(name)
+            continue
+        kind, body = record
+        kind_type = kind & journal.TYPE_MASK
+        if kind_type == journal.DONE and len(body) == journal.HEAD_LEN + 4:
+            began_at, crc = struct.unpack_from("<II", body, 0)
+        elif kind_type == journal.BEGIN and len(body) > journal.HEAD_LEN:
+            began_at = struct.unpack_from("<I", body, 0)[0]
+            crc = binascii.crc32(body[journal.HEAD_LEN :])
+            pending.append((began_at, slot, bytes(body[journal.HEAD_LEN :]).decode()))
+        else:
+            continue  # a record type from a later firmware: ignored rather than refusing to boot
+        finished = journal.FINISHED if kind_type == journal.DONE else 0
+        log._remember(slot, crc, began_at, (kind & journal.BOWLS_MASK) | finished)
+    for name in doomed:
+        files.remove(name)
+    pending.sort()
+    return pending
+
+
+def load_outbox(box, directory):
+    """Load every waiting message of the Outbox box, its counters and its pool of files."""
+    import outbox
+
+    files = box._files
+    files.in_place = _rewrites_atomically(files.directory)
+    _upgrade_from_log(files, directory + "/outbox.log", "outbox")
+    doomed = []  # type: list
+    loaded_state = False
+    view = memoryview(bytearray(MAX_RECORD + 1))
+    for name in names(files):
+        if name.endswith(NEW):
+            doomed.append(name)
+            continue
+        index = -1  # a state file
+        if name not in outbox.STATE_FILES:
+            try:
+                index = int(name)
+            except ValueError:
+                continue  # not ours
+            box._grow_pool(index + 1)
+        try:
+            record = read(files, name, view)
+        except ValueError:
+            box.corrupt_records += 1  # a damaged pool file is free; its message is lost
+            continue
+        if record is None:
+            continue  # a create cut short, or empty: a free file
+        kind, body = record
+        if kind == outbox.STATE and len(body) == 12 and index < 0:
+            next_seq, dropped, kept_from = struct.unpack("<III", body)
+            if loaded_state and dropped <= box.dropped:
+                continue  # the older state (every drop counts one more)
+            loaded_state = True
+            box.dropped, box._kept_from = dropped, kept_from
+            box._state_at = outbox.STATE_FILES.index(name)
+            box.next_seq = max(box.next_seq, next_seq)
+            continue
+        if kind not in (outbox.PUT, outbox.DONE) or len(body) < 4 or index < 0:
+            continue
+        seq = struct.unpack_from("<I", body, 0)[0]
+        box._file_seqs[index] = seq
+        box.next_seq = max(box.next_seq, seq + 1)
+        if kind == outbox.PUT:
+            _insert(box, seq, bytes(body[4:]), index)
+    for name in doomed:
+        files.remove(name)
+    while box._seqs and box._seqs[0] < box._kept_from:  # dropped: their files are free
+        box._forget(0)
+
+
+def _insert(box, seq, payload, index):
+    """Add a loaded message in seq order (files come in no particular order)."""
+    i = len(box._seqs)
+    while i > 0 and box._seqs[i - 1] > seq:
+        i -= 1
+    box._seqs.insert(i, seq)
+    box._payloads.insert(i, payload)
+    box._files_of.insert(i, index)
+    box._file_busy[index] = 1
+
+
+def report_interrupted(log, box, clock):
+    """Report every command that was begun but never finished (journal log), once: an
+    `interrupted` result into the outbox box, then finished. Never a retry: the bowl may already
+    have received food (feeder.py)."""
+    import messages
+
+    unfinished = log.unfinished()
+    if not unfinished:
+        return
+    now = clock.unix_time()
+    for command_id, bowls in unfinished:
+        # A crash between outbox.put and journal.finish leaves the real result queued already.
+        for _seq, packed in box.items():
+            if messages.result_id(packed) == command_id:
+                break
+        else:
+            box.put(messages.pack_result(command_id, messages.INTERRUPTED, bowls, now, None))
+        log.finish(command_id)

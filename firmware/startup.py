@@ -1,0 +1,57 @@
+"""The device from power-on to the main loop, run once at boot and then released (bootonly.py):
+config, gates to rest, watchdog, Wi-Fi, clock. app.boot calls prepare() and then runs the App.
+
+Order matters: the config first (the servo pins and calibration come from it); then every gate is
+driven to rest before anything else, because a crash or power cut mid-dispense may have left one
+open and food keeps falling until it closes; then the watchdog; Wi-Fi (when configured) and the
+clock (the HAL's NETWORK module: board_network.py on the board) before TLS, which checks
+certificate dates (the journal's expiry needs the real time too).
+"""
+
+from servo import Dispenser, Servo
+
+# Longer than the slowest blocking step: one connect attempt is up to five socket operations
+# of mqtt.timeout_ms (10 s by default) each, and a dispense can dwell up to 10 s.
+WATCHDOG_MS = 60000
+WIFI_RETRY_PAUSE_MS = 2000
+NTP_RETRY_PAUSE_MS = 2000
+
+
+def servo_from_config(hal, servo_config):
+    c = servo_config
+    return Servo(hal, c["pin"], c["min_us"], c["max_us"], c["rest_deg"], c["dispense_deg"], c["dwell_ms"])
+
+
+def dispenser_from_config(hal, servos_config):
+    """The Dispenser for config `servos`: each servo with its own pin and calibration."""
+    left = servo_from_config(hal, servos_config["left"])
+    return Dispenser(hal, left, servo_from_config(hal, servos_config["right"]))
+
+
+def prepare(hal_factory, config_path, pins, servo_hal, log):
+    """(config, hal, dispenser), with the gates at rest, the watchdog started, Wi-Fi joined (when
+    configured) and the clock set by the module the HAL names as NETWORK (none on the unix port,
+    whose host has both). pins: the HAL's PINS, for the config's pin numbers. servo_hal: the HAL
+    the servos use (None: the board's). dispenser is None on a button board."""
+    import config  # here, not at the top: the tests build dispensers without config's 5 KB
+
+    loaded = config.load(config_path, pins)
+    hal = hal_factory(loaded["led_pin"])
+    dispenser = None
+    if loaded["servos"] is not None:
+        dispenser = dispenser_from_config(servo_hal or hal, loaded["servos"])
+        dispenser.park()
+        log("app: gates at rest")
+    hal.watchdog_start(WATCHDOG_MS)
+    hal.led("connecting")
+    if hal.NETWORK is not None:  # the HAL's boot-only module: released with this one
+        network = __import__(hal.NETWORK)
+        wifi = loaded.get("wifi")
+        if wifi is not None:
+            while not network.wifi_connect(hal, wifi["ssid"], wifi["password"], wifi["timeout_s"]):
+                hal.watchdog_feed()
+                hal.sleep_ms(WIFI_RETRY_PAUSE_MS)
+        while not network.time_sync(hal):
+            hal.watchdog_feed()
+            hal.sleep_ms(NTP_RETRY_PAUSE_MS)
+    return loaded, hal, dispenser
