@@ -12,9 +12,14 @@ the figures are an upper bound for the board.
 
 The board's set imports hal_board with stand-ins for the ESP32 port's own modules (machine,
 network, ntptime: bench/peer_clients/host_network/), imported before the measure starts; the unix
-port's set imports hal_sim instead. Each set is measured in a process of its own. Interned names
-(qstrs) are counted where they are first interned, and their pools grow in steps, so the split
-between modules shifts by a few hundred bytes between layouts; the table shows that part apart.
+port's set imports hal_sim instead. Each set is measured in a process of its own. connect and
+umqtt.simple are loaded for each connect attempt and released (link.py), so they count as rare.
+With MICROPYTHON_32 naming a 32-bit build of the unix port (MicroPython's ports/unix built with
+CROSS_COMPILE=i686-linux-gnu-; without its submodules, so without ssl: bench/peer_clients/no_tls
+stands in for the import), the unix port's set is measured on it too. Interned names
+(qstrs) are counted where they are first interned, and their pools grow in steps (each new pool
+larger than the last), so the split between modules shifts between layouts and a pool allocated
+late, mostly empty, can add a few KB to one set and not the other; the table shows that part apart.
 """
 
 import os
@@ -27,12 +32,15 @@ sys.path.insert(0, os.path.dirname(HERE))
 from tools import board  # noqa: E402  (the deploy's own compile step)
 
 STANDINS = os.path.join(HERE, "peer_clients", "host_network")
+NO_TLS = os.path.join(HERE, "peer_clients", "no_tls")  # last on the path: only where ssl is missing
+# A 32-bit build of the unix port (the board's word size), when one is at hand: see the docstring.
+MICROPYTHON_32 = os.environ.get("MICROPYTHON_32")
 PORT_MODULES = ("machine", "network", "ntptime")  # the ESP32 port's, stood in for on the unix port
 # Boot-only and rare-path modules (bootonly.py) are measured after the resident ones (which they
 # import) and then released; what stays of them (interned names) counts in the resident total.
 # The button's modules last: app imports presses (and so button and press) only when a button is
 # configured.
-BOOT_ONLY = ("config", "startup", "restore", "reports")
+BOOT_ONLY = ("config", "startup", "restore", "reports", "connect", "umqtt.simple")
 MODULES = ("bootonly", "command", "expiry", "messages", "smallfiles", "journal", "cap", "outbox",
            "servo", "feeder", "link", "app")
 BUTTON = ("button", "press", "presses")
@@ -51,28 +59,31 @@ gc.collect()
 before = gc.mem_alloc()
 micropython.qstr_info()
 for name in %r:
+    if name == %r:
+        loaded_before = set(sys.modules)
     __import__(name)
     gc.collect()
     after = gc.mem_alloc()
     print(name, after - before)
     micropython.qstr_info()
     before = after
-    if name == %r:
-        for boot_only in %r:
-            del sys.modules[boot_only]
+    if name == %r:  # released as bootonly.call releases: every module imported since the first
+        for loaded in [loaded for loaded in sys.modules if loaded not in loaded_before]:
+            del sys.modules[loaded]
         gc.collect()
         print("released", gc.mem_alloc() - before)
         before = gc.mem_alloc()
 """
 
 
-def measure(build, hal, boot_only, button):
+def measure(build, hal, boot_only, button, micropython=None):
     """{module: bytes} for the firmware with this HAL, plus "released" (negative: what came back)."""
-    path = [build, board.MPY_LIB, ".frozen"] + ([STANDINS] if hal == "hal_board" else [])
+    micropython = micropython or os.path.join(board.BIN, "micropython")
+    path = [build, ".frozen"] + ([STANDINS] if hal == "hal_board" else []) + [NO_TLS]
     order = MODULES + (hal,) + boot_only + BUTTON + (button,)
-    probe = PROBE % (PORT_MODULES if hal == "hal_board" else (), order, boot_only[-1], boot_only)
+    probe = PROBE % (PORT_MODULES if hal == "hal_board" else (), order, boot_only[0], boot_only[-1])
     env = dict(os.environ, MICROPYPATH=":".join(path))
-    out = subprocess.run([os.path.join(board.BIN, "micropython"), "-X", "heapsize=256K", "-c", probe],
+    out = subprocess.run([micropython, "-X", "heapsize=256K", "-c", probe],
                          env=env, capture_output=True, text=True, check=True).stdout
     sizes = {}
     names = {}  # bytes of interned names (qstr pools) each module added
@@ -92,8 +103,12 @@ def measure(build, hal, boot_only, button):
 def main():
     with tempfile.TemporaryDirectory() as build:
         board.stage_modules(board.FIRMWARE, build)
+        board.stage_modules(board.MPY_LIB, build)  # umqtt.simple, compiled as deployed
         measured = dict((where, measure(build, hal, BOOT_ONLY + network, button))
                         for where, hal, network, button in HALS)
+        if MICROPYTHON_32:
+            word_32 = resident(measure(build, "hal_sim", BOOT_ONLY, "sim_button", MICROPYTHON_32)[0],
+                               "hal_sim", ())[0]
     sizes = dict((where, measured[where][0]) for where in measured)
     names = dict((where, measured[where][1]) for where in measured)
     print("command: .venv/bin/python bench/module_heap.py (mpy-cross rv32imc, micropython -X heapsize=256K)")
@@ -111,17 +126,25 @@ def main():
     for name in MODULES + ("hal_board", "hal_sim") + BUTTON + ("board_button", "sim_button"):
         print(row(name))
     for where, hal, network, button in HALS:
-        measured = sizes[where]
-        boot_only = sum(measured[name] for name in BOOT_ONLY + network)
-        left_over = boot_only + measured["released"]  # what stays of them: names interned while loading
-        feeder = left_over + sum(measured[name] for name in MODULES + (hal,))
-        with_button = feeder + sum(measured[name] for name in BUTTON + (button,))
+        feeder, boot_only, left_over = resident(sizes[where], hal, network)
+        with_button = feeder + sum(sizes[where][name] for name in BUTTON + (button,))
         label = "on the board (%s)" % hal if where == "board" else "on the unix port (%s)" % hal
         print("%s: boot-only modules released: %d of %d B back (%d B of interned names stay, counted below)"
               % (label, boot_only - left_over, boot_only, left_over))
         print("resident firmware code and module state after boot %s, a feeder without a button: %d B "
               "(%.0f%% of a 64K heap); with a button (+ %s): %d B"
               % (label, feeder, 100.0 * feeder / 65536, ", ".join(BUTTON + (button,)), with_button))
+    if MICROPYTHON_32:
+        unix = resident(sizes["unix"], "hal_sim", ())[0]
+        print("the unix port's set (hal_sim) on the 32-bit build %s: %d B, %.2f times the 64-bit figure"
+              % (MICROPYTHON_32, word_32, word_32 / unix))
+
+
+def resident(measured, hal, network):
+    """(resident bytes of a feeder without a button, boot-only bytes, what stays of those)."""
+    boot_only = sum(measured[name] for name in BOOT_ONLY + network)
+    left_over = boot_only + measured["released"]  # what stays of them: names interned while loading
+    return left_over + sum(measured[name] for name in MODULES + (hal,)), boot_only, left_over
 
 
 if __name__ == "__main__":
