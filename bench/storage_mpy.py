@@ -126,7 +126,9 @@ class FlatSmallFilesLayout(SmallFilesLayout):
 
     def __init__(self, directory):
         super().__init__(directory)
-        self.journal._files = smallfiles.SmallFiles(directory + "/journal")  # empty yet: nothing to load
+        flat = smallfiles.SmallFiles(directory + "/journal")  # empty yet: nothing to load
+        flat.in_place = self.journal._files.in_place  # as restore.py found the mount at boot
+        self.journal._files = flat
 
 
 class LogsLayout:
