@@ -11,7 +11,8 @@
    seed device's loop), measured on a small sample (POLL_SAMPLE commands sent at random phases).
 2. Smallest `-X heapsize` for a full session (TLS connect, SESSION_COMMANDS commands, one
    reconnect after the fault proxy cuts the connection), bisected in 4K steps. A session counts
-   only when every command was dispensed and the loop logged no error (it catches MemoryError and goes on).
+   only when every command was dispensed, the loop logged no error (it catches MemoryError and goes
+   on) and no connect attempt failed for lack of memory (the link retries it).
 3. Boot to subscribed: process start -> "app: up" (CONNACK, SUBSCRIBE/SUBACK, online published).
 The servo waits are skipped (sim.servo_wait false): no servo is attached, the PWM writes are
 still traced.
@@ -46,6 +47,7 @@ EVENTS = ("SINGLE", "DOUBLE")
 POLL_SAMPLE = 5
 BOOTS = 5
 HEAP_LOW_K, HEAP_HIGH_K = 16, 128
+GOAL_HEAP_K = 72  # on the 64-bit unix port, an upper bound for the board (issue 11)
 MIN_SPACING_S = 0.012
 RESULT_TIMEOUT_S = 10
 
@@ -138,8 +140,10 @@ def full_session_runs(pki, broker, heap_k):
                 time.sleep(MIN_SPACING_S)
             time.sleep(0.2)  # let its last lines arrive
             log = session.device.output()
+            # A connect attempt that ran out of memory is retried and may then succeed: it does
+            # not count either.
             return (session.all_dispensed() and any(line.startswith("app: up 2") for line in log)
-                    and not any(line.startswith("app: error") for line in log))
+                    and not any(line.startswith("app: error") or "MemoryError" in line for line in log))
         except AssertionError:  # the device died or never came up
             return False
         finally:
@@ -196,8 +200,10 @@ def run(workdir, pki, broker):
         else:
             low = middle
         print("  heapsize %dK: %s" % (middle, "runs" if high == middle else "fails"), flush=True)
-    print("smallest -X heapsize for a full session (TLS, %d commands, 1 reconnect): %dK (goal <= 64K: %s)"
-          % (SESSION_COMMANDS, high, "met" if high <= 64 else "NOT met"))
+    print("smallest -X heapsize for a full session (TLS, %d commands, 1 reconnect): %dK (goal <= %dK: %s;"
+          " the C3's starting heap, 64K: %s)" % (SESSION_COMMANDS, high, GOAL_HEAP_K,
+                                                 "met" if high <= GOAL_HEAP_K else "NOT met",
+                                                 "met" if high <= 64 else "NOT met"))
 
 
 if __name__ == "__main__":
