@@ -16,7 +16,7 @@ port's set imports hal_sim instead. Each set is measured in a process of its own
 umqtt.simple are loaded for each connect attempt and released (link.py), so they count as rare.
 With MICROPYTHON_32 naming a 32-bit build of the unix port (MicroPython's ports/unix built with
 CROSS_COMPILE=i686-linux-gnu-; without its submodules, so without ssl: bench/peer_clients/no_tls
-stands in for the import), the unix port's set is measured on it too. Interned names
+stands in for the import), both sets are measured on it too. Interned names
 (qstrs) are counted where they are first interned, and their pools grow in steps (each new pool
 larger than the last), so the split between modules shifts between layouts and a pool allocated
 late, mostly empty, can add a few KB to one set and not the other; the table shows that part apart.
@@ -106,9 +106,9 @@ def main():
         board.stage_modules(board.MPY_LIB, build)  # umqtt.simple, compiled as deployed
         measured = dict((where, measure(build, hal, BOOT_ONLY + network, button))
                         for where, hal, network, button in HALS)
-        if MICROPYTHON_32:
-            word_32 = resident(measure(build, "hal_sim", BOOT_ONLY, "sim_button", MICROPYTHON_32)[0],
-                               "hal_sim", ())[0]
+        word_32 = dict((where, resident(measure(build, hal, BOOT_ONLY + network, button, MICROPYTHON_32)[0],
+                                        hal, network)[0])
+                       for where, hal, network, button in HALS) if MICROPYTHON_32 else {}
     sizes = dict((where, measured[where][0]) for where in measured)
     names = dict((where, measured[where][1]) for where in measured)
     print("command: .venv/bin/python bench/module_heap.py (mpy-cross rv32imc, micropython -X heapsize=256K)")
@@ -134,10 +134,11 @@ def main():
         print("resident firmware code and module state after boot %s, a feeder without a button: %d B "
               "(%.0f%% of a 64K heap); with a button (+ %s): %d B"
               % (label, feeder, 100.0 * feeder / 65536, ", ".join(BUTTON + (button,)), with_button))
-    if MICROPYTHON_32:
-        unix = resident(sizes["unix"], "hal_sim", ())[0]
-        print("the unix port's set (hal_sim) on the 32-bit build %s: %d B, %.2f times the 64-bit figure"
-              % (MICROPYTHON_32, word_32, word_32 / unix))
+    for where, hal, network, _ in HALS:
+        if where in word_32:
+            print("on the 32-bit build %s, the set with %s, a feeder without a button: %d B, %.2f times the"
+                  " 64-bit figure" % (MICROPYTHON_32, hal, word_32[where],
+                                      word_32[where] / resident(sizes[where], hal, network)[0]))
 
 
 def resident(measured, hal, network):
