@@ -34,8 +34,6 @@ watchdog is fed every iteration, before each servo move, for each result sent an
 connect attempt, so no backlog of any size resets the board; a truly hung loop does.
 """
 
-import os
-
 import bootonly
 
 # The dispenser's module is imported here so that it stays loaded: startup.py builds the Dispenser
@@ -48,6 +46,7 @@ from journal import Journal
 from link import Link
 from messages import render
 from outbox import InFlight, Outbox
+from smallfiles import make_dir
 
 # The loop wakes at least this often even with nothing due, to feed the watchdog.
 MAX_WAIT_MS = 5000
@@ -58,13 +57,6 @@ ERROR_PAUSE_MS = 1000
 # dispense each, so a smaller limit would hold results back during a backlog. AWS IoT accepts up
 # to 100 unacknowledged messages from a client.
 MAX_IN_FLIGHT = 100
-
-
-def make_dir(path):
-    try:
-        os.mkdir(path)
-    except OSError:
-        pass  # exists already; a real failure shows up when the journal opens its file
 
 
 class App:
