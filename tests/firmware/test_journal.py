@@ -11,10 +11,15 @@ HORIZON = 3600
 
 
 def journal_files(directory):
-    """Every file of the journal, as "<sub-directory>/<name>", sorted."""
+    """Every file of the journal, as "<sub-directory>/<name>" (or "<name>" outside them), sorted."""
     root = directory + "/journal"
-    subs = [sub for sub in os.listdir(root) if sub != ".hidden"]
-    return sorted(sub + "/" + name for sub in subs for name in os.listdir(root + "/" + sub))
+    files = []
+    for entry in os.listdir(root):
+        if os.stat(root + "/" + entry)[0] & 0x4000:  # a directory
+            files.extend(entry + "/" + name for name in os.listdir(root + "/" + entry))
+        else:
+            files.append(entry)
+    return sorted(files)
 
 
 def press(i):
@@ -234,7 +239,7 @@ def test_the_flat_layout_of_earlier_firmware_is_moved_into_the_directories():
         journal = Journal(directory, HORIZON)
         assert all(journal.seen(press(i)) for i in range(18)) and journal.corrupt_records == 0
         assert journal.unfinished() == [(press(i), 1) for i in range(0, 18, 2)]
-        assert journal_files(directory) == ["0/%02x" % i for i in range(16)] + ["1/10", "1/11"]
+        assert journal_files(directory) == [".hidden"] + ["0/%02x" % i for i in range(16)] + ["1/10", "1/11"]
         assert Journal(directory, HORIZON).seen(press(17))  # and the next boot reads past it too
     finally:
         remove_tree(directory)
