@@ -29,6 +29,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from bench.heap_bisection import smallest_heap_k  # noqa: E402
 from tests.integration.device_rig import (  # noqa: E402
     ACTION,
     Device,
@@ -189,17 +190,13 @@ def run(workdir, pki, broker):
           % (POLL_SAMPLE, percentile(polled, 50), max(polled)))
     print("p99 goal < 10 ms: %s" % ("met" if percentile(event_driven, 99) < 10 else "NOT met"))
 
-    low, high = HEAP_LOW_K, HEAP_HIGH_K  # invariant: low fails (or is the floor), high runs
-    if not full_session_runs(pki, broker, high):
-        print("smallest heap: a full session fails even at %dK" % high)
+    def report(heap_k, ran):
+        print("  heapsize %dK: %s" % (heap_k, "runs" if ran else "fails"), flush=True)
+
+    high = smallest_heap_k(lambda k: full_session_runs(pki, broker, k), HEAP_LOW_K, HEAP_HIGH_K, 4, report)
+    if high is None:
+        print("smallest heap: a full session fails even at %dK" % HEAP_HIGH_K)
         return
-    while high - low > 4:
-        middle = (low + high) // 2 // 4 * 4
-        if full_session_runs(pki, broker, middle):
-            high = middle
-        else:
-            low = middle
-        print("  heapsize %dK: %s" % (middle, "runs" if high == middle else "fails"), flush=True)
     print("smallest -X heapsize for a full session (TLS, %d commands, 1 reconnect): %dK (goal <= %dK: %s;"
           " the C3's starting heap, 64K: %s)" % (SESSION_COMMANDS, high, GOAL_HEAP_K,
                                                  "met" if high <= GOAL_HEAP_K else "NOT met",

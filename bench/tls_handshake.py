@@ -22,6 +22,7 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from bench.heap_bisection import smallest_heap_k  # noqa: E402
 from tools.broker import Broker  # noqa: E402
 from tools.pki import Pki  # noqa: E402
 
@@ -62,17 +63,9 @@ def handshakes(pki, port, count, heapsize="128K"):
     return [int(line) / 1000 for line in lines]
 
 
-def smallest_heap_k(pki, port, count):
-    low, high = HEAP_LOW_K, HEAP_HIGH_K  # invariant: high runs the probe, low does not
-    if handshakes(pki, port, count, "%dK" % high) is None:
-        return None
-    while high - low > 2:
-        middle = (low + high) // 2 // 2 * 2
-        if handshakes(pki, port, count, "%dK" % middle) is None:
-            low = middle
-        else:
-            high = middle
-    return high
+def smallest_handshake_heap_k(pki, port, count):
+    return smallest_heap_k(lambda k: handshakes(pki, port, count, "%dK" % k) is not None,
+                           HEAP_LOW_K, HEAP_HIGH_K, 2)
 
 
 def measure(workdir, key_type):
@@ -82,7 +75,8 @@ def measure(workdir, key_type):
         times = handshakes(pki, broker.port, HANDSHAKES)
         if times is None:
             raise SystemExit("bench: %s handshakes failed at 128K" % key_type)
-        return times, smallest_heap_k(pki, broker.port, 1), smallest_heap_k(pki, broker.port, 0)
+        with_one, without = (smallest_handshake_heap_k(pki, broker.port, count) for count in (1, 0))
+        return times, with_one, without
     finally:
         broker.stop()
 
