@@ -40,6 +40,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from bench.device import SESSION_COMMANDS, Session, percentile  # noqa: E402
+from bench.heap_bisection import smallest_heap_k  # noqa: E402
 from tests.integration.device_rig import ACTION, scratch_broker  # noqa: E402
 from tools import board  # noqa: E402  (the deploy's own compile step)
 from tools.mqttc import MqttClient  # noqa: E402
@@ -95,7 +96,12 @@ class Peer:
         self.lines = queue.Queue()  # the client's output, line by line; "" once it exited
         threading.Thread(target=self._read_lines, daemon=True).start()
         self.publisher = MqttClient(pki, port, "publisher")
-        self.pki, self.port = pki, port
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
 
     def line(self):
         """The client's next line, or None when it exited or fell silent for LINE_TIMEOUT_S (an
@@ -118,16 +124,21 @@ class Peer:
             if words is None or words == ["up"]:
                 return words is not None
 
-    def send(self, n):
-        """Publish message n; return (publish us, callback us) or None when the client died."""
-        published_us = time.monotonic_ns() // 1000
-        self.publisher.publish(ACTION, b"%d" % n, 1)
+    def received(self, payload):
+        """The client's ticks_us when its callback got `payload`, or None when it exited or fell silent."""
         while True:
             words = self.line()
             if words is None:
                 return None
-            if words[:2] == ["rx", str(n)]:
-                return published_us, int(words[2])
+            if words[:2] == ["rx", payload]:
+                return int(words[2])
+
+    def send(self, n):
+        """Publish message n; return (publish us, callback us) or None when the client died."""
+        published_us = time.monotonic_ns() // 1000
+        self.publisher.publish(ACTION, b"%d" % n, 1)
+        received_us = self.received(str(n))
+        return None if received_us is None else (published_us, received_us)
 
     def close(self):
         self.proc.kill()
@@ -139,8 +150,7 @@ class Peer:
 
 
 def peer_latencies(kind, workdir, pki, broker):
-    peer = Peer(kind, workdir, pki, broker.port)
-    try:
+    with Peer(kind, workdir, pki, broker.port) as peer:
         assert peer.wait_up(), "%s did not come up" % kind.name
         values = []
         for n in range(MESSAGES):
@@ -149,29 +159,11 @@ def peer_latencies(kind, workdir, pki, broker):
                 raise SystemExit("bench: %s exited at message %d" % (kind.name, n))
             values.append((sent[1] - sent[0]) / 1000)
         return values
-    finally:
-        peer.close()
 
 
 def peer_runs(kind, workdir, pki, broker, heap_k):
-    peer = Peer(kind, workdir, pki, broker.port, heapsize="%dK" % heap_k)
-    try:
+    with Peer(kind, workdir, pki, broker.port, heapsize="%dK" % heap_k) as peer:
         return peer.wait_up() and all(peer.send(n) is not None for n in range(MESSAGES))
-    finally:
-        peer.close()
-
-
-def smallest_heap(runs):
-    low, high = HEAP_LOW_K, HEAP_HIGH_K
-    if not runs(high):
-        return None
-    while high - low > 4:
-        middle = (low + high) // 2 // 4 * 4
-        if runs(middle):
-            high = middle
-        else:
-            low = middle
-    return high
 
 
 def restart_and_publish(broker, pki):
@@ -186,22 +178,16 @@ def restart_and_publish(broker, pki):
 
 
 def peer_reconnects(kind, workdir, pki, broker):
-    peer = Peer(kind, workdir, pki, broker.port)
-    try:
+    with Peer(kind, workdir, pki, broker.port) as peer:
         assert peer.wait_up(), "%s did not come up" % kind.name
         values = []
         for _ in range(RESTARTS):
             back = restart_and_publish(broker, pki)
-            while True:
-                words = peer.line()
-                if words is None:  # it never got the message: reported as such, no more rounds
-                    return values + [None]
-                if words[:2] == ["rx", "after-restart"]:
-                    values.append((int(words[2]) - back) / 1e6)
-                    break
+            received_us = peer.received("after-restart")
+            if received_us is None:  # it never got the message: reported as such, no more rounds
+                return values + [None]
+            values.append((received_us - back) / 1e6)
         return values
-    finally:
-        peer.close()
 
 
 def firmware_latencies(workdir, pki, broker):
@@ -274,7 +260,8 @@ def main():
             with tempfile.TemporaryDirectory(dir=workdir) as scratch:
                 kind.compile_into(scratch)
                 latencies = peer_latencies(kind, scratch, pki, broker)
-                heap_k = smallest_heap(lambda k: peer_runs(kind, scratch, pki, broker, k))  # noqa: B023
+                heap_k = smallest_heap_k(lambda k: peer_runs(kind, scratch, pki, broker, k),  # noqa: B023
+                                         HEAP_LOW_K, HEAP_HIGH_K, 4)
                 reconnects = peer_reconnects(kind, scratch, pki, broker)
             row(kind.name, latencies, heap_k if heap_k is not None else "> %dK" % HEAP_HIGH_K, reconnects)
     print("firmware: publish -> servo start (the decision path, journal write and servo included); "
