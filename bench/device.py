@@ -14,6 +14,8 @@
    only when every command was dispensed, the loop logged no error (it catches MemoryError and goes
    on) and no connect attempt failed for lack of memory (the link retries it).
 3. Boot to subscribed: process start -> "app: up" (CONNACK, SUBSCRIBE/SUBACK, online published).
+`--repeat-session 72 76 --times 5` runs only full sessions, five at each size, and counts those
+that ran: near the limit the outcome varies from run to run.
 The servo waits are skipped (sim.servo_wait false): no servo is attached, the PWM writes are
 still traced.
 """
@@ -155,9 +157,18 @@ def full_session_runs(pki, broker, heap_k):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--key-type", choices=("rsa", "ec"), default="rsa", help="the development PKI's keys")
+    parser.add_argument("--repeat-session", type=int, nargs="+", metavar="HEAP_K",
+                        help="instead: run a full session this many times (--times) at each heap size, and "
+                             "count the ones that ran (a bisection probes each size once)")
+    parser.add_argument("--times", type=int, default=5)
     args = parser.parse_args()
     with scratch_broker(key_type=args.key_type) as (workdir, pki, broker):
-        run(workdir, pki, broker)
+        if args.repeat_session:
+            for heap_k in args.repeat_session:
+                ran = sum(full_session_runs(pki, broker, heap_k) for _ in range(args.times))
+                print("full session at %dK: ran %d of %d" % (heap_k, ran, args.times), flush=True)
+        else:
+            run(workdir, pki, broker)
 
 
 def run(workdir, pki, broker):

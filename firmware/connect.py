@@ -9,8 +9,8 @@ imported (umqtt.simple, ssl): none of it is needed between connects (bench/modul
 DNS, TCP and the TLS handshake come first; only then is umqtt.simple (1.3.4, pinned by
 tools/setup/fetch_umqtt.py) imported, into the memory the handshake used: the two never share the
 heap (bench/device.py's full session, tried in 1K steps: 82K was the smallest before, 79K after;
-once the resident modules shrank, 76K in every run, and 72K in 4 of 9 runs with a collection
-before the import, 0 of 3 without).
+once the resident modules shrank, 76K in every run, and 72K in 7 of 13 runs with a collection
+before the import, 0 of 3 without: `bench/device.py --repeat-session 72`).
 umqtt builds CONNECT and SUBSCRIBE and reads CONNACK and SUBACK. It gets `ssl=False` and, as its
 `socket` module, the `_Attempt`, whose connection is already open, so umqtt's TLS API is not
 involved.
@@ -72,7 +72,7 @@ def _open_session(link, sockets, now_ms):
     # Imported only now: the handshake's memory is free again, so the two never share the heap.
     # The collection first makes the import fill the handshake's holes from the bottom of the heap
     # (a collection restarts the allocator's search there): a full session then runs in 72K in
-    # 4 of 9 runs, and in none of 3 without it.
+    # 7 of 13 runs, and in none of 3 without it.
     gc.collect()
     import umqtt.simple as umqtt_simple
 
