@@ -61,9 +61,11 @@ def create(aws, arns, name, topology=TOPOLOGY, out=print):
             {
                 "Id": "projector",
                 "Arn": function_arn,
+                # <aws.events.event.json> is the whole event; <aws.events.event> would drop its `detail`
+                # (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-transform-target-input.html).
                 "InputTransformer": {
                     "InputPathsMap": {},
-                    "InputTemplate": '{"table": %s, "event": <aws.events.event>}' % json.dumps(table),
+                    "InputTemplate": '{"table": %s, "event": <aws.events.event.json>}' % json.dumps(table),
                 },
                 "RetryPolicy": {"MaximumRetryAttempts": 8, "MaximumEventAgeInSeconds": 24 * 3600},
             }

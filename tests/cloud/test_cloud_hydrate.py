@@ -14,6 +14,7 @@ from cloud.iam import Arns
 from cloud.topology import TOPOLOGY
 from tests.cloud.envs import REGION, env_for, run
 from tests.hub.hubdata import press_event
+from tests.strict_aws.eventbridge import target_input
 
 
 def test_hydrate_replays_to_its_own_rule_into_a_new_table_and_cleans_up(aws, tmp_path):
@@ -84,3 +85,22 @@ def test_the_projector_writes_the_hydrated_table_it_is_given_and_no_other(aws, m
 def test_the_table_and_rule_names_follow_the_unique_replay_name():
     name = "replay-20261129T231840Z-ab12cd"
     assert hydrate.plan(name) == ("feedmyfurbabies-history-" + name, "hydrate-20261129T231840Z-ab12cd")
+
+
+def test_the_projector_gets_each_replayed_event_whole_through_the_hydrate_target(aws, tmp_path, monkeypatch):
+    """What AWS sends the projector through the hydrate rule's input transformer, as AWS documents it
+    (`<aws.events.event>` has no `detail`), projects the press into the new table."""
+    run(deploy.apply, env_for(aws, tmp_path))
+    env = AwsEnv(region=REGION, endpoint_url=aws)
+    arns = Arns(env.partition, env.region, env.account)
+    table, rule = hydrate.create(env, arns, "replay-t3", out=lambda line: None)
+    events = boto3.client("events")
+    (target,) = events.list_targets_by_rule(Rule=rule, EventBusName="feedmyfurbabies")["Targets"]
+    press = dict(press_event(1, at=int(time.time())), **{"replay-name": "replay-t3"})
+    received = target_input(target["InputTransformer"], press, arns.rule(TOPOLOGY, rule), rule)
+    assert received == {"table": table, "event": press}
+    monkeypatch.setenv("HISTORY_TABLE", "feedmyfurbabies-history")
+    projector.store.cache_clear()
+    assert projector.handler(received) == {"status": "press"}
+    projector.store.cache_clear()
+    assert boto3.client("dynamodb").scan(TableName=table, Select="COUNT")["Count"] == 1
