@@ -268,6 +268,7 @@ def hydrate(
     err=print,
     sleep=time.sleep,
     clock=time.monotonic,
+    settle_timeout_s=SETTLE_TIMEOUT_S,
     **replay_options,
 ):
     """Returns (exit status, new table name)."""
@@ -290,13 +291,13 @@ def hydrate(
     except replay_tool.ReplayRefused:
         remove(aws, arns, names, topology, out)  # nothing was replayed
         raise
-    if settle(aws, names, out=out, sleep=sleep, clock=clock):
+    if settle(aws, names, out=out, sleep=sleep, clock=clock, timeout_s=settle_timeout_s):
         finish(aws, arns, names, topology, out)
     else:
         summary(aws, names, out)
         err(
             "deliveries to %s still arriving after %d s: rule %s kept; `make hydrate FINISH=%s` removes it"
-            % (names.table, SETTLE_TIMEOUT_S, names.rule, name)
+            % (names.table, settle_timeout_s, names.rule, name)
         )
     return status, names.table
 

@@ -134,10 +134,11 @@ def test_while_deliveries_never_settle_the_rule_is_kept_until_finish(deployed, f
         poll_s=0,
         sleep=sleep,
         clock=fake_time.clock,
+        settle_timeout_s=150,
     )
     assert status == 0 and "hydrate-t5" in rule_names()
     assert errors[-1] == (
-        "deliveries to %s still arriving after 1800 s: rule hydrate-t5 kept; "
+        "deliveries to %s still arriving after 150 s: rule hydrate-t5 kept; "
         "`make hydrate FINISH=replay-t5` removes it" % table
     )
     listed = cli(aws, "--list")
