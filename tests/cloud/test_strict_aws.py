@@ -90,6 +90,7 @@ def transformer(template, paths=None):
             {"v%d" % i: "$.time" for i in range(101)},
             "101 InputPathsMap variables, at most 100",
         ),
+        ('{"e": "<aws.events.event.json>"}', {}, "<aws.events.event.json> inside a JSON string"),
     ],
 )
 def test_input_transformers_aws_refuses(template, paths, reason):

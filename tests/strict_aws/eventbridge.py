@@ -45,13 +45,23 @@ def check_input_transformer(target_id, transformer):
             )
         elif not VARIABLE_NAME.fullmatch(name):
             problems.append("target %s: InputPathsMap key %r is not [A-Za-z0-9_-]{1,256}" % (target_id, name))
-    for name in PLACEHOLDER.findall(transformer["InputTemplate"]):
+    template = transformer["InputTemplate"]
+    for match in PLACEHOLDER.finditer(template):
+        name = match.group(1)
+        # TRANSFORM_DOC: both event variables "can only be used as a value for a JSON field" (not escaped).
+        if name in (EVENT_WITHOUT_DETAIL, WHOLE_EVENT) and in_quotes(template, match.start()):
+            problems.append("target %s: <%s> inside a JSON string" % (target_id, name))
         if name not in paths and name not in PREDEFINED:
             problems.append(
                 "target %s: InputTemplate placeholder <%s> is neither in InputPathsMap nor predefined"
                 % (target_id, name)
             )
     return problems
+
+
+def in_quotes(template, position):
+    """Whether position falls inside a JSON string of the template."""
+    return template[:position].count('"') % 2 == 1
 
 
 def put_targets(params, **_):
@@ -124,7 +134,7 @@ def target_input(transformer, event, rule_arn, rule_name, ingestion_time=None):
     for match in PLACEHOLDER.finditer(template):
         out.append(template[position : match.start()])
         value = values[match.group(1)]
-        quoted = template[: match.start()].count('"') % 2 == 1
+        quoted = in_quotes(template, match.start())
         out.append(value if quoted and isinstance(value, str) else json.dumps(value))
         position = match.end()
     text = "".join(out) + template[position:]
