@@ -91,8 +91,9 @@ deploy: setup ## Create or update the cloud half (boto3; DEPLOY_ARGS="--endpoint
 destroy: setup ## Remove what the deployer created but the ledger (DEPLOY_ARGS=--delete-ledger: that too, asks first)
 	@$(PY) -m cloud.deploy destroy $(DEPLOY_ARGS)
 
-hydrate: setup ## A new AWS history table from the archive up to T: make hydrate TO=2026-11-29T07:00:00Z (hub: python -m cloud.hub hydrate)
-	$(PY) -m cloud.hydrate $(if $(TO),--to "$(TO)") $(DEPLOY_ARGS)
+hydrate: setup ## A new AWS history table from the archive up to T: make hydrate TO=2026-11-29T07:00:00Z; LIST=1, FINISH=NAME, REMOVE=NAME (hub: python -m cloud.hub hydrate)
+	$(PY) -m cloud.hydrate $(if $(TO),--to "$(TO)") $(if $(LIST),--list) $(if $(FINISH),--finish "$(FINISH)") \
+		$(if $(REMOVE),--remove "$(REMOVE)") $(DEPLOY_ARGS)
 
 replay: setup ## Replay the archive: make replay FROM=... TO=... RULES=...
 	$(PY) -m cloud.replay --from "$(FROM)" --to "$(TO)" --rules "$(RULES)" $(DEPLOY_ARGS)

@@ -3,7 +3,8 @@
 Reads cloud/topology.py and reconciles AWS with it (cloud/resources.py): `plan` prints what `apply`
 would change, `apply` creates or updates only what differs (a second apply changes nothing and says
 so), `destroy` removes everything the topology names except the ledger (the bus and its archive), which
-needs `--delete-ledger` and a typed confirmation (or `--yes`). Device credentials go to --out (git-ignored).
+needs `--delete-ledger` and a typed confirmation (or `--yes`), and names the hydrated history tables it
+leaves (cloud/hydrate.py removes those). Device credentials go to --out (git-ignored).
 """
 
 import argparse
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from cloud import awsenv
+from cloud import awsenv, hydrate
 from cloud.awserrors import PermissionDenied, permissions_checked
 from cloud.iam import Arns
 from cloud.resources import declared_resources
@@ -163,6 +164,12 @@ def destroy(env, out=print, delete_ledger=False):
         out(
             "Kept the ledger: %s, with every archived press. `destroy --delete-ledger` deletes it."
             % " and ".join(reversed(kept))
+        )
+    hydrated = hydrate.hydrated_tables(env.dynamodb, env.topology)
+    if hydrated:
+        out(
+            "Kept hydrated history tables: %s (`make hydrate LIST=1` lists them, `make hydrate REMOVE=NAME`"
+            " deletes one)." % ", ".join(hydrated)
         )
     return removed
 

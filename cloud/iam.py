@@ -31,7 +31,10 @@ class Arns:
         return self._arn("events", "rule/%s/%s" % (topology["bus"]["name"], rule_name))
 
     def queue(self, topology, queue_key):
-        return self._arn("sqs", topology["queues"][queue_key]["name"])
+        return self.queue_named(topology["queues"][queue_key]["name"])
+
+    def queue_named(self, queue_name):
+        return self._arn("sqs", queue_name)
 
     def queue_url(self, topology, queue_key):
         """Not an ARN, but as predictable: IoT's SQS actions name the queue by URL."""
@@ -136,14 +139,19 @@ def queue_policy(topology, queue_key, arns):
     )
     if not sources:
         return None
+    return events_queue_policy(arns.queue(topology, queue_key), sources)
+
+
+def events_queue_policy(queue_arn, rule_arns):
+    """EventBridge may send to the queue, on behalf of the given rules only."""
     return _document(
         [
             {
                 "Effect": "Allow",
                 "Principal": {"Service": "events.amazonaws.com"},
                 "Action": "sqs:SendMessage",
-                "Resource": arns.queue(topology, queue_key),
-                "Condition": {"ArnEquals": {"aws:SourceArn": sources}},
+                "Resource": queue_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": sorted(rule_arns)}},
             }
         ]
     )

@@ -373,6 +373,10 @@ class Table(Resource):
 
     def read_existing(self):
         table = self.env.dynamodb.describe_table(TableName=self.name)["Table"]
+        if table["TableStatus"] == "DELETING":
+            # A destroy moments ago: the name is free only once the table is gone, then it is absent.
+            self.env.dynamodb.get_waiter("table_not_exists").wait(TableName=self.name)
+            return None
         billing = table.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED")
         return {"billing": billing, "key": table["KeySchema"]}
 
@@ -386,6 +390,8 @@ class Table(Resource):
             KeySchema=self.KEY,
             BillingMode="PAY_PER_REQUEST",
         )
+        # CreateTable returns while the table is CREATING; the projector may write only once it is ACTIVE.
+        self.env.dynamodb.get_waiter("table_exists").wait(TableName=self.name)
 
     def update(self, current):
         self.env.dynamodb.update_table(TableName=self.name, BillingMode="PAY_PER_REQUEST")

@@ -4,9 +4,16 @@ ever reach that server."""
 
 import pytest
 
+from tests import strict_aws
 from tools.moto_server import MotoServer, fake_credentials
 
 REGION = "eu-west-1"
+
+
+@pytest.fixture(autouse=True)
+def strict_aws_layer(monkeypatch):
+    """Every botocore client a cloud test creates goes through tests/strict_aws (AWS's documented rules)."""
+    monkeypatch.setenv("BOTOCORE_EXPERIMENTAL__PLUGINS", strict_aws.PLUGIN)
 
 
 @pytest.fixture(scope="session")

@@ -93,3 +93,35 @@ def test_deploy_after_destroy_waits_while_sqs_forbids_the_queue_name(fake_time, 
         "  waiting for queue name feedmyfurbabies-presses-failed: SQS refuses it for 60 s after a queue of"
         " that name was deleted: attempt 1, next in 1 s, giving up in 90 s"
     )
+
+
+def describe(status):
+    return {
+        "Table": {
+            "TableName": "feedmyfurbabies-history",
+            "TableStatus": status,
+            "KeySchema": resources.Table.KEY,
+            "BillingModeSummary": {"BillingMode": "PAY_PER_REQUEST"},
+        }
+    }
+
+
+def test_a_table_still_deleting_is_absent_once_gone_and_a_new_one_is_ready_before_use(fake_time, tmp_path):
+    """Deploy right after destroy: DynamoDB still describes the table (DELETING); it is waited for, planned as
+    a create, and the created table is waited for until ACTIVE (botocore's table waiters)."""
+    env, stubs = stubbed_env(fake_time, tmp_path, dynamodb="dynamodb")
+    dynamodb, name = stubs["dynamodb"], {"TableName": "feedmyfurbabies-history"}
+    dynamodb.add_response("describe_table", describe("DELETING"), name)
+    dynamodb.add_client_error(
+        "describe_table", "ResourceNotFoundException", "gone", 400, expected_params=name
+    )
+    table = resources.Table(env, "feedmyfurbabies-history")
+    assert table.read() is None
+    dynamodb.add_response(
+        "create_table",
+        {"TableDescription": describe("CREATING")["Table"]},
+        dict(name, AttributeDefinitions=ANY, KeySchema=ANY, BillingMode="PAY_PER_REQUEST"),
+    )
+    dynamodb.add_response("describe_table", describe("ACTIVE"), name)
+    table.create()
+    dynamodb.assert_no_pending_responses()

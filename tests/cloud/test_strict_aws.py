@@ -1,0 +1,201 @@
+"""The strict AWS layer (tests/strict_aws): it is active on every client a cloud test creates, and each rule
+refuses its violation the way AWS does, while what the deployer and hydrate send passes."""
+
+import json
+
+import boto3
+import botocore.config
+import pytest
+from botocore.exceptions import ClientError
+
+from cloud.resources import IOT_SQL_VERSION
+from cloud.topology import TOPOLOGY
+from tests.cloud.envs import REGION
+from tests.strict_aws import eventbridge, iot, lambda_
+
+EVENT = {
+    "version": "0",
+    "id": "e-1",
+    "detail-type": "FeedRequested",
+    "source": "com.feedmyfurbabies",
+    "account": "123456789012",
+    "time": "2026-11-29T07:00:00Z",
+    "region": REGION,
+    "resources": [],
+    "replay-name": "replay-t1",
+    "detail": {"press_id": "p1", "event": "SINGLE"},
+}
+RULE_ARN = "arn:aws:events:eu-west-1:123456789012:rule/feedmyfurbabies/hydrate-t1"
+
+
+def client(service, **config):
+    return boto3.client(
+        service,
+        region_name=REGION,
+        aws_access_key_id="strict",
+        aws_secret_access_key="strict",
+        config=botocore.config.Config(**config),
+    )
+
+
+def refused(call, **params):
+    with pytest.raises(ClientError) as error:
+        call(**params)
+    assert "strict AWS layer" in str(error.value)
+    return str(error.value)
+
+
+def entry(detail_bytes=10):
+    return {"Source": "s", "DetailType": "d", "Detail": json.dumps({"x": "y" * detail_bytes})}
+
+
+# The layer is on: refused before anything is sent (no endpoint is reachable from these clients).
+
+
+def test_every_client_goes_through_the_layer_and_keeps_botocore_validation_on():
+    events = client("events")
+    assert "11 entries" in refused(events.put_events, Entries=[entry()] * 11)
+    with pytest.raises(AssertionError, match="parameter_validation"):
+        client("events", parameter_validation=False).put_events(Entries=[entry()])
+
+
+def test_no_test_turns_botocore_parameter_validation_off():
+    from pathlib import Path
+
+    tests = Path(__file__).resolve().parents[1]
+    offenders = [
+        str(path)
+        for path in tests.rglob("*.py")
+        if "parameter_validation=False" in path.read_text() and path.name != "test_strict_aws.py"
+    ]
+    assert offenders == []
+
+
+# EventBridge input transformers (eb-transform-target-input.html).
+
+
+def transformer(template, paths=None):
+    return {"InputPathsMap": paths or {}, "InputTemplate": template}
+
+
+@pytest.mark.parametrize(
+    "template, paths, reason",
+    [
+        ('{"e": <event>}', {}, "<event> is neither in InputPathsMap nor predefined"),
+        ('{"e": <aws.events.detail>}', {}, "<aws.events.detail> is neither"),
+        ('{"t": <t>}', {"t": "$.time", "aws.events.rule-name": "$.x"}, "redefines the predefined variable"),
+        ('{"t": <t>}', {"t": "$.time", "bad name": "$.x"}, "is not [A-Za-z0-9_-]"),
+        (
+            '{"t": <v0>}',
+            {"v%d" % i: "$.time" for i in range(101)},
+            "101 InputPathsMap variables, at most 100",
+        ),
+        ('{"e": "<aws.events.event.json>"}', {}, "<aws.events.event.json> inside a JSON string"),
+    ],
+)
+def test_input_transformers_aws_refuses(template, paths, reason):
+    targets = [{"Id": "t", "Arn": RULE_ARN, "InputTransformer": transformer(template, paths)}]
+    assert reason in refused(client("events").put_targets, Rule="r", Targets=targets)
+
+
+def test_input_transformers_with_defined_placeholders_pass():
+    assert (
+        eventbridge.check_input_transformer(
+            "t",
+            transformer(
+                '{"t": <t>, "a": <aws.events.rule-arn>, "n": <aws.events.rule-name>, '
+                '"i": <aws.events.event.ingestion-time>, "e": <aws.events.event>, '
+                '"j": <aws.events.event.json>}',
+                {"t": "$.time"},
+            ),
+        )
+        == []
+    )
+
+
+def test_what_the_target_receives_for_each_predefined_variable():
+    def received(variable):
+        return eventbridge.target_input(
+            transformer('{"v": <%s>}' % variable),
+            EVENT,
+            RULE_ARN,
+            "hydrate-t1",
+            ingestion_time="2026-11-29T07:00:01Z",
+        )["v"]
+
+    assert received("aws.events.rule-arn") == RULE_ARN
+    assert received("aws.events.rule-name") == "hydrate-t1"
+    assert received("aws.events.event.ingestion-time") == "2026-11-29T07:00:01Z"
+    assert received("aws.events.event") == {k: v for k, v in EVENT.items() if k != "detail"}
+    assert "detail" not in received("aws.events.event")
+    assert received("aws.events.event.json") == EVENT
+
+
+def test_what_the_target_receives_for_paths_quoted_and_not():
+    got = eventbridge.target_input(
+        transformer('{"thing": "at <p>", "detail": <d>}', {"p": "$.detail.press_id", "d": "$.detail"}),
+        EVENT,
+        RULE_ARN,
+        "r",
+    )
+    assert got == {"thing": "at p1", "detail": EVENT["detail"]}
+
+
+# PutEvents limits (API_PutEvents.html, eb-putevent-size.html).
+
+
+def test_put_events_entry_size_is_computed_as_aws_documents():
+    assert (
+        eventbridge.entry_size({"Source": "ab", "DetailType": "é", "Detail": "{}", "Resources": ["r1"]}) == 8
+    )
+    assert eventbridge.entry_size({"Source": "a", "DetailType": "b", "Time": "2026-11-29T07:00:00Z"}) == 16
+
+
+def test_put_events_of_256_kb_in_total_are_refused_and_just_under_passes():
+    base = eventbridge.entry_size(entry(0))
+    per_entry = (eventbridge.MAX_TOTAL_ENTRY_BYTES - 2 * base) // 2
+    over = [entry(per_entry), entry(eventbridge.MAX_TOTAL_ENTRY_BYTES - 2 * base - per_entry)]
+    assert sum(map(eventbridge.entry_size, over)) == eventbridge.MAX_TOTAL_ENTRY_BYTES
+    assert "must be less than 262144" in refused(client("events").put_events, Entries=over)
+    eventbridge.put_events({"Entries": [entry(per_entry), entry(per_entry - 1)]})
+
+
+# IoT rule SQL (iot-sql-reference.html).
+
+
+@pytest.mark.parametrize(
+    "sql, version, reason",
+    [
+        ("SELECT * FROM 'cat-feeder/states'", "2017-01-01", "awsIotSqlVersion '2017-01-01'"),
+        ("SELECT * FROM 'cat-feeder/states'", "", "awsIotSqlVersion ''"),
+        ("SELECT topic(3) AS thing FROM 'cat-feeder/+'", "2016-03-23", "topic(3) outside the 2 levels"),
+        ("SELECT topic(0) AS thing FROM 'cat-feeder/+'", "2016-03-23", "topic(0) outside"),
+        ("SELECT v, end FROM 'cat-feeder/+'", "2016-03-23", "reserved word end"),
+        ("SELECT v AS from FROM 'cat-feeder/+'", "2016-03-23", "reserved word from"),
+        ("SELEC * FROM 'cat-feeder/+'", "2016-03-23", "not of the form"),
+    ],
+)
+def test_topic_rule_sql_aws_refuses(sql, version, reason):
+    payload = {"sql": sql, "actions": []}
+    if version is not None:
+        payload["awsIotSqlVersion"] = version
+    assert reason in refused(client("iot").create_topic_rule, ruleName="r", topicRulePayload=payload)
+
+
+def test_the_topologys_topic_rules_pass():
+    for rule in TOPOLOGY["topic_rules"]:
+        assert iot.check_sql(rule["sql"], IOT_SQL_VERSION) == []
+    assert iot.check_sql("SELECT \"end\", concat(a, ',', b) AS c FROM 'a/b' WHERE x > 1", "beta") == []
+
+
+# Lambda environment (gettingstarted-limits.html).
+
+
+def test_function_environment_over_4_kb_is_refused():
+    variables = {"A": "x" * 4090}
+    assert lambda_.environment_size(variables) == 4090 + len('{"A":""}')
+    reason = refused(
+        client("lambda").update_function_configuration, FunctionName="f", Environment={"Variables": variables}
+    )
+    assert "at most 4096" in reason
+    lambda_.environment("CreateFunction")({"Environment": {"Variables": {"A": "x" * 4088}}})
