@@ -98,13 +98,16 @@ class Journal:
         self._state = bytearray(SLOTS)
         self._key = bytearray(4)
         self._head = bytearray(HEAD_LEN)
-        self._files = SmallFiles(directory + "/journal", fanout=True)
-        # [(began_at, slot, id)] of the unfinished entries, read back by restore.py (then released)
+        self.files = SmallFiles(directory + "/journal", fanout=True)
+        # Read back through remember(); restore.py returns [(began_at, slot, id)] of the unfinished
+        # entries, then leaves the heap.
         self._unfinished = bootonly.call("restore", "load_journal", self, directory)
 
     # -- slots -----------------------------------------------------------------------------------
 
-    def _remember(self, slot, crc, began_at, state):
+    def remember(self, slot, crc, began_at, state):
+        """slot holds the id with this crc32, begun at began_at; state: its bowls mask, | FINISHED
+        once finished. Called by begin(), and at boot by restore.py for each file read back."""
         struct.pack_into("<I", self._hashes, 4 * slot, crc)
         self._began[slot] = began_at
         self._state[slot] = _USED | state
@@ -158,8 +161,8 @@ class Journal:
         bowls = bowls_mask & BOWLS_MASK
         # Durable, then remembered. The slot's file is free: at most a forgotten id's DONE record,
         # which a cut may lose as safely as forgetting it.
-        self._files.write("%02x" % slot, BEGIN | bowls, self._head, encoded, free=True)
-        self._remember(slot, binascii.crc32(encoded), now, bowls)
+        self.files.write("%02x" % slot, BEGIN | bowls, self._head, encoded, free=True)
+        self.remember(slot, binascii.crc32(encoded), now, bowls)
 
     def finish(self, command_id):
         """Durably mark command_id completed; a no-op for an unknown or already finished id."""
@@ -168,7 +171,7 @@ class Journal:
             return
         struct.pack_into("<I", self._head, 0, self._began[slot])
         hashes = memoryview(self._hashes)
-        self._files.write("%02x" % slot, DONE | (self._state[slot] & BOWLS_MASK), self._head,
+        self.files.write("%02x" % slot, DONE | (self._state[slot] & BOWLS_MASK), self._head,
                           hashes[4 * slot : 4 * slot + 4])
         self._state[slot] |= FINISHED
 
