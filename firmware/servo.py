@@ -12,7 +12,7 @@ LONG feeds the left bowl, then the right one, never both at once: a stalling SG9
 650 mA, and two at once on a USB-powered board can brown out the ESP32-C3 mid-dispense.
 """
 
-from command import LEFT, RIGHT
+from bowls import LEFT, RIGHT
 from micropython import const
 
 _PWM_HZ = const(50)

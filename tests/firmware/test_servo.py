@@ -2,7 +2,7 @@
 
 import hal_sim
 import servo
-from command import LEFT, RIGHT
+from bowls import LEFT, RIGHT
 from fwtest import remove_tree, tmpdir
 
 LEFT_PIN = 3
