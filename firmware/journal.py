@@ -1,6 +1,6 @@
 """Dedup journal: which command ids this device has started dispensing, kept in flash.
 
-Persist before act: begin(id) is durable (written and flushed, see records.py) before the feeder
+Persist before act: begin(id) is durable (written and closed, see smallfiles.py) before the feeder
 moves a servo, and finish(id) after the result is queued. A power cut in between leaves the id
 begun but unfinished; unfinished() reports it at the next boot so the feeder sends `interrupted`
 and never dispenses it again, and seen(id) stays True for it.
@@ -23,9 +23,9 @@ BEGIN, reported `interrupted`. Forgetting an id writes nothing: its DONE file st
 reuses the slot (the lowest free one), and if the device reboots first it is loaded again and
 forgotten again by the next prune (a command that old is refused as expired anyway, see below).
 So a dispense costs two metadata commits and no erase. A damaged file is counted in
-corrupt_records and removed (its id is forgotten early, as a corrupt log record was). Loading
-at boot is restore.py's (released afterwards); data from the log-based journal (journal.log) is
-moved over once, at the first boot after the upgrade (migrate.py).
+corrupt_records and removed (its id is forgotten early). Loading at boot is restore.py's (released
+afterwards), through remember(); data from the log-based journal (journal.log) is moved over
+once, at the first boot after the upgrade (migrate.py).
 
 Memory is fixed at load: per slot, the crc32 of the id, began_at and a state byte (2.3 KB for all
 256), nothing per id beyond that. seen() compares crc32s, so an id whose crc32 equals a remembered

@@ -13,11 +13,11 @@ one record, rewritten atomically in place (one metadata commit on LittleFS, no e
               drop: the messages below kept_from were dropped (always the oldest), their files are
               free. Each drop writes the older of the two; the one with more drops is the state.
 
-put() writes its message into the free file holding the oldest seq (a new file only when every
-file holds a waiting message), and ack() rewrites the message's file as DONE. So a dispensed
-command costs two commits, and the pool is one file more than the most messages ever waiting at
-once, plus one: there are always two free files, and the one holding the newest seq is never the
-one rewritten, so next_seq (one above the highest seq in any file) survives an empty outbox.
+put() writes its message into the free file holding the oldest seq, or into a new file when
+fewer than two are free, and ack() rewrites the message's file as DONE. So a dispensed command
+costs two commits, the pool holds at most one file more than the most messages ever waiting at
+once, and the free file holding the newest seq is never the one rewritten, so next_seq (one
+above the highest seq in any file) survives an empty outbox.
 
 A power cut during a write leaves the file's old record whole (smallfiles.py): a cut put() was
 never acknowledged to its caller, so its seq is free again; a cut ack() sends the message again
@@ -25,8 +25,9 @@ with its seq, which the protocol allows; a drop is the one write of `s` or `t`, 
 message, and a cut leaves the other, the state before the drop. The files put() and a drop write
 hold nothing that must survive, so they are written as free (smallfiles.write: faster on the
 unix port, and a cut may leave them missing). A damaged file costs only its message, counted in
-corrupt_records. Loading at boot is restore.py's (released afterwards); data from the log-based
-outbox (outbox.log) is moved over once, at the first boot after the upgrade (migrate.py).
+corrupt_records. Loading at boot is restore.py's (released afterwards), through adopt_state()
+and adopt(); data from the log-based outbox (outbox.log) is moved over once, at the first boot
+after the upgrade (migrate.py).
 """
 
 import struct

@@ -9,9 +9,9 @@ Each directory holds smallfiles.py's records; whether it is on LittleFS (so that
 rewritten in place) is checked here first. A `.new` file is a write cut short before its
 rename: removed, the old record stays. An empty file is a create cut short (LittleFS). Any other
 file failing its CRC is damage: counted in corrupt_records (a damaged journal file is removed and
-its id forgotten early, as a corrupt log record was; a damaged outbox file is free, its message
-lost). Data from the log-based layout (journal.log, outbox.log) is moved over once, at the first
-boot after the upgrade (migrate.py, imported only then).
+its id forgotten early; a damaged outbox file is free, its message lost). Data from the
+log-based layout (journal.log, outbox.log) is moved over once, at the first boot after the
+upgrade (migrate.py, imported only then).
 """
 
 import binascii
@@ -112,12 +112,12 @@ def _upgrade_from_log(files, log_path, kind):
     getattr(migrate, kind)(log_path, files)
 
 
-def load_journal(log, directory):
-    """Remember every valid file of the Journal log; return [(began_at, slot, id)] of the
+def load_journal(dedup, directory):
+    """Remember every valid file of the Journal dedup; return [(began_at, slot, id)] of the
     unfinished ones, oldest first."""
     import journal
 
-    files = log.files
+    files = dedup.files
     files.in_place = _rewrites_atomically(files.directory)
     if files.fanout:
         _spread_flat_files(files)
@@ -136,7 +136,7 @@ def load_journal(log, directory):
         try:
             record = read(files, name, view)
         except ValueError:
-            log.corrupt_records += 1
+            dedup.corrupt_records += 1
             doomed.append(name)
             continue
         if record is None:  # a create cut short: its begin() never returned
@@ -153,7 +153,7 @@ def load_journal(log, directory):
         else:
             continue  # a record type from a later firmware: ignored rather than refusing to boot
         finished = journal.FINISHED if kind_type == journal.DONE else 0
-        log.remember(slot, crc, began_at, (kind & journal.BOWLS_MASK) | finished)
+        dedup.remember(slot, crc, began_at, (kind & journal.BOWLS_MASK) | finished)
     for name in doomed:
         files.remove(name)
     pending.sort()
@@ -218,13 +218,13 @@ def _outbox_record(box, files, name, view):
     return record or (0, b"")
 
 
-def report_interrupted(log, box, clock):
-    """Report every command that was begun but never finished (journal log), once: an
+def report_interrupted(dedup, box, clock):
+    """Report every command that was begun but never finished (the Journal dedup), once: an
     `interrupted` result into the outbox box, then finished. Never a retry: the bowl may already
     have received food (feeder.py)."""
     import messages
 
-    unfinished = log.unfinished()
+    unfinished = dedup.unfinished()
     if not unfinished:
         return
     now = clock.unix_time()
@@ -235,4 +235,4 @@ def report_interrupted(log, box, clock):
                 break
         else:
             box.put(messages.pack_result(command_id, messages.INTERRUPTED, bowls, now, None))
-        log.finish(command_id)
+        dedup.finish(command_id)
