@@ -41,7 +41,7 @@ PORT_MODULES = ("machine", "network", "ntptime")  # the ESP32 port's, stood in f
 # The button's modules last: app imports presses (and so button and press) only when a button is
 # configured.
 BOOT_ONLY = ("config", "startup", "restore", "reports", "connect", "umqtt.simple")
-MODULES = ("bootonly", "bowls", "command", "expiry", "messages", "smallfiles", "journal", "cap", "outbox",
+MODULES = ("bootonly", "command", "expiry", "messages", "smallfiles", "journal", "cap", "outbox",
            "servo", "feeder", "link", "app")
 BUTTON = ("button", "press", "presses")
 # (where, HAL, boot-only modules of that HAL's device, its button module: HAL.button imports it). The

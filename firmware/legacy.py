@@ -5,8 +5,7 @@ and becomes issued_at; the dedup id is "legacy:<event>:<reportedTime as sent>"; 
 device default. Parsed without CPython-only libraries (no datetime, no re).
 """
 
-from bowls import EVENTS
-from command import MAX_TIME, R_EVENT, Command, rejected, unix_seconds, valid_id
+from command import EVENTS, MAX_TIME, R_EVENT, Command, rejected, unix_seconds, valid_id
 
 LEGACY_MS_ABOVE = 10**11
 R_REPORTED = "reportedTime: expected YYYY-MM-DDTHH:MM:SS[.fff]Z or Unix seconds/milliseconds"

@@ -7,8 +7,8 @@ metadata(description="Cat feeder firmware: decision path, journal, outbox, MQTT 
 # rather than require("umqtt.simple"), which would take whichever release the MicroPython tree has.
 package("umqtt", base_path="../.deps/mpy-lib")
 
-for name in ("app", "board_button", "board_network", "bootonly", "bowls", "button", "cap", "command",
-             "config", "connect", "expiry", "feeder", "flashfs", "hal_board", "journal", "legacy", "link",
-             "messages", "migrate", "outbox", "press", "presses", "records", "reports", "restore", "servo",
-             "smallfiles", "startup"):
+for name in ("app", "board_button", "board_network", "bootonly", "button", "cap", "command", "config",
+             "connect", "expiry", "feeder", "flashfs", "hal_board", "journal", "legacy", "link", "messages",
+             "migrate", "outbox", "press", "presses", "records", "reports", "restore", "servo", "smallfiles",
+             "startup"):
     module(name + ".py")

@@ -5,7 +5,7 @@ import os
 import command
 import expiry
 import legacy
-from bowls import LEFT, RIGHT
+from servo import LEFT, RIGHT
 
 DEFAULT_TTL = 300
 MAX_TTL = 3600

@@ -5,7 +5,7 @@ import cap
 import config
 import expiry
 import journal
-from bowls import LEFT, RIGHT
+from servo import LEFT, RIGHT
 
 
 def test_a_command_lives_at_most_the_journal_horizon_less_the_clock_skew_allowance():
