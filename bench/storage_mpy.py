@@ -127,8 +127,8 @@ class FlatSmallFilesLayout(SmallFilesLayout):
     def __init__(self, directory):
         super().__init__(directory)
         flat = smallfiles.SmallFiles(directory + "/journal")  # empty yet: nothing to load
-        flat.in_place = self.journal._files.in_place  # as restore.py found the mount at boot
-        self.journal._files = flat
+        flat.in_place = self.journal.files.in_place  # as restore.py found the mount at boot
+        self.journal.files = flat
 
 
 class LogsLayout:

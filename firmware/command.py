@@ -14,13 +14,12 @@ format still takes a number of either kind (legacy.py keeps its exact text for t
 import json
 
 from micropython import const
+from servo import LEFT, RIGHT
 
 MAX_PAYLOAD = 1024
 _MAX_ID_LEN = const(64)
 ID_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:-"
-LEFT = 1
-RIGHT = 2
-EVENTS = {"SINGLE": LEFT, "DOUBLE": RIGHT, "LONG": LEFT | RIGHT}
+EVENTS = {"SINGLE": LEFT, "DOUBLE": RIGHT, "LONG": LEFT | RIGHT}  # the bowls each event feeds
 # Unix seconds we accept as a time at all (to 2106, the u32 range the result encoding uses).
 MAX_TIME = 0xFFFFFFFF
 

@@ -19,7 +19,8 @@ REQUIRED = object()  # sentinel default: the field must be present
 NAME_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
 
 
-# A day less expiry.FUTURE_SKEW_S, and half the journal's 256 slots (see journal.py).
+# The journal's horizon (a day) less expiry.FUTURE_SKEW_S, and its 256 slots shared by two bowls:
+# the proof in journal.py; tests/firmware/test_limits.py fails when one changes without the other.
 MAX_TTL_S = 86280
 MAX_PORTIONS_PER_DAY = 128
 

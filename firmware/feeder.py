@@ -1,10 +1,10 @@
 """The decision path: one command payload in, at most one dispense, exactly one result out.
 
 Order (firmware/README.md explains why; docs/protocol.md states the precedence): size check ->
-parse -> duplicate -> expiry -> clock skew -> feeding cap -> journal.begin (durable before any
-servo moves) -> dispense -> outbox.put(result) -> journal.finish. Nothing moves on bad input, a
-duplicate, an expired or a capped command, and every outcome puts exactly one result into the
-outbox.
+parse -> duplicate -> expiry -> clock skew -> busy (a dispense running) -> feeding cap ->
+journal.begin (durable before any servo moves) -> dispense -> outbox.put(result) ->
+journal.finish. Nothing moves on bad input, a duplicate, an expired, a busy or a capped command,
+and every outcome puts exactly one result into the outbox.
 
 A crash or power loss between begin and finish leaves the id unfinished in the journal; the next
 boot reports it once as `interrupted` (restore.report_interrupted) and never retries it, because

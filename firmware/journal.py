@@ -1,6 +1,6 @@
 """Dedup journal: which command ids this device has started dispensing, kept in flash.
 
-Persist before act: begin(id) is durable (written and flushed, see records.py) before the feeder
+Persist before act: begin(id) is durable (written and closed, see smallfiles.py) before the feeder
 moves a servo, and finish(id) after the result is queued. A power cut in between leaves the id
 begun but unfinished; unfinished() reports it at the next boot so the feeder sends `interrupted`
 and never dispenses it again, and seen(id) stays True for it.
@@ -23,9 +23,9 @@ BEGIN, reported `interrupted`. Forgetting an id writes nothing: its DONE file st
 reuses the slot (the lowest free one), and if the device reboots first it is loaded again and
 forgotten again by the next prune (a command that old is refused as expired anyway, see below).
 So a dispense costs two metadata commits and no erase. A damaged file is counted in
-corrupt_records and removed (its id is forgotten early, as a corrupt log record was). Loading
-at boot is restore.py's (released afterwards); data from the log-based journal (journal.log) is
-moved over once, at the first boot after the upgrade (migrate.py).
+corrupt_records and removed (its id is forgotten early). Loading at boot is restore.py's (released
+afterwards), through remember(); data from the log-based journal (journal.log) is moved over
+once, at the first boot after the upgrade (migrate.py).
 
 Memory is fixed at load: per slot, the crc32 of the id, began_at and a state byte (2.3 KB for all
 256), nothing per id beyond that. seen() compares crc32s, so an id whose crc32 equals a remembered
@@ -98,13 +98,16 @@ class Journal:
         self._state = bytearray(SLOTS)
         self._key = bytearray(4)
         self._head = bytearray(HEAD_LEN)
-        self._files = SmallFiles(directory + "/journal", fanout=True)
-        # [(began_at, slot, id)] of the unfinished entries, read back by restore.py (then released)
+        self.files = SmallFiles(directory + "/journal", fanout=True)
+        # Read back through remember(); restore.py returns [(began_at, slot, id)] of the unfinished
+        # entries, then leaves the heap.
         self._unfinished = bootonly.call("restore", "load_journal", self, directory)
 
     # -- slots -----------------------------------------------------------------------------------
 
-    def _remember(self, slot, crc, began_at, state):
+    def remember(self, slot, crc, began_at, state):
+        """slot holds the id with this crc32, begun at began_at; state: its bowls mask, | FINISHED
+        once finished. Called by begin(), and at boot by restore.py for each file read back."""
         struct.pack_into("<I", self._hashes, 4 * slot, crc)
         self._began[slot] = began_at
         self._state[slot] = _USED | state
@@ -158,8 +161,8 @@ class Journal:
         bowls = bowls_mask & BOWLS_MASK
         # Durable, then remembered. The slot's file is free: at most a forgotten id's DONE record,
         # which a cut may lose as safely as forgetting it.
-        self._files.write("%02x" % slot, BEGIN | bowls, self._head, encoded, free=True)
-        self._remember(slot, binascii.crc32(encoded), now, bowls)
+        self.files.write("%02x" % slot, BEGIN | bowls, self._head, encoded, free=True)
+        self.remember(slot, binascii.crc32(encoded), now, bowls)
 
     def finish(self, command_id):
         """Durably mark command_id completed; a no-op for an unknown or already finished id."""
@@ -168,7 +171,7 @@ class Journal:
             return
         struct.pack_into("<I", self._head, 0, self._began[slot])
         hashes = memoryview(self._hashes)
-        self._files.write("%02x" % slot, DONE | (self._state[slot] & BOWLS_MASK), self._head,
+        self.files.write("%02x" % slot, DONE | (self._state[slot] & BOWLS_MASK), self._head,
                           hashes[4 * slot : 4 * slot + 4])
         self._state[slot] |= FINISHED
 

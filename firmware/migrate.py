@@ -17,8 +17,23 @@ import binascii
 import os
 import struct
 
+import journal as new_journal  # the new layout's record kinds are theirs
+import outbox as new_outbox
 import records
+from micropython import const
 from restore import names
+
+# The logs' record kinds, as the firmware before wrote them (the table above).
+_LOG_BEGIN = const(0x10)
+_LOG_FINISH = const(0x20)
+_LOG_DONE = const(0x30)
+_LOG_TYPE_MASK = const(0xF0)
+_LOG_BOWLS_MASK = const(0x03)
+_LOG_PUT = const(1)
+_LOG_ITEM = const(2)
+_LOG_ACK = const(3)
+_LOG_DROP = const(4)
+_LOG_STATE = const(5)
 
 
 def _clear(files):
@@ -38,14 +53,14 @@ def journal(log_path, files):
     slots = {}  # type: dict  # slot -> [bowls, began_at u32 + id, finished]
 
     def replay(kind, body):
-        record_type = kind & 0xF0
+        record_type = kind & _LOG_TYPE_MASK
         if len(body) == 0:
             return
-        if record_type == 0x20:
+        if record_type == _LOG_FINISH:
             if body[0] in slots:
                 slots[body[0]][2] = True
-        elif record_type in (0x10, 0x30) and len(body) > 5:
-            slots[body[0]] = [kind & 0x03, bytes(body[1:]), record_type == 0x30]
+        elif record_type in (_LOG_BEGIN, _LOG_DONE) and len(body) > 5:
+            slots[body[0]] = [kind & _LOG_BOWLS_MASK, bytes(body[1:]), record_type == _LOG_DONE]
 
     log = records.Log(log_path)
     log.load(replay)  # finishes an interrupted compaction and cuts a torn tail first
@@ -54,10 +69,10 @@ def journal(log_path, files):
     for slot, (bowls, head_and_id, finished) in slots.items():
         # journal.py's records: BEGIN with the id, or DONE with its crc32.
         if finished:
-            crc = struct.pack("<I", binascii.crc32(head_and_id[4:]))
-            files.write("%02x" % slot, 0x30 | bowls, head_and_id[:4], crc)
+            crc = struct.pack("<I", binascii.crc32(head_and_id[new_journal.HEAD_LEN :]))
+            files.write("%02x" % slot, new_journal.DONE | bowls, head_and_id[: new_journal.HEAD_LEN], crc)
         else:
-            files.write("%02x" % slot, 0x10 | bowls, head_and_id)
+            files.write("%02x" % slot, new_journal.BEGIN | bowls, head_and_id)
     _retire(log_path)
 
 
@@ -66,19 +81,19 @@ def outbox(log_path, files):
     waiting = {}  # seq -> payload
 
     def replay(kind, body):
-        if kind == 1 and len(body) > 0:
+        if kind == _LOG_PUT and len(body) > 0:
             seq = state[0] + ((body[0] - state[0]) & 0xFF)
             waiting[seq] = bytes(body[1:])
             state[0] = max(state[0], seq + 1)
-        elif kind == 2 and len(body) >= 4:
+        elif kind == _LOG_ITEM and len(body) >= 4:
             seq = struct.unpack_from("<I", body, 0)[0]
             waiting[seq] = bytes(body[4:])
             state[0] = max(state[0], seq + 1)
-        elif kind in (3, 4) and len(body) == 4:
+        elif kind in (_LOG_ACK, _LOG_DROP) and len(body) == 4:
             seq = struct.unpack_from("<I", body, 0)[0]
-            if waiting.pop(seq, None) is not None and kind == 4:
+            if waiting.pop(seq, None) is not None and kind == _LOG_DROP:
                 state[1] += 1
-        elif kind == 5 and len(body) == 8:
+        elif kind == _LOG_STATE and len(body) == 8:
             next_seq, state[1] = struct.unpack_from("<II", body, 0)
             state[0] = max(state[0], next_seq)
 
@@ -90,8 +105,9 @@ def outbox(log_path, files):
     index = 0
     for seq, payload in waiting.items():  # into pool files 0, 1, ... (outbox.py)
         struct.pack_into("<I", head, 0, seq)
-        files.write("%d" % index, 1, memoryview(head)[:4], payload)
+        files.write("%d" % index, new_outbox.PUT, memoryview(head)[:4], payload)
         index += 1
     struct.pack_into("<III", head, 0, state[0], state[1], 0)
-    files.write("s", 5, head)  # next_seq and dropped (outbox.py's STATE), even with nothing waiting
+    # next_seq and dropped, even with nothing waiting
+    files.write(new_outbox.STATE_FILES[0], new_outbox.STATE, head)
     _retire(log_path)

@@ -13,11 +13,11 @@ one record, rewritten atomically in place (one metadata commit on LittleFS, no e
               drop: the messages below kept_from were dropped (always the oldest), their files are
               free. Each drop writes the older of the two; the one with more drops is the state.
 
-put() writes its message into the free file holding the oldest seq (a new file only when every
-file holds a waiting message), and ack() rewrites the message's file as DONE. So a dispensed
-command costs two commits, and the pool is one file more than the most messages ever waiting at
-once, plus one: there are always two free files, and the one holding the newest seq is never the
-one rewritten, so next_seq (one above the highest seq in any file) survives an empty outbox.
+put() writes its message into the free file holding the oldest seq, or into a new file when
+fewer than two are free, and ack() rewrites the message's file as DONE. So a dispensed command
+costs two commits, the pool holds at most one file more than the most messages ever waiting at
+once, and the free file holding the newest seq is never the one rewritten, so next_seq (one
+above the highest seq in any file) survives an empty outbox.
 
 A power cut during a write leaves the file's old record whole (smallfiles.py): a cut put() was
 never acknowledged to its caller, so its seq is free again; a cut ack() sends the message again
@@ -25,8 +25,9 @@ with its seq, which the protocol allows; a drop is the one write of `s` or `t`, 
 message, and a cut leaves the other, the state before the drop. The files put() and a drop write
 hold nothing that must survive, so they are written as free (smallfiles.write: faster on the
 unix port, and a cut may leave them missing). A damaged file costs only its message, counted in
-corrupt_records. Loading at boot is restore.py's (released afterwards); data from the log-based
-outbox (outbox.log) is moved over once, at the first boot after the upgrade (migrate.py).
+corrupt_records. Loading at boot is restore.py's (released afterwards), through adopt_state()
+and adopt(); data from the log-based outbox (outbox.log) is moved over once, at the first boot
+after the upgrade (migrate.py).
 """
 
 import struct
@@ -51,7 +52,6 @@ class Outbox:
         self.capacity = capacity
         self.next_seq = _FIRST_SEQ
         self.dropped = 0
-        self._kept_from = 0  # messages below this seq were dropped (persisted in `s` or `t`)
         self._state_at = 1  # which of STATE_FILES holds the newest state: the next drop writes the other
         self.corrupt_records = 0  # damaged files found at load
         self._seqs = []  # type: list  # waiting messages, oldest first, parallel to _payloads, _files_of
@@ -60,8 +60,9 @@ class Outbox:
         self._file_seqs = array("I")  # per pool file: the seq of the record it holds (0: none)
         self._file_busy = bytearray()  # per pool file: 1 while it holds a waiting message
         self._head = bytearray(12)
-        self._files = SmallFiles(directory + "/outbox")
-        bootonly.call("restore", "load_outbox", self, directory)  # read back; restore.py then leaves the heap
+        self.files = SmallFiles(directory + "/outbox")
+        # Read back through adopt() and adopt_state(); restore.py then leaves the heap.
+        bootonly.call("restore", "load_outbox", self, directory)
         while len(self._seqs) > self.capacity:  # the capacity was lowered in the config
             self._drop_oldest()
 
@@ -101,28 +102,47 @@ class Outbox:
         seq = self.next_seq
         index = self._free_file()
         struct.pack_into("<I", self._head, 0, seq)
-        self._files.write("%d" % index, PUT, memoryview(self._head)[:4], payload, free=True)
-        self._file_seqs[index] = seq
-        self._seqs.append(seq)
-        self._payloads.append(bytes(payload))
-        self._files_of.append(index)
-        self._file_busy[index] = 1
-        self.next_seq = seq + 1
+        self.files.write("%d" % index, PUT, memoryview(self._head)[:4], payload, free=True)
+        self.adopt(index, seq, bytes(payload))
         return seq
+
+    def adopt(self, index, seq, payload):
+        """Pool file index holds seq's record: a waiting message (payload), or a free file (payload
+        None; seq 0 when it holds no record). put() calls it for the file it wrote, and restore.py at
+        boot for every pool file."""
+        self._grow_pool(index + 1)
+        self._file_seqs[index] = seq
+        self.next_seq = max(self.next_seq, seq + 1)
+        if payload is None:
+            return
+        i = len(self._seqs)
+        while i > 0 and self._seqs[i - 1] > seq:
+            i -= 1  # only at boot, where files come in no particular order: put()'s seq is the highest
+        self._seqs.insert(i, seq)
+        self._payloads.insert(i, payload)
+        self._files_of.insert(i, index)
+        self._file_busy[index] = 1
+
+    def adopt_state(self, name, next_seq, dropped):
+        """At boot (restore.py): the newest STATE record is in STATE_FILES `name` (the next drop
+        writes the other)."""
+        self.next_seq = max(self.next_seq, next_seq)
+        self.dropped = dropped
+        self._state_at = STATE_FILES.index(name)
 
     def _drop_oldest(self):
         """One write: the state says that every message below the next oldest's seq is gone."""
         self.dropped += 1
-        self._kept_from = self._seqs[0] + 1
-        struct.pack_into("<III", self._head, 0, self.next_seq, self.dropped, self._kept_from)
+        kept_from = self._seqs[0] + 1
+        struct.pack_into("<III", self._head, 0, self.next_seq, self.dropped, kept_from)
         self._state_at = 1 - self._state_at
-        self._files.write(STATE_FILES[self._state_at], STATE, self._head, free=True)
+        self.files.write(STATE_FILES[self._state_at], STATE, self._head, free=True)
         self._forget(0)
 
     def _release(self, i):
         """Rewrite the i-th waiting message's file as free, and forget the message."""
         struct.pack_into("<I", self._head, 0, self._seqs[i])
-        self._files.write("%d" % self._files_of[i], DONE, memoryview(self._head)[:4])
+        self.files.write("%d" % self._files_of[i], DONE, memoryview(self._head)[:4])
         self._forget(i)
 
     def _forget(self, i):

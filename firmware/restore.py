@@ -1,15 +1,17 @@
 """Reading the journal and the outbox back from flash at boot, and reporting the commands a power
 cut interrupted. The loading half of journal.py and outbox.py, kept apart so that it leaves the
 heap after boot: Journal() and Outbox() run it through bootonly.call, and so does App for the
-report. It fills their state directly; the record formats are theirs (the module docstrings).
+report. It decodes their records (the formats and record kinds are theirs: the module
+docstrings and constants) and hands each to their boot-time methods (Journal.remember,
+Outbox.adopt and adopt_state).
 
 Each directory holds smallfiles.py's records; whether it is on LittleFS (so that its files are
 rewritten in place) is checked here first. A `.new` file is a write cut short before its
 rename: removed, the old record stays. An empty file is a create cut short (LittleFS). Any other
 file failing its CRC is damage: counted in corrupt_records (a damaged journal file is removed and
-its id forgotten early, as a corrupt log record was; a damaged outbox file is free, its message
-lost). Data from the log-based layout (journal.log, outbox.log) is moved over once, at the first
-boot after the upgrade (migrate.py, imported only then).
+its id forgotten early; a damaged outbox file is free, its message lost). Data from the
+log-based layout (journal.log, outbox.log) is moved over once, at the first boot after the
+upgrade (migrate.py, imported only then).
 """
 
 import binascii
@@ -20,8 +22,9 @@ from micropython import const
 from smallfiles import MAX_RECORD, NEW, make_dir
 
 _S_IFDIR = const(0x4000)
+_ENOENT = const(2)
 
-# Each function below imports the module whose state it fills where it starts: that module is
+# Each loader below imports the module whose records it decodes where it starts: that module is
 # loaded already (it is the caller), and a board or a test that has no journal does not load one.
 
 
@@ -78,13 +81,13 @@ def _spread_flat_files(files):
             return
         for name in flat:
             make_dir(files.directory + "/" + name[0])
-            os.rename(files.directory + "/" + name, files._path(name))
+            os.rename(files.directory + "/" + name, files.path(name))
 
 
 def read(files, name, view):
     """(kind, body) of the record in `name`, body a memoryview into view (MAX_RECORD + 1 bytes). None
     for an empty file (a create cut short); ValueError for a damaged one (bad CRC, bad size)."""
-    with open(files._path(name), "rb") as f:
+    with open(files.path(name), "rb") as f:
         n = f.readinto(view)
     if not n:
         return None
@@ -109,12 +112,12 @@ def _upgrade_from_log(files, log_path, kind):
     getattr(migrate, kind)(log_path, files)
 
 
-def load_journal(log, directory):
-    """Remember every valid file of the Journal log; return [(began_at, slot, id)] of the
+def load_journal(dedup, directory):
+    """Remember every valid file of the Journal dedup; return [(began_at, slot, id)] of the
     unfinished ones, oldest first."""
     import journal
 
-    files = log._files
+    files = dedup.files
     files.in_place = _rewrites_atomically(files.directory)
     if files.fanout:
         _spread_flat_files(files)
@@ -133,7 +136,7 @@ def load_journal(log, directory):
         try:
             record = read(files, name, view)
         except ValueError:
-            log.corrupt_records += 1
+            dedup.corrupt_records += 1
             doomed.append(name)
             continue
         if record is None:  # a create cut short: its begin() never returned
@@ -150,7 +153,7 @@ def load_journal(log, directory):
         else:
             continue  # a record type from a later firmware: ignored rather than refusing to boot
         finished = journal.FINISHED if kind_type == journal.DONE else 0
-        log._remember(slot, crc, began_at, (kind & journal.BOWLS_MASK) | finished)
+        dedup.remember(slot, crc, began_at, (kind & journal.BOWLS_MASK) | finished)
     for name in doomed:
         files.remove(name)
     pending.sort()
@@ -158,74 +161,70 @@ def load_journal(log, directory):
 
 
 def load_outbox(box, directory):
-    """Load every waiting message of the Outbox box, its counters and its pool of files."""
+    """Hand the Outbox box its newest state (box.adopt_state), then every pool file (box.adopt):
+    the waiting messages in any order."""
     import outbox
 
-    files = box._files
+    files = box.files
     files.in_place = _rewrites_atomically(files.directory)
     _upgrade_from_log(files, directory + "/outbox.log", "outbox")
-    doomed = []  # type: list
-    loaded_state = False
     view = memoryview(bytearray(MAX_RECORD + 1))
+    newest = None  # (name, next_seq, dropped, kept_from) of the state with the most drops
+    for name in outbox.STATE_FILES:
+        try:
+            kind, body = _outbox_record(box, files, name, view)
+        except OSError as exc:
+            if exc.args[0] != _ENOENT:
+                raise
+            continue  # not written yet: no drop so far
+        if kind == outbox.STATE and len(body) == 12:
+            state = (name,) + struct.unpack("<III", body)
+            if newest is None or state[2] > newest[2]:  # every drop counts one more
+                newest = state
+    kept_from = 0  # the messages below it were dropped (always the oldest): their files are free
+    if newest is not None:
+        kept_from = newest[3]
+        box.adopt_state(newest[0], newest[1], newest[2])
+    doomed = []  # type: list
     for name in names(files):
         if name.endswith(NEW):
             doomed.append(name)
             continue
-        index = -1  # a state file
-        if name not in outbox.STATE_FILES:
-            try:
-                index = int(name)
-            except ValueError:
-                continue  # not ours
-            box._grow_pool(index + 1)
+        if name in outbox.STATE_FILES:
+            continue  # read above
         try:
-            record = read(files, name, view)
+            index = int(name)
         except ValueError:
-            box.corrupt_records += 1  # a damaged pool file is free; its message is lost
-            continue
-        if record is None:
-            continue  # a create cut short, or empty: a free file
-        kind, body = record
-        if kind == outbox.STATE and len(body) == 12 and index < 0:
-            next_seq, dropped, kept_from = struct.unpack("<III", body)
-            if loaded_state and dropped <= box.dropped:
-                continue  # the older state (every drop counts one more)
-            loaded_state = True
-            box.dropped, box._kept_from = dropped, kept_from
-            box._state_at = outbox.STATE_FILES.index(name)
-            box.next_seq = max(box.next_seq, next_seq)
-            continue
-        if kind not in (outbox.PUT, outbox.DONE) or len(body) < 4 or index < 0:
-            continue
-        seq = struct.unpack_from("<I", body, 0)[0]
-        box._file_seqs[index] = seq
-        box.next_seq = max(box.next_seq, seq + 1)
-        if kind == outbox.PUT:
-            _insert(box, seq, bytes(body[4:]), index)
+            continue  # not ours
+        kind, body = _outbox_record(box, files, name, view)
+        seq, payload = 0, None  # a free file holding no record
+        if kind in (outbox.PUT, outbox.DONE) and len(body) >= 4:
+            seq = struct.unpack_from("<I", body, 0)[0]
+            if kind == outbox.PUT and seq >= kept_from:
+                payload = bytes(body[4:])
+        box.adopt(index, seq, payload)
     for name in doomed:
         files.remove(name)
-    while box._seqs and box._seqs[0] < box._kept_from:  # dropped: their files are free
-        box._forget(0)
 
 
-def _insert(box, seq, payload, index):
-    """Add a loaded message in seq order (files come in no particular order)."""
-    i = len(box._seqs)
-    while i > 0 and box._seqs[i - 1] > seq:
-        i -= 1
-    box._seqs.insert(i, seq)
-    box._payloads.insert(i, payload)
-    box._files_of.insert(i, index)
-    box._file_busy[index] = 1
+def _outbox_record(box, files, name, view):
+    """(kind, body) of the outbox file `name`; kind 0 when it is empty (a create cut short) or damaged
+    (counted: a damaged pool file is free, its message lost)."""
+    try:
+        record = read(files, name, view)
+    except ValueError:
+        box.corrupt_records += 1
+        return 0, b""
+    return record or (0, b"")
 
 
-def report_interrupted(log, box, clock):
-    """Report every command that was begun but never finished (journal log), once: an
+def report_interrupted(dedup, box, clock):
+    """Report every command that was begun but never finished (the Journal dedup), once: an
     `interrupted` result into the outbox box, then finished. Never a retry: the bowl may already
     have received food (feeder.py)."""
     import messages
 
-    unfinished = log.unfinished()
+    unfinished = dedup.unfinished()
     if not unfinished:
         return
     now = clock.unix_time()
@@ -236,4 +235,4 @@ def report_interrupted(log, box, clock):
                 break
         else:
             box.put(messages.pack_result(command_id, messages.INTERRUPTED, bowls, now, None))
-        log.finish(command_id)
+        dedup.finish(command_id)

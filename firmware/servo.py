@@ -12,9 +12,12 @@ LONG feeds the left bowl, then the right one, never both at once: a stalling SG9
 650 mA, and two at once on a USB-powered board can brown out the ESP32-C3 mid-dispense.
 """
 
-from command import LEFT, RIGHT
 from micropython import const
 
+# The bits of a bowls mask, which Dispenser.dispense feeds: the hardware's, so that parsing
+# (command.py maps each event onto them) imports them downward.
+LEFT = 1
+RIGHT = 2
 _PWM_HZ = const(50)
 # An SG90 at 5 V turns about 60 degrees per 120 ms; wait that long per degree plus a margin
 # before detaching, so the servo reaches its target under load.

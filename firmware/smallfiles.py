@@ -64,7 +64,8 @@ class SmallFiles:
         self.in_place = False  # True on LittleFS: set at boot by restore.py, which checks the mount
         self._record = bytearray(64)  # reused for every write; grows to the largest record
 
-    def _path(self, name):
+    def path(self, name):
+        """The path of the file `name` (in its sub-directory with fanout)."""
         if self.fanout:
             return self._prefix + name[0] + "/" + name
         return self._prefix + name
@@ -85,7 +86,7 @@ class SmallFiles:
         crc = binascii.crc32(memoryview(record)[:size])
         for i in range(4):
             record[size + i] = (crc >> (8 * i)) & 0xFF
-        path = self._path(name)
+        path = self.path(name)
         target = path if self.in_place else path + NEW
         if free and not self.in_place:
             try:
@@ -113,6 +114,6 @@ class SmallFiles:
 
     def remove(self, name):
         try:
-            os.remove(self._path(name))
+            os.remove(self.path(name))
         except OSError:
             pass  # already gone: removing is idempotent

@@ -5,6 +5,7 @@ import os
 import command
 import expiry
 import legacy
+from servo import LEFT, RIGHT
 
 DEFAULT_TTL = 300
 MAX_TTL = 3600
@@ -32,13 +33,13 @@ def v1(**fields):
 def test_valid_command():
     cmd = parse(b'{"v": 1, "id": "press-7f3a9c2e", "event": "SINGLE", "issued_at": 1795730000, "ttl": 120}')
     assert cmd.reason is None
-    assert (cmd.id, cmd.bowls, cmd.issued_at, cmd.ttl) == ("press-7f3a9c2e", command.LEFT, 1795730000, 120)
+    assert (cmd.id, cmd.bowls, cmd.issued_at, cmd.ttl) == ("press-7f3a9c2e", LEFT, 1795730000, 120)
 
 
 def test_events_map_to_bowls():
-    assert parse(v1(event='"SINGLE"')).bowls == command.LEFT
-    assert parse(v1(event='"DOUBLE"')).bowls == command.RIGHT
-    assert parse(v1(event='"LONG"')).bowls == command.LEFT | command.RIGHT
+    assert parse(v1(event='"SINGLE"')).bowls == LEFT
+    assert parse(v1(event='"DOUBLE"')).bowls == RIGHT
+    assert parse(v1(event='"LONG"')).bowls == LEFT | RIGHT
 
 
 def test_ttl_defaults_and_is_clamped():
@@ -158,7 +159,7 @@ def test_legacy_iso_time():
     cmd = parse(b'{"event": "LONG", "reportedTime": "2026-11-26T21:03:11.512Z"}')
     assert cmd.reason is None
     assert cmd.id == "legacy:LONG:2026-11-26T21:03:11.512Z"
-    assert cmd.bowls == command.LEFT | command.RIGHT
+    assert cmd.bowls == LEFT | RIGHT
     assert cmd.issued_at == 1795726991
     assert cmd.ttl == DEFAULT_TTL
     assert parse(b'{"event": "SINGLE", "reportedTime": "2026-11-26T21:03:11Z"}').issued_at == 1795726991
@@ -166,7 +167,7 @@ def test_legacy_iso_time():
 
 def test_legacy_numbers_are_seconds_or_milliseconds():
     cmd = parse(b'{"event": "DOUBLE", "reportedTime": 1795730000}')
-    assert (cmd.id, cmd.issued_at, cmd.bowls) == ("legacy:DOUBLE:1795730000", 1795730000, command.RIGHT)
+    assert (cmd.id, cmd.issued_at, cmd.bowls) == ("legacy:DOUBLE:1795730000", 1795730000, RIGHT)
     cmd = parse(b'{"event": "SINGLE", "reportedTime": 1795730000512}')
     assert (cmd.id, cmd.issued_at) == ("legacy:SINGLE:1795730000512", 1795730000)
 

@@ -1,8 +1,9 @@
 """feeder.py refusals: bad payloads, a command arriving mid-dispense, a full journal; nothing moves."""
 
 import command
-from feederrig import LEFT_PIN, Rig, feeder, payload
-from messages import DISPENSED, DUPLICATE, REJECTED
+import expiry
+from feederrig import LEFT_PIN, NOW, Rig, feeder, payload
+from messages import CAPPED, DISPENSED, DUPLICATE, EXPIRED, REJECTED
 
 
 def test_bad_payloads_each_get_one_rejected_result_and_never_move():
@@ -57,6 +58,32 @@ def test_a_command_arriving_mid_dispense_is_refused_as_busy():
             ("p-outer", "dispensed", None),
         ]
         assert not rig.journal.seen("p-inner")
+    finally:
+        rig.close()
+
+
+def test_mid_dispense_busy_comes_after_duplicate_expiry_and_skew_and_before_the_cap():
+    # The precedence docs/protocol.md states. The outer command is begun, so it is a duplicate, and
+    # its bowl is at the hourly cap of 1: a new command for it is busy first, capped only afterwards.
+    rig = Rig(per_hour=1)
+    try:
+        inner = []
+        real_sleep = rig.hal.sleep_ms
+        late = payload("p-late", issued_at=NOW - 400)  # past the default 300 s TTL
+        ahead = payload("p-ahead", issued_at=NOW + 3600)
+        fresh = payload("p-fresh")
+
+        def sleep_and_receive(ms):
+            if not inner:
+                for body in (payload("p-outer"), late, ahead, fresh):
+                    inner.append(rig.feeder.handle(body))
+            real_sleep(ms)
+
+        rig.hal.sleep_ms = sleep_and_receive
+        assert rig.feeder.handle(payload("p-outer")) == DISPENSED
+        assert inner == [DUPLICATE, EXPIRED, REJECTED, REJECTED]
+        assert [r.get("reason") for r in rig.results()][2:4] == [expiry.R_FUTURE, feeder.R_BUSY]
+        assert rig.feeder.handle(fresh) == CAPPED
     finally:
         rig.close()
 

@@ -145,7 +145,7 @@ def test_journal_begin_and_finish_cut_at_every_flash_operation_on_littlefs():
 
     def prepare(directory, reopen=False):
         journal = Journal(directory, HORIZON)
-        assert journal._files.in_place  # found on LittleFS at boot (restore.py): rewritten in place
+        assert journal.files.in_place  # found on LittleFS at boot (restore.py): rewritten in place
         if not reopen:
             journal.begin("press-a", NOW, 1)
             journal.finish("press-a")
@@ -184,7 +184,7 @@ def test_outbox_put_and_ack_cut_at_every_flash_operation_on_littlefs():
 
     def prepare(directory, reopen=False):
         outbox = Outbox(directory, 8)
-        assert outbox._files.in_place
+        assert outbox.files.in_place
         if not reopen:
             outbox.ack(outbox.put(b"message-0"))
             outbox.ack(outbox.put(b"message-1"))  # two free files: the next put rewrites one in place

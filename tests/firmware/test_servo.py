@@ -2,8 +2,8 @@
 
 import hal_sim
 import servo
-from command import LEFT, RIGHT
 from fwtest import remove_tree, tmpdir
+from servo import LEFT, RIGHT
 
 LEFT_PIN = 3
 RIGHT_PIN = 4

@@ -6,7 +6,7 @@ import sys
 import bootonly
 import hal_sim
 import servo  # noqa: F401  (app.py imports it before the boot, so it stays loaded)
-from command import LEFT, RIGHT
+from servo import LEFT, RIGHT
 
 EXAMPLE = __file__.rsplit("/", 1)[0] + "/../../firmware/config.example.json"
 LEFT_PIN = 3  # config.example.json's servos
