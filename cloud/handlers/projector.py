@@ -63,16 +63,15 @@ class DynamoStore:
         }
         if requested_at is not None:
             item["requested_at"] = {"N": repr(requested_at)}
-        condition = "attribute_not_exists(#k)" if version == 0 else "version = :v"
-        extra = {} if version == 0 else {"ExpressionAttributeValues": {":v": {"N": str(version)}}}
+        # `key` is a reserved word (aliased); DynamoDB refuses an empty or unused alias map.
+        if version == 0:
+            condition = {"ConditionExpression": "attribute_not_exists(#k)"}
+            condition["ExpressionAttributeNames"] = {"#k": "key"}
+        else:
+            condition = {"ConditionExpression": "version = :v"}
+            condition["ExpressionAttributeValues"] = {":v": {"N": str(version)}}
         try:
-            self.client.put_item(
-                TableName=self.table,
-                Item=item,
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#k": "key"} if version == 0 else {},
-                **extra,
-            )
+            self.client.put_item(TableName=self.table, Item=item, **condition)
         except self.client.exceptions.ConditionalCheckFailedException as error:
             raise StoreConflict(key) from error
 

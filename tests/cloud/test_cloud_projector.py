@@ -5,7 +5,7 @@ import boto3
 
 from cloud.handlers import projector
 from cloud.hub.projection import SqliteStore
-from tests.hub.hubdata import press_event, result_event, status_event
+from tests.hub.hubdata import T0, press_event, result_event, status_event
 
 TABLE = "history-test"
 
@@ -50,3 +50,22 @@ def test_dynamodb_and_sqlite_stores_hold_the_same_history(aws, tmp_path, monkeyp
     assert answers[-2:] == [{"status": "unchanged"}, {"status": "unchanged"}]
     first = dict(local.rows())["press#" + events()[0]["detail"]["press_id"]]
     assert first["outcome"] == "capped" and first["duplicates"] == 1 and first["reason"] == "cap"
+
+
+def test_a_row_takes_its_later_events_on_dynamodb(aws):
+    """Issue 16, defect 1: every update after a row's first write sent an empty ExpressionAttributeNames,
+    which DynamoDB refuses (the strict layer, tests/strict_aws), so a press never got its outcome."""
+    client = boto3.client("dynamodb")
+    client.create_table(
+        TableName=TABLE,
+        AttributeDefinitions=[{"AttributeName": "key", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "key", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    store = projector.DynamoStore(client, TABLE)
+    press = press_event(1)
+    press_id = press["detail"]["press_id"]
+    projector.project(store, press)
+    assert projector.project(store, result_event(1, press_id, "dispensed", T0 + 2, ["left"])) == "press"
+    row, version = store.get("press#" + press_id)
+    assert (row["outcome"], version) == ("dispensed", 2)
