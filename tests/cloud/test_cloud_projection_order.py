@@ -1,15 +1,13 @@
 """Order-independence of the projection (cloud/handlers/projector.py), the property a hydrated table and the
 hub's rebuild rely on: for every press and device row, the events applied in any order and with any
 duplicates give the same row, byte for byte (the JSON text the store keeps). Generated event sets on the
-hub's SQLite store; every permutation of small sets on SQLite and on DynamoDB (moto's server, through the
-strict layer of tests/strict_aws)."""
+hub's SQLite store; every permutation of small sets on SQLite and on DynamoDB (moto's server through the
+strict layer of tests/strict_aws, then dynalite)."""
 
 import itertools
 import json
 from datetime import datetime, timezone
 
-import boto3
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +15,7 @@ from cloud.handlers import projector
 from cloud.hub.events import envelope
 from cloud.hub.projection import SqliteStore
 from cloud.topology import DEVICE_SOURCE
+from tests.cloud.envs import create_history_table
 from tests.hub.hubdata import T0, press_event, result_event, status_event
 
 STATUSES = ("dispensed", "duplicate", "expired", "capped", "interrupted", "rejected")
@@ -128,12 +127,7 @@ def test_the_earliest_of_two_undecided_answers_wins_and_a_tie_goes_by_content():
 
 
 def dynamodb_rows(client, table, events):
-    client.create_table(
-        TableName=table,
-        AttributeDefinitions=[{"AttributeName": "key", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "key", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_history_table(client, table)
     store = projector.DynamoStore(client, table)
     for event in events:
         projector.project(store, event)
@@ -141,10 +135,9 @@ def dynamodb_rows(client, table, events):
     return {item["key"]["S"]: item["doc"]["S"] for item in items}
 
 
-@pytest.mark.parametrize("size", [4])
-def test_every_permutation_gives_the_same_dynamodb_rows_as_sqlite(aws, size):
-    client = boto3.client("dynamodb")
+def test_every_permutation_gives_the_same_dynamodb_rows_as_sqlite(dynamodb):
+    client = dynamodb
     events = small_set()
     expected = sqlite_rows(events)
-    for number, order in enumerate(orders(events, size)):
+    for number, order in enumerate(orders(events, 4)):
         assert dynamodb_rows(client, "history-%d" % number, order + order[:2]) == expected

@@ -9,6 +9,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ParamValidationError
 
 from cloud.awsenv import AwsEnv
+from tests.cloud.envs import create_history_table
 from tests.hub.hubdata import ROOT
 from tests.strict_aws import dynamodb
 
@@ -23,66 +24,83 @@ def refusal(operation, **params):
     return caught.value.response["Error"]["Message"]
 
 
-@pytest.mark.parametrize(
-    "params, message",
-    [
-        (  # defect 1 of issue 16: the projector's conditional update
-            dict(
-                Item=KEY,
-                ConditionExpression="version = :v",
-                ExpressionAttributeNames={},
-                ExpressionAttributeValues={":v": {"N": "1"}},
-            ),
-            "ExpressionAttributeNames must not be empty",
+VIOLATIONS = [
+    (  # defect 1 of issue 16: the projector's conditional update
+        dict(
+            Item=KEY,
+            ConditionExpression="version = :v",
+            ExpressionAttributeNames={},
+            ExpressionAttributeValues={":v": {"N": "1"}},
         ),
-        (
-            dict(
-                Item=KEY,
-                ConditionExpression="attribute_not_exists(#k)",
-                ExpressionAttributeNames={"#k": "key"},
-                ExpressionAttributeValues={},
-            ),
-            "ExpressionAttributeValues must not be empty",
+        "ExpressionAttributeNames must not be empty",
+    ),
+    (
+        dict(
+            Item=KEY,
+            ConditionExpression="attribute_not_exists(#k)",
+            ExpressionAttributeNames={"#k": "key"},
+            ExpressionAttributeValues={},
         ),
-        (
-            dict(
-                Item=KEY,
-                ConditionExpression="attribute_not_exists(#k)",
-                ExpressionAttributeNames={"#k": "key", "#s": "status"},
-            ),
-            "Value provided in ExpressionAttributeNames unused in expressions: keys: {#s}",
+        "ExpressionAttributeValues must not be empty",
+    ),
+    (
+        dict(
+            Item=KEY,
+            ConditionExpression="attribute_not_exists(#k)",
+            ExpressionAttributeNames={"#k": "key", "#s": "status"},
         ),
-        (
-            dict(
-                Item=KEY,
-                ConditionExpression="attribute_not_exists(#k)",
-                ExpressionAttributeNames={"#k": "key"},
-                ExpressionAttributeValues={":v": {"N": "1"}},
-            ),
-            "Value provided in ExpressionAttributeValues unused in expressions: keys: {:v}",
+        "Value provided in ExpressionAttributeNames unused in expressions: keys: {#s}",
+    ),
+    (
+        dict(
+            Item=KEY,
+            ConditionExpression="attribute_not_exists(#k)",
+            ExpressionAttributeNames={"#k": "key"},
+            ExpressionAttributeValues={":v": {"N": "1"}},
         ),
-        (
-            dict(Item=KEY, ConditionExpression="attribute_not_exists(key)"),
-            "Invalid ConditionExpression: Attribute name is a reserved keyword; reserved keyword: key",
-        ),
-        (  # case-insensitive, and at any level of a document path
-            dict(
-                Item=KEY, ConditionExpression="doc.Status = :s", ExpressionAttributeValues={":s": {"S": "x"}}
-            ),
-            "Invalid ConditionExpression: Attribute name is a reserved keyword; reserved keyword: Status",
-        ),
-        (
-            dict(Item=KEY, ConditionExpression="#k = :v", ExpressionAttributeValues={":v": {"N": "1"}}),
-            "An expression attribute name used in the document path is not defined; attribute name: #k",
-        ),
-        (
-            dict(Item=dict(KEY, doc={"S": "x" * (400 * 1024 - 7)})),
-            "Item size has exceeded the maximum allowed size",
-        ),
-    ],
-)
+        "Value provided in ExpressionAttributeValues unused in expressions: keys: {:v}",
+    ),
+    (
+        dict(Item=KEY, ConditionExpression="attribute_not_exists(key)"),
+        "Invalid ConditionExpression: Attribute name is a reserved keyword; reserved keyword: key",
+    ),
+    (  # case-insensitive, and at any level of a document path
+        dict(Item=KEY, ConditionExpression="doc.Status = :s", ExpressionAttributeValues={":s": {"S": "x"}}),
+        "Invalid ConditionExpression: Attribute name is a reserved keyword; reserved keyword: Status",
+    ),
+    (
+        dict(Item=KEY, ConditionExpression="#k = :v", ExpressionAttributeValues={":v": {"N": "1"}}),
+        "Invalid ConditionExpression: An expression attribute name used in the document path is not defined;"
+        " attribute name: #k",
+    ),
+    (
+        dict(Item=KEY, ConditionExpression="version = :v"),
+        "Invalid ConditionExpression: An expression attribute value used in expression is not defined;"
+        " attribute value: :v",
+    ),
+    (
+        dict(Item=dict(KEY, doc={"S": "x" * (400 * 1024 - 7)})),
+        "Item size has exceeded the maximum allowed size",
+    ),
+]
+
+
+@pytest.mark.parametrize("params, message", VIOLATIONS)
 def test_each_rule_refuses_its_violation_with_aws_message(params, message):
     assert refusal("PutItem", **params) == message
+
+
+@pytest.mark.parametrize("params, message", VIOLATIONS)
+def test_dynalite_alone_refuses_each_violation_with_the_same_message(
+    params, message, dynalite_server, monkeypatch
+):
+    monkeypatch.setenv("BOTOCORE_EXPERIMENTAL__PLUGINS", "DISABLED")  # no strict layer on this client
+    dynalite_server.reset()
+    client = dynalite_server.client()
+    create_history_table(client, "history")
+    with pytest.raises(ClientError) as caught:
+        client.put_item(TableName="history", **params)
+    assert caught.value.response["Error"] == {"Code": "ValidationException", "Message": message}
 
 
 def test_the_valid_forms_pass():

@@ -76,35 +76,39 @@ def _refuse(operation, message):
 
 
 def _check_expressions(operation, scope):
-    # Both maps are for substitution into expressions only, each token defined once and used:
-    # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.ExpressionAttributeNames.html
+    # The maps exist only to substitute into the request's expressions:
+    # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ExpressionPlaceholders.html
     # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.ExpressionAttributeValues.html
-    # ("If you define an expression attribute value, you must use it"). DynamoDB answers an empty map, an
-    # unused entry and an undefined token with a ValidationException before evaluating anything.
+    # The pages do not spell out the errors; DynamoDB answers an empty map, an entry no expression uses and
+    # a token no map defines with these ValidationExceptions (dynalite reproduces each, message for
+    # message: test_strict_aws_dynamodb.py).
     for field in _ATTRIBUTE_MAPS:
         if field in scope and not scope[field]:
             _refuse(operation, "%s must not be empty" % field)
-    used = {}
+    used = {}  # expression field -> the #names and :values it uses
     for field in EXPRESSIONS:
         if isinstance(scope.get(field), str):
-            for token in _tokens(operation, field, scope[field]):
-                used.setdefault(token[0], set()).add(token)
-    for field, sigil, kind in (
-        ("ExpressionAttributeNames", "#", "attribute name"),
-        ("ExpressionAttributeValues", ":", "attribute value"),
-    ):
-        defined, referenced = set(scope.get(field) or ()), used.get(sigil, set())
-        if defined - referenced:
+            used[field] = set(_tokens(operation, field, scope[field]))
+    names, values = (
+        set(scope.get("ExpressionAttributeNames") or ()),
+        set(scope.get("ExpressionAttributeValues") or ()),
+    )
+    for field, tokens in used.items():
+        for token in sorted(tokens - names - values):
+            if token.startswith("#"):
+                problem = (
+                    "An expression attribute name used in the document path is not defined; attribute name"
+                )
+            else:
+                problem = "An expression attribute value used in expression is not defined; attribute value"
+            _refuse(operation, "Invalid %s: %s: %s" % (field, problem, token))
+    everything = set().union(*used.values())
+    for field, defined in (("ExpressionAttributeNames", names), ("ExpressionAttributeValues", values)):
+        if defined - everything:
             _refuse(
                 operation,
                 "Value provided in %s unused in expressions: keys: {%s}"
-                % (field, ", ".join(sorted(defined - referenced))),
-            )
-        if referenced - defined:
-            _refuse(
-                operation,
-                "An expression %s used in the document path is not defined; %s: %s"
-                % (kind, kind, sorted(referenced - defined)[0]),
+                % (field, ", ".join(sorted(defined - everything))),
             )
 
 
