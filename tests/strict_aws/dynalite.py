@@ -4,19 +4,17 @@ for the store tests, on a free 127.0.0.1 port, in memory.
 Why a second one: it applies DynamoDB's service-side request validation, which moto skips, with
 DynamoDB's own messages (empty, unused and undefined expression names and values, reserved words,
 item size, also for an UpdateItem that grows an item), and tables are ACTIVE at once here
-(--createTableMs 0). It answers in about a millisecond a request.
+(--createTableMs 0). A request takes about a millisecond.
 
     server = Dynalite().start()   # .url; .reset() deletes every table; .stop()
 """
 
 import os
 import subprocess
-import time
-import urllib.request
 
 import boto3
 
-from tools.local import end_process, free_port
+from tools.local import end_process, free_port, wait_for_http
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CLI = os.path.join(HERE, "node_modules", "dynalite", "cli.js")
@@ -39,18 +37,8 @@ class Dynalite:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while True:
-            try:
-                urllib.request.urlopen(self.url, timeout=1).close()
-                return self
-            except urllib.error.HTTPError:  # it answers a bare GET with an error: it is up
-                return self
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError("dynalite did not start on %s" % self.url) from None
-                time.sleep(0.1)
+        wait_for_http(self.proc, self.url, READY_TIMEOUT_S, "dynalite")  # it answers GET / with 400
+        return self
 
     def client(self):
         return boto3.client("dynamodb", endpoint_url=self.url, region_name="eu-west-1",
