@@ -139,6 +139,13 @@ def test_the_valid_forms_pass():
     )
 
 
+def test_attribute_values_are_data_not_parameters():
+    item = dict(
+        KEY, doc={"M": {"ConditionExpression": {"S": "status = :x"}, "ExpressionAttributeNames": {"M": {}}}}
+    )
+    dynamodb.check("PutItem", dict(TableName="history", Item=item))
+
+
 def test_actions_inside_transactions_and_batches_are_checked_one_by_one():
     assert (
         refusal(

@@ -27,6 +27,8 @@ EXPRESSIONS = (
     "UpdateExpression",
 )
 _ATTRIBUTE_MAPS = ("ExpressionAttributeNames", "ExpressionAttributeValues")
+# Parameters holding attribute values (data, where an attribute may be named like a parameter).
+_ATTRIBUTE_VALUES = {"Item", "Key", "Keys", "ExclusiveStartKey", "ExpressionAttributeValues"}
 MAX_ITEM_BYTES = 400 * 1024
 # Words of the expression syntax itself (condition and update expressions), which are also on the list.
 SYNTAX = {"AND", "OR", "NOT", "BETWEEN", "IN", "SET", "REMOVE", "ADD", "DELETE"}
@@ -64,8 +66,9 @@ def _scopes(value):
     if isinstance(value, dict):
         if "Item" in value or any(key in value for key in EXPRESSIONS + _ATTRIBUTE_MAPS):
             yield value
-        for child in value.values():
-            yield from _scopes(child)
+        for name, child in value.items():
+            if name not in _ATTRIBUTE_VALUES:
+                yield from _scopes(child)
     elif isinstance(value, list):
         for child in value:
             yield from _scopes(child)
