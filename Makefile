@@ -27,7 +27,15 @@ $(MPYLIB)/umqtt/simple.py: tools/setup/fetch_umqtt.py tools/setup/ussl_shim.py |
 	$(PY) tools/setup/fetch_umqtt.py
 	@touch $@
 
-setup: $(VENV)/.installed $(MPYLIB)/umqtt/simple.py ## Install venv, pinned packages, Debian packages (as root) and umqtt.simple
+# dynalite, the second DynamoDB of the cloud tests (tests/strict_aws/dynalite.py), from its lockfile.
+# No install scripts: the in-memory store it runs with needs no native build.
+STRICT_AWS := tests/strict_aws
+$(STRICT_AWS)/node_modules/.installed: $(STRICT_AWS)/package.json $(STRICT_AWS)/package-lock.json
+	@tools/setup/system_packages.sh
+	cd $(STRICT_AWS) && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	@touch $@
+
+setup: $(VENV)/.installed $(MPYLIB)/umqtt/simple.py $(STRICT_AWS)/node_modules/.installed ## Install venv, pinned packages, Debian packages (as root), umqtt.simple and dynalite (npm)
 	@tools/setup/system_packages.sh
 
 check: setup ## Build checks: mpy-cross for rv32imc, type-check against the ESP32-C3 stubs, ruff

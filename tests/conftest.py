@@ -1,8 +1,14 @@
-"""Fixtures shared by the board tests (tests/tools/, tests/hil/)."""
+"""Fixtures shared by the board tests (tests/tools/, tests/hil/), and the stricter AWS (tests/strict_aws)
+that every boto3 client of every test goes through."""
 
+import os
 import subprocess
 
 import pytest
+
+from tests import strict_aws
+
+os.environ["BOTOCORE_EXPERIMENTAL__PLUGINS"] = strict_aws.PLUGIN
 
 
 @pytest.fixture

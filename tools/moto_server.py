@@ -8,10 +8,9 @@ Only fake credentials ever reach it (see `fake_credentials`).
 import os
 import subprocess
 import sys
-import time
 import urllib.request
 
-from tools.local import STOP_TIMEOUT_S, end_process, free_port
+from tools.local import STOP_TIMEOUT_S, end_process, free_port, wait_for_http
 
 MOTO_SERVER = os.path.join(os.path.dirname(sys.executable), "moto_server")
 READY_TIMEOUT_S = 20.0
@@ -40,16 +39,8 @@ class MotoServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while True:
-            try:
-                urllib.request.urlopen(self.url + "/moto-api/", timeout=1).close()
-                return self
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError("moto_server did not start on %s" % self.url) from None
-                time.sleep(0.1)
+        wait_for_http(self.proc, self.url + "/moto-api/", READY_TIMEOUT_S, "moto_server")
+        return self
 
     def reset(self):
         request = urllib.request.Request(self.url + "/moto-api/reset", method="POST")

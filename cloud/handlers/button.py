@@ -23,6 +23,9 @@ from datetime import datetime, timezone
 from firmware.press import digest_id, press_id
 
 EVENTS = ("SINGLE", "DOUBLE", "LONG")
+# A press's time in Unix seconds lies in (0, MAX_AT), as the states handler bounds a device's `at`: beyond
+# it the event's Time cannot be made (OverflowError), which Lambda would retry for nothing.
+MAX_AT = 2**32
 PUT_ATTEMPTS = 4
 BACKOFF_S = 0.1
 sleep = time.sleep  # replaced by tests and the benchmark so backoff costs no wall-clock
@@ -88,6 +91,8 @@ def _one_click_press(event):
         raise InvalidPress(
             "deviceEvent.buttonClicked.reportedTime: expected ISO-8601 UTC, got %r" % reported
         ) from error
+    if not 0 < pressed_at < MAX_AT:
+        raise InvalidPress("deviceEvent.buttonClicked.reportedTime: expected 1970 to 2106, got %r" % reported)
     # The id hashes the press's own content, not the Lambda request id: a 1-Click retry or a duplicate
     # delivery reaches a *new* invocation with a new request id, but always carries the same fields.
     return _detail("1-click", device, click, pressed_at, digest_id(("1-click", device, click, reported)))
@@ -101,8 +106,8 @@ def _topic_press(event):
     # An integer: the canonical form of the id has no floats (an ESP32's are single precision).
     at = _field(event, ("at",), int)
     seq = _field(event, ("seq",), int)
-    if not thing or at <= 0 or seq < 0:
-        raise InvalidPress("thing, at, seq: expected a thing name, at > 0 and seq >= 0")
+    if not thing or not 0 < at < MAX_AT or seq < 0:
+        raise InvalidPress("thing, at, seq: expected a thing name, 0 < at < 2**32 and seq >= 0")
     # Same reasoning as for 1-Click: MQTT QoS 1 may redeliver the message to the rule, which invokes again.
     # seq tells apart two presses within the same second; thing separates buttons.
     return _detail("button", thing, click, at, press_id(thing, click, at, seq))

@@ -2,17 +2,22 @@
 
     press row  (key press#<press id>): event, bowls, requested_at, button; the device's outcome
                (dispensed, duplicate, expired, capped, interrupted, rejected), outcome_at, fed bowls,
-               reason; the result seqs already counted.
-    device row (key device#<thing>): last status (online/offline, see _newer_status) and its time, last
-               seen, highest result seq, the seqs missing below it (gaps), results and rejections
-               counted, last telemetry.
+               reason; the result seqs counted (`thing:seq`, sorted).
+    device row (key device#<thing>): last status (online/offline, see _status_order) and its time, last
+               seen, the seqs received (runs), the highest, the highest MAX_GAPS of those missing below
+               it (gaps), results and rejections counted, last telemetry.
 
-Idempotent: a press is keyed by its id and a result by (thing, seq), so an event delivered twice,
-redelivered by a rule or replayed into the same table changes nothing the second time. The first
-answer decides a press's outcome, except that a later `dispensed` or `interrupted` replaces a `capped`,
-`expired` or `rejected` one (see _decides); `duplicate` answers are counted. Whether a
-press without an outcome is `unconfirmed` depends on the clock, so it is decided when the history is
-read (`outcome_as_of`), never stored: a table rebuilt to time T equals the live table as it was at T.
+Order-independent and idempotent: a row is a function of the set of events applied to it, so the
+events in any order, with any of them delivered twice, redelivered by a rule or replayed into the same
+table, give the same row, byte for byte (tests/cloud/test_cloud_projection_order.py). A press is keyed
+by its id and a result by (thing, seq), which names one result. Each field is decided by an order on
+the events, never by their arrival: a press's outcome is the first answer in _answer_order (what the
+device fed, then capped/expired/rejected, then `duplicate`; the earliest `at`; then the content), a
+device's status the last in _status_order, lists are kept sorted. StartReplay does not promise the
+original order, so this is what makes a hydrated table, the hub's rebuild and the live table agree.
+Whether a press without an outcome is `unconfirmed` depends on the clock, so it is decided when the
+history is read (`outcome_as_of`), never stored: a table rebuilt to time T equals the live table as it
+was at T.
 
 The same code runs on AWS (a Lambda behind the `history` rule, writing DynamoDB; `store()`) and on the
 self-hosted hub (called in-process, `store()` replaced by a SQLite store). A store has `get(key)` ->
@@ -25,12 +30,14 @@ that sends `{"table": <that table>, "event": <the replayed event>}`; no other ta
 Environment: HISTORY_TABLE (AWS).
 """
 
+import bisect
 import functools
 import json
+import math
 import os
 from datetime import datetime
 
-MAX_GAPS = 1000  # a device whose seq jumped by millions (a reset counter) must not grow a row forever
+MAX_GAPS = 1000  # the missing seqs a device row lists (the highest); `received` holds them all, as runs
 CONFLICT_RETRIES = 5
 FED = ("dispensed", "interrupted")
 WILL_SLACK_S = 5
@@ -63,16 +70,15 @@ class DynamoStore:
         }
         if requested_at is not None:
             item["requested_at"] = {"N": repr(requested_at)}
-        condition = "attribute_not_exists(#k)" if version == 0 else "version = :v"
-        extra = {} if version == 0 else {"ExpressionAttributeValues": {":v": {"N": str(version)}}}
+        # `key` is a reserved word (aliased); DynamoDB refuses an empty or unused alias map.
+        if version == 0:
+            condition = {"ConditionExpression": "attribute_not_exists(#k)"}
+            condition["ExpressionAttributeNames"] = {"#k": "key"}
+        else:
+            condition = {"ConditionExpression": "version = :v"}
+            condition["ExpressionAttributeValues"] = {":v": {"N": str(version)}}
         try:
-            self.client.put_item(
-                TableName=self.table,
-                Item=item,
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#k": "key"} if version == 0 else {},
-                **extra,
-            )
+            self.client.put_item(TableName=self.table, Item=item, **condition)
         except self.client.exceptions.ConditionalCheckFailedException as error:
             raise StoreConflict(key) from error
 
@@ -117,7 +123,7 @@ def project(target, event):
     if kind in ("DeviceStatus", "DeviceTelemetry") and isinstance(detail.get("thing"), str):
         if "at" in detail:
             moment = detail["at"]
-        else:  # a last will: its time is its arrival (see _newer_status)
+        else:  # a last will: its time is its arrival (see _status_order)
             moment = _seconds(event.get("time"))
             detail = dict(detail, will=True)
         return _update(target, "device#" + detail["thing"], _device_status, (kind, detail, moment))
@@ -139,66 +145,78 @@ def _update(target, key, change, argument):
 
 
 def _requested(doc, detail):
-    if doc.get("requested_at") is not None:
+    request = {
+        "press_id": detail["press_id"],
+        "event": detail.get("event"),
+        "bowls": _bowls(detail.get("event")),
+        "requested_at": detail.get("pressed_at"),
+        "button": detail.get("button"),
+    }
+    # A press id is minted from the press's content, so every copy carries the same request; should two
+    # differ all the same, the smaller in canonical JSON is kept, whichever arrived first.
+    if "event" in doc and _canonical(request) >= _canonical({name: doc.get(name) for name in request}):
         return None
-    doc.update(
-        press_id=detail["press_id"],
-        event=detail.get("event"),
-        bowls=_bowls(detail.get("event")),
-        requested_at=detail.get("pressed_at"),
-        button=detail.get("button"),
-    )
+    doc.update(request)
     doc.setdefault("outcome", None)
     return doc
 
 
 def _press_result(doc, detail):
     mark = "%s:%s" % (detail["thing"], detail.get("seq"))
-    seen = doc.setdefault("result_seqs", [])
+    seen = doc.get("result_seqs", [])
     if mark in seen:
         return None
-    seen.append(mark)
+    doc["result_seqs"] = sorted(seen + [mark], key=_mark_order)
     doc.setdefault("press_id", detail["id"])
     doc.setdefault("outcome", None)
     status = detail.get("status")
     if status == "duplicate":
         doc["duplicates"] = doc.get("duplicates", 0) + 1
-    if _decides(doc["outcome"], status):
-        doc.update(
-            outcome=status,
-            outcome_at=detail.get("at"),
-            fed_bowls=detail.get("bowls", []),
-            reason=detail.get("reason"),
-        )
+    answer = {
+        "outcome": status,
+        "outcome_at": detail.get("at"),
+        "fed_bowls": detail.get("bowls", []),
+        "reason": detail.get("reason"),
+    }
+    if ANSWERED not in doc or _answer_order(answer) < _answer_order(doc):
+        doc.update(answer)
     return doc
 
 
-def _decides(current, status):
-    """Whether a result's status becomes the press's outcome. The device remembers only what it fed
-    (`dispensed`, `interrupted`): a `capped` or `expired` command delivered again within its TTL is
-    decided again and may feed then, and that answer wins. `duplicate` never replaces an answer."""
-    if current is None:
-        return True
-    if current in FED:
-        return False
-    return status in FED or (current == "duplicate" and status != "duplicate")
+ANSWER = ("outcome", "outcome_at", "fed_bowls", "reason")  # the fields a press's deciding answer sets
+ANSWERED = "fed_bowls"  # set with any answer; `outcome` alone cannot tell (an answer may lack a status)
+
+
+def _mark_order(mark):
+    """`thing:seq` marks by thing, then seq in numeric order."""
+    thing, _, seq = mark.rpartition(":")
+    return thing, len(seq), seq
+
+
+def _answer_order(answer):
+    """The press's outcome is the answer that comes first in this order, whatever order answers arrive in.
+
+    What the device fed (`dispensed`, `interrupted`) first: the device remembers it and feeds at most once
+    per id, while a `capped` or `expired` command delivered again within its TTL is decided again and may
+    feed then. Then any other decision (`capped`, `expired`, `rejected`); `duplicate` last. Among answers
+    of one rank the earliest `at` (the device's clock), then the content in canonical JSON."""
+    at = answer["outcome_at"]
+    timed = _is_time(at)
+    rank = 0 if answer["outcome"] in FED else 2 if answer["outcome"] == "duplicate" else 1
+    return (rank, not timed, at if timed else 0, _canonical([answer[name] for name in ANSWER]))
 
 
 def _device_result(doc, detail):
     seq = detail.get("seq")
-    if not isinstance(seq, int):
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
         return None
-    doc.setdefault("thing", detail["thing"])
-    top = doc.get("max_seq", 0)
-    missing = doc.setdefault("missing", [])
-    if seq > top:
-        missing.extend(range(top + 1, min(seq, top + 1 + MAX_GAPS)))
-        del missing[:-MAX_GAPS]
-        doc["max_seq"] = seq
-    elif seq in missing:
-        missing.remove(seq)
-    else:
+    received = _received(doc)
+    if _holds(received, seq):
         return None  # a result already counted
+    doc.setdefault("thing", detail["thing"])
+    doc["received"] = received = _with(received, seq)
+    doc["max_seq"] = received[-1][1]
+    doc["missing"] = _highest_missing(received, MAX_GAPS)
     doc["results"] = doc.get("results", 0) + 1
     if detail.get("status") == "rejected":
         doc["rejected"] = doc.get("rejected", 0) + 1
@@ -206,36 +224,90 @@ def _device_result(doc, detail):
     return doc
 
 
+def _received(doc):
+    """The seqs received, as sorted runs [first, last] with a gap between any two; a jump of millions
+    costs one run. A row written before `received` existed: every seq up to max_seq but the missing."""
+    if "received" in doc:
+        return doc["received"]
+    runs, first = [], 1
+    for gap in sorted(doc.get("missing", [])) + [doc.get("max_seq", 0) + 1]:
+        if gap > first:
+            runs.append([first, gap - 1])
+        first = gap + 1
+    return runs
+
+
+def _holds(runs, seq):
+    index = bisect.bisect_right(runs, [seq, math.inf]) - 1
+    return index >= 0 and runs[index][0] <= seq <= runs[index][1]
+
+
+def _with(runs, seq):
+    runs = [list(run) for run in runs]
+    index = bisect.bisect_right(runs, [seq, math.inf])
+    runs.insert(index, [seq, seq])
+    if index + 1 < len(runs) and runs[index + 1][0] == seq + 1:
+        runs[index][1] = runs.pop(index + 1)[1]
+    if index > 0 and runs[index - 1][1] == seq - 1:
+        runs[index - 1][1] = runs.pop(index)[1]
+    return runs
+
+
+def _highest_missing(runs, limit):
+    """The seqs below the highest received that never arrived, the `limit` highest of them, ascending."""
+    missing = []
+    for index in range(len(runs) - 1, -1, -1):
+        low, high = (runs[index - 1][1] + 1 if index else 1), runs[index][0] - 1
+        missing.extend(range(high, max(low, high - (limit - len(missing)) + 1) - 1, -1))
+        if len(missing) >= limit:
+            break
+    return missing[::-1]
+
+
 def _device_status(doc, argument):
     kind, detail, moment = argument
-    doc.setdefault("thing", detail["thing"])
-    field = "status" if kind == "DeviceStatus" else "telemetry"
-    current = doc.get(field)
-    if current is not None and not _newer_status(current, detail, moment):
+    if not _is_time(moment):
         return None
-    doc[field] = dict(detail, at=moment)
+    field = "status" if kind == "DeviceStatus" else "telemetry"
+    candidate, current = dict(detail, at=moment), doc.get(field)
+    replaces = current is None or _status_order(candidate) > _status_order(current)
+    if not replaces and not _later(moment, doc.get("last_seen", 0)):
+        return None
+    doc.setdefault("thing", detail["thing"])
+    if replaces:
+        doc[field] = candidate
     _seen(doc, moment)
     return doc
 
 
-def _newer_status(current, detail, moment):
-    """Whether a status (or telemetry) at `moment` replaces the current one.
+def _status_order(status):
+    """A status (or telemetry) replaces the current one when it comes later in this order: its time, then
+    its content in canonical JSON.
 
     An `offline` last will carries no time of its own: its moment is when it arrived (`will` marks it).
     A broker sends the will of a session the device has just taken over by reconnecting around the
-    time of the device's new `online`, in either order: within WILL_SLACK_S of each other, the
-    device's own `online` wins."""
-    if abs(moment - current["at"]) <= WILL_SLACK_S:
-        if detail.get("will") and current.get("status") == "online":
-            return False
-        if current.get("will") and detail.get("status") == "online":
-            return True
-    return moment > current["at"]
+    time of the device's new `online`, in either order: a will counts WILL_SLACK_S earlier than it
+    arrived, so within that slack (bounds included) the device's own `online` wins."""
+    will = bool(status.get("will"))
+    return status["at"] - (WILL_SLACK_S if will else 0), not will, _canonical(status)
 
 
 def _seen(doc, moment):
-    if isinstance(moment, (int, float)) and moment > doc.get("last_seen", 0):
+    if _is_time(moment) and _later(moment, doc.get("last_seen", 0)):
         doc["last_seen"] = moment
+
+
+def _later(moment, than):
+    """Of two equal moments (1795000000 and 1795000000.0) the integer is the later, whatever came first."""
+    return (moment, type(moment) is int) > (than, type(than) is int)
+
+
+def _is_time(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _canonical(value):
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 def _bowls(event):

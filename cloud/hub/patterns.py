@@ -1,11 +1,16 @@
 """EventBridge event patterns, for the operators cloud/topology.py uses: exact values, `prefix`,
 `exists` and `anything-but` (a value, a list, or `{"prefix": ...}`), nested objects and array fields.
 
-Semantics as EventBridge documents them (and moto implements; tests/hub/test_patterns.py compares the
-two on generated cases): every key of the pattern must match; a list of filters matches when any one
-does; an array in the event matches when any of its elements does; a field missing from the event
-matches only `{"exists": false}`. An operator outside this set raises UnsupportedPattern at load time,
-so a topology using one fails when the hub starts, not by silently matching nothing.
+Semantics as EventBridge documents them (tests/hub/test_hub_patterns_aws.py holds the documented cases,
+each with its page): every key of the pattern must match; a list of filters matches when any one does;
+an array in the event matches when any of its elements does, and a nested pattern matched against an
+array of objects needs one element that matches it whole; `exists` looks at leaves only, so a field
+holding an object does not exist and a missing field matches only `{"exists": false}`; values compare
+as JSON values (`true` is not `1`). moto agrees on generated cases without objects inside arrays or
+booleans beside numbers (tests/hub/test_hub_patterns.py); it differs on those two.
+
+A pattern EventBridge refuses raises InvalidPattern, an operator outside this set UnsupportedPattern,
+both at load time, so a topology using one fails when the hub starts, not by silently matching nothing.
 """
 
 MISSING = object()
@@ -14,6 +19,10 @@ OPERATORS = ("prefix", "exists", "anything-but")
 
 class UnsupportedPattern(ValueError):
     """The pattern uses an operator or shape the hub does not implement."""
+
+
+class InvalidPattern(UnsupportedPattern):
+    """EventBridge itself refuses the pattern (PutRule answers InvalidEventPatternException)."""
 
 
 def check(pattern, path="pattern"):
@@ -46,6 +55,12 @@ def _check_operator(condition, where):
         _check_operator(argument, where)
         if "prefix" not in argument:
             raise UnsupportedPattern("%s: anything-but takes a value, a list or a prefix" % where)
+    elif name == "anything-but":
+        # "lists that contain only strings, or only numbers":
+        # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns-content-based-filtering.html
+        values = argument if isinstance(argument, list) else [argument]
+        if not values or not (all(isinstance(v, str) for v in values) or all(map(_is_number, values))):
+            raise InvalidPattern("%s: anything-but takes only strings or only numbers: %r" % (where, values))
 
 
 def matches(pattern, event):
@@ -53,13 +68,21 @@ def matches(pattern, event):
     for key, expected in pattern.items():
         value = event.get(key, MISSING) if isinstance(event, dict) else MISSING
         if isinstance(expected, dict):
-            # A nested pattern needs a nested object; anything else cannot satisfy its leaves
-            # except `exists: false`, which the recursion handles with MISSING.
-            if not matches(expected, value if isinstance(value, dict) else {}):
+            # A nested pattern against an object, or against each object of an array (the array is
+            # "crushed out", one element at a time). Anything else satisfies no leaf but `exists: false`.
+            if not any(matches(expected, inner) for inner in list(_objects(value)) or [{}]):
                 return False
         elif not _any_filter(expected, value):
             return False
     return True
+
+
+def _objects(value):
+    if isinstance(value, dict):
+        yield value
+    elif isinstance(value, list):
+        for element in value:
+            yield from _objects(element)
 
 
 def _any_filter(filters, value):
@@ -70,13 +93,13 @@ def _filter(condition, value):
     if isinstance(condition, dict):
         ((name, argument),) = condition.items()
         if name == "exists":
-            return (value is not MISSING) == argument
+            return _has_leaf(value) == argument
     if value is MISSING:
         return False
     if isinstance(value, list):
         return any(_filter(condition, element) for element in value)
     if not isinstance(condition, dict):
-        return value == condition and type(value) is type(condition) or _same_number(value, condition)
+        return _equal(value, condition)
     ((name, argument),) = condition.items()
     if name == "prefix":
         return isinstance(value, str) and value.startswith(argument)
@@ -84,14 +107,22 @@ def _filter(condition, value):
     if isinstance(argument, dict):
         return not _filter(argument, value)
     excluded = argument if isinstance(argument, list) else [argument]
-    return not any(value == other for other in excluded)
+    return not any(_equal(value, other) for other in excluded)
 
 
-def _same_number(value, condition):
-    return (
-        isinstance(value, (int, float))
-        and isinstance(condition, (int, float))
-        and not isinstance(value, bool)
-        and not isinstance(condition, bool)
-        and value == condition
-    )
+def _has_leaf(value):
+    """Whether a field holds a value `exists` sees: it "only works on leaf nodes", not on objects."""
+    if isinstance(value, list):
+        return any(_has_leaf(element) for element in value)
+    return value is not MISSING and not isinstance(value, dict)
+
+
+def _equal(value, other):
+    """Equal as JSON values: a boolean is never a number (Python has True == 1); 2 and 2.0 are equal."""
+    if _is_number(value) and _is_number(other):
+        return value == other
+    return type(value) is type(other) and value == other
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -1,19 +1,14 @@
 """A moto server for the cloud suites (tools/moto_server.py): started once per run on a free
 127.0.0.1 port, reset before each test, stopped at the end. AWS credentials are fake and only
-ever reach that server."""
+ever reach that server. dynalite (tests/strict_aws/dynalite.py) likewise, for the DynamoDB store tests."""
 
+import boto3
 import pytest
 
-from tests import strict_aws
+from tests.strict_aws.dynalite import Dynalite
 from tools.moto_server import MotoServer, fake_credentials
 
 REGION = "eu-west-1"
-
-
-@pytest.fixture(autouse=True)
-def strict_aws_layer(monkeypatch):
-    """Every botocore client a cloud test creates goes through tests/strict_aws (AWS's documented rules)."""
-    monkeypatch.setenv("BOTOCORE_EXPERIMENTAL__PLUGINS", strict_aws.PLUGIN)
 
 
 @pytest.fixture(scope="session")
@@ -33,6 +28,26 @@ def aws(moto_server, monkeypatch):
         monkeypatch.setenv(variable, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     return moto_server.url
+
+
+@pytest.fixture(scope="session")
+def dynalite_server():
+    server = Dynalite().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["moto", "dynalite"])
+def dynamodb(request, aws, monkeypatch):
+    """boto3.client("dynamodb") as the code makes it, on moto's server and then on dynalite, which applies
+    DynamoDB's request validation: a store test taking this fixture runs on both."""
+    if request.param == "dynalite":
+        server = request.getfixturevalue("dynalite_server")
+        server.reset()
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", server.url)
+    return boto3.client("dynamodb")
 
 
 class FakeTime:

@@ -1,6 +1,9 @@
 """DeployEnvs for the cloud tests: against moto's server (`env_for`, `run`), or with botocore's Stubber on
 some clients (`stubbed_env`) for what moto does not reproduce (AWS's delays, name reuse, permission
-errors), where every call must be one the test expects, in order."""
+errors), where every call must be one the test expects, in order; and `create_history_table` for the
+DynamoDB store tests."""
+
+import time
 
 import boto3
 from botocore.stub import Stubber
@@ -47,3 +50,16 @@ def stubbed_env(fake_time, out_dir, lines=None, **clients):
         stubbers[attribute] = Stubber(client)
         stubbers[attribute].activate()
     return env, stubbers
+
+
+def create_history_table(client, name):
+    """A history table as the deployer declares it, once ACTIVE: DynamoDB (and dynalite) answer CreateTable
+    while the table is still CREATING."""
+    client.create_table(
+        TableName=name,
+        AttributeDefinitions=[{"AttributeName": "key", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "key", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    while client.describe_table(TableName=name)["Table"]["TableStatus"] != "ACTIVE":
+        time.sleep(0.01)

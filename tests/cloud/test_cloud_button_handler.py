@@ -130,7 +130,14 @@ def test_packaged_handler_mints_ids_from_its_own_zip(tmp_path):
         (dict(TOPIC_PRESS, at="now"), "at: wrong type str"),
         (dict(TOPIC_PRESS, at=1795730000.5), "at: wrong type float"),
         (dict(TOPIC_PRESS, seq=True), "seq: wrong type bool"),
-        (dict(TOPIC_PRESS, seq=-1), "at > 0 and seq >= 0"),
+        (dict(TOPIC_PRESS, seq=-1), "0 < at < 2**32 and seq >= 0"),
+        # Issue 16: a huge `at` raised OverflowError (retried, then parked) instead of being rejected.
+        (dict(TOPIC_PRESS, at=10**20), "0 < at < 2**32 and seq >= 0"),
+        (dict(TOPIC_PRESS, at=2**32), "0 < at < 2**32 and seq >= 0"),
+        (
+            {"deviceEvent": {"buttonClicked": {"clickType": "SINGLE", "reportedTime": "2300-01-01T00:00Z"}}},
+            "reportedTime: expected 1970 to 2106, got '2300-01-01T00:00Z'",
+        ),
         ({k: v for k, v in TOPIC_PRESS.items() if k != "event"}, "event: missing"),
     ],
 )

@@ -1,11 +1,10 @@
-"""The projector (cloud/handlers/projector.py) on DynamoDB (moto's server) writes the same rows as on
-the hub's SQLite, from the same events, and its handler is what the `history` rule invokes."""
-
-import boto3
+"""The projector (cloud/handlers/projector.py) on DynamoDB (moto's server, then dynalite) writes the same
+rows as on the hub's SQLite, from the same events, and its handler is what the `history` rule invokes."""
 
 from cloud.handlers import projector
 from cloud.hub.projection import SqliteStore
-from tests.hub.hubdata import press_event, result_event, status_event
+from tests.cloud.envs import create_history_table
+from tests.hub.hubdata import T0, press_event, result_event, status_event
 
 TABLE = "history-test"
 
@@ -29,14 +28,9 @@ def events():
     return presses + answers + [duplicate, status_event("offline", 1795000100), answers[3], presses[7]]
 
 
-def test_dynamodb_and_sqlite_stores_hold_the_same_history(aws, tmp_path, monkeypatch):
-    client = boto3.client("dynamodb")
-    client.create_table(
-        TableName=TABLE,
-        AttributeDefinitions=[{"AttributeName": "key", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "key", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+def test_dynamodb_and_sqlite_stores_hold_the_same_history(dynamodb, tmp_path, monkeypatch):
+    client = dynamodb
+    create_history_table(client, TABLE)
     monkeypatch.setenv("HISTORY_TABLE", TABLE)
     projector.store.cache_clear()
     monkeypatch.setattr(projector, "store", projector.store)
@@ -50,3 +44,18 @@ def test_dynamodb_and_sqlite_stores_hold_the_same_history(aws, tmp_path, monkeyp
     assert answers[-2:] == [{"status": "unchanged"}, {"status": "unchanged"}]
     first = dict(local.rows())["press#" + events()[0]["detail"]["press_id"]]
     assert first["outcome"] == "capped" and first["duplicates"] == 1 and first["reason"] == "cap"
+
+
+def test_a_row_takes_its_later_events_on_dynamodb(dynamodb):
+    """Issue 16, defect 1: every update after a row's first write sent an empty ExpressionAttributeNames,
+    which DynamoDB refuses (the strict layer, tests/strict_aws, and dynalite), so a press never got its
+    outcome."""
+    client = dynamodb
+    create_history_table(client, TABLE)
+    store = projector.DynamoStore(client, TABLE)
+    press = press_event(1)
+    press_id = press["detail"]["press_id"]
+    projector.project(store, press)
+    assert projector.project(store, result_event(1, press_id, "dispensed", T0 + 2, ["left"])) == "press"
+    row, version = store.get("press#" + press_id)
+    assert (row["outcome"], version) == ("dispensed", 2)

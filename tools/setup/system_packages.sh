@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Debian packages the tests and the demo need: the local IoT Core stand-in, openssl for the dev PKI,
-# and the headless browser (with its WebDriver) the web page's tests drive.
+# the headless browser (with its WebDriver) the web page's tests drive, and Node with npm for dynalite.
 set -eu
-PACKAGES="mosquitto openssl chromium chromium-driver"
+PACKAGES="mosquitto openssl chromium chromium-driver nodejs npm"
 missing=""
-for cmd in mosquitto openssl chromium chromedriver; do
+for cmd in mosquitto openssl chromium chromedriver node npm; do
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing="$missing $cmd"
 done
 [ -z "$missing" ] && exit 0
