@@ -196,6 +196,8 @@ def main(argv=None):
         parser.error("--from must not be after --to")
     try:
         history = History(rows_from(args), time.time())
+    except awsenv.AWS_FAILURES as error:
+        return awsenv.report("history", error, "HISTORY_ARGS")
     except Exception as error:  # no hub data, no credentials, no table: one line, no traceback
         print("history: %s: %s" % (type(error).__name__, error), file=sys.stderr)
         return 1

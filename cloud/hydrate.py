@@ -113,17 +113,19 @@ def main(argv=None):
     parser.add_argument("--to", dest="end", help="last event time, T (default: now)")
     awsenv.add_arguments(parser)
     args = parser.parse_args(argv)
-    aws = awsenv.AwsEnv.from_args(args)
     err = lambda line: print(line, file=sys.stderr)  # noqa: E731
     try:
         start_time = replay_tool.parse_time(args.start)
         end_time = replay_tool.parse_time(args.end) if args.end else datetime.now(timezone.utc)
+        aws = awsenv.AwsEnv.from_args(args)
         arns = Arns(aws.partition, aws.region, aws.account)
         status, _ = hydrate(aws, arns, start_time, end_time, replay_tool.unique_name(), err=err)
         return status
     except replay_tool.ReplayRefused as refusal:
         err("refused: %s" % refusal)
         return 2
+    except awsenv.AWS_FAILURES as error:
+        return awsenv.report("hydrate", error)
 
 
 if __name__ == "__main__":
