@@ -1,0 +1,118 @@
+"""`make device` as a newcomer runs it (python -m tools.device run, in a fresh folder): alone with its
+private broker, then on the running hub (`make device HUB=1`, here BROKER_PORT= of the test's hub),
+the README's "on one machine" order. A result the device numbered on its private broker must not
+show on the hub as a missing one (each broker has its own flash folder, as two boards would), and
+Ctrl-C stops the device in one line, with no MicroPython traceback."""
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+
+from cloud.hub import projection
+from cloud.hub.hub import Hub
+from tests.integration.device_rig import command, wait_for
+from tools.local import end_process, free_port
+from tools.mqttc import MqttClient
+from tools.sim_board import press_button
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class DeviceTool:
+    """`python -m tools.device run ARGS` in cwd, in its own session as a terminal's foreground job."""
+
+    def __init__(self, cwd, *args):
+        env = dict(os.environ, PYTHONPATH=ROOT)
+        self.proc = subprocess.Popen([sys.executable, "-m", "tools.device", "run", *args], cwd=cwd, env=env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     start_new_session=True)
+        self.lines, self.said = queue.Queue(), []
+        self.pump = threading.Thread(target=self._pump, daemon=True)
+        self.pump.start()
+
+    def _pump(self):
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def expect(self, prefix, timeout_s=20):
+        while True:
+            try:
+                line = self.lines.get(timeout=timeout_s)
+            except queue.Empty:
+                raise AssertionError("no %r; it said %r" % (prefix, self.said)) from None
+            self.said.append(line)
+            if line.startswith(prefix):
+                return line
+
+    def ctrl_c(self):
+        """What the terminal does on Ctrl-C: SIGINT to the foreground process group."""
+        os.killpg(self.proc.pid, signal.SIGINT)
+        self.proc.wait(15)
+        self.pump.join(15)  # to the end of its output (the device, in its own session, is stopped too)
+        while not self.lines.empty():
+            self.said.append(self.lines.get())
+        return self.said
+
+    def kill(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        end_process(self.proc)
+
+
+def test_alone_then_on_the_hub_no_missing_result_and_ctrl_c_is_one_line(pki, broker, tmp_path):
+    home = tmp_path / "clone"
+    home.mkdir()
+    # Alone: a private broker; a command sent to it is answered with the device's result seq 1.
+    alone = DeviceTool(home, "--pki", pki.dir)
+    try:
+        port = int(alone.expect("device: flash").split("127.0.0.1:")[1].split(",")[0])
+        alone.expect("app: up")
+        with MqttClient(pki, port, "observer") as results, MqttClient(pki, port, "publisher") as cloud:
+            results.subscribe("cat-feeder/states", qos=1)
+            cloud.publish("cat-feeder/action", command("alone-1"), qos=1)
+            answer = {}
+            while answer.get("type") != "result":
+                answer = json.loads(results.receive(timeout_s=10)[1])
+        assert (answer["id"], answer["seq"]) == ("alone-1", 1)
+        said = alone.ctrl_c()
+    finally:
+        alone.kill()
+    assert said[-1].startswith("device: stopped (Ctrl-C)"), said
+    assert not [line for line in said if "Traceback" in line or "KeyboardInterrupt" in line], said
+
+    # On the hub: its press is fed and recorded, and the hub misses no result of this device.
+    hub = Hub(str(tmp_path / "hub"), pki, "127.0.0.1", broker.port).start()
+    on_hub = DeviceTool(home, "--pki", pki.dir, "--port", str(broker.port))
+    try:
+        assert "the hub's broker 127.0.0.1:%d" % broker.port in on_hub.expect("device: flash")
+        on_hub.expect("app: up")
+        press_button(str(home / ".flash" / "device-hub"), "SINGLE")
+        store = projection.SqliteStore(hub.history_path)
+
+        def device_row():
+            rows = [row for key, row in store.rows() if not key.startswith("press#")]
+            return rows[0] if rows and rows[0].get("results") else None
+
+        wait_for(device_row, 10, "the device's result in the hub's history")
+        assert (device_row()["results"], device_row().get("missing", [])) == (1, [])
+        store.close()
+    finally:
+        on_hub.kill()
+        hub.stop()
+
+
+def test_on_a_hub_that_is_not_running_it_says_so_in_one_line(pki, tmp_path):
+    port = free_port()
+    done = subprocess.run([sys.executable, "-m", "tools.device", "run", "--pki", pki.dir, "--port",
+                           str(port)],
+                          cwd=tmp_path, env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True,
+                          timeout=30)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "device: nothing listens on 127.0.0.1:%d: start the hub first (make hub), or pass its BROKER_PORT="
+        % port]
+    assert not (tmp_path / ".flash").exists() and done.stdout == ""
