@@ -63,7 +63,7 @@ web: setup ## The household page on http://127.0.0.1:8080/ (hub in .hub): WEB_AR
 	$(PY) -m web $(WEB_ARGS)
 
 device: setup ## The simulated board (firmware on the unix port) with its own broker; HUB=1: on the running hub (BROKER_PORT= if not 8883)
-	@$(PY) -m tools.device run $(if $(HUB),--hub) $(if $(BROKER_PORT),--port $(BROKER_PORT))
+	@$(PY) -m tools.device run $(if $(BROKER_PORT),--port $(BROKER_PORT),$(if $(HUB),--hub))
 
 broker: setup ## Start the local IoT Core stand-in (mosquitto, mutual TLS) in the foreground
 	$(PY) -m tools.broker run

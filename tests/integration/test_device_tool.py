@@ -15,6 +15,7 @@ import threading
 from cloud.hub import projection
 from cloud.hub.hub import Hub
 from tests.integration.device_rig import command, wait_for
+from tests.makerun import make, own_lines
 from tools.local import end_process, free_port
 from tools.mqttc import MqttClient
 from tools.sim_board import press_button
@@ -105,14 +106,11 @@ def test_alone_then_on_the_hub_no_missing_result_and_ctrl_c_is_one_line(pki, bro
         hub.stop()
 
 
-def test_on_a_hub_that_is_not_running_it_says_so_in_one_line(pki, tmp_path):
+def test_make_device_on_a_hub_that_is_not_running_says_so_in_one_line():
     port = free_port()
-    done = subprocess.run([sys.executable, "-m", "tools.device", "run", "--pki", pki.dir, "--port",
-                           str(port)],
-                          cwd=tmp_path, env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True,
-                          timeout=30)
-    assert done.returncode == 1
-    assert done.stderr.strip().splitlines() == [
+    done = make("device", "HUB=1", "BROKER_PORT=%d" % port, timeout=60)
+    assert done.returncode != 0
+    assert own_lines(done.stderr) == [
         "device: nothing listens on 127.0.0.1:%d: start the hub first (make hub), or pass its BROKER_PORT="
-        % port]
-    assert not (tmp_path / ".flash").exists() and done.stdout == ""
+        % port], done.stderr
+    assert done.stdout == ""
