@@ -1,8 +1,10 @@
 """`make device` as a newcomer runs it (python -m tools.device run, in a fresh folder): alone with its
-private broker, then on the running hub (`make device HUB=1`, here BROKER_PORT= of the test's hub),
-the README's "on one machine" order. A result the device numbered on its private broker must not
-show on the hub as a missing one (each broker has its own flash folder, as two boards would), and
-Ctrl-C stops the device in one line, with no MicroPython traceback."""
+private broker, then the README's "On one machine" in its order: the hub (python -m cloud.hub run),
+the simulated board on it (`make device HUB=1`; here BROKER_PORT= of the test's hub), the page
+(python -m web) and a press of the board's button, which feeds and shows on the page. A result the
+device numbered on its private broker must not show on the hub as a missing one (each broker has its
+own flash folder, as two boards would), and Ctrl-C stops the device in one line, with no MicroPython
+traceback."""
 
 import json
 import os
@@ -13,8 +15,9 @@ import sys
 import threading
 
 from cloud.hub import projection
-from cloud.hub.hub import Hub
 from tests.integration.device_rig import command, wait_for
+from tests.integration.web_client import PageClient
+from tests.integration.web_rig import WebServer
 from tests.makerun import make, own_lines
 from tools.local import end_process, free_port
 from tools.mqttc import MqttClient
@@ -64,7 +67,7 @@ class DeviceTool:
         end_process(self.proc)
 
 
-def test_alone_then_on_the_hub_no_missing_result_and_ctrl_c_is_one_line(pki, broker, tmp_path):
+def test_alone_then_hub_board_page_and_a_press_no_missing_result_and_ctrl_c_is_one_line(pki, tmp_path):
     home = tmp_path / "clone"
     home.mkdir()
     # Alone: a private broker; a command sent to it is answered with the device's result seq 1.
@@ -87,25 +90,38 @@ def test_alone_then_on_the_hub_no_missing_result_and_ctrl_c_is_one_line(pki, bro
     # The private broker is stopped after the device, not by the same Ctrl-C under it.
     assert not [line for line in said if line.startswith(("app: down", "app: connect failed"))], said
 
-    # On the hub: its press is fed and recorded, and the hub misses no result of this device.
-    hub = Hub(str(tmp_path / "hub"), pki, "127.0.0.1", broker.port).start()
-    on_hub = DeviceTool(home, "--pki", pki.dir, "--port", str(broker.port))
+    # The README's order: the hub, the board on it, the page, a press of the board's button.
+    port, data = free_port(), tmp_path / "hub"
+    with open(tmp_path / "hub.log", "w") as log:
+        hub = subprocess.Popen([sys.executable, "-m", "cloud.hub", "run", "--data-dir", str(data), "--pki",
+                                pki.dir, "--port", str(port)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    on_hub = page = None
     try:
-        assert "the hub's broker 127.0.0.1:%d" % broker.port in on_hub.expect("device: flash")
+        wait_for(lambda: "Ctrl-C stops" in (tmp_path / "hub.log").read_text(), 20, "the hub")
+        on_hub = DeviceTool(home, "--pki", pki.dir, "--port", str(port))
+        assert "the hub's broker 127.0.0.1:%d" % port in on_hub.expect("device: flash")
         on_hub.expect("app: up")
+        page = WebServer("--data-dir", data, "--pki", pki.dir, "--broker-port", port).start()
         press_button(str(home / ".flash" / "device-hub"), "SINGLE")
-        store = projection.SqliteStore(hub.history_path)
+        press_id = on_hub.expect("button: SINGLE").split()[-1]
+        client = PageClient(page.url)
+        client.open_page()
 
-        def device_row():
-            rows = [row for key, row in store.rows() if not key.startswith("press#")]
-            return rows[0] if rows and rows[0].get("results") else None
+        def shown():
+            status, _, body = client.request("GET", "/api/presses/" + press_id)
+            return status == 200 and "dispensed" in json.dumps(body)
 
-        wait_for(device_row, 10, "the device's result in the hub's history")
-        assert (device_row()["results"], device_row().get("missing", [])) == (1, [])
+        wait_for(shown, 15, "the press, dispensed, on the page")
+        store = projection.SqliteStore(str(data / "history.sqlite3"))
+        (device,) = [row for key, row in store.rows() if not key.startswith("press#")]
         store.close()
+        assert (device["results"], device.get("missing", [])) == (1, [])  # seq 1 on this broker too
     finally:
-        on_hub.kill()
-        hub.stop()
+        if page is not None:
+            page.stop()
+        if on_hub is not None:
+            on_hub.kill()
+        end_process(hub)
 
 
 def test_make_device_on_a_hub_that_is_not_running_says_so_in_one_line():
