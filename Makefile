@@ -53,7 +53,7 @@ demo: setup ## Run the whole system locally on the self-hosted hub: button -> mo
 rehearsal: setup ## Rehearse the AWS path locally: button handler -> EventBridge on moto -> feeder -> mosquitto -> firmware
 	$(PY) -m tools.aws_rehearsal
 
-hub: setup ## Run the self-hosted hub (mosquitto + ledger + rules) in the foreground: HUB_ARGS="--data-dir .hub --bind 0.0.0.0 --port 8883"
+hub: setup ## Run the self-hosted hub (mosquitto + ledger + rules) in the foreground, on 127.0.0.1 unless HUB_ARGS="--bind 0.0.0.0 --host-name HOST" (LAN)
 	$(PY) -m cloud.hub run $(HUB_ARGS)
 
 history: setup ## Feeding history table + chart: make history FROM=2026-11-01 TO=2026-11-29 [PNG=history.png] [HISTORY_ARGS="--aws"]
