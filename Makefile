@@ -61,7 +61,7 @@ demo: setup ## Run the whole system locally on the self-hosted hub: button -> mo
 rehearsal: setup ## Rehearse the AWS path locally: button handler -> EventBridge on moto -> feeder -> mosquitto -> firmware
 	$(PY) -m tools.aws_rehearsal
 
-hub: setup ## Run the self-hosted hub (mosquitto + ledger + rules) in the foreground: HUB_ARGS="--data-dir .hub --bind 0.0.0.0 --port 8883"
+hub: setup ## Run the self-hosted hub (mosquitto + ledger + rules) in the foreground, on 127.0.0.1 unless HUB_ARGS="--bind 0.0.0.0 --host-name HOST" (LAN)
 	$(PY) -m cloud.hub run $(HUB_ARGS)
 
 history: setup ## Feeding history table + chart: make history FROM=2026-11-01 TO=2026-11-29 [PNG=history.png] [HISTORY_ARGS="--aws"]
@@ -70,8 +70,8 @@ history: setup ## Feeding history table + chart: make history FROM=2026-11-01 TO
 web: setup ## The household page on http://127.0.0.1:8080/ (hub in .hub): WEB_ARGS="--aws" or "--lan --bind 0.0.0.0" (FEEDER_WEB_TOKEN)
 	$(PY) -m web $(WEB_ARGS)
 
-device: setup ## Run the firmware on the unix port against the local broker
-	$(PY) -m tools.device run
+device: setup ## The simulated board (firmware on the unix port) with its own broker; HUB=1: on the running hub (BROKER_PORT= if not 8883)
+	@$(PY) -m tools.device run $(if $(BROKER_PORT),--port $(BROKER_PORT),$(if $(HUB),--hub))
 
 broker: setup ## Start the local IoT Core stand-in (mosquitto, mutual TLS) in the foreground
 	$(PY) -m tools.broker run
@@ -79,9 +79,9 @@ broker: setup ## Start the local IoT Core stand-in (mosquitto, mutual TLS) in th
 pki: setup ## Generate the development PKI into .pki/
 	$(PY) -m tools.pki
 
-press: setup ## Publish a button press: EVENT=SINGLE|DOUBLE|LONG [THING=] [VIA=aws (DEPLOY_ARGS)] [PORT= hub broker]
+press: setup ## Publish a button press: EVENT=SINGLE|DOUBLE|LONG [THING=] [VIA=aws (DEPLOY_ARGS)] [BROKER_PORT= of the hub]
 	@$(PY) -m tools.press "$(EVENT)" $(if $(THING),--thing $(THING)) $(if $(VIA),--via $(VIA)) \
-		$(if $(PORT),--port $(PORT)) $(if $(PKI),--pki $(PKI)) $(if $(filter aws,$(VIA)),$(DEPLOY_ARGS))
+		$(if $(BROKER_PORT),--port $(BROKER_PORT)) $(if $(PKI),--pki $(PKI)) $(if $(filter aws,$(VIA)),$(DEPLOY_ARGS))
 
 flash: setup ## Put the firmware on the board (PORT=, CONFIG=, CERTS=, HUB=host for the self-hosted hub; IMAGE=micropython.bin also flashes MicroPython)
 	@$(PY) -m tools.board $(if $(IMAGE),flash --image $(IMAGE),deploy) $(if $(PORT),--port $(PORT)) \

@@ -13,8 +13,6 @@ import os
 import sys
 from pathlib import Path
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from cloud import awsenv, hydrate
 from cloud.awserrors import PermissionDenied, permissions_checked
 from cloud.iam import Arns
@@ -233,9 +231,8 @@ def main(argv=None):
     except PermissionDenied as denied:
         print(denied, file=sys.stderr)
         return 1
-    except (BotoCoreError, ClientError) as error:
-        print("deploy: %s" % awsenv.explain(error), file=sys.stderr)
-        return 1
+    except awsenv.AWS_FAILURES as error:
+        return awsenv.report("deploy", error)
     return 0
 
 

@@ -6,10 +6,10 @@
 
 Prints one row per press requested in the day range (UTC days, both ends included; default: the
 last 7 days): when, which press, the bowls, the device's answer and when it came, or `unconfirmed`
-once the command's TTL passed without an answer; then each device's last status and seq gaps. Writes
-a PNG chart of portions per day per bowl, with failed (expired, capped, interrupted, rejected) and
-unconfirmed feeds marked. Reads the projection written by cloud/handlers/projector.py: SQLite on the
-hub, DynamoDB on AWS.
+once the command's TTL passed without an answer; then each device's last status and the results it
+numbered (seq) that never arrived. Writes a PNG chart of portions per day per bowl, with failed
+(expired, capped, interrupted, rejected) and unconfirmed feeds marked when there are any. Reads the
+projection written by cloud/handlers/projector.py: SQLite on the hub, DynamoDB on AWS.
 """
 
 import argparse
@@ -85,17 +85,39 @@ def table(history, presses):
         status = device.get("status") or {}
         missing = device.get("missing", [])
         lines.append(
-            "device %s: %s since %s, last seen %s, %d results, seq gaps: %s"
+            "device %s: %s since %s, last seen %s, %d results, %s"
             % (
                 device.get("thing"),
                 status.get("status", "unknown"),
                 _when(status.get("at")),
                 _when(device.get("last_seen")),
                 device.get("results", 0),
-                ranges(missing) or "none",
+                missing_said(missing),
             )
         )
     return lines
+
+
+def missing_said(missing):
+    """The device numbers its results 1, 2, 3, ... (seq): a number never received is a result missing here."""
+    if not missing:
+        return "none missing"
+    return "missing: result%s number %s (sent by the device, never received)" % (
+        "s" if len(missing) > 1 else "", ranges(missing))
+
+
+SERIES = (
+    ("left", "left bowl", {"color": "#1f77b4"}),
+    ("right", "right bowl", {"color": "#ff7f0e"}),
+    ("failed", "failed (not fed)", {"color": "#d62728", "hatch": "xx"}),
+    ("unconfirmed", "unconfirmed (no answer)", {"color": "#7f7f7f", "hatch": "//"}),
+)
+
+
+def chart_series(counts):
+    """The chart's bars: both bowls always, failed and unconfirmed only when some day has one (an empty
+    series in the legend reads as if something had failed)."""
+    return [entry for entry in SERIES if entry[0] in BOWLS or any(day[entry[0]] for day in counts)]
 
 
 def chart(history, presses, first_day, last_day, path):
@@ -109,15 +131,10 @@ def chart(history, presses, first_day, last_day, path):
     counts = [per_day.get(day, {"left": 0, "right": 0, "failed": 0, "unconfirmed": 0}) for day in days]
     x = range(len(days))
     figure, axes = plt.subplots(figsize=(max(6, len(days) * 0.6), 4))
-    series = (
-        ("left", "left bowl", {"color": "#1f77b4"}),
-        ("right", "right bowl", {"color": "#ff7f0e"}),
-        ("failed", "failed (not fed)", {"color": "#d62728", "hatch": "xx"}),
-        ("unconfirmed", "unconfirmed (no answer)", {"color": "#7f7f7f", "hatch": "//"}),
-    )
+    series = chart_series(counts)
     width = 0.2
     for n, (field, label, style) in enumerate(series):
-        offset = (n - 1.5) * width
+        offset = (n - (len(series) - 1) / 2) * width
         axes.bar([i + offset for i in x], [c[field] for c in counts], width, label=label, **style)
     axes.set_xticks(list(x), [day.strftime("%m-%d") for day in days], rotation=45)
     axes.set_ylabel("portions / presses")
@@ -196,6 +213,8 @@ def main(argv=None):
         parser.error("--from must not be after --to")
     try:
         history = History(rows_from(args), time.time())
+    except awsenv.AWS_FAILURES as error:
+        return awsenv.report("history", error, "HISTORY_ARGS")
     except Exception as error:  # no hub data, no credentials, no table: one line, no traceback
         print("history: %s: %s" % (type(error).__name__, error), file=sys.stderr)
         return 1

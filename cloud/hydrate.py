@@ -29,8 +29,6 @@ import sys
 import time
 from datetime import datetime, timezone
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from cloud import awsenv, iam
 from cloud import replay as replay_tool
 from cloud.awserrors import absent_on_not_found
@@ -314,9 +312,9 @@ def main(argv=None):
     action.add_argument("--remove", metavar="NAME", help="delete a hydrate: rule, table and queue")
     awsenv.add_arguments(parser)
     args = parser.parse_args(argv)
-    aws = awsenv.AwsEnv.from_args(args)
     err = lambda line: print(line, file=sys.stderr)  # noqa: E731
     try:
+        aws = awsenv.AwsEnv.from_args(args)
         if args.list:
             list_hydrated(aws)
             return 0
@@ -332,9 +330,8 @@ def main(argv=None):
     except replay_tool.ReplayRefused as refusal:
         err("refused: %s" % refusal)
         return 2
-    except (BotoCoreError, ClientError) as error:
-        err("hydrate: %s" % awsenv.explain(error))
-        return 1
+    except awsenv.AWS_FAILURES as error:
+        return awsenv.report("hydrate", error)
 
 
 if __name__ == "__main__":

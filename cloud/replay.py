@@ -182,17 +182,19 @@ def main(argv=None):
     parser.add_argument("--name", help="replay name (default: replay-<UTC time>-<random>, unique)")
     awsenv.add_arguments(parser)
     args = parser.parse_args(argv)
-    aws = awsenv.AwsEnv.from_args(args)
-    events = aws.client("events")
     err = lambda line: print(line, file=sys.stderr)  # noqa: E731
     try:
-        rules = chosen_rules(args.rules)
+        rules = chosen_rules(args.rules)  # a refusal needs no AWS
         start_time, end_time = parse_time(args.start), parse_time(args.end)
+        aws = awsenv.AwsEnv.from_args(args)
+        events = aws.client("events")
         arns = Arns(aws.partition, aws.region, aws.account)
         return replay(events, arns, start_time, end_time, rules, args.name or unique_name(), err=err)
     except ReplayRefused as refusal:
         err("refused: %s" % refusal)
         return 2
+    except awsenv.AWS_FAILURES as error:
+        return awsenv.report("replay", error)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ import termios
 
 from firmware import config as firmware_config
 from tools.pki import DEFAULT_DIR as PKI_DIR
+from tools.pki import names_host
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
@@ -175,7 +176,7 @@ def der_bytes(folder, stem, fallback_pem=None):
 
 
 def certificate_field(path, *options):
-    """One field of a PEM certificate, as openssl prints it (-subject, -ext subjectAltName)."""
+    """One field of a PEM certificate, as openssl prints it (-subject)."""
     command = ["openssl", "x509", "-in", path, "-noout", *options]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
@@ -193,8 +194,11 @@ def hub_address(hub, certs_dir):
     if not (os.path.exists(broker) and os.path.exists(device)):
         raise BoardError("%s has no hub PKI (broker.crt, device.crt): run make hub (or make pki) first"
                          % certs_dir)
-    names = certificate_field(broker, "-ext", "subjectAltName").replace(",", " ").split()
-    if "DNS:" + host not in names and "IP:" + host not in names and "IPAddress:" + host not in names:
+    try:
+        named = names_host(broker, host)
+    except ValueError:
+        raise BoardError("%s is not a certificate the board could check: run make pki" % broker) from None
+    if not named:
         raise BoardError("the hub's broker certificate (%s) does not name %s, so the board could not "
                          "verify the hub: run make hub HUB_ARGS=\"--host-name %s\" once (it reissues it)"
                          % (broker, host, host))
@@ -239,8 +243,10 @@ def provisioned_config(config_path, certs_dir, hub=None):
     left = placeholders(config)
     if left:
         found = ", ".join("%s=%s" % item for item in left)
-        raise BoardError("%s still has placeholder values (%s): put in your own (the IoT endpoint comes "
-                         "from CERTS=cloud/.out/<thing>)" % (config_path, found))
+        # For the hub, HUB= sets the broker; for AWS, the deployer's folder holds the endpoint.
+        where = "" if hub is not None else " (the IoT endpoint comes from CERTS=cloud/.out/<thing>)"
+        raise BoardError("%s still has placeholder values (%s): put in your own%s"
+                         % (config_path, found, where))
     try:
         # A copy: validate fills in defaults. The board's pins, as its HAL says.
         firmware_config.validate(json.loads(json.dumps(config)), board_pins())

@@ -89,10 +89,12 @@ class Broker:
         self.write_config()
         offset = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
         # Its log goes to log_path (flushed per line); stderr only carries start-up errors. No pipes:
-        # a broker started by the CLI outlives this process.
+        # a broker started by the CLI outlives this process. Its own session: a terminal's Ctrl-C goes
+        # to the process that started it (make hub, make device), which stops it after its clients,
+        # instead of the broker vanishing under them.
         with open(self.stderr_path, "ab") as stderr:
             self.proc = subprocess.Popen([MOSQUITTO, "-c", self.conf_path], stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.DEVNULL, stderr=stderr)
+                                         stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
         self._wait_running(offset)
         return self
 

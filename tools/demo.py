@@ -19,6 +19,7 @@ step showed what it should.
 """
 
 import argparse
+import collections
 import json
 import logging
 import os
@@ -51,6 +52,7 @@ from tools.mqttc import MqttClient
 from tools.pki import Pki
 
 BUTTON_TOPIC = "cat-feeder/%s/button" % THING
+BOWLS_SAID = {"SINGLE": "the left bowl", "DOUBLE": "the right bowl", "LONG": "both bowls"}
 RESULT_TIMEOUT_S = 30
 OUTAGE_S = 3
 # Short reconnect backoff so the demo's outage ends in seconds (the board's defaults are 0.5 s .. 60 s).
@@ -110,9 +112,9 @@ class Demo:
             again = {"v": 1, "event": click, "at": int(time.time()), "seq": self.seq}
         self.button.publish(BUTTON_TOPIC, json.dumps(again), 1)
         press_id = button.parse_press(dict(again, thing=THING))["press_id"]
-        say(
-            "press %s: %s -> %s (PUBACK: the hub has it in its ledger)" % (click, json.dumps(again), press_id)
-        )
+        say("press %s (%s): the hub recorded it as %s" % (click, BOWLS_SAID[click], press_id))
+        mechanism("%s at QoS 1; the broker acknowledged it (PUBACK) once it was in the hub's ledger"
+                  % json.dumps(again))
         return again, press_id
 
     def result_for(self, press_id, after_seq=0, timeout_s=RESULT_TIMEOUT_S):
@@ -124,10 +126,9 @@ class Demo:
                 detail = event["detail"]
                 if event["detail-type"] == "FeedResult" and detail.get("id") == press_id:
                     db.close()
-                    say(
-                        "  device -> cat-feeder/states: seq=%d id=%s status=%s bowls=%s"
-                        % (detail["seq"], press_id, detail["status"], json.dumps(detail["bowls"]))
-                    )
+                    say("  the feeder answered: %s" % _answer(detail))
+                    mechanism("device -> cat-feeder/states: seq=%d id=%s status=%s bowls=%s"
+                              % (detail["seq"], press_id, detail["status"], json.dumps(detail["bowls"])))
                     return seq, detail
             db.close()
             time.sleep(0.05)
@@ -164,10 +165,8 @@ class Demo:
         self.t = time.time()
         self.live_at_t = self.history_rows()
         say()
-        say(
-            "T = %s: the live history now holds %d rows (kept to compare with a rebuild later)"
-            % (history_mod._when(self.t), len(self.live_at_t))
-        )
+        say("T = %s: the history now shows %s (kept as it is, to compare with a rebuild later)"
+            % (history_mod._when(self.t), _presses(self.live_at_t)))
 
     def wait_projected(self, timeout_s=10):
         deadline = time.monotonic() + timeout_s
@@ -184,15 +183,15 @@ class Demo:
 
     # 3. At least once
     def redeliver(self):
-        step("3. At least once: a redelivered press message, and a hub that crashed before saving its cursor")
+        step("3. Nothing counts twice: a press sent again, and a hub that crashed at the worst moment")
         message, press_id = self.presses["LONG"]
         before = self.last_seq()
+        say("The LONG press's message again, as a button that missed the acknowledgement sends it:")
         self.press("LONG", again=message)
         time.sleep(0.5)
-        say(
-            "  ledger: %d new event(s): the same press is one event (its dedup key is its content)"
-            % (self.last_seq() - before)
-        )
+        say("  still one LONG press in the history")
+        mechanism("ledger: %d new event(s): the same press is one event (its dedup key is its content)"
+                  % (self.last_seq() - before))
         if self.last_seq() != before:
             raise DemoFailed("a redelivered press message must not be a second ledger event")
         self.hub.stop()
@@ -204,10 +203,10 @@ class Demo:
         with db:
             db.execute("UPDATE cursors SET seq = ? WHERE rule = 'feeds'", (long_seq - 1,))
         db.close()
-        say(
-            "hub stopped; its feeds cursor set back to %d, where a SIGKILL between delivering ledger event %d"
-            " and saving the cursor leaves it; hub restarted:" % (long_seq - 1, long_seq)
-        )
+        say("The hub stops as if the power went off just after it sent the LONG command, before it noted "
+            "that it had; restarted, it sends the command again:")
+        mechanism("feeds cursor set back to %d, where a SIGKILL between delivering ledger event %d and "
+                  "saving the cursor leaves it" % (long_seq - 1, long_seq))
         trace_before = len(self.device.trace())
         self.start_hub()
         _, result = self.result_for(press_id, before)
@@ -218,11 +217,12 @@ class Demo:
             raise DemoFailed(
                 "a redelivered command must be a duplicate with no servo motion, got %r" % result
             )
-        say("  -> duplicate: the device journaled the id before the first dispense; no servo moved")
+        say("  -> the feeder knew that command and did not feed again")
+        mechanism("duplicate: the device journaled the id before the first dispense; no servo moved")
 
     # 4. Outage
     def outage(self):
-        step("4. Broker outage while the device dispenses: its result waits in the device's flash outbox")
+        step("4. The network goes down while the feeder feeds: it keeps its answer and sends it later")
         trace_before = len(self.device.trace())
         after = self.last_seq()
         _, press_id = self.press("SINGLE")
@@ -232,7 +232,7 @@ class Demo:
                 raise DemoFailed("the servo did not start for the outage press")
             time.sleep(0.005)
         self.broker.stop()
-        say("  servo started; mosquitto stopped (the hub and the device lose their connections)")
+        say("  the bowl is being filled; the broker stops (the hub and the feeder lose their connections)")
         time.sleep(OUTAGE_S)
         self.device.print_output()
         db = self.db()
@@ -240,7 +240,7 @@ class Demo:
         db.close()
         if answered:
             raise DemoFailed("the result reached the ledger during the outage: %r" % answered)
-        say("  %d s later: no result in the ledger; mosquitto restarted on the same port" % OUTAGE_S)
+        say("  %d s later: no answer has arrived; the broker starts again on the same port" % OUTAGE_S)
         self.broker.start()
         dispensed_seq, result = self.result_for(press_id, after)
         self.device.print_output()
@@ -248,17 +248,17 @@ class Demo:
         show_servo_writes(writes, self.device.config["servos"])
         if result["status"] != "dispensed" or result["bowls"] != ["left"]:
             raise DemoFailed("the outage press: expected dispensed [left], got %r" % result)
-        say("  -> the result drained from the outbox after the reconnect, with its seq and its own `at`")
+        say("  -> the answer arrived once the feeder reconnected")
+        mechanism("the result drained from the device's flash outbox, with its seq and its own `at`")
         # umqtt acknowledges a command after its callback, i.e. after the dispense: the broker went down
         # before that PUBACK, so it delivers the command again, and the journal answers it.
         trace_after = len(self.device.trace())
         _, again = self.result_for(press_id, dispensed_seq)
         if again["status"] != "duplicate" or len(self.device.trace()) != trace_after:
             raise DemoFailed("the command redelivered after the outage must be a duplicate, got %r" % again)
-        say(
-            "  -> mosquitto redelivered the command (its PUBACK was due after the dispense): duplicate,"
-            " no servo moved"
-        )
+        say("  -> the broker sent the command again; the feeder knew it and did not feed twice")
+        mechanism("duplicate, no servo moved: umqtt acknowledges a command (PUBACK) after the dispense, and "
+                  "the broker went down before that")
         self.wait_projected()
 
     # 5. History
@@ -288,12 +288,10 @@ class Demo:
         )
         rebuilt = self.history_rows(out)
         same = rebuilt == self.live_at_t
-        say(
-            "rebuilt to T: %d rows from %d ledger events; equal to the live history at T: %s"
-            % (len(rebuilt), read, same)
-        )
-        now_rows = self.history_rows()
-        say("(the live history now has %d rows: the rebuild left out everything after T)" % len(now_rows))
+        say("rebuilt to T from %d ledger events: %s; the same as the live history at T: %s"
+            % (read, _presses(rebuilt), "yes" if same else "NO"))
+        say("(the live history now shows %s: the rebuild left out everything after T)"
+            % _presses(self.history_rows()))
         time.sleep(0.5)
         moved = len(self.device.trace()) - trace_before
         new_events = self.last_seq() - events_before
@@ -305,7 +303,7 @@ class Demo:
 
     # 7. Tamper
     def tamper(self):
-        step("7. Tampering: a copy of the ledger with one row edited")
+        step("7. Tampering: a copy of the ledger with one press changed")
         copy_dir = os.path.join(self.workdir, "tampered")
         os.makedirs(copy_dir)
         source = sqlite3.connect(self.hub.ledger_path)
@@ -343,8 +341,29 @@ class Demo:
             say("  ledger| %2d %-15s %s" % (seq, event["detail-type"], _summary(detail)))
         db.close()
         say("ledger: %s" % ", ".join("%d %s" % (n, kind) for kind, n in kinds))
-        say("history: %s" % ", ".join(self.shown))
+        outcomes = ", ".join("%d %s" % (n, shown) for shown, n in collections.Counter(self.shown).items())
+        say("history: %d presses: %s" % (len(self.shown), outcomes))
         say("servo: %d PWM writes in all, none for the duplicate or the rebuild" % len(self.device.trace()))
+
+
+def _answer(result):
+    """What the feeder's result means for the cat (statuses: docs/protocol.md)."""
+    if result["status"] == "dispensed":
+        return "fed " + " and ".join("the %s bowl" % bowl for bowl in result["bowls"])
+    if result["status"] == "duplicate":
+        return "already done, nothing fed again"
+    return "not fed (%s%s)" % (result["status"], ": " + result["reason"] if result.get("reason") else "")
+
+
+def mechanism(text):
+    """The second, indented line under a step of the story: how it happened, for those who want it."""
+    say("      how: " + text)
+
+
+def _presses(rows):
+    """How many presses a history projection shows (its other rows are the devices')."""
+    count = sum(1 for key in rows if key.startswith("press#"))
+    return "%d press%s" % (count, "" if count == 1 else "es")
 
 
 def _summary(detail):

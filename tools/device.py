@@ -1,9 +1,16 @@
 """Run the firmware on MicroPython's unix port against the local broker, so anyone can watch it work.
 
-    python -m tools.device run [--port BROKER_PORT] [--flash .flash/device] [--heapsize 128K] [--fresh]
+    python -m tools.device run [--hub | --port BROKER_PORT] [--flash DIR] [--heapsize 128K] [--fresh]
 
-`make device` runs this. Without --port it starts the local broker (tools.broker, mutual TLS) on a
-free port and stops it on exit. The folder --flash acts as the board's flash (git-ignored):
+`make device` runs this: alone, it starts a private broker (tools.broker, mutual TLS) on a free port
+and stops it on exit, so presses from it reach no hub. `make device HUB=1` (--hub) joins the running
+hub (`make hub`) on 127.0.0.1:8883, `BROKER_PORT=N` (--port) a hub or broker on another port; then
+its presses go to the hub's ledger and its page, as a board's would.
+
+Each has its own flash folder (default .flash/device alone, .flash/device-hub on a hub), as two
+boards would: the device numbers its results (seq) across its whole life, so results numbered on the
+private broker would show on the hub as results it never received (the page's "seq gaps").
+The folder --flash acts as the board's flash (git-ignored):
 
     *.mpy                the firmware, compiled as on the board (`prepare_flash` copies source by default)
     lib/                 umqtt.simple and its shim, from .deps/mpy-lib
@@ -25,20 +32,25 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
 
+from cloud.ports import PortInUse, check_free
 from tools.board import mpy_cross
+from tools.local import end_process
 from tools.pki import DEFAULT_DIR as DEFAULT_PKI_DIR
 from tools.pki import DEFAULT_THING, Pki
+from tools.press import HUB_PORT
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIRMWARE = os.path.join(ROOT, "firmware")
 MPY_LIB = os.path.join(ROOT, ".deps", "mpy-lib")
 MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
 ENTRY_POINTS = ("main.py", "main_unix.py")
-DEFAULT_FLASH = os.path.join(ROOT, ".flash", "device")
+DEFAULT_FLASH = os.path.join(".flash", "device")  # alone, with its private broker (like --pki, from the cwd)
+HUB_FLASH = os.path.join(".flash", "device-hub")  # on the hub's broker (or any --port)
 # The board's import path: the flash root, then lib/, then the interpreter's frozen modules (ssl).
 FLASH_PATH = ":lib:.frozen"
 TRACE = "servo.trace"
@@ -134,39 +146,65 @@ def start(flash_dir, heapsize="128K", **popen_kwargs):
 def main(argv=None):
     parser = argparse.ArgumentParser(description="run the firmware on the unix port")
     parser.add_argument("command", choices=("run",))
-    parser.add_argument("--port", type=int, help="broker port (default: start the local broker)")
-    parser.add_argument("--flash", default=DEFAULT_FLASH, help="folder that acts as the board's flash")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--hub", action="store_true", help="join the hub's broker on 127.0.0.1:%d" % HUB_PORT)
+    where.add_argument("--port", type=int, help="join the broker on 127.0.0.1:PORT (default: a private one)")
+    parser.add_argument("--flash", help="folder that acts as the board's flash (default %s alone, %s on a "
+                        "hub)" % (DEFAULT_FLASH, HUB_FLASH))
     parser.add_argument("--heapsize", default="128K")
     parser.add_argument("--fresh", action="store_true", help="wipe the journal, outbox and trace first")
     parser.add_argument("--pki", default=DEFAULT_PKI_DIR)
     args = parser.parse_args(argv)
+    port = HUB_PORT if args.hub else args.port
+    if port is not None and not listening(port):
+        print("device: nothing listens on 127.0.0.1:%d: start the hub first (make hub), or pass its "
+              "BROKER_PORT=" % port, file=sys.stderr)
+        return 1
     pki = Pki(args.pki, DEFAULT_THING).ensure()
     broker = None
-    port = args.port
     if port is None:
         from tools.broker import Broker
 
         broker = Broker(pki, os.path.join(args.pki, "broker-device")).start()
         port = broker.port
+    flash_dir = args.flash or (DEFAULT_FLASH if broker else HUB_FLASH)
     # The feeder of hardware/README.md: servos on GPIO3/4, its button on GPIO5 (here the virtual one).
     config = device_config(port, button={"pin": 5})
-    flash = prepare_flash(os.path.abspath(args.flash), pki, config, fresh=args.fresh, compiled=True)
-    print("device: flash %s, broker 127.0.0.1:%d, servo trace %s" % (flash, port, os.path.join(flash, TRACE)))
+    flash = prepare_flash(os.path.abspath(flash_dir), pki, config, fresh=args.fresh, compiled=True)
+    print("device: flash %s, %s 127.0.0.1:%d, servo trace %s" % (
+        flash, "private broker" if broker else "the hub's broker", port, os.path.join(flash, TRACE)))
     print("device: press its button with\n  %s -m tools.sim_board --flash %s --press SINGLE"
           % (sys.executable, os.path.relpath(flash)))
-    print("device: send a command with\n  %s -m tools.mqttc pub --port %d --topic %s/action --message "
-          "'{\"v\":1,\"id\":\"try-%d\",\"event\":\"SINGLE\",\"issued_at\":%d}'"
-          % (sys.executable, port, DEFAULT_THING, int(time.time()), int(time.time())), flush=True)
-    device = start(flash, args.heapsize)
+    if broker is None:
+        print("device: or feed from the page (make web) or with make press EVENT=SINGLE", flush=True)
+    else:
+        print("device: send a command with\n  %s -m tools.mqttc pub --port %d --topic %s/action --message "
+              "'{\"v\":1,\"id\":\"try-%d\",\"event\":\"SINGLE\",\"issued_at\":%d}'"
+              % (sys.executable, port, DEFAULT_THING, int(time.time()), int(time.time())), flush=True)
+    # Its own session: the terminal's Ctrl-C reaches only this process, which stops the device the
+    # way a power switch does, instead of MicroPython printing a KeyboardInterrupt traceback.
+    device = start(flash, args.heapsize, start_new_session=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stopped by a signal, it stops the device too
     try:
-        device.wait()
+        return device.wait()
     except KeyboardInterrupt:
-        device.terminate()
-        device.wait()
+        end_process(device)
+        print("device: stopped (Ctrl-C); its flash %s keeps the journal and outbox" % os.path.relpath(flash))
+        return 0
     finally:
+        end_process(device)
         if broker is not None:
             broker.stop()
 
 
+def listening(port):
+    """Whether something listens on 127.0.0.1:port (a bind there fails), without connecting to it."""
+    try:
+        check_free("127.0.0.1", port)
+    except PortInUse:
+        return True
+    return False
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

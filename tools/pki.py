@@ -27,6 +27,7 @@ The certificates stay valid for 10 years.
 """
 
 import argparse
+import ipaddress
 import os
 import subprocess
 import tempfile
@@ -54,10 +55,8 @@ class Pki:
         """broker_hosts: LAN host names and IP addresses the broker certificate must also name (the
         self-hosted hub serving real boards); a broker certificate without them is issued again."""
         self.dir = os.path.abspath(directory)
-        self.broker_san = ",".join(
-            ["DNS:localhost", "IP:127.0.0.1"]
-            + [("IP:" if _is_ip(host) else "DNS:") + host for host in broker_hosts]
-        )
+        self.broker_hosts = ["localhost", "127.0.0.1", *broker_hosts]
+        self.broker_san = ",".join(("IP:" if _is_ip(host) else "DNS:") + host for host in self.broker_hosts)
         self.thing = thing
         self.key_type = key_type
         self.publisher_cn = PUBLISHER_CN
@@ -78,7 +77,9 @@ class Pki:
         os.chmod(self.dir, 0o700)
         self._ca("ca", "cat-feeder dev CA")
         self._ca("rogue-ca", "unrelated CA")
-        if os.path.exists(self.cert("broker")) and not self._names_all("broker", self.broker_san):
+        if os.path.exists(self.cert("broker")) and not all(
+            names_host(self.cert("broker"), host) for host in self.broker_hosts
+        ):
             os.remove(self.cert("broker"))
         self._leaf("broker", "ca", "localhost", server=True, san=self.broker_san)
         self._leaf("wrong-host-broker", "ca", WRONG_HOST, server=True, san="DNS:" + WRONG_HOST)
@@ -94,11 +95,6 @@ class Pki:
             if not os.path.exists(self.path(ca + ".der")):
                 _openssl("x509", "-in", self.cert(ca), "-outform", "DER", "-out", self.path(ca + ".der"))
         return self
-
-    def _names_all(self, name, san):
-        text = _openssl("x509", "-in", self.cert(name), "-noout", "-ext", "subjectAltName")
-        named = {part.strip().replace("IP Address:", "IP:") for part in text.splitlines()[-1].split(",")}
-        return set(san.split(",")) <= named
 
     def _new_key(self, name):
         _openssl("genpkey", *KEY_TYPES[self.key_type], "-out", self.key(name))
@@ -145,13 +141,36 @@ class Pki:
 
 
 def _is_ip(host):
-    import ipaddress
+    return not isinstance(_normalised(host), str)
 
+
+def _normalised(host):
+    """An IP address as an ipaddress object (so 0:0::1 is ::1, as a TLS client compares them), or a DNS
+    name in lower case without a trailing dot (DNS names compare case-insensitively)."""
     try:
-        ipaddress.ip_address(host)
-        return True
+        return ipaddress.ip_address(host)
     except ValueError:
-        return False
+        return host.lower().rstrip(".")
+
+
+def certificate_names(cert_path):
+    """The DNS names and IP addresses a PEM certificate's subjectAltName holds (normalised as _normalised),
+    which is what a TLS client checks a server's host against (RFC 6125: not the CN)."""
+    from cryptography import x509
+
+    with open(cert_path, "rb") as f:
+        certificate = x509.load_pem_x509_certificate(f.read())
+    try:
+        names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return set()
+    return {_normalised(name) for name in names.get_values_for_type(x509.DNSName)} | set(
+        names.get_values_for_type(x509.IPAddress))
+
+
+def names_host(cert_path, host):
+    """Whether the certificate at cert_path names host (a DNS name or an IP address, in any spelling)."""
+    return _normalised(host) in certificate_names(cert_path)
 
 
 def _openssl(*args):

@@ -60,7 +60,7 @@ def publish_to_hub(thing, message, port, pki_dir=DEFAULT_PKI_DIR):
             client.publish(button_topic(thing), message, qos=1)
     except ConnectionRefusedError:
         raise PressError("no broker listening on 127.0.0.1:%d: start the hub (make hub) or pass its "
-                         "PORT=" % port) from None
+                         "BROKER_PORT=" % port) from None
     except (OSError, MqttError) as error:  # ssl.SSLError is an OSError
         raise PressError("broker on 127.0.0.1:%d refused the press (%s): is it the hub's broker, "
                          "with the CA in %s?" % (port, error, pki.dir)) from None

@@ -5,7 +5,8 @@
     FEEDER_WEB_TOKEN=... python -m web --lan --bind 0.0.0.0      # or --token-file FILE
 
 Binds 127.0.0.1 unless told otherwise; any other address needs --lan and a token of at least 12
-characters, or it refuses to start (exit 2). Presses are limited by --press-limit COUNT/SECONDS.
+characters, or it refuses to start (exit 2), as it does, in one line, with --aws and no AWS credentials
+(cloud/awsenv.py) or on a port another program holds. Presses are limited by --press-limit COUNT/SECONDS.
 """
 
 import argparse
@@ -15,6 +16,7 @@ import sys
 import time
 
 from cloud import awsenv
+from cloud.ports import PortInUse, bound_socket
 from cloud.topology import TOPOLOGY
 from tools.pki import DEFAULT_DIR as DEFAULT_PKI_DIR
 from tools.pki import DEFAULT_THING
@@ -66,19 +68,37 @@ def main(argv=None):
         token = read_token(args)
         check_exposure(args.bind, args.lan, token)
         limit = RateLimit(*parse_limit(args.press_limit))
+        # Bound before anything is opened, and handed to uvicorn: a taken port is this one line.
+        sock = bound_socket(args.bind, args.port)
+    except PortInUse as taken:
+        return refuse("%s (another make web?): stop it, or pass WEB_ARGS=\"--port N\"" % taken)
+    except (StartRefused, ValueError) as refused:
+        return refuse(refused)
+    try:
         backend = Backend(args)
-    except (StartRefused, ValueError, BackendError) as refused:
-        print("web: refused to start: %s" % refused, file=sys.stderr)
-        return 2
+    except BackendError as refused:
+        sock.close()
+        return refuse(refused)
+    except awsenv.AWS_FAILURES as error:
+        sock.close()
+        return refuse(awsenv.explain(error, "WEB_ARGS"))
     app = create_app(backend, Guard(token if args.lan else None), limit,
                      poll_s=AWS_POLL_S if args.aws else 0.02)
     backend_name = "AWS" if args.aws else "hub " + args.data_dir
     logging.info("web: http://%s:%d/ (%s)", args.bind, args.port, backend_name)
+    server = uvicorn.Server(uvicorn.Config(app, host=args.bind, port=args.port, log_level="warning",
+                                           timeout_graceful_shutdown=1))
     try:
-        uvicorn.run(app, host=args.bind, port=args.port, log_level="warning", timeout_graceful_shutdown=1)
+        server.run(sockets=[sock])
     finally:
         backend.close()
+        sock.close()
     return 0
+
+
+def refuse(reason):
+    print("web: refused to start: %s" % reason, file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -12,5 +12,6 @@ AWS, reading the same declaration (cloud/topology.py) and running the same handl
 | `delivery.py` | rules, targets, per-rule cursors, retries, dead letters |
 | `ingest.py` | persistent QoS 1 MQTT session; acknowledged after the ledger commit |
 | `replay.py` | replays with a time window and chosen rules, never `feeds` |
+| `lock.py` | one hub per data folder (a flock held for the hub's life) |
 | `hub.py` | the parts together; `__main__.py` the command line (`make hub`) |
 """

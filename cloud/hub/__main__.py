@@ -2,7 +2,9 @@
 
 run     [--data-dir .hub] [--bind 127.0.0.1] [--port 8883] [--pki .pki]
         mosquitto (mutual TLS, the ACL) and the hub in the foreground, logging each press,
-        command and result; Ctrl-C stops both.
+        command and result; Ctrl-C stops both. One hub per data folder (cloud/hub/lock.py): a
+        second start, or a port another program holds, is refused in one line before any file
+        is written.
 verify  [--data-dir .hub]          check the ledger's hash chain; exit 1 when it is broken
 replay  --from T --to T --rules history[,replays] [--data-dir .hub]
         replay a window of the ledger to the chosen rules (never `feeds`), with `replay-name`
@@ -20,23 +22,46 @@ import uuid
 from cloud.hub import ledger as ledger_mod
 from cloud.hub import projection
 from cloud.hub.hub import HISTORY_FILE, LEDGER_FILE, Hub
+from cloud.hub.lock import DataDirLock, HubRunning
+from cloud.ports import PortInUse, check_free
 
 DEFAULT_DATA_DIR = ".hub"
+
+
+def refuse(message):
+    print("hub: " + message, file=sys.stderr)
+    return 2
 
 
 def run(args):
     from tools.broker import Broker
     from tools.pki import Pki
 
+    # Before any file is touched (PKI, broker config, ledger): one hub per data folder, a free port.
+    try:
+        lock = DataDirLock(args.data_dir).acquire()
+        if args.broker_port is None:
+            check_free(args.bind, args.port)
+    except HubRunning as running:
+        return refuse(str(running))
+    except PortInUse as taken:
+        return refuse("%s (another hub, or a mosquitto of the system?): stop it, or pass "
+                      "HUB_ARGS=\"--port N\"" % taken)
     pki = Pki(args.pki, broker_hosts=args.host_name).ensure()
     broker = None
     port = args.broker_port
     if port is None:
-        broker = Broker(pki, os.path.join(args.data_dir, "broker"), port=args.port, bind=args.bind).start()
+        broker = Broker(pki, os.path.join(args.data_dir, "broker"), port=args.port, bind=args.bind)
+        try:
+            broker.start()
+        except RuntimeError:
+            broker.stop()
+            return refuse("mosquitto did not start on %s:%d: see %s"
+                          % (args.bind, args.port, broker.log_path))
         port = broker.port
         logging.info("mosquitto on %s:%d (mutual TLS, CA %s)", args.bind, port, pki.cert("ca"))
     try:
-        hub = Hub(args.data_dir, pki, "127.0.0.1", port).start()
+        hub = Hub(args.data_dir, pki, "127.0.0.1", port, lock=lock).start()
     except ledger_mod.CorruptLedger as error:
         logging.error("hub: %s; move it aside (keep it: it is the history) and start again", error)
         if broker is not None:

@@ -3,7 +3,10 @@ IoT Core's rules play on AWS), next to a mosquitto it does not own.
 
     hub = Hub(data_dir, pki, broker_host, broker_port).start()   # .stop()
 
-Files in data_dir: `ledger.sqlite3` (events, cursors, dead letters, queues, rejected inputs) and
+One hub per data_dir: start() takes its lock (cloud/hub/lock.py) before opening the ledger, unless
+the caller passes the one it already holds (`lock=`), and stop() releases it.
+
+Files in data_dir: `hub.lock`, `ledger.sqlite3` (events, cursors, dead letters, queues, rejected inputs) and
 `history.sqlite3` (the projection the `history` rule's projector writes).
 """
 
@@ -15,6 +18,7 @@ from cloud.hub import delivery, projection
 from cloud.hub.events import LedgerEvents
 from cloud.hub.ingest import Ingest, mqtt_client
 from cloud.hub.ledger import Ledger
+from cloud.hub.lock import DataDirLock
 from cloud.hub.runtime import LocalIotData, Runtime
 from cloud.topology import TOPOLOGY
 
@@ -25,9 +29,10 @@ CONNECT_WAIT_S = 5
 
 
 class Hub:
-    def __init__(self, data_dir, pki, broker_host, broker_port, topology=TOPOLOGY):
+    def __init__(self, data_dir, pki, broker_host, broker_port, topology=TOPOLOGY, lock=None):
         os.makedirs(data_dir, exist_ok=True)
         self.data_dir = data_dir
+        self.lock = lock
         self.ledger_path = os.path.join(data_dir, LEDGER_FILE)
         self.history_path = os.path.join(data_dir, HISTORY_FILE)
         self.topology = topology
@@ -38,6 +43,7 @@ class Hub:
         self.runtime = None
 
     def start(self):
+        self.lock = self.lock or DataDirLock(self.data_dir).acquire()
         self.ledger = Ledger(self.ledger_path)
         self.store = projection.SqliteStore(self.history_path)
         self.publisher = mqtt_client(self.pki, "publisher", "cat-feeder-hub-publisher")
@@ -89,3 +95,4 @@ class Hub:
         self.runtime = None
         self.ledger.close()
         self.store.close()
+        self.lock.release()

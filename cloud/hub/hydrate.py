@@ -4,7 +4,8 @@
 
 A fresh SQLite projection is filled by a replay of the ledger (recorded up to T) to the `history` rule
 only, so the projector sees exactly the events the live one had seen at T (their order does not matter,
-see cloud/handlers/projector.py): the result equals the live history as it stood at T. Nothing else is reached; the feeder never is.
+see cloud/handlers/projector.py): the result equals the live history as it stood at T. Nothing else is
+reached; the feeder never is.
 Progress is printed as counts; Ctrl-C stops the replay (recorded CANCELLED) and keeps what was written.
 """
 

@@ -59,6 +59,9 @@ def test_a_denied_read_stops_plan_and_the_cli_names_the_action(fake_time, tmp_pa
     bus = resources.Bus(env, "feedmyfurbabies")
     monkeypatch.setattr(deploy, "DeployEnv", lambda *args, **kwargs: env)
     monkeypatch.setattr(deploy, "declared_resources", lambda env: [bus])
+    # Credentials to pass the CLI's check (AwsEnv.from_args); every call then goes to the stubs.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "stubbed")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "stubbed")
     assert deploy.main(["plan"]) == 1
     assert capsys.readouterr().err.startswith(
         "permission denied: events:DescribeEventBus on event bus feedmyfurbabies (AccessDeniedException: no)"

@@ -53,7 +53,7 @@ def entry(detail_bytes=10):
 
 
 def test_every_client_goes_through_the_layer():
-    # botocore's validation staying on: test_strict_aws_dynamodb.test_botocore_parameter_validation_stays_on
+    # botocore's own validation staying on: test_strict_aws_dynamodb.py
     events = client("events")
     assert "11 entries" in refused(events.put_events, Entries=[entry()] * 11)
 

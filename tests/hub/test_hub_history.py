@@ -52,8 +52,12 @@ def test_the_table_and_the_chart_counts_show_outcomes_and_mark_unconfirmed_and_f
     assert "unconfirmed" in lines[4]
     assert (
         lines[-1].startswith("device cat-feeder: offline since 2026-11-19 11:08:20")
-        and "seq gaps: 4" in lines[-1]
+        and lines[-1].endswith("missing: result number 4 (sent by the device, never received)")
     )
+    assert [label for _, label, _ in history_mod.chart_series(list(per_day.values()))] == [
+        "left bowl", "right bowl", "failed (not fed)", "unconfirmed (no answer)"]
+    fed_only = [{"left": 1, "right": 0, "failed": 0, "unconfirmed": 0}]
+    assert [label for _, label, _ in history_mod.chart_series(fed_only)] == ["left bowl", "right bowl"]
     # A press still within its TTL is pending, not unconfirmed.
     assert (
         history_mod.History(rows, as_of=T0 + DAY + 10).between(day1, day1 + history_mod.timedelta(days=1))[3][

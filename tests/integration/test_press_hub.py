@@ -19,7 +19,7 @@ def make_press(*variables):
 def test_make_press_publishes_a_v1_press_the_button_rule_receives(pki, broker, mqtt):
     observer = mqtt("observer")  # stands in for the IoT rule on cat-feeder/+/button
     assert observer.subscribe("cat-feeder/+/button", qos=1) == 1
-    done = make_press("EVENT=DOUBLE", "PORT=%d" % broker.port, "PKI=%s" % pki.dir)
+    done = make_press("EVENT=DOUBLE", "BROKER_PORT=%d" % broker.port, "PKI=%s" % pki.dir)
     assert done.returncode == 0, done.stderr
     topic, payload, _ = observer.receive(timeout_s=5)
     press = json.loads(payload)
@@ -36,7 +36,7 @@ def test_make_press_reaches_the_hubs_ledger_and_becomes_a_command(pki, broker, m
     assert feeder.subscribe("cat-feeder/action", 1) == 1
     hub = Hub(str(tmp_path / "hub"), pki, "127.0.0.1", broker.port).start()
     try:
-        done = make_press("EVENT=LONG", "PORT=%d" % broker.port, "PKI=%s" % pki.dir)
+        done = make_press("EVENT=LONG", "BROKER_PORT=%d" % broker.port, "PKI=%s" % pki.dir)
         assert done.returncode == 0, done.stderr
         _, payload, _ = feeder.receive(timeout_s=10)
         command = json.loads(payload)
@@ -54,7 +54,7 @@ def test_two_quick_presses_get_two_ids(pki, broker, mqtt):
     observer = mqtt("observer")
     observer.subscribe("cat-feeder/+/button", qos=1)
     for _ in range(2):
-        assert make_press("EVENT=SINGLE", "PORT=%d" % broker.port, "PKI=%s" % pki.dir).returncode == 0
+        assert make_press("EVENT=SINGLE", "BROKER_PORT=%d" % broker.port, "PKI=%s" % pki.dir).returncode == 0
     presses = [json.loads(observer.receive(timeout_s=5)[1]) for _ in range(2)]
     ids = {press_id("cat-feeder", p["event"], p["at"], p["seq"]) for p in presses}
     assert len(ids) == 2
@@ -76,8 +76,8 @@ def test_make_press_errors_are_one_actionable_line(tmp_path, pki, broker):
     empty, real = "PKI=%s" % tmp_path, "PKI=%s" % pki.dir
     cases = [
         (("EVENT=TRIPLE",), "press: EVENT=TRIPLE: expected SINGLE, DOUBLE or LONG"),
-        (("EVENT=SINGLE", "PORT=%d" % broker.port, empty), "press: no publisher certificate in"),
-        (("EVENT=SINGLE", "PORT=%d" % free_port(), real), "press: no broker listening on 127.0.0.1:"),
+        (("EVENT=SINGLE", "BROKER_PORT=%d" % broker.port, empty), "press: no publisher certificate in"),
+        (("EVENT=SINGLE", "BROKER_PORT=%d" % free_port(), real), "press: no broker listening on 127.0.0.1:"),
     ]
     for variables, message in cases:
         done = make_press(*variables)

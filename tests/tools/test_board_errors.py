@@ -205,7 +205,7 @@ def test_make_flash_and_repl_print_one_line_and_no_traceback(tmp_path):
 def hub_pki(tmp_path):
     from tools.pki import Pki
 
-    hub_hosts = ("feeder-hub.lan",)
+    hub_hosts = ("feeder-hub.lan", "192.168.1.20", "fd00::20")  # make hub HUB_ARGS="--host-name ..."
     return Pki(str(tmp_path / "pki"), "kitchen-feeder", key_type="ec", broker_hosts=hub_hosts).ensure()
 
 
@@ -235,3 +235,35 @@ def test_a_hub_host_its_certificate_does_not_name_is_refused_before_the_board_is
     assert board_touched(tools_started) == []
     bad_port = fails(capsys, argv[:-1] + ["feeder-hub.lan:port"])
     assert bad_port.startswith("board: HUB=feeder-hub.lan:port: expected")
+
+
+@pytest.mark.parametrize("hub, host", [
+    ("192.168.1.20", "192.168.1.20"),       # a household without local DNS: the README's --host-name IP
+    ("127.0.0.1:8884", "127.0.0.1"),        # every broker certificate names 127.0.0.1
+    ("Feeder-Hub.lan", "Feeder-Hub.lan"),   # DNS names compare without case
+    ("localhost", "localhost"),
+])
+def test_a_hub_named_by_ip_or_by_host_name_in_its_certificate_is_provisioned(
+        capsys, serial_port, good_config, hub_pki, tools_started, hub, host):
+    argv = ["deploy", "--port", serial_port, "--config", good_config, "--certs", hub_pki.dir, "--hub", hub]
+    assert board.main(argv) == 0, capsys.readouterr().err
+    with open(os.path.join(board.STAGE, "config.json")) as f:
+        assert json.load(f)["mqtt"]["host"] == host
+    assert board_touched(tools_started) == ["mpremote"]
+
+
+def test_an_ip_the_certificate_does_not_name_is_refused(
+        capsys, serial_port, good_config, hub_pki, tools_started):
+    argv = ["deploy", "--port", serial_port, "--config", good_config, "--certs", hub_pki.dir,
+            "--hub", "192.168.1.21"]
+    assert fails(capsys, argv).startswith(
+        "board: the hub's broker certificate (%s) does not name 192.168.1.21" % hub_pki.cert("broker"))
+    assert board_touched(tools_started) == []
+
+
+def test_placeholders_on_a_hub_flash_give_no_aws_hint(capsys, serial_port, hub_pki, tools_started):
+    line = fails(capsys, ["deploy", "--port", serial_port, "--config", EXAMPLE, "--certs", hub_pki.dir,
+                          "--hub", "feeder-hub.lan"])
+    assert line == ("board: %s still has placeholder values (wifi.ssid=your-ssid, "
+                    "wifi.password=set-on-the-board-only): put in your own" % EXAMPLE)
+    assert board_touched(tools_started) == []

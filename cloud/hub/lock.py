@@ -1,0 +1,45 @@
+"""One hub per data folder: an exclusive lock on `<data dir>/hub.lock`, held for the hub's life.
+
+Two hubs on one ledger would be two writers of every cursor and two broker configs in one folder, so
+a second hub stops before touching any file. flock(2) is released by the kernel when the holder
+exits, a SIGKILL and a power cut included, so a crashed hub never leaves a stale lock; the holder's
+pid is written into the file for the message of the one that is refused.
+"""
+
+import fcntl
+import os
+
+LOCK_FILE = "hub.lock"
+
+
+class HubRunning(Exception):
+    """Another process holds the data folder; the message names it and says what to do."""
+
+
+class DataDirLock:
+    def __init__(self, data_dir):
+        self.data_dir = data_dir
+        self.path = os.path.join(data_dir, LOCK_FILE)
+        self.fd = None
+
+    def acquire(self):
+        os.makedirs(self.data_dir, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode("ascii", "replace").strip()
+            os.close(fd)
+            raise HubRunning(
+                "another hub (%s) is running on %s: stop it first (Ctrl-C in its terminal), or give this "
+                "one its own --data-dir" % ("pid " + holder if holder.isdigit() else "pid unknown",
+                                            self.data_dir)) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, b"%d\n" % os.getpid())
+        self.fd = fd
+        return self
+
+    def release(self):
+        if self.fd is not None:
+            os.close(self.fd)  # closing the only descriptor releases the flock
+            self.fd = None

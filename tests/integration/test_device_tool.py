@@ -1,0 +1,134 @@
+"""`make device` as a newcomer runs it (python -m tools.device run, in a fresh folder): alone with its
+private broker, then the README's "On one machine" in its order: the hub (python -m cloud.hub run),
+the simulated board on it (`make device HUB=1`; here BROKER_PORT= of the test's hub), the page
+(python -m web) and a press of the board's button, which feeds and shows on the page. A result the
+device numbered on its private broker must not show on the hub as a missing one (each broker has its
+own flash folder, as two boards would), and Ctrl-C stops the device in one line, with no MicroPython
+traceback."""
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+
+from cloud.hub import projection
+from tests.integration.device_rig import command, wait_for
+from tests.integration.web_client import PageClient
+from tests.integration.web_rig import WebServer
+from tests.makerun import make, own_lines
+from tools.local import end_process, free_port
+from tools.mqttc import MqttClient
+from tools.sim_board import press_button
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class DeviceTool:
+    """`python -m tools.device run ARGS` in cwd, in its own session as a terminal's foreground job."""
+
+    def __init__(self, cwd, *args):
+        env = dict(os.environ, PYTHONPATH=ROOT)
+        self.proc = subprocess.Popen([sys.executable, "-m", "tools.device", "run", *args], cwd=cwd, env=env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     start_new_session=True)
+        self.lines, self.said = queue.Queue(), []
+        self.pump = threading.Thread(target=self._pump, daemon=True)
+        self.pump.start()
+
+    def _pump(self):
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def expect(self, prefix, timeout_s=20):
+        while True:
+            try:
+                line = self.lines.get(timeout=timeout_s)
+            except queue.Empty:
+                raise AssertionError("no %r; it said %r" % (prefix, self.said)) from None
+            self.said.append(line)
+            if line.startswith(prefix):
+                return line
+
+    def ctrl_c(self):
+        """What the terminal does on Ctrl-C: SIGINT to the foreground process group."""
+        os.killpg(self.proc.pid, signal.SIGINT)
+        self.proc.wait(15)
+        self.pump.join(15)  # to the end of its output (the device, in its own session, is stopped too)
+        while not self.lines.empty():
+            self.said.append(self.lines.get())
+        return self.said
+
+    def kill(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        end_process(self.proc)
+
+
+def test_alone_then_hub_board_page_and_a_press_no_missing_result_and_ctrl_c_is_one_line(pki, tmp_path):
+    home = tmp_path / "clone"
+    home.mkdir()
+    # Alone: a private broker; a command sent to it is answered with the device's result seq 1.
+    alone = DeviceTool(home, "--pki", pki.dir)
+    try:
+        port = int(alone.expect("device: flash").split("127.0.0.1:")[1].split(",")[0])
+        alone.expect("app: up")
+        with MqttClient(pki, port, "observer") as results, MqttClient(pki, port, "publisher") as cloud:
+            results.subscribe("cat-feeder/states", qos=1)
+            cloud.publish("cat-feeder/action", command("alone-1"), qos=1)
+            answer = {}
+            while answer.get("type") != "result":
+                answer = json.loads(results.receive(timeout_s=10)[1])
+        assert (answer["id"], answer["seq"]) == ("alone-1", 1)
+        said = alone.ctrl_c()
+    finally:
+        alone.kill()
+    assert said[-1].startswith("device: stopped (Ctrl-C)"), said
+    assert not [line for line in said if "Traceback" in line or "KeyboardInterrupt" in line], said
+    # The private broker is stopped after the device, not by the same Ctrl-C under it.
+    assert not [line for line in said if line.startswith(("app: down", "app: connect failed"))], said
+
+    # The README's order: the hub, the board on it, the page, a press of the board's button.
+    port, data = free_port(), tmp_path / "hub"
+    with open(tmp_path / "hub.log", "w") as log:
+        hub = subprocess.Popen([sys.executable, "-m", "cloud.hub", "run", "--data-dir", str(data), "--pki",
+                                pki.dir, "--port", str(port)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    on_hub = page = None
+    try:
+        wait_for(lambda: "Ctrl-C stops" in (tmp_path / "hub.log").read_text(), 20, "the hub")
+        on_hub = DeviceTool(home, "--pki", pki.dir, "--port", str(port))
+        assert "the hub's broker 127.0.0.1:%d" % port in on_hub.expect("device: flash")
+        on_hub.expect("app: up")
+        page = WebServer("--data-dir", data, "--pki", pki.dir, "--broker-port", port).start()
+        press_button(str(home / ".flash" / "device-hub"), "SINGLE")
+        press_id = on_hub.expect("button: SINGLE").split()[-1]
+        client = PageClient(page.url)
+        client.open_page()
+
+        def shown():
+            status, _, body = client.request("GET", "/api/presses/" + press_id)
+            return status == 200 and "dispensed" in json.dumps(body)
+
+        wait_for(shown, 15, "the press, dispensed, on the page")
+        store = projection.SqliteStore(str(data / "history.sqlite3"))
+        (device,) = [row for key, row in store.rows() if not key.startswith("press#")]
+        store.close()
+        assert (device["results"], device.get("missing", [])) == (1, [])  # seq 1 on this broker too
+    finally:
+        if page is not None:
+            page.stop()
+        if on_hub is not None:
+            on_hub.kill()
+        end_process(hub)
+
+
+def test_make_device_on_a_hub_that_is_not_running_says_so_in_one_line():
+    port = free_port()
+    done = make("device", "HUB=1", "BROKER_PORT=%d" % port, timeout=60)
+    assert done.returncode != 0
+    assert own_lines(done.stderr) == [
+        "device: nothing listens on 127.0.0.1:%d: start the hub first (make hub), or pass its BROKER_PORT="
+        % port], done.stderr
+    assert done.stdout == ""
