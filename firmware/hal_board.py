@@ -13,7 +13,7 @@ table of every call, its source file and versions, and the board twin that imita
 - Watchdog (ports/esp32/machine_wdt.c): machine.WDT, fed by the main loop (and while waiting for
   Wi-Fi and NTP). It cannot be stopped and a soft reset leaves it running (main.c).
 - Button: board_button.py, imported at the first button() call (only a button board makes one).
-- Pins (ports/esp32/machine_pin.h, the C3's table): PINS are the GPIOs free for servos, LED and
+- Pins (ports/esp32/machine_pin.h, the C3's table): HAL.PINS are the GPIOs free for servos, LED and
   button; GPIO11-17 serve the SPI flash and 18-19 the USB port (the console).
 - LED: optional (the XIAO ESP32C3 has no user LED), a PWM on the LED pin at a frequency the C3's
   LEDC reaches on every release (10 Hz and up: see LED_PATTERNS), so it needs no timer or loop.
@@ -27,8 +27,6 @@ import machine
 
 # Seconds from 1970-01-01 to 2000-01-01, for ports whose time.time() counts from 2000.
 EPOCH_2000_OFFSET = 946684800
-# The GPIOs of the ESP32-C3 a servo, the LED or the button may use (config.py validates against them).
-PINS = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 20, 21)
 # state -> (PWM frequency in Hz, share of the period lit, out of 65535). The C3's LEDC divides its
 # clock by at most 1024 at 13-14 bits of duty (machine_pwm.c set_freq), so its slowest PWM is about
 # 2.4 Hz on 1.24 (40 MHz XTAL), 4.8 Hz on 1.25 and 9.5 Hz from 1.26 (80 MHz APB, 13 bits): 10 Hz is
@@ -66,7 +64,9 @@ class BoardPWM:
 
 
 class HAL:
-    PINS = PINS
+    # The ESP32-C3's GPIOs a servo, the LED or the button may use (config.py validates against them;
+    # tools/board.py reads this literal).
+    PINS = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 20, 21)
     NETWORK = "board_network"  # joins Wi-Fi and sets the clock at boot (startup.py)
 
     def __init__(self, led_pin=None):
