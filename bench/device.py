@@ -59,9 +59,10 @@ def bench_config(port, **sim):
     sim_options = {"trace": "servo.trace", "servo_wait": False}
     sim_options.update(sim)
     if sim.get("fixed_poll_ms"):
-        # A 5 s polling loop reads a PINGRESP (and a command) up to 5 s late: longer timeout and TTL.
+        # A 5 s polling loop reads a PINGRESP (and a command) up to 5 s late: longer timeout (the most
+        # config.py allows) and TTL.
         return rig_config(port, commands={"default_ttl_s": 60, "max_ttl_s": 60}, sim=sim_options,
-                          mqtt={"timeout_ms": 8000})
+                          mqtt={"timeout_ms": 6000})
     return rig_config(port, sim=sim_options)
 
 

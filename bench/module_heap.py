@@ -11,7 +11,7 @@ ROMFS). The unix port is 64-bit, so every pointer costs twice what it costs on t
 the figures are an upper bound for the board.
 
 The board's set imports hal_board with stand-ins for the ESP32 port's own modules (machine,
-network, ntptime: bench/peer_clients/host_network/), imported before the measure starts; the unix
+network, ntptime: the board twin, tests/board_twin/), imported before the measure starts; the unix
 port's set imports hal_sim instead. Each set is measured in a process of its own. connect and
 umqtt.simple are loaded for each connect attempt and released (link.py), so they count as rare.
 With MICROPYTHON_32 naming a 32-bit build of the unix port (MicroPython's ports/unix built with
@@ -31,7 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 from tools import board  # noqa: E402  (the deploy's own compile step)
 
-STANDINS = os.path.join(HERE, "peer_clients", "host_network")
+STANDINS = os.path.join(os.path.dirname(HERE), "tests", "board_twin")
 NO_TLS = os.path.join(HERE, "peer_clients", "no_tls")  # last on the path: only where ssl is missing
 # A 32-bit build of the unix port (the board's word size), when one is at hand: see the docstring.
 MICROPYTHON_32 = os.environ.get("MICROPYTHON_32")

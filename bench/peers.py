@@ -8,7 +8,7 @@ compiled with mpy-cross as the firmware is (tools/board.py's compile step):
 - umqtt.robust 1.0 (with umqtt.simple 1.3.4 beside it), run by bench/peer_clients/umqtt_robust_mpy.py:
   subscribe at QoS 1, a callback per message;
 - mqtt_as 0.8.3 (Peter Hinch's micropython-mqtt, its mqtt_as/ package), run by
-  bench/peer_clients/mqtt_as_mpy.py with bench/peer_clients/host_network/ standing in for the
+  bench/peer_clients/mqtt_as_mpy.py with the board twin (tests/board_twin/) standing in for the
   board's machine and network modules. It is on none of the registries setup can reach (PyPI's
   nearest, micropython-mqtt 0.7b4, is mqtt_async.py, a 2020 fork), so it is measured only where
   a checkout is at hand: MQTT_AS_DIR names the folder holding its mqtt_as/ package (default
@@ -75,7 +75,7 @@ class PeerKind:
 
 ROBUST = PeerKind("umqtt.robust", "umqtt_robust_mpy.py", PEERS)
 MQTT_AS = PeerKind("mqtt_as", "mqtt_as_mpy.py", os.path.join(MQTT_AS_DIR, "mqtt_as"), package="mqtt_as",
-                   standins=os.path.join(PEER_CLIENTS, "host_network"))
+                   standins=os.path.join(ROOT, "tests", "board_twin"))
 
 
 class Peer:

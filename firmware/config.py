@@ -28,6 +28,14 @@ MAX_PORTIONS_PER_DAY = 128
 # feeder: servos, and optionally its own button; button: a remote button board, no servos.
 ROLES = ("feeder", "button")
 
+# The bound on each socket operation. A connect attempt is a DNS lookup and up to five socket
+# operations (TCP connect, TLS handshake, CONNECT/CONNACK, SUBSCRIBE/SUBACK) between two watchdog
+# feeds of the main loop: 5 x 6 s leaves half the 60 s watchdog (startup.WATCHDOG_MS) to the lookup,
+# which the socket timeout does not bound (ESP-IDF's lwIP bounds it by its own retries).
+MAX_TIMEOUT_MS = 6000
+# Why a GPIO of the ESP32-C3 is not among the HAL's PINS (ports/esp32/machine_pin.h, the C3's table).
+PINS_NOTE = " (GPIO11-17 serve the flash, 18-19 the USB port)"
+
 
 class ConfigError(ValueError):
     pass
@@ -72,6 +80,24 @@ def _int(obj, key, path, low, high, default=REQUIRED):
     return value
 
 
+def _pin(obj, key, path, pins, default=REQUIRED):
+    """Validate obj[key] as one of pins (the HAL's PINS: the GPIOs the board can drive)."""
+    first = last = pins[0]
+    spans = []
+    for pin in pins[1:] + (-1,):
+        if pin != last + 1:
+            spans.append("%d-%d" % (first, last) if last > first else "%d" % first)
+            first = pin
+        last = pin
+    expected = "expected a GPIO of " + ", ".join(spans) + PINS_NOTE
+    value = _present(obj, key, path, expected, default)
+    if value is None:
+        return default
+    if type(value) is not int or value not in pins:
+        raise ConfigError(_join(path, key) + ": " + expected)
+    return value
+
+
 def _str(obj, key, path, min_len, max_len, default=REQUIRED, chars=None):
     expected = "expected string of %d..%d characters" % (min_len, max_len)
     if chars is not None:
@@ -93,7 +119,7 @@ def _str(obj, key, path, min_len, max_len, default=REQUIRED, chars=None):
 def _servo(servos, side, pins):
     path = "servos." + side
     servo = _section(servos, side, "servos")
-    _int(servo, "pin", path, pins[0], pins[1])
+    _pin(servo, "pin", path, pins)
     min_us = _int(servo, "min_us", path, 400, 2600, 500)
     _int(servo, "max_us", path, min_us + 1, 2600, 2500)
     _int(servo, "rest_deg", path, 0, 180, 0)
@@ -104,7 +130,7 @@ def _servo(servos, side, pins):
 
 def validate(config, pins):
     """Check a decoded config in place, fill defaults and return it; raises ConfigError. pins: the
-    (first, last) GPIO numbers the HAL drives (its PINS: hal_board for the board, hal_sim)."""
+    GPIO numbers the HAL drives, ascending (its PINS: hal_board for the board, hal_sim)."""
     if type(config) is not dict:
         raise ConfigError("config: expected a JSON object")
     _str(config, "thing", "", 1, 64, chars=NAME_CHARS)
@@ -122,7 +148,7 @@ def validate(config, pins):
     _str(mqtt, "action_topic", "mqtt", 1, 128, "cat-feeder/action")
     _str(mqtt, "states_topic", "mqtt", 1, 128, "cat-feeder/states")
     # Socket operation timeout and reconnect backoff (firmware/link.py explains the defaults).
-    _int(mqtt, "timeout_ms", "mqtt", 100, 60000, 10000)
+    _int(mqtt, "timeout_ms", "mqtt", 100, MAX_TIMEOUT_MS, MAX_TIMEOUT_MS)
     base = _int(mqtt, "backoff_base_ms", "mqtt", 10, 60000, 500)
     _int(mqtt, "backoff_cap_ms", "mqtt", base, 600000, 60000)
     role = config.get("role")
@@ -155,7 +181,7 @@ def validate(config, pins):
     if config.get("led_pin") is None:
         config["led_pin"] = None
     else:
-        _int(config, "led_pin", "", pins[0], pins[1])
+        _pin(config, "led_pin", "", pins)
     _button(config, role, pins)
     return config
 
@@ -168,7 +194,7 @@ def _button(config, role, pins):
         config["button"] = None
         return
     button = _section(config, "button", "")
-    pin = _int(button, "pin", "button", pins[0], pins[1])
+    pin = _pin(button, "pin", "button", pins)
     _int(button, "debounce_ms", "button", 1, 200, 30)
     double_ms = _int(button, "double_ms", "button", 50, 2000, 400)
     _int(button, "long_ms", "button", double_ms, 10000, 1000)

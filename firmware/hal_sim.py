@@ -43,7 +43,9 @@ class SimPWM:
 
 
 class HAL:
-    PINS = (0, 21)  # the board's (hal_board.HAL.PINS): a config that runs here runs there
+    # The board's GPIOs (hal_board.HAL.PINS; tests/firmware/test_board_hal.py checks they are the same):
+    # a config that runs here runs there.
+    PINS = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 20, 21)
     NETWORK = None  # no Wi-Fi to join or clock to set: the host has both (hal_board's is board_network)
 
     def __init__(self, led_pin=None, trace_path=None, virtual=True, start_unix=1795730000, freeze_at_write=0,

@@ -43,7 +43,8 @@ schedules a reconnect: full-jitter exponential backoff, random(0, min(cap, base 
 never two CONNECTs within 1 s; a session that lasted `STABLE_MS` resets the failure count.
 
 `mqtt_config` is the `mqtt` section as config.validate returns it, defaults filled in: `timeout_ms`
-(10000), `backoff_base_ms` (500), `backoff_cap_ms` (60000), `keepalive_s` (60); tests use short values.
+(6000, the most), `backoff_base_ms` (500), `backoff_cap_ms` (60000), `keepalive_s` (60); tests use short
+values.
 """
 
 import random

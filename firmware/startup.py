@@ -10,8 +10,10 @@ certificate dates (the journal's expiry needs the real time too).
 
 from servo import Dispenser, Servo
 
-# Longer than the slowest blocking step: one connect attempt is up to five socket operations
-# of mqtt.timeout_ms (10 s by default) each, and a dispense can dwell up to 10 s.
+# Longer than the slowest blocking step: one connect attempt is a DNS lookup and up to five socket
+# operations of mqtt.timeout_ms (at most 6 s: config.MAX_TIMEOUT_MS) each, and a dispense can dwell
+# up to 10 s. machine.WDT cannot be stopped and outlives a soft reset (ports/esp32/machine_wdt.c,
+# main.c): after mpremote interrupts the firmware, the board resets about a minute later.
 WATCHDOG_MS = 60000
 WIFI_RETRY_PAUSE_MS = 2000
 NTP_RETRY_PAUSE_MS = 2000
@@ -48,10 +50,10 @@ def prepare(hal_factory, config_path, pins, servo_hal, log):
         network = __import__(hal.NETWORK)
         wifi = loaded.get("wifi")
         if wifi is not None:
-            while not network.wifi_connect(hal, wifi["ssid"], wifi["password"], wifi["timeout_s"]):
+            while not network.wifi_connect(hal, wifi["ssid"], wifi["password"], wifi["timeout_s"], log):
                 hal.watchdog_feed()
                 hal.sleep_ms(WIFI_RETRY_PAUSE_MS)
-        while not network.time_sync(hal):
+        while not network.time_sync(hal, log):
             hal.watchdog_feed()
             hal.sleep_ms(NTP_RETRY_PAUSE_MS)
     return loaded, hal, dispenser

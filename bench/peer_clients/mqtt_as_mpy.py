@@ -1,6 +1,6 @@
 # MicroPython side of bench/peers.py: mqtt_as (Peter Hinch's asyncio MQTT client) as its users run
 # it, over mutual TLS.
-#   micropython mqtt_as_mpy.py <config json>    (mqtt_as and host_network/ on MICROPYPATH)
+#   micropython mqtt_as_mpy.py <config json>    (mqtt_as and tests/board_twin/ on MICROPYPATH)
 # Persistent session (clean=False after a clean first connect, as mqtt_as does it), subscribes at
 # QoS 1 on every connect, then prints "rx <payload> <ticks_us>" for each message as its callback
 # runs. mqtt_as reconnects by itself.

@@ -3,13 +3,14 @@
 import sys
 
 import bootonly
+from hal_sim import HAL
 
 EXAMPLE = __file__.rsplit("/", 1)[0] + "/../../firmware/config.example.json"
 
 
 def test_config_is_loaded_then_released():
     sys.modules.pop("config", None)  # another test file may have imported it in this process
-    loaded = bootonly.call("config", "load", EXAMPLE, (0, 21))
+    loaded = bootonly.call("config", "load", EXAMPLE, HAL.PINS)
     assert loaded["servos"]["left"]["pin"] == 3 and loaded["commands"]["max_ttl_s"] == 3600
     assert "config" not in sys.modules
 
@@ -17,7 +18,7 @@ def test_config_is_loaded_then_released():
 def test_a_failing_call_raises_and_releases_the_module_too():
     sys.modules.pop("config", None)
     try:
-        bootonly.call("config", "load", EXAMPLE + ".missing", (0, 21))
+        bootonly.call("config", "load", EXAMPLE + ".missing", HAL.PINS)
     except ValueError as exc:  # config.ConfigError
         assert "config: cannot read" in str(exc)
     else:

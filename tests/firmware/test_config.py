@@ -9,6 +9,8 @@ from hal_sim import HAL
 PINS = HAL.PINS
 
 EXAMPLE = __file__.rsplit("/", 1)[0] + "/../../firmware/config.example.json"
+# The one line a pin outside the ESP32-C3's usable GPIOs (hal_sim.HAL.PINS, as hal_board's) gets.
+GPIOS = "expected a GPIO of 0-10, 20-21 (GPIO11-17 serve the flash, 18-19 the USB port)"
 
 
 def minimal():
@@ -55,7 +57,7 @@ def test_defaults_fill_optional_fields_and_wifi_may_be_absent():
     assert c["mqtt"]["action_topic"] == "cat-feeder/action"
     assert c["mqtt"]["states_topic"] == "cat-feeder/states"
     assert (c["mqtt"]["timeout_ms"], c["mqtt"]["backoff_base_ms"], c["mqtt"]["backoff_cap_ms"]) == (
-        10000, 500, 60000)
+        6000, 500, 60000)
     assert c["commands"] == {"default_ttl_s": 300, "max_ttl_s": 3600}
     assert c["storage"] == {"dir": "data", "outbox_capacity": 64}
     assert c["telemetry_interval_s"] == 300
@@ -85,7 +87,7 @@ def test_bool_and_float_are_not_ints():
 def test_missing_required_fields_are_named():
     raw = minimal()
     del raw["servos"]["left"]["pin"]
-    assert error_of(raw) == "servos.left.pin: missing, expected int 0..21"
+    assert error_of(raw) == "servos.left.pin: missing, " + GPIOS
     raw = minimal()
     del raw["mqtt"]["key"]
     assert error_of(raw) == "mqtt.key: missing, expected string of 1..128 characters"
@@ -128,14 +130,37 @@ def test_cross_field_rules():
 
 
 def test_the_hal_says_which_pins_are_valid():
-    assert PINS == (0, 21)  # the simulated board's, as hal_board's: GPIO0-GPIO21 of the ESP32-C3
+    assert PINS == (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 20, 21)  # the ESP32-C3's, as hal_board's
     raw = minimal()
     raw["servos"]["left"]["pin"] = 10
-    assert config.validate(raw, (0, 21))["servos"]["left"]["pin"] == 10
-    narrower = str(raises(config.ConfigError, config.validate, minimal(), (4, 9)))
-    assert narrower == "servos.left.pin: expected int 4..9"
+    assert config.validate(raw, PINS)["servos"]["left"]["pin"] == 10
+    narrower = str(raises(config.ConfigError, config.validate, minimal(), (4, 5, 6, 9)))
+    assert narrower.startswith("servos.left.pin: expected a GPIO of 4-6, 9 (")
     raw = dict(minimal(), led_pin=10)
-    assert str(raises(config.ConfigError, config.validate, raw, (0, 9))) == "led_pin: expected int 0..9"
+    error = str(raises(config.ConfigError, config.validate, raw, (0, 3, 4, 9)))
+    assert error.startswith("led_pin: expected a GPIO of 0, 3-4, 9 (")
+
+
+def test_the_c3_flash_and_usb_pins_are_refused_with_one_line():
+    # Defect 10: GPIO11-17 serve the SPI flash (driving one stops the chip), 18-19 the USB port the
+    # console runs on; the port's C3 pin table (ports/esp32/machine_pin.h) leaves 14-19 out.
+    for pin in (11, 12, 13, 14, 15, 16, 17, 18, 19, 22, -1, True):
+        raw = minimal()
+        raw["servos"]["left"]["pin"] = pin
+        assert error_of(raw) == "servos.left.pin: " + GPIOS, pin
+        raw = dict(minimal(), button={"pin": pin})
+        assert error_of(raw) == "button.pin: " + GPIOS, pin
+
+
+def test_the_socket_timeout_stays_well_under_the_watchdog():
+    # Defect 6: a connect attempt (DNS and up to five socket operations) runs between two watchdog
+    # feeds; 60000 ms was allowed, as long as the 60 s watchdog itself.
+    raw = minimal()
+    raw["mqtt"]["timeout_ms"] = 6000
+    assert config.validate(raw, PINS)["mqtt"]["timeout_ms"] == 6000
+    raw["mqtt"]["timeout_ms"] = 6001
+    assert error_of(raw) == "mqtt.timeout_ms: expected int 100..6000"
+    assert 5 * config.MAX_TIMEOUT_MS <= 60000 // 2
 
 
 def test_led_pin_is_optional():
@@ -143,7 +168,7 @@ def test_led_pin_is_optional():
     raw["led_pin"] = 10
     assert config.validate(raw, PINS)["led_pin"] == 10
     raw["led_pin"] = "10"
-    assert error_of(raw) == "led_pin: expected int 0..21"
+    assert error_of(raw) == "led_pin: " + GPIOS
 
 
 def test_bad_files_give_config_errors():
@@ -179,7 +204,7 @@ def test_a_button_board_needs_its_button_and_no_servos():
 def test_bad_role_and_button_fields_are_named():
     assert error_of(dict(minimal(), role="lamp")) == "role: expected feeder or button"
     cases = [
-        ({}, "button.pin: missing, expected int 0..21"),
+        ({}, "button.pin: missing, " + GPIOS),
         ({"pin": 3}, "button.pin: expected a pin no servo or LED uses"),
         ({"pin": 5, "long_ms": 300}, "button.long_ms: expected int 400..10000"),
         ({"pin": 5, "debounce_ms": True}, "button.debounce_ms: expected int 1..200"),

@@ -26,7 +26,7 @@ class FlakyNetworkHAL(hal_sim.HAL):
         self.joined = None
 
 
-def wifi_connect(hal, ssid, password, timeout_s):
+def wifi_connect(hal, ssid, password, timeout_s, log):
     if hal.wifi_failures:
         hal.wifi_failures -= 1
         return False
@@ -34,7 +34,7 @@ def wifi_connect(hal, ssid, password, timeout_s):
     return True
 
 
-def time_sync(hal):
+def time_sync(hal, log):
     if hal.ntp_failures:
         hal.ntp_failures -= 1
         return False

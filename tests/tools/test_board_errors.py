@@ -109,7 +109,8 @@ def test_an_invalid_config_names_the_field_as_the_firmware_would(
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(config))
     line = fails(capsys, board_args("deploy", serial_port, str(bad), certs))
-    assert line == "board: %s: servos.left.pin: expected int 0..21" % bad
+    assert line == ("board: %s: servos.left.pin: expected a GPIO of 0-10, 20-21 (GPIO11-17 serve the flash, "
+                    "18-19 the USB port)" % bad)
     (tmp_path / "broken.json").write_text("{nope")
     line = fails(capsys, board_args("deploy", serial_port, str(tmp_path / "broken.json"), certs))
     assert "broken.json is not valid JSON" in line
