@@ -6,9 +6,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 MICROPYTHON := $(VENV)/bin/micropython
 STUBS := $(VENV)/mpy-stubs
-MPYLIB := .deps/mpy-lib
-# The firmware's import path on the unix port: our modules, then fetched libraries.
-MICROPYPATH := $(CURDIR)/firmware:$(CURDIR)/$(MPYLIB):.frozen
+# The firmware's import path on the unix port, in the board's order (tools/device.py board_path):
+# our modules, the frozen ones (with the stock image's umqtt), lib.
+MICROPYPATH := $(CURDIR)/firmware:.frozen:$(CURDIR)/tools/stock_frozen:lib
 export MICROPYPATH
 
 .DEFAULT_GOAL := help
@@ -23,11 +23,11 @@ $(VENV)/.installed: requirements.txt requirements-stubs.txt
 	$(PY) -m pip install -q --upgrade --target $(STUBS) -r requirements-stubs.txt
 	touch $@
 
-$(MPYLIB)/umqtt/simple.py: tools/setup/fetch_umqtt.py tools/setup/ussl_shim.py | $(VENV)/.installed
+.deps/installed.txt: tools/setup/fetch_umqtt.py tools/setup/ussl_shim.py | $(VENV)/.installed
 	$(PY) tools/setup/fetch_umqtt.py
 	@touch $@
 
-setup: $(VENV)/.installed $(MPYLIB)/umqtt/simple.py ## Install venv, pinned packages, Debian packages (as root) and umqtt.simple
+setup: $(VENV)/.installed .deps/installed.txt ## Install venv, pinned packages, Debian packages (as root) and the benchmark's peer clients
 	@tools/setup/system_packages.sh
 
 check: setup ## Build checks: mpy-cross for rv32imc, type-check against the ESP32-C3 stubs, ruff

@@ -12,7 +12,6 @@ stages the flash layout under build/board/ and copies it with mpremote:
 
     /main.py            entry point (kept as source: MicroPython runs main.py, not main.mpy)
     /*.mpy              firmware modules
-    /lib/...            umqtt.simple (1.3.4, pinned), from .deps/mpy-lib
     /config.json        the device's config (git-ignored source: it holds Wi-Fi credentials)
     /certs/*.der        CA, device certificate and key, converted to DER for MicroPython's ssl
 
@@ -50,7 +49,6 @@ from tools.pki import DEFAULT_DIR as PKI_DIR
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
 FIRMWARE = os.path.join(ROOT, "firmware")
-MPY_LIB = os.path.join(ROOT, ".deps", "mpy-lib")
 STAGE = os.path.join(ROOT, "build", "board")
 ENTRY_POINTS = ("main.py", "boot.py")
 CERT_FILES = ("ca", "device.crt", "device.key")
@@ -258,7 +256,6 @@ def stage(config_path, certs_dir, hub=None):
     os.makedirs(os.path.join(STAGE, "certs"))
     step("compiling the firmware for rv32imc into %s" % os.path.relpath(STAGE, ROOT))
     stage_modules(FIRMWARE, STAGE)
-    stage_modules(MPY_LIB, os.path.join(STAGE, "lib"))
     with open(os.path.join(STAGE, "config.json"), "w") as handle:
         json.dump(config, handle, indent=1)
     for stem, der in certs.items():
