@@ -48,7 +48,7 @@ def test_deploy_puts_compiled_firmware_config_and_der_certs_on_the_device(port, 
     board.deploy(port, config, certs)
     out = capsys.readouterr().out
     progress = [line.split()[1] for line in out.splitlines() if line.startswith("board: ")]
-    assert progress == ["compiling", "copying", "deployed"]
+    assert progress == ["compiling", "MicroPython", "copying", "deployed"]
 
     listing = on_device(port, "import os; print(sorted(os.listdir()), sorted(os.listdir('certs')))")
     assert "config.json" in listing
@@ -63,6 +63,20 @@ def test_deploy_puts_compiled_firmware_config_and_der_certs_on_the_device(port, 
     assert loaded.split() == ["cat-feeder", "accepted"]
     key = on_device(port, "print(len(open('certs/device.key.der','rb').read()))")
     assert int(key) > 64
+
+
+def test_deploy_refuses_a_micropython_release_the_firmware_does_not_support(port, certs, config, capsys,
+                                                                           monkeypatch):
+    """The board's own answer comes from sys.implementation (1.29 on the simulated board, accepted by
+    the test above); an unsupported one is stood in for by the probe's answer, over the same serial
+    path: one line naming the releases that work, and nothing copied."""
+    monkeypatch.setattr(board, "VERSION_PROBE", "print('micropython', '1.24.1')")
+    assert board.main(["deploy", "--port", port, "--config", config, "--certs", certs]) == 1
+    captured = capsys.readouterr()
+    assert captured.err == ("board: the board runs micropython 1.24.1; the firmware supports MicroPython %s: "
+                            "flash the ESP32_GENERIC_C3 image of one of them (hardware/README.md) with "
+                            "make flash IMAGE=<.bin>\n" % ", ".join(board.SUPPORTED_MICROPYTHON))
+    assert "board: copying" not in captured.out
 
 
 def test_deploy_provisions_from_the_cloud_deployers_folder(port, certs, config):
