@@ -41,8 +41,8 @@ test-py: setup ## Every pytest suite on CPython: firmware units, integration (mo
 
 test: check test-firmware-mpy test-py ## Run every check and test
 
-hil: setup ## Hardware-in-the-loop tests (tests/hil/) on the simulated board, or on a real one: BOARD_PORT=/dev/ttyACM0
-	$(if $(BOARD_PORT),BOARD_PORT=$(BOARD_PORT)) $(PY) -m pytest -q tests/hil
+hil: setup ## HIL tests and the bring-up check (tests/hil/) on the simulated board, or a real one: BOARD_PORT=/dev/ttyACM0 BOARD_HUB=<address>
+	$(if $(BOARD_PORT),BOARD_PORT=$(BOARD_PORT)) $(if $(BOARD_HUB),BOARD_HUB=$(BOARD_HUB)) $(PY) -m pytest -q tests/hil
 
 bench: setup ## Benchmarks: decision path, flash bytes, heap, latency, handlers
 	@tools/bench.sh
