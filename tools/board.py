@@ -43,6 +43,7 @@ import argparse
 import ast
 import json
 import os
+import re
 import shutil
 import ssl
 import subprocess
@@ -129,10 +130,14 @@ def check_port(port):
 
 
 def check_image(image):
-    """A readable, non-empty ESP image (checked before anything is erased), or BoardError."""
+    """A readable, non-empty ESP image of a supported release (checked before anything is erased),
+    or BoardError. The release is read from the banner every MicroPython image holds
+    ("MicroPython v1.28.0 on <date>": py/mpconfig.h's MICROPY_BANNER_NAME_AND_VERSION); an image
+    without one is judged after it is written, by wait_for_board."""
     try:
         with open(image, "rb") as handle:
-            first = handle.read(1)
+            content = handle.read()
+            first = content[:1]
     except FileNotFoundError:
         raise BoardError("no image at IMAGE=%s: download ESP32_GENERIC_C3 (.bin) from the MicroPython site; "
                          "nothing was erased" % image) from None
@@ -141,6 +146,11 @@ def check_image(image):
     if first != bytes([ESP_IMAGE_MAGIC]):
         raise BoardError("IMAGE=%s is not an ESP32 firmware image (.bin starting with 0xE9); "
                          "nothing was erased" % image)
+    banner = re.search(rb"MicroPython v(\d+)\.(\d+)\.\d+", content)
+    if banner and "%d.%d" % (int(banner.group(1)), int(banner.group(2))) not in SUPPORTED_MICROPYTHON:
+        raise BoardError("IMAGE=%s is %s; the firmware supports MicroPython %s: download the "
+                         "ESP32_GENERIC_C3 image of one of them (hardware/README.md); nothing was erased"
+                         % (image, banner.group(0).decode(), ", ".join(SUPPORTED_MICROPYTHON)))
 
 
 def placeholders(value, path=""):

@@ -161,7 +161,7 @@ def test_no_board_bad_port_and_permission_denied(
     assert board_touched(tools_started) == []
 
 
-def test_a_missing_unreadable_or_foreign_image_is_refused_before_any_erase(
+def test_a_missing_unreadable_foreign_or_unsupported_image_is_refused_before_any_erase(
     capsys, tmp_path, serial_port, good_config, certs, tools_started
 ):
     cases = [
@@ -177,6 +177,12 @@ def test_a_missing_unreadable_or_foreign_image_is_refused_before_any_erase(
         assert line.startswith(message), line
     line = fails(capsys, board_args("flash", serial_port, good_config, certs))
     assert line.startswith("board: flash needs IMAGE=")
+    old = tmp_path / "ESP32_GENERIC_C3-20241129-v1.24.1.bin"
+    old.write_bytes(b"\xe9" + bytes(4096) + b"MicroPython v1.24.1 on 2024-11-29; ESP32C3 module\0")
+    line = fails(capsys, board_args("flash", serial_port, good_config, certs, str(old)))
+    assert line == ("board: IMAGE=%s is MicroPython v1.24.1; the firmware supports MicroPython 1.27, 1.28, "
+                    "1.29: download the ESP32_GENERIC_C3 image of one of them (hardware/README.md); nothing "
+                    "was erased" % old)
     assert board_touched(tools_started) == []
 
 
