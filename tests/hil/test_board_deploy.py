@@ -61,6 +61,10 @@ def test_deploy_puts_compiled_firmware_config_and_der_certs_on_the_device(port, 
     loaded = on_device(port, "import config, json, connect; "
                              "print(json.load(open('config.json'))['thing'], connect.CONNACK_CODES[0])")
     assert loaded.split() == ["cat-feeder", "accepted"]
+    # The board's import order (py/runtime.c, ports/esp32/main.c): the filesystem, the frozen modules
+    # (where stock images keep umqtt), then lib; the simulated board has a stand-in folder between.
+    path = on_device(port, "import sys; print(' '.join(repr(p) for p in sys.path))").split()
+    assert path[:2] == ["''", "'.frozen'"] and path[-1] in ("'/lib'", "'lib'"), path
     key = on_device(port, "print(len(open('certs/device.key.der','rb').read()))")
     assert int(key) > 64
 
