@@ -193,6 +193,7 @@ def scripted_broker(pki):
     (b"\x20\x02\x00\x05", "connack: refused, code 5 (not authorized)"),
     (b"\x20\x02\x00\x09", "connack: refused, code 9 (unknown)"),
     (None, "connack: no answer within 1000 ms"),
+    (b"\x30\x02\x00\x00", "connack: not a CONNACK (4 bytes, first 0x30)"),
 ])
 def test_a_refused_or_unanswered_connect_says_so(connack, error, scripted_broker, link_device):
     link = link_device(scripted_broker(connack), expect_up=False, timeout_ms=1000)
