@@ -95,7 +95,7 @@ def main():
         fetch(*ROBUST)
         shutil.copyfile(USSL_SHIM, os.path.join(PEERS, "ussl.py"))
     except (OSError, SystemExit) as exc:
-        print("fetch_umqtt: umqtt.robust not obtained (%s); bench/peers.py will say so" % exc)
+        print("fetch_umqtt: the peer clients not obtained (%s); bench/peers.py will say so" % exc)
     with open(STAMP, "w") as f:
         f.write(stamp())
 
