@@ -6,9 +6,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 MICROPYTHON := $(VENV)/bin/micropython
 STUBS := $(VENV)/mpy-stubs
-MPYLIB := .deps/mpy-lib
-# The firmware's import path on the unix port: our modules, then fetched libraries.
-MICROPYPATH := $(CURDIR)/firmware:$(CURDIR)/$(MPYLIB):.frozen
+# The firmware's import path on the unix port, in the board's order (tools/device.py board_path):
+# our modules, the frozen ones (with the stock image's umqtt), lib.
+MICROPYPATH := $(CURDIR)/firmware:.frozen:$(CURDIR)/tools/stock_frozen:lib
 export MICROPYPATH
 
 .DEFAULT_GOAL := help
@@ -23,7 +23,7 @@ $(VENV)/.installed: requirements.txt requirements-stubs.txt
 	$(PY) -m pip install -q --upgrade --target $(STUBS) -r requirements-stubs.txt
 	touch $@
 
-$(MPYLIB)/umqtt/simple.py: tools/setup/fetch_umqtt.py tools/setup/ussl_shim.py | $(VENV)/.installed
+.deps/installed.txt: tools/setup/fetch_umqtt.py tools/setup/ussl_shim.py | $(VENV)/.installed
 	$(PY) tools/setup/fetch_umqtt.py
 	@touch $@
 
@@ -35,7 +35,7 @@ $(STRICT_AWS)/node_modules/.installed: $(STRICT_AWS)/package.json $(STRICT_AWS)/
 	cd $(STRICT_AWS) && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 	@touch $@
 
-setup: $(VENV)/.installed $(MPYLIB)/umqtt/simple.py $(STRICT_AWS)/node_modules/.installed ## Install venv, pinned packages, Debian packages (as root), umqtt.simple and dynalite (npm)
+setup: $(VENV)/.installed .deps/installed.txt $(STRICT_AWS)/node_modules/.installed ## Install venv, pinned packages, Debian packages (as root), the benchmark's peer clients and dynalite (npm)
 	@tools/setup/system_packages.sh
 
 check: setup ## Build checks: mpy-cross for rv32imc, type-check against the ESP32-C3 stubs, ruff
@@ -49,8 +49,8 @@ test-py: setup ## Every pytest suite on CPython: firmware units, integration (mo
 
 test: check test-firmware-mpy test-py ## Run every check and test
 
-hil: setup ## Hardware-in-the-loop tests (tests/hil/) on the simulated board, or on a real one: BOARD_PORT=/dev/ttyACM0
-	$(if $(BOARD_PORT),BOARD_PORT=$(BOARD_PORT)) $(PY) -m pytest -q tests/hil
+hil: setup ## HIL tests and the bring-up check (tests/hil/) on the simulated board, or a real one: BOARD_PORT=/dev/ttyACM0 BOARD_HUB=<address>
+	$(if $(BOARD_PORT),BOARD_PORT=$(BOARD_PORT)) $(if $(BOARD_HUB),BOARD_HUB=$(BOARD_HUB)) $(PY) -m pytest -q tests/hil
 
 bench: setup ## Benchmarks: decision path, flash bytes, heap, latency, handlers
 	@tools/bench.sh

@@ -1,7 +1,7 @@
 """The button classifier on the MicroPython unix port: cost per sample, allocation, and the delay
 from the edge that decides a gesture to its classification.
 
-    MICROPYPATH=build/mpy-bench:.deps/mpy-lib:.frozen .venv/bin/micropython -X heapsize=64K \\
+    MICROPYPATH=build/mpy-bench:.frozen:tools/stock_frozen:lib .venv/bin/micropython -X heapsize=64K \\
         bench/button_mpy.py      (make bench runs it so, after tools/compile_firmware.sh build/mpy-bench)
 
 The delay is measured on the classifier's virtual clock with the sampling the main loop does: a
@@ -20,7 +20,7 @@ _here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
 sys.path.append(_here + "/../firmware")  # source, when MICROPYPATH has no compiled firmware
 from button import DOUBLE, LONG, PRESSED, RELEASED, SINGLE, Classifier  # noqa: E402
 
-COMMAND_LINE = ("MICROPYPATH=build/mpy-bench:.deps/mpy-lib:.frozen"
+COMMAND_LINE = ("MICROPYPATH=build/mpy-bench:.frozen:tools/stock_frozen:lib"
                 " .venv/bin/micropython -X heapsize=64K bench/button_mpy.py"
                 " (make bench; tools/compile_firmware.sh build/mpy-bench compiles the firmware first)")
 PRESSES = 500

@@ -1,6 +1,6 @@
 """Decision-path throughput and heap on the MicroPython unix port.
 
-    MICROPYPATH=build/mpy-bench:.deps/mpy-lib:.frozen .venv/bin/micropython -X heapsize=64K \\
+    MICROPYPATH=build/mpy-bench:.frozen:tools/stock_frozen:lib .venv/bin/micropython -X heapsize=64K \\
         bench/decision_mpy.py      (make bench runs it so, after tools/compile_firmware.sh build/mpy-bench)
 
 Feeder.handle with the real Journal and Outbox on a temp dir and the sim HAL (virtual time, so
@@ -20,7 +20,7 @@ sys.path.insert(0, _here + "/../tests/firmware")
 from feederrig import NOW, Rig, feeder, payload  # noqa: E402
 
 DISPENSED, DUPLICATE, EXPIRED = feeder.DISPENSED, feeder.DUPLICATE, feeder.EXPIRED
-COMMAND_LINE = ("MICROPYPATH=build/mpy-bench:.deps/mpy-lib:.frozen"
+COMMAND_LINE = ("MICROPYPATH=build/mpy-bench:.frozen:tools/stock_frozen:lib"
                 " .venv/bin/micropython -X heapsize=64K bench/decision_mpy.py"
                 " (make bench; tools/compile_firmware.sh build/mpy-bench compiles the firmware first)")
 RUN = 2000

@@ -12,8 +12,8 @@ the figures are an upper bound for the board.
 
 The board's set imports hal_board with stand-ins for the ESP32 port's own modules (machine,
 network, ntptime: the board twin, tests/board_twin/), imported before the measure starts; the unix
-port's set imports hal_sim instead. Each set is measured in a process of its own. connect and
-umqtt.simple are loaded for each connect attempt and released (link.py), so they count as rare.
+port's set imports hal_sim instead. Each set is measured in a process of its own. connect is
+loaded for each connect attempt and released (link.py), so it counts as rare.
 With MICROPYTHON_32 naming a 32-bit build of the unix port (MicroPython's ports/unix built with
 CROSS_COMPILE=i686-linux-gnu-; without its submodules, so without ssl: bench/peer_clients/no_tls
 stands in for the import), both sets are measured on it too. Interned names
@@ -40,7 +40,7 @@ PORT_MODULES = ("machine", "network", "ntptime")  # the ESP32 port's, stood in f
 # import) and then released; what stays of them (interned names) counts in the resident total.
 # The button's modules last: app imports presses (and so button and press) only when a button is
 # configured.
-BOOT_ONLY = ("config", "startup", "restore", "reports", "connect", "umqtt.simple")
+BOOT_ONLY = ("config", "startup", "restore", "reports", "connect")
 MODULES = ("bootonly", "command", "expiry", "messages", "smallfiles", "journal", "cap", "outbox",
            "servo", "feeder", "link", "app")
 BUTTON = ("button", "press", "presses")
@@ -103,7 +103,6 @@ def measure(build, hal, boot_only, button, micropython=None):
 def main():
     with tempfile.TemporaryDirectory() as build:
         board.stage_modules(board.FIRMWARE, build)
-        board.stage_modules(board.MPY_LIB, build)  # umqtt.simple, compiled as deployed
         measured = dict((where, measure(build, hal, BOOT_ONLY + network, button))
                         for where, hal, network, button in HALS)
         word_32 = dict((where, resident(measure(build, hal, BOOT_ONLY + network, button, MICROPYTHON_32)[0],

@@ -1,6 +1,6 @@
 """Flash cost of the storage path, and the layouts it was chosen from, on the MicroPython unix port.
 
-    MICROPYPATH=build/mpy-bench:.deps/mpy-lib:.frozen .venv/bin/micropython -X heapsize=64K \\
+    MICROPYPATH=build/mpy-bench:.frozen:tools/stock_frozen:lib .venv/bin/micropython -X heapsize=64K \\
         bench/storage_mpy.py      (make bench runs it so, after tools/compile_firmware.sh build/mpy-bench)
 
 Each dispensed command costs what the feeder does: journal.begin (before the servo moves: the hot
@@ -39,7 +39,7 @@ from fwtest import remove_tree, tmpdir  # noqa: E402
 from journal import Journal  # noqa: E402
 from outbox import Outbox  # noqa: E402
 
-COMMAND_LINE = ("MICROPYPATH=build/mpy-bench:.deps/mpy-lib:.frozen"
+COMMAND_LINE = ("MICROPYPATH=build/mpy-bench:.frozen:tools/stock_frozen:lib"
                 " .venv/bin/micropython -X heapsize=64K bench/storage_mpy.py"
                 " (make bench; tools/compile_firmware.sh build/mpy-bench compiles the firmware first)")
 NOW = 1795730000

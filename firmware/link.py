@@ -9,9 +9,9 @@ limit.
 Connecting is connect.py's: DNS, TCP, the TLS handshake (CERT_REQUIRED, server_hostname,
 TCP_NODELAY), CONNECT with the will and clean session off, CONNACK, SUBSCRIBE when no session is
 present, and the texts that say why an attempt failed. `step` loads it for each attempt with
-bootonly.call and it leaves the heap afterwards, umqtt.simple with it, so that only the hot path
-stays resident. Everything on the hot path is this module's own, so that a result never waits for
-a PUBACK and a command can be left to the broker:
+bootonly.call and it leaves the heap afterwards, so that only the hot path stays resident. No MQTT
+library is used (connect.py says why); everything on the hot path is this module's own, so that a
+result never waits for a PUBACK and a command can be left to the broker:
 - `send` writes a whole PUBLISH in one write and returns its packet id at once; the PUBACK comes
   back later through `poll`, which calls `on_ack(pid)`. Results are pipelined, so a backlog of
   commands never makes the device wait for its own results' acknowledgements;
@@ -23,7 +23,9 @@ a PUBACK and a command can be left to the broker:
   delivers it again when the session resumes. That is the flow control: when the caller has no
   room for another result it refuses commands, and `resync()` (DISCONNECT and connect again at
   once) brings them back when it has room;
-- PINGREQ and DISCONNECT are two bytes each, written here; packet ids are counted here.
+- PINGREQ and DISCONNECT are two bytes each, written here; packet ids are counted here; SUBACK
+  is read here: a refused subscription drops the link with `subscribe: refused ...` and counts as
+  a failed connect.
 
 Never hangs: every socket operation (DNS aside, which the OS bounds), TCP connect, handshake,
 reads and writes, is bounded by `timeout_ms`: connect.py sets it on the socket before it connects.
@@ -73,6 +75,16 @@ def describe(exc):
     """Short text of an exception for logs and telemetry (MicroPython's TLS texts have newlines)."""
     text = " ".join(str(arg).strip() for arg in exc.args) if exc.args else ""
     return "%s(%s)" % (type(exc).__name__, text)
+
+
+def fixed_header(first, size):
+    """An MQTT fixed header: packet type and flags, then the remaining length (1 to 4 bytes)."""
+    header = bytearray((first,))
+    while size > 0x7F:
+        header.append(size & 0x7F | 0x80)
+        size >>= 7
+    header.append(size)
+    return header
 
 
 def connect_once(link, now_ms):
@@ -244,9 +256,14 @@ class Link:
             self._read_exact(self._two, 2)
             if self.on_ack is not None:
                 self.on_ack(self._two[0] << 8 | self._two[1])
-        elif (kind == _PINGRESP or kind == _SUBACK) and size <= 3:
-            if size:
-                self.stream.read(size)  # a late SUBACK carries nothing we need
+        elif kind == _SUBACK and size == 3:
+            self._read_exact(self._two, 2)  # the packet id: there is one SUBSCRIBE per session
+            self._read_exact(self._two, 1)
+            if self._two[0] & 0x80:  # the one topic's granted QoS, or 0x80: refused
+                self.connect_failures += 1
+                self._drop("subscribe: refused by the broker (SUBACK 0x80)")
+        elif kind == _PINGRESP and size == 0:
+            pass
         else:
             raise ValueError("mqtt: unexpected packet 0x%02x of %d bytes" % (first, size))
         return False
@@ -319,15 +336,7 @@ class Link:
         if isinstance(topic, str):
             topic = topic.encode()
         size = 2 + len(topic) + (2 if qos else 0) + len(payload)
-        header = bytearray(5)
-        header[0] = _PUBLISH | qos << 1 | (1 if retain else 0)
-        i = 1
-        while size > 0x7F:
-            header[i] = (size & 0x7F) | 0x80
-            size >>= 7
-            i += 1
-        header[i] = size
-        packet = bytearray(header[: i + 1])
+        packet = fixed_header(_PUBLISH | qos << 1 | (1 if retain else 0), size)
         packet.extend(struct.pack("!H", len(topic)))
         packet.extend(topic)
         if qos:

@@ -3,10 +3,6 @@
 # flash, so the modules cost no GC heap. main.py and boot.py stay on the filesystem (they are what boots).
 metadata(description="Cat feeder firmware: decision path, journal, outbox, MQTT link", version="1.0.0")
 
-# umqtt.simple exactly as the repository pins it (1.3.4, fetched by `make setup` into .deps/mpy-lib),
-# rather than require("umqtt.simple"), which would take whichever release the MicroPython tree has.
-package("umqtt", base_path="../.deps/mpy-lib")
-
 for name in ("app", "board_button", "board_network", "bootonly", "button", "cap", "command", "config",
              "connect", "expiry", "feeder", "flashfs", "hal_board", "journal", "legacy", "link", "messages",
              "migrate", "outbox", "press", "presses", "records", "reports", "restore", "servo", "smallfiles",

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/compile_firmware.sh build/mpy-bench
-export MICROPYPATH=build/mpy-bench:.deps/mpy-lib:.frozen
+export MICROPYPATH=build/mpy-bench:.frozen:tools/stock_frozen:lib  # the board's order (tools/device.py board_path)
 for bench in bench/*.py; do
   echo "== $bench"
   case "$bench" in

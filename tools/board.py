@@ -6,13 +6,18 @@
     python -m tools.board repl   --port /dev/ttyACM0
 
 `flash` writes a MicroPython image with esptool (erase, then write at 0x0, as for
-every ESP32-C3 image), then deploys. `deploy` compiles every firmware module with
+every ESP32-C3 image), then deploys: esptool's reset makes the board's USB serial port drop and
+come back, and its first boot formats the filesystem, so the port is retried for up to
+BOARD_RETURN_S with one line while waiting. `deploy` compiles every firmware module with
 mpy-cross for rv32imc (smaller and faster to import than source on the board),
-stages the flash layout under build/board/ and copies it with mpremote:
+stages the flash layout under build/board/, reads the board's MicroPython version (mpremote,
+`sys.implementation`) and refuses one outside SUPPORTED_MICROPYTHON in one line naming those
+that work, then copies the layout with mpremote in one session that first gives the firmware's
+watchdog COPY_WATCHDOG_MS (it keeps running once mpremote interrupts the firmware) and ends
+with a reset. A failed copy says to copy again (make flash without IMAGE), not to erase again:
 
     /main.py            entry point (kept as source: MicroPython runs main.py, not main.mpy)
     /*.mpy              firmware modules
-    /lib/...            umqtt.simple (1.3.4, pinned), from .deps/mpy-lib
     /config.json        the device's config (git-ignored source: it holds Wi-Fi credentials)
     /certs/*.der        CA, device certificate and key, converted to DER for MicroPython's ssl
 
@@ -38,11 +43,13 @@ import argparse
 import ast
 import json
 import os
+import re
 import shutil
 import ssl
 import subprocess
 import sys
 import termios
+import time
 
 from firmware import config as firmware_config
 from tools.pki import DEFAULT_DIR as PKI_DIR
@@ -51,7 +58,6 @@ from tools.pki import names_host
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
 FIRMWARE = os.path.join(ROOT, "firmware")
-MPY_LIB = os.path.join(ROOT, ".deps", "mpy-lib")
 STAGE = os.path.join(ROOT, "build", "board")
 ENTRY_POINTS = ("main.py", "boot.py")
 CERT_FILES = ("ca", "device.crt", "device.key")
@@ -63,6 +69,23 @@ EXAMPLE_CONFIG = "firmware/config.example.json"
 PLACEHOLDERS = ("your-", "set-on-the-board-only")
 ESP_IMAGE_MAGIC = 0xE9  # first byte of every ESP32 application/bootloader image
 DIALOUT_HINT = "add yourself to the dialout group (sudo usermod -aG dialout $USER, then log out and in)"
+# The MicroPython releases the firmware supports (major.minor): the current release, the one before,
+# and 1.29, which its tests run on (the unix port in .venv). hardware/README.md points here.
+SUPPORTED_MICROPYTHON = ("1.27", "1.28", "1.29")
+VERSION_PROBE = "import sys; print(sys.implementation.name, '%d.%d.%d' % sys.implementation.version[:3])"
+# After esptool resets the C3, its USB serial port (USB-Serial-JTAG) drops and comes back, and the
+# first boot formats the filesystem before MicroPython answers: how long to wait for that.
+BOARD_RETURN_S = 30
+# The copy: mpremote interrupts the firmware, whose watchdog (60 s, firmware/hal_board.py) keeps
+# running and would reset the board mid-copy. machine.WDT() on the ESP32 reconfigures the running
+# watchdog and feed() restarts it (ports/esp32/machine_wdt.c): the copy gets this long, and the
+# reset that ends it stops the watchdog. On a board without the firmware it starts one, which that
+# reset stops too. The unix port (tools/sim_board.py) has no machine.WDT.
+COPY_WATCHDOG_MS = 300000
+WATCHDOG_FOR_COPY = ("import machine\nif hasattr(machine, 'WDT'):\n machine.WDT(timeout=%d).feed()"
+                     % COPY_WATCHDOG_MS)
+COPY_AGAIN = ("copy again with make flash PORT=%s, without IMAGE (MicroPython is on the board: "
+              "no need to erase)")
 
 
 class BoardError(Exception):
@@ -108,10 +131,14 @@ def check_port(port):
 
 
 def check_image(image):
-    """A readable, non-empty ESP image (checked before anything is erased), or BoardError."""
+    """A readable, non-empty ESP image of a supported release (checked before anything is erased),
+    or BoardError. The release is read from the banner every MicroPython image holds
+    ("MicroPython v1.28.0 on <date>": py/mpconfig.h's MICROPY_BANNER_NAME_AND_VERSION); an image
+    without one is judged after it is written, by wait_for_board."""
     try:
         with open(image, "rb") as handle:
-            first = handle.read(1)
+            content = handle.read()
+            first = content[:1]
     except FileNotFoundError:
         raise BoardError("no image at IMAGE=%s: download ESP32_GENERIC_C3 (.bin) from the MicroPython site; "
                          "nothing was erased" % image) from None
@@ -120,6 +147,11 @@ def check_image(image):
     if first != bytes([ESP_IMAGE_MAGIC]):
         raise BoardError("IMAGE=%s is not an ESP32 firmware image (.bin starting with 0xE9); "
                          "nothing was erased" % image)
+    banner = re.search(rb"MicroPython v(\d+)\.(\d+)\.\d+", content)
+    if banner and "%d.%d" % (int(banner.group(1)), int(banner.group(2))) not in SUPPORTED_MICROPYTHON:
+        raise BoardError("IMAGE=%s is %s; the firmware supports MicroPython %s: download the "
+                         "ESP32_GENERIC_C3 image of one of them (hardware/README.md); nothing was erased"
+                         % (image, banner.group(0).decode(), ", ".join(SUPPORTED_MICROPYTHON)))
 
 
 def placeholders(value, path=""):
@@ -264,7 +296,6 @@ def stage(config_path, certs_dir, hub=None):
     os.makedirs(os.path.join(STAGE, "certs"))
     step("compiling the firmware for rv32imc into %s" % os.path.relpath(STAGE, ROOT))
     stage_modules(FIRMWARE, STAGE)
-    stage_modules(MPY_LIB, os.path.join(STAGE, "lib"))
     with open(os.path.join(STAGE, "config.json"), "w") as handle:
         json.dump(config, handle, indent=1)
     for stem, der in certs.items():
@@ -282,22 +313,58 @@ def run_tool(command, what, hint):
         raise BoardError("%s failed (%s): %s" % (what, last, hint))
 
 
-def mpremote(port, *commands):
-    hint = "close any other program using the port (make repl, a serial monitor), unplug and replug the board"
-    run_tool([os.path.join(BIN, "mpremote"), "connect", port, *commands], "mpremote on %s" % port, hint)
+def wait_for_board(port, timeout_s):
+    """The board's MicroPython version, once its port opens and mpremote gets an answer (retried for
+    up to timeout_s, with one line while waiting); BoardError if it is not a supported release."""
+    deadline = time.monotonic() + timeout_s
+    waiting = False
+    while True:
+        try:
+            check_port(port)
+            probe = [os.path.join(BIN, "mpremote"), "connect", port, "exec", VERSION_PROBE]
+            done = subprocess.run(probe, capture_output=True, text=True, timeout=max(5, timeout_s))
+            answer = done.stdout.split()
+            if done.returncode == 0 and len(answer) >= 2:
+                break
+            lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
+            problem = lines[-1] if lines else "no answer"
+        except (BoardError, subprocess.TimeoutExpired) as error:
+            problem = str(error)
+        if time.monotonic() >= deadline:
+            raise BoardError("no answer from MicroPython on %s within %d s (%s): unplug and replug the "
+                             "board, then %s" % (port, timeout_s, problem.rstrip("."), COPY_AGAIN % port))
+        if not waiting:
+            step("waiting for %s (after a reset the board formats its filesystem first; up to %d s)"
+                 % (port, timeout_s))
+            waiting = True
+        time.sleep(0.5)
+    name, version = answer[-2:]
+    if name != "micropython" or ".".join(version.split(".")[:2]) not in SUPPORTED_MICROPYTHON:
+        raise BoardError("the board runs %s %s; the firmware supports MicroPython %s: flash the "
+                         "ESP32_GENERIC_C3 image of one of them (hardware/README.md) with "
+                         "make flash IMAGE=<.bin>"
+                         % (name, version, ", ".join(SUPPORTED_MICROPYTHON)))
+    step("MicroPython %s on %s, a supported release" % (version, port))
+    return version
 
 
 def copy_to_board(port, staged):
     files = sum(len(names) for _, _, names in os.walk(staged))
     step("copying %d files to %s" % (files, port))
-    # `cp -r dir/. :` copies the folder's contents to the board's root, creating sub-folders.
-    mpremote(port, "fs", "cp", "-r", staged + "/.", ":", "+", "reset")
+    # One mpremote session: the watchdog first (see WATCHDOG_FOR_COPY), then `cp -r dir/. :`, which
+    # copies the folder's contents to the board's root, creating sub-folders, then a hard reset.
+    run_tool([os.path.join(BIN, "mpremote"), "connect", port, "exec", WATCHDOG_FOR_COPY,
+              "+", "fs", "cp", "-r", staged + "/.", ":", "+", "reset"], "mpremote on %s" % port,
+             "close any other program using the port (make repl, a serial monitor), then "
+             + COPY_AGAIN % port)
     step("deployed %s to %s; the board restarted (watch it with make repl PORT=%s)" % (staged, port, port))
 
 
 def deploy(port, config_path, certs_dir, hub=None):
     check_port(port)
-    copy_to_board(port, stage(config_path, certs_dir, hub))
+    staged = stage(config_path, certs_dir, hub)
+    wait_for_board(port, 5)
+    copy_to_board(port, staged)
 
 
 def flash(port, image, config_path, certs_dir, hub=None):
@@ -311,6 +378,7 @@ def flash(port, image, config_path, certs_dir, hub=None):
     run_tool(esptool + ["erase-flash"], "esptool erase", hint)
     step("writing %s" % image)
     run_tool(esptool + ["--baud", "460800", "write-flash", "0x0", image], "esptool write", hint)
+    wait_for_board(port, BOARD_RETURN_S)  # esptool reset the board: its port drops and comes back
     copy_to_board(port, staged)
 
 

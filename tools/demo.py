@@ -250,7 +250,7 @@ class Demo:
             raise DemoFailed("the outage press: expected dispensed [left], got %r" % result)
         say("  -> the answer arrived once the feeder reconnected")
         mechanism("the result drained from the device's flash outbox, with its seq and its own `at`")
-        # umqtt acknowledges a command after its callback, i.e. after the dispense: the broker went down
+        # The link acknowledges a command after its callback, i.e. after the dispense: the broker went down
         # before that PUBACK, so it delivers the command again, and the journal answers it.
         trace_after = len(self.device.trace())
         _, again = self.result_for(press_id, dispensed_seq)

@@ -13,7 +13,6 @@ private broker would show on the hub as results it never received (the page's "s
 The folder --flash acts as the board's flash (git-ignored):
 
     *.mpy                the firmware, compiled as on the board (`prepare_flash` copies source by default)
-    lib/                 umqtt.simple and its shim, from .deps/mpy-lib
     certs/*.der          CA, device certificate and key from the development PKI (.pki/)
     config.json          thing, mqtt (localhost:<port>, the DER paths), servos, a button on GPIO5, ...;
                          `sim.trace`, `sim.button`
@@ -46,13 +45,23 @@ from tools.press import HUB_PORT
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIRMWARE = os.path.join(ROOT, "firmware")
-MPY_LIB = os.path.join(ROOT, ".deps", "mpy-lib")
 MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
 ENTRY_POINTS = ("main.py", "main_unix.py")
 DEFAULT_FLASH = os.path.join(".flash", "device")  # alone, with its private broker (like --pki, from the cwd)
 HUB_FLASH = os.path.join(".flash", "device-hub")  # on the hub's broker (or any --port)
-# The board's import path: the flash root, then lib/, then the interpreter's frozen modules (ssl).
-FLASH_PATH = ":lib:.frozen"
+# The stock image's frozen modules the firmware must not depend on: tools/stock_frozen/umqtt/simple.py.
+STOCK_FROZEN = os.path.join(ROOT, "tools", "stock_frozen")
+
+
+def board_path(root=""):
+    """MICROPYPATH in the board's order: on the ESP32, sys.path = ['', '.frozen', '/lib'] (py/runtime.c
+    adds the first two, ports/esp32/main.c '/lib'). The firmware's folder (the board's flash root),
+    the frozen modules (the interpreter's own, ssl and asyncio, and the stock image's umqtt), lib/."""
+    return "%s:.frozen:%s:lib" % (root, STOCK_FROZEN)
+
+
+# On the board's flash (the working directory): "" is the flash root, as on the board.
+FLASH_PATH = board_path()
 TRACE = "servo.trace"
 BUTTON_LEVEL = "button.level"  # the virtual button (sim_button.SimButton, tools/sim_board.py)
 CERTS = {"ca": "ca.der", "cert": "device.crt.der", "key": "device.key.der"}
@@ -87,7 +96,7 @@ def device_config(port, thing=DEFAULT_THING, **sections):
 
 
 def prepare_flash(flash_dir, pki, config, fresh=False, compiled=False):
-    """Copy the firmware, libraries and DER certificates into flash_dir and write config.json.
+    """Copy the firmware and DER certificates into flash_dir and write config.json.
 
     The journal and outbox (config storage.dir) are kept unless fresh, as a board keeps its flash.
     compiled: modules as .mpy bytecode (mpy-cross), as on the board, so importing them does not
@@ -98,10 +107,6 @@ def prepare_flash(flash_dir, pki, config, fresh=False, compiled=False):
             os.remove(os.path.join(flash_dir, name[:-3] + ".mpy"))  # a stale compiled copy would win
         if name.endswith(".py"):
             shutil.copyfile(os.path.join(FIRMWARE, name), os.path.join(flash_dir, name))
-    lib = os.path.join(flash_dir, "lib")
-    if os.path.exists(lib):
-        shutil.rmtree(lib)
-    shutil.copytree(MPY_LIB, lib)
     for source in ("ca.der", "device.crt.der", "device.key.der"):
         shutil.copyfile(pki.path(source), os.path.join(flash_dir, "certs", source))
     os.chmod(os.path.join(flash_dir, "certs", "device.key.der"), 0o600)

@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 # The firmware as the board runs it: compiled by mpy-cross (tools/board.py deploys .mpy files).
 compiled=build/mpy-test
 tools/compile_firmware.sh "$compiled"
-export MICROPYPATH=$compiled:.deps/mpy-lib:.frozen
+# The board's import order with the stock image's frozen umqtt (tools/device.py board_path).
+export MICROPYPATH=$compiled:.frozen:tools/stock_frozen:lib
 passed=0; failed=0; status=0
 for test_file in tests/firmware/test_*.py; do
   output=$(.venv/bin/micropython -X heapsize=64K tests/mpy_runner.py "$test_file" 2>&1) || status=1

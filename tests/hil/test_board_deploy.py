@@ -48,21 +48,39 @@ def test_deploy_puts_compiled_firmware_config_and_der_certs_on_the_device(port, 
     board.deploy(port, config, certs)
     out = capsys.readouterr().out
     progress = [line.split()[1] for line in out.splitlines() if line.startswith("board: ")]
-    assert progress == ["compiling", "copying", "deployed"]
+    assert progress == ["compiling", "MicroPython", "copying", "deployed"]
 
     listing = on_device(port, "import os; print(sorted(os.listdir()), sorted(os.listdir('certs')))")
-    assert "config.json" in listing and "lib" in listing
+    assert "config.json" in listing
     assert "['ca.der', 'device.crt.der', 'device.key.der']" in listing
     modules = [name[:-3] for name in os.listdir(board.FIRMWARE) if name.endswith(".py")]
     not_deployed = ("main", "boot", "manifest")  # entry points go as source; manifest is build input
     assert [name for name in modules if name not in not_deployed and name + ".mpy" not in listing] == []
 
-    # The compiled modules and the fetched MQTT client import from the device's own flash.
-    loaded = on_device(port, "import config, json; from umqtt.simple import MQTTClient; "
-                             "print(json.load(open('config.json'))['thing'], MQTTClient.__name__)")
-    assert loaded.split() == ["cat-feeder", "MQTTClient"]
+    # The compiled modules, the MQTT connect among them, import from the device's own flash.
+    loaded = on_device(port, "import config, json, connect; "
+                             "print(json.load(open('config.json'))['thing'], connect.CONNACK_CODES[0])")
+    assert loaded.split() == ["cat-feeder", "accepted"]
+    # The board's import order (py/runtime.c, ports/esp32/main.c): the filesystem, the frozen modules
+    # (where stock images keep umqtt), then lib; the simulated board has a stand-in folder between.
+    path = on_device(port, "import sys; print(' '.join(repr(p) for p in sys.path))").split()
+    assert path[:2] == ["''", "'.frozen'"] and path[-1] in ("'/lib'", "'lib'"), path
     key = on_device(port, "print(len(open('certs/device.key.der','rb').read()))")
     assert int(key) > 64
+
+
+def test_deploy_refuses_a_micropython_release_the_firmware_does_not_support(port, certs, config, capsys,
+                                                                           monkeypatch):
+    """The board's own answer comes from sys.implementation (1.29 on the simulated board, accepted by
+    the test above); an unsupported one is stood in for by the probe's answer, over the same serial
+    path: one line naming the releases that work, and nothing copied."""
+    monkeypatch.setattr(board, "VERSION_PROBE", "print('micropython', '1.24.1')")
+    assert board.main(["deploy", "--port", port, "--config", config, "--certs", certs]) == 1
+    captured = capsys.readouterr()
+    assert captured.err == ("board: the board runs micropython 1.24.1; the firmware supports MicroPython %s: "
+                            "flash the ESP32_GENERIC_C3 image of one of them (hardware/README.md) with "
+                            "make flash IMAGE=<.bin>\n" % ", ".join(board.SUPPORTED_MICROPYTHON))
+    assert "board: copying" not in captured.out
 
 
 def test_deploy_provisions_from_the_cloud_deployers_folder(port, certs, config):

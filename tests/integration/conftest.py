@@ -10,7 +10,8 @@
 - `device_config(port, **mqtt_overrides)`: factory writing the device's DER files and returning
   the `mqtt` config dict (host localhost, short timeouts) as the firmware reads it.
 - `run_mpy(script, *args, timeout=...)`: run a MicroPython script with
-  MICROPYPATH=firmware:.deps/mpy-lib:.frozen, returning subprocess.CompletedProcess (text).
+  MICROPYPATH in the board's order (tools.device.board_path: firmware, .frozen with the stock
+  image's umqtt, lib), returning subprocess.CompletedProcess (text).
 - `link_device(port, expect_up=True, **mqtt_overrides)`: factory starting link_driver.py (firmware/link.py
   alone, events on stdout, commands on stdin; see that file) with `device_config(port, ...)`.
 - `mpy_process(script, *args)`: factory for a running `MpyProcess` (line-oriented stdin/stdout with
@@ -31,14 +32,14 @@ import pytest
 from cloud.hub.hub import Hub
 from tests.integration.device_rig import Observer
 from tools.broker import Broker
+from tools.device import board_path
 from tools.faultproxy import FaultProxy
 from tools.mqttc import MqttClient
 from tools.pki import Pki
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
-# .frozen: the interpreter's frozen modules (ssl, asyncio, ...) stay importable, as in the Makefile.
-MICROPYPATH = os.path.join(ROOT, "firmware") + ":" + os.path.join(ROOT, ".deps", "mpy-lib") + ":.frozen"
+MICROPYPATH = board_path(os.path.join(ROOT, "firmware"))
 THING = "cat-feeder"
 LINK_DRIVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "link_driver.py")
 

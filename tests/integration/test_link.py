@@ -193,11 +193,19 @@ def scripted_broker(pki):
     (b"\x20\x02\x00\x05", "connack: refused, code 5 (not authorized)"),
     (b"\x20\x02\x00\x09", "connack: refused, code 9 (unknown)"),
     (None, "connack: no answer within 1000 ms"),
+    (b"\x30\x02\x00\x00", "connack: not a CONNACK (4 bytes, first 0x30)"),
 ])
 def test_a_refused_or_unanswered_connect_says_so(connack, error, scripted_broker, link_device):
     link = link_device(scripted_broker(connack), expect_up=False, timeout_ms=1000)
     assert link.expect("err ", timeout_s=5) == "err " + error
-    assert [name for name in loaded_modules(link) if name in ("connect", "umqtt.simple")] == []
+    assert [name for name in loaded_modules(link) if name in ("connect", "umqtt.simple", "ssl")] == []
+
+
+def test_a_refused_subscription_drops_the_link_and_says_so(scripted_broker, link_device):
+    # CONNACK without a session, so the link subscribes (packet id 1); SUBACK grants nothing (0x80).
+    link = link_device(scripted_broker(b"\x20\x02\x00\x00" + b"\x90\x03\x00\x01\x80"), timeout_ms=1000)
+    assert link.expect("err ", timeout_s=5) == "err subscribe: refused by the broker (SUBACK 0x80)"
+    link.expect("down")
 
 
 def test_a_missing_certificate_file_fails_each_attempt_not_the_start(broker, link_device, tmp_path):

@@ -8,6 +8,7 @@ import json
 import os
 import pty
 import subprocess
+import threading
 
 import pytest
 
@@ -38,17 +39,32 @@ def good_config(tmp_path):
     return str(path)
 
 
+class BoardTools(list):
+    """Every command tools.board runs; the board tools (esptool, mpremote) are recorded, not run:
+    mpremote answers the version probe as a board with MicroPython 1.28.0. `on_run[tool]` (a list of
+    functions of the command line) may answer instead: a CompletedProcess, or None for the default."""
+
+    def __init__(self):
+        super().__init__()
+        self.on_run = {"esptool": [], "mpremote": []}
+
+
 @pytest.fixture
 def tools_started(monkeypatch):
-    """Every command tools.board runs; the board tools (esptool, mpremote) are recorded, not run."""
-    started = []
+    started = BoardTools()
     real_run = subprocess.run
 
     def run(command, *args, **kwargs):
-        started.append(os.path.basename(command[0]))
-        if started[-1] in ("esptool", "mpremote"):
-            return subprocess.CompletedProcess(command, 0, "", "")
-        return real_run(command, *args, **kwargs)
+        tool = os.path.basename(command[0])
+        started.append(tool)
+        if tool not in started.on_run:
+            return real_run(command, *args, **kwargs)
+        for answer in started.on_run[tool]:
+            done = answer(command)
+            if done is not None:
+                return done
+        probe = tool == "mpremote" and board.VERSION_PROBE in command
+        return subprocess.CompletedProcess(command, 0, "micropython 1.28.0\n" if probe else "", "")
 
     monkeypatch.setattr(board.subprocess, "run", run)
     return started
@@ -146,7 +162,7 @@ def test_no_board_bad_port_and_permission_denied(
     assert board_touched(tools_started) == []
 
 
-def test_a_missing_unreadable_or_foreign_image_is_refused_before_any_erase(
+def test_a_missing_unreadable_foreign_or_unsupported_image_is_refused_before_any_erase(
     capsys, tmp_path, serial_port, good_config, certs, tools_started
 ):
     cases = [
@@ -162,6 +178,12 @@ def test_a_missing_unreadable_or_foreign_image_is_refused_before_any_erase(
         assert line.startswith(message), line
     line = fails(capsys, board_args("flash", serial_port, good_config, certs))
     assert line.startswith("board: flash needs IMAGE=")
+    old = tmp_path / "ESP32_GENERIC_C3-20241129-v1.24.1.bin"
+    old.write_bytes(b"\xe9" + bytes(4096) + b"MicroPython v1.24.1 on 2024-11-29; ESP32C3 module\0")
+    line = fails(capsys, board_args("flash", serial_port, good_config, certs, str(old)))
+    assert line == ("board: IMAGE=%s is MicroPython v1.24.1; the firmware supports MicroPython 1.27, 1.28, "
+                    "1.29: download the ESP32_GENERIC_C3 image of one of them (hardware/README.md); nothing "
+                    "was erased" % old)
     assert board_touched(tools_started) == []
 
 
@@ -184,9 +206,70 @@ def test_a_good_flash_compiles_before_it_erases_and_reports_progress(
     assert board.main(board_args("flash", serial_port, good_config, certs, image)) == 0
     out = capsys.readouterr().out
     assert tools_started.index("esptool") > tools_started.index("mpy-cross")
-    assert board_touched(tools_started) == ["esptool", "esptool", "mpremote"]
+    assert board_touched(tools_started) == ["esptool", "esptool", "mpremote", "mpremote"]
     steps = [line.split(":")[1].split()[0] for line in out.splitlines() if line.startswith("board: ")]
-    assert steps == ["compiling", "erasing", "writing", "copying", "deployed"]
+    assert steps == ["compiling", "erasing", "writing", "MicroPython", "copying", "deployed"]
+
+
+def test_after_the_reset_the_port_is_waited_for_and_a_failed_copy_says_copy_again(
+    capsys, tmp_path, serial_port, image, good_config, certs, tools_started
+):
+    """Defect 11: esptool's reset makes the C3's USB serial port drop and come back while the first
+    boot formats the filesystem. make flash waits for it (one line), and a copy that fails says to
+    copy again, not to erase again."""
+    port = str(tmp_path / "ttyACM0")  # a link to the pty, removed at the reset as the kernel removes the node
+    os.symlink(serial_port, port)
+
+    def reset_drops_the_port(command):
+        if "write-flash" in command:
+            os.remove(port)
+            threading.Timer(1.5, os.symlink, (serial_port, port)).start()
+
+    tools_started.on_run["esptool"].append(reset_drops_the_port)
+    assert board.main(board_args("flash", port, good_config, certs, image)) == 0
+    out = capsys.readouterr().out
+    waiting = [line for line in out.splitlines() if line.startswith("board: waiting for")]
+    assert len(waiting) == 1 and port in waiting[0]
+    assert board_touched(tools_started)[-2:] == ["mpremote", "mpremote"]  # the version, then the copy
+
+    def copy_fails(command):
+        if "cp" in command:
+            return subprocess.CompletedProcess(command, 1, "", "mpremote: could not enter raw repl\n")
+
+    tools_started.on_run["mpremote"].append(copy_fails)
+    line = fails(capsys, board_args("flash", port, good_config, certs, image))
+    assert "copy again with make flash PORT=%s, without IMAGE" % port in line
+    assert "erase" not in line.replace("no need to erase", "")
+
+
+def test_a_port_that_never_comes_back_fails_in_bounded_time_and_says_copy_again(
+    capsys, tmp_path, serial_port, image, good_config, certs, tools_started, monkeypatch
+):
+    port = str(tmp_path / "ttyACM0")
+    os.symlink(serial_port, port)
+    tools_started.on_run["esptool"].append(lambda argv: os.remove(port) if "write-flash" in argv else None)
+    monkeypatch.setattr(board, "BOARD_RETURN_S", 1)
+    line = fails(capsys, board_args("flash", port, good_config, certs, image))
+    assert line.startswith("board: no answer from MicroPython on %s within 1 s (no serial device" % port)
+    assert line.endswith("copy again with make flash PORT=%s, without IMAGE (MicroPython is on the board: "
+                         "no need to erase)" % port)
+    assert board_touched(tools_started) == ["esptool", "esptool"]  # erase, write; nothing copied
+
+
+@pytest.mark.parametrize("answer", ["micropython 1.26.1", "micropython 1.30.0", "circuitpython 9.2.1"])
+def test_an_unsupported_micropython_is_refused_before_the_copy(
+    capsys, serial_port, good_config, certs, tools_started, answer
+):
+    def probe(command):
+        if board.VERSION_PROBE in command:
+            return subprocess.CompletedProcess(command, 0, answer + "\n", "")
+
+    tools_started.on_run["mpremote"].append(probe)
+    line = fails(capsys, board_args("deploy", serial_port, good_config, certs))
+    assert line == ("board: the board runs %s; the firmware supports MicroPython 1.27, 1.28, 1.29: flash the "
+                    "ESP32_GENERIC_C3 image of one of them (hardware/README.md) with make flash IMAGE=<.bin>"
+                    % answer)
+    assert board_touched(tools_started) == ["mpremote"]  # the probe only
 
 
 def test_make_flash_and_repl_print_one_line_and_no_traceback(tmp_path):
@@ -221,7 +304,7 @@ def test_a_board_for_the_hub_gets_its_host_port_thing_and_pki(
         "kitchen-feeder", "feeder-hub.lan", 8883)
     with open(os.path.join(board.STAGE, "certs", "device.key.der"), "rb") as f:
         assert f.read() == open(hub_pki.path("device.key.der"), "rb").read()
-    assert board_touched(tools_started) == ["mpremote"]
+    assert board_touched(tools_started) == ["mpremote", "mpremote"]
 
 
 def test_a_hub_host_its_certificate_does_not_name_is_refused_before_the_board_is_touched(

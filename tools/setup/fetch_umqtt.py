@@ -1,18 +1,12 @@
-"""Obtain umqtt.simple for the firmware, and the peer clients for bench/peers.py, without
-committing their code.
+"""Obtain the peer clients for bench/peers.py without committing their code: umqtt.robust 1.0 with
+umqtt.simple 1.3.4 beside it -> .deps/peers/umqtt/, and a one-line `ussl` module of our own
+(ussl_shim.py), because umqtt.simple 1.3.4 imports `ussl` for TLS, which current MicroPython names
+`ssl`. The peers are optional: without them the benchmark says so. The firmware itself uses no MQTT
+library (firmware/connect.py).
 
 One pinned version on every machine: each library is the sdist from the index pip is configured
-with, checked against its sha256. (mip would serve whatever release is current, 1.8 when this was
-written, so two machines could run different umqtt code.)
-
-- umqtt.simple 1.3.4 -> .deps/mpy-lib/umqtt/ (the firmware's; its TLS code is never used: the link
-  passes ssl=False and its own TLS socket, firmware/connect.py);
-- umqtt.robust 1.0, with that umqtt.simple beside it -> .deps/peers/umqtt/, and a one-line `ussl`
-  module of our own (ussl_shim.py), because umqtt.simple 1.3.4 imports `ussl` for TLS, which
-  current MicroPython names `ssl`. The peers are optional: without them the benchmark says so.
-
-Both folders are git-ignored. .deps/mpy-lib is on the firmware's import path in tests, the device
-runner and deploys; .deps/peers only in bench/peers.py.
+with, checked against its sha256. (mip would serve whatever release is current, so two machines
+could run different umqtt code.) .deps/peers is git-ignored and only on bench/peers.py's path.
 """
 
 import hashlib
@@ -27,14 +21,12 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEPS = os.path.join(ROOT, ".deps")
-MPY_LIB = os.path.join(DEPS, "mpy-lib")
 PEERS = os.path.join(DEPS, "peers")
 USSL_SHIM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ussl_shim.py")
 # project, sdist, sha256, {member: path under .deps}
 SIMPLE = ("micropython-umqtt-simple", "micropython-umqtt.simple-1.3.4.tar.gz",
           "b6a2520239e3992c63a7de9370ee9b3d9d27819a90359c521f1c0f7ccab8d12f",
-          {"micropython-umqtt.simple-1.3.4/umqtt/simple.py": ("mpy-lib/umqtt/simple.py",
-                                                              "peers/umqtt/simple.py")})
+          {"micropython-umqtt.simple-1.3.4/umqtt/simple.py": ("peers/umqtt/simple.py",)})
 ROBUST = ("micropython-umqtt-robust", "micropython-umqtt.robust-1.0.tar.gz",
           "22a1b8c8e1128281efb13b3020927d07e33c5b747869da2cd77d37983a9ea002",
           {"micropython-umqtt.robust-1.0/umqtt/robust.py": ("peers/umqtt/robust.py",)})
@@ -97,14 +89,13 @@ def fetch(project, sdist, sha256, members):
 def main():
     if installed():
         return
-    for folder in (MPY_LIB, PEERS):
-        shutil.rmtree(folder, ignore_errors=True)  # nothing of another version stays behind
-    fetch(*SIMPLE)
+    shutil.rmtree(PEERS, ignore_errors=True)  # nothing of another version stays behind
     try:
+        fetch(*SIMPLE)
         fetch(*ROBUST)
         shutil.copyfile(USSL_SHIM, os.path.join(PEERS, "ussl.py"))
     except (OSError, SystemExit) as exc:
-        print("fetch_umqtt: umqtt.robust not obtained (%s); bench/peers.py will say so" % exc)
+        print("fetch_umqtt: the peer clients not obtained (%s); bench/peers.py will say so" % exc)
     with open(STAMP, "w") as f:
         f.write(stamp())
 
