@@ -333,7 +333,7 @@ def test_a_hub_named_by_ip_or_by_host_name_in_its_certificate_is_provisioned(
     assert board.main(argv) == 0, capsys.readouterr().err
     with open(os.path.join(board.STAGE, "config.json")) as f:
         assert json.load(f)["mqtt"]["host"] == host
-    assert board_touched(tools_started) == ["mpremote"]
+    assert board_touched(tools_started) == ["mpremote", "mpremote"]  # the version probe, the copy
 
 
 def test_an_ip_the_certificate_does_not_name_is_refused(
