@@ -18,13 +18,14 @@ const MESSAGES = {
   dispensed: (p) => `Fed: ${bowlsText(p.fed_bowls)} (at ${clock(p.outcome_at)}).`,
   duplicate: () => "Already fed: this press was fed before; nothing moved.",
   expired: () => "Not fed: the press reached the feeder too late; nothing moved.",
-  capped: (p, state) => `Not fed, over the feeding cap (${p.reason || "cap"}).${nextText(p.bowls, state)}`,
+  capped: (p, state) => `Not fed: over the feeding cap for the ${bowlsText(p.bowls)}.${nextText(p.bowls, state)}`,
   interrupted: () => "Interrupted: the dispense did not finish; check the bowl.",
-  rejected: (p) => `Not fed: the feeder refused the press (${p.reason || "bad command"}).`,
+  rejected: () => "Not fed: the feeder refused the press.",
   unconfirmed: () => "No answer: the feeder did not confirm in time; check the bowl.",
 };
 const DAY_S = 86400;
 const CHART_DAYS = 7;
+// The device's own words (its reason) go behind the message's "Details".
 // Click-to-outcome times in ms (bench/web.py reads them).
 window.feederTimings = [];
 let waiting = null; // {id, event, clickedAt}
@@ -129,7 +130,7 @@ function renderOutcome(state) {
   const found = state.recent.find((p) => p.press_id === waiting.id);
   if (!found || found.outcome === "pending") return;
   const text = (MESSAGES[found.outcome] || (() => found.outcome))(found, state);
-  show(text, found.outcome, found.press_id);
+  show(text, found.outcome, found.press_id, found.reason);
   window.feederTimings.push({ id: found.press_id, outcome: found.outcome, ms: performance.now() - waiting.clickedAt });
   waiting = null;
 }
