@@ -215,6 +215,7 @@ def test_at_360_px_the_buttons_and_the_outcome_column_stay_on_screen(stack, brow
         for element in cells:  # on screen without scrolling sideways (the page nor the table)
             box = browser.execute_script("return arguments[0].getBoundingClientRect().toJSON()", element)
             assert 0 <= box["left"] and box["right"] <= 360 and element.is_displayed(), (element.text, box)
+        shot(browser, "6-phone-360-top")
         wrap = browser.find_element(By.CSS_SELECTOR, ".table-wrap")
         assert browser.execute_script("return arguments[0].scrollWidth <= arguments[0].clientWidth", wrap)
         browser.execute_script("arguments[0].scrollIntoView()", wrap)

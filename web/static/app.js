@@ -31,7 +31,7 @@ window.feederTimings = [];
 let waiting = null; // {id, event, clickedAt}
 let latest = null; // the last state pushed by the server
 let lastSignature = "";
-let chartTimer = null;
+let weekTimer = null;
 
 function $(id) { return document.getElementById(id); }
 function plural(n, one, many) { return `${n} ${n === 1 ? one : many || one + "s"}`; }
@@ -155,6 +155,8 @@ function meter(id, used, limit, label) {
   const m = $(id);
   m.max = limit || 1;
   m.value = Math.min(used, limit || 1);
+  m.optimum = 0; // a full window is the bad end: the browser draws it in its warning colour
+  m.low = m.high = m.max - 0.5;
   $(id + "-text").textContent = limit ? `${used} of ${limit} ${label}` : `${used} ${label}`;
 }
 
@@ -205,8 +207,8 @@ function renderTable(state) {
   body.replaceChildren(...rows);
   const signature = state.recent.map((p) => p.press_id + p.outcome).join() + midnight(state.now);
   if (signature !== lastSignature) {
-    clearTimeout(chartTimer);
-    chartTimer = setTimeout(refreshWeek, lastSignature ? 500 : 0); // a burst of answers: one read
+    clearTimeout(weekTimer);
+    weekTimer = setTimeout(refreshWeek, lastSignature ? 500 : 0); // a burst of answers: one read
     lastSignature = signature;
   }
 }
@@ -334,6 +336,18 @@ function connect() {
   };
 }
 
+// One block per bowl in Today, its parts named <part>-<bowl> (today-left, cap-left-hour, next-left…).
+for (const bowl of ["left", "right"]) {
+  const block = $("bowl-template").content.cloneNode(true);
+  block.querySelectorAll("[data-part]").forEach((part) => {
+    part.id = part.dataset.part.replace(/^(cap|today|next)/, `$1-${bowl}`);
+  });
+  block.querySelector(".label").textContent = `${bowl[0].toUpperCase()}${bowl.slice(1)} bowl`;
+  for (const [window, words] of [["hour", "last hour against the hourly cap"], ["day", "last 24 hours against the daily cap"]]) {
+    block.querySelector(`meter[data-part=cap-${window}]`).setAttribute("aria-label", `${bowl} bowl, ${words}`);
+  }
+  $("today-bowls").appendChild(block);
+}
 $("when-zone").textContent = `(${ZONE})`;
 document.querySelectorAll("button[data-event]").forEach((button) => {
   button.addEventListener("click", () => press(button.dataset.event, button));
