@@ -172,3 +172,23 @@ def test_hostile_input_gets_clear_errors(web, hub):
     assert status == 200 and history["presses"] == []
     status, _, state = client.request("GET", "/api/state")
     assert status == 200 and state["recent"] == []
+
+
+def test_a_press_with_the_hub_stopped_says_so_in_a_households_words(hub, pki, tmp_path):
+    from tools.local import free_port
+
+    log_path = tmp_path / "web.log"
+    server = WebServer("--data-dir", hub.data_dir, "--pki", pki.dir, "--broker-port", free_port(),
+                       log_path=str(log_path))
+    server.start()
+    try:
+        client = PageClient(server.url)
+        client.open_page()
+        status, _, body = client.press()
+    finally:
+        server.stop()
+    assert status == 502 and body["error"] == (
+        "The feeder hub is not answering: check that it is running, then press again."
+    )
+    assert "no broker listening" in body["detail"]  # the cause: for the Details toggle, and in the log
+    assert "no broker listening" in log_path.read_text()
