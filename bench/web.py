@@ -9,8 +9,12 @@ click's time is measured in the page itself (web/static/app.js: performance.now(
 handler to the outcome shown): the POST with its CSRF token, tools/press.py publishing the press over
 mutual TLS, the hub's ledger commit, the feeds rule, the device's dispense and result, the result's
 ledger commit and projection, the server-sent event and the render. The servo's travel and dwell are
-skipped (sim.servo_wait false), the device's cap is the rig's (128 portions per bowl per hour and day)
-and the page's press limit is raised for the run. Goal: p99 under 200 ms.
+skipped (sim.servo_wait false) and the page's press limit is raised for the run. The device's cap is
+CAP portions per bowl an hour and a day, so the first 24 clicks are dispensed and the rest capped:
+both kinds of outcome, the capped one answered within milliseconds (the race of issue 17, where the
+outcome came before the answer to the click's POST and waited for the next refresh). An outcome is
+late when it took as long as the page's refresh (web/backend.py REFRESH_S). Goal: p99 under 200 ms,
+none late.
 """
 
 import os
@@ -24,8 +28,10 @@ sys.path.insert(0, ROOT)
 from bench.device import percentile  # noqa: E402
 from tests.integration.web_rig import Stack, chrome  # noqa: E402
 from tools.pki import Pki  # noqa: E402
+from web.backend import REFRESH_S  # noqa: E402
 
-CLICKS = 100
+CLICKS = 50
+CAP = 16
 BUTTONS = ("feed-left", "feed-right", "feed-both")
 GOAL_MS = 200
 TIMEOUT_S = 10
@@ -36,7 +42,9 @@ def main():
 
     with tempfile.TemporaryDirectory() as workdir:
         pki = Pki(os.path.join(workdir, "pki")).ensure()
-        with Stack(os.path.join(workdir, "stack"), pki, servo_wait=False, press_limit="1000/1") as stack:
+        cap = {"max_portions_per_hour": CAP, "max_portions_per_day": CAP}
+        rig = {"servo_wait": False, "feeding": cap, "press_limit": "1000/1"}
+        with Stack(os.path.join(workdir, "stack"), pki, **rig) as stack:
             browser = chrome()
             try:
                 browser.get(stack.web.url + "/")
@@ -44,7 +52,6 @@ def main():
                 while browser.find_element(By.ID, "device-status").get_attribute("data-status") != "online":
                     assert time.monotonic() < deadline, "the page never showed the device online"
                     time.sleep(0.05)
-                outcomes = {}
                 for n in range(CLICKS):
                     browser.find_element(By.ID, BUTTONS[n % len(BUTTONS)]).click()
                     deadline = time.monotonic() + TIMEOUT_S
@@ -54,13 +61,16 @@ def main():
                 timings = browser.execute_script("return window.feederTimings")
             finally:
                 browser.quit()
-    for timing in timings:
-        outcomes[timing["outcome"]] = outcomes.get(timing["outcome"], 0) + 1
     times = [timing["ms"] for timing in timings]
     p50, p99 = percentile(times, 50), percentile(times, 99)
-    print("click -> outcome on the page, %d clicks: p50 %.1f ms, p99 %.1f ms, max %.1f ms; outcomes %s"
-          % (len(times), p50, p99, max(times), outcomes))
-    print("goal (p99 < %d ms): %s" % (GOAL_MS, "met" if p99 < GOAL_MS else "NOT met"))
+    late = [t for t in times if t >= REFRESH_S * 1000]
+    print("click -> outcome on the page, %d clicks: p50 %.1f ms, p99 %.1f ms, max %.1f ms; late (>= %.0f s, "
+          "the refresh): %d" % (len(times), p50, p99, max(times), REFRESH_S, len(late)))
+    for outcome in sorted({timing["outcome"] for timing in timings}):
+        mine = [t["ms"] for t in timings if t["outcome"] == outcome]
+        print("  %d %s: p50 %.1f ms, max %.1f ms" % (len(mine), outcome, percentile(mine, 50), max(mine)))
+    met = p99 < GOAL_MS and not late
+    print("goal (p99 < %d ms, none late): %s" % (GOAL_MS, "met" if met else "NOT met"))
 
 
 if __name__ == "__main__":

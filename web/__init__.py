@@ -1,5 +1,5 @@
 """The household page (`make web`): feed buttons, the outcome of a press, live device status, today's
-portions, the history chart and table, the ledger's health. See web/README.md.
+portions, the week's portions and the recent presses, the ledger's health. See web/README.md.
 
 | module | concern |
 |---|---|

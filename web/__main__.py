@@ -21,7 +21,7 @@ from cloud.topology import TOPOLOGY
 from tools.pki import DEFAULT_DIR as DEFAULT_PKI_DIR
 from tools.pki import DEFAULT_THING
 from tools.press import HUB_PORT
-from web.backend import AWS_POLL_S, Backend, BackendError
+from web.backend import AWS_POLL_S, REFRESH_S, Backend, BackendError
 from web.security import Guard, RateLimit, StartRefused, check_exposure, parse_limit
 
 TOKEN_ENV = "FEEDER_WEB_TOKEN"
@@ -52,6 +52,8 @@ def parser():
                    help="the hub's broker on 127.0.0.1 (make hub's --port, default %(default)s)")
     p.add_argument("--aws", action="store_true", help="the deployed AWS stack instead of the hub")
     p.add_argument("--table", default=TOPOLOGY["table"]["name"])
+    p.add_argument("--refresh-s", type=float, default=REFRESH_S,
+                   help="push the page's state at least this often, for its clocks (default %(default)s)")
     awsenv.add_arguments(p)
     return p
 
@@ -83,7 +85,7 @@ def main(argv=None):
         sock.close()
         return refuse(awsenv.explain(error, "WEB_ARGS"))
     app = create_app(backend, Guard(token if args.lan else None), limit,
-                     poll_s=AWS_POLL_S if args.aws else 0.02)
+                     poll_s=AWS_POLL_S if args.aws else 0.02, refresh_s=args.refresh_s)
     backend_name = "AWS" if args.aws else "hub " + args.data_dir
     logging.info("web: http://%s:%d/ (%s)", args.bind, args.port, backend_name)
     server = uvicorn.Server(uvicorn.Config(app, host=args.bind, port=args.port, log_level="warning",

@@ -9,11 +9,11 @@ event stream of the live state.
 | `GET /api/state` | the same snapshot, once |
 | `POST /api/press` | JSON `{"event": "SINGLE"|"DOUBLE"|"LONG"}`, header X-CSRF-Token; rate-limited |
 | `GET /api/presses/<press id>` | one press and its outcome |
-| `GET /api/history?from=YYYY-MM-DD&to=YYYY-MM-DD` | presses in the day range and portions per day |
-| `GET /api/chart.png?from=...&to=...[&v=...]` | the `make history` chart of that range (v: a cache key) |
+| `GET /api/history?from=YYYY-MM-DD&to=YYYY-MM-DD` | presses in the UTC day range, portions per day |
 | `GET /api/health` | the ledger's hash chain and the seq gaps |
 
-Every error is JSON `{"error": "..."}` with a 4xx status that says which rule was broken.
+Every error is JSON `{"error": "..."}` with a 4xx status that says which rule was broken; a press that
+did not go out (502) also has `"detail"`, the technical cause, for the page's "Details" toggle.
 """
 
 import asyncio
@@ -22,7 +22,6 @@ import json
 import logging
 import os
 import re
-import tempfile
 import threading
 import time
 import urllib.parse
@@ -31,12 +30,12 @@ from datetime import date, datetime, timedelta, timezone
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from cloud import history as history_mod
-from web.backend import BackendError
+from web.backend import REFRESH_S, BackendError
 from web.security import COOKIE, CSRF_HEADER
 
 log = logging.getLogger("web")
@@ -46,6 +45,7 @@ MAX_DAYS = 366
 DEFAULT_DAYS = 7
 PRESS_ID = re.compile(r"^press-[0-9a-f]{16}$")
 KEEPALIVE_S = 15
+PRESS_FIELDS = ("press_id", "event", "bowls", "requested_at", "outcome_at", "fed_bowls", "reason")
 HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self'; style-src 'self'; script-src 'self'; "
     "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
@@ -56,20 +56,21 @@ HEADERS = {
 
 
 class Refused(Exception):
-    def __init__(self, status, message, headers=None):
+    def __init__(self, status, message, headers=None, detail=None):
         super().__init__(message)
-        self.status, self.headers = status, headers or {}
+        self.status, self.headers, self.detail = status, headers or {}, detail
 
 
-def error(status, message, headers=None):
-    return JSONResponse({"error": message}, status_code=status, headers={**HEADERS, **(headers or {})})
+def error(status, message, headers=None, detail=None):
+    body = {"error": message} if detail is None else {"error": message, "detail": detail}
+    return JSONResponse(body, status_code=status, headers={**HEADERS, **(headers or {})})
 
 
 class Watcher(threading.Thread):
     """Reads the snapshot when the projection changed (or every `refresh_s`, for clocks: last seen,
     a TTL running out) and pushes it to every open event stream."""
 
-    def __init__(self, backend, poll_s, refresh_s=5.0):
+    def __init__(self, backend, poll_s, refresh_s):
         super().__init__(name="web-watcher", daemon=True)
         self.backend, self.poll_s, self.refresh_s = backend, poll_s, refresh_s
         self.stopping = threading.Event()
@@ -88,7 +89,10 @@ class Watcher(threading.Thread):
                     pushed_at = now
             except Exception as failure:  # a backend hiccup (DynamoDB, a locked file): say so, keep going
                 log.warning("web: reading the projection failed: %s", failure)
-                self.publish(json.dumps({"error": "reading the history failed: %s" % type(failure).__name__}))
+                self.publish(json.dumps({
+                    "error": "The page cannot read the feeding history right now; it keeps trying.",
+                    "detail": "%s (see the web log)" % type(failure).__name__,
+                }))
                 pushed_at = now
             self.ready.set()
             self.stopping.wait(self.poll_s)
@@ -124,11 +128,9 @@ def _sse(text):
 
 def parse_range(query, today):
     """(first, last) days from ?from=&to= (YYYY-MM-DD, UTC days, both included); a clear ValueError."""
-    unknown = set(query) - {"from", "to", "v"}
+    unknown = set(query) - {"from", "to"}
     if unknown:
         raise ValueError("unknown parameter %s: expected from and to (YYYY-MM-DD)" % sorted(unknown)[0][:40])
-    if len(query.get("v", "")) > 32:
-        raise ValueError("v: at most 32 characters (it only tells caches apart)")
     days = {}
     for name, default in (("from", today - timedelta(days=DEFAULT_DAYS - 1)), ("to", today)):
         text = query.get(name)
@@ -148,9 +150,8 @@ def parse_range(query, today):
     return days["from"], days["to"]
 
 
-def create_app(backend, guard, limit, poll_s=0.02):
-    watcher = Watcher(backend, poll_s)
-    chart_lock = threading.Lock()  # matplotlib's pyplot is not thread-safe
+def create_app(backend, guard, limit, poll_s=0.02, refresh_s=REFRESH_S):
+    watcher = Watcher(backend, poll_s, refresh_s)
     page = _read(os.path.join(STATIC, "index.html"))
     login_page = _read(os.path.join(STATIC, "login.html"))
 
@@ -176,7 +177,7 @@ def create_app(backend, guard, limit, poll_s=0.02):
             try:
                 return await handler(request)
             except Refused as refused:
-                return error(refused.status, str(refused), refused.headers)
+                return error(refused.status, str(refused), refused.headers, refused.detail)
 
         return endpoint
 
@@ -258,7 +259,8 @@ def create_app(backend, guard, limit, poll_s=0.02):
         try:
             sent = await run_in_threadpool(backend.press, event)
         except BackendError as failure:
-            raise Refused(502, "the press did not go out: %s" % failure) from None
+            log.warning("web: %s press did not go out: %s", event, failure.detail)
+            raise Refused(502, str(failure), detail=failure.detail) from None
         log.info("web: %s pressed (%s)", event, sent["press_id"])
         return JSONResponse(sent, status_code=202, headers=HEADERS)
 
@@ -289,18 +291,12 @@ def create_app(backend, guard, limit, poll_s=0.02):
             "to": last.isoformat(),
             "per_day": {day.isoformat(): counts for day, counts in sorted(per_day.items())},
             "presses": [
-                {k: p.get(k) for k in ("press_id", "event", "bowls", "requested_at", "outcome_at", "reason")}
+                {k: p.get(k) for k in PRESS_FIELDS}
                 | {"outcome": p["shown"]}
                 for p in presses
             ],
         }
         return JSONResponse(body, headers=HEADERS)
-
-    async def chart(request):
-        require_session(request)
-        found, first, last, presses = await run_in_threadpool(history_in, request)
-        png = await run_in_threadpool(_chart_png, chart_lock, found, presses, first, last)
-        return Response(png, media_type="image/png", headers=HEADERS)
 
     async def health(request):
         require_session(request)
@@ -321,7 +317,6 @@ def create_app(backend, guard, limit, poll_s=0.02):
         Route("/api/press", guarded(press), methods=["POST"]),
         Route("/api/presses/{press_id}", guarded(press_outcome)),
         Route("/api/history", guarded(history)),
-        Route("/api/chart.png", guarded(chart)),
         Route("/api/health", guarded(health)),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
@@ -345,13 +340,6 @@ async def _bounded_body(request):
         if len(body) > MAX_BODY:
             raise Refused(413, "body: at most %d bytes" % MAX_BODY)
     return body
-
-
-def _chart_png(lock, found, presses, first, last):
-    with lock, tempfile.TemporaryDirectory() as folder:
-        path = history_mod.chart(found, presses, first, last, os.path.join(folder, "chart.png"))
-        with open(path, "rb") as f:
-            return f.read()
 
 
 def _set_cookie(response, cookie, request):

@@ -6,14 +6,13 @@ SQLite; AWS: DynamoDB). Credentials stay in this process: nothing here returns o
 
     backend = Backend(args)              # args: --aws, --data-dir, --table, --thing, --pki, --broker-port
     backend.press("SINGLE")              # -> {"press_id", "event", "at", "seq"}
-    backend.snapshot(now)                # -> the page's live state (device, today, recent presses, gaps)
+    backend.snapshot(now)                # -> the page's live state (device, portions and cap, recent presses)
     backend.health()                     # -> the ledger's verify result (hub), seq gaps
     backend.changed()                    # -> whether the projection may have changed since last asked
 """
 
 import os
 import threading
-from datetime import datetime, timezone
 
 from cloud import history as history_mod
 from cloud.hub import ledger as ledger_mod
@@ -23,12 +22,24 @@ from tools import press as press_tool
 
 RECENT = 20
 BOWLS = history_mod.BOWLS
+HOUR_S, DAY_S = 3600, 86400
+# Portions sent to the page: enough for the viewer's local day (at most 25 h long) and the cap's 24 h.
+PORTIONS_WINDOW_S = 26 * 3600
+# What the feeder journals as begun, and so counts against its cap (firmware/cap.py).
+BEGUN = ("dispensed", "interrupted")
 # Seconds between two reads of the projection when the backend cannot tell a change (DynamoDB).
 AWS_POLL_S = 2.0
+# Seconds between two pushes of the page's state without a change: its clocks (last seen, a TTL running out).
+REFRESH_S = 5.0
 
 
 class BackendError(Exception):
-    """A failure the user can act on; the message says what (never a credential)."""
+    """A failure the user can act on: `str()` says what to do in a household's words, `detail` the
+    technical cause (never a credential)."""
+
+    def __init__(self, message, detail=""):
+        super().__init__(message)
+        self.detail = detail
 
 
 class Backend:
@@ -59,7 +70,9 @@ class Backend:
             else:
                 press_tool.publish_to_hub(self.thing, message, self.args.broker_port, self.args.pki)
         except press_tool.PressError as error:
-            raise BackendError(str(error)) from None
+            where = "The feeder service on AWS" if self.aws else "The feeder hub"
+            raise BackendError("%s is not answering: check that it is running, then press again." % where,
+                               str(error)) from None
         return {"press_id": press_id(self.thing, event, at, seq), "event": event, "at": at, "seq": seq}
 
     # The projection
@@ -87,19 +100,16 @@ class Backend:
 
     def snapshot(self, now):
         history = history_mod.History(self.rows(), now)
-        today = datetime.fromtimestamp(now, tz=timezone.utc).date()
-        fed_today = history.per_day(history.between(today, today)).get(today, {})
         device = next((d for d in history.devices if d.get("thing") == self.thing), {})
+        telemetry = device.get("telemetry") or {}
+        begun = _begun(history.presses, now)
         return {
             "now": now,
             "backend": "aws" if self.aws else "hub",
             "device": _device_view(self.thing, device),
-            "today": {
-                "day": today.isoformat(),
-                "portions": {bowl: fed_today.get(bowl, 0) for bowl in BOWLS},
-                "failed": fed_today.get("failed", 0),
-                "unconfirmed": fed_today.get("unconfirmed", 0),
-            },
+            "portions": {bowl: [at for at, shown in begun[bowl] if shown == "dispensed"] for bowl in BOWLS},
+            "cap": _cap_view(begun, now, telemetry.get("max_portions_per_hour"),
+                             telemetry.get("max_portions_per_day")),
             "recent": [_press_view(p, p["shown"]) for p in reversed(history.presses[-RECENT:])],
         }
 
@@ -130,6 +140,44 @@ class Backend:
         return {"verify": cached, "gaps": gaps}
 
 
+def _portion_at(press):
+    """When a portion counts: the feeder's own time of the dispense (its result's `at`), else the press's."""
+    return press.get("outcome_at") or press.get("requested_at") or 0
+
+
+def _begun(presses, now):
+    """{bowl: [(at, outcome), ...] oldest first}: every dispense the feeder began in the last
+    PORTIONS_WINDOW_S."""
+    begun = {bowl: [] for bowl in BOWLS}
+    for press in presses:
+        at = _portion_at(press)
+        if press["shown"] in BEGUN and at > now - PORTIONS_WINDOW_S:
+            for bowl in press.get("fed_bowls", []):
+                begun[bowl].append((at, press["shown"]))
+    for times in begun.values():
+        times.sort()
+    return begun
+
+
+def _cap_view(begun, now, per_hour, per_day):
+    """Per bowl, the feeder's rolling counts as firmware/cap.py keeps them (dispenses begun after
+    now - 1 h and now - 24 h) and `next_at`: None when a portion is allowed now, else the moment the
+    oldest counted one leaves the window that is full. The limits are the device's (telemetry);
+    None until it reported them."""
+    view = {"per_hour": per_hour, "per_day": per_day}
+    for bowl, entries in begun.items():
+        times = [at for at, _ in entries]
+        counts, next_at = {}, None
+        for name, window, limit in (("hour", HOUR_S, per_hour), ("day", DAY_S, per_day)):
+            inside = [at for at in times if at > now - window]
+            counts[name] = len(inside)
+            if limit and len(inside) >= limit:
+                free_at = inside[len(inside) - limit] + window
+                next_at = max(next_at or free_at, free_at)
+        view[bowl] = {**counts, "next_at": next_at}
+    return view
+
+
 def _press_view(press, shown):
     return {
         "press_id": press.get("press_id"),
@@ -157,10 +205,6 @@ def _device_view(thing, device):
         "dropped": telemetry.get("dropped"),
         "connect_failures": telemetry.get("connect_failures"),
         "last_error": telemetry.get("last_error"),
-        "portions_day": telemetry.get("portions_day"),
-        "portions_hour": telemetry.get("portions_hour"),
-        "max_portions_per_day": telemetry.get("max_portions_per_day"),
-        "max_portions_per_hour": telemetry.get("max_portions_per_hour"),
         "results": device.get("results", 0),
         "gaps": history_mod.ranges(device.get("missing", [])) or "none",
     }

@@ -1,5 +1,6 @@
 """web/backend.py on a hub projection written by the projector: a press the device never answered is
-`pending` within its TTL and `unconfirmed` after it; today counts only dispensed portions; the device
+`pending` within its TTL and `unconfirmed` after it; portions are the dispensed ones, at the device's
+time; the cap's rolling counts and when the next portion is allowed follow firmware/cap.py; the device
 row carries the last status and telemetry; the health check reads the ledger's chain."""
 
 import argparse
@@ -80,7 +81,7 @@ def test_unanswered_presses_turn_unconfirmed_after_the_ttl(tmp_path):
             ("b", "capped"),
             ("a", "dispensed"),
         ]
-        assert state["today"]["portions"] == {"left": 1, "right": 0}
+        assert state["portions"] == {"left": [NOW - 29], "right": []}
         device = state["device"]
         assert (device["status"], device["outbox_depth"], device["dropped"], device["last_error"]) == (
             "online",
@@ -93,6 +94,59 @@ def test_unanswered_presses_turn_unconfirmed_after_the_ttl(tmp_path):
         assert later["recent"][0]["outcome"] == "unconfirmed"
         assert backend.outcome("press-000000000000000c", NOW)["outcome"] == "pending"
         assert backend.outcome("press-00000000000000ff", NOW) is None
+    finally:
+        backend.close()
+
+
+def telemetry(at, **fields):
+    detail = {"type": "telemetry", "thing": "cat-feeder", "at": at, **fields}
+    return {"detail-type": "DeviceTelemetry", "detail": detail}
+
+
+def test_the_cap_counts_dispenses_begun_in_the_last_hour_and_day_and_when_the_next_is_allowed(tmp_path):
+    answers = [  # (press id, event, pressed at, outcome, bowls)
+        ("01", "LONG", NOW - 90_000, "dispensed", ["left", "right"]),  # older than 24 h: counts for neither
+        ("02", "DOUBLE", NOW - 80_000, "dispensed", ["right"]),
+        ("03", "DOUBLE", NOW - 50_000, "interrupted", ["right"]),  # begun: the feeder counts it
+        ("04", "SINGLE", NOW - 3_000, "dispensed", ["left"]),
+        ("05", "LONG", NOW - 1_000, "capped", []),
+        ("06", "SINGLE", NOW - 900, "dispensed", ["left"]),
+        ("07", "DOUBLE", NOW - 100, "dispensed", ["right"]),
+    ]
+    events = [telemetry(NOW - 5, max_portions_per_hour=2, max_portions_per_day=3)]
+    for seq, (suffix, event, at, status, bowls) in enumerate(answers, 1):
+        press_id = "press-00000000000000" + suffix
+        events += [press(press_id, event, at), result(press_id, seq, status, bowls, at + 1)]
+    backend = backend_on(tmp_path, events)
+    try:
+        state = backend.snapshot(NOW)
+    finally:
+        backend.close()
+    # Food that dropped, at the device's time, for the page's "today" (the viewer's day: within 26 h).
+    assert state["portions"] == {
+        "left": [NOW - 89_999, NOW - 2_999, NOW - 899],
+        "right": [NOW - 89_999, NOW - 79_999, NOW - 99],
+    }
+    assert state["cap"] == {
+        "per_hour": 2,
+        "per_day": 3,
+        # Two in the hour: the older leaves the hour at its time + 1 h.
+        "left": {"hour": 2, "day": 2, "next_at": NOW - 2_999 + 3600},
+        # Three in 24 h (the interrupted one too): the oldest leaves the day at its time + 24 h.
+        "right": {"hour": 1, "day": 3, "next_at": NOW - 79_999 + 86_400},
+    }
+
+
+def test_a_press_that_cannot_go_out_says_so_in_a_households_words_with_the_cause_as_detail(tmp_path):
+    backend = backend_on(tmp_path, [])
+    backend.args.pki = str(tmp_path / "no-pki")
+    try:
+        backend.press("SINGLE")
+    except BackendError as refused:
+        assert str(refused) == "The feeder hub is not answering: check that it is running, then press again."
+        assert "no publisher certificate" in refused.detail
+    else:
+        raise AssertionError("a press without a hub went out")
     finally:
         backend.close()
 

@@ -1,22 +1,27 @@
 """The page in a real headless browser (Debian's chromium, Selenium) against a running hub, mosquitto
-and the firmware on MicroPython: each button's outcome, the device going offline and back, the chart
-and the table, the ledger's health. Screenshots of each state go to tests/artifacts/web/ (git-ignored);
-the full page is also the README's (docs/web-page.png) when UPDATE_README_SHOT=1 is set."""
+and the firmware on MicroPython: each button's outcome, the device going offline and back, the week
+and the table, the caps, the ledger's health, times in the viewer's zone (the browser runs in
+America/New_York), a 360 px phone. Screenshots of each state go to tests/artifacts/web/
+(git-ignored); the full page is also the README's (docs/web-page.png) when UPDATE_README_SHOT=1 is set."""
 
 import os
 import shutil
 import struct
 import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from cloud.handlers.projector import WILL_SLACK_S
-from tests.integration.web_rig import ROOT, Stack, chrome
+from tests.integration.web_rig import ROOT, Stack, chrome, viewport
 
 ARTIFACTS = os.path.join(ROOT, "tests", "artifacts", "web")
 README_SHOT = os.path.join(ROOT, "docs", "web-page.png")
 UPDATE_README_SHOT = "UPDATE_README_SHOT"
 WAIT_S = 20
+ZONE = "America/New_York"  # 4 or 5 hours behind UTC: a time left in UTC cannot pass for local
+ZONE_SHOWN = "America/New York time"
 EXPECTED = {
     "feed-left": ("dispensed", "Fed: left bowl"),
     "feed-right": ("dispensed", "Fed: right bowl"),
@@ -32,7 +37,7 @@ def stack(pki, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(stack):
-    driver = chrome()
+    driver = chrome(tz=ZONE)
     driver.implicitly_wait(0)
     yield driver
     driver.quit()
@@ -78,6 +83,12 @@ def test_open_press_each_button_and_see_the_outcome(stack, browser):
     browser.get(stack.web.url + "/")
     assert browser.title == "Cat feeder"
     wait_text(browser, "device-status", lambda e: e.get_attribute("data-status") == "online", "online")
+    assert wait_text(browser, "outcome", lambda e: e.get_attribute("data-outcome"), "a first state").text == (
+        "No press yet."
+    )
+    wait_text(browser, "week-note", lambda e: e.text == "No portions in the last 7 days.", "the empty week")
+    assert not browser.find_element(By.ID, "week").is_displayed()
+    assert browser.find_element(By.ID, "week-legend").text == ""  # no key for an empty series
     shot(browser, "1-opened")
     for button_id, (status, text) in EXPECTED.items():
         button = browser.find_element(By.ID, button_id)
@@ -106,15 +117,36 @@ def test_open_press_each_button_and_see_the_outcome(stack, browser):
     assert set(press_ids) <= set(requested)
 
 
-def test_today_and_the_table_show_the_presses(stack, browser):
+def test_today_and_the_table_show_the_presses_and_a_reload_shows_the_last_one(stack, browser):
     from selenium.webdriver.common.by import By
 
     wait_text(browser, "today-left", lambda e: e.text == "2", "two left portions today")
     assert browser.find_element(By.ID, "today-right").text == "2"
     rows = browser.find_elements(By.CSS_SELECTOR, "#presses tbody tr")
-    # Newest first; presses within one second (the ledger's time unit) in any order.
-    assert sorted(r.find_elements(By.TAG_NAME, "td")[1].text for r in rows) == ["DOUBLE", "LONG", "SINGLE"]
+    # Newest first; presses within one second (the ledger's time unit) in any order. Bowls, in words,
+    # with the gesture as a detail.
+    cells = sorted(r.find_element(By.CSS_SELECTOR, "td.bowl").text.split("\n") for r in rows)
+    assert cells == [["Both", "long press"], ["Left", "single press"], ["Right", "double press"]]
     assert all(r.get_attribute("class") == "dispensed" for r in rows)
+    assert [r.find_element(By.CSS_SELECTOR, "td.outcome").text for r in rows] == ["Fed"] * 3
+    browser.refresh()
+    outcome = wait_text(browser, "outcome", lambda e: e.get_attribute("data-outcome"), "a first state")
+    newest = browser.find_element(By.CSS_SELECTOR, "#presses tbody tr")
+    assert outcome.get_attribute("data-outcome") == "last", outcome.text
+    assert outcome.get_attribute("data-press-id") == newest.get_attribute("data-press-id")
+    assert outcome.text.startswith("Last press (") and outcome.text.endswith("): Fed."), outcome.text
+
+
+def test_times_are_the_viewers_local_time(stack, browser):
+    from selenium.webdriver.common.by import By
+
+    assert browser.find_element(By.ID, "when-zone").text == "(%s)" % ZONE_SHOWN
+    for row in browser.find_elements(By.CSS_SELECTOR, "#presses tbody tr"):
+        doc, _ = stack.hub.store.get("press#" + row.get_attribute("data-press-id"))
+        local = datetime.fromtimestamp(doc["requested_at"], ZoneInfo(ZONE))
+        # Today's presses show their clock time alone; any other day (midnight) with the date.
+        assert row.find_element(By.CSS_SELECTOR, "td.when").text.endswith(local.strftime("%H:%M:%S"))
+    assert "since midnight, %s." % ZONE_SHOWN in browser.find_element(By.ID, "today-zone").text
 
 
 def test_device_goes_offline_and_comes_back(stack, browser):
@@ -138,21 +170,27 @@ def test_device_goes_offline_and_comes_back(stack, browser):
     assert colour_at(back, badge["x"] + 3, badge["y"] + badge["height"] / 2) == (0x0A, 0x6B, 0x2D)
 
 
-def test_telemetry_chart_and_health(stack, browser):
+def test_telemetry_caps_week_and_health(stack, browser):
     from selenium.webdriver.common.by import By
 
-    # The device sends telemetry every 10 s (the rig's interval): outbox depth, dropped, connect errors.
+    # The device sends telemetry every 10 s (the rig's interval): outbox depth, dropped, connect errors,
+    # and its cap: 128 an hour and 128 a day per bowl (the rig's).
     wait_text(browser, "fact-outbox", lambda e: e.text.isdigit(), "telemetry", )
     assert browser.find_element(By.ID, "fact-dropped").text == "0"
-    assert "of 128 in the last 24 h" in browser.find_element(By.ID, "cap-left-text").text
+    wait_text(browser, "cap-left-hour-text", lambda e: e.text == "2 of 128 in the last hour", "the caps")
+    assert browser.find_element(By.ID, "cap-left-day-text").text == "2 of 128 in the last 24 h"
+    assert browser.find_element(By.ID, "next-left").text == "Next portion: allowed now."
     browser.find_element(By.ID, "health-check").click()
     health = wait_text(browser, "health-verify", lambda e: e.text.startswith("Hash chain intact"), "verify")
-    assert health.get_attribute("data-ok") == "true"
+    assert health.get_attribute("data-ok") == "true" and health.text.endswith(" events verified.")
     assert "cat-feeder: none" in browser.find_element(By.ID, "health-gaps").text
-    chart = browser.find_element(By.ID, "chart")
-    wait_text(browser, "chart", lambda e: browser.execute_script(
-        "return arguments[0].complete && arguments[0].naturalWidth > 0", e), "the chart")
-    assert "Portions per day" in chart.get_attribute("alt")
+    # The week: today's row holds the two portions of each bowl; the legend names both bowls.
+    wait_text(browser, "week", lambda e: e.is_displayed(), "the week's bars")
+    today = browser.find_elements(By.CSS_SELECTOR, "#week .week-row")[-1]
+    assert today.text.split("\n") == ["Today", "2", "2"]
+    assert browser.find_element(By.ID, "week-legend").text.split("\n") == ["left bowl", "right bowl"]
+    note = browser.find_element(By.ID, "week-note").text
+    assert note.startswith("Portions per day, %s: 2 portions" % ZONE_SHOWN), note
     page = shot(browser, "5-full-page")
     width, height = png_size(page)
     assert (width, height) == tuple(browser.execute_script("return [window.innerWidth, window.innerHeight]"))
@@ -160,19 +198,28 @@ def test_telemetry_chart_and_health(stack, browser):
         shutil.copyfile(page, README_SHOT)
 
 
-def test_the_phone_layout_keeps_the_buttons_on_screen(stack):
+def test_at_360_px_the_buttons_and_the_outcome_column_stay_on_screen(stack, browser):
     from selenium.webdriver.common.by import By
 
-    phone = chrome(width=390, height=844, phone=True)
+    viewport(browser, 360, 800)
     try:
-        phone.get(stack.web.url + "/")
-        wait_text(phone, "device-status", lambda e: e.get_attribute("data-status") == "online", "online")
-        shot(phone, "6-phone")
-        assert phone.execute_script("return window.innerWidth") == 390
+        browser.refresh()
+        wait_text(browser, "device-status", lambda e: e.get_attribute("data-status") == "online", "online")
+        wait_text(browser, "outcome", lambda e: e.get_attribute("data-outcome") == "last", "the last press")
+        assert browser.execute_script("return window.innerWidth") == 360
         for button_id in EXPECTED:
-            box = phone.find_element(By.ID, button_id).rect
-            assert box["x"] >= 0 and box["x"] + box["width"] <= 390, (button_id, box)
-        assert phone.execute_script("return document.documentElement.scrollWidth") <= 390
+            box = browser.find_element(By.ID, button_id).rect
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 360, (button_id, box)
+        cells = browser.find_elements(By.CSS_SELECTOR, "#presses th:last-child, #presses td.outcome")
+        assert len(cells) == 4
+        for element in cells:  # on screen without scrolling sideways (the page nor the table)
+            box = browser.execute_script("return arguments[0].getBoundingClientRect().toJSON()", element)
+            assert 0 <= box["left"] and box["right"] <= 360 and element.is_displayed(), (element.text, box)
+        shot(browser, "6-phone-360-top")
+        wrap = browser.find_element(By.CSS_SELECTOR, ".table-wrap")
+        assert browser.execute_script("return arguments[0].scrollWidth <= arguments[0].clientWidth", wrap)
+        browser.execute_script("arguments[0].scrollIntoView()", wrap)
+        assert browser.execute_script("return document.documentElement.scrollWidth") <= 360
+        shot(browser, "6-phone-360")
     finally:
-        phone.quit()
-
+        viewport(browser)

@@ -153,8 +153,7 @@ def test_hostile_input_gets_clear_errors(web, hub):
         ("/api/history?from=2026-11-20&to=2026-11-01", 400, "from must not be after to"),
         ("/api/history?from=2020-01-01&to=2026-11-01", 400, "at most 366 days"),
         ("/api/history?from=2026-11-01&drop=table", 400, "unknown parameter drop"),
-        ("/api/chart.png?from=2026-13-01", 400, "from: expected a day"),
-        ("/api/chart.png?v=" + "x" * 100, 400, "v: at most 32"),
+        ("/api/history?from=2026-13-01", 400, "from: expected a day"),
         ("/api/presses/..%2F..%2Fetc%2Fpasswd", 404, "Not Found: GET /api/presses/../../etc/passwd"),
         ("/static/..%2F..%2Fapp.py", 404, "Not Found"),
         ("/api/presses/press-' OR 1=1 --".replace(" ", "%20"), 400, "press id"),
@@ -171,5 +170,25 @@ def test_hostile_input_gets_clear_errors(web, hub):
     # The server is still well after all of it.
     status, _, history = client.request("GET", "/api/history")
     assert status == 200 and history["presses"] == []
-    status, headers, png = client.request("GET", "/api/chart.png")
-    assert status == 200 and headers["content-type"] == "image/png" and png[:4] == b"\x89PNG"
+    status, _, state = client.request("GET", "/api/state")
+    assert status == 200 and state["recent"] == []
+
+
+def test_a_press_with_the_hub_stopped_says_so_in_a_households_words(hub, pki, tmp_path):
+    from tools.local import free_port
+
+    log_path = tmp_path / "web.log"
+    server = WebServer("--data-dir", hub.data_dir, "--pki", pki.dir, "--broker-port", free_port(),
+                       log_path=str(log_path))
+    server.start()
+    try:
+        client = PageClient(server.url)
+        client.open_page()
+        status, _, body = client.press()
+    finally:
+        server.stop()
+    assert status == 502 and body["error"] == (
+        "The feeder hub is not answering: check that it is running, then press again."
+    )
+    assert "no broker listening" in body["detail"]  # the cause: for the Details toggle, and in the log
+    assert "no broker listening" in log_path.read_text()

@@ -4,9 +4,12 @@ on MicroPython, `python -m web` as a process, and Debian's chromium driven by Se
 - `WebServer(*args, log_path=None)`: `python -m web --port <free> *args`, its output to log_path;
   `.start()` waits until it answers (or fails naming its output), `.url`, `.output()`, `.stop()`,
   `.run_to_exit()` for a start that must be refused.
-- `Stack(workdir, pki, servo_wait=True, feeding=None, press_limit="30/10")`: a context manager with
-  `.broker`, `.hub`, `.device` (device_rig.Device, started and up), `.web` (a WebServer on the hub).
-- `chrome()`: a headless Chromium WebDriver (the system browser and driver, never a download).
+- `Stack(workdir, pki, servo_wait=True, feeding=None, press_limit="30/10", web_args=())`: a context
+  manager with `.broker`, `.hub`, `.device` (device_rig.Device, started and up), `.web` (a WebServer on
+  the hub, with web_args added).
+- `chrome(width, height, tz=None)`: a headless Chromium WebDriver (the system browser and driver, never
+  a download), in time zone tz (its TZ) when given; `viewport(driver, width, height)` emulates a
+  phone's (or any) viewport in it, `viewport(driver)` ends that.
 """
 
 import contextlib
@@ -70,10 +73,11 @@ class WebServer:
 
 
 class Stack(contextlib.ExitStack):
-    def __init__(self, workdir, pki, servo_wait=True, feeding=None, press_limit="30/10"):
+    def __init__(self, workdir, pki, servo_wait=True, feeding=None, press_limit="30/10", web_args=()):
         super().__init__()
         self.workdir, self.pki = str(workdir), pki
         self.servo_wait, self.feeding, self.press_limit = servo_wait, feeding, press_limit
+        self.web_args = web_args
 
     def __enter__(self):
         super().__enter__()
@@ -92,7 +96,7 @@ class Stack(contextlib.ExitStack):
             self.device.wait_up()
             self.web = WebServer("--data-dir", self.hub.data_dir, "--pki", self.pki.dir,
                                  "--broker-port", self.broker.port, "--press-limit", self.press_limit,
-                                 log_path=os.path.join(self.workdir, "web.log")).start()
+                                 *self.web_args, log_path=os.path.join(self.workdir, "web.log")).start()
             self.callback(self.web.stop)
         except BaseException:
             self.close()
@@ -100,9 +104,8 @@ class Stack(contextlib.ExitStack):
         return self
 
 
-def chrome(width=1100, height=1500, phone=False):
-    """phone: emulate a phone's viewport of width x height CSS pixels (a desktop window has a minimum
-    width of about 500 px)."""
+def chrome(width=1100, height=1500, tz=None):
+    """A desktop window has a minimum width of about 500 px: narrower is viewport()'s."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -111,8 +114,14 @@ def chrome(width=1100, height=1500, phone=False):
     for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
                  "--window-size=%d,%d" % (width, height)):
         options.add_argument(flag)
-    if phone:
-        options.add_experimental_option(
-            "mobileEmulation", {"deviceMetrics": {"width": width, "height": height, "pixelRatio": 1}}
-        )
-    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    env = dict(os.environ, TZ=tz) if tz else None  # chromedriver starts the browser with its own env
+    return webdriver.Chrome(service=Service(CHROMEDRIVER, env=env), options=options)
+
+
+def viewport(driver, width=None, height=None):
+    """Emulate a phone's viewport of width x height CSS pixels (scale 1); no size: the window's again."""
+    if width is None:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    else:
+        metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": True}
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
