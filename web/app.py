@@ -14,6 +14,9 @@ event stream of the live state.
 
 Every error is JSON `{"error": "..."}` with a 4xx status that says which rule was broken; a press that
 did not go out (502) also has `"detail"`, the technical cause, for the page's "Details" toggle.
+
+A route is a module-level `async def route(request, shared)` listed in ROUTES; `shared` is the app's
+Shared state (below), handed over by `guarded`.
 """
 
 import asyncio
@@ -150,183 +153,207 @@ def parse_range(query, today):
     return days["from"], days["to"]
 
 
-def create_app(backend, guard, limit, poll_s=0.02, refresh_s=REFRESH_S):
-    watcher = Watcher(backend, poll_s, refresh_s)
-    page = _read(os.path.join(STATIC, "index.html"))
-    login_page = _read(os.path.join(STATIC, "login.html"))
+class Shared:
+    """What every route shares, made once per app by create_app and reached from a request as
+    `request.app.state.shared` (Starlette's place for application state): the backend, the sign-in
+    guard, the press limit, the watcher that feeds the event streams, and the two HTML templates."""
 
-    def session_of(request):
+    def __init__(self, backend, guard, limit, watcher):
+        self.backend, self.guard, self.limit, self.watcher = backend, guard, limit, watcher
+        self.page = _read(os.path.join(STATIC, "index.html"))
+        self.login_page = _read(os.path.join(STATIC, "login.html"))
+
+    def session_of(self, request):
         cookie = request.cookies.get(COOKIE)
-        return cookie, guard.session(cookie)
+        return cookie, self.guard.session(cookie)
 
-    def require_session(request):
-        cookie, session = session_of(request)
+    def require_session(self, request):
+        cookie, session = self.session_of(request)
         if session is None or not session[1]:
             raise Refused(401, "not signed in: open the page and give the token")
         return cookie
 
-    def require_csrf(request, cookie, presented):
+    def require_csrf(self, request, cookie, presented):
         origin = request.headers.get("origin")
         if origin is not None and origin != "%s://%s" % (request.url.scheme, request.headers.get("host")):
             raise Refused(403, "cross-origin request refused (Origin %s)" % origin[:80])
-        if not guard.csrf_ok(cookie, presented):
+        if not self.guard.csrf_ok(cookie, presented):
             raise Refused(403, "missing or wrong CSRF token: reload the page")
 
-    def guarded(handler):
-        async def endpoint(request):
-            try:
-                return await handler(request)
-            except Refused as refused:
-                return error(refused.status, str(refused), refused.headers, refused.detail)
 
-        return endpoint
+def guarded(handler):
+    """A route's endpoint: calls `handler(request, shared)` and answers a Refused as its JSON error."""
 
-    async def index(request):
-        cookie, session = session_of(request)
-        fresh = session is None
-        if fresh:
-            cookie = guard.new_cookie()
-            session = guard.session(cookie)
-        template = page if session[1] else login_page
-        response = HTMLResponse(template.replace("{{csrf}}", guard.csrf_token(cookie)), headers=HEADERS)
-        if fresh:
-            _set_cookie(response, cookie, request)
-        return response
-
-    async def login(request):
-        cookie, session = session_of(request)
-        if session is None:
-            raise Refused(403, "no session: open the page first")
-        if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-            raise Refused(415, "expected a form (application/x-www-form-urlencoded)")
+    async def endpoint(request):
         try:
-            form = urllib.parse.parse_qs((await _bounded_body(request)).decode(), max_num_fields=4)
-        except (UnicodeDecodeError, ValueError):
-            raise Refused(400, "form: not a form") from None
-        require_csrf(request, cookie, form.get("csrf", [""])[0])
-        if not guard.token_ok(form.get("token", [""])[0]):
-            raise Refused(401, "wrong token")
-        response = RedirectResponse("/", status_code=303, headers=HEADERS)
-        _set_cookie(response, guard.new_cookie(signed_in=True), request)
-        return response
+            return await handler(request, request.app.state.shared)
+        except Refused as refused:
+            return error(refused.status, str(refused), refused.headers, refused.detail)
 
-    async def events(request):
-        require_session(request)
-        entry = watcher.subscribe()
+    return endpoint
 
-        async def stream():
-            try:
-                yield "retry: 1000\n\n"
-                if watcher.latest is not None:
-                    yield _sse(watcher.latest)
-                while True:
-                    try:
-                        text = await asyncio.wait_for(entry[1].get(), KEEPALIVE_S)
-                    except TimeoutError:
-                        yield ": keepalive\n\n"
-                        continue
-                    yield _sse(text)
-            finally:
-                watcher.unsubscribe(entry)
 
-        headers = {**HEADERS, "X-Accel-Buffering": "no"}
-        return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+async def index(request, shared):
+    cookie, session = shared.session_of(request)
+    fresh = session is None
+    if fresh:
+        cookie = shared.guard.new_cookie()
+        session = shared.guard.session(cookie)
+    template = shared.page if session[1] else shared.login_page
+    response = HTMLResponse(template.replace("{{csrf}}", shared.guard.csrf_token(cookie)), headers=HEADERS)
+    if fresh:
+        _set_cookie(response, cookie, request)
+    return response
 
-    async def state(request):
-        require_session(request)
-        snapshot = await run_in_threadpool(backend.snapshot, time.time())
-        return JSONResponse(snapshot, headers=HEADERS)
 
-    async def press(request):
-        cookie = require_session(request)
-        require_csrf(request, cookie, request.headers.get(CSRF_HEADER))
-        if not request.headers.get("content-type", "").startswith("application/json"):
-            raise Refused(415, "expected Content-Type: application/json")
-        body = await _bounded_body(request)
+async def login(request, shared):
+    cookie, session = shared.session_of(request)
+    if session is None:
+        raise Refused(403, "no session: open the page first")
+    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        raise Refused(415, "expected a form (application/x-www-form-urlencoded)")
+    try:
+        form = urllib.parse.parse_qs((await _bounded_body(request)).decode(), max_num_fields=4)
+    except (UnicodeDecodeError, ValueError):
+        raise Refused(400, "form: not a form") from None
+    shared.require_csrf(request, cookie, form.get("csrf", [""])[0])
+    if not shared.guard.token_ok(form.get("token", [""])[0]):
+        raise Refused(401, "wrong token")
+    response = RedirectResponse("/", status_code=303, headers=HEADERS)
+    _set_cookie(response, shared.guard.new_cookie(signed_in=True), request)
+    return response
+
+
+async def events(request, shared):
+    shared.require_session(request)
+    watcher = shared.watcher
+    entry = watcher.subscribe()
+
+    async def stream():
         try:
-            message = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise Refused(400, "body: not JSON") from None
-        if not isinstance(message, dict) or set(message) != {"event"}:
-            raise Refused(400, 'body: expected {"event": "SINGLE" | "DOUBLE" | "LONG"} and nothing else')
-        event = message["event"]
-        if event not in ("SINGLE", "DOUBLE", "LONG"):
-            raise Refused(400, "event: expected SINGLE, DOUBLE or LONG, got %s" % json.dumps(event)[:40])
-        wait = limit.take(time.monotonic())
-        if wait:
-            raise Refused(429, "too many presses: try again in %.0f s" % max(1, wait),
-                          {"Retry-After": "%d" % max(1, round(wait))})
-        try:
-            sent = await run_in_threadpool(backend.press, event)
-        except BackendError as failure:
-            log.warning("web: %s press did not go out: %s", event, failure.detail)
-            raise Refused(502, str(failure), detail=failure.detail) from None
-        log.info("web: %s pressed (%s)", event, sent["press_id"])
-        return JSONResponse(sent, status_code=202, headers=HEADERS)
+            yield "retry: 1000\n\n"
+            if watcher.latest is not None:
+                yield _sse(watcher.latest)
+            while True:
+                try:
+                    text = await asyncio.wait_for(entry[1].get(), KEEPALIVE_S)
+                except TimeoutError:
+                    yield ": keepalive\n\n"
+                    continue
+                yield _sse(text)
+        finally:
+            watcher.unsubscribe(entry)
 
-    async def press_outcome(request):
-        require_session(request)
-        wanted = request.path_params["press_id"]
-        if not PRESS_ID.match(wanted):
-            raise Refused(400, "press id: expected press- and 16 lowercase hex digits")
-        found = await run_in_threadpool(backend.outcome, wanted, time.time())
-        if found is None:
-            raise Refused(404, "no press %s in the history (yet)" % wanted)
-        return JSONResponse(found, headers=HEADERS)
+    headers = {**HEADERS, "X-Accel-Buffering": "no"}
+    return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
 
-    def history_in(request):
-        try:
-            first, last = parse_range(request.query_params, datetime.now(timezone.utc).date())
-        except ValueError as problem:
-            raise Refused(400, str(problem)) from None
-        history = history_mod.History(backend.rows(), time.time())
-        return history, first, last, history.between(first, last)
 
-    async def history(request):
-        require_session(request)
-        found, first, last, presses = await run_in_threadpool(history_in, request)
-        per_day = found.per_day(presses)
-        body = {
-            "from": first.isoformat(),
-            "to": last.isoformat(),
-            "per_day": {day.isoformat(): counts for day, counts in sorted(per_day.items())},
-            "presses": [
-                {k: p.get(k) for k in PRESS_FIELDS}
-                | {"outcome": p["shown"]}
-                for p in presses
-            ],
-        }
-        return JSONResponse(body, headers=HEADERS)
+async def state(request, shared):
+    shared.require_session(request)
+    snapshot = await run_in_threadpool(shared.backend.snapshot, time.time())
+    return JSONResponse(snapshot, headers=HEADERS)
 
-    async def health(request):
-        require_session(request)
-        return JSONResponse(await run_in_threadpool(backend.health), headers=HEADERS)
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app):
-        watcher.start()
-        await run_in_threadpool(watcher.ready.wait, 10)
-        yield
-        watcher.stopping.set()
+async def press(request, shared):
+    cookie = shared.require_session(request)
+    shared.require_csrf(request, cookie, request.headers.get(CSRF_HEADER))
+    if not request.headers.get("content-type", "").startswith("application/json"):
+        raise Refused(415, "expected Content-Type: application/json")
+    body = await _bounded_body(request)
+    try:
+        message = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise Refused(400, "body: not JSON") from None
+    if not isinstance(message, dict) or set(message) != {"event"}:
+        raise Refused(400, 'body: expected {"event": "SINGLE" | "DOUBLE" | "LONG"} and nothing else')
+    event = message["event"]
+    if event not in ("SINGLE", "DOUBLE", "LONG"):
+        raise Refused(400, "event: expected SINGLE, DOUBLE or LONG, got %s" % json.dumps(event)[:40])
+    wait = shared.limit.take(time.monotonic())
+    if wait:
+        raise Refused(429, "too many presses: try again in %.0f s" % max(1, wait),
+                      {"Retry-After": "%d" % max(1, round(wait))})
+    try:
+        sent = await run_in_threadpool(shared.backend.press, event)
+    except BackendError as failure:
+        log.warning("web: %s press did not go out: %s", event, failure.detail)
+        raise Refused(502, str(failure), detail=failure.detail) from None
+    log.info("web: %s pressed (%s)", event, sent["press_id"])
+    return JSONResponse(sent, status_code=202, headers=HEADERS)
 
-    routes = [
-        Route("/", guarded(index)),
-        Route("/login", guarded(login), methods=["POST"]),
-        Route("/api/events", guarded(events)),
-        Route("/api/state", guarded(state)),
-        Route("/api/press", guarded(press), methods=["POST"]),
-        Route("/api/presses/{press_id}", guarded(press_outcome)),
-        Route("/api/history", guarded(history)),
-        Route("/api/health", guarded(health)),
-        Mount("/static", StaticFiles(directory=STATIC), name="static"),
-    ]
 
-    async def http_error(request, failure):
-        where = "%s %s" % (request.method, request.url.path[:80])
-        return error(failure.status_code, "%s: %s" % (failure.detail, where))
+async def press_outcome(request, shared):
+    shared.require_session(request)
+    wanted = request.path_params["press_id"]
+    if not PRESS_ID.match(wanted):
+        raise Refused(400, "press id: expected press- and 16 lowercase hex digits")
+    found = await run_in_threadpool(shared.backend.outcome, wanted, time.time())
+    if found is None:
+        raise Refused(404, "no press %s in the history (yet)" % wanted)
+    return JSONResponse(found, headers=HEADERS)
 
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
-    app.state.watcher = watcher
+
+def history_in(request, backend):
+    try:
+        first, last = parse_range(request.query_params, datetime.now(timezone.utc).date())
+    except ValueError as problem:
+        raise Refused(400, str(problem)) from None
+    history = history_mod.History(backend.rows(), time.time())
+    return history, first, last, history.between(first, last)
+
+
+async def history(request, shared):
+    shared.require_session(request)
+    found, first, last, presses = await run_in_threadpool(history_in, request, shared.backend)
+    per_day = found.per_day(presses)
+    body = {
+        "from": first.isoformat(),
+        "to": last.isoformat(),
+        "per_day": {day.isoformat(): counts for day, counts in sorted(per_day.items())},
+        "presses": [
+            {k: p.get(k) for k in PRESS_FIELDS}
+            | {"outcome": p["shown"]}
+            for p in presses
+        ],
+    }
+    return JSONResponse(body, headers=HEADERS)
+
+
+async def health(request, shared):
+    shared.require_session(request)
+    return JSONResponse(await run_in_threadpool(shared.backend.health), headers=HEADERS)
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app):
+    watcher = app.state.shared.watcher
+    watcher.start()
+    await run_in_threadpool(watcher.ready.wait, 10)
+    yield
+    watcher.stopping.set()
+
+
+async def http_error(request, failure):
+    where = "%s %s" % (request.method, request.url.path[:80])
+    return error(failure.status_code, "%s: %s" % (failure.detail, where))
+
+
+ROUTES = [
+    Route("/", guarded(index)),
+    Route("/login", guarded(login), methods=["POST"]),
+    Route("/api/events", guarded(events)),
+    Route("/api/state", guarded(state)),
+    Route("/api/press", guarded(press), methods=["POST"]),
+    Route("/api/presses/{press_id}", guarded(press_outcome)),
+    Route("/api/history", guarded(history)),
+    Route("/api/health", guarded(health)),
+    Mount("/static", StaticFiles(directory=STATIC), name="static"),
+]
+
+
+def create_app(backend, guard, limit, poll_s=0.02, refresh_s=REFRESH_S):
+    app = Starlette(routes=ROUTES, lifespan=lifespan, exception_handlers={HTTPException: http_error})
+    app.state.shared = Shared(backend, guard, limit, Watcher(backend, poll_s, refresh_s))
     return app
 
 
