@@ -3,7 +3,10 @@
 run     [--data-dir .hub] [--bind 127.0.0.1] [--port 8883] [--pki .pki]
         mosquitto (mutual TLS, the ACL) and the hub in the foreground, logging each press,
         command and result; Ctrl-C stops both.
-verify  [--data-dir .hub]          check the ledger's hash chain; exit 1 when it is broken
+verify  [--data-dir .hub] [--broker-port 8883 | --no-broker] [--pki .pki] [--public-key HEX]
+        check the ledger's hash chain and the signed checkpoints (the checkpoint file and the one
+        retained on the broker): exit 1 when the chain is broken or the ledger ends before, or
+        disagrees with, a checkpoint
 replay  --from T --to T --rules history[,replays] [--data-dir .hub]
         replay a window of the ledger to the chosen rules (never `feeds`), with `replay-name`
 """
@@ -17,8 +20,8 @@ import threading
 import time
 import uuid
 
+from cloud.hub import checkpoint, projection
 from cloud.hub import ledger as ledger_mod
-from cloud.hub import projection
 from cloud.hub.hub import HISTORY_FILE, LEDGER_FILE, Hub
 
 DEFAULT_DATA_DIR = ".hub"
@@ -68,7 +71,38 @@ def verify(args):
     for problem in problems:
         print("verify: " + problem)
     print("verify: %d events, hash chain %s" % (count, "BROKEN" if problems else "intact"))
-    return 1 if problems else 0
+    anchored = verify_checkpoints(args, db)
+    return 1 if problems or not anchored else 0
+
+
+def verify_checkpoints(args, db):
+    """The ledger against the checkpoint file and the broker's retained checkpoint; False on a problem."""
+    found = checkpoint.read_file(args.data_dir)
+    if not args.no_broker:
+        from tools.pki import Pki
+
+        try:
+            retained = checkpoint.fetch_retained(Pki(args.pki), args.broker_host, args.broker_port)
+        except (ConnectionError, OSError) as error:
+            print("verify: checkpoint on the broker: not checked (%s)" % error)
+        else:
+            if retained is None:
+                print("verify: checkpoint on the broker: none retained")
+            else:
+                found.append(("checkpoint on the broker", retained))
+    try:
+        public_key = checkpoint.load_public_key(args.data_dir, args.public_key)
+    except ValueError as error:
+        print("verify: public key: %s" % error)
+        return False
+    problems = checkpoint.check(db, found, public_key)
+    for problem in problems:
+        print("verify: " + problem)
+    print(
+        "verify: %d checkpoints checked, %s"
+        % (len(found), "DISAGREE" if problems else "the ledger reaches them all")
+    )
+    return not problems
 
 
 def _progress(read, delivered):
@@ -125,6 +159,18 @@ def hydrate(args):
     return 0
 
 
+def add_verify_arguments(command):
+    command.add_argument("--broker-host", default="127.0.0.1")
+    command.add_argument(
+        "--broker-port", type=int, default=8883, help="the broker holding the retained checkpoint"
+    )
+    command.add_argument("--no-broker", action="store_true", help="check against the checkpoint file only")
+    command.add_argument("--pki", default=".pki", help="the hub's certificate and key for the broker")
+    command.add_argument(
+        "--public-key", help="the checkpoint key's public half (hex), from a copy kept elsewhere"
+    )
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m cloud.hub", description="the self-hosted hub")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -137,6 +183,7 @@ def main(argv=None):
     commands.choices["replay"].add_argument("--name")
     commands.choices["hydrate"].add_argument("--out", required=True)
     commands.choices["hydrate"].add_argument("--to")
+    add_verify_arguments(commands.choices["verify"])
     commands.choices["run"].add_argument("--bind", default="127.0.0.1", help="mosquitto's listen address")
     commands.choices["run"].add_argument("--port", type=int, default=8883, help="mosquitto's port")
     commands.choices["run"].add_argument("--pki", default=".pki")

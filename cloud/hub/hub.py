@@ -3,15 +3,16 @@ IoT Core's rules play on AWS), next to a mosquitto it does not own.
 
     hub = Hub(data_dir, pki, broker_host, broker_port).start()   # .stop()
 
-Files in data_dir: `ledger.sqlite3` (events, cursors, dead letters, queues, rejected inputs) and
-`history.sqlite3` (the projection the `history` rule's projector writes).
+Files in data_dir: `ledger.sqlite3` (events, cursors, dead letters, queues, rejected inputs),
+`history.sqlite3` (the projection the `history` rule's projector writes), and the signed checkpoints
+with their key (`checkpoints.jsonl`, `checkpoint.key`, `checkpoint.pub`; cloud/hub/checkpoint.py).
 """
 
 import logging
 import os
 import threading
 
-from cloud.hub import delivery, projection
+from cloud.hub import checkpoint, delivery, projection
 from cloud.hub.events import LedgerEvents
 from cloud.hub.ingest import Ingest, mqtt_client
 from cloud.hub.ledger import Ledger
@@ -25,7 +26,15 @@ CONNECT_WAIT_S = 5
 
 
 class Hub:
-    def __init__(self, data_dir, pki, broker_host, broker_port, topology=TOPOLOGY):
+    def __init__(
+        self,
+        data_dir,
+        pki,
+        broker_host,
+        broker_port,
+        topology=TOPOLOGY,
+        checkpoint_interval_s=checkpoint.INTERVAL_S,
+    ):
         os.makedirs(data_dir, exist_ok=True)
         self.data_dir = data_dir
         self.ledger_path = os.path.join(data_dir, LEDGER_FILE)
@@ -36,6 +45,7 @@ class Hub:
         self.appended = threading.Condition()
         self.stopping = threading.Event()
         self.runtime = None
+        self.checkpoint_interval_s = checkpoint_interval_s
 
     def start(self):
         self.ledger = Ledger(self.ledger_path)
@@ -64,7 +74,18 @@ class Hub:
         self.ingest.start()
         if not self.ingest.subscribed.wait(CONNECT_WAIT_S):
             log.warning("hub: not subscribed yet; the broker will queue for the hub once it is")
+        self._start_checkpoints()
         return self
+
+    def _start_checkpoints(self):
+        self.checkpointer = checkpoint.Checkpointer(
+            self.data_dir,
+            self.ledger_path,
+            mqtt_client(self.pki, "hub", "cat-feeder-hub-checkpoint"),
+            self.stopping,
+            self.checkpoint_interval_s,
+        )
+        self.checkpointer.start(self.host, self.port)
 
     def delivered(self):
         """True when every rule's cursor has reached the end of the ledger."""
@@ -83,6 +104,7 @@ class Hub:
         self.notify()
         for deliverer in self.deliverers:
             deliverer.join(15)
+        self.checkpointer.stop()
         self.publisher.disconnect()
         self.publisher.loop_stop()
         self.runtime.close()

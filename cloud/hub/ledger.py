@@ -5,8 +5,10 @@
   (one transaction per batch) so many events share one fsync.
 - Triggers refuse UPDATE and DELETE on `events`: the table only grows.
 - Hash chain: each row stores sha256(previous hash | seq | event id | recorded_at | body). `verify`
-  recomputes it, so an edited, deleted or reordered row is reported even when someone dropped the
-  triggers or edited the file by hand.
+  recomputes it, so an edited or reordered row, or a row deleted before the newest one, is reported
+  even when someone dropped the triggers or edited the file by hand. The chain alone cannot see the
+  newest rows deleted (what remains still chains): the signed checkpoints of checkpoint.py anchor
+  the ledger's length and head outside this file.
 - Duplicates: an event carries a dedup key (the press id, or thing + result seq, ...); a second
   event with the same key is not appended, so a producer's redelivery (QoS 1, a hub restart before
   its PUBACK) is in the ledger exactly once.
