@@ -41,7 +41,7 @@ def run(args):
     try:
         hub = Hub(args.data_dir, pki, "127.0.0.1", port).start()
     except ledger_mod.CorruptLedger as error:
-        logging.error("hub: %s; move it aside (keep it: it is the history) and start again", error)
+        logging.error("hub: %s; %s", error, error.advice)
         if broker is not None:
             broker.stop()
         return 2
@@ -66,7 +66,7 @@ def verify(args):
         db = ledger_mod.connect(path, readonly=True)
         count, problems = ledger_mod.verify(db)
     except ledger_mod.CorruptLedger as error:
-        print("verify: %s" % error, file=sys.stderr)
+        print("verify: %s; %s" % (error, error.advice), file=sys.stderr)
         return 2
     for problem in problems:
         print("verify: " + problem)
