@@ -246,7 +246,10 @@ class Checkpointer:
 
     def _loop(self):
         while not self.stopping.wait(self.interval_s):
-            self.take()
+            try:
+                self.take()
+            except OSError as error:  # a full disk: the next round tries again
+                log.error("hub: checkpoint not written (%s); trying again in %.0f s", error, self.interval_s)
 
     def stop(self):
         """The clean stop's checkpoint, sent before the connection closes."""

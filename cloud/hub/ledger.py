@@ -178,8 +178,9 @@ class Ledger:
         row = self.db.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
         return row if row else (0, GENESIS)
 
-    def append_batch(self, events_with_keys):
-        """Append [(event, dedup_key)] in one transaction; returns the seqs written (None for a duplicate)."""
+    def append_batch(self, events_with_keys, rejected=()):
+        """Append [(event, dedup_key)] and the rejected inputs [(topic, payload, reason)] in one
+        transaction; returns the seqs written (None for a duplicate)."""
         written = []
         self.db.execute("BEGIN IMMEDIATE")
         try:
@@ -212,17 +213,17 @@ class Ledger:
                 )
                 previous = digest
                 written.append(seq)
+            for topic, payload, reason in rejected:
+                self.db.execute(
+                    "INSERT INTO rejected (topic, payload, reason, at) VALUES (?, ?, ?, ?)",
+                    (topic, payload, reason, self.clock()),
+                )
             self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:  # SQLITE_FULL has rolled it back already
+                self.db.execute("ROLLBACK")
             raise
         return written
-
-    def record_rejected(self, topic, payload, reason):
-        self.db.execute(
-            "INSERT INTO rejected (topic, payload, reason, at) VALUES (?, ?, ?, ?)",
-            (topic, payload, reason, self.clock()),
-        )
 
 
 def read(db, after=0, limit=None, recorded_until=None, recorded_from=None):
