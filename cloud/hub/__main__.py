@@ -7,6 +7,11 @@ verify  [--data-dir .hub] [--broker-port 8883 | --no-broker] [--pki .pki] [--pub
         check the ledger's hash chain and the signed checkpoints (the checkpoint file and the one
         retained on the broker): exit 1 when the chain is broken or the ledger ends before, or
         disagrees with, a checkpoint
+backup  DEST [--keep 7] [--data-dir .hub]
+        a verified copy of the ledger (SQLite's online backup API, safe while the hub runs) with its
+        checkpoints, in DEST/hub-<time>/; keeps the newest N generations
+restore BACKUP [--data-dir .hub]
+        a backup that verifies into a data directory holding no ledger; rebuilds the history
 replay  --from T --to T --rules history[,replays] [--data-dir .hub]
         replay a window of the ledger to the chosen rules (never `feeds`), with `replay-name`
 """
@@ -15,6 +20,7 @@ import argparse
 import logging
 import os
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -105,6 +111,36 @@ def verify_checkpoints(args, db):
     return not problems
 
 
+def backup(args):
+    from cloud.hub import backup as backup_mod
+
+    try:
+        path, events = backup_mod.take(args.data_dir, args.dest, args.keep)
+    except (backup_mod.BackupRefused, ledger_mod.CorruptLedger, OSError, sqlite3.Error) as error:
+        print("backup: failed: %s" % error, file=sys.stderr)
+        return 1
+    print(
+        "backup: %s holds %d events, verified with its checkpoint (newest %d kept)"
+        % (path, events, args.keep)
+    )
+    return 0
+
+
+def restore(args):
+    from cloud.hub import backup as backup_mod
+
+    try:
+        events, projected = backup_mod.restore(args.backup, args.data_dir)
+    except (backup_mod.BackupRefused, OSError) as error:
+        print("restore: refused: %s" % error, file=sys.stderr)
+        return 1
+    print(
+        "restore: %s holds the %d events of %s; history rebuilt (%d events projected); start the hub"
+        % (args.data_dir, events, args.backup, projected)
+    )
+    return 0
+
+
 def _progress(read, delivered):
     print("  %d events read, %d delivered" % (read, delivered), flush=True)
 
@@ -174,7 +210,7 @@ def add_verify_arguments(command):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m cloud.hub", description="the self-hosted hub")
     commands = parser.add_subparsers(dest="command", required=True)
-    for name in ("run", "verify", "replay", "hydrate"):
+    for name in ("run", "verify", "replay", "hydrate", "backup", "restore"):
         command = commands.add_parser(name)
         command.add_argument("--data-dir", default=DEFAULT_DATA_DIR)
     commands.choices["replay"].add_argument("--from", required=True)
@@ -184,6 +220,9 @@ def main(argv=None):
     commands.choices["hydrate"].add_argument("--out", required=True)
     commands.choices["hydrate"].add_argument("--to")
     add_verify_arguments(commands.choices["verify"])
+    commands.choices["backup"].add_argument("dest", help="the directory holding the generations")
+    commands.choices["backup"].add_argument("--keep", type=int, default=7, help="generations kept")
+    commands.choices["restore"].add_argument("backup", help="one generation: DEST/hub-<time>")
     commands.choices["run"].add_argument("--bind", default="127.0.0.1", help="mosquitto's listen address")
     commands.choices["run"].add_argument("--port", type=int, default=8883, help="mosquitto's port")
     commands.choices["run"].add_argument("--pki", default=".pki")
@@ -199,7 +238,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s.%(msecs)03d %(message)s", datefmt="%H:%M:%S")
     logging.Formatter.converter = time.gmtime
-    return {"run": run, "verify": verify, "replay": replay, "hydrate": hydrate}[args.command](args)
+    commands_run = {"run": run, "verify": verify, "replay": replay, "hydrate": hydrate}
+    commands_run.update(backup=backup, restore=restore)
+    return commands_run[args.command](args)
 
 
 if __name__ == "__main__":
