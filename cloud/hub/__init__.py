@@ -13,6 +13,9 @@ AWS, reading the same declaration (cloud/topology.py) and running the same handl
 | `delivery.py` | rules, targets, per-rule cursors, retries, dead letters |
 | `ingest.py` | persistent QoS 1 MQTT session; acknowledged after the ledger commit |
 | `replay.py` | replays with a time window and chosen rules, never `feeds` |
+| `backup.py` | `backup` (online, verified, N generations) and `restore` |
+| `health.py` | the running hub's health report, retained on the broker |
+| `status.py` | `status`: broker, ingest, cursors, dead letters, disk, checkpoint, backup |
 | `hub.py` | the parts together; `__main__.py` the command line (`make hub`) |
 
 Running it for years (checkpoints and what they prove, ...): cloud/hub/README.md.

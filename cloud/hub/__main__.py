@@ -12,6 +12,9 @@ backup  DEST [--keep 7] [--data-dir .hub]
         checkpoints, in DEST/hub-<time>/; keeps the newest N generations
 restore BACKUP [--data-dir .hub]
         a backup that verifies into a data directory holding no ledger; rebuilds the history
+status  [--json] [--data-dir .hub] [--broker-port 8883] [--pki .pki]
+        broker up, ingest stalled/lag, cursors behind, dead letters, disk free, last checkpoint,
+        last backup; exit 1 when something needs attention
 replay  --from T --to T --rules history[,replays] [--data-dir .hub]
         replay a window of the ledger to the chosen rules (never `feeds`), with `replay-name`
 """
@@ -141,6 +144,21 @@ def restore(args):
     return 0
 
 
+def status(args):
+    import json
+
+    from cloud.hub import status as status_mod
+    from tools.pki import Pki
+
+    try:
+        report = status_mod.gather(args.data_dir, Pki(args.pki), args.broker_host, args.broker_port)
+    except ledger_mod.CorruptLedger as error:
+        print("status: %s" % error, file=sys.stderr)
+        return 2
+    print(json.dumps(report, sort_keys=True) if args.json else "\n".join(status_mod.lines(report)))
+    return 0 if report["ok"] else 1
+
+
 def _progress(read, delivered):
     print("  %d events read, %d delivered" % (read, delivered), flush=True)
 
@@ -195,13 +213,15 @@ def hydrate(args):
     return 0
 
 
-def add_verify_arguments(command):
+def add_broker_arguments(command):
     command.add_argument("--broker-host", default="127.0.0.1")
-    command.add_argument(
-        "--broker-port", type=int, default=8883, help="the broker holding the retained checkpoint"
-    )
-    command.add_argument("--no-broker", action="store_true", help="check against the checkpoint file only")
+    command.add_argument("--broker-port", type=int, default=8883, help="the broker the hub uses")
     command.add_argument("--pki", default=".pki", help="the hub's certificate and key for the broker")
+
+
+def add_verify_arguments(command):
+    add_broker_arguments(command)
+    command.add_argument("--no-broker", action="store_true", help="check against the checkpoint file only")
     command.add_argument(
         "--public-key", help="the checkpoint key's public half (hex), from a copy kept elsewhere"
     )
@@ -210,7 +230,7 @@ def add_verify_arguments(command):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m cloud.hub", description="the self-hosted hub")
     commands = parser.add_subparsers(dest="command", required=True)
-    for name in ("run", "verify", "replay", "hydrate", "backup", "restore"):
+    for name in ("run", "verify", "replay", "hydrate", "backup", "restore", "status"):
         command = commands.add_parser(name)
         command.add_argument("--data-dir", default=DEFAULT_DATA_DIR)
     commands.choices["replay"].add_argument("--from", required=True)
@@ -220,6 +240,8 @@ def main(argv=None):
     commands.choices["hydrate"].add_argument("--out", required=True)
     commands.choices["hydrate"].add_argument("--to")
     add_verify_arguments(commands.choices["verify"])
+    add_broker_arguments(commands.choices["status"])
+    commands.choices["status"].add_argument("--json", action="store_true", help="one JSON object")
     commands.choices["backup"].add_argument("dest", help="the directory holding the generations")
     commands.choices["backup"].add_argument("--keep", type=int, default=7, help="generations kept")
     commands.choices["restore"].add_argument("backup", help="one generation: DEST/hub-<time>")
@@ -239,7 +261,7 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s.%(msecs)03d %(message)s", datefmt="%H:%M:%S")
     logging.Formatter.converter = time.gmtime
     commands_run = {"run": run, "verify": verify, "replay": replay, "hydrate": hydrate}
-    commands_run.update(backup=backup, restore=restore)
+    commands_run.update(backup=backup, restore=restore, status=status)
     return commands_run[args.command](args)
 
 

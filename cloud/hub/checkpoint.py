@@ -170,13 +170,14 @@ def check(db, found, public_key):
     return problems
 
 
-def fetch_retained(pki, host, port, timeout_s=5.0):
-    """The checkpoint retained on the broker (None when there is none); ConnectionError when unreachable."""
+def fetch_retained(pki, host, port, topic=CHECKPOINT_TOPIC, timeout_s=5.0):
+    """The JSON object retained on a hub topic ({} when it is not one, None when there is none), read
+    with the hub's certificate; ConnectionError when the broker cannot be reached."""
     from cloud.hub.ingest import mqtt_client
 
-    client = mqtt_client(pki, "hub", "cat-feeder-hub-verify-%d" % os.getpid())
+    client = mqtt_client(pki, "hub", "cat-feeder-hub-reader-%d" % os.getpid())
     received, subscribed = [], threading.Event()
-    client.on_connect = lambda c, *args: c.subscribe(CHECKPOINT_TOPIC, 1)
+    client.on_connect = lambda c, *args: c.subscribe(topic, 1)
     client.on_subscribe = lambda *args: subscribed.set()
     client.on_message = lambda c, userdata, message: received.append(message.payload)
     try:
@@ -216,14 +217,11 @@ class Checkpointer:
         for _, checkpoint in read_file(data_dir):
             if checkpoint is not None:
                 self.latest = checkpoint
-        self.client = mqtt_client
-        self.client.on_connect = lambda *args: self._publish()
+        self.client = mqtt_client  # connected by the hub, which calls publish_latest() on each connect
         self.thread = threading.Thread(target=self._loop, name="checkpoint", daemon=True)
 
-    def start(self, host, port):
+    def start(self):
         self.take()
-        self.client.connect_async(host, port, keepalive=30)
-        self.client.loop_start()
         self.thread.start()
 
     def take(self):
@@ -236,9 +234,9 @@ class Checkpointer:
         checkpoint = sign(self.key, length, head, time.time())
         append(self.data_dir, checkpoint)
         self.latest = checkpoint
-        return self._publish()
+        return self.publish_latest()
 
-    def _publish(self):
+    def publish_latest(self):
         """Retain the newest checkpoint on the broker (again on each connect: the broker may have lost it)."""
         if self.latest is None or not self.client.is_connected():
             return None
@@ -257,6 +255,4 @@ class Checkpointer:
         sent = self.take()
         if sent is not None:
             sent.wait_for_publish(5)
-        self.client.disconnect()
-        self.client.loop_stop()
         self.db.close()

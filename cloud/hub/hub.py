@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 
-from cloud.hub import checkpoint, delivery, projection
+from cloud.hub import checkpoint, delivery, health, projection
 from cloud.hub.events import LedgerEvents
 from cloud.hub.ingest import Ingest, mqtt_client
 from cloud.hub.ledger import Ledger
@@ -74,18 +74,31 @@ class Hub:
         self.ingest.start()
         if not self.ingest.subscribed.wait(CONNECT_WAIT_S):
             log.warning("hub: not subscribed yet; the broker will queue for the hub once it is")
-        self._start_checkpoints()
+        self._start_reports()
         return self
 
-    def _start_checkpoints(self):
+    def _start_reports(self):
+        """Checkpoints and health, retained on the broker by a client of their own (ingest's session
+        stays a pure subscriber)."""
+        self.reports_client = mqtt_client(self.pki, "hub", "cat-feeder-hub-reports")
         self.checkpointer = checkpoint.Checkpointer(
-            self.data_dir,
-            self.ledger_path,
-            mqtt_client(self.pki, "hub", "cat-feeder-hub-checkpoint"),
-            self.stopping,
-            self.checkpoint_interval_s,
+            self.data_dir, self.ledger_path, self.reports_client, self.stopping, self.checkpoint_interval_s
         )
-        self.checkpointer.start(self.host, self.port)
+        self.health = health.HealthReporter(self.ingest, self.reports_client, self.stopping)
+        self.reports_client.on_connect = lambda *args: (
+            self.checkpointer.publish_latest(),
+            self.health.publish(),
+        )
+        self.checkpointer.start()
+        self.health.start()
+        self.reports_client.connect_async(self.host, self.port, keepalive=30)
+        self.reports_client.loop_start()
+
+    def _stop_reports(self):
+        self.health.stop()
+        self.checkpointer.stop()
+        self.reports_client.disconnect()
+        self.reports_client.loop_stop()
 
     def delivered(self):
         """True when every rule's cursor has reached the end of the ledger."""
@@ -104,7 +117,7 @@ class Hub:
         self.notify()
         for deliverer in self.deliverers:
             deliverer.join(15)
-        self.checkpointer.stop()
+        self._stop_reports()
         self.publisher.disconnect()
         self.publisher.loop_stop()
         self.runtime.close()

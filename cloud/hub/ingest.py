@@ -75,6 +75,7 @@ class Ingest:
         self.writer = threading.Thread(target=self._write_loop, name="ingest", daemon=True)
         self.stopping = False
         self.stalled = None  # why the ledger refuses writes, while it does
+        self.committing_since = None  # time.monotonic() when the commit under way began
         self.rejected = []
 
     def start(self):
@@ -124,7 +125,19 @@ class Ingest:
             if self.stopping:
                 return
 
+    def lag_s(self):
+        """How long the commit under way has been waiting (0 when idle): grows while the disk is full."""
+        since = self.committing_since
+        return 0.0 if since is None else time.monotonic() - since
+
     def commit(self, batch):
+        self.committing_since = time.monotonic()
+        try:
+            self._commit(batch)
+        finally:
+            self.committing_since = None
+
+    def _commit(self, batch):
         for message in batch:
             self.handle(message.topic, message.payload)
         events, rejected = self.events.take(), self.rejected

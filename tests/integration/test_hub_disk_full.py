@@ -70,6 +70,7 @@ def test_a_full_disk_stops_acks_and_resumes_without_losing_a_press(pki, broker, 
         while hub.ingest.stalled is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert "full" in hub.ingest.stalled
+        assert "full" in hub.health.report()["ingest_stalled"]  # what `status` reads from the broker
         for seq in range(21, 31):  # presses keep arriving while it is full
             press(device, seq)
         time.sleep(2.5)  # two more retries, still failing
