@@ -15,6 +15,8 @@ restore BACKUP [--data-dir .hub]
 status  [--json] [--data-dir .hub] [--broker-port 8883] [--pki .pki]
         broker up, ingest stalled/lag, cursors behind, dead letters, disk free, last checkpoint,
         last backup; exit 1 when something needs attention
+install [--state-dir /var/lib/cat-feeder] [--user cat-feeder] [--hub-args ARGS] [--web-args ARGS]
+        systemd units for the hub and the page (cloud/hub/service.py); `uninstall` removes them
 replay  --from T --to T --rules history[,replays] [--data-dir .hub]
         replay a window of the ledger to the chosen rules (never `feeds`), with `replay-name`
 """
@@ -24,6 +26,7 @@ import logging
 import os
 import signal
 import sqlite3
+import subprocess
 import sys
 import threading
 import time
@@ -159,6 +162,34 @@ def status(args):
     return 0 if report["ok"] else 1
 
 
+def install(args):
+    from cloud.hub import service
+
+    units = service.render(args.state_dir, args.user, args.hub_args, args.web_args)
+    try:
+        service.install(units, args.unit_dir, args.state_dir, args.user, systemctl=not args.no_systemctl)
+    except (OSError, subprocess.CalledProcessError) as error:
+        print("install: failed: %s" % error, file=sys.stderr)
+        return 1
+    print(
+        "install: %s in %s (data in %s, user %s)"
+        % (" and ".join(units), args.unit_dir, args.state_dir, args.user)
+    )
+    return 0
+
+
+def uninstall(args):
+    from cloud.hub import service
+
+    try:
+        removed = service.uninstall(args.unit_dir, systemctl=not args.no_systemctl)
+    except (OSError, subprocess.CalledProcessError) as error:
+        print("uninstall: failed: %s" % error, file=sys.stderr)
+        return 1
+    print("uninstall: removed %s; the data and the user stay" % (", ".join(removed) or "nothing"))
+    return 0
+
+
 def _progress(read, delivered):
     print("  %d events read, %d delivered" % (read, delivered), flush=True)
 
@@ -213,6 +244,22 @@ def hydrate(args):
     return 0
 
 
+def add_service_arguments(commands):
+    from cloud.hub import service
+
+    for name in ("install", "uninstall"):
+        command = commands.add_parser(name)
+        command.add_argument("--unit-dir", default=service.DEFAULT_UNIT_DIR)
+        command.add_argument(
+            "--no-systemctl", action="store_true", help="only write or remove the unit files"
+        )
+    install_command = commands.choices["install"]
+    install_command.add_argument("--state-dir", default=service.DEFAULT_STATE_DIR, help="data and PKI")
+    install_command.add_argument("--user", default=service.DEFAULT_USER, help="the dedicated system user")
+    install_command.add_argument("--hub-args", default="", help="more `cloud.hub run` arguments")
+    install_command.add_argument("--web-args", default="", help="more `web` arguments")
+
+
 def add_broker_arguments(command):
     command.add_argument("--broker-host", default="127.0.0.1")
     command.add_argument("--broker-port", type=int, default=8883, help="the broker the hub uses")
@@ -240,6 +287,7 @@ def main(argv=None):
     commands.choices["hydrate"].add_argument("--out", required=True)
     commands.choices["hydrate"].add_argument("--to")
     add_verify_arguments(commands.choices["verify"])
+    add_service_arguments(commands)
     add_broker_arguments(commands.choices["status"])
     commands.choices["status"].add_argument("--json", action="store_true", help="one JSON object")
     commands.choices["backup"].add_argument("dest", help="the directory holding the generations")
@@ -261,7 +309,7 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s.%(msecs)03d %(message)s", datefmt="%H:%M:%S")
     logging.Formatter.converter = time.gmtime
     commands_run = {"run": run, "verify": verify, "replay": replay, "hydrate": hydrate}
-    commands_run.update(backup=backup, restore=restore, status=status)
+    commands_run.update(backup=backup, restore=restore, status=status, install=install, uninstall=uninstall)
     return commands_run[args.command](args)
 
 
