@@ -47,7 +47,9 @@ def run(args):
     broker = None
     port = args.broker_port
     if port is None:
-        broker = Broker(pki, os.path.join(args.data_dir, "broker"), port=args.port, bind=args.bind).start()
+        broker = Broker(
+            pki, os.path.join(args.data_dir, "broker"), port=args.port, bind=args.bind, persistence="sd-card"
+        ).start()
         port = broker.port
         logging.info("mosquitto on %s:%d (mutual TLS, CA %s)", args.bind, port, pki.cert("ca"))
     try:

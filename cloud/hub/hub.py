@@ -8,12 +8,14 @@ Files in data_dir: `ledger.sqlite3` (events, cursors, dead letters, queues, reje
 with their key (`checkpoints.jsonl`, `checkpoint.key`, `checkpoint.pub`; cloud/hub/checkpoint.py).
 """
 
+import contextlib
 import logging
 import os
 import threading
 
 from cloud.hub import checkpoint, delivery, health, projection
 from cloud.hub.events import LedgerEvents
+from cloud.hub.hydrate import HISTORY_RULE
 from cloud.hub.ingest import Ingest, mqtt_client
 from cloud.hub.ledger import Ledger
 from cloud.hub.runtime import LocalIotData, Runtime
@@ -65,16 +67,16 @@ class Hub:
             store=self.store,
         )
         self.deliverers = [
-            delivery.Deliverer(self.ledger_path, rule, self.appended, self.stopping)
+            delivery.Deliverer(self.ledger_path, rule, self.appended, self.stopping, self._around_batch(rule))
             for rule in delivery.rules(self.topology)
         ]
         for deliverer in self.deliverers:
             deliverer.start()
         self.ingest = Ingest(self.ledger, self.events, self.pki, self.host, self.port, self.notify)
+        self._start_reports()  # the start checkpoint signs the ledger as found, before ingest adds to it
         self.ingest.start()
         if not self.ingest.subscribed.wait(CONNECT_WAIT_S):
             log.warning("hub: not subscribed yet; the broker will queue for the hub once it is")
-        self._start_reports()
         return self
 
     def _start_reports(self):
@@ -99,6 +101,12 @@ class Hub:
         self.checkpointer.stop()
         self.reports_client.disconnect()
         self.reports_client.loop_stop()
+
+    def _around_batch(self, rule):
+        """The history rule projects a delivery batch in one transaction of the history file."""
+        if rule.name == HISTORY_RULE:
+            return lambda: delivery.transaction(self.store.db)
+        return contextlib.nullcontext
 
     def delivered(self):
         """True when every rule's cursor has reached the end of the ledger."""
