@@ -71,12 +71,16 @@ class StreamingFeeder:
         self.thread.join(10)
 
 
-def ledger_rows(path):
+def select(path, sql):
     db = sqlite3.connect(path)
     try:
-        return db.execute("SELECT seq, id, body, hash FROM events ORDER BY seq").fetchall()
+        return db.execute(sql).fetchall()
     finally:
         db.close()
+
+
+def ledger_rows(path):
+    return select(path, "SELECT seq, id, body, hash FROM events ORDER BY seq")
 
 
 def press_ids(rows):
@@ -85,11 +89,7 @@ def press_ids(rows):
 
 
 def history_items(path):
-    db = sqlite3.connect(path)
-    try:
-        return db.execute("SELECT key, version, doc FROM items ORDER BY key").fetchall()
-    finally:
-        db.close()
+    return select(path, "SELECT key, version, doc FROM items ORDER BY key")
 
 
 def test_backup_while_presses_stream_and_restore_resumes_without_feeding_twice(
