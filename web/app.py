@@ -11,7 +11,7 @@ event stream of the live state.
 | `GET /api/presses/<press id>` | one press and its outcome |
 | `GET /api/history?from=YYYY-MM-DD&to=YYYY-MM-DD` | presses in the day range and portions per day |
 | `GET /api/chart.png?from=...&to=...[&v=...]` | the `make history` chart of that range (v: a cache key) |
-| `GET /api/health` | the ledger's hash chain and the seq gaps |
+| `GET /api/health` | the ledger's hash chain, its last signed checkpoint and the seq gaps |
 
 Every error is JSON `{"error": "..."}` with a 4xx status that says which rule was broken.
 """
