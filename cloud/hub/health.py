@@ -1,7 +1,8 @@
 """The running hub's health, retained on the broker (HEALTH_TOPIC) for `python -m cloud.hub status`,
 which runs in another process: every INTERVAL_S, and once more at a clean stop (`running: false`).
 
-    {"v": 1, "running": true, "at": 1796400000.1, "ingest_stalled": null, "ingest_pending": 0, "ingest_lag_s": 0.0}
+    {"v": 1, "running": true, "at": 1796400000.1,
+     "ingest_stalled": null, "ingest_pending": 0, "ingest_lag_s": 0.0}
 
 `ingest_stalled` is the reason the ledger refuses writes (a full disk) while it does, `ingest_pending`
 the messages received and not yet committed, `ingest_lag_s` how long the commit under way has waited.
