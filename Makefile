@@ -12,7 +12,7 @@ MICROPYPATH := $(CURDIR)/firmware:.frozen:$(CURDIR)/tools/stock_frozen:lib
 export MICROPYPATH
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test check test-firmware-mpy test-py hil bench demo rehearsal hub history web device broker pki press flash repl deploy destroy plan replay hydrate clean
+.PHONY: help setup test check test-firmware-mpy test-py hil bench demo rehearsal hub install uninstall history web device broker pki press flash repl deploy destroy plan replay hydrate clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -63,6 +63,12 @@ rehearsal: setup ## Rehearse the AWS path locally: button handler -> EventBridge
 
 hub: setup ## Run the self-hosted hub (mosquitto + ledger + rules) in the foreground, on 127.0.0.1 unless HUB_ARGS="--bind 0.0.0.0 --host-name HOST" (LAN)
 	$(PY) -m cloud.hub run $(HUB_ARGS)
+
+install: setup ## As root: systemd units for the hub and the page, a dedicated user, enabled now: INSTALL_ARGS='--hub-args "--bind 0.0.0.0"'
+	$(PY) -m cloud.hub install $(INSTALL_ARGS)
+
+uninstall: ## As root: stop and remove the hub's and the page's systemd units (the data and the user stay)
+	$(PY) -m cloud.hub uninstall
 
 history: setup ## Feeding history table + chart: make history FROM=2026-11-01 TO=2026-11-29 [PNG=history.png] [HISTORY_ARGS="--aws"]
 	$(PY) -m cloud.history $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO)) $(if $(PNG),--png $(PNG)) $(HISTORY_ARGS)

@@ -11,9 +11,12 @@ The config (written to <dir>/mosquitto.conf from tools/mosquitto/*.template):
 - one listener on 127.0.0.1, TLS 1.2, `require_certificate`, `use_identity_as_username`
   (the client's certificate CN is its user name, as the certificate is its identity in IoT Core);
 - persistence: sessions and their queued QoS 1 messages survive stop()/restart() (SIGTERM saves
-  them). The file is also saved after every change, but from mosquitto's main loop, a few ms after
-  the PUBACK went out: a kill() (SIGKILL) inside that window loses the last change, a property of
-  mosquitto (AWS IoT Core does not lose an acknowledged message);
+  them). `persistence="every-change"` (the default, the IoT Core stand-in of the tests) also saves
+  the file after every change, but from mosquitto's main loop, a few ms after the PUBACK went out: a
+  kill() (SIGKILL) inside that window loses the last change, a property of mosquitto (AWS IoT Core
+  does not lose an acknowledged message). `persistence="sd-card"` (the hub's own broker, `python -m
+  cloud.hub run`) saves every 30 s instead: each save rewrites the whole state, so saving per change
+  writes that state once per message; the trade-off is in cloud/hub/README.md;
 - `user <invoking user>`: mosquitto started as root would otherwise switch to the `mosquitto`
   user, which cannot read the 0600 keys nor write a private temp dir;
 - ACL: the device (user = thing name) reads the action topic and writes the states topic
@@ -43,14 +46,20 @@ from tools.pki import DEFAULT_THING, Pki
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"  # Debian puts it in sbin
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mosquitto")
 READY_TIMEOUT_S = 10.0
+# mosquitto's autosave settings, by use (see the module docstring).
+PERSISTENCE = {
+    "every-change": "autosave_on_changes true\nautosave_interval 1",
+    "sd-card": "autosave_on_changes false\nautosave_interval 30",
+}
 
 
 class Broker:
     """One mosquitto process; its config, ACL, log and persistence live in state_dir."""
 
     def __init__(self, pki, state_dir, port=None, action_topic=None, states_topic=None, server_cert="broker",
-                 bind="127.0.0.1"):
+                 bind="127.0.0.1", persistence="every-change"):
         self.pki = pki
+        self.autosave = PERSISTENCE[persistence]
         self.bind = bind  # the hub serving a home network binds its LAN address (or 0.0.0.0)
         self.server_cert = server_cert  # "rogue-broker" / "wrong-host-broker" for refusal tests
         self.dir = os.path.abspath(state_dir)
@@ -75,6 +84,7 @@ class Broker:
             "acl_file": acl_path,
             "log_file": self.log_path,
             "persistence_location": os.path.join(self.dir, "data") + "/",
+            "autosave": self.autosave,
             "thing": self.pki.thing,
             "publisher": self.pki.publisher_cn,
             "observer": self.pki.observer_cn,

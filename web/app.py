@@ -10,7 +10,7 @@ event stream of the live state.
 | `POST /api/press` | JSON `{"event": "SINGLE"|"DOUBLE"|"LONG"}`, header X-CSRF-Token; rate-limited |
 | `GET /api/presses/<press id>` | one press and its outcome |
 | `GET /api/history?from=YYYY-MM-DD&to=YYYY-MM-DD` | presses in the UTC day range, portions per day |
-| `GET /api/health` | the ledger's hash chain and the seq gaps |
+| `GET /api/health` | the ledger's hash chain, its last signed checkpoint and the seq gaps |
 
 Every error is JSON `{"error": "..."}` with a 4xx status that says which rule was broken; a press that
 did not go out (502) also has `"detail"`, the technical cause, for the page's "Details" toggle.

@@ -7,7 +7,7 @@ SQLite; AWS: DynamoDB). Credentials stay in this process: nothing here returns o
     backend = Backend(args)              # args: --aws, --data-dir, --table, --thing, --pki, --broker-port
     backend.press("SINGLE")              # -> {"press_id", "event", "at", "seq"}
     backend.snapshot(now)                # -> the page's live state (device, portions and cap, recent presses)
-    backend.health()                     # -> the ledger's verify result (hub), seq gaps
+    backend.health()                     # -> the ledger's verify result and last checkpoint (hub), seq gaps
     backend.changed()                    # -> whether the projection may have changed since last asked
 """
 
@@ -15,6 +15,7 @@ import os
 import threading
 
 from cloud import history as history_mod
+from cloud.hub import checkpoint
 from cloud.hub import ledger as ledger_mod
 from cloud.hub.hub import LEDGER_FILE
 from firmware.press import EVENTS, press_id
@@ -135,9 +136,21 @@ class Backend:
                 count, problems = ledger_mod.verify(db)
                 cached = {"ok": not problems, "events": count, "problems": problems}
                 self._health_cache = (last, cached)
+            anchor = last_checkpoint(db, self.args.data_dir)
         finally:
             db.close()
-        return {"verify": cached, "gaps": gaps}
+        return {"verify": cached, "checkpoint": anchor, "gaps": gaps}
+
+
+def last_checkpoint(db, data_dir):
+    """The newest signed checkpoint of the hub's file (cloud/hub/checkpoint.py), and whether the ledger
+    reaches it; None before the first."""
+    found = checkpoint.read_file(data_dir)[-1:]
+    if not found or found[0][1] is None:
+        return None
+    problems = checkpoint.check(db, found, checkpoint.load_public_key(data_dir))
+    newest = found[0][1]
+    return {"length": newest.get("length"), "at": newest.get("at"), "ok": not problems, "problems": problems}
 
 
 def _portion_at(press):

@@ -6,6 +6,7 @@ AWS, reading the same declaration (cloud/topology.py) and running the same handl
 | module | concern |
 |---|---|
 | `ledger.py` | append-only SQLite ledger: WAL, synchronous=FULL, triggers, hash chain, `verify` |
+| `checkpoint.py` | signed checkpoints (length, head, time) in a file and retained on the broker |
 | `events.py` | EventBridge envelopes, dedup keys, the handlers' local `events` client |
 | `patterns.py` | EventBridge pattern matching (exact, prefix, exists, anything-but) |
 | `runtime.py` | handler environment and local clients (iot-data over MQTT, events into the ledger) |
@@ -13,5 +14,10 @@ AWS, reading the same declaration (cloud/topology.py) and running the same handl
 | `ingest.py` | persistent QoS 1 MQTT session; acknowledged after the ledger commit |
 | `replay.py` | replays with a time window and chosen rules, never `feeds` |
 | `lock.py` | one hub per data folder (a flock held for the hub's life) |
+| `backup.py` | `backup` (online, verified, N generations) and `restore` |
+| `health.py` | the running hub's health report, retained on the broker |
+| `status.py` | `status`: broker, ingest, cursors, dead letters, disk, checkpoint, backup |
 | `hub.py` | the parts together; `__main__.py` the command line (`make hub`) |
+
+Running it for years (checkpoints and what they prove, ...): cloud/hub/README.md.
 """

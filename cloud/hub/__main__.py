@@ -5,7 +5,20 @@ run     [--data-dir .hub] [--bind 127.0.0.1] [--port 8883] [--pki .pki]
         command and result; Ctrl-C stops both. One hub per data folder (cloud/hub/lock.py): a
         second start, or a port another program holds, is refused in one line before any file
         is written.
-verify  [--data-dir .hub]          check the ledger's hash chain; exit 1 when it is broken
+verify  [--data-dir .hub] [--broker-port 8883 | --no-broker] [--pki .pki] [--public-key HEX]
+        check the ledger's hash chain and the signed checkpoints (the checkpoint file and the one
+        retained on the broker): exit 1 when the chain is broken or the ledger ends before, or
+        disagrees with, a checkpoint
+backup  DEST [--keep 7] [--data-dir .hub]
+        a verified copy of the ledger (SQLite's online backup API, safe while the hub runs) with its
+        checkpoints, in DEST/hub-<time>/; keeps the newest N generations
+restore BACKUP [--data-dir .hub]
+        a backup that verifies into a data directory holding no ledger; rebuilds the history
+status  [--json] [--data-dir .hub] [--broker-port 8883] [--pki .pki]
+        broker up, ingest stalled/lag, cursors behind, dead letters, disk free, last checkpoint,
+        last backup; exit 1 when something needs attention
+install [--state-dir /var/lib/cat-feeder] [--user cat-feeder] [--hub-args ARGS] [--web-args ARGS]
+        systemd units for the hub and the page (cloud/hub/service.py); `uninstall` removes them
 replay  --from T --to T --rules history[,replays] [--data-dir .hub]
         replay a window of the ledger to the chosen rules (never `feeds`), with `replay-name`
 """
@@ -14,13 +27,15 @@ import argparse
 import logging
 import os
 import signal
+import sqlite3
+import subprocess
 import sys
 import threading
 import time
 import uuid
 
+from cloud.hub import checkpoint, projection
 from cloud.hub import ledger as ledger_mod
-from cloud.hub import projection
 from cloud.hub.hub import HISTORY_FILE, LEDGER_FILE, Hub
 from cloud.hub.lock import DataDirLock, HubRunning
 from cloud.ports import PortInUse, check_free
@@ -51,7 +66,8 @@ def run(args):
     broker = None
     port = args.broker_port
     if port is None:
-        broker = Broker(pki, os.path.join(args.data_dir, "broker"), port=args.port, bind=args.bind)
+        broker = Broker(pki, os.path.join(args.data_dir, "broker"), port=args.port, bind=args.bind,
+                        persistence="sd-card")
         try:
             broker.start()
         except RuntimeError:
@@ -63,7 +79,7 @@ def run(args):
     try:
         hub = Hub(args.data_dir, pki, "127.0.0.1", port, lock=lock).start()
     except ledger_mod.CorruptLedger as error:
-        logging.error("hub: %s; move it aside (keep it: it is the history) and start again", error)
+        logging.error("hub: %s; %s", error, error.advice)
         if broker is not None:
             broker.stop()
         return 2
@@ -88,12 +104,116 @@ def verify(args):
         db = ledger_mod.connect(path, readonly=True)
         count, problems = ledger_mod.verify(db)
     except ledger_mod.CorruptLedger as error:
-        print("verify: %s" % error, file=sys.stderr)
+        print("verify: %s; %s" % (error, error.advice), file=sys.stderr)
         return 2
     for problem in problems:
         print("verify: " + problem)
     print("verify: %d events, hash chain %s" % (count, "BROKEN" if problems else "intact"))
-    return 1 if problems else 0
+    anchored = verify_checkpoints(args, db)
+    return 1 if problems or not anchored else 0
+
+
+def verify_checkpoints(args, db):
+    """The ledger against the checkpoint file and the broker's retained checkpoint; False on a problem."""
+    found = checkpoint.read_file(args.data_dir)
+    if not args.no_broker:
+        from tools.pki import Pki
+
+        try:
+            retained = checkpoint.fetch_retained(Pki(args.pki), args.broker_host, args.broker_port)
+        except (ConnectionError, OSError) as error:
+            print("verify: checkpoint on the broker: not checked (%s)" % error)
+        else:
+            if retained is None:
+                print("verify: checkpoint on the broker: none retained")
+            else:
+                found.append(("checkpoint on the broker", retained))
+    try:
+        public_key = checkpoint.load_public_key(args.data_dir, args.public_key)
+    except ValueError as error:
+        print("verify: public key: %s" % error)
+        return False
+    problems = checkpoint.check(db, found, public_key)
+    for problem in problems:
+        print("verify: " + problem)
+    print(
+        "verify: %d checkpoints checked, %s"
+        % (len(found), "DISAGREE" if problems else "the ledger reaches them all")
+    )
+    return not problems
+
+
+def backup(args):
+    from cloud.hub import backup as backup_mod
+
+    try:
+        path, events = backup_mod.take(args.data_dir, args.dest, args.keep)
+    except (backup_mod.BackupRefused, ledger_mod.CorruptLedger, OSError, sqlite3.Error) as error:
+        print("backup: failed: %s" % error, file=sys.stderr)
+        return 1
+    print(
+        "backup: %s holds %d events, verified with its checkpoint (newest %d kept)"
+        % (path, events, args.keep)
+    )
+    return 0
+
+
+def restore(args):
+    from cloud.hub import backup as backup_mod
+
+    try:
+        events, projected = backup_mod.restore(args.backup, args.data_dir)
+    except (backup_mod.BackupRefused, OSError) as error:
+        print("restore: refused: %s" % error, file=sys.stderr)
+        return 1
+    print(
+        "restore: %s holds the %d events of %s; history rebuilt (%d events projected); start the hub"
+        % (args.data_dir, events, args.backup, projected)
+    )
+    return 0
+
+
+def status(args):
+    import json
+
+    from cloud.hub import status as status_mod
+    from tools.pki import Pki
+
+    try:
+        report = status_mod.gather(args.data_dir, Pki(args.pki), args.broker_host, args.broker_port)
+    except ledger_mod.CorruptLedger as error:
+        print("status: %s" % error, file=sys.stderr)
+        return 2
+    print(json.dumps(report, sort_keys=True) if args.json else "\n".join(status_mod.lines(report)))
+    return 0 if report["ok"] else 1
+
+
+def install(args):
+    from cloud.hub import service
+
+    units = service.render(args.state_dir, args.user, args.hub_args, args.web_args)
+    try:
+        service.install(units, args.unit_dir, args.state_dir, args.user, systemctl=not args.no_systemctl)
+    except (OSError, subprocess.CalledProcessError) as error:
+        print("install: failed: %s" % error, file=sys.stderr)
+        return 1
+    print(
+        "install: %s in %s (data in %s, user %s)"
+        % (" and ".join(units), args.unit_dir, args.state_dir, args.user)
+    )
+    return 0
+
+
+def uninstall(args):
+    from cloud.hub import service
+
+    try:
+        removed = service.uninstall(args.unit_dir, systemctl=not args.no_systemctl)
+    except (OSError, subprocess.CalledProcessError) as error:
+        print("uninstall: failed: %s" % error, file=sys.stderr)
+        return 1
+    print("uninstall: removed %s; the data and the user stay" % (", ".join(removed) or "nothing"))
+    return 0
 
 
 def _progress(read, delivered):
@@ -150,10 +270,40 @@ def hydrate(args):
     return 0
 
 
+def add_service_arguments(commands):
+    from cloud.hub import service
+
+    for name in ("install", "uninstall"):
+        command = commands.add_parser(name)
+        command.add_argument("--unit-dir", default=service.DEFAULT_UNIT_DIR)
+        command.add_argument(
+            "--no-systemctl", action="store_true", help="only write or remove the unit files"
+        )
+    install_command = commands.choices["install"]
+    install_command.add_argument("--state-dir", default=service.DEFAULT_STATE_DIR, help="data and PKI")
+    install_command.add_argument("--user", default=service.DEFAULT_USER, help="the dedicated system user")
+    install_command.add_argument("--hub-args", default="", help="more `cloud.hub run` arguments")
+    install_command.add_argument("--web-args", default="", help="more `web` arguments")
+
+
+def add_broker_arguments(command):
+    command.add_argument("--broker-host", default="127.0.0.1")
+    command.add_argument("--broker-port", type=int, default=8883, help="the broker the hub uses")
+    command.add_argument("--pki", default=".pki", help="the hub's certificate and key for the broker")
+
+
+def add_verify_arguments(command):
+    add_broker_arguments(command)
+    command.add_argument("--no-broker", action="store_true", help="check against the checkpoint file only")
+    command.add_argument(
+        "--public-key", help="the checkpoint key's public half (hex), from a copy kept elsewhere"
+    )
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m cloud.hub", description="the self-hosted hub")
     commands = parser.add_subparsers(dest="command", required=True)
-    for name in ("run", "verify", "replay", "hydrate"):
+    for name in ("run", "verify", "replay", "hydrate", "backup", "restore", "status"):
         command = commands.add_parser(name)
         command.add_argument("--data-dir", default=DEFAULT_DATA_DIR)
     commands.choices["replay"].add_argument("--from", required=True)
@@ -162,6 +312,13 @@ def main(argv=None):
     commands.choices["replay"].add_argument("--name")
     commands.choices["hydrate"].add_argument("--out", required=True)
     commands.choices["hydrate"].add_argument("--to")
+    add_verify_arguments(commands.choices["verify"])
+    add_service_arguments(commands)
+    add_broker_arguments(commands.choices["status"])
+    commands.choices["status"].add_argument("--json", action="store_true", help="one JSON object")
+    commands.choices["backup"].add_argument("dest", help="the directory holding the generations")
+    commands.choices["backup"].add_argument("--keep", type=int, default=7, help="generations kept")
+    commands.choices["restore"].add_argument("backup", help="one generation: DEST/hub-<time>")
     commands.choices["run"].add_argument("--bind", default="127.0.0.1", help="mosquitto's listen address")
     commands.choices["run"].add_argument("--port", type=int, default=8883, help="mosquitto's port")
     commands.choices["run"].add_argument("--pki", default=".pki")
@@ -177,7 +334,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s.%(msecs)03d %(message)s", datefmt="%H:%M:%S")
     logging.Formatter.converter = time.gmtime
-    return {"run": run, "verify": verify, "replay": replay, "hydrate": hydrate}[args.command](args)
+    commands_run = {"run": run, "verify": verify, "replay": replay, "hydrate": hydrate}
+    commands_run.update(backup=backup, restore=restore, status=status, install=install, uninstall=uninstall)
+    return commands_run[args.command](args)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,10 @@
 Each rule of cloud/topology.py gets a thread and a cursor (the last ledger seq it has handled, kept
 in the ledger file). The thread reads events after its cursor in ledger order, and for each one its
 pattern matches, calls every target; then it moves the cursor. The cursor is saved after the
-targets ran, so a hub killed in between delivers that event again on restart: at least once, as
-EventBridge. A failing target is retried with exponential backoff up to the target's
+targets ran, once per batch read (one write instead of one per event: an SD card's wear), so a hub
+killed in between delivers that batch again on restart: at least once, as EventBridge. A rule may
+run each batch inside a transaction of its target's store (`around_batch`: the history projection),
+for the same reason. A failing target is retried with exponential backoff up to the target's
 `retry.max_attempts` and `retry.max_event_age_s`, then the event goes to the dead-letter table and
 the rule moves on.
 
@@ -12,6 +14,7 @@ Targets: a function is the handler module of cloud/handlers called in-process wi
 Lambda-shaped, JSON-decoded copy); a queue is a row in `queue_messages`.
 """
 
+import contextlib
 import json
 import logging
 import threading
@@ -123,11 +126,24 @@ def _log_delivery(rule, call, event, answer):
         )
 
 
+@contextlib.contextmanager
+def transaction(db):
+    """One transaction on an autocommit connection (isolation_level=None) for a delivery batch."""
+    db.execute("BEGIN")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
 class Deliverer(threading.Thread):
     """One rule's delivery loop, woken by `appended` after each ledger commit."""
 
-    def __init__(self, ledger_path, rule, appended, stopping):
+    def __init__(self, ledger_path, rule, appended, stopping, around_batch=contextlib.nullcontext):
         super().__init__(name="rule-" + rule.name, daemon=True)
+        self.around_batch = around_batch
         self.rule = rule
         self.appended = appended
         self.stopping = stopping
@@ -143,13 +159,13 @@ class Deliverer(threading.Thread):
                 with self.appended:
                     self.appended.wait(0.2)
                 continue
-            for seq, event in batch:
-                if self.stopping.is_set():
-                    break
-                self.cursor = seq
-                if self.rule.matches(event):
-                    deliver(self.rule, event, self.db)
-                    self.save_cursor()
+            with self.around_batch():
+                for seq, event in batch:
+                    if self.stopping.is_set():
+                        break
+                    if self.rule.matches(event):
+                        deliver(self.rule, event, self.db)
+                    self.cursor = seq
             self.save_cursor()
         self.db.close()
 

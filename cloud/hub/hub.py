@@ -6,16 +6,19 @@ IoT Core's rules play on AWS), next to a mosquitto it does not own.
 One hub per data_dir: start() takes its lock (cloud/hub/lock.py) before opening the ledger, unless
 the caller passes the one it already holds (`lock=`), and stop() releases it.
 
-Files in data_dir: `hub.lock`, `ledger.sqlite3` (events, cursors, dead letters, queues, rejected inputs) and
-`history.sqlite3` (the projection the `history` rule's projector writes).
+Files in data_dir: `hub.lock`, `ledger.sqlite3` (events, cursors, dead letters, queues, rejected inputs),
+`history.sqlite3` (the projection the `history` rule's projector writes), and the signed checkpoints
+with their key (`checkpoints.jsonl`, `checkpoint.key`, `checkpoint.pub`; cloud/hub/checkpoint.py).
 """
 
+import contextlib
 import logging
 import os
 import threading
 
-from cloud.hub import delivery, projection
+from cloud.hub import checkpoint, delivery, health, projection
 from cloud.hub.events import LedgerEvents
+from cloud.hub.hydrate import HISTORY_RULE
 from cloud.hub.ingest import Ingest, mqtt_client
 from cloud.hub.ledger import Ledger
 from cloud.hub.lock import DataDirLock
@@ -29,7 +32,16 @@ CONNECT_WAIT_S = 5
 
 
 class Hub:
-    def __init__(self, data_dir, pki, broker_host, broker_port, topology=TOPOLOGY, lock=None):
+    def __init__(
+        self,
+        data_dir,
+        pki,
+        broker_host,
+        broker_port,
+        topology=TOPOLOGY,
+        checkpoint_interval_s=checkpoint.INTERVAL_S,
+        lock=None,
+    ):
         os.makedirs(data_dir, exist_ok=True)
         self.data_dir = data_dir
         self.lock = lock
@@ -41,6 +53,7 @@ class Hub:
         self.appended = threading.Condition()
         self.stopping = threading.Event()
         self.runtime = None
+        self.checkpoint_interval_s = checkpoint_interval_s
 
     def start(self):
         self.lock = self.lock or DataDirLock(self.data_dir).acquire()
@@ -61,16 +74,46 @@ class Hub:
             store=self.store,
         )
         self.deliverers = [
-            delivery.Deliverer(self.ledger_path, rule, self.appended, self.stopping)
+            delivery.Deliverer(self.ledger_path, rule, self.appended, self.stopping, self._around_batch(rule))
             for rule in delivery.rules(self.topology)
         ]
         for deliverer in self.deliverers:
             deliverer.start()
         self.ingest = Ingest(self.ledger, self.events, self.pki, self.host, self.port, self.notify)
+        self._start_reports()  # the start checkpoint signs the ledger as found, before ingest adds to it
         self.ingest.start()
         if not self.ingest.subscribed.wait(CONNECT_WAIT_S):
             log.warning("hub: not subscribed yet; the broker will queue for the hub once it is")
         return self
+
+    def _start_reports(self):
+        """Checkpoints and health, retained on the broker by a client of their own (ingest's session
+        stays a pure subscriber)."""
+        self.reports_client = mqtt_client(self.pki, "hub", "cat-feeder-hub-reports")
+        self.checkpointer = checkpoint.Checkpointer(
+            self.data_dir, self.ledger_path, self.reports_client, self.stopping, self.checkpoint_interval_s
+        )
+        self.health = health.HealthReporter(self.ingest, self.reports_client, self.stopping)
+        self.reports_client.on_connect = lambda *args: (
+            self.checkpointer.publish_latest(),
+            self.health.publish(),
+        )
+        self.checkpointer.start()
+        self.health.start()
+        self.reports_client.connect_async(self.host, self.port, keepalive=30)
+        self.reports_client.loop_start()
+
+    def _stop_reports(self):
+        self.health.stop()
+        self.checkpointer.stop()
+        self.reports_client.disconnect()
+        self.reports_client.loop_stop()
+
+    def _around_batch(self, rule):
+        """The history rule projects a delivery batch in one transaction of the history file."""
+        if rule.name == HISTORY_RULE:
+            return lambda: delivery.transaction(self.store.db)
+        return contextlib.nullcontext
 
     def delivered(self):
         """True when every rule's cursor has reached the end of the ledger."""
@@ -89,6 +132,7 @@ class Hub:
         self.notify()
         for deliverer in self.deliverers:
             deliverer.join(15)
+        self._stop_reports()
         self.publisher.disconnect()
         self.publisher.loop_stop()
         self.runtime.close()

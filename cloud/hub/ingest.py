@@ -9,12 +9,18 @@ Messages are committed in groups: the writer takes whatever arrives within LINGE
 to BATCH) and commits it in one transaction, one fsync, before acknowledging all of it.
 
 Bad input (not JSON, not an object, oversized, invalid fields) is logged with the reason and kept in
-the `rejected` table; it never stops the hub.
+the `rejected` table (in the same commit); it never stops the hub.
+
+A commit that fails (the disk full, an I/O error) is retried every RETRY_S with nothing acknowledged:
+the broker keeps the messages (QoS 1, not acknowledged; it stops sending once its in-flight window is
+full). One log line when it starts, `stalled` holds the reason meanwhile (the health flag), one line
+when a commit succeeds again and ingest resumes on its own.
 """
 
 import json
 import logging
 import queue
+import sqlite3
 import ssl
 import threading
 import time
@@ -28,6 +34,7 @@ log = logging.getLogger("hub")
 BATCH = 512
 # Group commit: after the first message, wait this long for more to share its fsync.
 LINGER_S = 0.002
+RETRY_S = 1.0
 MAX_PAYLOAD = 4096
 CLIENT_ID = "cat-feeder-hub"
 # The button topic rule's SELECT: these payload fields, and `thing` from the topic (never the payload's).
@@ -67,6 +74,9 @@ class Ingest:
         self.host, self.port = host, port
         self.writer = threading.Thread(target=self._write_loop, name="ingest", daemon=True)
         self.stopping = False
+        self.stalled = None  # why the ledger refuses writes, while it does
+        self.committing_since = None  # time.monotonic() when the commit under way began
+        self.rejected = []
 
     def start(self):
         self.writer.start()
@@ -115,21 +125,52 @@ class Ingest:
             if self.stopping:
                 return
 
+    def lag_s(self):
+        """How long the commit under way has been waiting (0 when idle): grows while the disk is full."""
+        since = self.committing_since
+        return 0.0 if since is None else time.monotonic() - since
+
     def commit(self, batch):
+        self.committing_since = time.monotonic()
+        try:
+            self._commit(batch)
+        finally:
+            self.committing_since = None
+
+    def _commit(self, batch):
         for message in batch:
             self.handle(message.topic, message.payload)
-        pending = self.events.take()
-        while True:
-            try:
-                self.ledger.append_batch(pending)
-                break
-            except Exception as error:  # disk full, I/O error: nothing is acknowledged until it is written
-                log.error("ledger commit failed (%s); retrying in 1 s, nothing acknowledged", error)
-                time.sleep(1)
+        events, rejected = self.events.take(), self.rejected
+        self.rejected = []
+        if not self._append_until_written(events, rejected):
+            return  # stopping: not acknowledged, the broker redelivers to the next start
         for message in batch:
             if message.qos:
                 self.client.ack(message.mid, message.qos)
         self.on_commit()
+
+    def _append_until_written(self, events, rejected):
+        """True once written; False when the hub stops first. Nothing is acknowledged meanwhile."""
+        while True:
+            try:
+                self.ledger.append_batch(events, rejected)
+            except (sqlite3.Error, OSError) as error:
+                if self.stalled is None:
+                    self.stalled = str(error)
+                    log.error(
+                        "hub: the ledger refuses writes (%s): ingest stopped acknowledging, the broker keeps"
+                        " the messages; retrying every %.0f s",
+                        error,
+                        RETRY_S,
+                    )
+                if self.stopping:
+                    return False
+                time.sleep(RETRY_S)
+                continue
+            if self.stalled is not None:
+                log.warning("hub: the ledger accepts writes again; ingest resumed")
+                self.stalled = None
+            return True
 
     def handle(self, topic, payload):
         """Run the topic's handler; its PutEvents collects events for the next commit."""
@@ -149,7 +190,7 @@ class Ingest:
             answer = {"status": "rejected", "reason": "%s: %s" % (type(error).__name__, error)}
         if answer.get("status") == "rejected":
             log.error("rejected message on %s: %s (kept in the rejected table)", topic, answer["reason"])
-            self.ledger.record_rejected(topic, bytes(payload), answer["reason"])
+            self.rejected.append((topic, bytes(payload), answer["reason"]))
         elif topic == STATES_TOPIC:
             _log_state(message)
         else:

@@ -5,13 +5,19 @@
   (one transaction per batch) so many events share one fsync.
 - Triggers refuse UPDATE and DELETE on `events`: the table only grows.
 - Hash chain: each row stores sha256(previous hash | seq | event id | recorded_at | body). `verify`
-  recomputes it, so an edited, deleted or reordered row is reported even when someone dropped the
-  triggers or edited the file by hand.
+  recomputes it, so an edited or reordered row, or a row deleted before the newest one, is reported
+  even when someone dropped the triggers or edited the file by hand. The chain alone cannot see the
+  newest rows deleted (what remains still chains): the signed checkpoints of checkpoint.py anchor
+  the ledger's length and head outside this file.
 - Duplicates: an event carries a dedup key (the press id, or thing + result seq, ...); a second
   event with the same key is not appended, so a producer's redelivery (QoS 1, a hub restart before
   its PUBACK) is in the ledger exactly once.
 - Beside the chain, in the same file: per-rule delivery cursors, the dead-letter table, the local
-  queue targets, replays run and inputs that were not events (`rejected`). These are bookkeeping, not history.
+  queue targets, replays run, inputs that were not events (`rejected`) and backups taken. These are
+  bookkeeping, not history.
+- Schema version: `PRAGMA user_version` (the first ledgers, schema 1, left it 0). A newer hub
+  migrates the bookkeeping tables in one transaction (MIGRATIONS; never the events); a hub older
+  than the ledger refuses it (NewerLedger) and leaves it unchanged.
 """
 
 import hashlib
@@ -53,10 +59,69 @@ CREATE TABLE IF NOT EXISTS rejected (
     id INTEGER PRIMARY KEY, topic TEXT NOT NULL, payload BLOB NOT NULL, reason TEXT NOT NULL, at REAL NOT NULL
 );
 """
+# Schema N+1 from N: bookkeeping tables only; the events table and its rows are never rewritten.
+MIGRATIONS = {
+    2: """
+CREATE TABLE backups (
+    id INTEGER PRIMARY KEY, path TEXT NOT NULL, length INTEGER NOT NULL, head TEXT NOT NULL, at REAL NOT NULL
+);
+""",
+}
+SCHEMA_VERSION = max(MIGRATIONS)
 
 
 class CorruptLedger(RuntimeError):
     """The ledger file cannot be opened as a ledger (not SQLite, damaged, or a foreign schema)."""
+
+    advice = "move it aside (keep it: it is the history) and start again"
+
+
+class NewerLedger(CorruptLedger):
+    """The ledger was written by a newer hub: this one does not know its bookkeeping tables."""
+
+    advice = "run the hub release that wrote it (this one left the file unchanged)"
+
+
+def schema_version(db):
+    (version,) = db.execute("PRAGMA user_version").fetchone()
+    if version == 0 and db.execute("SELECT 1 FROM sqlite_master WHERE name = 'events'").fetchone():
+        return 1  # schema 1 did not record its version
+    return version
+
+
+def _refuse_newer(db, path):
+    version = schema_version(db)
+    if version > SCHEMA_VERSION:
+        raise NewerLedger(
+            "%s: ledger schema %d is newer than this hub's %d" % (path, version, SCHEMA_VERSION)
+        )
+    return version
+
+
+def _statements(script):
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            yield statement
+            statement = ""
+
+
+def _create_or_migrate(db, path):
+    """A new file gets the whole schema, an older one its missing migrations: one transaction either way."""
+    db.execute("BEGIN IMMEDIATE")  # two connections opening the file at once migrate it once
+    try:
+        version = _refuse_newer(db, path)
+        if version < SCHEMA_VERSION:
+            steps = [SCHEMA] if version == 0 else []
+            steps += [MIGRATIONS[step] for step in range(max(version, 1) + 1, SCHEMA_VERSION + 1)]
+            for statement in _statements("".join(steps)):
+                db.execute(statement)
+            db.execute("PRAGMA user_version = %d" % SCHEMA_VERSION)
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
 
 
 def row_hash(previous, seq, event_id, recorded_at, body):
@@ -77,9 +142,15 @@ def connect(path, synchronous="FULL", readonly=False):
             )
         else:
             db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        try:
+            _refuse_newer(db, path)  # before WAL mode or a migration touch the file
+        except NewerLedger:
+            db.close()
+            raise
+        if not readonly:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=%s" % synchronous)
-            db.executescript(SCHEMA)
+            _create_or_migrate(db, path)
         db.execute(
             "SELECT seq, id, dedup_key, time, source, detail_type, recorded_at, body, hash"
             " FROM events LIMIT 0"
@@ -107,8 +178,9 @@ class Ledger:
         row = self.db.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
         return row if row else (0, GENESIS)
 
-    def append_batch(self, events_with_keys):
-        """Append [(event, dedup_key)] in one transaction; returns the seqs written (None for a duplicate)."""
+    def append_batch(self, events_with_keys, rejected=()):
+        """Append [(event, dedup_key)] and the rejected inputs [(topic, payload, reason)] in one
+        transaction; returns the seqs written (None for a duplicate)."""
         written = []
         self.db.execute("BEGIN IMMEDIATE")
         try:
@@ -141,17 +213,17 @@ class Ledger:
                 )
                 previous = digest
                 written.append(seq)
+            for topic, payload, reason in rejected:
+                self.db.execute(
+                    "INSERT INTO rejected (topic, payload, reason, at) VALUES (?, ?, ?, ?)",
+                    (topic, payload, reason, self.clock()),
+                )
             self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:  # SQLITE_FULL has rolled it back already
+                self.db.execute("ROLLBACK")
             raise
         return written
-
-    def record_rejected(self, topic, payload, reason):
-        self.db.execute(
-            "INSERT INTO rejected (topic, payload, reason, at) VALUES (?, ?, ?, ?)",
-            (topic, payload, reason, self.clock()),
-        )
 
 
 def read(db, after=0, limit=None, recorded_until=None, recorded_from=None):

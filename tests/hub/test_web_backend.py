@@ -6,10 +6,12 @@ row carries the last status and telemetry; the health check reads the ledger's c
 import argparse
 
 from cloud.handlers.projector import project
+from cloud.hub import checkpoint
 from cloud.hub import ledger as ledger_mod
 from cloud.hub.hub import HISTORY_FILE, LEDGER_FILE
 from cloud.hub.projection import SqliteStore
 from cloud.topology import COMMAND_TTL_S
+from tests.hub.hubdata import press_event
 from web.backend import Backend, BackendError
 
 NOW = 1_796_000_000  # 2026-12-01 ... UTC
@@ -158,6 +160,7 @@ def test_health_reads_the_ledger_chain_and_a_missing_history_is_a_clear_error(tm
     try:
         health = backend.health()
         assert health["verify"] == {"ok": True, "events": 0, "problems": []} and health["gaps"] == {}
+        assert health["checkpoint"] is None  # none taken yet
     finally:
         backend.close()
     args = argparse.Namespace(aws=False, data_dir=str(tmp_path / "nowhere"), thing="cat-feeder", table="")
@@ -167,3 +170,20 @@ def test_health_reads_the_ledger_chain_and_a_missing_history_is_a_clear_error(tm
         assert "no hub history" in str(refused) and "make hub" in str(refused)
     else:
         raise AssertionError("a missing hub history was accepted")
+
+
+def test_health_shows_the_last_checkpoint_and_whether_the_ledger_reaches_it(tmp_path):
+    ledger = ledger_mod.Ledger(str(tmp_path / LEDGER_FILE))
+    ledger.append_batch([(press_event(n), None) for n in range(3)])
+    key = checkpoint.load_or_create_key(str(tmp_path))
+    checkpoint.append(str(tmp_path), checkpoint.sign(key, *checkpoint.ledger_head(ledger.db), NOW))
+    ledger.close()
+    backend = backend_on(tmp_path, [])
+    try:
+        assert backend.health()["checkpoint"] == {"length": 3, "at": NOW, "ok": True, "problems": []}
+        checkpoint.append(str(tmp_path), checkpoint.sign(key, 5, "f" * 64, NOW + 60))  # events lost since
+        anchor = backend.health()["checkpoint"]
+        assert anchor["length"] == 5 and not anchor["ok"]
+        assert "the ledger ends at seq 3" in anchor["problems"][0]
+    finally:
+        backend.close()

@@ -39,11 +39,12 @@ def test_replaying_ten_thousand_events_moves_no_servo(pki, broker, tmp_path, cap
     try:
         device.wait_for("app: up", 20)
         boot_writes = len(device.trace())  # a firmware may park its servos at boot
+        until = time.time()  # the device's retained `online`, ingested once the hub starts, comes after
         hub = Hub(str(data_dir), pki, "127.0.0.1", broker.port).start()
         try:
             with pytest.raises(ReplayRefused):
-                replay(hub.ledger_path, "with-feeds", 0, time.time(), ["history", "feeds"])
-            read, delivered = replay(hub.ledger_path, "everything", 0, time.time(), ["history", "replays"])
+                replay(hub.ledger_path, "with-feeds", 0, until, ["history", "feeds"])
+            read, delivered = replay(hub.ledger_path, "everything", 0, until, ["history", "replays"])
             time.sleep(1.0)  # what a command would need to reach the device and start a servo
         finally:
             hub.stop()

@@ -184,6 +184,10 @@ def test_telemetry_caps_week_and_health(stack, browser):
     health = wait_text(browser, "health-verify", lambda e: e.text.startswith("Hash chain intact"), "verify")
     assert health.get_attribute("data-ok") == "true" and health.text.endswith(" events verified.")
     assert "cat-feeder: none" in browser.find_element(By.ID, "health-gaps").text
+    checkpoint = browser.find_element(By.ID, "health-checkpoint")
+    assert checkpoint.text.startswith("Last signed checkpoint: ") and checkpoint.text.endswith(
+        "; the ledger still holds them all."), checkpoint.text
+    assert checkpoint.get_attribute("data-ok") == "true"
     # The week: today's row holds the two portions of each bowl; the legend names both bowls.
     wait_text(browser, "week", lambda e: e.is_displayed(), "the week's bars")
     today = browser.find_elements(By.CSS_SELECTOR, "#week .week-row")[-1]

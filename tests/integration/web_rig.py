@@ -84,7 +84,9 @@ class Stack(contextlib.ExitStack):
         try:
             self.broker = Broker(self.pki, os.path.join(self.workdir, "broker")).start()
             self.callback(self.broker.stop)
-            self.hub = Hub(os.path.join(self.workdir, "hub"), self.pki, "127.0.0.1", self.broker.port).start()
+            # Checkpoints every second (3 min on a real hub), so the page's ledger panel shows one.
+            self.hub = Hub(os.path.join(self.workdir, "hub"), self.pki, "127.0.0.1", self.broker.port,
+                           checkpoint_interval_s=1).start()
             self.callback(self.hub.stop)
             sections = {"telemetry_interval_s": 10, "sim": {"servo_wait": self.servo_wait}}
             if self.feeding:

@@ -296,6 +296,12 @@ async function refreshHealth() {
       : v.ok ? `Hash chain intact: ${plural(v.events, "event")} verified.`
         : `Hash chain BROKEN: ${v.problems.join("; ")}`;
     $("health-verify").dataset.ok = v === null ? "" : String(v.ok);
+    // The hub's last signed checkpoint (cloud/hub/README.md): proof of how long the ledger was then.
+    const c = h.checkpoint;
+    $("health-checkpoint").textContent = !c ? ""
+      : c.ok ? `Last signed checkpoint: ${plural(c.length, "event")}, ${when(c.at)}; the ledger still holds them all.`
+        : `The ledger does not match its last signed checkpoint: ${c.problems.join("; ")}`;
+    $("health-checkpoint").dataset.ok = c ? String(c.ok) : "";
     const gaps = Object.entries(h.gaps).map(([thing, g]) => `${thing}: ${g}`).join("; ");
     $("health-gaps").textContent = `Device answers missing from the ledger (by sequence number): ${gaps || "no device yet"}.`;
   } catch (failure) {

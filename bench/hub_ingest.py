@@ -1,0 +1,148 @@
+"""Ingest over MQTT end to end with the hub's mosquitto settings: presses per second, and bytes
+written to disk per press (what wears an SD card).
+
+    .venv/bin/python bench/hub_ingest.py [--presses 20000] [--persistence sd-card|every-change]
+                                                                (make bench runs it with the defaults)
+
+mosquitto as `python -m cloud.hub run` starts it (persistence="sd-card", tools/broker.py) and the
+hub in its own process (`python -m cloud.hub run --broker-port`); one publisher sends PRESSES
+presses at QoS 1 as fast as paho lets it (1,000 in flight). Timed from the first publish until every
+press is committed in the ledger; bytes counted until every rule has delivered them too (the
+`feeds` rule answers each press, an hour old, `expired` without publishing; `history` projects each).
+
+Bytes written: `write_bytes` of /proc/PID/io for the hub and for mosquitto, the bytes each process
+sent (dirtied) towards the block device: the ledger's WAL and its checkpoints into the main file,
+the history projection, the cursors, the checkpoint file, mosquitto's saves. `wchar` (bytes passed
+to write calls) is printed beside it. The data directory lives under build/ (a real file system,
+not a tmpfs, where write_bytes would be 0).
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from cloud.hub.ingest import mqtt_client  # noqa: E402
+from tools.broker import PERSISTENCE, Broker  # noqa: E402
+from tools.pki import Pki  # noqa: E402
+
+PRESSES = 20000
+BUTTON = "cat-feeder/cat-feeder/button"
+WORKDIR = os.path.join(ROOT, "build", "bench-hub-ingest")
+
+
+def io_counters(pid):
+    with open("/proc/%d/io" % pid) as f:
+        fields = dict(line.split(": ") for line in f.read().splitlines())
+    return int(fields["write_bytes"]), int(fields["wchar"])
+
+
+def count(db, sql):
+    try:
+        return db.execute(sql).fetchone()[0] or 0
+    except sqlite3.OperationalError:  # the hub has not created the table yet
+        return 0
+
+
+def wait(predicate, timeout_s, what):
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise SystemExit("bench: %s not within %.0f s" % (what, timeout_s))
+        time.sleep(0.01)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--presses", type=int, default=PRESSES)
+    parser.add_argument("--persistence", default="sd-card", choices=sorted(PERSISTENCE))
+    args = parser.parse_args()
+    presses = args.presses
+    shutil.rmtree(WORKDIR, ignore_errors=True)
+    pki = Pki(os.path.join(WORKDIR, "pki")).ensure()
+    data_dir = os.path.join(WORKDIR, "hub")
+    broker = Broker(pki, os.path.join(data_dir, "broker"), persistence=args.persistence).start()
+    log = open(os.path.join(WORKDIR, "hub.log"), "w")
+    hub = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cloud.hub",
+            "run",
+            "--broker-port",
+            str(broker.port),
+            "--data-dir",
+            data_dir,
+            "--pki",
+            pki.dir,
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait(lambda: "subscribed to" in open(log.name).read(), 30, "the hub's subscription")
+        ledger = sqlite3.connect(os.path.join(data_dir, "ledger.sqlite3"))
+        publisher = mqtt_client(pki, "device", "bench-hub-ingest")
+        publisher.max_inflight_messages_set(1000)
+        publisher.max_queued_messages_set(0)
+        publisher.connect("127.0.0.1", broker.port)
+        publisher.loop_start()
+        at = int(time.time()) - 3600  # an hour old: the feeder answers "expired", nothing to publish
+        payloads = [json.dumps({"v": 1, "event": "SINGLE", "at": at, "seq": seq}) for seq in range(presses)]
+        hub_before, broker_before = io_counters(hub.pid), io_counters(broker.proc.pid)
+        size_before = os.path.getsize(os.path.join(data_dir, "ledger.sqlite3"))
+        start = time.monotonic()
+        sender = threading.Thread(target=lambda: [publisher.publish(BUTTON, p, 1) for p in payloads])
+        sender.start()
+        wait(
+            lambda: count(ledger, "SELECT MAX(seq) FROM events") >= presses, 300, "every press in the ledger"
+        )
+        elapsed = time.monotonic() - start
+        sender.join()
+        wait(lambda: count(ledger, "SELECT MIN(seq) FROM cursors") >= presses, 300, "every rule's delivery")
+        hub_after, broker_after = io_counters(hub.pid), io_counters(broker.proc.pid)
+        publisher.loop_stop()
+        publisher.disconnect()
+        ledger.close()
+    finally:
+        hub.send_signal(signal.SIGTERM)
+        hub.wait(30)
+        broker.stop()
+        log.close()
+    hub_w, hub_c = (after - before for after, before in zip(hub_after, hub_before, strict=True))
+    broker_w, broker_c = (after - before for after, before in zip(broker_after, broker_before, strict=True))
+    print(
+        "command: .venv/bin/python bench/hub_ingest.py --presses %d --persistence %s"
+        % (presses, args.persistence)
+    )
+    print(
+        "ingest over MQTT end to end (mosquitto persistence %s, hub in its own process):"
+        " %d presses in %.2f s = %.0f presses/s" % (args.persistence, presses, elapsed, presses / elapsed)
+    )
+    print(
+        "written per press: %.0f bytes to disk (hub %.0f + mosquitto %.0f; write_bytes), %.0f bytes in"
+        " write calls (hub %.0f + mosquitto %.0f; wchar); ledger file +%.0f bytes per press"
+        % (
+            (hub_w + broker_w) / presses,
+            hub_w / presses,
+            broker_w / presses,
+            (hub_c + broker_c) / presses,
+            hub_c / presses,
+            broker_c / presses,
+            (os.path.getsize(os.path.join(data_dir, "ledger.sqlite3")) - size_before) / presses,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
