@@ -257,8 +257,8 @@ class Demo:
         if again["status"] != "duplicate" or len(self.device.trace()) != trace_after:
             raise DemoFailed("the command redelivered after the outage must be a duplicate, got %r" % again)
         say("  -> the broker sent the command again; the feeder knew it and did not feed twice")
-        mechanism("duplicate, no servo moved: the device acknowledges a command (PUBACK) after the dispense, and "
-                  "the broker went down before that")
+        mechanism("duplicate, no servo moved: the device acknowledges a command (PUBACK) after the dispense, "
+                  "and the broker went down before that")
         self.wait_projected()
 
     # 5. History
