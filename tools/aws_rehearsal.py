@@ -18,8 +18,6 @@ The two stand-ins (the only parts that cannot exist here):
   and QoS, published to mosquitto with the cloud-publisher certificate.
 """
 
-import contextlib
-import io
 import json
 import os
 import sys
@@ -99,9 +97,12 @@ class Demo:
         say("cloud observer (cloud-observer certificate) watches %s" % STATES_TOPIC)
         publisher = MqttClient(self.pki, broker.port, "publisher")
         self.stack.callback(publisher.close)
-        # The feeder looks its client up at call time, so the stand-in goes in without touching its code.
-        self.stack.callback(setattr, feeder, "iot_data_client", feeder.iot_data_client)
-        feeder.iot_data_client = lambda: LocalIotData(publisher)
+        # The feeder takes its client in its Context, as the hub's runtime gives it the hub's.
+        self.feeder = feeder.Context(
+            LocalIotData(publisher),
+            local_environment(TOPOLOGY, ["feeder"]),
+            log=lambda line: say("  feeder log| " + line),
+        )
         say("feeder's iot-data client -> mosquitto as cloud-publisher (AWS IoT Core cannot exist here)")
 
     # 2. The bus
@@ -159,14 +160,14 @@ class Demo:
     # 3. Presses
     def press_all(self):
         step("3. Three presses: button handler -> bus -> rule feeds -> feeder handler -> device, as observed")
-        env = local_environment(TOPOLOGY, ("button", "feeder"))
-        os.environ.update(env)
+        env = local_environment(TOPOLOGY, ["button"])
+        presses = button.Context(self.events, env)
         self.feeds = {}
         for seq, click in enumerate(PRESSES, start=1):
             say()
             press = {"v": 1, "event": click, "at": int(time.time()), "seq": seq, "thing": THING}
             say("press %s: button message %s" % (click, json.dumps(press)))
-            put = button.handler(press)
+            put = button.handle(press, presses)
             say("  button handler -> PutEvents on %s: press_id %s" % (env["EVENT_BUS_NAME"], put["press_id"]))
             (event,) = self.drain("feeds", 1)
             if event["detail"]["press_id"] != put["press_id"]:
@@ -198,11 +199,7 @@ class Demo:
         return result
 
     def call_feeder(self, event):
-        log = io.StringIO()
-        with contextlib.redirect_stdout(log):
-            answer = feeder.handler(json.loads(json.dumps(event)))
-        for line in log.getvalue().splitlines():
-            say("  feeder log| " + line)
+        answer = feeder.handle(json.loads(json.dumps(event)), self.feeder)
         say("  feeder handler -> %s" % json.dumps(answer))
         return answer
 

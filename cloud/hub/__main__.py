@@ -109,11 +109,16 @@ def replay(args):
     name = args.name or "replay-%s-%s" % (time.strftime("%Y%m%dT%H%M%S", time.gmtime()), uuid.uuid4().hex[:8])
     rules = [rule.strip() for rule in args.rules.split(",") if rule.strip()]
     store = projection.SqliteStore(os.path.join(args.data_dir, HISTORY_FILE))
-    runtime = Runtime(store=store)
     try:
         start, end = parse_time(getattr(args, "from")).timestamp(), parse_time(args.to).timestamp()
         read, delivered = run_replay(
-            os.path.join(args.data_dir, LEDGER_FILE), name, start, end, rules, progress=_progress
+            os.path.join(args.data_dir, LEDGER_FILE),
+            name,
+            start,
+            end,
+            rules,
+            progress=_progress,
+            runtime=Runtime(store=store),
         )
     except ReplayRefused as error:
         print("replay: refused: %s" % error, file=sys.stderr)
@@ -122,7 +127,6 @@ def replay(args):
         print("replay %s: cancelled" % name, file=sys.stderr)
         return 130
     finally:
-        runtime.close()
         store.close()
     print(
         "replay %s: COMPLETED, %d events read, %d delivered to %s" % (name, read, delivered, ", ".join(rules))

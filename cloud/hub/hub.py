@@ -55,18 +55,17 @@ class Hub:
             log.warning("hub: the broker is not reachable yet; feeds are retried until it is")
         self.events = LedgerEvents()
         self.runtime = Runtime(
-            self.topology,
-            iot_data_client=LocalIotData(self.publisher),
-            events_client=self.events,
-            store=self.store,
+            self.topology, iot_data=LocalIotData(self.publisher), events=self.events, store=self.store
         )
         self.deliverers = [
             delivery.Deliverer(self.ledger_path, rule, self.appended, self.stopping)
-            for rule in delivery.rules(self.topology)
+            for rule in delivery.rules(self.topology, self.runtime)
         ]
         for deliverer in self.deliverers:
             deliverer.start()
-        self.ingest = Ingest(self.ledger, self.events, self.pki, self.host, self.port, self.notify)
+        self.ingest = Ingest(
+            self.ledger, self.events, self.runtime, self.pki, self.host, self.port, self.notify
+        )
         self.ingest.start()
         if not self.ingest.subscribed.wait(CONNECT_WAIT_S):
             log.warning("hub: not subscribed yet; the broker will queue for the hub once it is")
@@ -91,7 +90,6 @@ class Hub:
             deliverer.join(15)
         self.publisher.disconnect()
         self.publisher.loop_stop()
-        self.runtime.close()
         self.runtime = None
         self.ledger.close()
         self.store.close()

@@ -177,7 +177,7 @@ def test_destroy_names_the_hydrated_tables_it_leaves(deployed, fake_time, aws, t
     )
 
 
-def test_the_projector_writes_the_hydrated_table_it_is_given_and_no_other(aws, monkeypatch):
+def test_the_projector_writes_the_hydrated_table_it_is_given_and_no_other(aws):
     dynamodb = boto3.client("dynamodb")
     for name in ("feedmyfurbabies-history", "feedmyfurbabies-history-replay-t2", "other"):
         dynamodb.create_table(
@@ -186,14 +186,13 @@ def test_the_projector_writes_the_hydrated_table_it_is_given_and_no_other(aws, m
             KeySchema=[{"AttributeName": "key", "KeyType": "HASH"}],
             BillingMode="PAY_PER_REQUEST",
         )
-    monkeypatch.setenv("HISTORY_TABLE", "feedmyfurbabies-history")
-    projector.store.cache_clear()
+    live = "feedmyfurbabies-history"
+    context = projector.Context(projector.DynamoStore(dynamodb, live), {"HISTORY_TABLE": live})
     press = dict(press_event(1, at=int(time.time())), **{"replay-name": "replay-t2"})
-    assert projector.handler({"table": "feedmyfurbabies-history-replay-t2", "event": press}) == {
+    assert projector.handle({"table": "feedmyfurbabies-history-replay-t2", "event": press}, context) == {
         "status": "press"
     }
-    refused = projector.handler({"table": "other", "event": press})
-    projector.store.cache_clear()
+    refused = projector.handle({"table": "other", "event": press}, context)
     assert refused["status"] == "rejected" and "not a history table" in refused["reason"]
     counts = {
         name: dynamodb.scan(TableName=name, Select="COUNT")["Count"]
@@ -227,8 +226,11 @@ def test_the_projector_gets_each_replayed_event_whole_through_the_hydrate_target
     press = dict(press_event(1, at=int(time.time())), **{"replay-name": "replay-t3"})
     received = target_input(target["InputTransformer"], press, arns.rule(TOPOLOGY, rule), rule)
     assert received == {"table": table, "event": press}
+    # The Lambda entry point, with the environment the deployer gives it (cloud/topology.py).
     monkeypatch.setenv("HISTORY_TABLE", "feedmyfurbabies-history")
-    projector.store.cache_clear()
-    assert projector.handler(received) == {"status": "press"}
-    projector.store.cache_clear()
+    projector.deployed.cache_clear()
+    try:
+        assert projector.handler(received) == {"status": "press"}
+    finally:
+        projector.deployed.cache_clear()
     assert boto3.client("dynamodb").scan(TableName=table, Select="COUNT")["Count"] == 1

@@ -28,17 +28,14 @@ def events():
     return presses + answers + [duplicate, status_event("offline", 1795000100), answers[3], presses[7]]
 
 
-def test_dynamodb_and_sqlite_stores_hold_the_same_history(dynamodb, tmp_path, monkeypatch):
+def test_dynamodb_and_sqlite_stores_hold_the_same_history(dynamodb, tmp_path):
     client = dynamodb
     create_history_table(client, TABLE)
-    monkeypatch.setenv("HISTORY_TABLE", TABLE)
-    projector.store.cache_clear()
-    monkeypatch.setattr(projector, "store", projector.store)
+    context = projector.Context(projector.DynamoStore(client, TABLE), {"HISTORY_TABLE": TABLE})
     local = SqliteStore(str(tmp_path / "h.sqlite3"))
-    answers = [projector.handler(event) for event in events()]
+    answers = [projector.handle(event, context) for event in events()]
     for event in events():
         projector.project(local, event)
-    projector.store.cache_clear()
     assert dict(projector.DynamoStore(client, TABLE).rows()) == dict(local.rows())
     # The last two events were delivered before: nothing changed.
     assert answers[-2:] == [{"status": "unchanged"}, {"status": "unchanged"}]

@@ -43,7 +43,9 @@ def test_replaying_ten_thousand_events_moves_no_servo(pki, broker, tmp_path, cap
         try:
             with pytest.raises(ReplayRefused):
                 replay(hub.ledger_path, "with-feeds", 0, time.time(), ["history", "feeds"])
-            read, delivered = replay(hub.ledger_path, "everything", 0, time.time(), ["history", "replays"])
+            read, delivered = replay(
+                hub.ledger_path, "everything", 0, time.time(), ["history", "replays"], runtime=hub.runtime
+            )
             time.sleep(1.0)  # what a command would need to reach the device and start a servo
         finally:
             hub.stop()
