@@ -31,16 +31,16 @@ sys.path.insert(0, ROOT)
 
 from bench.device import percentile  # noqa: E402
 from cloud.hub import ledger as ledger_mod  # noqa: E402
+from cloud.hub.broker import Broker  # noqa: E402
 from cloud.hub.events import LedgerEvents, dedup_key  # noqa: E402
 from cloud.hub.hub import Hub  # noqa: E402
 from cloud.hub.hydrate import hydrate  # noqa: E402
 from cloud.hub.ingest import Ingest, mqtt_client  # noqa: E402
+from cloud.hub.pki import Pki  # noqa: E402
 from cloud.hub.runtime import Runtime  # noqa: E402
 from cloud.topology import TOPOLOGY  # noqa: E402
-from tests.hub.hubdata import press_event, result_event  # noqa: E402
-from tests.integration.device_rig import Device, rig_config  # noqa: E402
-from tools.broker import Broker  # noqa: E402
-from tools.pki import Pki  # noqa: E402
+from rigs.device import Device, rig_config  # noqa: E402
+from rigs.hubdata import press_event, result_event  # noqa: E402
 
 PRESSES = 500
 INGEST = 20000

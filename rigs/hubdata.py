@@ -7,7 +7,7 @@ from cloud.handlers import button
 from cloud.hub.events import envelope
 from cloud.topology import DEVICE_SOURCE, SOURCE
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EVENTS = ("SINGLE", "DOUBLE", "LONG")
 BOWLS = {"SINGLE": ["left"], "DOUBLE": ["right"], "LONG": ["left", "right"]}
 T0 = 1_795_000_000

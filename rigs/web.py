@@ -17,12 +17,12 @@ import time
 import urllib.error
 import urllib.request
 
+from cloud.hub.broker import Broker
 from cloud.hub.hub import Hub
-from tests.integration.device_rig import Device, rig_config
-from tools.broker import Broker
-from tools.local import end_process, free_port
+from cloud.hub.processes import end_process, free_port
+from rigs.device import Device, rig_config
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 START_TIMEOUT_S = 20

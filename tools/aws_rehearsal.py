@@ -4,7 +4,7 @@
     button handler ─PutEvents─► EventBridge on moto's server (bus, archive, rules from cloud/topology.py)
       ─ rule feeds ─► queue ─► feeder handler ─(iot-data stand-in)─► mosquitto ─► firmware on MicroPython
 
-Starts moto's server (tools.moto_server), the local broker with the dev PKI (tools.broker, .pki/) and
+Starts moto's server (tools.moto_server), the local broker with the dev PKI (cloud.hub.broker, .pki/) and
 the firmware on the unix port with a fresh flash in a temp dir (tools.device); then presses SINGLE,
 DOUBLE and LONG through the real handlers, redelivers one press, replays the archive, and prints what
 each part did. Stops everything it started, also on Ctrl-C or error; exit 0 only when every step
@@ -24,12 +24,13 @@ import sys
 import time
 from datetime import datetime, timezone
 
-from cloud import replay as replay_tool
-from cloud.awsenv import DEFAULT_REGION, AwsEnv
+from cloud.aws import replay as replay_tool
+from cloud.aws.iam import Arns
+from cloud.aws.session import DEFAULT_REGION, AwsEnv
 from cloud.handlers import button, feeder
-from cloud.iam import Arns
+from cloud.hub.broker import Broker
+from cloud.hub.pki import Pki
 from cloud.topology import STATES_TOPIC, THING, TOPOLOGY, local_environment
-from tools.broker import Broker
 from tools.demo_stage import (
     EXPECTED_BOWLS,
     PKI_DIR,
@@ -44,7 +45,6 @@ from tools.demo_stage import (
 )
 from tools.moto_server import MotoServer, fake_credentials
 from tools.mqttc import MqttClient
-from tools.pki import Pki
 
 RESULT_TIMEOUT_S = 15
 QUEUE_TIMEOUT_S = 5
@@ -225,7 +225,7 @@ class Demo:
 
     # 5. Replay
     def replay(self):
-        step("5. Replaying the archive to the `replays` rule only (cloud/replay.py's start and follow)")
+        step("5. Replaying the archive to the `replays` rule only (cloud/aws/replay.py's start and follow)")
         rules = replay_tool.chosen_rules("replays")
         name = "demo-replay-%d" % time.time()
         # Asks for the SINGLE press only; moto replays the whole archive (see below).

@@ -17,8 +17,8 @@ import threading
 import time
 import traceback
 
+from cloud.hub.processes import end_process
 from tools import device as device_tool
-from tools.local import end_process
 
 PKI_DIR = os.path.join(device_tool.ROOT, ".pki")
 PRESSES = ("SINGLE", "DOUBLE", "LONG")

@@ -8,12 +8,12 @@ compares the two dicts, so `plan`, `apply` and a no-op second `apply` share one 
 import contextlib
 import json
 
-from cloud import iam
-from cloud.awserrors import absent_on_not_found
-from cloud.credentials import DeviceFolder
-from cloud.packaging import code_sha256, handler_zip
+from cloud.aws import iam
+from cloud.aws.credentials import DeviceFolder
+from cloud.aws.errors import absent_on_not_found
+from cloud.aws.packaging import code_sha256, handler_zip
+from cloud.aws.waiting import codes
 from cloud.topology import LOG_RETENTION_DAYS
-from cloud.waiting import codes
 
 LAMBDA_RUNTIME = "python3.12"
 ROLE_POLICY_NAME = "least-privilege"
@@ -608,7 +608,7 @@ class IotPolicy(Resource):
 
 class DeviceCertificate(Resource):
     """The thing's certificate. Its private key exists only in the create response, so it is written
-    (cloud/credentials.py) before the certificate is attached, and the certificate is rolled back when
+    (cloud/aws/credentials.py) before the certificate is attached, and the certificate is rolled back when
     that fails. A certificate attached to the thing whose key is not here is an orphan: the deployer
     issues a new pair and revokes it."""
 
@@ -700,7 +700,7 @@ class TopicRule(Resource):
         self.spec = spec
 
     def read_existing(self):
-        # Listed first: GetTopicRule may answer a missing rule with UnauthorizedException (awserrors.py).
+        # Listed first: GetTopicRule may answer a missing rule with UnauthorizedException (aws/errors.py).
         pages = self.env.iot.get_paginator("list_topic_rules").paginate()
         if not any(rule["ruleName"] == self.name for page in pages for rule in page["rules"]):
             return None

@@ -34,8 +34,8 @@ def refuse(message):
 
 
 def run(args):
-    from tools.broker import Broker
-    from tools.pki import Pki
+    from cloud.hub.broker import Broker
+    from cloud.hub.pki import Pki
 
     # Before any file is touched (PKI, broker config, ledger): one hub per data folder, a free port.
     try:
@@ -101,10 +101,10 @@ def _progress(read, delivered):
 
 
 def replay(args):
+    from cloud.aws.replay import parse_time
     from cloud.hub.replay import ReplayRefused
     from cloud.hub.replay import replay as run_replay
     from cloud.hub.runtime import Runtime
-    from cloud.replay import parse_time
 
     name = args.name or "replay-%s-%s" % (time.strftime("%Y%m%dT%H%M%S", time.gmtime()), uuid.uuid4().hex[:8])
     rules = [rule.strip() for rule in args.rules.split(",") if rule.strip()]
@@ -135,9 +135,9 @@ def replay(args):
 
 
 def hydrate(args):
+    from cloud.aws.replay import parse_time
     from cloud.hub.hydrate import hydrate as run_hydrate
     from cloud.hub.replay import ReplayRefused
-    from cloud.replay import parse_time
 
     try:
         until = parse_time(args.to).timestamp() if args.to else None

@@ -15,8 +15,8 @@ from pathlib import Path
 import boto3
 import pytest
 
+from cloud.aws.packaging import handler_zip
 from cloud.handlers import button
-from cloud.packaging import handler_zip
 from cloud.topology import DETAIL_TYPE, SOURCE
 
 ONE_CLICK = {

@@ -1,4 +1,4 @@
-"""AWS hydrate (cloud/hydrate.py) against moto's server: a new on-demand table with its dead-letter queue,
+"""AWS hydrate (cloud/aws/hydrate.py) against moto's server: a new on-demand table with its dead-letter queue,
 a rule for this replay's events only, a replay whose FilterArns names only that rule, the rule removed once
 deliveries settled (or kept, and finished on request); listing and removing hydrates; the projector writing
 only the hydrated table it is given, and receiving each event whole as AWS documents the target's input."""
@@ -10,13 +10,13 @@ from datetime import datetime, timezone
 import boto3
 import pytest
 
-from cloud import deploy, hydrate
-from cloud.awsenv import AwsEnv
+from cloud.aws import deploy, hydrate
+from cloud.aws.iam import Arns
+from cloud.aws.session import AwsEnv
 from cloud.handlers import projector
-from cloud.iam import Arns
 from cloud.topology import TOPOLOGY
+from rigs.hubdata import press_event
 from tests.cloud.envs import REGION, env_for, run
-from tests.hub.hubdata import press_event
 from tests.strict_aws.eventbridge import target_input
 
 
@@ -158,7 +158,7 @@ def test_while_deliveries_never_settle_the_rule_is_kept_until_finish(deployed, f
 
 
 def cli(aws, *args):
-    """python -m cloud.hydrate's output, run in this process against moto."""
+    """python -m cloud.aws.hydrate's output, run in this process against moto."""
     import contextlib
     import io
 

@@ -3,8 +3,8 @@ rows as on the hub's SQLite, from the same events, and its handler is what the `
 
 from cloud.handlers import projector
 from cloud.hub.projection import SqliteStore
+from rigs.hubdata import T0, press_event, result_event, status_event
 from tests.cloud.envs import create_history_table
-from tests.hub.hubdata import T0, press_event, result_event, status_event
 
 TABLE = "history-test"
 

@@ -14,7 +14,7 @@ from cloud.hub.ledger import Ledger
 from cloud.hub.projection import SqliteStore
 from cloud.hub.runtime import Runtime
 from cloud.topology import COMMAND_TTL_S, TOPOLOGY
-from tests.hub.hubdata import BOWLS, T0, press_event, result_event, status_event
+from rigs.hubdata import BOWLS, T0, press_event, result_event, status_event
 
 OUTAGE = (T0 + 30 * 3600, T0 + 36 * 3600)  # the device is offline; its results wait in its outbox
 

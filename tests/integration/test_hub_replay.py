@@ -12,7 +12,7 @@ from cloud.hub import ledger as ledger_mod
 from cloud.hub.events import dedup_key
 from cloud.hub.hub import Hub
 from cloud.hub.replay import ReplayRefused, replay
-from tests.hub.hubdata import press_event, result_event
+from rigs.hubdata import press_event, result_event
 from tools.demo_stage import DeviceProcess
 
 

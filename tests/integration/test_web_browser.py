@@ -11,7 +11,7 @@ import time
 import pytest
 
 from cloud.handlers.projector import WILL_SLACK_S
-from tests.integration.web_rig import ROOT, Stack, chrome
+from rigs.web import ROOT, Stack, chrome
 
 ARTIFACTS = os.path.join(ROOT, "tests", "artifacts", "web")
 README_SHOT = os.path.join(ROOT, "docs", "web-page.png")

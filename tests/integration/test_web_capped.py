@@ -1,10 +1,9 @@
 """The page in headless Chromium on a device whose feeding cap is one portion: the second press is
-`capped`, with the device's reason. Its own module: a hub patches the handlers' modules while it runs
-(cloud/hub/runtime.py), so two hubs must not overlap in one process, and test_web_browser.py keeps
-its own for the whole module."""
+`capped`, with the device's reason. Its own module: its device has another config than the one
+test_web_browser.py keeps for its whole module."""
 
+from rigs.web import Stack, chrome
 from tests.integration.test_web_browser import shot, wait_text
-from tests.integration.web_rig import Stack, chrome
 
 
 def test_a_press_over_the_feeding_cap_shows_capped_with_the_reason(pki, tmp_path):

@@ -7,9 +7,9 @@ import time
 import pytest
 
 from cloud.hub import ledger as ledger_mod
-from tests.integration.device_rig import wait_for
+from rigs.device import wait_for
+from rigs.web import WebServer
 from tests.integration.web_client import PageClient
-from tests.integration.web_rig import WebServer
 
 TOKEN = "correct horse battery staple"
 
