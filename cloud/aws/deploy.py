@@ -1,7 +1,7 @@
 """Deployer of the cloud half on AWS:
 `python -m cloud.aws.deploy plan|apply|destroy [--endpoint-url URL] [--region R]`.
 
-Reads cloud/topology.py and reconciles AWS with it (cloud/aws/resources.py): `plan` prints what `apply`
+Reads cloud/topology.py and reconciles AWS with it (cloud/aws/resources/): `plan` prints what `apply`
 would change, `apply` creates or updates only what differs (a second apply changes nothing and says
 so), `destroy` removes everything the topology names except the ledger (the bus and its archive), which
 needs `--delete-ledger` and a typed confirmation (or `--yes`), and names the hydrated history tables it

@@ -8,7 +8,7 @@ from cloud.aws.resources import declared_resources
 from tests.cloud.envs import stubbed_env
 
 README = (Path(__file__).resolve().parents[2] / "cloud" / "README.md").read_text()
-# How the README names the services of cloud/aws/resources.py.
+# How the README names the services of cloud/aws/resources/.
 SERVICE_NAMES = {
     "iam": "IAM",
     "lambda": "Lambda",
