@@ -100,6 +100,8 @@ TOPOLOGY = {
             "name": "feedmyfurbabies-feeder",
             "module": "feeder",
             "description": "feeds event -> v1 command on cat-feeder/action",
+            # The event names (firmware/press.py's EVENTS), the device's own definition, packed next to it.
+            "shared": ["firmware/press.py"],
             "memory_mb": 128,
             "timeout_s": 10,
             "log_retention_days": LOG_RETENTION_DAYS,

@@ -40,7 +40,7 @@ def parse_time(text):
     except ValueError:
         pass
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text)
     except ValueError as error:
         raise ReplayRefused("time %r: expected ISO-8601 or Unix seconds" % text) from error
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

@@ -22,9 +22,8 @@ import os
 import time
 from datetime import datetime, timezone
 
-from firmware.press import digest_id, press_id
+from firmware.press import EVENTS, digest_id, press_id
 
-EVENTS = ("SINGLE", "DOUBLE", "LONG")
 # A press's time in Unix seconds lies in (0, MAX_AT), as the states handler bounds a device's `at`: beyond
 # it the event's Time cannot be made (OverflowError), which Lambda would retry for nothing.
 MAX_AT = 2**32
@@ -102,7 +101,7 @@ def _one_click_press(event):
     device_info = event.get("deviceInfo")
     device = str(device_info.get("deviceId", "")) if isinstance(device_info, dict) else ""
     try:
-        pressed_at = datetime.fromisoformat(reported.replace("Z", "+00:00")).timestamp()
+        pressed_at = datetime.fromisoformat(reported).timestamp()
     except ValueError as error:
         raise InvalidPress(
             "deviceEvent.buttonClicked.reportedTime: expected ISO-8601 UTC, got %r" % reported

@@ -27,7 +27,8 @@ import os
 import re
 import time
 
-EVENTS = ("SINGLE", "DOUBLE", "LONG")
+from firmware.press import EVENTS
+
 PRESS_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}\Z")
 CLIENT = "iot_data"  # the client this handler takes (cloud/hub/runtime.py gives the hub's)
 

@@ -25,7 +25,7 @@ holding a SQLite store, cloud/hub/runtime.py). A store has `get(key)` ->
 (doc, version) and `put(key, doc, version, requested_at)`, which fails with StoreConflict when the
 row's version moved meanwhile (two writers): the projector then reads again.
 
-On AWS, cloud/hydrate.py fills a brand-new table `<HISTORY_TABLE>-<replay>` through a rule of its own
+On AWS, cloud/aws/hydrate.py fills a brand-new table `<HISTORY_TABLE>-<replay>` through a rule of its own
 that sends `{"table": <that table>, "event": <the replayed event>}`; no other table is written.
 
 Environment: HISTORY_TABLE (AWS).
@@ -42,6 +42,9 @@ MAX_GAPS = 1000  # the missing seqs a device row lists (the highest); `received`
 CONFLICT_RETRIES = 5
 FED = ("dispensed", "interrupted")
 WILL_SLACK_S = 5
+# The bowls each event feeds: the cloud's one copy of the firmware's command.EVENTS (bit masks there),
+# tied to it by tests/cloud/test_cloud_invariants.py.
+BOWLS = {"SINGLE": ("left",), "DOUBLE": ("right",), "LONG": ("left", "right")}
 CLIENT = "store"  # the client this handler takes (cloud/hub/runtime.py gives the hub's)
 
 
@@ -115,7 +118,7 @@ def handler(event, lambda_context=None):
 
 def handle(event, context):
     if isinstance(event, dict) and "table" in event and "event" in event:
-        # A hydrate (cloud/hydrate.py): its own rule wraps each replayed event with the new table's name.
+        # A hydrate (cloud/aws/hydrate.py): its own rule wraps each replayed event with the new table's name.
         table = event["table"]
         if not isinstance(table, str) or not table.startswith(context.history_table + "-"):
             reason = "table %r is not a history table" % (table,)
@@ -329,12 +332,12 @@ def _canonical(value):
 
 
 def _bowls(event):
-    return {"SINGLE": ["left"], "DOUBLE": ["right"], "LONG": ["left", "right"]}.get(event, [])
+    return list(BOWLS.get(event, ()))
 
 
 def _seconds(text):
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+        return datetime.fromisoformat(text).timestamp()
     except (AttributeError, ValueError):
         return 0
 

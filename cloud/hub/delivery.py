@@ -76,7 +76,7 @@ def rules(topology, runtime=None):
 
 
 def event_age_s(event, now):
-    return now - datetime.fromisoformat(event["time"].replace("Z", "+00:00")).timestamp()
+    return now - datetime.fromisoformat(event["time"]).timestamp()
 
 
 def deliver(rule, event, db, sleep=time.sleep, now=time.time):
