@@ -211,22 +211,13 @@ TOPOLOGY = {
 }
 
 
-class ConflictingEnvironment(ValueError):
-    """Two functions of the topology need different values for one variable; one process cannot hold both."""
-
-
-def local_environment(topology=TOPOLOGY, functions=None):
-    """The environment variables of the named functions (default: all) when they run in one local
-    process (the hub, the AWS rehearsal): each `environment` as declared and each `environment_refs`
-    entry resolved to the named topology entry's name. References to what only exists once deployed
-    (the iot:Data-ATS endpoint, cloud/aws/deploy.py) have no local value: the local clients stand in."""
-    values = {}
-    for key in functions or topology["functions"]:
-        function = topology["functions"][key]
-        wanted = dict(function["environment"])
-        wanted.update({var: topology[ref]["name"] for var, ref in function["environment_refs"].items()
-                       if ref in topology})
-        for var, value in wanted.items():
-            if values.setdefault(var, value) != value:
-                raise ConflictingEnvironment("%s: %r and %r" % (var, values[var], value))
+def local_environment(function_key, topology=TOPOLOGY):
+    """The environment of one function when it runs locally (the hub, the AWS rehearsal): its
+    `environment` as declared and each `environment_refs` entry resolved to the named topology entry's
+    name. References to what only exists once deployed (the iot:Data-ATS endpoint, cloud/aws/deploy.py)
+    have no local value: the local clients stand in."""
+    function = topology["functions"][function_key]
+    values = dict(function["environment"])
+    references = function["environment_refs"].items()
+    values.update({var: topology[ref]["name"] for var, ref in references if ref in topology})
     return values

@@ -100,7 +100,7 @@ class Demo:
         # The feeder takes its client in its Context, as the hub's runtime gives it the hub's.
         self.feeder = feeder.Context(
             LocalIotData(publisher),
-            local_environment(TOPOLOGY, ["feeder"]),
+            local_environment("feeder"),
             log=lambda line: say("  feeder log| " + line),
         )
         say("feeder's iot-data client -> mosquitto as cloud-publisher (AWS IoT Core cannot exist here)")
@@ -160,7 +160,7 @@ class Demo:
     # 3. Presses
     def press_all(self):
         step("3. Three presses: button handler -> bus -> rule feeds -> feeder handler -> device, as observed")
-        env = local_environment(TOPOLOGY, ["button"])
+        env = local_environment("button")
         presses = button.Context(self.events, env)
         self.feeds = {}
         for seq, click in enumerate(PRESSES, start=1):

@@ -53,7 +53,7 @@ class Runtime:
         for key in topology["functions"]:
             module = handler_module(topology, key)
             if module.CLIENT in clients:
-                environ = local_environment(topology, [key])
+                environ = local_environment(key, topology)
                 context = module.Context(clients[module.CLIENT], environ, _log_line)
                 self.functions[key] = functools.partial(module.handle, context=context)
 
