@@ -80,13 +80,13 @@ device: setup ## The simulated board (firmware on the unix port) with its own br
 	@$(PY) -m tools.device run $(if $(BROKER_PORT),--port $(BROKER_PORT),$(if $(HUB),--hub))
 
 broker: setup ## Start the local IoT Core stand-in (mosquitto, mutual TLS) in the foreground
-	$(PY) -m tools.broker run
+	$(PY) -m cloud.hub.broker run
 
 pki: setup ## Generate the development PKI into .pki/
-	$(PY) -m tools.pki
+	$(PY) -m cloud.hub.pki
 
 press: setup ## Publish a button press: EVENT=SINGLE|DOUBLE|LONG [THING=] [VIA=aws (DEPLOY_ARGS)] [BROKER_PORT= of the hub]
-	@$(PY) -m tools.press "$(EVENT)" $(if $(THING),--thing $(THING)) $(if $(VIA),--via $(VIA)) \
+	@$(PY) -m cloud.press "$(EVENT)" $(if $(THING),--thing $(THING)) $(if $(VIA),--via $(VIA)) \
 		$(if $(BROKER_PORT),--port $(BROKER_PORT)) $(if $(PKI),--pki $(PKI)) $(if $(filter aws,$(VIA)),$(DEPLOY_ARGS))
 
 flash: setup ## Put the firmware on the board (PORT=, CONFIG=, CERTS=, HUB=host for the self-hosted hub; IMAGE=micropython.bin also flashes MicroPython)
@@ -97,20 +97,20 @@ repl: setup ## Open a serial REPL on the board (PORT=/dev/ttyACM0)
 	@$(PY) -m tools.board repl $(if $(PORT),--port $(PORT))
 
 plan: setup ## Show what a cloud deploy would change
-	@$(PY) -m cloud.deploy plan $(DEPLOY_ARGS)
+	@$(PY) -m cloud.aws.deploy plan $(DEPLOY_ARGS)
 
 deploy: setup ## Create or update the cloud half (boto3; DEPLOY_ARGS="--endpoint-url URL" for moto)
-	@$(PY) -m cloud.deploy apply $(DEPLOY_ARGS)
+	@$(PY) -m cloud.aws.deploy apply $(DEPLOY_ARGS)
 
 destroy: setup ## Remove what the deployer created but the ledger (DEPLOY_ARGS=--delete-ledger: that too, asks first)
-	@$(PY) -m cloud.deploy destroy $(DEPLOY_ARGS)
+	@$(PY) -m cloud.aws.deploy destroy $(DEPLOY_ARGS)
 
 hydrate: setup ## A new AWS history table from the archive up to T: make hydrate TO=2026-11-29T07:00:00Z; LIST=1, FINISH=NAME, REMOVE=NAME (hub: python -m cloud.hub hydrate)
-	$(PY) -m cloud.hydrate $(if $(TO),--to "$(TO)") $(if $(LIST),--list) $(if $(FINISH),--finish "$(FINISH)") \
+	$(PY) -m cloud.aws.hydrate $(if $(TO),--to "$(TO)") $(if $(LIST),--list) $(if $(FINISH),--finish "$(FINISH)") \
 		$(if $(REMOVE),--remove "$(REMOVE)") $(DEPLOY_ARGS)
 
 replay: setup ## Replay the archive: make replay FROM=... TO=... RULES=...
-	$(PY) -m cloud.replay --from "$(FROM)" --to "$(TO)" --rules "$(RULES)" $(DEPLOY_ARGS)
+	$(PY) -m cloud.aws.replay --from "$(FROM)" --to "$(TO)" --rules "$(RULES)" $(DEPLOY_ARGS)
 
 clean: ## Remove build outputs (keeps the venv and fetched libraries)
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

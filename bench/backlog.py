@@ -22,7 +22,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from tests.integration.device_rig import (  # noqa: E402
+from rigs.device import (  # noqa: E402
     ACTION,
     PARK_WRITES,
     Device,

@@ -22,10 +22,10 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from tests.integration.device_rig import Device, dispense_starts, rig_config  # noqa: E402
-from tools.broker import Broker  # noqa: E402
+from cloud.hub.broker import Broker  # noqa: E402
+from cloud.hub.pki import Pki  # noqa: E402
+from rigs.device import Device, dispense_starts, rig_config  # noqa: E402
 from tools.mqttc import MqttClient  # noqa: E402
-from tools.pki import Pki  # noqa: E402
 from tools.sim_board import press_button  # noqa: E402
 
 COMMAND_LINE = ".venv/bin/python bench/button_device.py"

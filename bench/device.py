@@ -32,7 +32,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from bench.heap_bisection import smallest_heap_k  # noqa: E402
-from tests.integration.device_rig import (  # noqa: E402
+from rigs.device import (  # noqa: E402
     ACTION,
     Device,
     Observer,

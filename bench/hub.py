@@ -18,6 +18,7 @@
    half results) through the hub's replay to the `history` rule.
 """
 
+import copy
 import json
 import os
 import statistics
@@ -30,15 +31,16 @@ sys.path.insert(0, ROOT)
 
 from bench.device import percentile  # noqa: E402
 from cloud.hub import ledger as ledger_mod  # noqa: E402
+from cloud.hub.broker import Broker  # noqa: E402
 from cloud.hub.events import LedgerEvents, dedup_key  # noqa: E402
 from cloud.hub.hub import Hub  # noqa: E402
 from cloud.hub.hydrate import hydrate  # noqa: E402
 from cloud.hub.ingest import Ingest, mqtt_client  # noqa: E402
+from cloud.hub.pki import Pki  # noqa: E402
 from cloud.hub.runtime import Runtime  # noqa: E402
-from tests.hub.hubdata import press_event, result_event  # noqa: E402
-from tests.integration.device_rig import Device, rig_config  # noqa: E402
-from tools.broker import Broker  # noqa: E402
-from tools.pki import Pki  # noqa: E402
+from cloud.topology import TOPOLOGY  # noqa: E402
+from rigs.device import Device, rig_config  # noqa: E402
+from rigs.hubdata import press_event, result_event  # noqa: E402
 
 PRESSES = 500
 INGEST = 20000
@@ -59,8 +61,9 @@ def press_latencies(workdir, pki, broker):
         commands={"default_ttl_s": TTL_S, "max_ttl_s": TTL_S},
         sim={"trace": "servo.trace", "servo_wait": False},
     )
-    hub = Hub(os.path.join(workdir, "hub-latency"), pki, "127.0.0.1", broker.port).start()
-    os.environ["COMMAND_TTL_S"] = str(TTL_S)  # the feeder reads its TTL per call
+    topology = copy.deepcopy(TOPOLOGY)
+    topology["functions"]["feeder"]["environment"]["COMMAND_TTL_S"] = str(TTL_S)
+    hub = Hub(os.path.join(workdir, "hub-latency"), pki, "127.0.0.1", broker.port, topology).start()
     button = mqtt_client(pki, "device", "bench-button")
     button.connect("127.0.0.1", broker.port)
     button.loop_start()
@@ -141,8 +144,7 @@ def ingest_path_rate(workdir, pki):
     window) through the button handler into the ledger, committed (fsync), then acknowledged."""
     ledger = ledger_mod.Ledger(os.path.join(workdir, "ingest-path.sqlite3"))
     events = LedgerEvents()
-    runtime = Runtime(events_client=events)
-    ingest = Ingest(ledger, events, pki, "127.0.0.1", 1, on_commit=lambda: None)
+    ingest = Ingest(ledger, events, Runtime(events=events), pki, "127.0.0.1", 1, on_commit=lambda: None)
     at = int(time.time())
     messages = [
         Message(
@@ -156,7 +158,6 @@ def ingest_path_rate(workdir, pki):
             ingest.commit(messages[first : first + WINDOW])
         elapsed = time.monotonic() - start
     finally:
-        runtime.close()
         ledger.close()
     assert ledger_count(ledger.path) == INGEST
     return INGEST / elapsed

@@ -4,7 +4,7 @@ written to disk per press (what wears an SD card).
     .venv/bin/python bench/hub_ingest.py [--presses 20000] [--persistence sd-card|every-change]
                                                                 (make bench runs it with the defaults)
 
-mosquitto as `python -m cloud.hub run` starts it (persistence="sd-card", tools/broker.py) and the
+mosquitto as `python -m cloud.hub run` starts it (persistence="sd-card", cloud/hub/broker.py) and the
 hub in its own process (`python -m cloud.hub run --broker-port`); one publisher sends PRESSES
 presses at QoS 1 as fast as paho lets it (1,000 in flight). Timed from the first publish until every
 press is committed in the ledger; bytes counted until every rule has delivered them too (the
@@ -31,9 +31,9 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from cloud.hub.broker import PERSISTENCE, Broker  # noqa: E402
 from cloud.hub.ingest import mqtt_client  # noqa: E402
-from tools.broker import PERSISTENCE, Broker  # noqa: E402
-from tools.pki import Pki  # noqa: E402
+from cloud.hub.pki import Pki  # noqa: E402
 
 PRESSES = 20000
 BUTTON = "cat-feeder/cat-feeder/button"

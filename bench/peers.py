@@ -41,7 +41,7 @@ sys.path.insert(0, ROOT)
 
 from bench.device import SESSION_COMMANDS, Session, percentile  # noqa: E402
 from bench.heap_bisection import smallest_heap_k  # noqa: E402
-from tests.integration.device_rig import ACTION, scratch_broker  # noqa: E402
+from rigs.device import ACTION, scratch_broker  # noqa: E402
 from tools import board  # noqa: E402  (the deploy's own compile step)
 from tools.mqttc import MqttClient  # noqa: E402
 

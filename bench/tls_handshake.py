@@ -23,8 +23,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from bench.heap_bisection import smallest_heap_k  # noqa: E402
-from tools.broker import Broker  # noqa: E402
-from tools.pki import Pki  # noqa: E402
+from cloud.hub.broker import Broker  # noqa: E402
+from cloud.hub.pki import Pki  # noqa: E402
 
 MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
 COMMAND_LINE = ".venv/bin/python bench/tls_handshake.py"

@@ -4,9 +4,9 @@
 
 CLICKS clicks, one at a time, cycling over the left, right and both buttons, in headless Chromium
 (Debian's, driven by Selenium) on the page served by `python -m web` against the self-hosted hub,
-mosquitto and the firmware on MicroPython's unix port (the rig of tests/integration/web_rig.py). Each
+mosquitto and the firmware on MicroPython's unix port (the rig of rigs/web.py). Each
 click's time is measured in the page itself (web/static/app.js: performance.now() from the click
-handler to the outcome shown): the POST with its CSRF token, tools/press.py publishing the press over
+handler to the outcome shown): the POST with its CSRF token, cloud/press.py publishing the press over
 mutual TLS, the hub's ledger commit, the feeds rule, the device's dispense and result, the result's
 ledger commit and projection, the server-sent event and the render. The servo's travel and dwell are
 skipped (sim.servo_wait false) and the page's press limit is raised for the run. The device's cap is
@@ -26,8 +26,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from bench.device import percentile  # noqa: E402
-from tests.integration.web_rig import Stack, chrome  # noqa: E402
-from tools.pki import Pki  # noqa: E402
+from cloud.hub.pki import Pki  # noqa: E402
+from rigs.web import Stack, chrome  # noqa: E402
 from web.backend import REFRESH_S  # noqa: E402
 
 CLICKS = 50

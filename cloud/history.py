@@ -18,7 +18,7 @@ import sys
 import time
 from datetime import date, datetime, timedelta, timezone
 
-from cloud import awsenv
+from cloud.aws import session
 from cloud.handlers.projector import outcome_as_of
 from cloud.topology import COMMAND_TTL_S, TOPOLOGY
 
@@ -173,7 +173,7 @@ def open_store(args):
     if args.aws:
         from cloud.handlers.projector import DynamoStore
 
-        return DynamoStore(awsenv.AwsEnv.from_args(args).client("dynamodb"), args.table)
+        return DynamoStore(session.AwsEnv.from_args(args).client("dynamodb"), args.table)
     from cloud.hub.hub import HISTORY_FILE
     from cloud.hub.projection import SqliteStore
 
@@ -207,14 +207,14 @@ def main(argv=None):
     parser.add_argument("--data-dir", default=".hub")
     parser.add_argument("--aws", action="store_true", help="read the DynamoDB table of the deployed stack")
     parser.add_argument("--table", default=TOPOLOGY["table"]["name"])
-    awsenv.add_arguments(parser)
+    session.add_arguments(parser)
     args = parser.parse_args(argv)
     if args.first > args.last:
         parser.error("--from must not be after --to")
     try:
         history = History(rows_from(args), time.time())
-    except awsenv.AWS_FAILURES as error:
-        return awsenv.report("history", error, "HISTORY_ARGS")
+    except session.AWS_FAILURES as error:
+        return session.report("history", error, "HISTORY_ARGS")
     except Exception as error:  # no hub data, no credentials, no table: one line, no traceback
         print("history: %s: %s" % (type(error).__name__, error), file=sys.stderr)
         return 1

@@ -1,6 +1,6 @@
 """The cloud half declared once, as plain data.
 
-The deployer (cloud/deploy.py) creates exactly this, and the local demo's bus reads the same
+The deployer (cloud/aws/deploy.py) creates exactly this, and the local demo's bus reads the same
 declaration, so the two cannot drift. Importing this module has no side effects and needs no boto3.
 Names are the resource names in AWS; cross references (`queue`, `function`) name entries of this file.
 """
@@ -13,7 +13,14 @@ DEVICE_DETAIL_TYPES = ("FeedResult", "DeviceStatus", "DeviceTelemetry")
 THING = "cat-feeder"
 ACTION_TOPIC = "cat-feeder/action"
 STATES_TOPIC = "cat-feeder/states"
-BUTTON_TOPIC_FILTER = "cat-feeder/+/button"
+
+
+def button_topic(thing):
+    """A button's presses (docs/protocol.md, "Button press"); the topic rule reads `thing` from level 2."""
+    return "cat-feeder/%s/button" % thing
+
+
+BUTTON_TOPIC_FILTER = button_topic("+")
 # How long a command may be dispensed after the press; also caps every delivery retry of a feed.
 COMMAND_TTL_S = 300
 # How long each function's log group keeps its lines (the feeder's outcome lines are its only record);
@@ -56,7 +63,7 @@ TOPOLOGY = {
             "log_retention_days": LOG_RETENTION_DAYS,
             "environment": {"EVENT_SOURCE": SOURCE, "EVENT_DETAIL_TYPE": DETAIL_TYPE},
             "environment_refs": {"EVENT_BUS_NAME": "bus"},
-            # Least privilege: (actions, resource reference); references are resolved to ARNs by cloud/iam.py.
+            # Least privilege: (actions, resource reference), resolved to ARNs by cloud/aws/iam.py.
             "grants": [(["events:PutEvents"], ("bus",))],
             # Invoked asynchronously by the topic rule: a press that still fails after the retries is parked.
             "async": {"max_retries": 2, "max_event_age_s": 6 * 3600, "on_failure_queue": "presses_failed"},
@@ -82,7 +89,7 @@ TOPOLOGY = {
             "log_retention_days": LOG_RETENTION_DAYS,
             "environment": {},
             "environment_refs": {"HISTORY_TABLE": "table"},
-            # The live table, and the tables cloud/hydrate.py creates (<name>-<replay>).
+            # The live table, and the tables cloud/aws/hydrate.py creates (<name>-<replay>).
             "grants": [
                 (["dynamodb:GetItem", "dynamodb:PutItem"], ("table",)),
                 (["dynamodb:GetItem", "dynamodb:PutItem"], ("hydrated_tables",)),
@@ -93,6 +100,8 @@ TOPOLOGY = {
             "name": "feedmyfurbabies-feeder",
             "module": "feeder",
             "description": "feeds event -> v1 command on cat-feeder/action",
+            # The event names (firmware/press.py's EVENTS), the device's own definition, packed next to it.
+            "shared": ["firmware/press.py"],
             "memory_mb": 128,
             "timeout_s": 10,
             "log_retention_days": LOG_RETENTION_DAYS,
@@ -165,7 +174,7 @@ TOPOLOGY = {
                 ("iot:Receive", "topic", ACTION_TOPIC),
                 ("iot:Publish", "topic", STATES_TOPIC),
                 ("iot:RetainPublish", "topic", STATES_TOPIC),
-                ("iot:Publish", "topic", "cat-feeder/" + THING_NAME_VARIABLE + "/button"),
+                ("iot:Publish", "topic", button_topic(THING_NAME_VARIABLE)),
             ],
             "attach_to": "thing",
         },
@@ -176,7 +185,7 @@ TOPOLOGY = {
             "name": "cat-feeder-button",
             "statements": [
                 ("iot:Connect", "client", THING_NAME_VARIABLE),
-                ("iot:Publish", "topic", "cat-feeder/" + THING_NAME_VARIABLE + "/button"),
+                ("iot:Publish", "topic", button_topic(THING_NAME_VARIABLE)),
             ],
         },
     ],
@@ -202,22 +211,13 @@ TOPOLOGY = {
 }
 
 
-class ConflictingEnvironment(ValueError):
-    """Two functions of the topology need different values for one variable; one process cannot hold both."""
-
-
-def local_environment(topology=TOPOLOGY, functions=None):
-    """The environment variables of the named functions (default: all) when they run in one local
-    process (the hub, the AWS rehearsal): each `environment` as declared and each `environment_refs`
-    entry resolved to the named topology entry's name. References to what only exists once deployed
-    (the iot:Data-ATS endpoint, cloud/deploy.py) have no local value: the clients using them are replaced."""
-    values = {}
-    for key in functions or topology["functions"]:
-        function = topology["functions"][key]
-        wanted = dict(function["environment"])
-        wanted.update({var: topology[ref]["name"] for var, ref in function["environment_refs"].items()
-                       if ref in topology})
-        for var, value in wanted.items():
-            if values.setdefault(var, value) != value:
-                raise ConflictingEnvironment("%s: %r and %r" % (var, values[var], value))
+def local_environment(function_key, topology=TOPOLOGY):
+    """The environment of one function when it runs locally (the hub, the AWS rehearsal): its
+    `environment` as declared and each `environment_refs` entry resolved to the named topology entry's
+    name. References to what only exists once deployed (the iot:Data-ATS endpoint, cloud/aws/deploy.py)
+    have no local value: the local clients stand in."""
+    function = topology["functions"][function_key]
+    values = dict(function["environment"])
+    references = function["environment_refs"].items()
+    values.update({var: topology[ref]["name"] for var, ref in references if ref in topology})
     return values

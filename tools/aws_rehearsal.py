@@ -4,7 +4,7 @@
     button handler ─PutEvents─► EventBridge on moto's server (bus, archive, rules from cloud/topology.py)
       ─ rule feeds ─► queue ─► feeder handler ─(iot-data stand-in)─► mosquitto ─► firmware on MicroPython
 
-Starts moto's server (tools.moto_server), the local broker with the dev PKI (tools.broker, .pki/) and
+Starts moto's server (tools.moto_server), the local broker with the dev PKI (cloud.hub.broker, .pki/) and
 the firmware on the unix port with a fresh flash in a temp dir (tools.device); then presses SINGLE,
 DOUBLE and LONG through the real handlers, redelivers one press, replays the archive, and prints what
 each part did. Stops everything it started, also on Ctrl-C or error; exit 0 only when every step
@@ -18,20 +18,19 @@ The two stand-ins (the only parts that cannot exist here):
   and QoS, published to mosquitto with the cloud-publisher certificate.
 """
 
-import contextlib
-import io
 import json
 import os
 import sys
 import time
 from datetime import datetime, timezone
 
-from cloud import replay as replay_tool
-from cloud.awsenv import DEFAULT_REGION, AwsEnv
+from cloud.aws import replay as replay_tool
+from cloud.aws.iam import Arns
+from cloud.aws.session import DEFAULT_REGION, AwsEnv
 from cloud.handlers import button, feeder
-from cloud.iam import Arns
+from cloud.hub.broker import Broker
+from cloud.hub.pki import Pki
 from cloud.topology import STATES_TOPIC, THING, TOPOLOGY, local_environment
-from tools.broker import Broker
 from tools.demo_stage import (
     EXPECTED_BOWLS,
     PKI_DIR,
@@ -46,7 +45,6 @@ from tools.demo_stage import (
 )
 from tools.moto_server import MotoServer, fake_credentials
 from tools.mqttc import MqttClient
-from tools.pki import Pki
 
 RESULT_TIMEOUT_S = 15
 QUEUE_TIMEOUT_S = 5
@@ -99,9 +97,12 @@ class Demo:
         say("cloud observer (cloud-observer certificate) watches %s" % STATES_TOPIC)
         publisher = MqttClient(self.pki, broker.port, "publisher")
         self.stack.callback(publisher.close)
-        # The feeder looks its client up at call time, so the stand-in goes in without touching its code.
-        self.stack.callback(setattr, feeder, "iot_data_client", feeder.iot_data_client)
-        feeder.iot_data_client = lambda: LocalIotData(publisher)
+        # The feeder takes its client in its Context, as the hub's runtime gives it the hub's.
+        self.feeder = feeder.Context(
+            LocalIotData(publisher),
+            local_environment("feeder"),
+            log=lambda line: say("  feeder log| " + line),
+        )
         say("feeder's iot-data client -> mosquitto as cloud-publisher (AWS IoT Core cannot exist here)")
 
     # 2. The bus
@@ -159,14 +160,14 @@ class Demo:
     # 3. Presses
     def press_all(self):
         step("3. Three presses: button handler -> bus -> rule feeds -> feeder handler -> device, as observed")
-        env = local_environment(TOPOLOGY, ("button", "feeder"))
-        os.environ.update(env)
+        env = local_environment("button")
+        presses = button.Context(self.events, env)
         self.feeds = {}
         for seq, click in enumerate(PRESSES, start=1):
             say()
             press = {"v": 1, "event": click, "at": int(time.time()), "seq": seq, "thing": THING}
             say("press %s: button message %s" % (click, json.dumps(press)))
-            put = button.handler(press)
+            put = button.handle(press, presses)
             say("  button handler -> PutEvents on %s: press_id %s" % (env["EVENT_BUS_NAME"], put["press_id"]))
             (event,) = self.drain("feeds", 1)
             if event["detail"]["press_id"] != put["press_id"]:
@@ -198,11 +199,7 @@ class Demo:
         return result
 
     def call_feeder(self, event):
-        log = io.StringIO()
-        with contextlib.redirect_stdout(log):
-            answer = feeder.handler(json.loads(json.dumps(event)))
-        for line in log.getvalue().splitlines():
-            say("  feeder log| " + line)
+        answer = feeder.handle(json.loads(json.dumps(event)), self.feeder)
         say("  feeder handler -> %s" % json.dumps(answer))
         return answer
 
@@ -228,7 +225,7 @@ class Demo:
 
     # 5. Replay
     def replay(self):
-        step("5. Replaying the archive to the `replays` rule only (cloud/replay.py's start and follow)")
+        step("5. Replaying the archive to the `replays` rule only (cloud/aws/replay.py's start and follow)")
         rules = replay_tool.chosen_rules("replays")
         name = "demo-replay-%d" % time.time()
         # Asks for the SINGLE press only; moto replays the whole archive (see below).

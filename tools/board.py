@@ -22,7 +22,7 @@ with a reset. A failed copy says to copy again (make flash without IMAGE), not t
     /certs/*.der        CA, device certificate and key, converted to DER for MicroPython's ssl
 
 The private key never enters git: it comes from the git-ignored folders that
-tools.pki (.pki/) or the cloud deployer (cloud/.out/<thing>/) write. When the certs
+cloud.hub.pki (.pki/) or the cloud deployer (cloud/.out/<thing>/) write. When the certs
 folder holds the deployer's device.json, its thing name and IoT endpoint go into the
 staged config, and the Amazon root CA it names is taken from the system's CA store
 when the folder has no ca.pem, so `make flash CERTS=cloud/.out/cat-feeder` provisions
@@ -51,9 +51,9 @@ import sys
 import termios
 import time
 
+from cloud.hub.pki import DEFAULT_DIR as PKI_DIR
+from cloud.hub.pki import names_host
 from firmware import config as firmware_config
-from tools.pki import DEFAULT_DIR as PKI_DIR
-from tools.pki import names_host
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)

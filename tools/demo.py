@@ -4,7 +4,7 @@
       handler ─► mosquitto ─► firmware on MicroPython ─ results ─► mosquitto ─► hub: ledger ─ rule history ─►
       projector ─► feeding history (SQLite)
 
-Starts mosquitto (tools.broker, the dev PKI in .pki/), the hub (cloud/hub/) in this process with its data
+Starts mosquitto (cloud.hub.broker, the dev PKI in .pki/), the hub (cloud/hub/) in this process with its data
 in a temp dir, and the firmware on the unix port with a fresh flash; then tells the story:
 1. SINGLE, DOUBLE and LONG presses feed their bowls;
 2. at least once: the same press message again is one ledger event, and the hub restarted with its feeds
@@ -31,11 +31,12 @@ import time
 from cloud import history as history_mod
 from cloud.handlers import button
 from cloud.hub import ledger as ledger_mod
+from cloud.hub.broker import Broker
 from cloud.hub.hub import Hub
 from cloud.hub.hydrate import hydrate
+from cloud.hub.pki import Pki
 from cloud.hub.projection import SqliteStore
-from cloud.topology import THING
-from tools.broker import Broker
+from cloud.topology import THING, button_topic
 from tools.demo_stage import (
     EXPECTED_BOWLS,
     PKI_DIR,
@@ -49,9 +50,8 @@ from tools.demo_stage import (
     step,
 )
 from tools.mqttc import MqttClient
-from tools.pki import Pki
 
-BUTTON_TOPIC = "cat-feeder/%s/button" % THING
+BUTTON_TOPIC = button_topic(THING)
 BOWLS_SAID = {"SINGLE": "the left bowl", "DOUBLE": "the right bowl", "LONG": "both bowls"}
 RESULT_TIMEOUT_S = 30
 OUTAGE_S = 3

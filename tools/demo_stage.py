@@ -17,12 +17,13 @@ import threading
 import time
 import traceback
 
+from cloud.handlers import projector
+from cloud.hub.processes import end_process
 from tools import device as device_tool
-from tools.local import end_process
 
 PKI_DIR = os.path.join(device_tool.ROOT, ".pki")
 PRESSES = ("SINGLE", "DOUBLE", "LONG")
-EXPECTED_BOWLS = {"SINGLE": ["left"], "DOUBLE": ["right"], "LONG": ["left", "right"]}
+EXPECTED_BOWLS = {event: list(bowls) for event, bowls in projector.BOWLS.items()}  # as a result lists them
 UP_TIMEOUT_S = 20
 
 

@@ -2,7 +2,7 @@
 
     python -m tools.device run [--hub | --port BROKER_PORT] [--flash DIR] [--heapsize 128K] [--fresh]
 
-`make device` runs this: alone, it starts a private broker (tools.broker, mutual TLS) on a free port
+`make device` runs this: alone, it starts a private broker (cloud.hub.broker, mutual TLS) on a free port
 and stops it on exit, so presses from it reach no hub. `make device HUB=1` (--hub) joins the running
 hub (`make hub`) on 127.0.0.1:8883, `BROKER_PORT=N` (--port) a hub or broker on another port; then
 its presses go to the hub's ledger and its page, as a board's would.
@@ -36,12 +36,12 @@ import subprocess
 import sys
 import time
 
+from cloud.hub.pki import DEFAULT_DIR as DEFAULT_PKI_DIR
+from cloud.hub.pki import DEFAULT_THING, Pki
+from cloud.hub.processes import end_process
 from cloud.ports import PortInUse, check_free
+from cloud.press import HUB_PORT
 from tools.board import mpy_cross
-from tools.local import end_process
-from tools.pki import DEFAULT_DIR as DEFAULT_PKI_DIR
-from tools.pki import DEFAULT_THING, Pki
-from tools.press import HUB_PORT
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIRMWARE = os.path.join(ROOT, "firmware")
@@ -168,7 +168,7 @@ def main(argv=None):
     pki = Pki(args.pki, DEFAULT_THING).ensure()
     broker = None
     if port is None:
-        from tools.broker import Broker
+        from cloud.hub.broker import Broker
 
         broker = Broker(pki, os.path.join(args.pki, "broker-device")).start()
         port = broker.port

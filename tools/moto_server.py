@@ -8,12 +8,32 @@ Only fake credentials ever reach it (see `fake_credentials`).
 import os
 import subprocess
 import sys
+import time
+import urllib.error
 import urllib.request
 
-from tools.local import STOP_TIMEOUT_S, end_process, free_port, wait_for_http
+from cloud.hub.processes import STOP_TIMEOUT_S, end_process, free_port
 
 MOTO_SERVER = os.path.join(os.path.dirname(sys.executable), "moto_server")
 READY_TIMEOUT_S = 20.0
+
+
+def wait_for_http(proc, url, timeout_s, name):
+    """Return once url answers over HTTP, with any status; end proc and raise RuntimeError if it exits or
+    does not answer within timeout_s."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                end_process(proc)
+                raise RuntimeError("%s did not start on %s" % (name, url)) from None
+            time.sleep(0.1)
+
 
 
 def fake_credentials(url, region):

@@ -179,7 +179,7 @@ class MqttClient:
 
 
 def main(argv=None):
-    from tools.pki import DEFAULT_DIR, DEFAULT_THING, Pki
+    from cloud.hub.pki import DEFAULT_DIR, DEFAULT_THING, Pki
 
     parser = argparse.ArgumentParser(description="tiny mutual-TLS MQTT client")
     parser.add_argument("command", choices=("pub", "sub"))

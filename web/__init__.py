@@ -3,7 +3,7 @@ portions, the week's portions and the recent presses, the ledger's health. See w
 
 | module | concern |
 |---|---|
-| `backend.py` | presses and reads, through tools/press.py and cloud/history.py, on the hub or AWS |
+| `backend.py` | presses and reads, through cloud/press.py and cloud/history.py, on the hub or AWS |
 | `security.py` | session cookies, CSRF, the LAN token, the press rate limit |
 | `app.py` | routes, the JSON API, the server-sent event stream |
 | `__main__.py` | the command line (uvicorn) |

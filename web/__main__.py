@@ -6,7 +6,7 @@
 
 Binds 127.0.0.1 unless told otherwise; any other address needs --lan and a token of at least 12
 characters, or it refuses to start (exit 2), as it does, in one line, with --aws and no AWS credentials
-(cloud/awsenv.py) or on a port another program holds. Presses are limited by --press-limit COUNT/SECONDS.
+(cloud/aws/session.py) or on a port another program holds. Presses are limited by --press-limit COUNT/SECONDS.
 """
 
 import argparse
@@ -15,12 +15,12 @@ import os
 import sys
 import time
 
-from cloud import awsenv
+from cloud.aws import session
+from cloud.hub.pki import DEFAULT_DIR as DEFAULT_PKI_DIR
+from cloud.hub.pki import DEFAULT_THING
 from cloud.ports import PortInUse, bound_socket
+from cloud.press import HUB_PORT
 from cloud.topology import TOPOLOGY
-from tools.pki import DEFAULT_DIR as DEFAULT_PKI_DIR
-from tools.pki import DEFAULT_THING
-from tools.press import HUB_PORT
 from web.backend import AWS_POLL_S, REFRESH_S, Backend, BackendError
 from web.security import Guard, RateLimit, StartRefused, check_exposure, parse_limit
 
@@ -54,7 +54,7 @@ def parser():
     p.add_argument("--table", default=TOPOLOGY["table"]["name"])
     p.add_argument("--refresh-s", type=float, default=REFRESH_S,
                    help="push the page's state at least this often, for its clocks (default %(default)s)")
-    awsenv.add_arguments(p)
+    session.add_arguments(p)
     return p
 
 
@@ -81,9 +81,9 @@ def main(argv=None):
     except BackendError as refused:
         sock.close()
         return refuse(refused)
-    except awsenv.AWS_FAILURES as error:
+    except session.AWS_FAILURES as error:
         sock.close()
-        return refuse(awsenv.explain(error, "WEB_ARGS"))
+        return refuse(session.explain(error, "WEB_ARGS"))
     app = create_app(backend, Guard(token if args.lan else None), limit,
                      poll_s=AWS_POLL_S if args.aws else 0.02, refresh_s=args.refresh_s)
     backend_name = "AWS" if args.aws else "hub " + args.data_dir

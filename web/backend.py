@@ -1,5 +1,5 @@
 """What the page reads and does, on either backend, through the interfaces `make press` and
-`make history` use: a press is published by tools/press.py (hub: the local broker with the publisher
+`make history` use: a press is published by cloud/press.py (hub: the local broker with the publisher
 certificate; AWS: iot-data), so it takes the normal path (button topic -> ledger -> feeds -> device);
 the history, device status and outcomes are read from the projection cloud/history.py opens (hub:
 SQLite; AWS: DynamoDB). Credentials stay in this process: nothing here returns one.
@@ -15,11 +15,11 @@ import os
 import threading
 
 from cloud import history as history_mod
+from cloud import press as press_tool
 from cloud.hub import checkpoint
 from cloud.hub import ledger as ledger_mod
 from cloud.hub.hub import LEDGER_FILE
 from firmware.press import EVENTS, press_id
-from tools import press as press_tool
 
 RECENT = 20
 BOWLS = history_mod.BOWLS

@@ -11,7 +11,9 @@ uses for its own button (packed into this handler's zip as firmware/press.py); e
 (EventBridge retries, the archive, replays) carries the same id, and the device deduplicates by it.
 An invalid press is logged and returned as `rejected`, never raised: Lambda would retry it for nothing.
 
-Environment: EVENT_BUS_NAME, EVENT_SOURCE, EVENT_DETAIL_TYPE (set by the deployer from cloud/topology.py).
+`handle(event, context)` does the work with what a Context names (the bus, the events client); the Lambda
+entry point `handler` builds that Context once from its environment, EVENT_BUS_NAME, EVENT_SOURCE,
+EVENT_DETAIL_TYPE (set by the deployer from cloud/topology.py); the hub builds its own (cloud/hub/runtime.py).
 """
 
 import functools
@@ -20,15 +22,14 @@ import os
 import time
 from datetime import datetime, timezone
 
-from firmware.press import digest_id, press_id
+from firmware.press import EVENTS, digest_id, press_id
 
-EVENTS = ("SINGLE", "DOUBLE", "LONG")
 # A press's time in Unix seconds lies in (0, MAX_AT), as the states handler bounds a device's `at`: beyond
 # it the event's Time cannot be made (OverflowError), which Lambda would retry for nothing.
 MAX_AT = 2**32
 PUT_ATTEMPTS = 4
 BACKOFF_S = 0.1
-sleep = time.sleep  # replaced by tests and the benchmark so backoff costs no wall-clock
+CLIENT = "events"  # the client this handler takes (cloud/hub/runtime.py gives the hub's)
 
 
 class InvalidPress(ValueError):
@@ -39,33 +40,47 @@ class PutEventsFailed(RuntimeError):
     """Some entries were still failing after PUT_ATTEMPTS calls; raising lets Lambda retry the invocation."""
 
 
+class Context:
+    """What the handler needs besides the press: the events client, the bus and the event's source and
+    type, where its log lines go, and how it waits between PutEvents attempts."""
+
+    def __init__(self, events, environ, log=print, sleep=time.sleep):
+        self.events = events
+        self.bus_name = environ["EVENT_BUS_NAME"]
+        self.source = environ["EVENT_SOURCE"]
+        self.detail_type = environ["EVENT_DETAIL_TYPE"]
+        self.log = log
+        self.sleep = sleep
+
+
 @functools.cache
-def events_client():
-    # Created on first use, not at import, so the endpoint and region come from the environment of the call.
+def deployed():
+    """The Lambda's Context, made on the first invocation (not at import, so boto3's import and the
+    client's creation count as that invocation's, and the region comes from the environment)."""
     import boto3
 
-    return boto3.client("events")
+    return Context(boto3.client("events"), os.environ)
 
 
-def handler(event, context=None):
+def handler(event, lambda_context=None):
+    return handle(event, deployed())
+
+
+def handle(event, context):
     try:
         press = parse_press(event)
     except InvalidPress as error:
-        _log("rejected", reason=str(error))
+        context.log(json.dumps({"reason": str(error), "outcome": "rejected"}))
         return {"status": "rejected", "reason": str(error)}
     entry = {
-        "EventBusName": os.environ["EVENT_BUS_NAME"],
-        "Source": os.environ["EVENT_SOURCE"],
-        "DetailType": os.environ["EVENT_DETAIL_TYPE"],
+        "EventBusName": context.bus_name,
+        "Source": context.source,
+        "DetailType": context.detail_type,
         "Time": datetime.fromtimestamp(press["pressed_at"], tz=timezone.utc),
         "Detail": json.dumps(press, separators=(",", ":")),
     }
-    put_all(events_client(), [entry])
+    put_all(context.events, [entry], context.sleep)
     return {"press_id": press["press_id"], "event": press["event"]}
-
-
-def _log(outcome, **fields):
-    print(json.dumps(dict(fields, outcome=outcome)))
 
 
 def parse_press(event):
@@ -86,7 +101,7 @@ def _one_click_press(event):
     device_info = event.get("deviceInfo")
     device = str(device_info.get("deviceId", "")) if isinstance(device_info, dict) else ""
     try:
-        pressed_at = datetime.fromisoformat(reported.replace("Z", "+00:00")).timestamp()
+        pressed_at = datetime.fromisoformat(reported).timestamp()
     except ValueError as error:
         raise InvalidPress(
             "deviceEvent.buttonClicked.reportedTime: expected ISO-8601 UTC, got %r" % reported
@@ -141,7 +156,7 @@ def _event_name(value, field_name):
     return value
 
 
-def put_all(client, entries):
+def put_all(client, entries, sleep=time.sleep):
     """PutEvents, re-sending only failed entries with exponential backoff; raise when they keep failing."""
     pending = list(entries)
     for attempt in range(PUT_ATTEMPTS):

@@ -14,8 +14,10 @@ and this function refuses them again. A malformed event is logged and returned a
 could not fix it. Only what a retry may fix raises (a failed publish, a missing endpoint), so Lambda
 retries it and then parks the event in the on-failure destination (an SQS queue, see cloud/topology.py).
 
-Environment: ACTION_TOPIC, EVENT_SOURCE, COMMAND_TTL_S, IOT_DATA_ENDPOINT (the account's iot:Data-ATS
-endpoint as https://... URL), set by the deployer from cloud/topology.py.
+`handle(event, context)` does the work; the Lambda entry point `handler` builds the Context from its
+environment: ACTION_TOPIC, EVENT_SOURCE, COMMAND_TTL_S, IOT_DATA_ENDPOINT (the account's iot:Data-ATS
+endpoint as https://... URL), set by the deployer from cloud/topology.py. The hub builds its own
+(cloud/hub/runtime.py).
 """
 
 import functools
@@ -25,8 +27,10 @@ import os
 import re
 import time
 
-EVENTS = ("SINGLE", "DOUBLE", "LONG")
+from firmware.press import EVENTS
+
 PRESS_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}\Z")
+CLIENT = "iot_data"  # the client this handler takes (cloud/hub/runtime.py gives the hub's)
 
 
 class MalformedFeed(ValueError):
@@ -37,53 +41,76 @@ class MissingEndpoint(RuntimeError):
     """IOT_DATA_ENDPOINT is not set; the generic iot-data endpoint is not the account's ATS endpoint."""
 
 
+class Context:
+    """What the function needs besides the event: the iot-data client (None when no endpoint is set),
+    the action topic, the expected source, the commands' TTL, where its log lines go."""
+
+    def __init__(self, iot_data, environ, log=print):
+        self.iot_data = iot_data
+        self.action_topic = environ["ACTION_TOPIC"]
+        self.source = environ["EVENT_SOURCE"]
+        self.ttl_s = int(environ["COMMAND_TTL_S"])
+        self.log = log
+
+
 @functools.cache
-def iot_data_client():
-    # Created on first use so the endpoint and region come from the environment of the call.
+def deployed():
+    """The Lambda's Context, made on the first invocation, so the endpoint and region come from the
+    environment of the call (as button.deployed)."""
     endpoint = os.environ.get("IOT_DATA_ENDPOINT")
-    if not endpoint:
-        raise MissingEndpoint(
-            "IOT_DATA_ENDPOINT is not set: it must be the account's iot:Data-ATS endpoint "
-            "(https://<prefix>-ats.iot.<region>.amazonaws.com), which `make deploy` sets"
-        )
-    import boto3
+    client = None
+    if endpoint:
+        import boto3
 
-    return boto3.client("iot-data", endpoint_url=endpoint)
+        client = boto3.client("iot-data", endpoint_url=endpoint)
+    return Context(client, os.environ)
 
 
-def handler(event, context=None):
+def handler(event, lambda_context=None):
+    return handle(event, deployed())
+
+
+def handle(event, context):
+    def log(outcome, **fields):
+        context.log(json.dumps(dict(fields, outcome=outcome), default=str))
+
     if isinstance(event, dict) and "replay-name" in event:
         # Not an error: raising would retry it and park it in the failure queue.
-        _log("refused", replay=event["replay-name"], press_id=_press_id_or_none(event))
+        log("refused", replay=event["replay-name"], press_id=_press_id_or_none(event))
         return {"status": "refused", "reason": "replayed event %r never feeds" % event["replay-name"]}
     try:
-        command = command_for(event)
+        command = command_for(event, context)
     except MalformedFeed as error:
-        _log("rejected", reason=str(error))
+        log("rejected", reason=str(error))
         return {"status": "rejected", "reason": str(error)}
     remaining_s = command["issued_at"] + command["ttl"] - time.time()
     if remaining_s <= 0:
         # The device would refuse it as expired; publishing it would only cost a message.
-        _log("expired", press_id=command["id"], late_s=-remaining_s)
+        log("expired", press_id=command["id"], late_s=-remaining_s)
         return {"status": "expired", "id": command["id"]}
-    iot_data_client().publish(
-        topic=os.environ["ACTION_TOPIC"],
+    if context.iot_data is None:
+        raise MissingEndpoint(
+            "IOT_DATA_ENDPOINT is not set: it must be the account's iot:Data-ATS endpoint "
+            "(https://<prefix>-ats.iot.<region>.amazonaws.com), which `make deploy` sets"
+        )
+    context.iot_data.publish(
+        topic=context.action_topic,
         qos=1,
         payload=json.dumps(command, separators=(",", ":")).encode(),
         payloadFormatIndicator="UTF8_DATA",
         # IoT Core drops the message once the command could no longer be dispensed anyway.
         messageExpiry=math.ceil(remaining_s),
     )
-    _log("published", press_id=command["id"], event=command["event"])
+    log("published", press_id=command["id"], event=command["event"])
     return {"status": "published", "id": command["id"]}
 
 
-def command_for(event):
+def command_for(event, context):
     """Return the v1 command for a feeds event, or raise MalformedFeed naming the field."""
     if not isinstance(event, dict):
         raise MalformedFeed("event: expected a JSON object, got %s" % type(event).__name__)
-    if event.get("source") != os.environ["EVENT_SOURCE"]:
-        raise MalformedFeed("source: expected %r, got %r" % (os.environ["EVENT_SOURCE"], event.get("source")))
+    if event.get("source") != context.source:
+        raise MalformedFeed("source: expected %r, got %r" % (context.source, event.get("source")))
     detail = event.get("detail")
     if not isinstance(detail, dict):
         raise MalformedFeed("detail: expected an object")
@@ -103,7 +130,7 @@ def command_for(event):
         "event": detail["event"],
         # Whole seconds: the device's floats are single precision and it rejects a float time.
         "issued_at": math.floor(pressed_at),
-        "ttl": int(os.environ["COMMAND_TTL_S"]),
+        "ttl": context.ttl_s,
     }
 
 
@@ -111,6 +138,3 @@ def _press_id_or_none(event):
     detail = event.get("detail")
     return detail.get("press_id") if isinstance(detail, dict) else None
 
-
-def _log(outcome, **fields):
-    print(json.dumps(dict(fields, outcome=outcome), default=str))

@@ -19,12 +19,13 @@ Whether a press without an outcome is `unconfirmed` depends on the clock, so it 
 history is read (`outcome_as_of`), never stored: a table rebuilt to time T equals the live table as it
 was at T.
 
-The same code runs on AWS (a Lambda behind the `history` rule, writing DynamoDB; `store()`) and on the
-self-hosted hub (called in-process, `store()` replaced by a SQLite store). A store has `get(key)` ->
+The same code runs on AWS (a Lambda behind the `history` rule, writing DynamoDB: `handler` builds its
+Context from the environment) and on the self-hosted hub (called in-process as `handle` with a Context
+holding a SQLite store, cloud/hub/runtime.py). A store has `get(key)` ->
 (doc, version) and `put(key, doc, version, requested_at)`, which fails with StoreConflict when the
 row's version moved meanwhile (two writers): the projector then reads again.
 
-On AWS, cloud/hydrate.py fills a brand-new table `<HISTORY_TABLE>-<replay>` through a rule of its own
+On AWS, cloud/aws/hydrate.py fills a brand-new table `<HISTORY_TABLE>-<replay>` through a rule of its own
 that sends `{"table": <that table>, "event": <the replayed event>}`; no other table is written.
 
 Environment: HISTORY_TABLE (AWS).
@@ -41,6 +42,10 @@ MAX_GAPS = 1000  # the missing seqs a device row lists (the highest); `received`
 CONFLICT_RETRIES = 5
 FED = ("dispensed", "interrupted")
 WILL_SLACK_S = 5
+# The bowls each event feeds: the cloud's one copy of the firmware's command.EVENTS (bit masks there),
+# tied to it by tests/cloud/test_cloud_invariants.py.
+BOWLS = {"SINGLE": ("left",), "DOUBLE": ("right",), "LONG": ("left", "right")}
+CLIENT = "store"  # the client this handler takes (cloud/hub/runtime.py gives the hub's)
 
 
 class StoreConflict(RuntimeError):
@@ -89,22 +94,38 @@ class DynamoStore:
                 yield item["key"]["S"], json.loads(item["doc"]["S"])
 
 
+class Context:
+    """What the projector needs besides the event: the history store, its table's name (a hydrate's
+    table is named after it), where its log lines go."""
+
+    def __init__(self, store, environ, log=print):
+        self.store = store
+        self.history_table = environ["HISTORY_TABLE"]
+        self.log = log
+
+
 @functools.cache
-def store():
+def deployed():
+    """The Lambda's Context, made on the first invocation (as button.deployed)."""
     import boto3
 
-    return DynamoStore(boto3.client("dynamodb"), os.environ["HISTORY_TABLE"])
+    return Context(DynamoStore(boto3.client("dynamodb"), os.environ["HISTORY_TABLE"]), os.environ)
 
 
-def handler(event, context=None):
+def handler(event, lambda_context=None):
+    return handle(event, deployed())
+
+
+def handle(event, context):
     if isinstance(event, dict) and "table" in event and "event" in event:
-        # A hydrate (cloud/hydrate.py): its own rule wraps each replayed event with the new table's name.
+        # A hydrate (cloud/aws/hydrate.py): its own rule wraps each replayed event with the new table's name.
         table = event["table"]
-        if not isinstance(table, str) or not table.startswith(os.environ["HISTORY_TABLE"] + "-"):
-            print(json.dumps({"outcome": "rejected", "reason": "table %r is not a history table" % (table,)}))
-            return {"status": "rejected", "reason": "table %r is not a history table" % (table,)}
-        return {"status": project(DynamoStore(store().client, table), event["event"])}
-    return {"status": project(store(), event)}
+        if not isinstance(table, str) or not table.startswith(context.history_table + "-"):
+            reason = "table %r is not a history table" % (table,)
+            context.log(json.dumps({"outcome": "rejected", "reason": reason}))
+            return {"status": "rejected", "reason": reason}
+        return {"status": project(DynamoStore(context.store.client, table), event["event"])}
+    return {"status": project(context.store, event)}
 
 
 def project(target, event):
@@ -311,12 +332,12 @@ def _canonical(value):
 
 
 def _bowls(event):
-    return {"SINGLE": ["left"], "DOUBLE": ["right"], "LONG": ["left", "right"]}.get(event, [])
+    return list(BOWLS.get(event, ()))
 
 
 def _seconds(text):
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+        return datetime.fromisoformat(text).timestamp()
     except (AttributeError, ValueError):
         return 0
 

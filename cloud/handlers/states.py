@@ -10,7 +10,9 @@ The event time is the device's `at`. The detail is the message itself, validated
 invalid message is logged and answered `rejected` with the field named, and nothing is put on the bus.
 
 On AWS the IoT topic rule on the states topic invokes this function; on the self-hosted hub the hub
-calls it in-process with the same message. Environment: EVENT_BUS_NAME, DEVICE_EVENT_SOURCE.
+calls it in-process with the same message. `handle(message, context)` does the work; the Lambda entry
+point `handler` builds the Context from its environment (EVENT_BUS_NAME, DEVICE_EVENT_SOURCE), the hub
+builds its own (cloud/hub/runtime.py).
 """
 
 import functools
@@ -23,6 +25,7 @@ DETAIL_TYPES = {"result": "FeedResult", "status": "DeviceStatus", "telemetry": "
 STATUSES = ("dispensed", "duplicate", "expired", "capped", "interrupted", "rejected")
 BOWLS = ("left", "right")
 MAX_TEXT = 256
+CLIENT = "events"  # the client this handler takes (cloud/hub/runtime.py gives the hub's)
 
 
 class InvalidState(ValueError):
@@ -33,29 +36,44 @@ class PutEventsFailed(RuntimeError):
     """PutEvents refused the entry; raising lets Lambda retry and then use its on-failure destination."""
 
 
+class Context:
+    """What the handler needs besides the message: the events client, the bus, the source, the log."""
+
+    def __init__(self, events, environ, log=print):
+        self.events = events
+        self.bus_name = environ["EVENT_BUS_NAME"]
+        self.source = environ["DEVICE_EVENT_SOURCE"]
+        self.log = log
+
+
 @functools.cache
-def events_client():
+def deployed():
+    """The Lambda's Context, made on the first invocation (as button.deployed)."""
     import boto3
 
-    return boto3.client("events")
+    return Context(boto3.client("events"), os.environ)
 
 
-def handler(event, context=None):
+def handler(event, lambda_context=None):
+    return handle(event, deployed())
+
+
+def handle(event, context):
     try:
         message = parse_state(event)
     except InvalidState as error:
         # Logged and answered, not raised: a retry could not fix it.
-        print(json.dumps({"outcome": "rejected", "reason": str(error)}))
+        context.log(json.dumps({"outcome": "rejected", "reason": str(error)}))
         return {"status": "rejected", "reason": str(error)}
     at = message.get("at", time.time())
     entry = {
-        "EventBusName": os.environ["EVENT_BUS_NAME"],
-        "Source": os.environ["DEVICE_EVENT_SOURCE"],
+        "EventBusName": context.bus_name,
+        "Source": context.source,
         "DetailType": DETAIL_TYPES[message["type"]],
         "Time": datetime.fromtimestamp(at, tz=timezone.utc),
         "Detail": json.dumps(message, separators=(",", ":")),
     }
-    answer = events_client().put_events(Entries=[entry])
+    answer = context.events.put_events(Entries=[entry])
     if answer.get("FailedEntryCount"):
         failure = answer["Entries"][0]
         raise PutEventsFailed("%s: %s" % (failure.get("ErrorCode"), failure.get("ErrorMessage", "")))

@@ -9,7 +9,7 @@ AWS, reading the same declaration (cloud/topology.py) and running the same handl
 | `checkpoint.py` | signed checkpoints (length, head, time) in a file and retained on the broker |
 | `events.py` | EventBridge envelopes, dedup keys, the handlers' local `events` client |
 | `patterns.py` | EventBridge pattern matching (exact, prefix, exists, anything-but) |
-| `runtime.py` | handler environment and local clients (iot-data over MQTT, events into the ledger) |
+| `runtime.py` | each function as a callable: its handler with a Context of the hub's clients |
 | `delivery.py` | rules, targets, per-rule cursors, retries, dead letters |
 | `ingest.py` | persistent QoS 1 MQTT session; acknowledged after the ledger commit |
 | `replay.py` | replays with a time window and chosen rules, never `feeds` |
@@ -17,6 +17,10 @@ AWS, reading the same declaration (cloud/topology.py) and running the same handl
 | `backup.py` | `backup` (online, verified, N generations) and `restore` |
 | `health.py` | the running hub's health report, retained on the broker |
 | `status.py` | `status`: broker, ingest, cursors, dead letters, disk, checkpoint, backup |
+| `projection.py`, `hydrate.py` | the SQLite history store; a new history rebuilt from the ledger |
+| `broker.py`, `mosquitto/` | its mosquitto: mutual TLS, persistence, the ACL mirroring the IoT policies |
+| `pki.py` | the development PKI (CA, broker, device, publisher, observer, hub certificates) |
+| `processes.py` | free ports and child processes ended cleanly |
 | `hub.py` | the parts together; `__main__.py` the command line (`make hub`) |
 
 Running it for years (checkpoints and what they prove, ...): cloud/hub/README.md.

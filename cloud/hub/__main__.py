@@ -49,8 +49,8 @@ def refuse(message):
 
 
 def run(args):
-    from tools.broker import Broker
-    from tools.pki import Pki
+    from cloud.hub.broker import Broker
+    from cloud.hub.pki import Pki
 
     # Before any file is touched (PKI, broker config, ledger): one hub per data folder, a free port.
     try:
@@ -117,7 +117,7 @@ def verify_checkpoints(args, db):
     """The ledger against the checkpoint file and the broker's retained checkpoint; False on a problem."""
     found = checkpoint.read_file(args.data_dir)
     if not args.no_broker:
-        from tools.pki import Pki
+        from cloud.hub.pki import Pki
 
         try:
             retained = checkpoint.fetch_retained(Pki(args.pki), args.broker_host, args.broker_port)
@@ -177,7 +177,7 @@ def status(args):
     import json
 
     from cloud.hub import status as status_mod
-    from tools.pki import Pki
+    from cloud.hub.pki import Pki
 
     try:
         report = status_mod.gather(args.data_dir, Pki(args.pki), args.broker_host, args.broker_port)
@@ -221,19 +221,24 @@ def _progress(read, delivered):
 
 
 def replay(args):
+    from cloud.aws.replay import parse_time
     from cloud.hub.replay import ReplayRefused
     from cloud.hub.replay import replay as run_replay
     from cloud.hub.runtime import Runtime
-    from cloud.replay import parse_time
 
     name = args.name or "replay-%s-%s" % (time.strftime("%Y%m%dT%H%M%S", time.gmtime()), uuid.uuid4().hex[:8])
     rules = [rule.strip() for rule in args.rules.split(",") if rule.strip()]
     store = projection.SqliteStore(os.path.join(args.data_dir, HISTORY_FILE))
-    runtime = Runtime(store=store)
     try:
         start, end = parse_time(getattr(args, "from")).timestamp(), parse_time(args.to).timestamp()
         read, delivered = run_replay(
-            os.path.join(args.data_dir, LEDGER_FILE), name, start, end, rules, progress=_progress
+            os.path.join(args.data_dir, LEDGER_FILE),
+            name,
+            start,
+            end,
+            rules,
+            progress=_progress,
+            runtime=Runtime(store=store),
         )
     except ReplayRefused as error:
         print("replay: refused: %s" % error, file=sys.stderr)
@@ -242,7 +247,6 @@ def replay(args):
         print("replay %s: cancelled" % name, file=sys.stderr)
         return 130
     finally:
-        runtime.close()
         store.close()
     print(
         "replay %s: COMPLETED, %d events read, %d delivered to %s" % (name, read, delivered, ", ".join(rules))
@@ -251,9 +255,9 @@ def replay(args):
 
 
 def hydrate(args):
+    from cloud.aws.replay import parse_time
     from cloud.hub.hydrate import hydrate as run_hydrate
     from cloud.hub.replay import ReplayRefused
-    from cloud.replay import parse_time
 
     try:
         until = parse_time(args.to).timestamp() if args.to else None

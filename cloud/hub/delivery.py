@@ -10,8 +10,9 @@ for the same reason. A failing target is retried with exponential backoff up to 
 `retry.max_attempts` and `retry.max_event_age_s`, then the event goes to the dead-letter table and
 the rule moves on.
 
-Targets: a function is the handler module of cloud/handlers called in-process with the event (a
-Lambda-shaped, JSON-decoded copy); a queue is a row in `queue_messages`.
+Targets: a function is the runtime's function (cloud/hub/runtime.py: the handler of cloud/handlers,
+in-process) called with the event (a Lambda-shaped, JSON-decoded copy); a queue is a row in
+`queue_messages`.
 """
 
 import contextlib
@@ -23,7 +24,6 @@ from datetime import datetime
 
 from cloud.hub import ledger as ledger_mod
 from cloud.hub import patterns
-from cloud.hub.runtime import handler_module
 
 log = logging.getLogger("hub")
 BACKOFF_S = 0.1
@@ -32,12 +32,15 @@ BATCH = 256
 
 
 class FunctionTarget:
-    def __init__(self, topology, key):
+    def __init__(self, topology, key, runtime):
         self.name = topology["functions"][key]["name"]
-        self.module = handler_module(topology, key)
+        self.key = key
+        self.runtime = runtime
 
     def __call__(self, event, db):
-        return self.module.handler(json.loads(json.dumps(event)))
+        if self.runtime is None:
+            raise LookupError("function %s: this delivery was given no runtime" % self.name)
+        return self.runtime[self.key](json.loads(json.dumps(event)))
 
 
 class QueueTarget:
@@ -53,14 +56,14 @@ class QueueTarget:
 
 
 class Rule:
-    def __init__(self, topology, spec):
+    def __init__(self, topology, spec, runtime=None):
         patterns.check(spec["event_pattern"], "rule %s" % spec["name"])
         self.name = spec["name"]
         self.pattern = spec["event_pattern"]
         self.targets = []
         for target in spec["targets"]:
             call = (
-                FunctionTarget(topology, target["function"])
+                FunctionTarget(topology, target["function"], runtime)
                 if "function" in target
                 else QueueTarget(topology, target["queue"])
             )
@@ -70,12 +73,13 @@ class Rule:
         return patterns.matches(self.pattern, event)
 
 
-def rules(topology):
-    return [Rule(topology, spec) for spec in topology["rules"]]
+def rules(topology, runtime=None):
+    """The topology's rules; their function targets call runtime's functions (none: queues only)."""
+    return [Rule(topology, spec, runtime) for spec in topology["rules"]]
 
 
 def event_age_s(event, now):
-    return now - datetime.fromisoformat(event["time"].replace("Z", "+00:00")).timestamp()
+    return now - datetime.fromisoformat(event["time"]).timestamp()
 
 
 def deliver(rule, event, db, sleep=time.sleep, now=time.time):

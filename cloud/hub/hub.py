@@ -68,18 +68,17 @@ class Hub:
             log.warning("hub: the broker is not reachable yet; feeds are retried until it is")
         self.events = LedgerEvents()
         self.runtime = Runtime(
-            self.topology,
-            iot_data_client=LocalIotData(self.publisher),
-            events_client=self.events,
-            store=self.store,
+            self.topology, iot_data=LocalIotData(self.publisher), events=self.events, store=self.store
         )
         self.deliverers = [
             delivery.Deliverer(self.ledger_path, rule, self.appended, self.stopping, self._around_batch(rule))
-            for rule in delivery.rules(self.topology)
+            for rule in delivery.rules(self.topology, self.runtime)
         ]
         for deliverer in self.deliverers:
             deliverer.start()
-        self.ingest = Ingest(self.ledger, self.events, self.pki, self.host, self.port, self.notify)
+        self.ingest = Ingest(
+            self.ledger, self.events, self.runtime, self.pki, self.host, self.port, self.notify
+        )
         self._start_reports()  # the start checkpoint signs the ledger as found, before ingest adds to it
         self.ingest.start()
         if not self.ingest.subscribed.wait(CONNECT_WAIT_S):
@@ -135,7 +134,6 @@ class Hub:
         self._stop_reports()
         self.publisher.disconnect()
         self.publisher.loop_stop()
-        self.runtime.close()
         self.runtime = None
         self.ledger.close()
         self.store.close()

@@ -27,7 +27,6 @@ import time
 
 import paho.mqtt.client as paho
 
-from cloud.handlers import button, states
 from cloud.topology import BUTTON_TOPIC_FILTER, STATES_TOPIC
 
 log = logging.getLogger("hub")
@@ -61,8 +60,9 @@ def mqtt_client(pki, identity, client_id, clean_session=True, manual_ack=False):
 
 
 class Ingest:
-    def __init__(self, ledger, events, pki, host, port, on_commit):
+    def __init__(self, ledger, events, runtime, pki, host, port, on_commit):
         self.ledger = ledger
+        self.runtime = runtime
         self.on_commit = on_commit
         self.inbox = queue.Queue()
         self.events = events
@@ -179,11 +179,11 @@ class Ingest:
                 raise ValueError("payload of %d bytes is over %d" % (len(payload), MAX_PAYLOAD))
             message = json.loads(payload)
             if topic == STATES_TOPIC:
-                answer = states.handler(message)
+                answer = self.runtime["states"](message)
             elif isinstance(message, dict):
                 selected = {field: message[field] for field in BUTTON_FIELDS if field in message}
                 selected["thing"] = topic.split("/")[1]
-                answer = button.handler(selected)
+                answer = self.runtime["button"](selected)
             else:
                 answer = {"status": "rejected", "reason": "press: expected a JSON object"}
         except Exception as error:  # not JSON, oversized; any other is a bug, and the message is kept too

@@ -22,14 +22,14 @@ class ReplayRefused(ValueError):
     """The replay could feed the cats or is not well-formed; nothing was replayed."""
 
 
-def chosen_rules(names, topology=TOPOLOGY):
+def chosen_rules(names, topology=TOPOLOGY, runtime=None):
     if not names:
         raise ReplayRefused("rules: name at least one rule; a replay to every rule would reach the feeder")
     if topology["live_rule"] in names:
         raise ReplayRefused(
             "rules: %r is the live feeder rule; replays must never feed" % topology["live_rule"]
         )
-    known = {rule.name: rule for rule in delivery.rules(topology)}
+    known = {rule.name: rule for rule in delivery.rules(topology, runtime)}
     unknown = [name for name in names if name not in known]
     if unknown:
         raise ReplayRefused("rules: no rule named %s (known: %s)" % (", ".join(unknown), ", ".join(known)))
@@ -37,11 +37,21 @@ def chosen_rules(names, topology=TOPOLOGY):
 
 
 def replay(
-    ledger_path, name, start, end, rule_names, topology=TOPOLOGY, progress=None, stop=None, retarget=None
+    ledger_path,
+    name,
+    start,
+    end,
+    rule_names,
+    topology=TOPOLOGY,
+    progress=None,
+    stop=None,
+    retarget=None,
+    runtime=None,
 ):
     """Deliver the window to the chosen rules; returns (events read, deliveries). stop: an Event-like.
-    retarget: {rule name: target} replaces that rule's targets for this replay (hydrate's new table)."""
-    rules = chosen_rules(rule_names, topology)
+    retarget: {rule name: target} replaces that rule's targets for this replay (hydrate's new table).
+    runtime: the functions the rules' function targets call (cloud/hub/runtime.py)."""
+    rules = chosen_rules(rule_names, topology, runtime)
     for rule in rules:
         if retarget and rule.name in retarget:
             rule.targets = [(retarget[rule.name], retry) for _, retry in rule.targets]

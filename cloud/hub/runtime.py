@@ -1,11 +1,11 @@
-"""The Lambda runtime of the hub: the handler modules of cloud/handlers, called in-process with the
-environment the deployer would give them (from cloud/topology.py) and with their AWS clients replaced
-by local ones. The handlers look their clients up at call time (`events_client()`, `iot_data_client()`,
-`store()`), so they run unchanged."""
+"""The Lambda runtime of the hub: each function of cloud/topology.py as a callable `event -> answer`,
+its handler module's `handle` with a Context built from the environment the deployer would give it
+(cloud/topology.py's local_environment) and the hub's clients in place of AWS's. Nothing is patched:
+two runtimes (two hubs, a hub and a test) live side by side in one process."""
 
+import functools
 import importlib
 import logging
-import os
 
 from cloud.topology import TOPOLOGY, local_environment
 
@@ -14,6 +14,11 @@ lambda_log = logging.getLogger("hub.lambda")
 
 def handler_module(topology, function_key):
     return importlib.import_module("cloud.handlers." + topology["functions"][function_key]["module"])
+
+
+def _log_line(line):
+    # What a handler logs goes to CloudWatch on AWS; here, to the hub's log (debug level).
+    lambda_log.debug(line)
 
 
 class LocalIotData:
@@ -39,32 +44,18 @@ class LocalIotData:
 
 
 class Runtime:
-    """Installs the environment and the local clients; `close()` puts the modules back as they were."""
+    """The functions of a topology, with the hub's clients: `events` (button, states), `iot_data`
+    (feeder), `store` (projector), each given to the handlers whose CLIENT names it. A function whose
+    client is not given is not available (KeyError)."""
 
     def __init__(self, topology=TOPOLOGY, **clients):
-        self.saved_env = {var: os.environ.get(var) for var in local_environment(topology)}
-        os.environ.update(local_environment(topology))
-        self.patched = []
-        # What a handler prints goes to CloudWatch on AWS; here, to the hub's log (debug level).
+        self.functions = {}
         for key in topology["functions"]:
             module = handler_module(topology, key)
-            self.patched.append((module, "print", None))
-            module.print = lambda *args, **kwargs: lambda_log.debug(" ".join(str(arg) for arg in args))
-        for name, client in clients.items():
-            for key in topology["functions"]:
-                module = handler_module(topology, key)
-                if hasattr(module, name):
-                    self.patched.append((module, name, getattr(module, name)))
-                    setattr(module, name, (lambda value: lambda: value)(client))
+            if module.CLIENT in clients:
+                environ = local_environment(key, topology)
+                context = module.Context(clients[module.CLIENT], environ, _log_line)
+                self.functions[key] = functools.partial(module.handle, context=context)
 
-    def close(self):
-        for module, name, original in reversed(self.patched):
-            if original is None:
-                delattr(module, name)
-            else:
-                setattr(module, name, original)
-        for var, value in self.saved_env.items():
-            if value is None:
-                os.environ.pop(var, None)
-            else:
-                os.environ[var] = value
+    def __getitem__(self, function_key):
+        return self.functions[function_key]

@@ -51,7 +51,7 @@ def dynamodb(request, aws, monkeypatch):
 
 
 class FakeTime:
-    """Clock and sleep for cloud.waiting.Waiting: sleeping advances the clock and is recorded, instantly."""
+    """Clock and sleep for cloud.aws.waiting.Waiting: sleeping advances the clock, recorded, instantly."""
 
     def __init__(self):
         self.now, self.slept = 1000.0, []

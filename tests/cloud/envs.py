@@ -8,10 +8,10 @@ import time
 import boto3
 from botocore.stub import Stubber
 
-from cloud import deploy, iam
-from cloud.awsenv import AwsEnv
+from cloud.aws import deploy, iam
+from cloud.aws.session import AwsEnv
+from cloud.aws.waiting import Waiting
 from cloud.topology import TOPOLOGY
-from cloud.waiting import Waiting
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"

@@ -4,9 +4,9 @@ each wait retries, is logged and is bounded, and no test sleeps for real."""
 import pytest
 from botocore.stub import ANY
 
-from cloud import resources
+from cloud.aws import resources
+from cloud.aws.waiting import WaitTimedOut
 from cloud.topology import TOPOLOGY
-from cloud.waiting import WaitTimedOut
 from tests.cloud.envs import ACCOUNT, REGION, stubbed_env
 
 CERTIFICATE_ID = "c" * 64

@@ -3,8 +3,8 @@
 import pytest
 from botocore.exceptions import ClientError
 
-from cloud import deploy, resources
-from cloud.awserrors import PermissionDenied, is_not_found
+from cloud.aws import deploy, resources
+from cloud.aws.errors import PermissionDenied, is_not_found
 from cloud.topology import TOPOLOGY
 from tests.cloud.envs import stubbed_env
 

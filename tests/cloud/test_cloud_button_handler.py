@@ -15,8 +15,8 @@ from pathlib import Path
 import boto3
 import pytest
 
+from cloud.aws.packaging import handler_zip
 from cloud.handlers import button
-from cloud.packaging import handler_zip
 from cloud.topology import DETAIL_TYPE, SOURCE
 
 ONE_CLICK = {
@@ -28,8 +28,11 @@ ONE_CLICK = {
 TOPIC_PRESS = {"v": 1, "event": "LONG", "at": 1795730000, "seq": 17, "thing": "cat-feeder"}
 
 
+BUS = {"EVENT_BUS_NAME": "button-test-bus", "EVENT_SOURCE": SOURCE, "EVENT_DETAIL_TYPE": DETAIL_TYPE}
+
+
 @pytest.fixture
-def bus(aws, monkeypatch):
+def bus(aws):
     """A bus whose every com.feedmyfurbabies event lands in a queue; returns a reader of that queue."""
     events, sqs = boto3.client("events"), boto3.client("sqs")
     events.create_event_bus(Name="button-test-bus")
@@ -39,22 +42,20 @@ def bus(aws, monkeypatch):
     ]
     events.put_rule(Name="all", EventBusName="button-test-bus", EventPattern=json.dumps({"source": [SOURCE]}))
     events.put_targets(Rule="all", EventBusName="button-test-bus", Targets=[{"Id": "q", "Arn": queue_arn}])
-    for variable, value in {
-        "EVENT_BUS_NAME": "button-test-bus",
-        "EVENT_SOURCE": SOURCE,
-        "EVENT_DETAIL_TYPE": DETAIL_TYPE,
-    }.items():
-        monkeypatch.setenv(variable, value)
-    button.events_client.cache_clear()
-    yield lambda: [
+    return lambda: [
         json.loads(m["Body"])
         for m in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
     ]
-    button.events_client.cache_clear()
 
 
-def test_one_click_press_becomes_one_well_formed_event(bus):
-    result = button.handler(ONE_CLICK)
+@pytest.fixture
+def context(bus):
+    """The handler's Context for that bus, as the Lambda entry point builds it from its environment."""
+    return button.Context(boto3.client("events"), BUS)
+
+
+def test_one_click_press_becomes_one_well_formed_event(bus, context):
+    result = button.handle(ONE_CLICK, context)
     (event,) = bus()
     assert event["source"] == SOURCE and event["detail-type"] == DETAIL_TYPE
     assert event["detail"] == {
@@ -68,8 +69,8 @@ def test_one_click_press_becomes_one_well_formed_event(bus):
     assert result["press_id"].startswith("press-") and len(result["press_id"]) == 22
 
 
-def test_topic_press_becomes_one_event_with_the_thing_as_button(bus):
-    result = button.handler(TOPIC_PRESS)
+def test_topic_press_becomes_one_event_with_the_thing_as_button(bus, context):
+    result = button.handle(TOPIC_PRESS, context)
     (event,) = bus()
     assert event["detail"]["event"] == "LONG"
     assert event["detail"]["pressed_at"] == 1795730000
@@ -141,9 +142,11 @@ def test_packaged_handler_mints_ids_from_its_own_zip(tmp_path):
         ({k: v for k, v in TOPIC_PRESS.items() if k != "event"}, "event: missing"),
     ],
 )
-def test_invalid_input_is_logged_and_returned_never_raised_and_puts_nothing(bus, capsys, payload, message):
+def test_invalid_input_is_logged_and_returned_never_raised_and_puts_nothing(
+    bus, context, capsys, payload, message
+):
     # Raising would make Lambda retry the same invalid press twice more for nothing.
-    result = button.handler(payload)
+    result = button.handle(payload, context)
     assert result["status"] == "rejected" and message in result["reason"]
     (line,) = capsys.readouterr().out.splitlines()
     assert json.loads(line) == {"outcome": "rejected", "reason": result["reason"]}
@@ -167,15 +170,14 @@ class Spy:
         return self.client.put_events(Entries=Entries)
 
 
-def test_an_entry_that_keeps_failing_is_retried_alone_then_raises(bus, monkeypatch):
+def test_an_entry_that_keeps_failing_is_retried_alone_then_raises(bus):
     backoffs = []
-    monkeypatch.setattr(button, "sleep", backoffs.append)
     spy = Spy(boto3.client("events"))
     # moto accepts the first entry and rejects the second (MalformedDetail), every time.
     with pytest.raises(
         button.PutEventsFailed, match="1 of 2 entries failed after 4 attempts: MalformedDetail"
     ):
-        button.put_all(spy, [entry('{"n": 1}'), entry("not json")])
+        button.put_all(spy, [entry('{"n": 1}'), entry("not json")], sleep=backoffs.append)
     assert spy.batches == [['{"n": 1}', "not json"], ["not json"], ["not json"], ["not json"]]
     assert backoffs == [0.1, 0.2, 0.4]
     assert [e["detail"] for e in bus()] == [{"n": 1}]  # the good entry went out exactly once
@@ -200,8 +202,7 @@ class FlakyEvents:
         return {"FailedEntryCount": 0, "Entries": [{"EventId": str(i + 2)} for i in range(len(Entries))]}
 
 
-def test_a_partial_failure_resends_only_the_failed_entry(monkeypatch):
-    monkeypatch.setattr(button, "sleep", lambda seconds: None)
+def test_a_partial_failure_resends_only_the_failed_entry():
     flaky = FlakyEvents()
-    button.put_all(flaky, [entry("a"), entry("b")])
+    button.put_all(flaky, [entry("a"), entry("b")], sleep=lambda seconds: None)
     assert flaky.batches == [["a", "b"], ["b"]]

@@ -1,13 +1,13 @@
 """Every command that needs AWS credentials says so in one line, as `make deploy` does
-(cloud/awsenv.py: AwsEnv.from_args checks, explain words it), and the page refuses to start without them
+(cloud/aws/session.py: AwsEnv.from_args checks, explain words it), and the page refuses to start without them
 instead of serving errors. Run as a newcomer would: no AWS_* variables, HOME an empty folder."""
 
 import socket
 
 import pytest
 
+from cloud.hub.processes import free_port
 from tests.makerun import make, own_lines, without_aws_credentials
-from tools.local import free_port
 
 HINT = ("no AWS credentials: set AWS_PROFILE (or %s=--profile NAME), or AWS_ACCESS_KEY_ID and "
         "AWS_SECRET_ACCESS_KEY, or run `aws configure`")

@@ -10,9 +10,9 @@ from types import SimpleNamespace
 
 import boto3
 
-from cloud import deploy
-from cloud.awsenv import AwsEnv
-from cloud.resources import LogGroup
+from cloud.aws import deploy
+from cloud.aws.resources import LogGroup
+from cloud.aws.session import AwsEnv
 from cloud.topology import LOG_RETENTION_DAYS, TOPOLOGY
 from tests.cloud.envs import REGION, env_for, run
 
@@ -95,7 +95,7 @@ def test_deploy_redeploy_update_and_destroy(aws, tmp_path):
 
 def cli(aws, tmp_path, *args, stdin=""):
     return subprocess.run(
-        [sys.executable, "-m", "cloud.deploy", *args, "--endpoint-url", aws, "--region", REGION]
+        [sys.executable, "-m", "cloud.aws.deploy", *args, "--endpoint-url", aws, "--region", REGION]
         + ["--out", str(tmp_path)],
         input=stdin,
         capture_output=True,

@@ -8,8 +8,8 @@ import stat
 import boto3
 import pytest
 
-from cloud import credentials, deploy
-from cloud.awsenv import AwsEnv
+from cloud.aws import credentials, deploy
+from cloud.aws.session import AwsEnv
 from tests.cloud.envs import REGION, env_for, run
 
 

@@ -2,11 +2,11 @@
 iot-data Publish goes to moto's server and is inspected on the wire."""
 
 import json
-import os
 import re
 import time
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import boto3
 import pytest
 
 from cloud.handlers import button, feeder
@@ -36,17 +36,23 @@ def fresh_detail(event="SINGLE", age_s=5):
     return button.parse_press(press)
 
 
+ENVIRONMENT = {"ACTION_TOPIC": ACTION_TOPIC, "EVENT_SOURCE": SOURCE, "COMMAND_TTL_S": str(COMMAND_TTL_S)}
+
+
 @pytest.fixture
-def published(aws, monkeypatch):
+def iot_data(aws):
+    # The deployer gives the function the account's https://...-ats.iot... endpoint; here, moto's.
+    return boto3.client("iot-data", endpoint_url=aws)
+
+
+@pytest.fixture
+def context(iot_data):
+    return feeder.Context(iot_data, ENVIRONMENT)
+
+
+@pytest.fixture
+def published(iot_data):
     """Every Publish request the feeder sends (topic, query, payload), after moto accepted it."""
-    for variable, value in {
-        "ACTION_TOPIC": ACTION_TOPIC,
-        "EVENT_SOURCE": SOURCE,
-        "COMMAND_TTL_S": str(COMMAND_TTL_S),
-        "IOT_DATA_ENDPOINT": aws,  # the deployer sets the account's https://...-ats.iot... endpoint
-    }.items():
-        monkeypatch.setenv(variable, value)
-    feeder.iot_data_client.cache_clear()
     sent = []
 
     def record(request, **kwargs):
@@ -61,16 +67,15 @@ def published(aws, monkeypatch):
             }
         )
 
-    feeder.iot_data_client().meta.events.register("before-send.iot-data.Publish", record)
-    yield sent
-    feeder.iot_data_client.cache_clear()
+    iot_data.meta.events.register("before-send.iot-data.Publish", record)
+    return sent
 
 
-def test_a_feeds_event_is_published_as_a_v1_command_with_qos1_and_expiry(published):
+def test_a_feeds_event_is_published_as_a_v1_command_with_qos1_and_expiry(aws, context, published):
     detail = fresh_detail("DOUBLE", age_s=5)
-    assert feeder.handler(feeds_event(detail)) == {"status": "published", "id": detail["press_id"]}
+    assert feeder.handle(feeds_event(detail), context) == {"status": "published", "id": detail["press_id"]}
     (publish,) = published
-    assert publish["url"].startswith(os.environ["IOT_DATA_ENDPOINT"] + "/topics/")
+    assert publish["url"].startswith(aws + "/topics/")
     assert publish["topic"] == ACTION_TOPIC
     assert json.loads(publish["payload"]) == {
         "v": 1,
@@ -85,22 +90,22 @@ def test_a_feeds_event_is_published_as_a_v1_command_with_qos1_and_expiry(publish
     assert re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", detail["press_id"])
 
 
-def test_a_redelivered_event_publishes_the_identical_command(published):
+def test_a_redelivered_event_publishes_the_identical_command(context, published):
     event = feeds_event(fresh_detail())
-    feeder.handler(event)
-    feeder.handler(json.loads(json.dumps(event)))
+    feeder.handle(event, context)
+    feeder.handle(json.loads(json.dumps(event)), context)
     assert published[0]["payload"] == published[1]["payload"]
 
 
-def test_a_replayed_event_is_refused_and_nothing_is_published(published):
-    result = feeder.handler(feeds_event(fresh_detail(), **{"replay-name": "replay-1795730000"}))
+def test_a_replayed_event_is_refused_and_nothing_is_published(context, published):
+    result = feeder.handle(feeds_event(fresh_detail(), **{"replay-name": "replay-1795730000"}), context)
     assert result["status"] == "refused" and "replay-1795730000" in result["reason"]
     assert published == []
 
 
-def test_a_press_older_than_its_ttl_is_not_published(published):
+def test_a_press_older_than_its_ttl_is_not_published(context, published):
     detail = fresh_detail(age_s=COMMAND_TTL_S + 1)
-    assert feeder.handler(feeds_event(detail)) == {"status": "expired", "id": detail["press_id"]}
+    assert feeder.handle(feeds_event(detail), context) == {"status": "expired", "id": detail["press_id"]}
     assert published == []
 
 
@@ -130,24 +135,45 @@ def test_a_press_older_than_its_ttl_is_not_published(published):
     ],
 )
 def test_a_malformed_event_is_logged_and_rejected_never_raised_so_it_is_not_retried(
-    published, capsys, event, message
+    context, published, capsys, event, message
 ):
-    result = feeder.handler(event)
+    result = feeder.handle(event, context)
     assert result["status"] == "rejected" and message in result["reason"]
     assert json.loads(capsys.readouterr().out) == {"outcome": "rejected", "reason": result["reason"]}
     assert published == []
 
 
-def test_without_the_endpoint_the_feeder_fails_clearly_and_publishes_nothing(published, monkeypatch):
-    monkeypatch.delenv("IOT_DATA_ENDPOINT")
-    feeder.iot_data_client.cache_clear()
-    # Raised, so Lambda retries and then parks the feed in the on-failure queue: it is not lost.
-    with pytest.raises(feeder.MissingEndpoint, match="IOT_DATA_ENDPOINT is not set: .*iot:Data-ATS"):
-        feeder.handler(feeds_event(fresh_detail()))
-    assert published == []
+def test_the_lambda_entry_point_builds_its_context_from_the_deployed_environment(aws, monkeypatch):
+    """`feeder.handler` (what Lambda calls) reads the environment the deployer sets (cloud/topology.py)."""
+    for variable, value in dict(ENVIRONMENT, IOT_DATA_ENDPOINT=aws).items():
+        monkeypatch.setenv(variable, value)
+    feeder.deployed.cache_clear()
+    try:
+        sent = []
+        feeder.deployed().iot_data.meta.events.register(
+            "before-send.iot-data.Publish", lambda request, **kwargs: sent.append(request.url)
+        )
+        detail = fresh_detail()
+        assert feeder.handler(feeds_event(detail)) == {"status": "published", "id": detail["press_id"]}
+        assert [url.split("?")[0] for url in sent] == [aws + "/topics/" + ACTION_TOPIC.replace("/", "%2F")]
+    finally:
+        feeder.deployed.cache_clear()
 
 
-def test_every_command_carries_integer_times_even_from_a_fractional_press(published):
+def test_without_the_endpoint_the_feeder_fails_clearly_and_publishes_nothing(aws, monkeypatch):
+    for variable, value in ENVIRONMENT.items():
+        monkeypatch.setenv(variable, value)
+    monkeypatch.delenv("IOT_DATA_ENDPOINT", raising=False)
+    feeder.deployed.cache_clear()
+    try:
+        # Raised, so Lambda retries and then parks the feed in the on-failure queue: it is not lost.
+        with pytest.raises(feeder.MissingEndpoint, match="IOT_DATA_ENDPOINT is not set: .*iot:Data-ATS"):
+            feeder.handler(feeds_event(fresh_detail()))
+    finally:
+        feeder.deployed.cache_clear()
+
+
+def test_every_command_carries_integer_times_even_from_a_fractional_press(context, published):
     # A 1-Click reportedTime has milliseconds (a button's `at` is an integer: the handler rejects a float
     # one, see test_cloud_button_handler.py). The device rejects a float issued_at (single-precision
     # floats on the ESP32), so every command must carry integers.
@@ -160,10 +186,10 @@ def test_every_command_carries_integer_times_even_from_a_fractional_press(publis
     presses = [{"v": 1, "event": "LONG", "at": int(now) - 1, "seq": 4, "thing": "cat-feeder"}]
     details = [button.parse_press(p) for p in clicks + presses]
     for detail in details:
-        command = feeder.command_for(feeds_event(detail))
+        command = feeder.command_for(feeds_event(detail), context)
         assert all(type(command[field]) is int for field in ("v", "issued_at", "ttl")), command
         assert command["issued_at"] <= detail["pressed_at"] < command["issued_at"] + 1
-        feeder.handler(feeds_event(detail))
+        feeder.handle(feeds_event(detail), context)
     assert len(published) == len(details)
     for request in published:
         body = json.loads(request["payload"])

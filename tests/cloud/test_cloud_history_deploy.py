@@ -6,7 +6,7 @@ import json
 
 import boto3
 
-from cloud import deploy
+from cloud.aws import deploy
 from tests.cloud.envs import env_for, run
 
 NEW = [

@@ -1,4 +1,4 @@
-"""AWS hydrate (cloud/hydrate.py) against moto's server: a new on-demand table with its dead-letter queue,
+"""AWS hydrate (cloud/aws/hydrate.py) against moto's server: a new on-demand table with its dead-letter queue,
 a rule for this replay's events only, a replay whose FilterArns names only that rule, the rule removed once
 deliveries settled (or kept, and finished on request); listing and removing hydrates; the projector writing
 only the hydrated table it is given, and receiving each event whole as AWS documents the target's input."""
@@ -10,13 +10,13 @@ from datetime import datetime, timezone
 import boto3
 import pytest
 
-from cloud import deploy, hydrate
-from cloud.awsenv import AwsEnv
+from cloud.aws import deploy, hydrate
+from cloud.aws.iam import Arns
+from cloud.aws.session import AwsEnv
 from cloud.handlers import projector
-from cloud.iam import Arns
 from cloud.topology import TOPOLOGY
+from rigs.hubdata import press_event
 from tests.cloud.envs import REGION, env_for, run
-from tests.hub.hubdata import press_event
 from tests.strict_aws.eventbridge import target_input
 
 
@@ -158,7 +158,7 @@ def test_while_deliveries_never_settle_the_rule_is_kept_until_finish(deployed, f
 
 
 def cli(aws, *args):
-    """python -m cloud.hydrate's output, run in this process against moto."""
+    """python -m cloud.aws.hydrate's output, run in this process against moto."""
     import contextlib
     import io
 
@@ -177,7 +177,7 @@ def test_destroy_names_the_hydrated_tables_it_leaves(deployed, fake_time, aws, t
     )
 
 
-def test_the_projector_writes_the_hydrated_table_it_is_given_and_no_other(aws, monkeypatch):
+def test_the_projector_writes_the_hydrated_table_it_is_given_and_no_other(aws):
     dynamodb = boto3.client("dynamodb")
     for name in ("feedmyfurbabies-history", "feedmyfurbabies-history-replay-t2", "other"):
         dynamodb.create_table(
@@ -186,14 +186,13 @@ def test_the_projector_writes_the_hydrated_table_it_is_given_and_no_other(aws, m
             KeySchema=[{"AttributeName": "key", "KeyType": "HASH"}],
             BillingMode="PAY_PER_REQUEST",
         )
-    monkeypatch.setenv("HISTORY_TABLE", "feedmyfurbabies-history")
-    projector.store.cache_clear()
+    live = "feedmyfurbabies-history"
+    context = projector.Context(projector.DynamoStore(dynamodb, live), {"HISTORY_TABLE": live})
     press = dict(press_event(1, at=int(time.time())), **{"replay-name": "replay-t2"})
-    assert projector.handler({"table": "feedmyfurbabies-history-replay-t2", "event": press}) == {
+    assert projector.handle({"table": "feedmyfurbabies-history-replay-t2", "event": press}, context) == {
         "status": "press"
     }
-    refused = projector.handler({"table": "other", "event": press})
-    projector.store.cache_clear()
+    refused = projector.handle({"table": "other", "event": press}, context)
     assert refused["status"] == "rejected" and "not a history table" in refused["reason"]
     counts = {
         name: dynamodb.scan(TableName=name, Select="COUNT")["Count"]
@@ -227,8 +226,11 @@ def test_the_projector_gets_each_replayed_event_whole_through_the_hydrate_target
     press = dict(press_event(1, at=int(time.time())), **{"replay-name": "replay-t3"})
     received = target_input(target["InputTransformer"], press, arns.rule(TOPOLOGY, rule), rule)
     assert received == {"table": table, "event": press}
+    # The Lambda entry point, with the environment the deployer gives it (cloud/topology.py).
     monkeypatch.setenv("HISTORY_TABLE", "feedmyfurbabies-history")
-    projector.store.cache_clear()
-    assert projector.handler(received) == {"status": "press"}
-    projector.store.cache_clear()
+    projector.deployed.cache_clear()
+    try:
+        assert projector.handler(received) == {"status": "press"}
+    finally:
+        projector.deployed.cache_clear()
     assert boto3.client("dynamodb").scan(TableName=table, Select="COUNT")["Count"] == 1

@@ -1,6 +1,6 @@
 """The declared IAM and IoT policies grant exact actions on exact ARNs."""
 
-from cloud import iam
+from cloud.aws import iam
 from cloud.topology import TOPOLOGY
 
 ARNS = iam.Arns("aws", "eu-west-1", "123456789012")
@@ -44,7 +44,7 @@ ALLOWED = {
     | {
         ("dynamodb:GetItem", "arn:aws:dynamodb:eu-west-1:123456789012:table/feedmyfurbabies-history"),
         ("dynamodb:PutItem", "arn:aws:dynamodb:eu-west-1:123456789012:table/feedmyfurbabies-history"),
-        # The tables cloud/hydrate.py creates, and nothing else.
+        # The tables cloud/aws/hydrate.py creates, and nothing else.
         ("dynamodb:GetItem", "arn:aws:dynamodb:eu-west-1:123456789012:table/feedmyfurbabies-history-*"),
         ("dynamodb:PutItem", "arn:aws:dynamodb:eu-west-1:123456789012:table/feedmyfurbabies-history-*"),
         ("sqs:SendMessage", "arn:aws:sqs:eu-west-1:123456789012:feedmyfurbabies-history-failed"),

@@ -15,12 +15,12 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.iotdata.models import iotdata_backends
 from moto.server import ThreadedMotoServer
 
-from cloud.awsenv import AwsEnv
+from cloud import press
+from cloud.aws.session import AwsEnv
+from cloud.hub.processes import free_port
 from cloud.topology import TOPOLOGY
 from firmware.press import press_id
 from tests.makerun import make, own_lines, without_aws_credentials
-from tools import press
-from tools.local import free_port
 from tools.moto_server import fake_credentials
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

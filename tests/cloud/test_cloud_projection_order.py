@@ -15,8 +15,8 @@ from cloud.handlers import projector
 from cloud.hub.events import envelope
 from cloud.hub.projection import SqliteStore
 from cloud.topology import DEVICE_SOURCE
+from rigs.hubdata import T0, press_event, result_event, status_event
 from tests.cloud.envs import create_history_table
-from tests.hub.hubdata import T0, press_event, result_event, status_event
 
 STATUSES = ("dispensed", "duplicate", "expired", "capped", "interrupted", "rejected")
 THINGS = ("cat-feeder", "kitchen")

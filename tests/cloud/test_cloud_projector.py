@@ -3,8 +3,8 @@ rows as on the hub's SQLite, from the same events, and its handler is what the `
 
 from cloud.handlers import projector
 from cloud.hub.projection import SqliteStore
+from rigs.hubdata import T0, press_event, result_event, status_event
 from tests.cloud.envs import create_history_table
-from tests.hub.hubdata import T0, press_event, result_event, status_event
 
 TABLE = "history-test"
 
@@ -28,17 +28,14 @@ def events():
     return presses + answers + [duplicate, status_event("offline", 1795000100), answers[3], presses[7]]
 
 
-def test_dynamodb_and_sqlite_stores_hold_the_same_history(dynamodb, tmp_path, monkeypatch):
+def test_dynamodb_and_sqlite_stores_hold_the_same_history(dynamodb, tmp_path):
     client = dynamodb
     create_history_table(client, TABLE)
-    monkeypatch.setenv("HISTORY_TABLE", TABLE)
-    projector.store.cache_clear()
-    monkeypatch.setattr(projector, "store", projector.store)
+    context = projector.Context(projector.DynamoStore(client, TABLE), {"HISTORY_TABLE": TABLE})
     local = SqliteStore(str(tmp_path / "h.sqlite3"))
-    answers = [projector.handler(event) for event in events()]
+    answers = [projector.handle(event, context) for event in events()]
     for event in events():
         projector.project(local, event)
-    projector.store.cache_clear()
     assert dict(projector.DynamoStore(client, TABLE).rows()) == dict(local.rows())
     # The last two events were delivered before: nothing changed.
     assert answers[-2:] == [{"status": "unchanged"}, {"status": "unchanged"}]

@@ -4,11 +4,11 @@ its credentials list names every service the deployer manages and the role passi
 import re
 from pathlib import Path
 
-from cloud.resources import declared_resources
+from cloud.aws.resources import declared_resources
 from tests.cloud.envs import stubbed_env
 
 README = (Path(__file__).resolve().parents[2] / "cloud" / "README.md").read_text()
-# How the README names the services of cloud/resources.py.
+# How the README names the services of cloud/aws/resources/.
 SERVICE_NAMES = {
     "iam": "IAM",
     "lambda": "Lambda",

@@ -7,9 +7,9 @@ from datetime import datetime, timezone
 import boto3
 import pytest
 
-from cloud import deploy, replay
+from cloud.aws import deploy, replay
+from cloud.aws.waiting import Waiting
 from cloud.topology import DETAIL_TYPE, SOURCE, TOPOLOGY
-from cloud.waiting import Waiting
 from tests.cloud.envs import REGION, env_for, run, stubbed_env
 
 

@@ -1,9 +1,9 @@
-"""Bounded, logged waits (cloud/waiting.py) on an injected clock: the retry logic, no real sleeping."""
+"""Bounded, logged waits (cloud/aws/waiting.py) on an injected clock: the retry logic, no real sleeping."""
 
 import pytest
 from botocore.exceptions import ClientError
 
-from cloud.waiting import Waiting, WaitTimedOut, codes
+from cloud.aws.waiting import Waiting, WaitTimedOut, codes
 
 
 def conflict():

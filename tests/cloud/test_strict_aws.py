@@ -8,7 +8,7 @@ import botocore.config
 import pytest
 from botocore.exceptions import ClientError
 
-from cloud.resources import IOT_SQL_VERSION
+from cloud.aws.resources.iot import IOT_SQL_VERSION
 from cloud.topology import TOPOLOGY
 from tests.cloud.envs import REGION
 from tests.strict_aws import eventbridge, iot, lambda_

@@ -8,9 +8,9 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ParamValidationError
 
-from cloud.awsenv import AwsEnv
+from cloud.aws.session import AwsEnv
+from rigs.hubdata import ROOT
 from tests.cloud.envs import create_history_table
-from tests.hub.hubdata import ROOT
 from tests.strict_aws import dynamodb
 
 KEY = {"key": {"S": "press#1"}}

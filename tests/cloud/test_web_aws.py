@@ -7,9 +7,9 @@ import boto3
 
 from cloud.handlers.projector import DynamoStore, project
 from cloud.topology import TOPOLOGY
+from rigs.web import WebServer
 from tests.cloud.conftest import REGION
 from tests.integration.web_client import PageClient
-from tests.integration.web_rig import WebServer
 
 ACCESS_KEY = "AKIAWEBPAGETESTKEY01"
 SECRET_KEY = "web-page-test-secret-never-in-a-response"

@@ -15,11 +15,11 @@ import sys
 import pytest
 
 from cloud.hub import ledger as ledger_mod
+from cloud.hub.pki import Pki
+from cloud.hub.processes import end_process, free_port
+from rigs.device import Device, dispense_starts, rig_config, wait_for
 from tests.hil.conftest import REAL_BOARD
-from tests.integration.device_rig import Device, dispense_starts, rig_config, wait_for
 from tools import board
-from tools.local import end_process, free_port
-from tools.pki import Pki
 from tools.sim_board import press_button
 
 pytestmark = pytest.mark.skipif(bool(REAL_BOARD), reason="virtual button and servo trace: simulated board")

@@ -25,8 +25,9 @@ import time
 
 import pytest
 
-from tests.hil.conftest import REAL_BOARD
-from tests.integration.device_rig import (
+from cloud.hub.broker import Broker
+from cloud.hub.pki import Pki
+from rigs.device import (
     ACTION,
     LEFT,
     LEFT_PULSES,
@@ -38,10 +39,9 @@ from tests.integration.device_rig import (
     rig_config,
     wait_for,
 )
+from tests.hil.conftest import REAL_BOARD
 from tools import board
-from tools.broker import Broker
 from tools.mqttc import MqttClient
-from tools.pki import Pki
 from tools.sim_board import press_button
 
 HUB = os.environ.get("BOARD_HUB", "localhost")

@@ -16,14 +16,14 @@ import time
 
 import pytest
 
+from cloud.hub.broker import Broker
+from cloud.hub.pki import Pki
+from cloud.hub.processes import free_port
 from firmware.press import press_id
+from rigs.device import Device, dispense_starts, rig_config
 from tests.hil.conftest import REAL_BOARD
-from tests.integration.device_rig import Device, dispense_starts, rig_config
 from tools import board
-from tools.broker import Broker
-from tools.local import free_port
 from tools.mqttc import MqttClient
-from tools.pki import Pki
 from tools.sim_board import press_button
 
 pytestmark = pytest.mark.skipif(

@@ -8,7 +8,7 @@ from cloud.hub import delivery
 from cloud.hub import ledger as ledger_mod
 from cloud.hub.events import dedup_key
 from cloud.topology import TOPOLOGY
-from tests.hub.hubdata import press_event
+from rigs.hubdata import press_event
 
 
 class Flaky:

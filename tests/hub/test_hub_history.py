@@ -6,7 +6,7 @@ import sys
 from cloud import history as history_mod
 from cloud.handlers import projector
 from cloud.hub.projection import SqliteStore
-from tests.hub.hubdata import ROOT, T0, press_event, result_event, status_event
+from rigs.hubdata import ROOT, T0, press_event, result_event, status_event
 
 DAY = 24 * 3600
 

@@ -8,7 +8,7 @@ import pytest
 
 from cloud.hub import ledger as ledger_mod
 from cloud.hub.events import dedup_key
-from tests.hub.hubdata import ROOT, press_event
+from rigs.hubdata import ROOT, press_event
 
 
 def fill(path, count=5):

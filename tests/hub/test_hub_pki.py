@@ -1,9 +1,9 @@
 """The self-hosted hub's broker certificate can name the hub's LAN host name and IP, so a real board on
-the home network verifies it (tools/pki.py --broker-host, cloud.hub run --host-name)."""
+the home network verifies it (cloud/hub/pki.py --broker-host, cloud.hub run --host-name)."""
 
 import subprocess
 
-from tools.pki import Pki
+from cloud.hub.pki import Pki
 
 
 def subject_alt_names(pki):

@@ -8,7 +8,7 @@ from cloud.handlers import projector
 from cloud.hub.events import envelope
 from cloud.hub.projection import SqliteStore
 from cloud.topology import DEVICE_SOURCE
-from tests.hub.hubdata import T0, press_event, result_event, status_event
+from rigs.hubdata import T0, press_event, result_event, status_event
 
 
 def will(arrived):

@@ -14,7 +14,7 @@ from cloud.hub.ledger import Ledger
 from cloud.hub.projection import SqliteStore
 from cloud.hub.runtime import Runtime
 from cloud.topology import COMMAND_TTL_S, TOPOLOGY
-from tests.hub.hubdata import BOWLS, T0, press_event, result_event, status_event
+from rigs.hubdata import BOWLS, T0, press_event, result_event, status_event
 
 OUTAGE = (T0 + 30 * 3600, T0 + 36 * 3600)  # the device is offline; its results wait in its outbox
 
@@ -80,8 +80,7 @@ def history(tmp_path):
     clock = SimClock()
     ledger = Ledger(str(tmp_path / "ledger.sqlite3"), clock=clock)
     live = SqliteStore(str(tmp_path / "live.sqlite3"))
-    runtime = Runtime(store=live)
-    (rule,) = [r for r in delivery.rules(TOPOLOGY) if r.name == "history"]
+    (rule,) = [r for r in delivery.rules(TOPOLOGY, Runtime(store=live)) if r.name == "history"]
     arrivals = generated_history()
     checkpoints = [T0 + 12 * 3600, OUTAGE[0] + 3 * 3600, OUTAGE[1] + 60, arrivals[-1][0] + 1]
     snapshots, rng = {}, random.Random(3)
@@ -97,7 +96,6 @@ def history(tmp_path):
         for checkpoint in checkpoints:
             snapshots[checkpoint] = dict(live.rows())
     finally:
-        runtime.close()
         live.close()
     ledger.close()
     return tmp_path, snapshots, arrivals

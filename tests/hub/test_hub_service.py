@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from cloud.hub import service
-from tests.hub.hubdata import ROOT
+from rigs.hubdata import ROOT
 
 
 def hub_command(*args):

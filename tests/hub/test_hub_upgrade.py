@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from cloud.hub import ledger as ledger_mod
+from rigs.hubdata import ROOT
 from tests.hub import ledger_v1
-from tests.hub.hubdata import ROOT
 
 
 def rows(path, table):

@@ -11,7 +11,7 @@ from cloud.hub import ledger as ledger_mod
 from cloud.hub.hub import HISTORY_FILE, LEDGER_FILE
 from cloud.hub.projection import SqliteStore
 from cloud.topology import COMMAND_TTL_S
-from tests.hub.hubdata import press_event
+from rigs.hubdata import press_event
 from web.backend import Backend, BackendError
 
 NOW = 1_796_000_000  # 2026-12-01 ... UTC

@@ -1,10 +1,10 @@
 """Shared fixtures for the integration tests: real mosquitto over mutual TLS, real MicroPython.
 
-- `pki` (session): tools.pki.Pki generated once into a temp folder (thing "cat-feeder").
-- `broker`: a fresh tools.broker.Broker per test (own port, state dir, persistence); stopped after.
+- `pki` (session): cloud.hub.pki.Pki generated once into a temp folder (thing "cat-feeder").
+- `broker`: a fresh cloud.hub.broker.Broker per test (own port, state dir, persistence); stopped after.
 - `proxy`: a tools.faultproxy.FaultProxy in front of `broker`.
 - `hub`: the self-hosted hub (cloud.hub.hub.Hub) on `broker`, stopped after.
-- `observer`: a device_rig.Observer (cloud observer, persistent session) on `broker`.
+- `observer`: a rigs.device.Observer (cloud observer, persistent session) on `broker`.
 - `mqtt`: factory `mqtt(identity="publisher", **kw)` -> tools.mqttc.MqttClient connected to
   `broker`, closed after the test.
 - `device_config(port, **mqtt_overrides)`: factory writing the device's DER files and returning
@@ -29,13 +29,13 @@ import time
 
 import pytest
 
+from cloud.hub.broker import Broker
 from cloud.hub.hub import Hub
-from tests.integration.device_rig import Observer
-from tools.broker import Broker
+from cloud.hub.pki import Pki
+from rigs.device import Observer
 from tools.device import board_path
 from tools.faultproxy import FaultProxy
 from tools.mqttc import MqttClient
-from tools.pki import Pki
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")

@@ -8,7 +8,7 @@ Servo waits are off (the PWM writes are still traced), so 40 commands take secon
 
 import time
 
-from tests.integration.device_rig import ACTION, Device, command, dispense_starts, rig_config
+from rigs.device import ACTION, Device, command, dispense_starts, rig_config
 
 CAPACITY = 8
 COMMANDS = 5 * CAPACITY

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from firmware.press import press_id
-from tests.integration.device_rig import ACTION, Device, Observer, command, dispense_starts, rig_config
+from rigs.device import ACTION, Device, Observer, command, dispense_starts, rig_config
 from tools.mqttc import MqttClient
 from tools.sim_board import press_button
 

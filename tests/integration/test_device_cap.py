@@ -3,7 +3,7 @@ keeps the count, and an hour later a legitimate command is fed. The journal neve
 
 import time
 
-from tests.integration.device_rig import ACTION, Device, Observer, command, dispense_starts, rig_config
+from rigs.device import ACTION, Device, Observer, command, dispense_starts, rig_config
 
 PER_HOUR = 2
 FLOOD = 12

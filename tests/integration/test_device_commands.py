@@ -1,14 +1,14 @@
 """The whole firmware on MicroPython against mosquitto (mutual TLS): command in, servo moves, result out.
 
 Commands come from the cloud-publisher certificate, results are read by the cloud observer,
-servo motion from the sim HAL's trace file (device_rig explains the calibration).
+servo motion from the sim HAL's trace file (rigs/device.py explains the calibration).
 """
 
 import time
 
 import pytest
 
-from tests.integration.device_rig import (
+from rigs.device import (
     ACTION,
     LEFT_PULSES,
     PARK_WRITES,

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.integration.device_rig import (
+from rigs.device import (
     ACTION,
     LEFT_PULSES,
     PARK_WRITES,

@@ -13,7 +13,7 @@ import random
 import threading
 import time
 
-from tests.integration.device_rig import ACTION, Device, Observer, command, dispense_starts, rig_config
+from rigs.device import ACTION, Device, Observer, command, dispense_starts, rig_config
 
 KILLS = 50
 SEED = 20261126

@@ -5,7 +5,9 @@ import time
 
 import pytest
 
-from tests.integration.device_rig import (
+from cloud.hub.broker import Broker
+from cloud.hub.processes import free_port
+from rigs.device import (
     ACTION,
     Device,
     Observer,
@@ -14,8 +16,6 @@ from tests.integration.device_rig import (
     rig_config,
     wait_for,
 )
-from tools.broker import Broker
-from tools.local import free_port
 
 
 def test_a_result_whose_puback_is_lost_is_sent_again_with_the_same_seq(tmp_path, pki, broker, proxy, mqtt):

@@ -7,7 +7,7 @@ its own (the protocol reports every delivery), never as a second dispense.
 
 import time
 
-from tests.integration.device_rig import (
+from rigs.device import (
     ACTION,
     BACKOFF_CAP_MS,
     Device,

@@ -15,11 +15,11 @@ import sys
 import threading
 
 from cloud.hub import projection
-from tests.integration.device_rig import command, wait_for
+from cloud.hub.processes import end_process, free_port
+from rigs.device import command, wait_for
+from rigs.web import WebServer
 from tests.integration.web_client import PageClient
-from tests.integration.web_rig import WebServer
 from tests.makerun import make, own_lines
-from tools.local import end_process, free_port
 from tools.mqttc import MqttClient
 from tools.sim_board import press_button
 

@@ -20,8 +20,8 @@ from cloud.hub.__main__ import main
 from cloud.hub.events import dedup_key
 from cloud.hub.hub import Hub
 from cloud.hub.hydrate import hydrate
-from tests.hub.hubdata import press_event
-from tests.integration.device_rig import Device, dispense_starts, rig_config
+from rigs.device import Device, dispense_starts, rig_config
+from rigs.hubdata import press_event
 from tools.sim_board import press_button
 
 

@@ -11,9 +11,9 @@ import pytest
 
 from cloud.hub.hub import Hub
 from cloud.hub.lock import HubRunning
-from tests.integration.device_rig import wait_for
-from tools.local import end_process, free_port
-from tools.pki import Pki
+from cloud.hub.pki import Pki
+from cloud.hub.processes import end_process, free_port
+from rigs.device import wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

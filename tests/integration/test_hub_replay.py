@@ -12,7 +12,7 @@ from cloud.hub import ledger as ledger_mod
 from cloud.hub.events import dedup_key
 from cloud.hub.hub import Hub
 from cloud.hub.replay import ReplayRefused, replay
-from tests.hub.hubdata import press_event, result_event
+from rigs.hubdata import press_event, result_event
 from tools.demo_stage import DeviceProcess
 
 
@@ -44,7 +44,9 @@ def test_replaying_ten_thousand_events_moves_no_servo(pki, broker, tmp_path, cap
         try:
             with pytest.raises(ReplayRefused):
                 replay(hub.ledger_path, "with-feeds", 0, until, ["history", "feeds"])
-            read, delivered = replay(hub.ledger_path, "everything", 0, until, ["history", "replays"])
+            read, delivered = replay(
+                hub.ledger_path, "everything", 0, until, ["history", "replays"], runtime=hub.runtime
+            )
             time.sleep(1.0)  # what a command would need to reach the device and start a servo
         finally:
             hub.stop()

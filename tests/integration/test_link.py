@@ -12,7 +12,7 @@ import threading
 
 import pytest
 
-from tools.local import free_port
+from cloud.hub.processes import free_port
 
 ACTION = "cat-feeder/action"
 STATES = "cat-feeder/states"

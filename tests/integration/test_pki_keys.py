@@ -3,7 +3,7 @@
 
 import subprocess
 
-from tools.pki import Pki
+from cloud.hub.pki import Pki
 
 
 def key_description(path):

@@ -5,9 +5,9 @@ import os
 
 from cloud.hub import ledger as ledger_mod
 from cloud.hub.hub import Hub
+from cloud.hub.processes import free_port
 from firmware.press import press_id
 from tests.makerun import make, own_lines
-from tools.local import free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

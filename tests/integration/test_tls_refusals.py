@@ -9,7 +9,7 @@ import ssl
 
 import pytest
 
-from tools.broker import Broker
+from cloud.hub.broker import Broker
 
 ACTION = "cat-feeder/action"
 STATES = "cat-feeder/states"

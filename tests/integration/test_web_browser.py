@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from cloud.handlers.projector import WILL_SLACK_S
-from tests.integration.web_rig import ROOT, Stack, chrome, viewport
+from rigs.web import ROOT, Stack, chrome, viewport
 
 ARTIFACTS = os.path.join(ROOT, "tests", "artifacts", "web")
 README_SHOT = os.path.join(ROOT, "docs", "web-page.png")

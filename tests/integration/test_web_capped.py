@@ -1,8 +1,7 @@
 """The page in headless Chromium on a device whose feeding cap is one portion an hour: the second left
 press is `capped`, with the device's reason and when the next portion is allowed, and the outcome
-column keeps it whole at 1100 px and at 360 px. Its own module: a hub patches the handlers' modules
-while it runs (cloud/hub/runtime.py), so two hubs must not overlap in one process, and
-test_web_browser.py keeps its own for the whole module.
+column keeps it whole at 1100 px and at 360 px. Its own module: its device has another config than the
+one test_web_browser.py keeps for its whole module.
 
 The outcome race (issue 17): a capped press is answered within milliseconds, so the state carrying its
 outcome can reach the page before the answer to its POST does; the page must then show the outcome
@@ -12,8 +11,8 @@ the server's refresh is an hour: an outcome shown must come from a state the pag
 
 import pytest
 
+from rigs.web import Stack, chrome, viewport
 from tests.integration.test_web_browser import shot, wait_text
-from tests.integration.web_rig import Stack, chrome, viewport
 
 ZONE = "Asia/Kolkata"  # UTC+5:30 (Chromium names it Asia/Calcutta)
 CAP = {"max_portions_per_hour": 1, "max_portions_per_day": 2}

@@ -7,9 +7,9 @@ import time
 import pytest
 
 from cloud.hub import ledger as ledger_mod
-from tests.integration.device_rig import wait_for
+from rigs.device import wait_for
+from rigs.web import WebServer
 from tests.integration.web_client import PageClient
-from tests.integration.web_rig import WebServer
 
 TOKEN = "correct horse battery staple"
 
@@ -175,7 +175,7 @@ def test_hostile_input_gets_clear_errors(web, hub):
 
 
 def test_a_press_with_the_hub_stopped_says_so_in_a_households_words(hub, pki, tmp_path):
-    from tools.local import free_port
+    from cloud.hub.processes import free_port
 
     log_path = tmp_path / "web.log"
     server = WebServer("--data-dir", hub.data_dir, "--pki", pki.dir, "--broker-port", free_port(),

@@ -14,7 +14,8 @@ import subprocess
 
 import boto3
 
-from tools.local import end_process, free_port, wait_for_http
+from cloud.hub.processes import end_process, free_port
+from tools.moto_server import wait_for_http
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CLI = os.path.join(HERE, "node_modules", "dynalite", "cli.js")

@@ -287,7 +287,7 @@ def test_make_flash_and_repl_print_one_line_and_no_traceback(tmp_path):
 
 @pytest.fixture
 def hub_pki(tmp_path):
-    from tools.pki import Pki
+    from cloud.hub.pki import Pki
 
     hub_hosts = ("feeder-hub.lan", "192.168.1.20", "fd00::20")  # make hub HUB_ARGS="--host-name ..."
     return Pki(str(tmp_path / "pki"), "kitchen-feeder", key_type="ec", broker_hosts=hub_hosts).ensure()

@@ -1,7 +1,7 @@
 """Press the button without a button: publish one v1 press on cat-feeder/<thing>/button.
 
-    python -m tools.press SINGLE|DOUBLE|LONG [--thing cat-feeder] [--via hub|aws] [--port N] [--pki .pki]
-    python -m tools.press LONG --via aws [--region R] [--profile P] [--endpoint-url URL]
+    python -m cloud.press SINGLE|DOUBLE|LONG [--thing cat-feeder] [--via hub|aws] [--port N] [--pki .pki]
+    python -m cloud.press LONG --via aws [--region R] [--profile P] [--endpoint-url URL]
 
 `make press EVENT=SINGLE` runs this (docs/protocol.md, "Button press"; the message comes from
 firmware/press.py, as on a board):
@@ -20,25 +20,24 @@ Every failure is one line on stderr naming what to do, and exit status 1.
 import argparse
 import os
 import sys
+import threading
 import time
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from cloud import awsenv
+from cloud.aws import session
+from cloud.hub.pki import DEFAULT_DIR as DEFAULT_PKI_DIR
+from cloud.hub.pki import DEFAULT_THING, Pki
+from cloud.topology import button_topic
 from firmware.press import EVENTS, press_id, press_message
-from tools.pki import DEFAULT_DIR as DEFAULT_PKI_DIR
-from tools.pki import DEFAULT_THING
 
 HUB_PORT = 8883  # `make hub`'s default (cloud/hub/__main__.py)
 BUTTON_RULE = "cat_feeder_button"
+PUBLISH_TIMEOUT_S = 5.0
 
 
 class PressError(Exception):
     """A failure the user can fix; the message says how."""
-
-
-def button_topic(thing):
-    return "cat-feeder/%s/button" % thing
 
 
 def new_press(event, now=None):
@@ -48,22 +47,46 @@ def new_press(event, now=None):
     return at, seq, press_message(event, at, seq)
 
 
-def publish_to_hub(thing, message, port, pki_dir=DEFAULT_PKI_DIR):
-    from tools.mqttc import MqttClient, MqttError
-    from tools.pki import Pki
+def publish_to_hub(thing, message, port, pki_dir=DEFAULT_PKI_DIR, timeout_s=PUBLISH_TIMEOUT_S):
+    """QoS 1 on the hub's broker with paho-mqtt, as the hub's own clients (cloud/hub/ingest.py): returns
+    once the broker acknowledged the press (PUBACK)."""
+    from cloud.hub.ingest import mqtt_client
 
     pki = Pki(pki_dir, thing)
     if not (os.path.exists(pki.cert("publisher")) and os.path.exists(pki.key("publisher"))):
         raise PressError("no publisher certificate in %s: run `make pki` (the hub creates it too)" % pki.dir)
+    client = mqtt_client(pki, "publisher", "cat-feeder-press-%d" % (time.monotonic_ns() % 10**9))
+    answered, refusal = threading.Event(), []
+
+    def on_connect(client, userdata, flags, reason, properties):
+        if reason.is_failure:
+            refusal.append(str(reason))
+        answered.set()
+
+    client.on_connect = on_connect
     try:
-        with MqttClient(pki, port, "publisher") as client:
-            client.publish(button_topic(thing), message, qos=1)
+        client.connect("127.0.0.1", port, keepalive=30)
     except ConnectionRefusedError:
         raise PressError("no broker listening on 127.0.0.1:%d: start the hub (make hub) or pass its "
                          "BROKER_PORT=" % port) from None
-    except (OSError, MqttError) as error:  # ssl.SSLError is an OSError
-        raise PressError("broker on 127.0.0.1:%d refused the press (%s): is it the hub's broker, "
-                         "with the CA in %s?" % (port, error, pki.dir)) from None
+    except OSError as error:  # ssl.SSLError is an OSError
+        raise PressError(_refused(port, error, pki)) from None
+    client.loop_start()
+    try:
+        if not answered.wait(timeout_s) or refusal:
+            raise PressError(_refused(port, refusal[0] if refusal else "no CONNACK", pki))
+        published = client.publish(button_topic(thing), message, qos=1)
+        published.wait_for_publish(timeout_s)
+        if not published.is_published():
+            raise PressError(_refused(port, "no PUBACK within %.0f s" % timeout_s, pki))
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def _refused(port, why, pki):
+    return "broker on 127.0.0.1:%d refused the press (%s): is it the hub's broker, with the CA in %s?" % (
+        port, why, pki.dir)
 
 
 def iot_data_client(aws):
@@ -84,7 +107,7 @@ def stack_deployed(iot):
 
 def publish_to_aws(thing, message, args):
     try:
-        aws = awsenv.AwsEnv.from_args(args)
+        aws = session.AwsEnv.from_args(args)
         if not stack_deployed(aws.client("iot")):
             raise PressError(
                 "no cat feeder stack deployed in %s (topic rule %s not found): run `make deploy` first, "
@@ -92,18 +115,18 @@ def publish_to_aws(thing, message, args):
             )
         iot_data_client(aws).publish(topic=button_topic(thing), qos=1, payload=message)
     except (BotoCoreError, ClientError) as error:
-        raise PressError(awsenv.explain(error)) from None
+        raise PressError(session.explain(error)) from None
     return "AWS IoT Core (%s)" % aws.region
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m tools.press", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m cloud.press", description=__doc__.splitlines()[0])
     parser.add_argument("event", metavar="EVENT", help="SINGLE, DOUBLE or LONG")
     parser.add_argument("--thing", default=DEFAULT_THING)
     parser.add_argument("--via", choices=("hub", "aws"), default="hub")
     parser.add_argument("--port", type=int, default=HUB_PORT, help="the hub's broker port")
     parser.add_argument("--pki", default=DEFAULT_PKI_DIR, help="development PKI folder (hub)")
-    awsenv.add_arguments(parser)
+    session.add_arguments(parser)
     args = parser.parse_args(argv)
     try:
         if args.event not in EVENTS:

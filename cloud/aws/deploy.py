@@ -1,10 +1,11 @@
-"""Deployer of the cloud half: `python -m cloud.deploy plan|apply|destroy [--endpoint-url URL] [--region R]`.
+"""Deployer of the cloud half on AWS:
+`python -m cloud.aws.deploy plan|apply|destroy [--endpoint-url URL] [--region R]`.
 
-Reads cloud/topology.py and reconciles AWS with it (cloud/resources.py): `plan` prints what `apply`
+Reads cloud/topology.py and reconciles AWS with it (cloud/aws/resources/): `plan` prints what `apply`
 would change, `apply` creates or updates only what differs (a second apply changes nothing and says
 so), `destroy` removes everything the topology names except the ledger (the bus and its archive), which
 needs `--delete-ledger` and a typed confirmation (or `--yes`), and names the hydrated history tables it
-leaves (cloud/hydrate.py removes those). Device credentials go to --out (git-ignored).
+leaves (cloud/aws/hydrate.py removes those). Device credentials go to --out (git-ignored).
 """
 
 import argparse
@@ -13,14 +14,14 @@ import os
 import sys
 from pathlib import Path
 
-from cloud import awsenv, hydrate
-from cloud.awserrors import PermissionDenied, permissions_checked
-from cloud.iam import Arns
-from cloud.resources import declared_resources
+from cloud.aws import hydrate, session
+from cloud.aws.errors import PermissionDenied, permissions_checked
+from cloud.aws.iam import Arns
+from cloud.aws.resources import declared_resources
+from cloud.aws.waiting import Waiting
 from cloud.topology import TOPOLOGY
-from cloud.waiting import Waiting
 
-DEFAULT_OUT = Path(__file__).resolve().parent / ".out"
+DEFAULT_OUT = Path(__file__).resolve().parent.parent / ".out"
 
 
 class DeployEnv:
@@ -199,7 +200,7 @@ def next_steps(env, out=print):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m cloud.deploy", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m cloud.aws.deploy", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=("plan", "apply", "destroy"))
     parser.add_argument(
         "--out", default=DEFAULT_OUT, type=Path, help="folder for device credentials (git-ignored)"
@@ -210,7 +211,7 @@ def main(argv=None):
         help="destroy also deletes the event bus and its archive, the ledger of every press (asks first)",
     )
     parser.add_argument("--yes", action="store_true", help="do not ask before --delete-ledger (scripts)")
-    awsenv.add_arguments(parser)
+    session.add_arguments(parser)
     args = parser.parse_args(argv)
     if args.delete_ledger and args.command != "destroy":
         parser.error("--delete-ledger goes with destroy")
@@ -223,7 +224,7 @@ def main(argv=None):
         "destroy": functools.partial(destroy, delete_ledger=args.delete_ledger),
     }
     try:
-        env = DeployEnv(awsenv.AwsEnv.from_args(args), out_dir=args.out)
+        env = DeployEnv(session.AwsEnv.from_args(args), out_dir=args.out)
         env.check_credentials()
         steps[args.command](env)
         if args.command == "apply":
@@ -231,8 +232,8 @@ def main(argv=None):
     except PermissionDenied as denied:
         print(denied, file=sys.stderr)
         return 1
-    except awsenv.AWS_FAILURES as error:
-        return awsenv.report("deploy", error)
+    except session.AWS_FAILURES as error:
+        return session.report("deploy", error)
     return 0
 
 

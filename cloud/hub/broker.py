@@ -1,13 +1,13 @@
 """The local AWS IoT Core stand-in: mosquitto with mutual TLS and an ACL mirroring the IoT policies.
 
-    python -m tools.broker run   [--port N] [--dir .pki/broker] [--pki .pki] [--thing cat-feeder]
-    python -m tools.broker start [...]    # in the background; prints the port, state in <dir>/broker.json
-    python -m tools.broker stop  [--dir .pki/broker]
+    python -m cloud.hub.broker run   [--port N] [--dir .pki/broker] [--pki .pki] [--thing cat-feeder]
+    python -m cloud.hub.broker start [...]    # in the background; prints the port, state in <dir>/broker.json
+    python -m cloud.hub.broker stop  [--dir .pki/broker]
 
 From Python (pytest fixtures): `Broker(pki, state_dir).start()`, then `.port`, `.stop()`,
 `.kill()` (SIGKILL, as a crash), `.restart()` (same port, same persistence).
 
-The config (written to <dir>/mosquitto.conf from tools/mosquitto/*.template):
+The config (written to <dir>/mosquitto.conf from cloud/hub/mosquitto/*.template):
 - one listener on 127.0.0.1, TLS 1.2, `require_certificate`, `use_identity_as_username`
   (the client's certificate CN is its user name, as the certificate is its identity in IoT Core);
 - persistence: sessions and their queued QoS 1 messages survive stop()/restart() (SIGTERM saves
@@ -39,9 +39,9 @@ import subprocess
 import sys
 import time
 
-from tools.local import end_process, free_port
-from tools.pki import DEFAULT_DIR as DEFAULT_PKI_DIR
-from tools.pki import DEFAULT_THING, Pki
+from cloud.hub.pki import DEFAULT_DIR as DEFAULT_PKI_DIR
+from cloud.hub.pki import DEFAULT_THING, Pki
+from cloud.hub.processes import end_process, free_port
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"  # Debian puts it in sbin
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mosquitto")

@@ -1,4 +1,5 @@
-"""Replay the ledger: `python -m cloud.replay --from T --to T --rules a,b [--endpoint-url URL] [--region R]`.
+"""Replay the ledger on AWS:
+`python -m cloud.aws.replay --from T --to T --rules a,b [--endpoint-url URL] [--region R]`.
 
 Starts an EventBridge archive replay of [from, to] onto the bus, delivered only to the named rules
 (FilterArns), which must exist, and follows it with describe_replay until it ends, printing its state,
@@ -15,11 +16,11 @@ from datetime import datetime, timezone
 
 from botocore.exceptions import ClientError
 
-from cloud import awsenv
-from cloud.awserrors import absent_on_not_found
-from cloud.iam import Arns
+from cloud.aws import session
+from cloud.aws.errors import absent_on_not_found
+from cloud.aws.iam import Arns
+from cloud.aws.waiting import Waiting
 from cloud.topology import TOPOLOGY
-from cloud.waiting import Waiting
 
 FINAL_STATES = ("COMPLETED", "FAILED", "CANCELLED")
 # EventBridge: "There may be a delay between an event being published to an archived event bus and the
@@ -39,7 +40,7 @@ def parse_time(text):
     except ValueError:
         pass
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text)
     except ValueError as error:
         raise ReplayRefused("time %r: expected ISO-8601 or Unix seconds" % text) from error
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
@@ -175,26 +176,26 @@ def replay(
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m cloud.replay", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m cloud.aws.replay", description=__doc__.splitlines()[0])
     parser.add_argument("--from", dest="start", required=True, help="first event time to replay")
     parser.add_argument("--to", dest="end", required=True, help="last event time to replay")
     parser.add_argument("--rules", required=True, help="comma-separated rule names (never the live rule)")
     parser.add_argument("--name", help="replay name (default: replay-<UTC time>-<random>, unique)")
-    awsenv.add_arguments(parser)
+    session.add_arguments(parser)
     args = parser.parse_args(argv)
     err = lambda line: print(line, file=sys.stderr)  # noqa: E731
     try:
         rules = chosen_rules(args.rules)  # a refusal needs no AWS
         start_time, end_time = parse_time(args.start), parse_time(args.end)
-        aws = awsenv.AwsEnv.from_args(args)
+        aws = session.AwsEnv.from_args(args)
         events = aws.client("events")
         arns = Arns(aws.partition, aws.region, aws.account)
         return replay(events, arns, start_time, end_time, rules, args.name or unique_name(), err=err)
     except ReplayRefused as refusal:
         err("refused: %s" % refusal)
         return 2
-    except awsenv.AWS_FAILURES as error:
-        return awsenv.report("replay", error)
+    except session.AWS_FAILURES as error:
+        return session.report("replay", error)
 
 
 if __name__ == "__main__":

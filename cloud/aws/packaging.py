@@ -8,7 +8,7 @@ import io
 import zipfile
 from pathlib import Path
 
-HANDLERS_DIR = Path(__file__).resolve().parent / "handlers"
+HANDLERS_DIR = Path(__file__).resolve().parent.parent / "handlers"
 ROOT = HANDLERS_DIR.parent.parent
 # Fixed timestamp and mode: the zip depends on the source bytes only.
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)

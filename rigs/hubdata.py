@@ -3,13 +3,13 @@
 import os
 from datetime import datetime, timezone
 
-from cloud.handlers import button
+from cloud.handlers import button, projector
 from cloud.hub.events import envelope
 from cloud.topology import DEVICE_SOURCE, SOURCE
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-EVENTS = ("SINGLE", "DOUBLE", "LONG")
-BOWLS = {"SINGLE": ["left"], "DOUBLE": ["right"], "LONG": ["left", "right"]}
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EVENTS = tuple(projector.BOWLS)
+BOWLS = {event: list(bowls) for event, bowls in projector.BOWLS.items()}  # as a result lists them
 T0 = 1_795_000_000
 
 

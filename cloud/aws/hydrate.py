@@ -1,5 +1,5 @@
 """Hydrate a brand-new feeding history on AWS from the archive, in full or up to a time T:
-`python -m cloud.hydrate [--to T] [--from T0] | --list | --finish NAME | --remove NAME`
+`python -m cloud.aws.hydrate [--to T] [--from T0] | --list | --finish NAME | --remove NAME`
 (and `--endpoint-url URL --region R --profile P`).
 
 1. A new on-demand DynamoDB table `<history table>-<replay name>`, waited for until ACTIVE.
@@ -8,7 +8,7 @@
 3. A rule on the bus for this replay's events only (the `history` pattern plus its `replay-name`),
    targeting the projector function with `{"table": <new table>, "event": <the whole event>}` (an input
    transformer), with that queue as its dead-letter queue, and the permission for the rule to invoke it.
-4. An archive replay of [from, to] whose FilterArns names only that rule, run by cloud/replay.py:
+4. An archive replay of [from, to] whose FilterArns names only that rule, run by cloud/aws/replay.py:
    unique name, a warning when T falls within the archive's ingestion lag, progress while it runs,
    Ctrl-C cancels it.
 5. EventBridge invokes its targets asynchronously and retries them for up to a day, so the replay ending
@@ -29,10 +29,10 @@ import sys
 import time
 from datetime import datetime, timezone
 
-from cloud import awsenv, iam
-from cloud import replay as replay_tool
-from cloud.awserrors import absent_on_not_found
-from cloud.iam import Arns
+from cloud.aws import iam, session
+from cloud.aws import replay as replay_tool
+from cloud.aws.errors import absent_on_not_found
+from cloud.aws.iam import Arns
 from cloud.topology import TOPOLOGY
 
 HISTORY_RULE = "history"
@@ -301,7 +301,7 @@ def hydrate(
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m cloud.hydrate", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m cloud.aws.hydrate", description=__doc__.splitlines()[0])
     parser.add_argument("--from", dest="start", default="0", help="first event time (default: the beginning)")
     parser.add_argument("--to", dest="end", help="last event time, T (default: now)")
     action = parser.add_mutually_exclusive_group()
@@ -310,11 +310,11 @@ def main(argv=None):
         "--finish", metavar="NAME", help="remove a hydrate's rule once its deliveries are done"
     )
     action.add_argument("--remove", metavar="NAME", help="delete a hydrate: rule, table and queue")
-    awsenv.add_arguments(parser)
+    session.add_arguments(parser)
     args = parser.parse_args(argv)
     err = lambda line: print(line, file=sys.stderr)  # noqa: E731
     try:
-        aws = awsenv.AwsEnv.from_args(args)
+        aws = session.AwsEnv.from_args(args)
         if args.list:
             list_hydrated(aws)
             return 0
@@ -330,8 +330,8 @@ def main(argv=None):
     except replay_tool.ReplayRefused as refusal:
         err("refused: %s" % refusal)
         return 2
-    except awsenv.AWS_FAILURES as error:
-        return awsenv.report("hydrate", error)
+    except session.AWS_FAILURES as error:
+        return session.report("hydrate", error)
 
 
 if __name__ == "__main__":

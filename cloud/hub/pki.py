@@ -1,6 +1,6 @@
 """Development PKI for the local IoT Core stand-in, made with the openssl CLI.
 
-    python -m tools.pki [--dir .pki] [--thing cat-feeder] [--key-type rsa|ec]
+    python -m cloud.hub.pki [--dir .pki] [--thing cat-feeder] [--key-type rsa|ec]
 
 Writes into a git-ignored folder (default .pki/), reusing whatever already exists:
 
@@ -21,7 +21,7 @@ Keys are RSA-2048 by default, as on AWS IoT: CreateKeysAndCertificate issues RSA
 the ATS endpoint's chain (Amazon Root CA 1) is RSA-2048, so the device's TLS handshake and heap are
 tested on the path the board really takes. `--key-type ec` (P-256) makes smaller, faster keys, which
 AWS IoT also accepts for certificates made from your own CSR. The folder is 0700
-and keys 0600: tools/broker.py runs mosquitto as the invoking user (its `user` option) instead
+and keys 0600: cloud/hub/broker.py runs mosquitto as the invoking user (its `user` option) instead
 of letting it drop root to `mosquitto`, so the keys need not be readable by anyone else.
 The certificates stay valid for 10 years.
 """

@@ -32,10 +32,10 @@ import tempfile
 import threading
 import time
 
+from cloud.hub.broker import Broker
+from cloud.hub.pki import Pki
 from tools import device as device_tool
-from tools.broker import Broker
 from tools.mqttc import MqttClient, MqttError
-from tools.pki import Pki
 
 ACTION = "cat-feeder/action"
 STATES = "cat-feeder/states"

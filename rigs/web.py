@@ -5,7 +5,7 @@ on MicroPython, `python -m web` as a process, and Debian's chromium driven by Se
   `.start()` waits until it answers (or fails naming its output), `.url`, `.output()`, `.stop()`,
   `.run_to_exit()` for a start that must be refused.
 - `Stack(workdir, pki, servo_wait=True, feeding=None, press_limit="30/10", web_args=())`: a context
-  manager with `.broker`, `.hub`, `.device` (device_rig.Device, started and up), `.web` (a WebServer on
+  manager with `.broker`, `.hub`, `.device` (rigs.device.Device, started and up), `.web` (a WebServer on
   the hub, with web_args added).
 - `chrome(width, height, tz=None)`: a headless Chromium WebDriver (the system browser and driver, never
   a download), in time zone tz (its TZ) when given; `viewport(driver, width, height)` emulates a
@@ -20,12 +20,12 @@ import time
 import urllib.error
 import urllib.request
 
+from cloud.hub.broker import Broker
 from cloud.hub.hub import Hub
-from tests.integration.device_rig import Device, rig_config
-from tools.broker import Broker
-from tools.local import end_process, free_port
+from cloud.hub.processes import end_process, free_port
+from rigs.device import Device, rig_config
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 START_TIMEOUT_S = 20

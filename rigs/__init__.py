@@ -1,0 +1,3 @@
+"""Rigs that both the tests and the benchmarks drive: a device on the unix port against a broker
+(device.py), the hub, broker and page together (web.py), ledger events made as the hub makes them
+(hubdata.py)."""
