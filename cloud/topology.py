@@ -50,7 +50,7 @@ TOPOLOGY = {
             "module": "button",
             "description": "Button press -> FeedRequested event on the bus",
             # The press id is minted by the device's own module, packed next to the handler.
-            "shared": ["firmware/press.py"],
+            "shared": ["firmware/press.py", "cloud/handlers/bounds.py"],
             "memory_mb": 128,
             "timeout_s": 10,
             "log_retention_days": LOG_RETENTION_DAYS,
@@ -64,6 +64,7 @@ TOPOLOGY = {
         "states": {
             "name": "feedmyfurbabies-states",
             "module": "states",
+            "shared": ["cloud/handlers/bounds.py"],
             "description": "Device result/status/telemetry on cat-feeder/states -> event on the bus",
             "memory_mb": 128,
             "timeout_s": 10,
@@ -92,6 +93,7 @@ TOPOLOGY = {
         "feeder": {
             "name": "feedmyfurbabies-feeder",
             "module": "feeder",
+            "shared": ["cloud/handlers/bounds.py"],
             "description": "feeds event -> v1 command on cat-feeder/action",
             "memory_mb": 128,
             "timeout_s": 10,
