@@ -12,6 +12,10 @@
   its PUBACK) is in the ledger exactly once.
 - Beside the chain, in the same file: per-rule delivery cursors, the dead-letter table, the local
   queue targets, replays run and inputs that were not events (`rejected`). These are bookkeeping, not history.
+- `rejected` is bounded, since whoever holds a publishing certificate can fill it: a row keeps the
+  payload's first REJECTED_PREFIX bytes, its length and its SHA-256 (topic and reason cut too), and the
+  table keeps the newest REJECTED_ROWS rows (at most about 34 MB); older ones are dropped first and
+  counted (`rejected_dropped`).
 """
 
 import hashlib
@@ -50,9 +54,24 @@ CREATE TABLE IF NOT EXISTS replays (
     name TEXT PRIMARY KEY, start REAL, end REAL, rules TEXT, state TEXT, events INTEGER, at REAL
 );
 CREATE TABLE IF NOT EXISTS rejected (
-    id INTEGER PRIMARY KEY, topic TEXT NOT NULL, payload BLOB NOT NULL, reason TEXT NOT NULL, at REAL NOT NULL
+    id INTEGER PRIMARY KEY, topic TEXT NOT NULL, payload BLOB NOT NULL, reason TEXT NOT NULL,
+    at REAL NOT NULL, length INTEGER, sha256 TEXT
 );
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
+# Ledgers written before `rejected` was bounded lack these columns (their rows keep NULL there).
+REJECTED_ADDED_COLUMNS = (("length", "INTEGER"), ("sha256", "TEXT"))
+REJECTED_PREFIX = 256
+REJECTED_TOPIC = 256
+REJECTED_REASON = 512
+REJECTED_ROWS = 10000
+
+
+def _add_rejected_columns(db):
+    present = {row[1] for row in db.execute("PRAGMA table_info(rejected)")}
+    for name, kind in REJECTED_ADDED_COLUMNS:
+        if name not in present:
+            db.execute("ALTER TABLE rejected ADD COLUMN %s %s" % (name, kind))
 
 
 class CorruptLedger(RuntimeError):
@@ -80,6 +99,7 @@ def connect(path, synchronous="FULL", readonly=False):
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=%s" % synchronous)
             db.executescript(SCHEMA)
+            _add_rejected_columns(db)
         db.execute(
             "SELECT seq, id, dedup_key, time, source, detail_type, recorded_at, body, hash"
             " FROM events LIMIT 0"
@@ -147,11 +167,42 @@ class Ledger:
             raise
         return written
 
+    rejected_rows = REJECTED_ROWS
+
     def record_rejected(self, topic, payload, reason):
-        self.db.execute(
-            "INSERT INTO rejected (topic, payload, reason, at) VALUES (?, ?, ?, ?)",
-            (topic, payload, reason, self.clock()),
-        )
+        """Keep a bounded trace of bad input (see the module's docstring); drop and count the oldest rows."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            row = self.db.execute(
+                "INSERT INTO rejected (topic, payload, reason, at, length, sha256) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    topic[:REJECTED_TOPIC],
+                    payload[:REJECTED_PREFIX],
+                    reason[:REJECTED_REASON],
+                    self.clock(),
+                    len(payload),
+                    hashlib.sha256(payload).hexdigest(),
+                ),
+            ).lastrowid
+            # Row ids only grow (the oldest are the ones deleted), so the newest rows are the last ids.
+            dropped = self.db.execute(
+                "DELETE FROM rejected WHERE id <= ?", (row - self.rejected_rows,)
+            ).rowcount
+            if dropped:
+                self.db.execute(
+                    "INSERT INTO counters (name, value) VALUES ('rejected_dropped', ?)"
+                    " ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+                    (dropped,),
+                )
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def rejected_dropped(self):
+        """How many rejected rows were dropped to keep the table bounded."""
+        row = self.db.execute("SELECT value FROM counters WHERE name = 'rejected_dropped'").fetchone()
+        return row[0] if row else 0
 
 
 def read(db, after=0, limit=None, recorded_until=None, recorded_from=None):
