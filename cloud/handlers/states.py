@@ -140,12 +140,9 @@ def _text(message, field):
 
 
 def _time(message):
+    # An integer, as the device sends it: its floats are single precision.
     at = message.get("at")
-    if (
-        isinstance(at, bool)
-        or not isinstance(at, (int, float))
-        or not bounds.MIN_TIME <= at <= bounds.MAX_TIME
-    ):
+    if not bounds.is_int(at, bounds.MIN_TIME, bounds.MAX_TIME):
         raise InvalidState(
-            "at: expected Unix seconds %d..%d, got %r" % (bounds.MIN_TIME, bounds.MAX_TIME, at)
+            "at: expected integer Unix seconds %d..%d, got %r" % (bounds.MIN_TIME, bounds.MAX_TIME, at)
         )
