@@ -45,3 +45,12 @@ def is_thing(value):
 
 def is_text(value):
     return type(value) is str and 1 <= len(value) <= MAX_TEXT
+
+
+def is_utf8(value):
+    """False for a str with a lone surrogate (JSON's "\\ud800" decodes to one), which UTF-8 cannot encode."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -83,10 +83,12 @@ def _one_click_press(event):
     reported = _field(clicked, ("reportedTime",), str)
     device_info = event.get("deviceInfo")
     device = str(device_info.get("deviceId", "")) if isinstance(device_info, dict) else ""
-    if len(device) > bounds.MAX_TEXT or len(reported) > bounds.MAX_TEXT:
-        raise InvalidPress(
-            "deviceInfo.deviceId, reportedTime: expected at most %d characters" % bounds.MAX_TEXT
-        )
+    # Both are hashed into the id as UTF-8.
+    for text in (device, reported):
+        if len(text) > bounds.MAX_TEXT or not bounds.is_utf8(text):
+            raise InvalidPress(
+                "deviceInfo.deviceId, reportedTime: expected at most %d characters of UTF-8" % bounds.MAX_TEXT
+            )
     try:
         pressed_at = datetime.fromisoformat(reported.replace("Z", "+00:00")).timestamp()
     except ValueError as error:

@@ -80,7 +80,7 @@ def parse_state(message):
     if message.get("v") != 1 or isinstance(message.get("v"), bool):
         raise InvalidState("v: expected 1, got %r" % (message.get("v"),))
     kind = message.get("type")
-    if kind not in DETAIL_TYPES:
+    if not isinstance(kind, str) or kind not in DETAIL_TYPES:  # a list or an object is unhashable
         raise InvalidState("type: expected result, status or telemetry, got %r" % (kind,))
     if not bounds.is_thing(message.get("thing")):
         raise InvalidState(
