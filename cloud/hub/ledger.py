@@ -114,6 +114,8 @@ class Ledger:
 
     One Ledger per thread that writes; readers may share. `clock` gives recorded_at (tests replace it)."""
 
+    rejected_rows = REJECTED_ROWS  # the cap on `rejected` (a test lowers it on its instance)
+
     def __init__(self, path, clock=time.time, synchronous="FULL"):
         self.path = path
         self.clock = clock
@@ -166,8 +168,6 @@ class Ledger:
             self.db.execute("ROLLBACK")
             raise
         return written
-
-    rejected_rows = REJECTED_ROWS
 
     def record_rejected(self, topic, payload, reason):
         """Keep a bounded trace of bad input (see the module's docstring); drop and count the oldest rows."""
