@@ -122,3 +122,11 @@ def test_what_the_device_sends_at_the_bounds_the_cloud_accepts():
     states.parse_state(json.loads(telemetry))
     with pytest.raises(states.InvalidState, match="seq: expected an integer 0..4294967295"):
         states.parse_state(json.loads(messages.render("t", bounds.MAX_SEQ + 1, packed)))
+
+
+def test_the_states_handler_bounds_a_message_with_unknown_fields():
+    message = {"v": 1, "type": "status", "thing": "cat-feeder", "status": "online", "at": 1795730000}
+    room = bounds.MAX_MESSAGE_BYTES - bounds.json_size(message) - len(',"pad":""')
+    states.parse_state(dict(message, pad="x" * room))
+    with pytest.raises(states.InvalidState, match="message: over 4096 bytes"):
+        states.parse_state(dict(message, pad="x" * (room + 1)))

@@ -5,6 +5,8 @@ import this); tests/test_bounds.py checks that both sides and the document agree
 Packed next to each handler that uses it (cloud/topology.py, "shared"), as firmware/press.py is.
 """
 
+import json
+
 MAX_U32 = 2**32 - 1
 # Unix seconds, as integers: the device stores a time as an unsigned 32-bit number (to 2106), and
 # its floats are single precision. 0 is no time.
@@ -54,3 +56,9 @@ def is_utf8(value):
     except UnicodeEncodeError:
         return False
     return True
+
+
+def json_size(value):
+    """Bytes of value as compact JSON in UTF-8: the size of a message a handler gets already parsed (the
+    topic rule parsed it), at most what was sent but for its whitespace."""
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass"))

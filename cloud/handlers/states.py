@@ -77,6 +77,9 @@ def parse_state(message):
     """Return the validated message (unknown fields kept), or raise InvalidState naming the field."""
     if not isinstance(message, dict):
         raise InvalidState("message: expected a JSON object, got %s" % type(message).__name__)
+    # Unknown fields are kept, so the size is bounded as a whole (docs/protocol.md, "Bounds").
+    if bounds.json_size(message) > bounds.MAX_MESSAGE_BYTES:
+        raise InvalidState("message: over %d bytes" % bounds.MAX_MESSAGE_BYTES)
     if message.get("v") != 1 or isinstance(message.get("v"), bool):
         raise InvalidState("v: expected 1, got %r" % (message.get("v"),))
     kind = message.get("type")
