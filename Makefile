@@ -12,7 +12,7 @@ MICROPYPATH := $(CURDIR)/firmware:.frozen:$(CURDIR)/tools/stock_frozen:lib
 export MICROPYPATH
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test check test-firmware-mpy test-py hil bench demo rehearsal hub install uninstall history web device broker pki press flash repl deploy destroy plan replay hydrate clean
+.PHONY: help setup test check test-firmware-mpy test-py fuzz hil bench demo rehearsal hub install uninstall history web device broker pki press flash repl deploy destroy plan replay hydrate clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -48,6 +48,12 @@ test-py: setup ## Every pytest suite on CPython: firmware units, integration (mo
 	$(PY) -m pytest -q tests
 
 test: check test-firmware-mpy test-py ## Run every check and test
+
+# The Hypothesis properties of tests/fuzz/ and tests/integration/test_fuzz_*.py, which `make test` runs with
+# 60 derandomized examples each, here with 20000 random ones each (the profiles: tests/conftest.py).
+FUZZ_TESTS = tests/fuzz $(wildcard tests/integration/test_fuzz_*.py)
+fuzz: setup ## Fuzz every parser that faces the outside at length (Hypothesis, 20000 examples per property)
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q $(FUZZ_TESTS)
 
 hil: setup ## HIL tests and the bring-up check (tests/hil/) on the simulated board, or a real one: BOARD_PORT=/dev/ttyACM0 BOARD_HUB=<address>
 	$(if $(BOARD_PORT),BOARD_PORT=$(BOARD_PORT)) $(if $(BOARD_HUB),BOARD_HUB=$(BOARD_HUB)) $(PY) -m pytest -q tests/hil

@@ -12,8 +12,9 @@ firmware/press.py, as on a board):
   `iot:Data-ATS` endpoint (QoS 1). It first checks that the stack's topic rule exists, so a
   press never vanishes into an account where nothing listens.
 
-`at` is now in whole seconds; `seq` is the current time in milliseconds, so two presses made
-with this tool never share an id, even within one second.
+`at` is now in whole seconds; `seq` is the current time in milliseconds modulo 2^32 (a seq is an
+unsigned 32-bit number, docs/protocol.md "Bounds"), so two presses made with this tool never share
+an id, even within one second.
 Every failure is one line on stderr naming what to do, and exit status 1.
 """
 
@@ -26,6 +27,7 @@ import time
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cloud.aws import session
+from cloud.handlers import bounds
 from cloud.hub.pki import DEFAULT_DIR as DEFAULT_PKI_DIR
 from cloud.hub.pki import DEFAULT_THING, Pki
 from cloud.topology import button_topic
@@ -43,7 +45,7 @@ class PressError(Exception):
 def new_press(event, now=None):
     """(at, seq, message) for a press made now."""
     now = time.time() if now is None else now
-    at, seq = int(now), int(now * 1000)
+    at, seq = int(now), int(now * 1000) % (bounds.MAX_SEQ + 1)
     return at, seq, press_message(event, at, seq)
 
 

@@ -57,7 +57,7 @@ TOPOLOGY = {
             "module": "button",
             "description": "Button press -> FeedRequested event on the bus",
             # The press id is minted by the device's own module, packed next to the handler.
-            "shared": ["firmware/press.py"],
+            "shared": ["firmware/press.py", "cloud/handlers/bounds.py"],
             "memory_mb": 128,
             "timeout_s": 10,
             "log_retention_days": LOG_RETENTION_DAYS,
@@ -71,6 +71,7 @@ TOPOLOGY = {
         "states": {
             "name": "feedmyfurbabies-states",
             "module": "states",
+            "shared": ["cloud/handlers/bounds.py"],
             "description": "Device result/status/telemetry on cat-feeder/states -> event on the bus",
             "memory_mb": 128,
             "timeout_s": 10,
@@ -100,8 +101,9 @@ TOPOLOGY = {
             "name": "feedmyfurbabies-feeder",
             "module": "feeder",
             "description": "feeds event -> v1 command on cat-feeder/action",
-            # The event names (firmware/press.py's EVENTS), the device's own definition, packed next to it.
-            "shared": ["firmware/press.py"],
+            # The protocol's bounds, and the event names (firmware/press.py's EVENTS: the device's own
+            # definition), packed next to it.
+            "shared": ["cloud/handlers/bounds.py", "firmware/press.py"],
             "memory_mb": 128,
             "timeout_s": 10,
             "log_retention_days": LOG_RETENTION_DAYS,

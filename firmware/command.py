@@ -20,7 +20,9 @@ MAX_PAYLOAD = 1024
 _MAX_ID_LEN = const(64)
 ID_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:-"
 EVENTS = {"SINGLE": LEFT, "DOUBLE": RIGHT, "LONG": LEFT | RIGHT}  # the bowls each event feeds
-# Unix seconds we accept as a time at all (to 2106, the u32 range the result encoding uses).
+# Unix seconds we accept as a time at all: 1 to 2106, the u32 range the result encoding uses
+# (docs/protocol.md, "Bounds"; tests/test_bounds.py checks the cloud's bounds are these).
+MIN_TIME = 1
 MAX_TIME = 0xFFFFFFFF
 
 # Reasons are constants so a rejection allocates no text.
@@ -62,7 +64,7 @@ def valid_id(value):
 
 def unix_seconds(value):
     """An int in the Unix-seconds range we accept, else None."""
-    if type(value) is int and 0 <= value <= MAX_TIME:
+    if type(value) is int and MIN_TIME <= value <= MAX_TIME:
         return value
     return None
 

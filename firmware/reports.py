@@ -16,6 +16,11 @@ def status_message(thing, status, at=None):
 
 def telemetry_message(thing, uptime_s, heap_free, outbox_depth, dropped, at, link, cap):
     """link: connect_failures and last_error (text or None); cap: the feeding cap's counters (cap.py)."""
+    last_error = link.last_error
+    if last_error is not None:
+        # Cut to the longest text the cloud takes (docs/protocol.md, "Bounds"). A literal, not a
+        # module-level name: that would grow the module's dict, which test_reports' heap check sees.
+        last_error = last_error[:256]
     hour = cap.portions_hour
     day = cap.portions_day
     return (
@@ -24,5 +29,5 @@ def telemetry_message(thing, uptime_s, heap_free, outbox_depth, dropped, at, lin
         '"portions_hour": {"left": %d, "right": %d}, "portions_day": {"left": %d, "right": %d}, '
         '"max_portions_per_hour": %d, "max_portions_per_day": %d, "at": %d}'
         % (json.dumps(thing), uptime_s, heap_free, outbox_depth, dropped, link.connect_failures,
-           json.dumps(link.last_error), hour[0], hour[1], day[0], day[1], cap.per_hour, cap.per_day, at)
+           json.dumps(last_error), hour[0], hour[1], day[0], day[1], cap.per_hour, cap.per_day, at)
     ).encode()

@@ -5,10 +5,19 @@ import os
 import subprocess
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests import strict_aws
 
 os.environ["BOTOCORE_EXPERIMENTAL__PLUGINS"] = strict_aws.PLUGIN
+
+# The fuzzers' properties (tests/fuzz/, tests/integration/test_fuzz_web.py): `make test` runs a fixed, small
+# number of examples per property, derandomized so CI is reproducible; `make fuzz` (HYPOTHESIS_PROFILE=fuzz)
+# many more, at random. No example database: a failure prints the example to reproduce it.
+_FUZZ_COMMON = dict(deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("ci", max_examples=60, derandomize=True, **_FUZZ_COMMON)
+settings.register_profile("fuzz", max_examples=20000, **_FUZZ_COMMON)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture

@@ -22,11 +22,9 @@ import os
 import time
 from datetime import datetime, timezone
 
+from cloud.handlers import bounds
 from firmware.press import EVENTS, digest_id, press_id
 
-# A press's time in Unix seconds lies in (0, MAX_AT), as the states handler bounds a device's `at`: beyond
-# it the event's Time cannot be made (OverflowError), which Lambda would retry for nothing.
-MAX_AT = 2**32
 PUT_ATTEMPTS = 4
 BACKOFF_S = 0.1
 CLIENT = "events"  # the client this handler takes (cloud/hub/runtime.py gives the hub's)
@@ -100,13 +98,20 @@ def _one_click_press(event):
     reported = _field(clicked, ("reportedTime",), str)
     device_info = event.get("deviceInfo")
     device = str(device_info.get("deviceId", "")) if isinstance(device_info, dict) else ""
+    # Both are hashed into the id as UTF-8.
+    for text in (device, reported):
+        if len(text) > bounds.MAX_TEXT or not bounds.is_utf8(text):
+            raise InvalidPress(
+                "deviceInfo.deviceId, reportedTime: expected at most %d characters of UTF-8" % bounds.MAX_TEXT
+            )
     try:
         pressed_at = datetime.fromisoformat(reported).timestamp()
     except ValueError as error:
         raise InvalidPress(
             "deviceEvent.buttonClicked.reportedTime: expected ISO-8601 UTC, got %r" % reported
         ) from error
-    if not 0 < pressed_at < MAX_AT:
+    # Beyond the bounds the event's Time cannot be made (OverflowError), which Lambda would retry for nothing.
+    if not bounds.MIN_TIME <= pressed_at <= bounds.MAX_TIME:
         raise InvalidPress("deviceEvent.buttonClicked.reportedTime: expected 1970 to 2106, got %r" % reported)
     # The id hashes the press's own content, not the Lambda request id: a 1-Click retry or a duplicate
     # delivery reaches a *new* invocation with a new request id, but always carries the same fields.
@@ -121,8 +126,15 @@ def _topic_press(event):
     # An integer: the canonical form of the id has no floats (an ESP32's are single precision).
     at = _field(event, ("at",), int)
     seq = _field(event, ("seq",), int)
-    if not thing or not 0 < at < MAX_AT or seq < 0:
-        raise InvalidPress("thing, at, seq: expected a thing name, 0 < at < 2**32 and seq >= 0")
+    if not bounds.is_thing(thing):
+        raise InvalidPress("thing: expected 1-%d characters from [A-Za-z0-9_-]" % bounds.MAX_THING)
+    if not bounds.is_int(at, bounds.MIN_TIME, bounds.MAX_TIME):
+        raise InvalidPress(
+            "at: expected Unix seconds %d..%d, got %d" % (bounds.MIN_TIME, bounds.MAX_TIME, at)
+        )
+    # The device stores a press's seq as an unsigned 32-bit number: a larger one no device could send.
+    if not bounds.is_int(seq, 0, bounds.MAX_SEQ):
+        raise InvalidPress("seq: expected 0..%d" % bounds.MAX_SEQ)
     # Same reasoning as for 1-Click: MQTT QoS 1 may redeliver the message to the rule, which invokes again.
     # seq tells apart two presses within the same second; thing separates buttons.
     return _detail("button", thing, click, at, press_id(thing, click, at, seq))

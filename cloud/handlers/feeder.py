@@ -27,9 +27,10 @@ import os
 import re
 import time
 
+from cloud.handlers import bounds
 from firmware.press import EVENTS
 
-PRESS_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}\Z")
+PRESS_ID = re.compile(r"[A-Za-z0-9_.:-]{1,%d}\Z" % bounds.MAX_ID)
 CLIENT = "iot_data"  # the client this handler takes (cloud/hub/runtime.py gives the hub's)
 
 
@@ -122,8 +123,15 @@ def command_for(event, context):
     if detail.get("event") not in EVENTS:
         raise MalformedFeed("detail.event: expected SINGLE, DOUBLE or LONG, got %r" % (detail.get("event"),))
     pressed_at = detail.get("pressed_at")
-    if isinstance(pressed_at, bool) or not isinstance(pressed_at, (int, float)) or pressed_at <= 0:
-        raise MalformedFeed("detail.pressed_at: expected Unix seconds, got %r" % (pressed_at,))
+    if (
+        isinstance(pressed_at, bool)
+        or not isinstance(pressed_at, (int, float))
+        or not bounds.MIN_TIME <= pressed_at <= bounds.MAX_TIME
+    ):
+        raise MalformedFeed(
+            "detail.pressed_at: expected Unix seconds %d..%d, got %r"
+            % (bounds.MIN_TIME, bounds.MAX_TIME, pressed_at)
+        )
     return {
         "v": 1,
         "id": press_id,

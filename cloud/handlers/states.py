@@ -21,11 +21,22 @@ import os
 import time
 from datetime import datetime, timezone
 
+from cloud.handlers import bounds
+
 DETAIL_TYPES = {"result": "FeedResult", "status": "DeviceStatus", "telemetry": "DeviceTelemetry"}
 STATUSES = ("dispensed", "duplicate", "expired", "capped", "interrupted", "rejected")
 BOWLS = ("left", "right")
-MAX_TEXT = 256
 CLIENT = "events"  # the client this handler takes (cloud/hub/runtime.py gives the hub's)
+# Telemetry's counters (docs/protocol.md, "Telemetry"), each 0..bounds.MAX_COUNT when present.
+COUNTERS = (
+    "uptime_s",
+    "heap_free",
+    "outbox_depth",
+    "dropped",
+    "connect_failures",
+    "max_portions_per_hour",
+    "max_portions_per_day",
+)
 
 
 class InvalidState(ValueError):
@@ -84,12 +95,19 @@ def parse_state(message):
     """Return the validated message (unknown fields kept), or raise InvalidState naming the field."""
     if not isinstance(message, dict):
         raise InvalidState("message: expected a JSON object, got %s" % type(message).__name__)
+    # Unknown fields are kept, so the size is bounded as a whole (docs/protocol.md, "Bounds").
+    if bounds.json_size(message) > bounds.MAX_MESSAGE_BYTES:
+        raise InvalidState("message: over %d bytes" % bounds.MAX_MESSAGE_BYTES)
     if message.get("v") != 1 or isinstance(message.get("v"), bool):
         raise InvalidState("v: expected 1, got %r" % (message.get("v"),))
     kind = message.get("type")
-    if kind not in DETAIL_TYPES:
+    if not isinstance(kind, str) or kind not in DETAIL_TYPES:  # a list or an object is unhashable
         raise InvalidState("type: expected result, status or telemetry, got %r" % (kind,))
-    _text(message, "thing")
+    if not bounds.is_thing(message.get("thing")):
+        raise InvalidState(
+            "thing: expected 1-%d characters from [A-Za-z0-9_-], got %r"
+            % (bounds.MAX_THING, message.get("thing"))
+        )
     if kind == "status":
         if message.get("status") not in ("online", "offline"):
             raise InvalidState("status: expected online or offline, got %r" % (message.get("status"),))
@@ -97,6 +115,7 @@ def parse_state(message):
             _time(message)
     elif kind == "telemetry":
         _time(message)
+        _telemetry(message)
     else:
         _result(message)
     return message
@@ -105,10 +124,13 @@ def parse_state(message):
 def _result(message):
     _time(message)
     seq = message.get("seq")
-    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
-        raise InvalidState("seq: expected an integer >= 0, got %r" % (seq,))
-    if message.get("id") is not None:
-        _text(message, "id")
+    if not bounds.is_int(seq, 0, bounds.MAX_SEQ):
+        raise InvalidState("seq: expected an integer 0..%d, got %r" % (bounds.MAX_SEQ, seq))
+    if message.get("id") is not None and not bounds.is_id(message["id"]):
+        raise InvalidState(
+            "id: expected null or 1-%d characters from [A-Za-z0-9_.:-], got %r"
+            % (bounds.MAX_ID, message["id"])
+        )
     if message.get("status") not in STATUSES:
         raise InvalidState(
             "status: expected one of %s, got %r" % (", ".join(STATUSES), message.get("status"))
@@ -120,13 +142,28 @@ def _result(message):
         _text(message, "reason")
 
 
+def _telemetry(message):
+    for field in COUNTERS:
+        if field in message and not bounds.is_int(message[field], 0, bounds.MAX_COUNT):
+            raise InvalidState(
+                "%s: expected an integer 0..%d, got %r" % (field, bounds.MAX_COUNT, message[field])
+            )
+    if message.get("last_error") is not None:
+        _text(message, "last_error")
+
+
 def _text(message, field):
     value = message.get(field)
-    if not isinstance(value, str) or not value or len(value) > MAX_TEXT:
-        raise InvalidState("%s: expected a string of 1-%d characters, got %r" % (field, MAX_TEXT, value))
+    if not bounds.is_text(value):
+        raise InvalidState(
+            "%s: expected a string of 1-%d characters, got %r" % (field, bounds.MAX_TEXT, value)
+        )
 
 
 def _time(message):
+    # An integer, as the device sends it: its floats are single precision.
     at = message.get("at")
-    if isinstance(at, bool) or not isinstance(at, (int, float)) or not 0 < at < 2**32:
-        raise InvalidState("at: expected Unix seconds, got %r" % (at,))
+    if not bounds.is_int(at, bounds.MIN_TIME, bounds.MAX_TIME):
+        raise InvalidState(
+            "at: expected integer Unix seconds %d..%d, got %r" % (bounds.MIN_TIME, bounds.MAX_TIME, at)
+        )

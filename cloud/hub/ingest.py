@@ -27,6 +27,7 @@ import time
 
 import paho.mqtt.client as paho
 
+from cloud.handlers import bounds
 from cloud.topology import BUTTON_TOPIC_FILTER, STATES_TOPIC
 
 log = logging.getLogger("hub")
@@ -34,7 +35,6 @@ BATCH = 512
 # Group commit: after the first message, wait this long for more to share its fsync.
 LINGER_S = 0.002
 RETRY_S = 1.0
-MAX_PAYLOAD = 4096
 CLIENT_ID = "cat-feeder-hub"
 # The button topic rule's SELECT: these payload fields, and `thing` from the topic (never the payload's).
 BUTTON_FIELDS = ("v", "event", "at", "seq")
@@ -175,8 +175,8 @@ class Ingest:
     def handle(self, topic, payload):
         """Run the topic's handler; its PutEvents collects events for the next commit."""
         try:
-            if len(payload) > MAX_PAYLOAD:
-                raise ValueError("payload of %d bytes is over %d" % (len(payload), MAX_PAYLOAD))
+            if len(payload) > bounds.MAX_MESSAGE_BYTES:
+                raise ValueError("payload of %d bytes is over %d" % (len(payload), bounds.MAX_MESSAGE_BYTES))
             message = json.loads(payload)
             if topic == STATES_TOPIC:
                 answer = self.runtime["states"](message)

@@ -18,6 +18,10 @@
 - Schema version: `PRAGMA user_version` (the first ledgers, schema 1, left it 0). A newer hub
   migrates the bookkeeping tables in one transaction (MIGRATIONS; never the events); a hub older
   than the ledger refuses it (NewerLedger) and leaves it unchanged.
+- `rejected` is bounded, since whoever holds a publishing certificate can fill it: a row keeps the
+  payload's first REJECTED_PREFIX bytes, its length and its SHA-256 (topic and reason cut too), and the
+  table keeps the newest REJECTED_ROWS rows (at most about 34 MB); older ones are dropped first and
+  counted (`rejected_dropped`).
 """
 
 import hashlib
@@ -66,8 +70,18 @@ CREATE TABLE backups (
     id INTEGER PRIMARY KEY, path TEXT NOT NULL, length INTEGER NOT NULL, head TEXT NOT NULL, at REAL NOT NULL
 );
 """,
+    # `rejected` bounded: a row keeps a prefix with the whole payload's length and hash (older rows: NULL).
+    3: """
+ALTER TABLE rejected ADD COLUMN length INTEGER;
+ALTER TABLE rejected ADD COLUMN sha256 TEXT;
+CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+""",
 }
 SCHEMA_VERSION = max(MIGRATIONS)
+REJECTED_PREFIX = 256
+REJECTED_TOPIC = 256
+REJECTED_REASON = 512
+REJECTED_ROWS = 10000
 
 
 class CorruptLedger(RuntimeError):
@@ -165,6 +179,8 @@ class Ledger:
 
     One Ledger per thread that writes; readers may share. `clock` gives recorded_at (tests replace it)."""
 
+    rejected_rows = REJECTED_ROWS  # the cap on `rejected` (a test lowers it on its instance)
+
     def __init__(self, path, clock=time.time, synchronous="FULL"):
         self.path = path
         self.clock = clock
@@ -214,16 +230,47 @@ class Ledger:
                 previous = digest
                 written.append(seq)
             for topic, payload, reason in rejected:
-                self.db.execute(
-                    "INSERT INTO rejected (topic, payload, reason, at) VALUES (?, ?, ?, ?)",
-                    (topic, payload, reason, self.clock()),
-                )
+                self._insert_rejected(topic, payload, reason)
             self.db.execute("COMMIT")
         except BaseException:
             if self.db.in_transaction:  # SQLITE_FULL has rolled it back already
                 self.db.execute("ROLLBACK")
             raise
         return written
+
+    def _insert_rejected(self, topic, payload, reason):
+        """A bounded trace of bad input (see the module's docstring): the oldest rows beyond the cap are
+        dropped and counted."""
+        row = self.db.execute(
+            "INSERT INTO rejected (topic, payload, reason, at, length, sha256) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                topic[:REJECTED_TOPIC],
+                payload[:REJECTED_PREFIX],
+                reason[:REJECTED_REASON],
+                self.clock(),
+                len(payload),
+                hashlib.sha256(payload).hexdigest(),
+            ),
+        ).lastrowid
+        # Row ids only grow (the oldest are the ones deleted), so the newest rows are the last ids.
+        dropped = self.db.execute(
+            "DELETE FROM rejected WHERE id <= ?", (row - self.rejected_rows,)
+        ).rowcount
+        if dropped:
+            self.db.execute(
+                "INSERT INTO counters (name, value) VALUES ('rejected_dropped', ?)"
+                " ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+                (dropped,),
+            )
+
+
+def rejected_counts(db):
+    """(rows kept in `rejected`, rows dropped to keep it bounded); (0, 0) before schema 3 counted them."""
+    if schema_version(db) < 3:
+        return 0, 0
+    (kept,) = db.execute("SELECT COUNT(*) FROM rejected").fetchone()
+    row = db.execute("SELECT value FROM counters WHERE name = 'rejected_dropped'").fetchone()
+    return kept, row[0] if row else 0
 
 
 def read(db, after=0, limit=None, recorded_until=None, recorded_from=None):

@@ -25,6 +25,7 @@ def gather(data_dir, pki, host, port, now=time.time):
             rule: length - seq for rule, seq in db.execute("SELECT rule, seq FROM cursors ORDER BY rule")
         }
         (dead_letters,) = db.execute("SELECT COUNT(*) FROM dead_letters").fetchone()
+        rejected, rejected_dropped = ledger_mod.rejected_counts(db)
         backup = None
         if ledger_mod.schema_version(db) >= 2:  # a hub not yet started on an upgraded release: no table
             backup = db.execute("SELECT path, length, at FROM backups ORDER BY id DESC LIMIT 1").fetchone()
@@ -35,6 +36,8 @@ def gather(data_dir, pki, host, port, now=time.time):
         "events": length,
         "cursors_behind": cursors,
         "dead_letters": dead_letters,
+        "rejected": rejected,
+        "rejected_dropped": rejected_dropped,
         "disk_free_bytes": shutil.disk_usage(data_dir).free,
         "last_checkpoint": _checkpoint_summary(found[-1] if found else None),
         "last_backup": dict(zip(("path", "length", "at"), backup, strict=True)) if backup else None,
@@ -93,6 +96,8 @@ def lines(report):
         "events: %d" % report["events"],
         "cursors behind: %s" % behind,
         "dead letters: %d" % report["dead_letters"],
+        "rejected inputs: %d kept, %d dropped (the oldest first)"
+        % (report["rejected"], report["rejected_dropped"]),
         "disk free: %.1f MB" % (report["disk_free_bytes"] / 1e6),
         "last checkpoint: %s" % checkpoint_line,
         "last backup: %s" % backup_line,

@@ -17,7 +17,7 @@ import pytest
 
 from cloud.aws.packaging import handler_zip
 from cloud.handlers import button
-from cloud.topology import DETAIL_TYPE, SOURCE
+from cloud.topology import DETAIL_TYPE, SOURCE, TOPOLOGY
 
 ONE_CLICK = {
     "deviceInfo": {"deviceId": "G030PM0123456789", "type": "button", "remainingLife": 99.9},
@@ -102,8 +102,9 @@ def test_press_id_is_the_shared_vectors_id(vector):
 def test_packaged_handler_mints_ids_from_its_own_zip(tmp_path):
     """The deployed zip carries firmware/press.py: the handler imports it from the zip alone (-E: no
     PYTHONPATH; the repo is not on the path, as in Lambda, where the zip root is)."""
-    with zipfile.ZipFile(io.BytesIO(handler_zip("button", ["firmware/press.py"]))) as archive:
-        assert sorted(archive.namelist()) == ["button.py", "firmware/press.py"]
+    shared = TOPOLOGY["functions"]["button"]["shared"]
+    with zipfile.ZipFile(io.BytesIO(handler_zip("button", shared))) as archive:
+        assert sorted(archive.namelist()) == ["button.py", "cloud/handlers/bounds.py", "firmware/press.py"]
         archive.extractall(tmp_path)
     vector = VECTORS[0]
     code = "import button, json, sys; print(button.parse_press(json.loads(sys.argv[1]))['press_id'])"
@@ -131,10 +132,15 @@ def test_packaged_handler_mints_ids_from_its_own_zip(tmp_path):
         (dict(TOPIC_PRESS, at="now"), "at: wrong type str"),
         (dict(TOPIC_PRESS, at=1795730000.5), "at: wrong type float"),
         (dict(TOPIC_PRESS, seq=True), "seq: wrong type bool"),
-        (dict(TOPIC_PRESS, seq=-1), "0 < at < 2**32 and seq >= 0"),
+        (dict(TOPIC_PRESS, seq=-1), "seq: expected 0..4294967295"),
+        # Issue 25: a seq no device could send (it stores seq as an unsigned 32-bit number) was accepted.
+        (dict(TOPIC_PRESS, seq=10**40), "seq: expected 0..4294967295"),
+        (dict(TOPIC_PRESS, seq=2**32), "seq: expected 0..4294967295"),
+        (dict(TOPIC_PRESS, thing="x" * 65), "thing: expected 1-64 characters"),
+        (dict(TOPIC_PRESS, thing="a/b"), "thing: expected 1-64 characters"),
         # Issue 16: a huge `at` raised OverflowError (retried, then parked) instead of being rejected.
-        (dict(TOPIC_PRESS, at=10**20), "0 < at < 2**32 and seq >= 0"),
-        (dict(TOPIC_PRESS, at=2**32), "0 < at < 2**32 and seq >= 0"),
+        (dict(TOPIC_PRESS, at=10**20), "at: expected Unix seconds 1..4294967295"),
+        (dict(TOPIC_PRESS, at=2**32), "at: expected Unix seconds 1..4294967295"),
         (
             {"deviceEvent": {"buttonClicked": {"clickType": "SINGLE", "reportedTime": "2300-01-01T00:00Z"}}},
             "reportedTime: expected 1970 to 2106, got '2300-01-01T00:00Z'",

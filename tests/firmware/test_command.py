@@ -214,7 +214,8 @@ def test_legacy_bad_values_are_rejected():
 
 
 def test_leap_day_and_epoch():
-    assert legacy.parse_iso_utc("1970-01-01T00:00:00Z") == 0
+    assert legacy.parse_iso_utc("1970-01-01T00:00:01Z") == 1
+    assert legacy.parse_iso_utc("1970-01-01T00:00:00Z") is None  # 0 is no time (docs/protocol.md, "Bounds")
     assert legacy.parse_iso_utc("2000-02-29T23:59:59.9Z") == 951868799
     assert legacy.parse_iso_utc("2001-02-29T00:00:00Z") is None
 

@@ -42,14 +42,16 @@ def test_a_schema_1_ledger_migrates_keeps_every_event_and_verifies(tmp_path):
     before = {table: rows(path, table) for table in ("events", "cursors", "dead_letters", "rejected")}
     assert user_version(path) == 0
     ledger = ledger_mod.Ledger(path)
-    assert ledger_mod.schema_version(ledger.db) == ledger_mod.SCHEMA_VERSION == 2
+    assert ledger_mod.schema_version(ledger.db) == ledger_mod.SCHEMA_VERSION == 3
     assert ledger.db.execute("SELECT COUNT(*) FROM backups").fetchone() == (0,)
     ledger.append_batch([(ledger_v1.press(13), "key-13")])
     ledger.close()
     assert rows(path, "events")[:12] == before["events"]
-    assert {table: rows(path, table) for table in ("cursors", "dead_letters", "rejected")} == {
-        table: before[table] for table in ("cursors", "dead_letters", "rejected")
+    assert {table: rows(path, table) for table in ("cursors", "dead_letters")} == {
+        table: before[table] for table in ("cursors", "dead_letters")
     }
+    # Schema 3 bounds `rejected`: the rows kept, with no length or hash (NULL) for those written before.
+    assert rows(path, "rejected") == [row + (None, None) for row in before["rejected"]]
     verified = hub_command("verify", "--no-broker", "--data-dir", str(tmp_path))
     assert verified.returncode == 0 and "13 events, hash chain intact" in verified.stdout
 
@@ -76,7 +78,7 @@ def test_an_older_hub_refuses_a_newer_ledger_in_one_line_and_leaves_it_unchanged
     run = hub_command(
         "run", "--broker-port", "1", "--data-dir", str(tmp_path), "--pki", str(tmp_path / "pki")
     )
-    newer = "ledger schema 3 is newer than this hub's 2; run the hub release that wrote it"
+    newer = "ledger schema 4 is newer than this hub's 3; run the hub release that wrote it"
     assert run.returncode == 2 and newer in run.stderr and "Traceback" not in run.stderr
     verified = hub_command("verify", "--no-broker", "--data-dir", str(tmp_path))
     assert verified.returncode == 2 and verified.stderr.count("\n") == 1 and newer in verified.stderr
