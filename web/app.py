@@ -11,6 +11,7 @@ event stream of the live state.
 | `GET /api/presses/<press id>` | one press and its outcome |
 | `GET /api/history?from=YYYY-MM-DD&to=YYYY-MM-DD` | presses in the UTC day range, portions per day |
 | `GET /api/health` | the ledger's hash chain, its last signed checkpoint and the seq gaps |
+| `GET /api/status` | the hub's `python -m cloud.hub status --json` report (cloud/hub/status.py); 404 on AWS |
 
 Every error is JSON `{"error": "..."}` with a 4xx status that says which rule was broken; a press that
 did not go out (502) also has `"detail"`, the technical cause, for the page's "Details" toggle.
@@ -324,6 +325,17 @@ async def health(request, shared):
     return JSONResponse(await run_in_threadpool(shared.backend.health), headers=HEADERS)
 
 
+async def status(request, shared):
+    shared.require_session(request)
+    try:
+        report = await run_in_threadpool(shared.backend.status)
+    except BackendError as failure:
+        raise Refused(503, str(failure), detail=failure.detail) from None
+    if report is None:
+        raise Refused(404, "no status on AWS: /api/status is the self-hosted hub's (broker, ingest, ledger)")
+    return JSONResponse(report, headers=HEADERS)
+
+
 @contextlib.asynccontextmanager
 async def lifespan(app):
     watcher = app.state.shared.watcher
@@ -347,6 +359,7 @@ ROUTES = [
     Route("/api/presses/{press_id}", guarded(press_outcome)),
     Route("/api/history", guarded(history)),
     Route("/api/health", guarded(health)),
+    Route("/api/status", guarded(status)),
     Mount("/static", StaticFiles(directory=STATIC), name="static"),
 ]
 

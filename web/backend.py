@@ -8,6 +8,7 @@ SQLite; AWS: DynamoDB). Credentials stay in this process: nothing here returns o
     backend.press("SINGLE")              # -> {"press_id", "event", "at", "seq"}
     backend.snapshot(now)                # -> the page's live state (device, portions and cap, recent presses)
     backend.health()                     # -> the ledger's verify result and last checkpoint (hub), seq gaps
+    backend.status()                     # -> the hub's `status --json` (cloud/hub/status.py); None on AWS
     backend.changed()                    # -> whether the projection may have changed since last asked
 """
 
@@ -18,7 +19,9 @@ from cloud import history as history_mod
 from cloud import press as press_tool
 from cloud.hub import checkpoint
 from cloud.hub import ledger as ledger_mod
+from cloud.hub import status as status_mod
 from cloud.hub.hub import LEDGER_FILE
+from cloud.hub.pki import Pki
 from firmware.press import EVENTS, press_id
 
 RECENT = 20
@@ -140,6 +143,19 @@ class Backend:
         finally:
             db.close()
         return {"verify": cached, "checkpoint": anchor, "gaps": gaps}
+
+    def status(self):
+        """The hub's health report, what `python -m cloud.hub status --json` prints (its broker on
+        127.0.0.1:--broker-port, read with the hub's certificate from --pki); None on AWS."""
+        if self.aws:
+            return None
+        try:
+            return status_mod.gather(
+                self.args.data_dir, Pki(self.args.pki), "127.0.0.1", self.args.broker_port
+            )
+        except ledger_mod.CorruptLedger as error:
+            raise BackendError("The hub's ledger cannot be read: run `python -m cloud.hub verify`.",
+                               str(error)) from None
 
 
 def last_checkpoint(db, data_dir):

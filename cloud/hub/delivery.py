@@ -6,9 +6,11 @@ pattern matches, calls every target; then it moves the cursor. The cursor is sav
 targets ran, once per batch read (one write instead of one per event: an SD card's wear), so a hub
 killed in between delivers that batch again on restart: at least once, as EventBridge. A rule may
 run each batch inside a transaction of its target's store (`around_batch`: the history projection),
-for the same reason. A failing target is retried with exponential backoff up to the target's
-`retry.max_attempts` and `retry.max_event_age_s`, then the event goes to the dead-letter table and
-the rule moves on.
+for the same reason. A batch is up to BATCH events, what waited: under load, the larger the history
+transaction, the more of its events share each page of the projection's random-key index; a crash
+redelivers at most that many (the device deduplicates commands by id). A failing target is retried
+with exponential backoff up to the target's `retry.max_attempts` and `retry.max_event_age_s`, then
+the event goes to the dead-letter table and the rule moves on.
 
 Targets: a function is the runtime's function (cloud/hub/runtime.py: the handler of cloud/handlers,
 in-process) called with the event (a Lambda-shaped, JSON-decoded copy); a queue is a row in
@@ -28,7 +30,7 @@ from cloud.hub import patterns
 log = logging.getLogger("hub")
 BACKOFF_S = 0.1
 BACKOFF_CAP_S = 5.0
-BATCH = 256
+BATCH = 2048
 
 
 class FunctionTarget:

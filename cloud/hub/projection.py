@@ -9,6 +9,7 @@ import json
 import sqlite3
 
 from cloud.handlers.projector import StoreConflict
+from cloud.hub import ledger
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -23,6 +24,7 @@ class SqliteStore:
         self.db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
+        ledger.checkpoint_rarely(self.db)
         self.db.executescript(SCHEMA)
         self.pending = {} if batch else None  # key -> (doc, version, requested_at)
         # A rebuild into an empty file: a key not pending is not in the file either.

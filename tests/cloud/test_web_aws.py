@@ -72,6 +72,9 @@ def test_the_page_on_aws_reads_the_history_and_keeps_credentials_server_side(aws
             and "AWS" in health["verify_note"]
             and health["gaps"] == {"cat-feeder": "1-2"}
         )
+        status, headers, body = client.request("GET", "/api/status")
+        assert status == 404 and body["error"].startswith("no status on AWS: ")
+        seen.append(repr(headers).encode() + repr(body).encode())
         status, headers, body = client.press("SINGLE")
         assert status == 502 and body["error"].startswith("The feeder service on AWS is not answering")
         assert "no cat feeder stack deployed" in body["detail"]

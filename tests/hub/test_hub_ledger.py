@@ -3,11 +3,12 @@
 import sqlite3
 import subprocess
 import sys
+import uuid
 
 import pytest
 
 from cloud.hub import ledger as ledger_mod
-from cloud.hub.events import dedup_key
+from cloud.hub.events import dedup_key, time_ordered_id
 from rigs.hubdata import ROOT, press_event
 
 
@@ -35,6 +36,23 @@ def test_events_are_kept_in_order_once_and_the_chain_verifies(tmp_path):
     assert verify(path) == (6, [])
     assert ledger.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert ledger.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert ledger.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == ledger_mod.WAL_CHECKPOINT_PAGES
+
+
+def test_new_event_ids_are_time_ordered_uuids_and_a_ledger_with_older_random_ids_still_verifies(tmp_path):
+    """Version 7 ids (cloud/hub/events.py) make the unique index on the id grow at its end."""
+    ms = 1_000_000
+    ids = [time_ordered_id(lambda at=at: at) for at in (1_796_000_000_000 * ms, 1_796_000_000_001 * ms,
+                                                         1_796_000_060_000 * ms)]
+    assert ids == sorted(ids) and len(set(ids)) == 3
+    assert [(uuid.UUID(i).version, uuid.UUID(i).variant) for i in ids] == [(7, uuid.RFC_4122)] * 3
+    old = press_event(0) | {"id": str(uuid.uuid4())}  # what hubs wrote before
+    new = press_event(1)
+    assert uuid.UUID(new["id"]).version == 7
+    ledger = ledger_mod.Ledger(str(tmp_path / "ledger.sqlite3"))
+    ledger.append_batch([(old, dedup_key(old)), (new, dedup_key(new))])
+    ledger.close()
+    assert verify(tmp_path / "ledger.sqlite3") == (2, [])
 
 
 @pytest.mark.parametrize(

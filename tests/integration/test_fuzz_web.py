@@ -26,6 +26,7 @@ PATHS = st.sampled_from(
         "/api/history",
         "/api/chart.png",
         "/api/health",
+        "/api/status",
         "/static/app.js",
         "/nowhere",
         "/api/presses/x",

@@ -1,11 +1,14 @@
 """`python -m cloud.hub status` (cloud/hub/status.py) against a running hub, a stopped one and a broker
-that is down: JSON and plain lines, exit 1 when something needs attention."""
+that is down: JSON and plain lines, exit 1 when something needs attention; the page's GET /api/status
+answers the same report."""
 
 import json
 import time
 
 from cloud.hub.__main__ import main
 from cloud.hub.hub import Hub
+from rigs.web import WebServer
+from tests.integration.web_client import PageClient
 
 BUTTON = "cat-feeder/cat-feeder/button"
 
@@ -52,3 +55,27 @@ def test_status_of_a_running_then_stopped_hub_and_a_broker_down(pki, broker, mqt
     broker.stop()
     code, report = status(capsys, data_dir, pki, broker.port, "--json")
     assert code == 1 and report["broker"].startswith("down") and report["last_checkpoint"]["length"] == 3
+
+
+def test_the_pages_api_status_is_the_status_commands_report_behind_the_same_session(
+    pki, broker, hub, tmp_path, capsys
+):
+    server = WebServer(
+        "--data-dir", hub.data_dir, "--pki", pki.dir, "--broker-port", broker.port,
+        log_path=str(tmp_path / "web.log"),
+    ).start()
+    try:
+        status_code, _, body = PageClient(server.url).request("GET", "/api/status")  # no session cookie
+        assert status_code == 401 and "not signed in" in body["error"]
+        client = PageClient(server.url)
+        client.open_page()
+        status_code, headers, page_report = client.request("GET", "/api/status")
+    finally:
+        server.stop()
+    code, command_report = status(capsys, hub.data_dir, pki, broker.port, "--json")
+    assert status_code == 200 and headers["cache-control"] == "no-store"
+    assert page_report["ok"] and page_report["broker"] == "up" and page_report["hub_reporting"]
+    volatile = ("disk_free_bytes", "ingest_lag_s")
+    assert {k: v for k, v in page_report.items() if k not in volatile} == {
+        k: v for k, v in command_report.items() if k not in volatile
+    }
