@@ -29,7 +29,8 @@ ENV = {
     "EVENT_BUS_NAME": "feedmyfurbabies",
     "EVENT_SOURCE": "com.feedmyfurbabies",
     "EVENT_DETAIL_TYPE": "FeedRequested",
-    "ACTION_TOPIC": "cat-feeder/action",
+    "ACTION_TOPIC": "cat-feeder/{thing}/action",
+    "DEFAULT_FEEDER": "cat-feeder",
     "COMMAND_TTL_S": "300",
     "IOT_DATA_ENDPOINT": "https://bench-ats.iot.eu-west-1.amazonaws.com",
 }

@@ -11,16 +11,32 @@ DETAIL_TYPE = "FeedRequested"
 DEVICE_SOURCE = "com.feedmyfurbabies.device"
 DEVICE_DETAIL_TYPES = ("FeedResult", "DeviceStatus", "DeviceTelemetry")
 THING = "cat-feeder"
-ACTION_TOPIC = "cat-feeder/action"
-STATES_TOPIC = "cat-feeder/states"
+
+
+# Per-thing topics (docs/protocol.md, "Topics"): level 2 names the thing, so a policy or ACL can grant
+# each thing its own topics, and the topic rules and the hub take the thing from the topic.
+def action_topic(thing):
+    """Commands to one feeder."""
+    return "cat-feeder/%s/action" % thing
+
+
+def states_topic(thing):
+    """One device's results, status (also its last will) and telemetry."""
+    return "cat-feeder/%s/states" % thing
 
 
 def button_topic(thing):
-    """A button's presses (docs/protocol.md, "Button press"); the topic rule reads `thing` from level 2."""
+    """A button's presses (docs/protocol.md, "Button press")."""
     return "cat-feeder/%s/button" % thing
 
 
+def topic_thing(topic):
+    """The thing a per-thing topic names (level 2), as the topic rules' topic(2)."""
+    return topic.split("/")[1]
+
+
 BUTTON_TOPIC_FILTER = button_topic("+")
+STATES_TOPIC_FILTER = states_topic("+")
 # How long a command may be dispensed after the press; also caps every delivery retry of a feed.
 COMMAND_TTL_S = 300
 # How long each function's log group keeps its lines (the feeder's outcome lines are its only record);
@@ -72,7 +88,7 @@ TOPOLOGY = {
             "name": "feedmyfurbabies-states",
             "module": "states",
             "shared": ["cloud/handlers/bounds.py"],
-            "description": "Device result/status/telemetry on cat-feeder/states -> event on the bus",
+            "description": "Device result/status/telemetry on cat-feeder/<thing>/states -> event on the bus",
             "memory_mb": 128,
             "timeout_s": 10,
             "log_retention_days": LOG_RETENTION_DAYS,
@@ -100,7 +116,7 @@ TOPOLOGY = {
         "feeder": {
             "name": "feedmyfurbabies-feeder",
             "module": "feeder",
-            "description": "feeds event -> v1 command on cat-feeder/action",
+            "description": "feeds event -> v1 command on cat-feeder/<thing>/action",
             # The protocol's bounds, and the event names (firmware/press.py's EVENTS: the device's own
             # definition), packed next to it.
             "shared": ["cloud/handlers/bounds.py", "firmware/press.py"],
@@ -109,12 +125,17 @@ TOPOLOGY = {
             "log_retention_days": LOG_RETENTION_DAYS,
             "environment": {
                 "EVENT_SOURCE": SOURCE,
-                "ACTION_TOPIC": ACTION_TOPIC,
+                # The command goes to the target feeder's own action topic ({thing} filled in per press).
+                "ACTION_TOPIC": action_topic("{thing}"),
+                # The target of a press whose origin names no thing (an IoT 1-Click button), until the
+                # household file maps buttons to feeders.
+                "DEFAULT_FEEDER": THING,
                 "COMMAND_TTL_S": str(COMMAND_TTL_S),
             },
             # The account's data endpoint https://<prefix>-ats.iot.<region>.amazonaws.com, found at deploy.
             "environment_refs": {"IOT_DATA_ENDPOINT": "iot_data_endpoint"},
-            "grants": [(["iot:Publish"], ("topic", ACTION_TOPIC))],
+            # Every feeder's action topic (`*` stands for the thing name), no other topic.
+            "grants": [(["iot:Publish"], ("topic", action_topic("*")))],
             "async": {"max_retries": 2, "max_event_age_s": COMMAND_TTL_S, "on_failure_queue": "feeds_failed"},
         },
     },
@@ -172,10 +193,12 @@ TOPOLOGY = {
             # (action, resource kind, name) with resource kinds of IoT's ARNs; the deployer prefixes the ARN.
             "statements": [
                 ("iot:Connect", "client", THING_NAME_VARIABLE),
-                ("iot:Subscribe", "topicfilter", ACTION_TOPIC),
-                ("iot:Receive", "topic", ACTION_TOPIC),
-                ("iot:Publish", "topic", STATES_TOPIC),
-                ("iot:RetainPublish", "topic", STATES_TOPIC),
+                # Each topic is the connected thing's own: IoT Core substitutes the variable per connection.
+                ("iot:Subscribe", "topicfilter", action_topic(THING_NAME_VARIABLE)),
+                ("iot:Receive", "topic", action_topic(THING_NAME_VARIABLE)),
+                ("iot:Publish", "topic", states_topic(THING_NAME_VARIABLE)),
+                # The retained `online` status and the broker's `offline` will.
+                ("iot:RetainPublish", "topic", states_topic(THING_NAME_VARIABLE)),
                 ("iot:Publish", "topic", button_topic(THING_NAME_VARIABLE)),
             ],
             "attach_to": "thing",
@@ -205,7 +228,9 @@ TOPOLOGY = {
         },
         {
             "name": "cat_feeder_states",
-            "sql": "SELECT * FROM '%s'" % STATES_TOPIC,
+            # The device's message with `thing` from the topic: a `thing` in the payload is replaced, so
+            # a certificate can write only its own thing's history.
+            "sql": "SELECT *, topic(2) AS thing FROM '%s'" % STATES_TOPIC_FILTER,
             "function": "states",
             "error_queue": "presses_failed",
         },

@@ -145,8 +145,12 @@ def validate(config, pins):
     _int(mqtt, "keepalive_s", "mqtt", 10, 1200, 60)
     for key in ("ca", "cert", "key"):
         _str(mqtt, key, "mqtt", 1, 128)
-    _str(mqtt, "action_topic", "mqtt", 1, 128, "cat-feeder/action")
-    _str(mqtt, "states_topic", "mqtt", 1, 128, "cat-feeder/states")
+    # The thing's own topics (docs/protocol.md, "Topics"): the broker grants it no other, so a topic
+    # of another thing would connect and then hear nothing.
+    for kind in ("action", "states"):
+        own = "cat-feeder/%s/%s" % (config["thing"], kind)
+        if _str(mqtt, kind + "_topic", "mqtt", 1, 128, own) != own:
+            raise ConfigError("mqtt.%s_topic: expected %s, the thing's own topic" % (kind, own))
     # Socket operation timeout and reconnect backoff (firmware/link.py explains the defaults).
     _int(mqtt, "timeout_ms", "mqtt", 100, MAX_TIMEOUT_MS, MAX_TIMEOUT_MS)
     base = _int(mqtt, "backoff_base_ms", "mqtt", 10, 60000, 500)

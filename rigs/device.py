@@ -3,7 +3,7 @@
 The device is the whole firmware (firmware/main_unix.py) on the real MicroPython interpreter,
 in a folder that acts as its flash (tools/device.py prepares it), against mosquitto over mutual
 TLS. The cloud side is tools.mqttc: the cloud publisher sends commands, the cloud observer
-collects results from cat-feeder/states.
+collects results from the thing's cat-feeder/<thing>/states.
 
 - `scratch_broker(**pki_options)`: (workdir, pki, broker) in a temp dir, for benchmarks.
 - `rig_config(port, **sections)`: a device config with short timeouts, a 2 s backoff cap, the
@@ -12,7 +12,8 @@ collects results from cat-feeder/states.
 - `Device(flash_dir, pki, config)`: `.start()`, `.expect(prefix)`, `.wait_up()`, `.output()`,
   `.kill()` (SIGKILL), `.configure(config)` (for the next start),
   `.trace()` -> [(ticks_us, pin, duty_ns)].
-- `Observer(pki, port)`: persistent-session observer; `.collect(ids, timeout_s)` waits until every
+- `Observer(pki, port, thing=THING)`: persistent-session observer of that thing's states topic;
+  `.collect(ids, timeout_s)` waits until every
   id has a result; `.results` by seq (`.received_at` their first arrival, time.monotonic()),
   `.deliveries` (repeats included), `.telemetry`, `.wait_for_telemetry()`, `.by_id()`, `.reconnect()`
   after a broker restart.
@@ -34,11 +35,12 @@ import time
 
 from cloud.hub.broker import Broker
 from cloud.hub.pki import Pki
+from cloud.topology import THING, action_topic, states_topic
 from tools import device as device_tool
 from tools.mqttc import MqttClient, MqttError
 
-ACTION = "cat-feeder/action"
-STATES = "cat-feeder/states"
+ACTION = action_topic(THING)
+STATES = states_topic(THING)
 # Calibration chosen so every pulse width is distinct: 10 us per degree on both servos.
 LEFT = {"pin": 3, "min_us": 500, "max_us": 2300, "rest_deg": 0, "dispense_deg": 30, "dwell_ms": 20}
 RIGHT = {"pin": 4, "min_us": 700, "max_us": 2500, "rest_deg": 20, "dispense_deg": 60, "dwell_ms": 20}
@@ -182,8 +184,9 @@ class Device:
 class Observer:
     """The cloud observer on a persistent session: results published while it reconnects are kept."""
 
-    def __init__(self, pki, port, client_id="rig-observer"):
+    def __init__(self, pki, port, client_id="rig-observer", thing=THING):
         self.pki = pki
+        self.topic = states_topic(thing)
         self.port = port
         self.client_id = client_id
         self.results = {}  # seq -> result body
@@ -204,7 +207,7 @@ class Observer:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
-        assert self.client.subscribe(STATES, 1) == 1
+        assert self.client.subscribe(self.topic, 1) == 1
 
     def pump(self, timeout_s):
         """Receive for up to timeout_s; False when the connection broke (e.g. the broker died)."""

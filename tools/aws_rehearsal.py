@@ -30,7 +30,7 @@ from cloud.aws.session import DEFAULT_REGION, AwsEnv
 from cloud.handlers import button, feeder
 from cloud.hub.broker import Broker
 from cloud.hub.pki import Pki
-from cloud.topology import STATES_TOPIC, THING, TOPOLOGY, local_environment
+from cloud.topology import THING, TOPOLOGY, local_environment, states_topic
 from tools.demo_stage import (
     EXPECTED_BOWLS,
     PKI_DIR,
@@ -45,6 +45,8 @@ from tools.demo_stage import (
 )
 from tools.moto_server import MotoServer, fake_credentials
 from tools.mqttc import MqttClient
+
+STATES_TOPIC = states_topic(THING)
 
 RESULT_TIMEOUT_S = 15
 QUEUE_TIMEOUT_S = 5

@@ -24,7 +24,8 @@ with a reset. A failed copy says to copy again (make flash without IMAGE), not t
 The private key never enters git: it comes from the git-ignored folders that
 cloud.hub.pki (.pki/) or the cloud deployer (cloud/.out/<thing>/) write. When the certs
 folder holds the deployer's device.json, its thing name and IoT endpoint go into the
-staged config, and the Amazon root CA it names is taken from the system's CA store
+staged config with that thing's own topics (cat-feeder/<thing>/action and /states), and the
+Amazon root CA it names is taken from the system's CA store
 when the folder has no ca.pem, so `make flash CERTS=cloud/.out/cat-feeder` provisions
 a board for the deployed cloud with no hand editing. `--hub HOST[:PORT]` (`make flash HUB=...`)
 provisions it for the self-hosted hub instead: the development PKI's CA, device certificate and
@@ -53,6 +54,7 @@ import time
 
 from cloud.hub.pki import DEFAULT_DIR as PKI_DIR
 from cloud.hub.pki import names_host
+from cloud.topology import action_topic, states_topic
 from firmware import config as firmware_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -272,6 +274,10 @@ def provisioned_config(config_path, certs_dir, hub=None):
         # AmazonRootCA1 -> Amazon_Root_CA_1.pem in Debian's ca-certificates.
         name = device["root_ca"]["name"].replace("AmazonRootCA", "Amazon_Root_CA_")
         ca_fallback = os.path.join(SYSTEM_CA_STORE, name + ".pem")
+    if isinstance(mqtt, dict) and isinstance(config.get("thing"), str):
+        # The thing's own topics, the only ones its certificate may use (docs/protocol.md, "Topics").
+        mqtt["action_topic"] = action_topic(config["thing"])
+        mqtt["states_topic"] = states_topic(config["thing"])
     left = placeholders(config)
     if left:
         found = ", ".join("%s=%s" % item for item in left)

@@ -36,7 +36,7 @@ from cloud.hub.hub import Hub
 from cloud.hub.hydrate import hydrate
 from cloud.hub.pki import Pki
 from cloud.hub.projection import SqliteStore
-from cloud.topology import THING, button_topic
+from cloud.topology import THING, button_topic, states_topic
 from tools.demo_stage import (
     EXPECTED_BOWLS,
     PKI_DIR,
@@ -52,6 +52,7 @@ from tools.demo_stage import (
 from tools.mqttc import MqttClient
 
 BUTTON_TOPIC = button_topic(THING)
+STATES_TOPIC = states_topic(THING)
 BOWLS_SAID = {"SINGLE": "the left bowl", "DOUBLE": "the right bowl", "LONG": "both bowls"}
 RESULT_TIMEOUT_S = 30
 OUTAGE_S = 3
@@ -127,8 +128,9 @@ class Demo:
                 if event["detail-type"] == "FeedResult" and detail.get("id") == press_id:
                     db.close()
                     say("  the feeder answered: %s" % _answer(detail))
-                    mechanism("device -> cat-feeder/states: seq=%d id=%s status=%s bowls=%s"
-                              % (detail["seq"], press_id, detail["status"], json.dumps(detail["bowls"])))
+                    mechanism("device -> %s: seq=%d id=%s status=%s bowls=%s"
+                              % (STATES_TOPIC, detail["seq"], press_id, detail["status"],
+                                 json.dumps(detail["bowls"])))
                     return seq, detail
             db.close()
             time.sleep(0.05)

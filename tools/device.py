@@ -21,8 +21,10 @@ The folder --flash acts as the board's flash (git-ignored):
     data/                journal, outbox and the button's press queue (kept; --fresh wipes them)
 
 The firmware's output (connects, drops, errors, presses) goes to this terminal. Send a command with
-    python -m tools.mqttc pub --port N --topic cat-feeder/action --message '{"v":1,...}'
-and watch results with `python -m tools.mqttc sub --as observer --port N --topic cat-feeder/states`.
+    python -m tools.mqttc pub --port N --topic cat-feeder/cat-feeder/action --message '{"v":1,...}'
+and watch results with
+    python -m tools.mqttc sub --as observer --port N --topic cat-feeder/cat-feeder/states
+(docs/protocol.md, "Topics": cat-feeder/<thing>/action and cat-feeder/<thing>/states).
 From Python (tests, benchmarks): `prepare_flash(flash_dir, pki, config)`, `device_config(...)`,
 `start(flash_dir)`.
 """
@@ -41,6 +43,7 @@ from cloud.hub.pki import DEFAULT_THING, Pki
 from cloud.hub.processes import end_process
 from cloud.ports import PortInUse, check_free
 from cloud.press import HUB_PORT
+from cloud.topology import action_topic, states_topic
 from tools.board import mpy_cross
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -80,8 +83,8 @@ def device_config(port, thing=DEFAULT_THING, **sections):
             "ca": "certs/" + CERTS["ca"],
             "cert": "certs/" + CERTS["cert"],
             "key": "certs/" + CERTS["key"],
-            "action_topic": thing + "/action",
-            "states_topic": thing + "/states",
+            "action_topic": action_topic(thing),
+            "states_topic": states_topic(thing),
         },
         # The config.py defaults (500-2500 us, 0 -> 90 degrees, 600 ms dwell) on the example's pins.
         "servos": {"left": {"pin": 3}, "right": {"pin": 4}},
@@ -107,8 +110,11 @@ def prepare_flash(flash_dir, pki, config, fresh=False, compiled=False):
             os.remove(os.path.join(flash_dir, name[:-3] + ".mpy"))  # a stale compiled copy would win
         if name.endswith(".py"):
             shutil.copyfile(os.path.join(FIRMWARE, name), os.path.join(flash_dir, name))
-    for source in ("ca.der", "device.crt.der", "device.key.der"):
-        shutil.copyfile(pki.path(source), os.path.join(flash_dir, "certs", source))
+    # The thing's own certificate (its CN is the thing name the ACL grants topics to).
+    device = pki.device(config["thing"])
+    for source, target in (("ca.der", "ca.der"), (device + ".crt.der", "device.crt.der"),
+                           (device + ".key.der", "device.key.der")):
+        shutil.copyfile(pki.path(source), os.path.join(flash_dir, "certs", target))
     os.chmod(os.path.join(flash_dir, "certs", "device.key.der"), 0o600)
     # A board boots with its button released, whatever a previous run left in the file.
     button_level = os.path.join(flash_dir, config.get("sim", {}).get("button", BUTTON_LEVEL))
@@ -183,9 +189,10 @@ def main(argv=None):
     if broker is None:
         print("device: or feed from the page (make web) or with make press EVENT=SINGLE", flush=True)
     else:
-        print("device: send a command with\n  %s -m tools.mqttc pub --port %d --topic %s/action --message "
+        print("device: send a command with\n  %s -m tools.mqttc pub --port %d --topic %s --message "
               "'{\"v\":1,\"id\":\"try-%d\",\"event\":\"SINGLE\",\"issued_at\":%d}'"
-              % (sys.executable, port, DEFAULT_THING, int(time.time()), int(time.time())), flush=True)
+              % (sys.executable, port, action_topic(DEFAULT_THING), int(time.time()), int(time.time())),
+              flush=True)
     # Its own session: the terminal's Ctrl-C reaches only this process, which stops the device the
     # way a power switch does, instead of MicroPython printing a KeyboardInterrupt traceback.
     device = start(flash, args.heapsize, start_new_session=True)

@@ -1,7 +1,7 @@
 """A small MQTT 3.1.1 client over mutual TLS for the host side: the cloud publisher, observers in tests.
 
-    python -m tools.mqttc pub --port N --topic cat-feeder/action --message '{"v":1,...}' [--qos 1]
-    python -m tools.mqttc sub --port N --topic cat-feeder/states [--count 1] [--as device]
+    python -m tools.mqttc pub --port N --topic cat-feeder/cat-feeder/action --message '{"v":1,...}' [--qos 1]
+    python -m tools.mqttc sub --port N --topic cat-feeder/cat-feeder/states [--count 1] [--as device]
 
 `--as publisher|observer|device|rogue-device` picks the certificate from the PKI (default publisher).
 From Python: `MqttClient(pki, port, "publisher")`, `.subscribe(topic, qos)` -> the SUBACK's code

@@ -1,6 +1,8 @@
 """Feeder function: turns a live `feeds` event into a v1 command (docs/protocol.md) and publishes it
-to the device through IoT Core's data plane (iot-data Publish, QoS 1). It holds no device certificate:
-IAM allows it `iot:Publish` on the action topic and nothing else there.
+to the target feeder's own action topic, cat-feeder/<thing>/action, through IoT Core's data plane
+(iot-data Publish, QoS 1). The target is the thing whose button was pressed (the press's `button`); a
+press from an IoT 1-Click button names no thing and goes to DEFAULT_FEEDER. It holds no device
+certificate: IAM allows it `iot:Publish` on the action topics and nothing else there.
 
 Idempotent by press id: the command is a pure function of the event (id = press id, issued_at = press
 time, ttl fixed), so a retried or redelivered event publishes a byte-identical command, and the device,
@@ -15,7 +17,8 @@ could not fix it. Only what a retry may fix raises (a failed publish, a missing 
 retries it and then parks the event in the on-failure destination (an SQS queue, see cloud/topology.py).
 
 `handle(event, context)` does the work; the Lambda entry point `handler` builds the Context from its
-environment: ACTION_TOPIC, EVENT_SOURCE, COMMAND_TTL_S, IOT_DATA_ENDPOINT (the account's iot:Data-ATS
+environment: ACTION_TOPIC (with `{thing}` for the target), DEFAULT_FEEDER, EVENT_SOURCE, COMMAND_TTL_S,
+IOT_DATA_ENDPOINT (the account's iot:Data-ATS
 endpoint as https://... URL), set by the deployer from cloud/topology.py. The hub builds its own
 (cloud/hub/runtime.py).
 """
@@ -44,11 +47,13 @@ class MissingEndpoint(RuntimeError):
 
 class Context:
     """What the function needs besides the event: the iot-data client (None when no endpoint is set),
-    the action topic, the expected source, the commands' TTL, where its log lines go."""
+    the action topic's template, the feeder of presses that name no thing, the expected source, the
+    commands' TTL, where its log lines go."""
 
     def __init__(self, iot_data, environ, log=print):
         self.iot_data = iot_data
         self.action_topic = environ["ACTION_TOPIC"]
+        self.default_feeder = environ["DEFAULT_FEEDER"]
         self.source = environ["EVENT_SOURCE"]
         self.ttl_s = int(environ["COMMAND_TTL_S"])
         self.log = log
@@ -81,6 +86,7 @@ def handle(event, context):
         return {"status": "refused", "reason": "replayed event %r never feeds" % event["replay-name"]}
     try:
         command = command_for(event, context)
+        target = target_feeder(event["detail"], context)
     except MalformedFeed as error:
         log("rejected", reason=str(error))
         return {"status": "rejected", "reason": str(error)}
@@ -95,14 +101,14 @@ def handle(event, context):
             "(https://<prefix>-ats.iot.<region>.amazonaws.com), which `make deploy` sets"
         )
     context.iot_data.publish(
-        topic=context.action_topic,
+        topic=context.action_topic.format(thing=target),
         qos=1,
         payload=json.dumps(command, separators=(",", ":")).encode(),
         payloadFormatIndicator="UTF8_DATA",
         # IoT Core drops the message once the command could no longer be dispensed anyway.
         messageExpiry=math.ceil(remaining_s),
     )
-    log("published", press_id=command["id"], event=command["event"])
+    log("published", press_id=command["id"], event=command["event"], thing=target)
     return {"status": "published", "id": command["id"]}
 
 
@@ -140,6 +146,18 @@ def command_for(event, context):
         "issued_at": math.floor(pressed_at),
         "ttl": context.ttl_s,
     }
+
+
+def target_feeder(detail, context):
+    """The thing whose action topic the command goes to: a feeder's own button feeds that feeder."""
+    if detail.get("origin") != "button":
+        return context.default_feeder
+    thing = detail.get("button")
+    if not bounds.is_thing(thing):  # it becomes a topic level: no `/`, `+` or `#`
+        raise MalformedFeed(
+            "detail.button: expected 1-%d characters from [A-Za-z0-9_-], got %r" % (bounds.MAX_THING, thing)
+        )
+    return thing
 
 
 def _press_id_or_none(event):

@@ -1,6 +1,6 @@
-"""States handler: turns what the device says on `cat-feeder/states` (docs/protocol.md: result, status,
-telemetry) into one event on the bus, with a source of its own, so the ledger holds outcomes as well
-as presses.
+"""States handler: turns what a device says on its `cat-feeder/<thing>/states` (docs/protocol.md: result,
+status, telemetry) into one event on the bus, with a source of its own, so the ledger holds outcomes as
+well as presses.
 
     result    -> detail-type FeedResult
     status    -> detail-type DeviceStatus   (the broker's `offline` last will has no `at`: time of arrival)
@@ -9,10 +9,12 @@ as presses.
 The event time is the device's `at`. The detail is the message itself, validated field by field; an
 invalid message is logged and answered `rejected` with the field named, and nothing is put on the bus.
 
-On AWS the IoT topic rule on the states topic invokes this function; on the self-hosted hub the hub
-calls it in-process with the same message. `handle(message, context)` does the work; the Lambda entry
-point `handler` builds the Context from its environment (EVENT_BUS_NAME, DEVICE_EVENT_SOURCE), the hub
-builds its own (cloud/hub/runtime.py).
+On AWS the IoT topic rule on the states topics invokes this function; on the self-hosted hub the hub
+calls it in-process with the same message. Both set `thing` from the topic (`topic(2) AS thing`), over
+any `thing` in the payload, and the policy or ACL lets a certificate publish only on its own thing's
+topic: so the `thing` here is trusted as the sender, and a device can write only its own history.
+`handle(message, context)` does the work; the Lambda entry point `handler` builds the Context from its
+environment (EVENT_BUS_NAME, DEVICE_EVENT_SOURCE), the hub builds its own (cloud/hub/runtime.py).
 """
 
 import functools

@@ -19,10 +19,11 @@ The config (written to <dir>/mosquitto.conf from cloud/hub/mosquitto/*.template)
   writes that state once per message; the trade-off is in cloud/hub/README.md;
 - `user <invoking user>`: mosquitto started as root would otherwise switch to the `mosquitto`
   user, which cannot read the 0600 keys nor write a private temp dir;
-- ACL: the device (user = thing name) reads the action topic and writes the states topic
-  (its last will goes there too) and its own button topic; the cloud publisher writes the action
-  topic; the cloud observer reads the states topic (in AWS an IoT rule does that); the hub
-  (cloud/hub/) reads the button topics and the states topic; nothing else.
+- ACL: each thing (user = certificate CN = thing name) reads its own action topic and writes its
+  own states topic (its last will goes there too) and its own button topic, through `%u` patterns
+  (docs/protocol.md, "Topics"); the cloud publisher writes every action and button topic; the
+  cloud observer reads the states and button topics (in AWS the IoT rules do that); the hub
+  (cloud/hub/) reads the button and states topics; nothing else.
   mosquitto 2.0 grants a SUBSCRIBE the ACL does not allow (the SUBACK carries the granted QoS,
   not 0x80) and then delivers nothing on it, since it checks `read` per message; it acknowledges
   a refused PUBLISH and drops it (MQTT 3.1.1 has no negative PUBACK). Both are tested in
@@ -56,16 +57,14 @@ PERSISTENCE = {
 class Broker:
     """One mosquitto process; its config, ACL, log and persistence live in state_dir."""
 
-    def __init__(self, pki, state_dir, port=None, action_topic=None, states_topic=None, server_cert="broker",
-                 bind="127.0.0.1", persistence="every-change"):
+    def __init__(self, pki, state_dir, port=None, server_cert="broker", bind="127.0.0.1",
+                 persistence="every-change"):
         self.pki = pki
         self.autosave = PERSISTENCE[persistence]
         self.bind = bind  # the hub serving a home network binds its LAN address (or 0.0.0.0)
         self.server_cert = server_cert  # "rogue-broker" / "wrong-host-broker" for refusal tests
         self.dir = os.path.abspath(state_dir)
         self.port = port or free_port()
-        self.action_topic = action_topic or pki.thing + "/action"
-        self.states_topic = states_topic or pki.thing + "/states"
         self.proc = None
         self.conf_path = os.path.join(self.dir, "mosquitto.conf")
         self.log_path = os.path.join(self.dir, "mosquitto.log")
@@ -85,12 +84,9 @@ class Broker:
             "log_file": self.log_path,
             "persistence_location": os.path.join(self.dir, "data") + "/",
             "autosave": self.autosave,
-            "thing": self.pki.thing,
             "publisher": self.pki.publisher_cn,
             "observer": self.pki.observer_cn,
             "hub": self.pki.hub_cn,
-            "action_topic": self.action_topic,
-            "states_topic": self.states_topic,
         }
         _render(os.path.join(TEMPLATES, "mosquitto.conf.template"), self.conf_path, values)
         _render(os.path.join(TEMPLATES, "acl.template"), acl_path, values)

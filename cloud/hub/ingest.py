@@ -1,9 +1,11 @@
 """Ingest: what IoT Core's topic rules do on AWS. A persistent QoS 1 session (paho-mqtt, manual
-acknowledgements) on the button topics and the states topic; each message goes through the same
-handler its topic rule invokes on AWS (button: the rule's SELECT, then cloud/handlers/button.py;
-states: cloud/handlers/states.py), whose PutEvents lands in the ledger. A message is acknowledged
-(PUBACK) only after the ledger commit that holds its event, so a hub killed at any point loses no
-acknowledged message: the broker redelivers the others, and the ledger's dedup key keeps them once.
+acknowledgements) on every thing's button and states topics (cat-feeder/+/button, cat-feeder/+/states);
+each message goes through the same handler its topic rule invokes on AWS, after the rule's SELECT
+(button: the listed fields; states: the whole message), with `thing` taken from the topic, never the
+payload (cloud/handlers/button.py, cloud/handlers/states.py), whose PutEvents lands in the ledger. A
+message is acknowledged (PUBACK) only after the ledger commit that holds its event, so a hub killed at
+any point loses no acknowledged message: the broker redelivers the others, and the ledger's dedup key
+keeps them once.
 
 Messages are committed in groups: the writer takes whatever arrives within LINGER_S of the first (up
 to BATCH) and commits it in one transaction, one fsync, before acknowledging all of it. Under load a
@@ -31,7 +33,7 @@ import time
 import paho.mqtt.client as paho
 
 from cloud.handlers import bounds
-from cloud.topology import BUTTON_TOPIC_FILTER, STATES_TOPIC
+from cloud.topology import BUTTON_TOPIC_FILTER, STATES_TOPIC_FILTER, topic_thing
 
 log = logging.getLogger("hub")
 BATCH = 4096
@@ -103,9 +105,11 @@ class Ingest:
             log.info("hub: reconnected; the broker kept the hub's session")
             self.subscribed.set()
             return
-        client.subscribe([(BUTTON_TOPIC_FILTER, 1), (STATES_TOPIC, 1)])
+        client.subscribe([(BUTTON_TOPIC_FILTER, 1), (STATES_TOPIC_FILTER, 1)])
         log.info(
-            "hub: subscribed to %s and %s (persistent session, QoS 1)", BUTTON_TOPIC_FILTER, STATES_TOPIC
+            "hub: subscribed to %s and %s (persistent session, QoS 1)",
+            BUTTON_TOPIC_FILTER,
+            STATES_TOPIC_FILTER,
         )
 
     def _write_loop(self):
@@ -181,11 +185,13 @@ class Ingest:
             if len(payload) > bounds.MAX_MESSAGE_BYTES:
                 raise ValueError("payload of %d bytes is over %d" % (len(payload), bounds.MAX_MESSAGE_BYTES))
             message = json.loads(payload)
-            if topic == STATES_TOPIC:
+            if topic.endswith("/states"):
+                if isinstance(message, dict):
+                    message["thing"] = topic_thing(topic)  # the rule's SELECT *, topic(2) AS thing
                 answer = self.runtime["states"](message)
             elif isinstance(message, dict):
                 selected = {field: message[field] for field in BUTTON_FIELDS if field in message}
-                selected["thing"] = topic.split("/")[1]
+                selected["thing"] = topic_thing(topic)
                 answer = self.runtime["button"](selected)
             else:
                 answer = {"status": "rejected", "reason": "press: expected a JSON object"}
@@ -194,7 +200,7 @@ class Ingest:
         if answer.get("status") == "rejected":
             log.error("rejected message on %s: %s (kept in the rejected table)", topic, answer["reason"])
             self.rejected.append((topic, bytes(payload), answer["reason"]))
-        elif topic == STATES_TOPIC:
+        elif topic.endswith("/states"):
             _log_state(message)
         else:
             log.info(

@@ -9,6 +9,7 @@ Writes into a git-ignored folder (default .pki/), reusing whatever already exist
 | ca.crt, ca.key, ca.der | the development CA (ca.der: DER for the device's `cadata`) |
 | broker.crt, broker.key | broker, SAN localhost + 127.0.0.1 (+ `--broker-host` names), signed by the CA |
 | device.crt, device.key | device, CN = thing name; device.crt.der, device.key.der for MicroPython's ssl |
+| device-<thing>.crt/.key (+ .der) | another thing's device certificate, CN = <thing>: `device(thing)` |
 | publisher.crt, publisher.key | the "cloud publisher", CN = cloud-publisher (publishes commands) |
 | observer.crt, observer.key | CN = cloud-observer: reads the states topic, as the IoT rule does in AWS |
 | hub.crt, hub.key | CN = cloud-hub: the self-hosted hub (cloud/hub/) reads button and states topics |
@@ -31,6 +32,8 @@ import ipaddress
 import os
 import subprocess
 import tempfile
+
+from cloud.handlers import bounds
 
 DEFAULT_DIR = ".pki"
 DEFAULT_THING = "cat-feeder"
@@ -71,6 +74,20 @@ class Pki:
 
     def key(self, name):
         return self.path(name + ".key")
+
+    def device(self, thing):
+        """The name of `thing`'s device certificate and key (cert(), key(), path(name + ".crt.der")),
+        issued by the CA if missing: every thing has its own, as each gets its own on AWS IoT."""
+        if thing == self.thing:
+            return "device"
+        if not bounds.is_thing(thing):  # it becomes a file name and a certificate CN
+            raise ValueError(
+                "thing: expected 1-%d characters from [A-Za-z0-9_-], got %r" % (bounds.MAX_THING, thing)
+            )
+        name = "device-" + thing
+        self._leaf(name, "ca", thing)
+        self._der(name)
+        return name
 
     def ensure(self):
         os.makedirs(self.dir, exist_ok=True)

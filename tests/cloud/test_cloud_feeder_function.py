@@ -10,7 +10,7 @@ import boto3
 import pytest
 
 from cloud.handlers import button, feeder
-from cloud.topology import ACTION_TOPIC, COMMAND_TTL_S, DETAIL_TYPE, SOURCE
+from cloud.topology import COMMAND_TTL_S, DETAIL_TYPE, SOURCE, THING, action_topic, local_environment
 
 
 def feeds_event(detail, **extra):
@@ -31,12 +31,13 @@ def feeds_event(detail, **extra):
     )
 
 
-def fresh_detail(event="SINGLE", age_s=5):
-    press = {"v": 1, "event": event, "at": int(time.time()) - age_s, "seq": 3, "thing": "cat-feeder"}
+def fresh_detail(event="SINGLE", age_s=5, thing=THING):
+    press = {"v": 1, "event": event, "at": int(time.time()) - age_s, "seq": 3, "thing": thing}
     return button.parse_press(press)
 
 
-ENVIRONMENT = {"ACTION_TOPIC": ACTION_TOPIC, "EVENT_SOURCE": SOURCE, "COMMAND_TTL_S": str(COMMAND_TTL_S)}
+ENVIRONMENT = local_environment("feeder")
+ACTION_TOPIC = action_topic(THING)
 
 
 @pytest.fixture
@@ -90,6 +91,22 @@ def test_a_feeds_event_is_published_as_a_v1_command_with_qos1_and_expiry(aws, co
     assert re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", detail["press_id"])
 
 
+def test_each_press_goes_to_the_action_topic_of_the_thing_that_pressed(context, published):
+    for thing in ("kitchen", "hall", "kitchen"):
+        feeder.handle(feeds_event(fresh_detail(thing=thing)), context)
+    assert [publish["topic"] for publish in published] == [
+        "cat-feeder/kitchen/action", "cat-feeder/hall/action", "cat-feeder/kitchen/action"
+    ]
+
+
+def test_a_1click_press_names_no_thing_and_goes_to_the_default_feeder(context, published):
+    click = {"deviceInfo": {"deviceId": "G030PM0123456789"},
+             "deviceEvent": {"buttonClicked": {"clickType": "SINGLE", "reportedTime": time.strftime(
+                 "%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(time.time() - 2))}}}
+    feeder.handle(feeds_event(button.parse_press(click)), context)
+    assert [publish["topic"] for publish in published] == [action_topic(ENVIRONMENT["DEFAULT_FEEDER"])]
+
+
 def test_a_redelivered_event_publishes_the_identical_command(context, published):
     event = feeds_event(fresh_detail())
     feeder.handle(event, context)
@@ -132,6 +149,10 @@ def test_a_press_older_than_its_ttl_is_not_published(context, published):
             feeds_event({"press_id": "p", "event": "LONG", "pressed_at": True}),
             "detail.pressed_at: expected Unix",
         ),
+        # The thing becomes a topic level: a wildcard or a separator would address other feeders.
+        (feeds_event(dict(fresh_detail(), button="+")), "detail.button: expected 1-64"),
+        (feeds_event(dict(fresh_detail(), button="a/b")), "detail.button: expected 1-64"),
+        (feeds_event(dict(fresh_detail(), button=None)), "detail.button: expected 1-64"),
     ],
 )
 def test_a_malformed_event_is_logged_and_rejected_never_raised_so_it_is_not_retried(

@@ -1,7 +1,10 @@
 """The declared IAM and IoT policies grant exact actions on exact ARNs."""
 
+import pytest
+
 from cloud.aws import iam
 from cloud.topology import TOPOLOGY
+from tests.strict_aws.iot import policy_allows
 
 ARNS = iam.Arns("aws", "eu-west-1", "123456789012")
 
@@ -51,7 +54,8 @@ ALLOWED = {
     },
     "feeder": log_streams("feedmyfurbabies-feeder")
     | {
-        ("iot:Publish", "arn:aws:iot:eu-west-1:123456789012:topic/cat-feeder/action"),
+        # Every feeder's action topic (the press names its thing), no states, button or other topic.
+        ("iot:Publish", "arn:aws:iot:eu-west-1:123456789012:topic/cat-feeder/*/action"),
         ("sqs:SendMessage", "arn:aws:sqs:eu-west-1:123456789012:feedmyfurbabies-feeds-failed"),
     },
 }
@@ -86,21 +90,58 @@ def test_queue_policy_admits_only_the_rules_that_deliver_there():
     ]
 
 
-def test_device_policy_pins_client_id_and_button_topic_to_the_thing_name():
+IOT = "arn:aws:iot:eu-west-1:123456789012:"
+OWN = "${iot:Connection.Thing.ThingName}"
+
+
+def test_device_policy_grants_each_thing_only_its_own_client_id_and_topics_statement_by_statement():
     document = iam.iot_policy(TOPOLOGY["iot_policies"][0], ARNS)
-    by_action = {s["Action"]: s for s in document["Statement"]}
-    connect = by_action["iot:Connect"]
-    assert connect["Resource"] == [
-        "arn:aws:iot:eu-west-1:123456789012:client/${iot:Connection.Thing.ThingName}"
+    assert document["Statement"] == [
+        {
+            "Effect": "Allow",
+            "Action": "iot:Connect",
+            "Resource": [IOT + "client/" + OWN],
+            "Condition": {"Bool": {"iot:Connection.Thing.IsAttached": "true"}},
+        },
+        {
+            "Effect": "Allow",
+            "Action": "iot:Subscribe",
+            "Resource": [IOT + "topicfilter/cat-feeder/%s/action" % OWN],
+        },
+        {"Effect": "Allow", "Action": "iot:Receive", "Resource": [IOT + "topic/cat-feeder/%s/action" % OWN]},
+        {
+            "Effect": "Allow",
+            "Action": "iot:Publish",
+            "Resource": [IOT + "topic/cat-feeder/%s/states" % OWN, IOT + "topic/cat-feeder/%s/button" % OWN],
+        },
+        # The retained `online` status and the `offline` will, on its own states topic only.
+        {
+            "Effect": "Allow",
+            "Action": "iot:RetainPublish",
+            "Resource": [IOT + "topic/cat-feeder/%s/states" % OWN],
+        },
     ]
-    assert connect["Condition"] == {"Bool": {"iot:Connection.Thing.IsAttached": "true"}}
-    assert (
-        "arn:aws:iot:eu-west-1:123456789012:topic/cat-feeder/${iot:Connection.Thing.ThingName}/button"
-        in (by_action["iot:Publish"]["Resource"])
-    )
-    assert by_action["iot:Subscribe"]["Resource"] == [
-        "arn:aws:iot:eu-west-1:123456789012:topicfilter/cat-feeder/action"
-    ]
+
+
+@pytest.mark.parametrize(
+    ("action", "resource"),
+    [
+        ("iot:Connect", "client/{thing}"),
+        ("iot:Subscribe", "topicfilter/cat-feeder/{thing}/action"),
+        ("iot:Receive", "topic/cat-feeder/{thing}/action"),
+        ("iot:Publish", "topic/cat-feeder/{thing}/states"),
+        ("iot:RetainPublish", "topic/cat-feeder/{thing}/states"),
+        ("iot:Publish", "topic/cat-feeder/{thing}/button"),
+    ],
+)
+def test_feeder_a_may_use_its_own_client_id_and_topics_and_none_of_feeder_bs(action, resource):
+    document = iam.iot_policy(TOPOLOGY["iot_policies"][0], ARNS)
+    assert policy_allows(document, action, IOT + resource.format(thing="feeder-a"), "feeder-a")
+    assert not policy_allows(document, action, IOT + resource.format(thing="feeder-b"), "feeder-a")
+    # Nor anything of another kind: commands are the cloud's to publish, presses and states to consume.
+    assert not policy_allows(document, "iot:Publish", IOT + "topic/cat-feeder/feeder-a/action", "feeder-a")
+    assert not policy_allows(document, "iot:Subscribe", IOT + "topicfilter/cat-feeder/+/states", "feeder-a")
+    assert not policy_allows(document, "iot:Subscribe", IOT + "topicfilter/cat-feeder/+/action", "feeder-a")
 
 
 def test_button_board_policy_only_connects_as_itself_and_publishes_its_own_presses():

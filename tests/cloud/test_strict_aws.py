@@ -153,8 +153,8 @@ def test_put_events_of_256_kb_in_total_are_refused_and_just_under_passes():
 @pytest.mark.parametrize(
     "sql, version, reason",
     [
-        ("SELECT * FROM 'cat-feeder/states'", "2017-01-01", "awsIotSqlVersion '2017-01-01'"),
-        ("SELECT * FROM 'cat-feeder/states'", "", "awsIotSqlVersion ''"),
+        ("SELECT * FROM 'cat-feeder/+/states'", "2017-01-01", "awsIotSqlVersion '2017-01-01'"),
+        ("SELECT * FROM 'cat-feeder/+/states'", "", "awsIotSqlVersion ''"),
         ("SELECT topic(3) AS thing FROM 'cat-feeder/+'", "2016-03-23", "topic(3) outside the 2 levels"),
         ("SELECT topic(0) AS thing FROM 'cat-feeder/+'", "2016-03-23", "topic(0) outside"),
         ("SELECT v, end FROM 'cat-feeder/+'", "2016-03-23", "reserved word end"),
@@ -167,6 +167,28 @@ def test_topic_rule_sql_aws_refuses(sql, version, reason):
     if version is not None:
         payload["awsIotSqlVersion"] = version
     assert reason in refused(client("iot").create_topic_rule, ruleName="r", topicRulePayload=payload)
+
+
+def test_a_rules_select_as_the_rules_engine_evaluates_it():
+    button = "SELECT v, event, at, seq, topic(2) AS thing FROM 'cat-feeder/+/button'"
+    press = {"v": 1, "event": "LONG", "seq": 3, "thing": "other", "extra": True}
+    assert iot.rule_output(button, "cat-feeder/kitchen/button", press) == {
+        "v": 1, "event": "LONG", "seq": 3, "thing": "kitchen"}  # `at` absent, `extra` not selected
+    assert iot.rule_output(button, "cat-feeder/kitchen/states", press) is None
+    assert iot.rule_output(button, "cat-feeder/a/b/button", press) is None  # + is one level
+    assert iot.rule_output("SELECT * FROM 'cat-feeder/#'", "cat-feeder/a/b", {"x": 1}) == {"x": 1}
+
+
+def test_an_iot_policy_allows_only_its_resources_for_the_connected_thing():
+    document = {"Statement": [{"Effect": "Allow", "Action": ["iot:Publish"],
+                               "Resource": "arn:topic/t/${iot:Connection.Thing.ThingName}/?"}]}
+    assert iot.policy_allows(document, "iot:Publish", "arn:topic/t/a/x", "a")
+    assert not iot.policy_allows(document, "iot:Publish", "arn:topic/t/a/xy", "a")
+    assert not iot.policy_allows(document, "iot:Publish", "arn:topic/t/b/x", "a")
+    assert not iot.policy_allows(document, "iot:Receive", "arn:topic/t/a/x", "a")
+    denied = {"Statement": [dict(document["Statement"][0], Effect="Deny")]}
+    with pytest.raises(ValueError, match="not one this evaluation models"):
+        iot.policy_allows(denied, "iot:Publish", "x", "a")
 
 
 def test_the_topologys_topic_rules_pass():

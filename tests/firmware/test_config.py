@@ -54,13 +54,26 @@ def test_defaults_fill_optional_fields_and_wifi_may_be_absent():
         "dwell_ms": 600,
     }
     assert c["mqtt"]["port"] == 8883 and c["mqtt"]["keepalive_s"] == 60
-    assert c["mqtt"]["action_topic"] == "cat-feeder/action"
-    assert c["mqtt"]["states_topic"] == "cat-feeder/states"
+    assert c["mqtt"]["action_topic"] == "cat-feeder/cat-feeder/action"
+    assert c["mqtt"]["states_topic"] == "cat-feeder/cat-feeder/states"
     assert (c["mqtt"]["timeout_ms"], c["mqtt"]["backoff_base_ms"], c["mqtt"]["backoff_cap_ms"]) == (
         6000, 500, 60000)
     assert c["commands"] == {"default_ttl_s": 300, "max_ttl_s": 3600}
     assert c["storage"] == {"dir": "data", "outbox_capacity": 64}
     assert c["telemetry_interval_s"] == 300
+
+
+def test_the_topics_default_to_and_must_be_the_things_own():
+    raw = minimal()
+    raw["thing"] = "kitchen"
+    mqtt = config.validate(raw, PINS)["mqtt"]
+    assert mqtt["action_topic"] == "cat-feeder/kitchen/action"
+    assert mqtt["states_topic"] == "cat-feeder/kitchen/states"
+    for key, topic in (("action_topic", "cat-feeder/action"), ("states_topic", "cat-feeder/hall/states")):
+        raw = minimal()
+        raw["mqtt"][key] = topic
+        own = "cat-feeder/cat-feeder/" + key.split("_")[0]
+        assert error_of(raw) == "mqtt.%s: expected %s, the thing's own topic" % (key, own)
 
 
 def test_unknown_fields_pass_through():

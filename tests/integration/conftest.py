@@ -32,6 +32,7 @@ import pytest
 from cloud.hub.broker import Broker
 from cloud.hub.hub import Hub
 from cloud.hub.pki import Pki
+from cloud.topology import THING, action_topic, states_topic
 from rigs.device import Observer
 from tools.device import board_path
 from tools.faultproxy import FaultProxy
@@ -40,7 +41,6 @@ from tools.mqttc import MqttClient
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
 MICROPYPATH = board_path(os.path.join(ROOT, "firmware"))
-THING = "cat-feeder"
 LINK_DRIVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "link_driver.py")
 
 
@@ -196,8 +196,8 @@ def device_config(pki):
             "ca": pki.path(ca + ".der"),
             "cert": pki.path(identity + ".crt.der"),
             "key": pki.path(identity + ".key.der"),
-            "action_topic": THING + "/action",
-            "states_topic": THING + "/states",
+            "action_topic": action_topic(THING),
+            "states_topic": states_topic(THING),
             "timeout_ms": 2000,
             "backoff_base_ms": 200,
             "backoff_cap_ms": 2000,

@@ -57,7 +57,7 @@ def main():
     clock.sleep_ms(31000)  # a stable session ...
     link.connector.fail = True
     # ... then the link dies: the attached socket was never connected, so the write fails.
-    report["publish_after_stable"] = link.send("cat-feeder/states", b"x", 1) >= 0
+    report["publish_after_stable"] = link.send("cat-feeder/cat-feeder/states", b"x", 1) >= 0
     report["failures_after_stable_drop"] = link.failures
     report["drawn_at_stable_drop"] = link.retry_delay_ms
     dropped_at = clock.ticks_ms()

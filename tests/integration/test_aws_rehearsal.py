@@ -9,7 +9,9 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-RESULT = re.compile(r"device -> cat-feeder/states: seq=(\d+) id=(\S+) status=(\w+) bowls=(\[.*\])$")
+RESULT = re.compile(
+    r"device -> cat-feeder/cat-feeder/states: seq=(\d+) id=(\S+) status=(\w+) bowls=(\[.*\])$"
+)
 
 
 def port_is_closed(port):

@@ -9,7 +9,9 @@ import sys
 
 from tests.integration.test_aws_rehearsal import ROOT, port_is_closed, processes_in
 
-RESULT = re.compile(r"device -> cat-feeder/states: seq=(\d+) id=(\S+) status=(\w+) bowls=(\[.*\])$")
+RESULT = re.compile(
+    r"device -> cat-feeder/cat-feeder/states: seq=(\d+) id=(\S+) status=(\w+) bowls=(\[.*\])$"
+)
 LEDGER = re.compile(r"^  ledger\| +(\d+) (\w+) +(.*)$")
 
 

@@ -76,8 +76,8 @@ def test_alone_then_hub_board_page_and_a_press_no_missing_result_and_ctrl_c_is_o
         port = int(alone.expect("device: flash").split("127.0.0.1:")[1].split(",")[0])
         alone.expect("app: up")
         with MqttClient(pki, port, "observer") as results, MqttClient(pki, port, "publisher") as cloud:
-            results.subscribe("cat-feeder/states", qos=1)
-            cloud.publish("cat-feeder/action", command("alone-1"), qos=1)
+            results.subscribe("cat-feeder/cat-feeder/states", qos=1)
+            cloud.publish("cat-feeder/cat-feeder/action", command("alone-1"), qos=1)
             answer = {}
             while answer.get("type") != "result":
                 answer = json.loads(results.receive(timeout_s=10)[1])

@@ -10,7 +10,7 @@ import pytest
 
 from cloud.hub import ledger as ledger_mod
 from cloud.hub import replay as replay_mod
-from cloud.topology import ACTION_TOPIC, DEVICE_SOURCE, STATES_TOPIC
+from cloud.topology import DEVICE_SOURCE, THING, action_topic, states_topic
 
 BUTTON = "cat-feeder/cat-feeder/button"
 
@@ -19,7 +19,7 @@ BUTTON = "cat-feeder/cat-feeder/button"
 def device(mqtt):
     """A stand-in device: presses its button, reads commands, publishes states."""
     client = mqtt("device", client_id="cat-feeder")
-    assert client.subscribe(ACTION_TOPIC, 1) == 1
+    assert client.subscribe(action_topic(THING), 1) == 1
     return client
 
 
@@ -87,7 +87,7 @@ def test_hostile_button_payloads_and_malformed_states_are_kept_refused_and_the_h
         ).encode(),
     ]
     for payload in malformed:
-        device.publish(STATES_TOPIC, payload, 1)
+        device.publish(states_topic(THING), payload, 1)
     good = {
         "v": 1,
         "type": "result",
@@ -99,7 +99,7 @@ def test_hostile_button_payloads_and_malformed_states_are_kept_refused_and_the_h
         "reason": "feeding cap: 6 portions per 24 h",
         "at": 1795000000,
     }
-    device.publish(STATES_TOPIC, json.dumps(good), 1)
+    device.publish(states_topic(THING), json.dumps(good), 1)
     device.publish(BUTTON, json.dumps({"v": 1, "event": "SINGLE", "at": int(time.time()), "seq": 9}), 1)
     assert command(device)["event"] == "SINGLE"
     db = sqlite3.connect(hub.ledger_path)

@@ -15,7 +15,7 @@ import time
 
 from cloud.handlers import button
 from cloud.hub import ledger as ledger_mod
-from cloud.topology import ACTION_TOPIC
+from cloud.topology import THING, action_topic
 from tests.integration.conftest import ROOT
 
 KILLS = 8
@@ -56,7 +56,7 @@ def test_sigkilled_hub_loses_no_acknowledged_press_and_delivers_every_event(pki,
     data_dir = str(tmp_path / "hub")
     os.makedirs(data_dir)
     watcher = mqtt("device", client_id="command-watcher", clean_session=False)
-    assert watcher.subscribe(ACTION_TOPIC, 1) == 1
+    assert watcher.subscribe(action_topic(THING), 1) == 1
     presser = mqtt("device", client_id="presser")
     acked, stop = [], threading.Event()
 

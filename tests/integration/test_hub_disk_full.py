@@ -11,7 +11,7 @@ import time
 
 from cloud.hub import ledger as ledger_mod
 from cloud.hub.hub import Hub
-from cloud.topology import ACTION_TOPIC, STATES_TOPIC
+from cloud.topology import THING, action_topic, states_topic
 
 BUTTON = "cat-feeder/cat-feeder/button"
 BOWLS = {"SINGLE": ["left"], "DOUBLE": ["right"], "LONG": ["left", "right"]}
@@ -50,7 +50,7 @@ def answer_commands(device, expected, timeout_s=30):
             "bowls": BOWLS[command["event"]],
             "at": int(time.time()),
         }
-        device.publish(STATES_TOPIC, json.dumps(result), 1)
+        device.publish(states_topic(THING), json.dumps(result), 1)
     return answered
 
 
@@ -59,7 +59,7 @@ def test_a_full_disk_stops_acks_and_resumes_without_losing_a_press(pki, broker, 
     hub = Hub(str(tmp_path / "hub"), pki, "127.0.0.1", broker.port).start()
     try:
         device = mqtt("device", client_id="cat-feeder")
-        assert device.subscribe(ACTION_TOPIC, 1) == 1
+        assert device.subscribe(action_topic(THING), 1) == 1
         press(device, 0)
         assert len(answer_commands(device, 1)) == 1
         (pages,) = hub.ledger.db.execute("PRAGMA page_count").fetchone()

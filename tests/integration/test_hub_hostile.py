@@ -10,7 +10,7 @@ import pytest
 
 from cloud.handlers import bounds
 from cloud.hub import ledger as ledger_mod
-from cloud.topology import ACTION_TOPIC
+from cloud.topology import THING, action_topic
 from tools.mqttc import MqttError
 
 BUTTON = "cat-feeder/cat-feeder/button"
@@ -23,7 +23,7 @@ PUBLISH_OVERHEAD = 1 + 2 + len(BUTTON) + 2
 @pytest.fixture
 def device(mqtt):
     client = mqtt("device", client_id="cat-feeder")
-    assert client.subscribe(ACTION_TOPIC, 1) == 1
+    assert client.subscribe(action_topic(THING), 1) == 1
     return client
 
 

@@ -13,9 +13,10 @@ import threading
 import pytest
 
 from cloud.hub.processes import free_port
+from cloud.topology import THING, action_topic, states_topic
 
-ACTION = "cat-feeder/action"
-STATES = "cat-feeder/states"
+ACTION = action_topic(THING)
+STATES = states_topic(THING)
 # Worst case from "link dead" to "up again": detection (ping interval + timeout) + cap + connect.
 RECOVERY_S = 10
 

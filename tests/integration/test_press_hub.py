@@ -33,7 +33,7 @@ def test_make_press_reaches_the_hubs_ledger_and_becomes_a_command(pki, broker, m
     """The real hub (cloud/hub/) behind the broker: the press is in its ledger with the id make press
     printed, and the feeds rule sends the feeder its command."""
     feeder = mqtt("device", client_id="cat-feeder")
-    assert feeder.subscribe("cat-feeder/action", 1) == 1
+    assert feeder.subscribe("cat-feeder/cat-feeder/action", 1) == 1
     hub = Hub(str(tmp_path / "hub"), pki, "127.0.0.1", broker.port).start()
     try:
         done = make_press("EVENT=LONG", "BROKER_PORT=%d" % broker.port, "PKI=%s" % pki.dir)

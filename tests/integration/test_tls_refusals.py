@@ -10,9 +10,10 @@ import ssl
 import pytest
 
 from cloud.hub.broker import Broker
+from cloud.topology import THING, action_topic, states_topic
 
-ACTION = "cat-feeder/action"
-STATES = "cat-feeder/states"
+ACTION = action_topic(THING)
+STATES = states_topic(THING)
 
 
 @pytest.fixture

@@ -83,3 +83,73 @@ CHECKS = {
     "CreateTopicRule": topic_rule("CreateTopicRule"),
     "ReplaceTopicRule": topic_rule("ReplaceTopicRule"),
 }
+
+
+# What a rule hands its action: moto stores a rule's SQL and never runs it.
+SELECT_DOC = "https://docs.aws.amazon.com/iot/latest/developerguide/iot-sql-select.html"
+ALIASED = re.compile(r"^(?P<expression>.+?)\s+AS\s+(?P<alias>[A-Za-z_][A-Za-z0-9_]*)$", re.I)
+
+
+def rule_output(sql, topic, payload):
+    """The object the rule's SELECT makes of a JSON `payload` published on `topic`, for the items this
+    project uses (SELECT_DOC): `*` (the whole payload), a field name, `topic(n)`, each with an optional
+    `AS alias`; an absent field is left out. Items apply in order, so a later item replaces an earlier
+    key of the same name (`SELECT *, topic(2) AS thing`: the topic's thing, not the payload's). None when
+    the FROM filter does not match the topic (the rule does not run)."""
+    statement = STATEMENT.match(sql)
+    if statement is None or not topic_matches(statement["topic"], topic):
+        return None
+    output = {}
+    for item in select_items(statement["fields"]):
+        if item == "*":
+            output.update(payload)
+            continue
+        aliased = ALIASED.match(item)
+        expression, name = (aliased["expression"], aliased["alias"]) if aliased else (item, item)
+        level = TOPIC_CALL.fullmatch(expression)
+        if level:
+            output[name] = topic.split("/")[int(level.group(1)) - 1]
+        elif IDENTIFIER.match(expression):
+            if expression in payload:
+                output[name] = payload[expression]
+        else:
+            raise ValueError("SELECT item %r is not one this emulation evaluates" % item)
+    return output
+
+
+def topic_matches(topic_filter, topic):
+    """MQTT topic filter matching: `+` one level, a trailing `#` any levels."""
+    levels, wanted = topic.split("/"), topic_filter.split("/")
+    if wanted[-1] == "#":
+        wanted, levels = wanted[:-1], levels[: len(wanted) - 1]
+    if len(levels) != len(wanted):
+        return False
+    return all(w in ("+", level) for w, level in zip(wanted, levels, strict=True))
+
+
+# IoT policies (IOT_POLICY_DOC): Allow statements, resources with `*`/`?` wildcards, and the thing-name
+# policy variable substituted per connection (THING_VARIABLE_DOC).
+IOT_POLICY_DOC = "https://docs.aws.amazon.com/iot/latest/developerguide/iot-policies.html"
+THING_VARIABLE_DOC = "https://docs.aws.amazon.com/iot/latest/developerguide/thing-policy-variables.html"
+THING_NAME_VARIABLE = "${iot:Connection.Thing.ThingName}"
+ATTACHED = {"Bool": {"iot:Connection.Thing.IsAttached": "true"}}
+
+
+def policy_allows(document, action, resource, thing):
+    """Whether the IoT policy `document` allows `action` on the ARN `resource` to a connection whose
+    certificate is attached to `thing`. Refuses what this evaluation does not model (a Deny, another
+    condition) instead of guessing."""
+    for statement in document["Statement"]:
+        if statement["Effect"] != "Allow" or statement.get("Condition", ATTACHED) != ATTACHED:
+            raise ValueError("statement %r is not one this evaluation models" % (statement,))
+        actions = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        resources = statement["Resource"]
+        resources = [resources] if isinstance(resources, str) else resources
+        patterns = [_wildcard(pattern.replace(THING_NAME_VARIABLE, thing)) for pattern in resources]
+        if action in actions and any(pattern.fullmatch(resource) for pattern in patterns):
+            return True
+    return False
+
+
+def _wildcard(pattern):
+    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern))

@@ -302,6 +302,9 @@ def test_a_board_for_the_hub_gets_its_host_port_thing_and_pki(
         staged = json.load(f)
     assert (staged["thing"], staged["mqtt"]["host"], staged["mqtt"]["port"]) == (
         "kitchen-feeder", "feeder-hub.lan", 8883)
+    # The config's topics were cat-feeder's; the board gets its own thing's.
+    assert (staged["mqtt"]["action_topic"], staged["mqtt"]["states_topic"]) == (
+        "cat-feeder/kitchen-feeder/action", "cat-feeder/kitchen-feeder/states")
     with open(os.path.join(board.STAGE, "certs", "device.key.der"), "rb") as f:
         assert f.read() == open(hub_pki.path("device.key.der"), "rb").read()
     assert board_touched(tools_started) == ["mpremote", "mpremote"]

@@ -1,0 +1,89 @@
+"""Per-thing topics (docs/protocol.md, "Topics") with two feeders on one broker: the project's ACL
+over mutual TLS grants each certificate only its own thing's topics, the hub takes a state's thing from
+its topic, and a command for one feeder moves only that feeder's servos (the firmware on MicroPython).
+
+Feeder A is the PKI's own thing (cat-feeder), feeder B a second certificate of the same CA."""
+
+import json
+import time
+
+import pytest
+
+from cloud.hub import ledger as ledger_mod
+from cloud.topology import THING, action_topic, button_topic, states_topic
+from rigs.device import Device, dispense_starts, rig_config, wait_for
+
+B = "feeder-b"
+
+
+@pytest.fixture
+def feeder_b(pki):
+    """The name of feeder B's certificate (CN feeder-b), issued by the development CA."""
+    return pki.device(B)
+
+
+def test_feeder_a_cannot_hear_bs_commands_nor_speak_on_bs_states_or_button(mqtt, feeder_b):
+    own_b = mqtt(feeder_b)
+    assert own_b.subscribe(action_topic(B), 1) == 1
+    a = mqtt("device")
+    # mosquitto grants the SUBSCRIBE and then delivers nothing on it (cloud/hub/broker.py).
+    a.subscribe(action_topic(B), 1)
+    assert a.subscribe(action_topic(THING), 1) == 1
+    hub_seat = mqtt("hub")  # reads every states and button topic, as the topic rules do
+    assert hub_seat.subscribe("cat-feeder/+/states", 1) == 1
+    assert hub_seat.subscribe("cat-feeder/+/button", 1) == 1
+
+    mqtt("publisher").publish(action_topic(B), b"for-b", qos=1)
+    assert own_b.receive(5)[:2] == (action_topic(B), b"for-b")
+    a.publish(states_topic(B), b"forged-state", qos=1)  # acknowledged, then dropped
+    a.publish(button_topic(B), b"forged-press", qos=1)
+    a.publish(states_topic(THING), b"own-state", qos=1)
+    a.publish(button_topic(THING), b"own-press", qos=1)
+    assert [hub_seat.receive(5)[:2] for _ in range(2)] == [
+        (states_topic(THING), b"own-state"), (button_topic(THING), b"own-press")]
+    mqtt("publisher").publish(action_topic(THING), b"for-a", qos=1)
+    # A's next message is its own command: B's never reached it.
+    assert a.receive(5)[:2] == (action_topic(THING), b"for-a")
+    assert hub_seat.receive(0.3) is None and own_b.receive(0.3) is None
+
+
+def test_a_state_on_as_topic_claiming_b_is_as_in_the_ledger(hub, mqtt, feeder_b):
+    """Issue 16, defect 5, on the hub: the topic names the sender; the payload's `thing` is replaced."""
+    a = mqtt("device")
+    claim = {"v": 1, "type": "status", "thing": B, "status": "online", "at": int(time.time())}
+    a.publish(states_topic(THING), json.dumps(claim), 1)
+    mqtt(feeder_b).publish(states_topic(B), json.dumps(dict(claim, status="offline")), 1)
+
+    def statuses():
+        db = ledger_mod.connect(hub.ledger_path, readonly=True)
+        return sorted((e["detail"]["thing"], e["detail"]["status"]) for _, e in ledger_mod.read(db))
+
+    wait_for(lambda: len(statuses()) == 2, 10, "both status events in the ledger")
+    assert statuses() == [(THING, "online"), (B, "offline")]
+
+
+def test_on_one_hub_a_press_on_each_feeder_moves_only_that_feeders_servos(hub, broker, pki, feeder_b, mqtt,
+                                                                          tmp_path):
+    feeders = {
+        thing: Device(tmp_path / thing, pki, rig_config(broker.port, thing=thing), compiled=True)
+        for thing in (THING, B)
+    }
+    try:
+        for device in feeders.values():
+            device.start()
+        for device in feeders.values():
+            device.wait_up()
+        now = int(time.time())
+        # Each press as its own board publishes it.
+        press = {"v": 1, "event": "SINGLE", "at": now, "seq": 1}
+        mqtt("device").publish(button_topic(THING), json.dumps(press), 1)
+        wait_for(lambda: dispense_starts(feeders[THING].trace()), 10, "feeder A's dispense")
+        mqtt(feeder_b).publish(button_topic(B), json.dumps(dict(press, event="DOUBLE")), 1)
+        wait_for(lambda: dispense_starts(feeders[B].trace()), 10, "feeder B's dispense")
+        time.sleep(0.3)  # a command for the other feeder would arrive within milliseconds
+        # SINGLE = left bowl (pin 3) on A only; DOUBLE = right bowl (pin 4) on B only; each once.
+        assert [pin for _, pin, _ in dispense_starts(feeders[THING].trace())] == [3]
+        assert [pin for _, pin, _ in dispense_starts(feeders[B].trace())] == [4]
+    finally:
+        for device in feeders.values():
+            device.kill()
