@@ -14,12 +14,13 @@ import os
 import sys
 from pathlib import Path
 
+from cloud import household
 from cloud.aws import hydrate, session
 from cloud.aws.errors import PermissionDenied, permissions_checked
 from cloud.aws.iam import Arns
 from cloud.aws.resources import declared_resources
 from cloud.aws.waiting import Waiting
-from cloud.topology import TOPOLOGY
+from cloud.topology import TOPOLOGY, for_household
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / ".out"
 
@@ -223,8 +224,13 @@ def main(argv=None):
         "apply": apply,
         "destroy": functools.partial(destroy, delete_ledger=args.delete_ledger),
     }
+    try:  # the household's routing in the feeder's environment (cloud/household.py)
+        topology = for_household(household.load())
+    except ValueError as error:
+        print("deploy: %s" % error, file=sys.stderr)
+        return 2
     try:
-        env = DeployEnv(session.AwsEnv.from_args(args), out_dir=args.out)
+        env = DeployEnv(session.AwsEnv.from_args(args), out_dir=args.out, topology=topology)
         env.check_credentials()
         steps[args.command](env)
         if args.command == "apply":
