@@ -82,3 +82,14 @@ def test_a_household_too_large_for_lambdas_environment_is_refused():
     buttons = [dict(HALL, thing="b%03d" % n, name="B%d" % n) for n in range(300)]
     with pytest.raises(ValueError, match="300 remote buttons make the feeder function's environment"):
         for_household(household.validate({"things": [KITCHEN] + buttons}))
+
+
+def test_make_press_names_the_feeder_a_press_targets(tmp_path):
+    from cloud.press import PressError, feeder_of
+
+    path = write(tmp_path, {"things": [KITCHEN, HALL]})
+    assert feeder_of("hall-button", path) == "kitchen (Kitchen)"  # the feeder the household maps it to
+    assert feeder_of("kitchen", path) == "kitchen (Kitchen)"
+    assert feeder_of("porch", path) == "porch"  # not in the file: its own button feeds itself
+    with pytest.raises(PressError, match=r"^things\[0\]: expected an object$"):
+        feeder_of("kitchen", write(tmp_path, {"things": [1]}))
