@@ -5,7 +5,8 @@ household.example.json); the code reads it here and nowhere else.
 `load(path)` returns the validated household, or the default one (today's single feeder `cat-feeder`)
 when the file does not exist; any problem raises HouseholdError with one line naming the field, e.g.
 "things[2].feeds: 'attic' is not a feeder of the household". `routes(household)` is the mapping the
-feeder function reads: remote button -> the feeder it feeds.
+feeder function reads, remote button -> the feeder it feeds; `topology(household)` is cloud/topology.py's
+declaration with it in the feeder function's environment, for the hub and the deployer.
 
 Bounds come from where they are defined: a thing name from the protocol (cloud/handlers/bounds.py), the
 caps from the firmware's own limits (firmware/config.py), as the board enforces them.
@@ -16,7 +17,7 @@ import zoneinfo
 from pathlib import Path
 
 from cloud.handlers import bounds
-from cloud.topology import THING
+from cloud.topology import THING, TOPOLOGY
 from firmware import config as firmware_config
 
 PATH = Path(__file__).resolve().parents[1] / "household.json"
@@ -27,6 +28,10 @@ THING_KEYS = {
     "button": {"thing", "name", "role", "feeds"},
 }
 MAX_NAME = 64
+# Lambda's limit on a function's environment, all variables together as the JSON map Lambda stores
+# (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html: "4 KB ... in aggregate"),
+# less room for the deploy-time IOT_DATA_ENDPOINT.
+MAX_FEEDER_ENVIRONMENT_BYTES = 4 * 1024 - 512
 # The firmware's defaults (firmware/config.py), applied to each bowl of a feeder without `caps`.
 DEFAULT_CAPS = {"max_portions_per_hour": 4, "max_portions_per_day": 12}
 DEFAULT = {
@@ -85,6 +90,25 @@ def validate(document):
 def routes(household):
     """Remote button -> the feeder it feeds. A feeder's own button is not listed: it feeds itself."""
     return {entry["thing"]: entry["feeds"] for entry in household["things"] if entry["role"] == "button"}
+
+
+def topology(household, base=TOPOLOGY):
+    """base with the household's routing in the feeder function's environment: BUTTON_ROUTES (compact
+    JSON) and DEFAULT_FEEDER, the household's first feeder (the target of a press that names no thing,
+    an IoT 1-Click button's). HouseholdError when that environment would exceed Lambda's limit."""
+    buttons = routes(household)
+    first = next(entry["thing"] for entry in household["things"] if entry["role"] == "feeder")
+    feeder = dict(base["functions"]["feeder"])
+    feeder["environment"] = dict(
+        feeder["environment"], DEFAULT_FEEDER=first, BUTTON_ROUTES=json.dumps(buttons, separators=(",", ":"))
+    )
+    size = len(json.dumps(feeder["environment"], separators=(",", ":")).encode())
+    if size > MAX_FEEDER_ENVIRONMENT_BYTES:
+        raise HouseholdError(
+            "things: %d remote buttons make the feeder function's environment %d bytes, over Lambda's %d"
+            % (len(buttons), size, MAX_FEEDER_ENVIRONMENT_BYTES)
+        )
+    return dict(base, functions=dict(base["functions"], feeder=feeder))
 
 
 def thing(household, name):

@@ -5,8 +5,6 @@ declaration, so the two cannot drift. Importing this module has no side effects 
 Names are the resource names in AWS; cross references (`queue`, `function`) name entries of this file.
 """
 
-import json
-
 SOURCE = "com.feedmyfurbabies"
 DETAIL_TYPE = "FeedRequested"
 # What the device answered (cloud/handlers/states.py): results, status and telemetry, as events of their own.
@@ -129,10 +127,9 @@ TOPOLOGY = {
                 "EVENT_SOURCE": SOURCE,
                 # The command goes to the target feeder's own action topic ({thing} filled in per press).
                 "ACTION_TOPIC": action_topic("{thing}"),
-                # The target of a press whose origin names no thing (an IoT 1-Click button), until the
-                # household file maps buttons to feeders.
+                # The target of a press whose origin names no thing (an IoT 1-Click button), and each
+                # remote button's feeder as compact JSON: cloud/household.py's topology fills them in.
                 "DEFAULT_FEEDER": THING,
-                # Remote button -> the feeder it feeds, as compact JSON (for_household fills it in).
                 "BUTTON_ROUTES": "{}",
                 "COMMAND_TTL_S": str(COMMAND_TTL_S),
             },
@@ -253,29 +250,3 @@ def local_environment(function_key, topology=TOPOLOGY):
     values.update({var: topology[ref]["name"] for var, ref in references if ref in topology})
     return values
 
-
-# Lambda's limit on a function's environment, all variables together as the JSON map Lambda stores
-# (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html: "4 KB ... in aggregate").
-MAX_ENVIRONMENT_BYTES = 4 * 1024
-
-
-def for_household(household, topology=TOPOLOGY):
-    """The topology with the household's routing (cloud/household.py) in the feeder function's
-    environment: BUTTON_ROUTES, each remote button's feeder, and DEFAULT_FEEDER, the household's first
-    feeder (the target of a press that names no thing). Raises ValueError when that environment would
-    exceed Lambda's limit."""
-    feeders = [entry["thing"] for entry in household["things"] if entry["role"] == "feeder"]
-    routes = {entry["thing"]: entry["feeds"] for entry in household["things"] if entry["role"] == "button"}
-    feeder = dict(topology["functions"]["feeder"])
-    feeder["environment"] = dict(
-        feeder["environment"],
-        DEFAULT_FEEDER=feeders[0],
-        BUTTON_ROUTES=json.dumps(routes, separators=(",", ":")),
-    )
-    size = len(json.dumps(feeder["environment"], separators=(",", ":")).encode())
-    if size > MAX_ENVIRONMENT_BYTES - 512:  # room for the deploy-time IOT_DATA_ENDPOINT
-        raise ValueError(
-            "household: %d remote buttons make the feeder function's environment %d bytes, over Lambda's %d"
-            % (len(routes), size, MAX_ENVIRONMENT_BYTES - 512)
-        )
-    return dict(topology, functions=dict(topology["functions"], feeder=feeder))

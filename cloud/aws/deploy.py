@@ -20,7 +20,7 @@ from cloud.aws.errors import PermissionDenied, permissions_checked
 from cloud.aws.iam import Arns
 from cloud.aws.resources import declared_resources
 from cloud.aws.waiting import Waiting
-from cloud.topology import TOPOLOGY, for_household
+from cloud.topology import TOPOLOGY
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / ".out"
 
@@ -212,6 +212,7 @@ def main(argv=None):
         help="destroy also deletes the event bus and its archive, the ledger of every press (asks first)",
     )
     parser.add_argument("--yes", action="store_true", help="do not ask before --delete-ledger (scripts)")
+    parser.add_argument("--household", default=household.PATH, help="the household file (cloud/household.py)")
     session.add_arguments(parser)
     args = parser.parse_args(argv)
     if args.delete_ledger and args.command != "destroy":
@@ -225,8 +226,8 @@ def main(argv=None):
         "destroy": functools.partial(destroy, delete_ledger=args.delete_ledger),
     }
     try:  # the household's routing in the feeder's environment (cloud/household.py)
-        topology = for_household(household.load())
-    except ValueError as error:
+        topology = household.topology(household.load(args.household))
+    except household.HouseholdError as error:
         print("deploy: %s" % error, file=sys.stderr)
         return 2
     try:

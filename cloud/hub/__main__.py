@@ -34,6 +34,7 @@ import threading
 import time
 import uuid
 
+from cloud import household
 from cloud.hub import checkpoint, projection
 from cloud.hub import ledger as ledger_mod
 from cloud.hub.hub import HISTORY_FILE, LEDGER_FILE, Hub
@@ -43,26 +44,18 @@ from cloud.ports import PortInUse, check_free
 DEFAULT_DATA_DIR = ".hub"
 
 
-def household_path():
-    from cloud import household
-
-    return household.PATH
-
-
 def refuse(message):
     print("hub: " + message, file=sys.stderr)
     return 2
 
 
 def run(args):
-    from cloud import household
     from cloud.hub.broker import Broker
     from cloud.hub.pki import Pki
-    from cloud.topology import for_household
 
     try:  # the household's routing, before anything starts: a bad file is one line, nothing running
-        topology = for_household(household.load(args.household))
-    except ValueError as error:
+        topology = household.topology(household.load(args.household))
+    except household.HouseholdError as error:
         return refuse(str(error))
 
     # Before any file is touched (PKI, broker config, ledger): one hub per data folder, a free port.
@@ -340,7 +333,7 @@ def main(argv=None):
     commands.choices["run"].add_argument("--port", type=int, default=8883, help="mosquitto's port")
     commands.choices["run"].add_argument("--pki", default=".pki")
     commands.choices["run"].add_argument(
-        "--household", default=str(household_path()), help="the household file (default: none, one feeder)")
+        "--household", default=household.PATH, help="the household file (default: none, one feeder)")
     commands.choices["run"].add_argument(
         "--host-name",
         action="append",

@@ -10,13 +10,13 @@ import boto3
 import pytest
 
 from cloud.handlers import button, feeder
+from cloud.household import topology
 from cloud.topology import (
     COMMAND_TTL_S,
     DETAIL_TYPE,
     SOURCE,
     THING,
     action_topic,
-    for_household,
     local_environment,
 )
 
@@ -111,7 +111,7 @@ def test_a_remote_buttons_press_goes_to_the_feeder_the_household_maps_it_to(iot_
     household = {"timezone": "UTC", "things": [
         {"thing": "kitchen", "role": "feeder"}, {"thing": "bedroom", "role": "feeder"},
         {"thing": "hall-button", "role": "button", "feeds": "bedroom"}]}
-    routed = feeder.Context(iot_data, local_environment("feeder", for_household(household)))
+    routed = feeder.Context(iot_data, local_environment("feeder", topology(household)))
     for thing in ("hall-button", "kitchen", "bedroom"):
         feeder.handle(feeds_event(fresh_detail(thing=thing)), routed)
     # The remote button feeds its feeder; each feeder's own button feeds itself.

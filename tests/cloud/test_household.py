@@ -1,12 +1,12 @@
 """cloud/household.py: the household file a person edits, each mistake one line naming the field; the
-routing it gives the feeder function (cloud/topology.py's for_household)."""
+routing it gives the feeder function (household.topology)."""
 
 import json
 
 import pytest
 
 from cloud import household
-from cloud.topology import THING, TOPOLOGY, for_household, local_environment
+from cloud.topology import THING, TOPOLOGY, local_environment
 from firmware import config as firmware_config
 
 KITCHEN = {"thing": "kitchen", "name": "Kitchen", "role": "feeder"}
@@ -27,7 +27,7 @@ def test_the_example_loads_and_maps_its_remote_button():
 def test_without_a_file_the_household_is_todays_single_feeder(tmp_path):
     alone = household.load(tmp_path / "household.json")
     assert [entry["thing"] for entry in alone["things"]] == [THING] and household.routes(alone) == {}
-    assert for_household(alone) == TOPOLOGY  # the default household changes nothing
+    assert household.topology(alone) == TOPOLOGY  # the default household changes nothing
 
 
 def test_defaults_are_the_firmwares(tmp_path):
@@ -71,7 +71,7 @@ def test_a_bad_household_file_is_one_line_naming_the_field(tmp_path, document, e
 
 
 def test_the_feeder_function_reads_the_routes_as_compact_json():
-    routed = for_household(household.validate({"things": [KITCHEN, HALL], "timezone": "Europe/Paris"}))
+    routed = household.topology(household.validate({"things": [KITCHEN, HALL], "timezone": "Europe/Paris"}))
     environment = local_environment("feeder", routed)
     assert environment["BUTTON_ROUTES"] == '{"hall-button":"kitchen"}'
     assert environment["DEFAULT_FEEDER"] == "kitchen"
@@ -80,8 +80,8 @@ def test_the_feeder_function_reads_the_routes_as_compact_json():
 
 def test_a_household_too_large_for_lambdas_environment_is_refused():
     buttons = [dict(HALL, thing="b%03d" % n, name="B%d" % n) for n in range(300)]
-    with pytest.raises(ValueError, match="300 remote buttons make the feeder function's environment"):
-        for_household(household.validate({"things": [KITCHEN] + buttons}))
+    with pytest.raises(household.HouseholdError, match="^things: 300 remote buttons make the feeder"):
+        household.topology(household.validate({"things": [KITCHEN] + buttons}))
 
 
 def test_make_press_names_the_feeder_a_press_targets(tmp_path):
@@ -93,3 +93,16 @@ def test_make_press_names_the_feeder_a_press_targets(tmp_path):
     assert feeder_of("porch", path) == "porch"  # not in the file: its own button feeds itself
     with pytest.raises(PressError, match=r"^things\[0\]: expected an object$"):
         feeder_of("kitchen", write(tmp_path, {"things": [1]}))
+
+
+@pytest.mark.parametrize("command", [["hub", "run", "--data-dir"], ["deploy", "plan", "--out"]])
+def test_the_hub_and_the_deployer_refuse_a_bad_household_in_one_line(tmp_path, capsys, command):
+    from cloud.aws import deploy
+    from cloud.hub import __main__ as hub_cli
+
+    main = hub_cli.main if command[0] == "hub" else deploy.main
+    bad = write(tmp_path, {"things": [KITCHEN, dict(HALL, feeds="attic")]})
+    assert main(command[1:] + [str(tmp_path / "out"), "--household", str(bad)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.endswith("things[1].feeds: 'attic' is not a feeder of the household")
+    assert not (tmp_path / "out").exists()  # nothing started, no data folder made

@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from cloud.household import validate
+from cloud import household as household_mod
 from cloud.hub import ledger as ledger_mod
 from cloud.hub.hub import Hub
-from cloud.topology import THING, action_topic, button_topic, for_household, states_topic
+from cloud.topology import THING, action_topic, button_topic, states_topic
 from rigs.device import Device, dispense_starts, rig_config, wait_for
 
 B = "feeder-b"
@@ -100,7 +100,7 @@ def test_a_remote_buttons_press_moves_only_the_feeder_the_household_maps_it_to(b
                                                                                 tmp_path):
     household = {"things": [{"thing": THING}, {"thing": B},
                             {"thing": "hall-button", "role": "button", "feeds": B}]}
-    topology = for_household(validate(household))
+    topology = household_mod.topology(household_mod.validate(household))
     hub = Hub(str(tmp_path / "hub"), pki, "127.0.0.1", broker.port, topology=topology).start()
     try:
         press = {"v": 1, "event": "LONG", "at": int(time.time()), "seq": 1}
