@@ -82,8 +82,9 @@ history: setup ## Feeding history table + chart: make history FROM=2026-11-01 TO
 web: setup ## The household page on http://127.0.0.1:8080/ (hub in .hub): WEB_ARGS="--aws" or "--lan --bind 0.0.0.0" (FEEDER_WEB_TOKEN)
 	$(PY) -m web $(WEB_ARGS)
 
-device: setup ## The simulated board (firmware on the unix port) with its own broker; HUB=1: on the running hub (BROKER_PORT= if not 8883)
-	@$(PY) -m tools.device run $(if $(BROKER_PORT),--port $(BROKER_PORT),$(if $(HUB),--hub))
+device: setup ## The simulated board (firmware on the unix port) with its own broker; HUB=1: on the running hub (BROKER_PORT= if not 8883); THING= a thing of household.json
+	@$(PY) -m tools.device run $(if $(BROKER_PORT),--port $(BROKER_PORT),$(if $(HUB),--hub)) \
+		$(if $(THING),--thing $(THING)) $(if $(HOUSEHOLD),--household $(HOUSEHOLD))
 
 broker: setup ## Start the local IoT Core stand-in (mosquitto, mutual TLS) in the foreground
 	$(PY) -m cloud.hub.broker run
@@ -93,11 +94,13 @@ pki: setup ## Generate the development PKI into .pki/
 
 press: setup ## Publish a button press: EVENT=SINGLE|DOUBLE|LONG [THING=] [VIA=aws (DEPLOY_ARGS)] [BROKER_PORT= of the hub]
 	@$(PY) -m cloud.press "$(EVENT)" $(if $(THING),--thing $(THING)) $(if $(VIA),--via $(VIA)) \
-		$(if $(BROKER_PORT),--port $(BROKER_PORT)) $(if $(PKI),--pki $(PKI)) $(if $(filter aws,$(VIA)),$(DEPLOY_ARGS))
+		$(if $(BROKER_PORT),--port $(BROKER_PORT)) $(if $(PKI),--pki $(PKI)) $(if $(HOUSEHOLD),--household $(HOUSEHOLD)) \
+		$(if $(filter aws,$(VIA)),$(DEPLOY_ARGS))
 
-flash: setup ## Put the firmware on the board (PORT=, CONFIG=, CERTS=, HUB=host for the self-hosted hub; IMAGE=micropython.bin also flashes MicroPython)
+flash: setup ## Put the firmware on the board (PORT=, CONFIG=, CERTS=, HUB=host for the self-hosted hub; THING= a thing of household.json; IMAGE=micropython.bin also flashes MicroPython)
 	@$(PY) -m tools.board $(if $(IMAGE),flash --image $(IMAGE),deploy) $(if $(PORT),--port $(PORT)) \
-		$(if $(CONFIG),--config $(CONFIG)) $(if $(CERTS),--certs $(CERTS)) $(if $(HUB),--hub $(HUB))
+		$(if $(CONFIG),--config $(CONFIG)) $(if $(CERTS),--certs $(CERTS)) $(if $(HUB),--hub $(HUB)) \
+		$(if $(THING),--thing $(THING)) $(if $(HOUSEHOLD),--household $(HOUSEHOLD))
 
 repl: setup ## Open a serial REPL on the board (PORT=/dev/ttyACM0)
 	@$(PY) -m tools.board repl $(if $(PORT),--port $(PORT))

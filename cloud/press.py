@@ -15,6 +15,8 @@ firmware/press.py, as on a board):
 `at` is now in whole seconds; `seq` is the current time in milliseconds modulo 2^32 (a seq is an
 unsigned 32-bit number, docs/protocol.md "Bounds"), so two presses made with this tool never share
 an id, even within one second.
+The line it prints names the feeder the press targets: the thing itself, or for a remote button the
+feeder the household file maps it to (cloud/household.py; --household, default household.json).
 Every failure is one line on stderr naming what to do, and exit status 1.
 """
 
@@ -26,6 +28,7 @@ import time
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from cloud import household
 from cloud.aws import session
 from cloud.handlers import bounds
 from cloud.hub.pki import DEFAULT_DIR as DEFAULT_PKI_DIR
@@ -128,12 +131,14 @@ def main(argv=None):
     parser.add_argument("--via", choices=("hub", "aws"), default="hub")
     parser.add_argument("--port", type=int, default=HUB_PORT, help="the hub's broker port")
     parser.add_argument("--pki", default=DEFAULT_PKI_DIR, help="development PKI folder (hub)")
+    parser.add_argument("--household", default=household.PATH, help="the household file (default: none)")
     session.add_arguments(parser)
     args = parser.parse_args(argv)
     try:
         if args.event not in EVENTS:
             raise PressError("EVENT=%s: expected SINGLE, DOUBLE or LONG, as in make press EVENT=SINGLE"
                              % args.event)
+        target = feeder_of(args.thing, args.household)
         at, seq, message = new_press(args.event)
         if args.via == "aws":
             where = publish_to_aws(args.thing, message, args)
@@ -143,9 +148,22 @@ def main(argv=None):
     except PressError as error:
         print("press: %s" % error, file=sys.stderr)
         return 1
-    print("press: %s published on %s to %s (at %d, seq %d, press id %s)"
-          % (args.event, button_topic(args.thing), where, at, seq, press_id(args.thing, args.event, at, seq)))
+    print("press: %s for feeder %s published on %s to %s (at %d, seq %d, press id %s)"
+          % (args.event, target, button_topic(args.thing), where, at, seq,
+             press_id(args.thing, args.event, at, seq)))
     return 0
+
+
+def feeder_of(thing, household_path):
+    """The feeder a press of thing's button targets, as the feeder function routes it
+    (cloud/handlers/feeder.py's target_feeder), with its friendly name when the household names it."""
+    try:
+        known = household.load(household_path)
+    except household.HouseholdError as error:
+        raise PressError(str(error)) from None
+    feeder = household.routes(known).get(thing, thing)
+    named = [entry["name"] for entry in known["things"] if entry["thing"] == feeder]
+    return "%s (%s)" % (feeder, named[0]) if named else feeder
 
 
 if __name__ == "__main__":

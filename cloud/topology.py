@@ -127,9 +127,10 @@ TOPOLOGY = {
                 "EVENT_SOURCE": SOURCE,
                 # The command goes to the target feeder's own action topic ({thing} filled in per press).
                 "ACTION_TOPIC": action_topic("{thing}"),
-                # The target of a press whose origin names no thing (an IoT 1-Click button), until the
-                # household file maps buttons to feeders.
+                # The target of a press whose origin names no thing (an IoT 1-Click button), and each
+                # remote button's feeder as compact JSON: cloud/household.py's topology fills them in.
                 "DEFAULT_FEEDER": THING,
+                "BUTTON_ROUTES": "{}",
                 "COMMAND_TTL_S": str(COMMAND_TTL_S),
             },
             # The account's data endpoint https://<prefix>-ats.iot.<region>.amazonaws.com, found at deploy.
@@ -248,3 +249,4 @@ def local_environment(function_key, topology=TOPOLOGY):
     references = function["environment_refs"].items()
     values.update({var: topology[ref]["name"] for var, ref in references if ref in topology})
     return values
+

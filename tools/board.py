@@ -32,6 +32,9 @@ provisions it for the self-hosted hub instead: the development PKI's CA, device 
 key (.pki/, unless --certs says otherwise), the thing name of that certificate, and the hub's
 host and port (8883 by default); the broker certificate must name that host (`make hub
 HUB_ARGS="--host-name HOST"` reissues it), or the board could never verify the hub.
+`--thing NAME` (`make flash THING=kitchen`) provisions the board as that thing of the household file
+(cloud/household.py; --household, default household.json) and refuses a thing the file does not name:
+its own certificate (for the hub, the hub's CA issues one per thing), topics, role and caps.
 
 Everything that can be checked is checked before the board is touched: the port (exists,
 can be opened, is a serial device), the image (readable, an ESP image), the config (present,
@@ -52,8 +55,9 @@ import sys
 import termios
 import time
 
+from cloud import household
 from cloud.hub.pki import DEFAULT_DIR as PKI_DIR
-from cloud.hub.pki import names_host
+from cloud.hub.pki import Pki, names_host
 from cloud.topology import action_topic, states_topic
 from firmware import config as firmware_config
 
@@ -62,7 +66,6 @@ BIN = os.path.dirname(sys.executable)
 FIRMWARE = os.path.join(ROOT, "firmware")
 STAGE = os.path.join(ROOT, "build", "board")
 ENTRY_POINTS = ("main.py", "boot.py")
-CERT_FILES = ("ca", "device.crt", "device.key")
 SYSTEM_CA_STORE = "/etc/ssl/certs"
 # Where the staged config points the firmware: paths on the board's flash.
 FLASH_CERT_PATHS = {"ca": "certs/ca.der", "cert": "certs/device.crt.der", "key": "certs/device.key.der"}
@@ -218,8 +221,10 @@ def certificate_field(path, *options):
     return done.stdout
 
 
-def hub_address(hub, certs_dir):
-    """(thing, host, port) for a board of the self-hosted hub, checked against the hub's PKI."""
+def hub_address(hub, certs_dir, thing=None):
+    """(thing, host, port, certificate name) for a board of the self-hosted hub, checked against the hub's
+    PKI: the thing is the PKI's own (its device.crt) unless thing names another, which then gets its own
+    certificate from the hub's CA (cloud/hub/pki.py's Pki.device)."""
     host, _, port = hub.partition(":")
     if not host or (port and not port.isdigit()):
         raise BoardError("HUB=%s: expected HOST or HOST:PORT, e.g. HUB=feeder-hub.lan" % hub)
@@ -237,14 +242,18 @@ def hub_address(hub, certs_dir):
                          "verify the hub: run make hub HUB_ARGS=\"--host-name %s\" once (it reissues it)"
                          % (broker, host, host))
     subject = certificate_field(device, "-subject")
-    thing = subject.split("CN", 1)[1].lstrip(" =").strip().split(",")[0] if "CN" in subject else ""
-    return thing, host, int(port or 8883)
+    own = subject.split("CN", 1)[1].lstrip(" =").strip().split(",")[0] if "CN" in subject else ""
+    if thing is None or thing == own:
+        return own, host, int(port or 8883), "device"
+    return thing, host, int(port or 8883), Pki(certs_dir, own).device(thing)
 
 
-def provisioned_config(config_path, certs_dir, hub=None):
-    """The config to put on the board: the user's, pointed at the staged certs and, when the
-    deployer's device.json is there, at the deployed thing and endpoint (or, with hub, at the
-    self-hosted hub); validated as the firmware will, with no placeholder left."""
+def provisioned_config(config_path, certs_dir, hub=None, member=None):
+    """(config, CA fallback, device certificate name): the config to put on the board, the user's,
+    pointed at the staged certs and, when the deployer's device.json is there, at the deployed thing
+    and endpoint (or, with hub, at the self-hosted hub); with member (the thing's entry in the
+    household file, `make flash THING=`) that thing, its role and its caps; validated as the firmware
+    will, with no placeholder left."""
     try:
         with open(config_path) as handle:
             config = json.load(handle)
@@ -262,18 +271,29 @@ def provisioned_config(config_path, certs_dir, hub=None):
     if isinstance(mqtt, dict):
         mqtt.update(FLASH_CERT_PATHS)
     ca_fallback = None
+    certificate = "device"
+    thing = member["thing"] if member else None
     device_json = os.path.join(certs_dir, "device.json")
     if hub is not None:
-        config["thing"], mqtt["host"], mqtt["port"] = hub_address(hub, certs_dir)
+        config["thing"], mqtt["host"], mqtt["port"], certificate = hub_address(hub, certs_dir, thing)
     elif os.path.exists(device_json):
         with open(device_json) as handle:
             device = json.load(handle)
+        if thing not in (None, device["thing"]):
+            raise BoardError("%s holds the certificate of %s, not of THING=%s: pass CERTS=cloud/.out/%s"
+                             % (certs_dir, device["thing"], thing, thing))
         config["thing"] = device["thing"]
         mqtt["host"] = device["endpoint"]
         mqtt["port"] = device["port"]
         # AmazonRootCA1 -> Amazon_Root_CA_1.pem in Debian's ca-certificates.
         name = device["root_ca"]["name"].replace("AmazonRootCA", "Amazon_Root_CA_")
         ca_fallback = os.path.join(SYSTEM_CA_STORE, name + ".pem")
+    elif thing is not None:
+        config["thing"] = thing
+    if member:
+        config["role"] = member["role"]
+        if member["role"] == "feeder" and isinstance(config.setdefault("feeding", {}), dict):
+            config["feeding"].update(member["caps"])  # each bowl's, as the household file says
     if isinstance(mqtt, dict) and isinstance(config.get("thing"), str):
         # The thing's own topics, the only ones its certificate may use (docs/protocol.md, "Topics").
         mqtt["action_topic"] = action_topic(config["thing"])
@@ -290,13 +310,18 @@ def provisioned_config(config_path, certs_dir, hub=None):
         firmware_config.validate(json.loads(json.dumps(config)), board_pins())
     except firmware_config.ConfigError as error:
         raise BoardError("%s: %s" % (config_path, error)) from None
-    return config, ca_fallback
+    return config, ca_fallback, certificate
 
 
-def stage(config_path, certs_dir, hub=None):
+def stage(config_path, certs_dir, hub=None, member=None):
     """Compile and lay out everything for the board's flash in build/board/; touches no board."""
-    config, ca_fallback = provisioned_config(config_path, certs_dir, hub)
-    certs = {stem: der_bytes(certs_dir, stem, ca_fallback if stem == "ca" else None) for stem in CERT_FILES}
+    config, ca_fallback, certificate = provisioned_config(config_path, certs_dir, hub, member)
+    # On the board the thing's certificate is always certs/device.*.der (FLASH_CERT_PATHS).
+    sources = {"ca": "ca", "device.crt": certificate + ".crt", "device.key": certificate + ".key"}
+    certs = {
+        stem: der_bytes(certs_dir, source, ca_fallback if stem == "ca" else None)
+        for stem, source in sources.items()
+    }
     if os.path.exists(STAGE):
         shutil.rmtree(STAGE)
     os.makedirs(os.path.join(STAGE, "certs"))
@@ -366,18 +391,18 @@ def copy_to_board(port, staged):
     step("deployed %s to %s; the board restarted (watch it with make repl PORT=%s)" % (staged, port, port))
 
 
-def deploy(port, config_path, certs_dir, hub=None):
+def deploy(port, config_path, certs_dir, hub=None, member=None):
     check_port(port)
-    staged = stage(config_path, certs_dir, hub)
+    staged = stage(config_path, certs_dir, hub, member)
     wait_for_board(port, 5)
     copy_to_board(port, staged)
 
 
-def flash(port, image, config_path, certs_dir, hub=None):
+def flash(port, image, config_path, certs_dir, hub=None, member=None):
     """Write a MicroPython image, then the firmware; every check and the compile happen before the erase."""
     check_port(port)
     check_image(image)
-    staged = stage(config_path, certs_dir, hub)
+    staged = stage(config_path, certs_dir, hub, member)
     esptool = [os.path.join(BIN, "esptool"), "--chip", "esp32c3", "--port", port]
     hint = "hold BOOT, tap RESET, release BOOT (download mode), then run make flash again"
     step("erasing the chip on %s" % port)
@@ -402,18 +427,23 @@ def main(argv=None):
                         "(default secrets/certs, or .pki with --hub)")
     parser.add_argument("--hub", metavar="HOST[:PORT]", help="provision for the self-hosted hub at HOST")
     parser.add_argument("--image", help="MicroPython image for the ESP32-C3 (flash only)")
+    parser.add_argument("--thing", help="the household's thing this board is (default: the certificate's)")
+    parser.add_argument("--household", default=household.PATH, help="the household file (cloud/household.py)")
     args = parser.parse_args(argv)
     certs = args.certs or os.path.join(ROOT, PKI_DIR if args.hub else os.path.join("secrets", "certs"))
     try:
+        member = None
+        if args.thing is not None and args.action != "repl":
+            member = household.thing(household.load(args.household), args.thing)
         if args.action == "repl":
             repl(args.port)
         elif args.action == "flash":
             if not args.image:
                 raise BoardError("flash needs IMAGE=<ESP32_GENERIC_C3 .bin from the MicroPython site>")
-            flash(args.port, args.image, args.config, certs, args.hub)
+            flash(args.port, args.image, args.config, certs, args.hub, member)
         else:
-            deploy(args.port, args.config, certs, args.hub)
-    except BoardError as error:
+            deploy(args.port, args.config, certs, args.hub, member)
+    except (BoardError, household.HouseholdError) as error:
         print("board: %s" % error, file=sys.stderr)
         return 1
     return 0

@@ -38,6 +38,7 @@ import subprocess
 import sys
 import time
 
+from cloud import household
 from cloud.hub.pki import DEFAULT_DIR as DEFAULT_PKI_DIR
 from cloud.hub.pki import DEFAULT_THING, Pki
 from cloud.hub.processes import end_process
@@ -96,6 +97,15 @@ def device_config(port, thing=DEFAULT_THING, **sections):
     config["mqtt"].update(sections.pop("mqtt", {}))
     config.update(sections)
     return config
+
+
+def household_config(port, member):
+    """device_config for a thing of the household file (`make device THING=`, member its entry): its
+    role, its button on GPIO5 (the virtual one) and, on a feeder, each bowl's caps."""
+    sections = {"role": member["role"], "button": {"pin": 5}}
+    if member["role"] == "feeder":
+        sections["feeding"] = dict(member["caps"])
+    return device_config(port, member["thing"], **sections)
 
 
 def prepare_flash(flash_dir, pki, config, fresh=False, compiled=False):
@@ -165,7 +175,16 @@ def main(argv=None):
     parser.add_argument("--heapsize", default="128K")
     parser.add_argument("--fresh", action="store_true", help="wipe the journal, outbox and trace first")
     parser.add_argument("--pki", default=DEFAULT_PKI_DIR)
+    parser.add_argument("--thing", help="run as this thing of the household file (default: cat-feeder alone)")
+    parser.add_argument("--household", default=household.PATH, help="the household file (cloud/household.py)")
     args = parser.parse_args(argv)
+    member = None
+    if args.thing is not None:
+        try:
+            member = household.thing(household.load(args.household), args.thing)
+        except household.HouseholdError as error:
+            print("device: %s" % error, file=sys.stderr)
+            return 1
     port = HUB_PORT if args.hub else args.port
     if port is not None and not listening(port):
         print("device: nothing listens on 127.0.0.1:%d: start the hub first (make hub), or pass its "
@@ -178,9 +197,10 @@ def main(argv=None):
 
         broker = Broker(pki, os.path.join(args.pki, "broker-device")).start()
         port = broker.port
-    flash_dir = args.flash or (DEFAULT_FLASH if broker else HUB_FLASH)
+    # Each thing its own flash, as each board has its own.
+    flash_dir = args.flash or (DEFAULT_FLASH if broker else HUB_FLASH) + ("-" + args.thing if member else "")
     # The feeder of hardware/README.md: servos on GPIO3/4, its button on GPIO5 (here the virtual one).
-    config = device_config(port, button={"pin": 5})
+    config = household_config(port, member) if member else device_config(port, button={"pin": 5})
     flash = prepare_flash(os.path.abspath(flash_dir), pki, config, fresh=args.fresh, compiled=True)
     print("device: flash %s, %s 127.0.0.1:%d, servo trace %s" % (
         flash, "private broker" if broker else "the hub's broker", port, os.path.join(flash, TRACE)))
@@ -191,7 +211,7 @@ def main(argv=None):
     else:
         print("device: send a command with\n  %s -m tools.mqttc pub --port %d --topic %s --message "
               "'{\"v\":1,\"id\":\"try-%d\",\"event\":\"SINGLE\",\"issued_at\":%d}'"
-              % (sys.executable, port, action_topic(DEFAULT_THING), int(time.time()), int(time.time())),
+              % (sys.executable, port, action_topic(config["thing"]), int(time.time()), int(time.time())),
               flush=True)
     # Its own session: the terminal's Ctrl-C reaches only this process, which stops the device the
     # way a power switch does, instead of MicroPython printing a KeyboardInterrupt traceback.

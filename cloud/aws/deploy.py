@@ -14,6 +14,7 @@ import os
 import sys
 from pathlib import Path
 
+from cloud import household
 from cloud.aws import hydrate, session
 from cloud.aws.errors import PermissionDenied, permissions_checked
 from cloud.aws.iam import Arns
@@ -211,6 +212,7 @@ def main(argv=None):
         help="destroy also deletes the event bus and its archive, the ledger of every press (asks first)",
     )
     parser.add_argument("--yes", action="store_true", help="do not ask before --delete-ledger (scripts)")
+    parser.add_argument("--household", default=household.PATH, help="the household file (cloud/household.py)")
     session.add_arguments(parser)
     args = parser.parse_args(argv)
     if args.delete_ledger and args.command != "destroy":
@@ -223,8 +225,13 @@ def main(argv=None):
         "apply": apply,
         "destroy": functools.partial(destroy, delete_ledger=args.delete_ledger),
     }
+    try:  # the household's routing in the feeder's environment (cloud/household.py)
+        topology = household.topology(household.load(args.household))
+    except household.HouseholdError as error:
+        print("deploy: %s" % error, file=sys.stderr)
+        return 2
     try:
-        env = DeployEnv(session.AwsEnv.from_args(args), out_dir=args.out)
+        env = DeployEnv(session.AwsEnv.from_args(args), out_dir=args.out, topology=topology)
         env.check_credentials()
         steps[args.command](env)
         if args.command == "apply":

@@ -1,7 +1,8 @@
 """Feeder function: turns a live `feeds` event into a v1 command (docs/protocol.md) and publishes it
 to the target feeder's own action topic, cat-feeder/<thing>/action, through IoT Core's data plane
-(iot-data Publish, QoS 1). The target is the thing whose button was pressed (the press's `button`); a
-press from an IoT 1-Click button names no thing and goes to DEFAULT_FEEDER. It holds no device
+(iot-data Publish, QoS 1). The target is the thing whose button was pressed (the press's `button`), or,
+for a remote button board, the feeder the household file maps it to (BUTTON_ROUTES, cloud/household.py);
+a press from an IoT 1-Click button names no thing and goes to DEFAULT_FEEDER. It holds no device
 certificate: IAM allows it `iot:Publish` on the action topics and nothing else there.
 
 Idempotent by press id: the command is a pure function of the event (id = press id, issued_at = press
@@ -17,7 +18,8 @@ could not fix it. Only what a retry may fix raises (a failed publish, a missing 
 retries it and then parks the event in the on-failure destination (an SQS queue, see cloud/topology.py).
 
 `handle(event, context)` does the work; the Lambda entry point `handler` builds the Context from its
-environment: ACTION_TOPIC (with `{thing}` for the target), DEFAULT_FEEDER, EVENT_SOURCE, COMMAND_TTL_S,
+environment: ACTION_TOPIC (with `{thing}` for the target), DEFAULT_FEEDER, BUTTON_ROUTES (compact JSON,
+remote button -> feeder), EVENT_SOURCE, COMMAND_TTL_S,
 IOT_DATA_ENDPOINT (the account's iot:Data-ATS
 endpoint as https://... URL), set by the deployer from cloud/topology.py. The hub builds its own
 (cloud/hub/runtime.py).
@@ -47,13 +49,14 @@ class MissingEndpoint(RuntimeError):
 
 class Context:
     """What the function needs besides the event: the iot-data client (None when no endpoint is set),
-    the action topic's template, the feeder of presses that name no thing, the expected source, the
-    commands' TTL, where its log lines go."""
+    the action topic's template, the feeder of presses that name no thing, the feeder of each remote
+    button, the expected source, the commands' TTL, where its log lines go."""
 
     def __init__(self, iot_data, environ, log=print):
         self.iot_data = iot_data
         self.action_topic = environ["ACTION_TOPIC"]
         self.default_feeder = environ["DEFAULT_FEEDER"]
+        self.button_routes = json.loads(environ["BUTTON_ROUTES"])
         self.source = environ["EVENT_SOURCE"]
         self.ttl_s = int(environ["COMMAND_TTL_S"])
         self.log = log
@@ -149,7 +152,8 @@ def command_for(event, context):
 
 
 def target_feeder(detail, context):
-    """The thing whose action topic the command goes to: a feeder's own button feeds that feeder."""
+    """The thing whose action topic the command goes to: a remote button's feeder, as the household
+    maps it; a feeder's own button feeds that feeder."""
     if detail.get("origin") != "button":
         return context.default_feeder
     thing = detail.get("button")
@@ -157,7 +161,7 @@ def target_feeder(detail, context):
         raise MalformedFeed(
             "detail.button: expected 1-%d characters from [A-Za-z0-9_-], got %r" % (bounds.MAX_THING, thing)
         )
-    return thing
+    return context.button_routes.get(thing, thing)
 
 
 def _press_id_or_none(event):

@@ -34,6 +34,7 @@ import threading
 import time
 import uuid
 
+from cloud import household
 from cloud.hub import checkpoint, projection
 from cloud.hub import ledger as ledger_mod
 from cloud.hub.hub import HISTORY_FILE, LEDGER_FILE, Hub
@@ -51,6 +52,11 @@ def refuse(message):
 def run(args):
     from cloud.hub.broker import Broker
     from cloud.hub.pki import Pki
+
+    try:  # the household's routing, before anything starts: a bad file is one line, nothing running
+        topology = household.topology(household.load(args.household))
+    except household.HouseholdError as error:
+        return refuse(str(error))
 
     # Before any file is touched (PKI, broker config, ledger): one hub per data folder, a free port.
     try:
@@ -77,7 +83,7 @@ def run(args):
         port = broker.port
         logging.info("mosquitto on %s:%d (mutual TLS, CA %s)", args.bind, port, pki.cert("ca"))
     try:
-        hub = Hub(args.data_dir, pki, "127.0.0.1", port, lock=lock).start()
+        hub = Hub(args.data_dir, pki, "127.0.0.1", port, lock=lock, topology=topology).start()
     except ledger_mod.CorruptLedger as error:
         logging.error("hub: %s; %s", error, error.advice)
         if broker is not None:
@@ -326,6 +332,8 @@ def main(argv=None):
     commands.choices["run"].add_argument("--bind", default="127.0.0.1", help="mosquitto's listen address")
     commands.choices["run"].add_argument("--port", type=int, default=8883, help="mosquitto's port")
     commands.choices["run"].add_argument("--pki", default=".pki")
+    commands.choices["run"].add_argument(
+        "--household", default=household.PATH, help="the household file (default: none, one feeder)")
     commands.choices["run"].add_argument(
         "--host-name",
         action="append",

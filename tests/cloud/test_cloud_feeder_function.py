@@ -10,7 +10,15 @@ import boto3
 import pytest
 
 from cloud.handlers import button, feeder
-from cloud.topology import COMMAND_TTL_S, DETAIL_TYPE, SOURCE, THING, action_topic, local_environment
+from cloud.household import topology
+from cloud.topology import (
+    COMMAND_TTL_S,
+    DETAIL_TYPE,
+    SOURCE,
+    THING,
+    action_topic,
+    local_environment,
+)
 
 
 def feeds_event(detail, **extra):
@@ -96,6 +104,19 @@ def test_each_press_goes_to_the_action_topic_of_the_thing_that_pressed(context, 
         feeder.handle(feeds_event(fresh_detail(thing=thing)), context)
     assert [publish["topic"] for publish in published] == [
         "cat-feeder/kitchen/action", "cat-feeder/hall/action", "cat-feeder/kitchen/action"
+    ]
+
+
+def test_a_remote_buttons_press_goes_to_the_feeder_the_household_maps_it_to(iot_data, published):
+    household = {"timezone": "UTC", "things": [
+        {"thing": "kitchen", "role": "feeder"}, {"thing": "bedroom", "role": "feeder"},
+        {"thing": "hall-button", "role": "button", "feeds": "bedroom"}]}
+    routed = feeder.Context(iot_data, local_environment("feeder", topology(household)))
+    for thing in ("hall-button", "kitchen", "bedroom"):
+        feeder.handle(feeds_event(fresh_detail(thing=thing)), routed)
+    # The remote button feeds its feeder; each feeder's own button feeds itself.
+    assert [publish["topic"] for publish in published] == [
+        "cat-feeder/bedroom/action", "cat-feeder/kitchen/action", "cat-feeder/bedroom/action"
     ]
 
 

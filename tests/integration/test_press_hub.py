@@ -27,6 +27,7 @@ def test_make_press_publishes_a_v1_press_the_button_rule_receives(pki, broker, m
     assert set(press) == {"v", "event", "at", "seq"} and (press["v"], press["event"]) == (1, "DOUBLE")
     assert type(press["at"]) is int and type(press["seq"]) is int
     assert press_id("cat-feeder", "DOUBLE", press["at"], press["seq"]) in done.stdout
+    assert done.stdout.startswith("press: DOUBLE for feeder cat-feeder (Feeder) published on")
 
 
 def test_make_press_reaches_the_hubs_ledger_and_becomes_a_command(pki, broker, mqtt, tmp_path):

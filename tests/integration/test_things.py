@@ -9,7 +9,9 @@ import time
 
 import pytest
 
+from cloud import household as household_mod
 from cloud.hub import ledger as ledger_mod
+from cloud.hub.hub import Hub
 from cloud.topology import THING, action_topic, button_topic, states_topic
 from rigs.device import Device, dispense_starts, rig_config, wait_for
 
@@ -62,28 +64,51 @@ def test_a_state_on_as_topic_claiming_b_is_as_in_the_ledger(hub, mqtt, feeder_b)
     assert statuses() == [(THING, "online"), (B, "offline")]
 
 
-def test_on_one_hub_a_press_on_each_feeder_moves_only_that_feeders_servos(hub, broker, pki, feeder_b, mqtt,
-                                                                          tmp_path):
-    feeders = {
+@pytest.fixture
+def feeders(broker, pki, feeder_b, tmp_path):
+    """Feeders A and B, each the firmware on MicroPython with its own certificate, both up."""
+    devices = {
         thing: Device(tmp_path / thing, pki, rig_config(broker.port, thing=thing), compiled=True)
         for thing in (THING, B)
     }
     try:
-        for device in feeders.values():
+        for device in devices.values():
             device.start()
-        for device in feeders.values():
+        for device in devices.values():
             device.wait_up()
-        now = int(time.time())
-        # Each press as its own board publishes it.
-        press = {"v": 1, "event": "SINGLE", "at": now, "seq": 1}
-        mqtt("device").publish(button_topic(THING), json.dumps(press), 1)
-        wait_for(lambda: dispense_starts(feeders[THING].trace()), 10, "feeder A's dispense")
-        mqtt(feeder_b).publish(button_topic(B), json.dumps(dict(press, event="DOUBLE")), 1)
-        wait_for(lambda: dispense_starts(feeders[B].trace()), 10, "feeder B's dispense")
-        time.sleep(0.3)  # a command for the other feeder would arrive within milliseconds
-        # SINGLE = left bowl (pin 3) on A only; DOUBLE = right bowl (pin 4) on B only; each once.
-        assert [pin for _, pin, _ in dispense_starts(feeders[THING].trace())] == [3]
-        assert [pin for _, pin, _ in dispense_starts(feeders[B].trace())] == [4]
+        yield devices
     finally:
-        for device in feeders.values():
+        for device in devices.values():
             device.kill()
+
+
+def test_on_one_hub_a_press_on_each_feeder_moves_only_that_feeders_servos(hub, pki, feeder_b, mqtt, feeders):
+    now = int(time.time())
+    # Each press as its own board publishes it.
+    press = {"v": 1, "event": "SINGLE", "at": now, "seq": 1}
+    mqtt("device").publish(button_topic(THING), json.dumps(press), 1)
+    wait_for(lambda: dispense_starts(feeders[THING].trace()), 10, "feeder A's dispense")
+    mqtt(feeder_b).publish(button_topic(B), json.dumps(dict(press, event="DOUBLE")), 1)
+    wait_for(lambda: dispense_starts(feeders[B].trace()), 10, "feeder B's dispense")
+    time.sleep(0.3)  # a command for the other feeder would arrive within milliseconds
+    # SINGLE = left bowl (pin 3) on A only; DOUBLE = right bowl (pin 4) on B only; each once.
+    assert [pin for _, pin, _ in dispense_starts(feeders[THING].trace())] == [3]
+    assert [pin for _, pin, _ in dispense_starts(feeders[B].trace())] == [4]
+
+
+def test_a_remote_buttons_press_moves_only_the_feeder_the_household_maps_it_to(broker, pki, mqtt, feeders,
+                                                                                tmp_path):
+    household = {"things": [{"thing": THING}, {"thing": B},
+                            {"thing": "hall-button", "role": "button", "feeds": B}]}
+    topology = household_mod.topology(household_mod.validate(household))
+    hub = Hub(str(tmp_path / "hub"), pki, "127.0.0.1", broker.port, topology=topology).start()
+    try:
+        press = {"v": 1, "event": "LONG", "at": int(time.time()), "seq": 1}
+        mqtt(pki.device("hall-button")).publish(button_topic("hall-button"), json.dumps(press), 1)
+        wait_for(lambda: len(dispense_starts(feeders[B].trace())) == 2, 10, "feeder B's two bowls")
+        time.sleep(0.3)  # a command for feeder A would arrive within milliseconds
+        # LONG = both bowls (pins 3 and 4), on B only.
+        assert sorted(pin for _, pin, _ in dispense_starts(feeders[B].trace())) == [3, 4]
+        assert dispense_starts(feeders[THING].trace()) == []
+    finally:
+        hub.stop()

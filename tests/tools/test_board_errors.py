@@ -354,3 +354,56 @@ def test_placeholders_on_a_hub_flash_give_no_aws_hint(capsys, serial_port, hub_p
     assert line == ("board: %s still has placeholder values (wifi.ssid=your-ssid, "
                     "wifi.password=set-on-the-board-only): put in your own" % EXAMPLE)
     assert board_touched(tools_started) == []
+
+
+@pytest.fixture
+def household_file(tmp_path):
+    path = tmp_path / "household.json"
+    path.write_text(json.dumps({"things": [
+        {"thing": "kitchen-feeder", "name": "Kitchen",
+         "caps": {"max_portions_per_hour": 2, "max_portions_per_day": 6}},
+        {"thing": "hall-button", "name": "Hall", "role": "button", "feeds": "kitchen-feeder"},
+    ]}))
+    return str(path)
+
+
+def staged_config():
+    with open(os.path.join(board.STAGE, "config.json")) as f:
+        return json.load(f)
+
+
+def test_a_thing_the_household_file_does_not_name_is_refused_before_the_board_is_touched(
+        capsys, serial_port, good_config, hub_pki, household_file, tools_started):
+    line = fails(capsys, ["deploy", "--port", serial_port, "--config", good_config, "--certs", hub_pki.dir,
+                          "--hub", "feeder-hub.lan", "--thing", "attic", "--household", household_file])
+    assert line == "board: thing: 'attic' is not in the household file (it names kitchen-feeder, hall-button)"
+    assert board_touched(tools_started) == []
+
+
+def test_make_flash_refuses_a_thing_of_no_household_in_one_line(tmp_path):
+    # No household file: the household is the single feeder cat-feeder (cloud/household.py).
+    done = make("flash", "PORT=/dev/ttyACM9", "THING=hall-button", "HOUSEHOLD=%s" % (tmp_path / "none.json"),
+                timeout=120)
+    assert done.returncode != 0
+    assert own_lines(done.stderr) == [
+        "board: thing: 'hall-button' is not in the household file (it names cat-feeder)"], done.stderr
+
+
+def test_a_board_flashed_by_name_gets_its_own_certificate_topics_role_and_caps(
+        capsys, serial_port, good_config, hub_pki, household_file, tools_started):
+    hub = ["--certs", hub_pki.dir, "--hub", "feeder-hub.lan", "--household", household_file]
+    assert board.main(["deploy", "--port", serial_port, "--config", good_config, *hub,
+                       "--thing", "hall-button"]) == 0, capsys.readouterr().err
+    button = staged_config()
+    assert (button["thing"], button["role"], button["mqtt"]["action_topic"]) == (
+        "hall-button", "button", "cat-feeder/hall-button/action")
+    with open(os.path.join(board.STAGE, "certs", "device.crt.der"), "rb") as f:
+        # The hall button's own certificate from the hub's CA (its CN is the thing the ACL grants).
+        assert f.read() == open(hub_pki.path(hub_pki.device("hall-button") + ".crt.der"), "rb").read()
+    assert board.main(["deploy", "--port", serial_port, "--config", good_config, *hub,
+                       "--thing", "kitchen-feeder"]) == 0, capsys.readouterr().err
+    feeder = staged_config()
+    assert (feeder["thing"], feeder["role"], feeder["feeding"]) == (
+        "kitchen-feeder", "feeder", {"max_portions_per_hour": 2, "max_portions_per_day": 6})
+    with open(os.path.join(board.STAGE, "certs", "device.key.der"), "rb") as f:
+        assert f.read() == open(hub_pki.path("device.key.der"), "rb").read()  # the PKI's own thing

@@ -1,0 +1,32 @@
+"""`make device THING=`: the simulated board as a thing of the household file (tools/device.py)."""
+
+import json
+
+from firmware import config as firmware_config
+from tests.makerun import make, own_lines
+from tools import device
+
+HOUSEHOLD = {"things": [
+    {"thing": "kitchen", "caps": {"max_portions_per_hour": 1, "max_portions_per_day": 3}},
+    {"thing": "hall-button", "role": "button", "feeds": "kitchen"},
+]}
+
+
+def test_a_household_thing_runs_with_its_role_topics_and_caps(tmp_path):
+    path = tmp_path / "household.json"
+    path.write_text(json.dumps(HOUSEHOLD))
+    known = device.household.load(path)
+    pins = tuple(range(22))
+    feeder = firmware_config.validate(device.household_config(8883, known["things"][0]), pins)
+    assert (feeder["thing"], feeder["role"], feeder["mqtt"]["action_topic"]) == (
+        "kitchen", "feeder", "cat-feeder/kitchen/action")
+    assert (feeder["feeding"]["max_portions_per_hour"], feeder["feeding"]["max_portions_per_day"]) == (1, 3)
+    button = firmware_config.validate(device.household_config(8883, known["things"][1]), pins)
+    assert (button["thing"], button["role"], button["servos"]) == ("hall-button", "button", None)
+
+
+def test_make_device_refuses_a_thing_the_household_does_not_name_in_one_line(tmp_path):
+    done = make("device", "THING=attic", "HOUSEHOLD=%s" % (tmp_path / "none.json"), timeout=60)
+    assert done.returncode != 0
+    assert own_lines(done.stderr) == [
+        "device: thing: 'attic' is not in the household file (it names cat-feeder)"], done.stderr
