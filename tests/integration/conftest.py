@@ -7,6 +7,8 @@
 - `observer`: a rigs.device.Observer (cloud observer, persistent session) on `broker`.
 - `mqtt`: factory `mqtt(identity="publisher", **kw)` -> tools.mqttc.MqttClient connected to
   `broker`, closed after the test.
+- `device`: a stand-in device on `broker` (the device certificate, client id `cat-feeder`) subscribed
+  to its action topic: it presses its button, reads commands, publishes states.
 - `device_config(port, **mqtt_overrides)`: factory writing the device's DER files and returning
   the `mqtt` config dict (host localhost, short timeouts) as the firmware reads it.
 - `run_mpy(script, *args, timeout=...)`: run a MicroPython script with
@@ -182,6 +184,13 @@ def mqtt(pki, broker):
             client.close()
         except OSError:
             pass
+
+
+@pytest.fixture
+def device(mqtt):
+    client = mqtt("device", client_id=THING)
+    assert client.subscribe(action_topic(THING), 1) == 1
+    return client
 
 
 @pytest.fixture

@@ -10,17 +10,9 @@ import pytest
 
 from cloud.hub import ledger as ledger_mod
 from cloud.hub import replay as replay_mod
-from cloud.topology import DEVICE_SOURCE, THING, action_topic, states_topic
+from cloud.topology import DEVICE_SOURCE, THING, states_topic
 
 BUTTON = "cat-feeder/cat-feeder/button"
-
-
-@pytest.fixture
-def device(mqtt):
-    """A stand-in device: presses its button, reads commands, publishes states."""
-    client = mqtt("device", client_id="cat-feeder")
-    assert client.subscribe(action_topic(THING), 1) == 1
-    return client
 
 
 def events(hub):

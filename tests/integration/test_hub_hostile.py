@@ -10,7 +10,6 @@ import pytest
 
 from cloud.handlers import bounds
 from cloud.hub import ledger as ledger_mod
-from cloud.topology import THING, action_topic
 from tools.mqttc import MqttError
 
 BUTTON = "cat-feeder/cat-feeder/button"
@@ -18,13 +17,6 @@ BUTTON = "cat-feeder/cat-feeder/button"
 # (topic length, topic, packet id, payload), not the bytes that encode that length (measured: one byte more
 # than this is refused).
 PUBLISH_OVERHEAD = 1 + 2 + len(BUTTON) + 2
-
-
-@pytest.fixture
-def device(mqtt):
-    client = mqtt("device", client_id="cat-feeder")
-    assert client.subscribe(action_topic(THING), 1) == 1
-    return client
 
 
 def rejected(hub):
