@@ -32,8 +32,11 @@ MAX_NAME = 64
 # (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html: "4 KB ... in aggregate"),
 # less room for the deploy-time IOT_DATA_ENDPOINT.
 MAX_FEEDER_ENVIRONMENT_BYTES = 4 * 1024 - 512
-# The firmware's defaults (firmware/config.py), applied to each bowl of a feeder without `caps`.
-DEFAULT_CAPS = {"max_portions_per_hour": 4, "max_portions_per_day": 12}
+# The firmware's defaults, applied to each bowl of a feeder without `caps`.
+DEFAULT_CAPS = {
+    "max_portions_per_hour": firmware_config.DEFAULT_PORTIONS_PER_HOUR,
+    "max_portions_per_day": firmware_config.DEFAULT_PORTIONS_PER_DAY,
+}
 DEFAULT = {
     "timezone": "UTC",
     "things": [{"thing": THING, "name": "Feeder", "role": "feeder", "caps": dict(DEFAULT_CAPS)}],

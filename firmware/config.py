@@ -23,6 +23,9 @@ NAME_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
 # the proof in journal.py; tests/firmware/test_limits.py fails when one changes without the other.
 MAX_TTL_S = 86280
 MAX_PORTIONS_PER_DAY = 128
+# A bowl's caps when the config names none (cloud/household.py takes the same defaults).
+DEFAULT_PORTIONS_PER_DAY = 12
+DEFAULT_PORTIONS_PER_HOUR = 4
 
 
 # feeder: servos, and optionally its own button; button: a remote button board, no servos.
@@ -175,8 +178,10 @@ def validate(config, pins):
     _int(commands, "default_ttl_s", "commands", 1, max_ttl, min(300, max_ttl))
     feeding = _section(config, "feeding", "", required=False)
     # Per bowl. Two bowls at the daily cap fill the journal's slots at most (journal.py).
-    per_day = _int(feeding, "max_portions_per_day", "feeding", 1, MAX_PORTIONS_PER_DAY, 12)
-    _int(feeding, "max_portions_per_hour", "feeding", 1, per_day, min(4, per_day))
+    per_day = _int(
+        feeding, "max_portions_per_day", "feeding", 1, MAX_PORTIONS_PER_DAY, DEFAULT_PORTIONS_PER_DAY
+    )
+    _int(feeding, "max_portions_per_hour", "feeding", 1, per_day, min(DEFAULT_PORTIONS_PER_HOUR, per_day))
     storage = _section(config, "storage", "", required=False)
     _str(storage, "dir", "storage", 1, 64, "data")
     _int(storage, "outbox_capacity", "storage", 1, 1024, 64)
