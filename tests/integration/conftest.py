@@ -76,7 +76,8 @@ class MpyProcess:
         self.proc = start_mpy(script, *args, heapsize=heapsize, stdin=subprocess.PIPE, bufsize=1)
         self.lines = queue.Queue()
         self.seen = []
-        threading.Thread(target=self._pump, daemon=True).start()
+        self.pump = threading.Thread(target=self._pump, daemon=True)
+        self.pump.start()
 
     def _pump(self):
         for line in self.proc.stdout:
@@ -114,6 +115,7 @@ class MpyProcess:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait(timeout_s)
+        self.pump.join(timeout_s)  # it reads stdout to its end: closing it under the read raised ValueError
         for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             try:
                 stream.close()
