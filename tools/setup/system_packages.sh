@@ -2,10 +2,12 @@
 # Debian packages the tests and the demo need: the local IoT Core stand-in, openssl for the dev PKI,
 # the headless browser (with its WebDriver) the web page's tests drive, and Node with npm for dynalite.
 set -eu
-PACKAGES="mosquitto openssl chromium chromium-driver nodejs npm"
+# Only the missing ones: a machine whose Node came from elsewhere bundles npm, and Debian's npm conflicts with it.
 missing=""
-for cmd in mosquitto openssl chromium chromedriver node npm; do
-  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing="$missing $cmd"
+PACKAGES=""
+for pair in mosquitto:mosquitto openssl:openssl chromium:chromium chromedriver:chromium-driver node:nodejs npm:npm; do
+  cmd="${pair%%:*}"
+  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || { missing="$missing $cmd"; PACKAGES="$PACKAGES ${pair#*:}"; }
 done
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ]; then
