@@ -34,7 +34,10 @@ class History:
         self.as_of = as_of
         self.presses, self.devices = [], []
         for key, row in rows:
-            (self.presses if key.startswith("press#") else self.devices).append(row)
+            if key.startswith("press#"):
+                self.presses.append(row)
+            elif key.startswith("device#"):
+                self.devices.append(row)
         for press in self.presses:
             press["shown"] = outcome_as_of(press, as_of, ttl_s)
         self.presses.sort(key=lambda press: (press.get("requested_at") or 0, press.get("press_id")))

@@ -48,6 +48,16 @@ def empty(timezone_name):
 
 def validate(schedule, household, thing):
     """The schedule with its slots sorted by id, or ScheduleError naming the field."""
+    valid = structure(schedule)
+    posix_tz(valid["timezone"])  # raises on an unknown zone
+    _check_gaps(valid["slots"], household["schedule_min_gap_min"])
+    _check_caps(valid["slots"], _caps(household, thing))
+    return valid
+
+
+def structure(schedule):
+    """Types and bounds only (what the schedules function re-checks on an event): the schedule
+    normalised, or ScheduleError."""
     if not isinstance(schedule, dict):
         raise ScheduleError("schedule: expected an object")
     for key in schedule:
@@ -55,7 +65,8 @@ def validate(schedule, household, thing):
             expected = ", ".join(sorted(KEYS))
             raise ScheduleError("schedule.%s: unknown key (expected one of %s)" % (key, expected))
     zone = schedule.get("timezone")
-    posix_tz(zone)  # raises on an unknown zone
+    if not isinstance(zone, str) or not zone:
+        raise ScheduleError("timezone: expected an IANA time zone such as Europe/London, got %r" % (zone,))
     slots = schedule.get("slots")
     if not isinstance(slots, list) or len(slots) > MAX_SLOTS:
         raise ScheduleError("slots: expected a list of at most %d slots" % MAX_SLOTS)
@@ -70,8 +81,6 @@ def validate(schedule, household, thing):
     if not _is_int(grace, 0, MAX_GRACE_MIN):
         raise ScheduleError("grace_min: expected an integer 0..%d, got %r" % (MAX_GRACE_MIN, grace))
     skip = _skip(schedule.get("skip"), {slot["id"] for slot in slots})
-    _check_gaps(slots, household["schedule_min_gap_min"])
-    _check_caps(slots, _caps(household, thing))
     return {"timezone": zone, "slots": slots, "paused": schedule["paused"], "skip": skip, "grace_min": grace}
 
 
@@ -163,6 +172,8 @@ def desired(schedule, version, tz):
     changes the rule)."""
     if not _is_int(version, 1, MAX_VERSION):
         raise ScheduleError("version: expected an integer 1..%d, got %r" % (MAX_VERSION, version))
+    if not isinstance(tz, str) or not 1 <= len(tz) <= MAX_TZ:
+        raise ScheduleError("tz: expected a POSIX TZ rule of 1..%d characters, got %r" % (MAX_TZ, tz))
     return {
         "version": version,
         "tz": tz,
