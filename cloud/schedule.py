@@ -42,8 +42,13 @@ class ScheduleError(ValueError):
 
 
 def empty(timezone_name):
-    return {"timezone": timezone_name, "slots": [], "paused": False, "skip": [],
-            "grace_min": DEFAULT_GRACE_MIN}
+    return {
+        "timezone": timezone_name,
+        "slots": [],
+        "paused": False,
+        "skip": [],
+        "grace_min": DEFAULT_GRACE_MIN,
+    }
 
 
 def validate(schedule, household, thing):
@@ -70,8 +75,9 @@ def structure(schedule):
     slots = schedule.get("slots")
     if not isinstance(slots, list) or len(slots) > MAX_SLOTS:
         raise ScheduleError("slots: expected a list of at most %d slots" % MAX_SLOTS)
-    slots = sorted((_slot(slot, "slots[%d]" % index) for index, slot in enumerate(slots)),
-                   key=lambda slot: slot["id"])
+    slots = sorted(
+        (_slot(slot, "slots[%d]" % index) for index, slot in enumerate(slots)), key=lambda slot: slot["id"]
+    )
     for first, second in zip(slots, slots[1:], strict=False):
         if first["id"] == second["id"]:
             raise ScheduleError("slots: id %d is used twice" % first["id"])
@@ -94,11 +100,16 @@ def _slot(slot, where):
     if slot["event"] not in EVENTS:
         raise ScheduleError("%s.event: expected SINGLE, DOUBLE or LONG, got %r" % (where, slot["event"]))
     if not _is_int(slot["portions"], 1, MAX_PORTIONS):
-        raise ScheduleError("%s.portions: expected an integer 1..%d, got %r"
-                            % (where, MAX_PORTIONS, slot["portions"]))
+        raise ScheduleError(
+            "%s.portions: expected an integer 1..%d, got %r" % (where, MAX_PORTIONS, slot["portions"])
+        )
     days = slot["days"]
-    if (not isinstance(days, list) or not days or any(day not in DAYS for day in days)
-            or len(set(days)) != len(days)):
+    if (
+        not isinstance(days, list)
+        or not days
+        or any(day not in DAYS for day in days)
+        or len(set(days)) != len(days)
+    ):
         raise ScheduleError("%s.days: expected some of %s, each once, got %r" % (where, ",".join(DAYS), days))
     return dict(slot, days=[day for day in DAYS if day in days])
 
@@ -106,8 +117,12 @@ def _slot(slot, where):
 def _skip(skip, ids):
     if skip == []:
         return []
-    if not (isinstance(skip, list) and len(skip) == 2 and _is_int(skip[0], 0, MAX_SLOTS - 1)
-            and _is_int(skip[1], 19700101, 99991231)):
+    if not (
+        isinstance(skip, list)
+        and len(skip) == 2
+        and _is_int(skip[0], 0, MAX_SLOTS - 1)
+        and _is_int(skip[1], 19700101, 99991231)
+    ):
         raise ScheduleError("skip: expected [] or [slot id, local date YYYYMMDD], got %r" % (skip,))
     if skip[0] not in ids:
         raise ScheduleError("skip: slot %d is not in the schedule" % skip[0])
@@ -121,27 +136,32 @@ def _skip(skip, ids):
 def _check_gaps(slots, gap):
     """Two slots that can both fire within `gap` minutes: on one day, or late one day and early the next."""
     for index, first in enumerate(slots):
-        for second in slots[index + 1:]:
+        for second in slots[index + 1 :]:
             for a, b in ((first, second), (second, first)):
                 apart = _minutes(b["at"]) - _minutes(a["at"])
                 same_day = 0 <= apart < gap and set(a["days"]) & set(b["days"])
                 next_day = 0 <= apart + 1440 < gap and any(
-                    DAYS[(DAYS.index(day) + 1) % 7] in b["days"] for day in a["days"])
+                    DAYS[(DAYS.index(day) + 1) % 7] in b["days"] for day in a["days"]
+                )
                 if same_day or next_day:
                     raise ScheduleError(
                         "slots: slot %d at %s and slot %d at %s are less than the household's"
-                        " schedule_min_gap_min (%d min) apart" % (a["id"], a["at"], b["id"], b["at"], gap))
+                        " schedule_min_gap_min (%d min) apart" % (a["id"], a["at"], b["id"], b["at"], gap)
+                    )
 
 
 def _check_caps(slots, caps):
     limit = caps["max_portions_per_day"]
     for day in DAYS:
         for bowl in ("left", "right"):
-            total = sum(slot["portions"] for slot in slots
-                        if day in slot["days"] and bowl in BOWLS[slot["event"]])
+            total = sum(
+                slot["portions"] for slot in slots if day in slot["days"] and bowl in BOWLS[slot["event"]]
+            )
             if total > limit:
-                raise ScheduleError("slots: %d portions on %s for the %s bowl, over the feeder's"
-                                    " max_portions_per_day of %d" % (total, day, bowl, limit))
+                raise ScheduleError(
+                    "slots: %d portions on %s for the %s bowl, over the feeder's"
+                    " max_portions_per_day of %d" % (total, day, bowl, limit)
+                )
 
 
 def _caps(household, thing):
@@ -178,8 +198,13 @@ def desired(schedule, version, tz):
         "version": version,
         "tz": tz,
         "slots": [
-            {"id": slot["id"], "at": _minutes(slot["at"]), "event": slot["event"],
-             "portions": slot["portions"], "days": sum(1 << DAYS.index(day) for day in slot["days"])}
+            {
+                "id": slot["id"],
+                "at": _minutes(slot["at"]),
+                "event": slot["event"],
+                "portions": slot["portions"],
+                "days": sum(1 << DAYS.index(day) for day in slot["days"]),
+            }
             for slot in schedule["slots"]
         ],
         "paused": schedule["paused"],
@@ -268,16 +293,21 @@ def describe(schedule, now):
     """Lines for people: each slot, the state, the next feeding in the household's local time."""
     if not schedule:
         return ["no schedule"]
-    lines = ["time zone %s%s, grace %d min" % (schedule["timezone"], ", PAUSED" if schedule["paused"] else "",
-                                                schedule["grace_min"])]
+    lines = [
+        "time zone %s%s, grace %d min"
+        % (schedule["timezone"], ", PAUSED" if schedule["paused"] else "", schedule["grace_min"])
+    ]
     for slot in schedule["slots"]:
-        lines.append("slot %d: %s %s x%d on %s" % (slot["id"], slot["at"], slot["event"], slot["portions"],
-                                                   _days_text(slot["days"])))
+        lines.append(
+            "slot %d: %s %s x%d on %s"
+            % (slot["id"], slot["at"], slot["event"], slot["portions"], _days_text(slot["days"]))
+        )
     if schedule["skip"]:
         lines.append("skipping slot %d on %s" % (schedule["skip"][0], _date(schedule["skip"][1]).isoformat()))
     upcoming = next_feeding(schedule, now)
-    lines.append("next feeding: %s" % ("slot %d at %s" % (upcoming["slot"], upcoming["local"])
-                                       if upcoming else "none"))
+    lines.append(
+        "next feeding: %s" % ("slot %d at %s" % (upcoming["slot"], upcoming["local"]) if upcoming else "none")
+    )
     return lines
 
 

@@ -57,11 +57,21 @@ def current(store, thing):
 
 def change_entry(thing, version, action, valid, origin, bus_name, now):
     """The PutEvents entry of one ScheduleChanged (valid: a validated schedule)."""
-    detail = {"thing": thing, "version": version, "action": action, "schedule": valid,
-              "tz": schedule.posix_tz(valid["timezone"]), "origin": origin}
-    return {"EventBusName": bus_name, "Source": SOURCE, "DetailType": SCHEDULE_CHANGED,
-            "Time": datetime.fromtimestamp(now, timezone.utc),
-            "Detail": json.dumps(detail, separators=(",", ":"))}
+    detail = {
+        "thing": thing,
+        "version": version,
+        "action": action,
+        "schedule": valid,
+        "tz": schedule.posix_tz(valid["timezone"]),
+        "origin": origin,
+    }
+    return {
+        "EventBusName": bus_name,
+        "Source": SOURCE,
+        "DetailType": SCHEDULE_CHANGED,
+        "Time": datetime.fromtimestamp(now, timezone.utc),
+        "Detail": json.dumps(detail, separators=(",", ":")),
+    }
 
 
 def save(args, store, thing, command, origin, now=None, **change):
@@ -71,8 +81,9 @@ def save(args, store, thing, command, origin, now=None, **change):
     household = household_mod.load(args.household)
     household_mod.thing(household, thing)
     before, version, _ = current(store, thing)
-    action, valid = schedule.edit(before, "set" if command in ("remove", "grace") else command,
-                                  household, thing, now, **change)
+    action, valid = schedule.edit(
+        before, "set" if command in ("remove", "grace") else command, household, thing, now, **change
+    )
     entry = change_entry(thing, version + 1, action, valid, origin, TOPOLOGY["bus"]["name"], now)
     if args.aws:
         answer = session.AwsEnv.from_args(args).client("events").put_events(Entries=[entry])
@@ -81,8 +92,9 @@ def save(args, store, thing, command, origin, now=None, **change):
     else:
         path = os.path.join(args.data_dir, LEDGER_FILE)
         if not os.path.exists(path):
-            raise schedule.ScheduleError("no hub ledger in %s: start the hub (make hub) first"
-                                         % args.data_dir)
+            raise schedule.ScheduleError(
+                "no hub ledger in %s: start the hub (make hub) first" % args.data_dir
+            )
         event = envelope(entry)
         ledger = Ledger(path)
         try:
@@ -90,8 +102,9 @@ def save(args, store, thing, command, origin, now=None, **change):
         finally:
             ledger.close()
         if written is None:
-            raise ChangedMeanwhile("version %d: the schedule changed meanwhile; nothing recorded, try again"
-                                   % (version + 1))
+            raise ChangedMeanwhile(
+                "version %d: the schedule changed meanwhile; nothing recorded, try again" % (version + 1)
+            )
     return version + 1, valid
 
 
@@ -104,8 +117,9 @@ def add_store_arguments(parser):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m cloud.schedule_tool",
-                                     description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m cloud.schedule_tool", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("command", choices=COMMANDS)
     parser.add_argument("--thing", default=None, help="the feeder (default: the household's first)")
     parser.add_argument("--slot", type=int)
@@ -128,9 +142,8 @@ def main(argv=None):
             change = _change(args)
             version, _ = save(args, store, thing, args.command, "cli", **change)
             print("schedule: %s recorded as version %d for %s" % (args.command, version, thing))
-        found, version, row = current(store, thing)
-        if args.command == "show" or found is None:
-            _print(thing, found, version, row)
+        else:
+            _print(thing, *current(store, thing))
     except (schedule.ScheduleError, household_mod.HouseholdError) as error:
         print("schedule: %s" % error, file=sys.stderr)
         return 1
@@ -146,8 +159,15 @@ def _change(args):
     if args.command == "set":
         if args.slot is None or args.at is None or args.event is None:
             raise schedule.ScheduleError("set: give --slot, --at HH:MM and --event (and --portions, --days)")
-        return {"slot": {"id": args.slot, "at": args.at, "event": args.event, "portions": args.portions,
-                         "days": schedule.parse_days(args.days)}}
+        return {
+            "slot": {
+                "id": args.slot,
+                "at": args.at,
+                "event": args.event,
+                "portions": args.portions,
+                "days": schedule.parse_days(args.days),
+            }
+        }
     if args.command == "remove":
         if args.slot is None:
             raise schedule.ScheduleError("remove: give --slot")
@@ -165,9 +185,14 @@ def _print(thing, found, version, row):
         print("  " + line)
     reported = row.get("reported")
     if reported:
-        print("  the feeder reported version %d (clock %s)%s" % (
-            reported["version"], reported.get("clock") or "?",
-            ", refused a newer one: %s" % reported["error"] if reported.get("error") else ""))
+        print(
+            "  the feeder reported version %d (clock %s)%s"
+            % (
+                reported["version"],
+                reported.get("clock") or "?",
+                ", refused a newer one: %s" % reported["error"] if reported.get("error") else "",
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -86,8 +86,9 @@ def change_of(event, source):
     if not isinstance(detail, dict) or not isinstance(detail.get("thing"), str):
         raise MalformedChange("detail.thing: expected the feeder's thing name")
     try:
-        return detail["thing"], schedule.desired(schedule.structure(detail.get("schedule")),
-                                                 detail.get("version"), detail.get("tz"))
+        return detail["thing"], schedule.desired(
+            schedule.structure(detail.get("schedule")), detail.get("version"), detail.get("tz")
+        )
     except schedule.ScheduleError as error:
         raise MalformedChange(str(error)) from None
 
