@@ -167,7 +167,7 @@ TOPOLOGY = {
             "environment_refs": {"IOT_DATA_ENDPOINT": "iot_data_endpoint"},
             # Every thing's `schedule` shadow (arn ...:thing/<thing>/<shadow name>), nothing else.
             "grants": [(["iot:GetThingShadow", "iot:UpdateThingShadow"], ("thing", "*/" + SCHEDULE_SHADOW))],
-            "async": {"max_retries": 2, "max_event_age_s": 24 * 3600, "on_failure_queue": "feeds_failed"},
+            "async": {"max_retries": 2, "max_event_age_s": 6 * 3600, "on_failure_queue": "feeds_failed"},
         },
     },
     "rules": [
