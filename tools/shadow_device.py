@@ -18,9 +18,9 @@ from cloud.topology import shadow_topic
 
 
 class ShadowDevice:
-    def __init__(self, pki, port, thing, identity="device"):
+    def __init__(self, pki, port, thing, identity="device", client_id=None):
         self.thing, self.port = thing, port
-        self.client = mqtt_client(pki, identity, thing)
+        self.client = mqtt_client(pki, identity, client_id or thing)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.applied = []  # desired versions applied, in order

@@ -15,6 +15,7 @@ import os
 import sys
 import time
 
+from cloud import household
 from cloud.aws import session
 from cloud.hub.pki import DEFAULT_DIR as DEFAULT_PKI_DIR
 from cloud.hub.pki import DEFAULT_THING
@@ -46,6 +47,8 @@ def parser():
     p.add_argument("--token-file", help="file holding the LAN token (else $%s)" % TOKEN_ENV)
     p.add_argument("--press-limit", default=DEFAULT_LIMIT, help="at most COUNT presses per SECONDS")
     p.add_argument("--thing", default=DEFAULT_THING)
+    p.add_argument("--household", default=household.PATH,
+                   help="the household file: the page shows each of its feeders (default: none, one feeder)")
     p.add_argument("--data-dir", default=".hub", help="the hub's data folder (its projection and ledger)")
     p.add_argument("--pki", default=DEFAULT_PKI_DIR, help="development PKI (the hub's publisher certificate)")
     p.add_argument("--broker-port", type=int, default=HUB_PORT,

@@ -28,7 +28,7 @@ RECENT = 10  # scheduled feedings shown per feeder
 
 
 def household_of(backend):
-    return household_mod.load(getattr(backend.args, "household", household_mod.PATH))
+    return household_mod.load(backend.args.household)
 
 
 def view(backend, now):
