@@ -17,6 +17,7 @@ from cloud.handlers import schedules, states
 from cloud.handlers.projector import DynamoStore, project
 from cloud.topology import SOURCE, TOPOLOGY, local_environment, shadow_topic
 from tests.cloud.envs import env_for, run
+from tests.cloud.test_cloud_history_deploy import RecordedEvents
 from tests.strict_aws.iot import rule_output
 
 THING = "kitchen"
@@ -119,15 +120,6 @@ def test_the_strict_layer_refuses_what_the_shadow_service_refuses(context):
             client.update_thing_shadow(thingName=THING, shadowName="schedule", payload=payload)
     with pytest.raises(ClientError, match="shadowName"):
         client.update_thing_shadow(thingName=THING, shadowName="sched ule", payload='{"state":{}}')
-
-
-class RecordedEvents:
-    def __init__(self):
-        self.entries = []
-
-    def put_events(self, Entries):  # noqa: N803 (boto3's parameter name)
-        self.entries += Entries
-        return {"FailedEntryCount": 0, "Entries": [{"EventId": "1"}]}
 
 
 def test_deployed_rules_and_a_report_through_the_topic_rule(aws, tmp_path):

@@ -9,12 +9,12 @@ import os
 
 import pytest
 
-from cloud.hub import ledger as ledger_mod
 from cloud.hub.broker import Broker
 from cloud.hub.hub import Hub
 from cloud.topology import THING, states_topic
 from rigs.device import wait_for
 from rigs.web import ROOT, WebServer, chrome
+from tests.integration.test_schedule_hub import ledger_events
 from tests.integration.web_client import PageClient
 from tools.shadow_device import ShadowDevice
 
@@ -91,11 +91,7 @@ def wait_part(browser, name, predicate, what):
 
 
 def changes(hub):
-    db = ledger_mod.connect(hub.ledger_path, readonly=True)
-    try:
-        return [e for _, e in ledger_mod.read(db) if e["detail-type"] == "ScheduleChanged"]
-    finally:
-        db.close()
+    return ledger_events(hub, "ScheduleChanged")
 
 
 def fill(browser, slot, at, event="LONG"):
