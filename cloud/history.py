@@ -8,7 +8,8 @@ Prints one row per press requested in the day range (UTC days, both ends include
 last 7 days): when, which press, the bowls, the device's answer and when it came, or `unconfirmed`
 once the command's TTL passed without an answer; then each device's last status and the results it
 numbered (seq) that never arrived. Writes a PNG chart of portions per day per bowl, with failed
-(expired, capped, interrupted, rejected) and unconfirmed feeds marked when there are any. Reads the
+(expired, capped, interrupted, rejected, a scheduled feeding missed) and unconfirmed feeds marked when
+there are any. A scheduled feeding is listed at its due time, its press column `schedule`. Reads the
 projection written by cloud/handlers/projector.py: SQLite on the hub, DynamoDB on AWS.
 """
 
@@ -23,7 +24,7 @@ from cloud.handlers.projector import outcome_as_of
 from cloud.topology import COMMAND_TTL_S, TOPOLOGY
 
 BOWLS = ("left", "right")
-FAILED = ("expired", "capped", "interrupted", "rejected")
+FAILED = ("expired", "capped", "interrupted", "rejected", "missed")
 DEFAULT_DAYS = 7
 
 
@@ -77,7 +78,7 @@ def table(history, presses):
             "%-20s %-6s %-11s %-12s %-9s %s"
             % (
                 _when(press["requested_at"]),
-                press.get("event"),
+                press.get("event") or press.get("origin"),  # a scheduled feeding: `schedule`
                 "+".join(press.get("bowls", [])),
                 outcome,
                 answered,
