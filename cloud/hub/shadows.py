@@ -5,15 +5,16 @@ on the same reserved topics and with the same documents, so the firmware has one
 - `ShadowStore` keeps each (thing, shadow name) in `shadows.sqlite3` in the hub's data folder: desired,
   reported, the document version (grows by one per accepted update) and per-key timestamps. It answers
   the schedules function (cloud/handlers/schedules.py) with boto3 iot-data's calls (`get_thing_shadow`,
-  `update_thing_shadow`, and their ResourceNotFoundException / ConflictException), and publishes what the
-  service publishes on AWS: update/accepted, and update/delta when an update with `desired` leaves
-  desired keys that differ from reported.
+  `update_thing_shadow`, and their ResourceNotFoundException / ConflictException), and publishes
+  update/delta, as the service does on AWS, when an update with `desired` leaves desired keys that
+  differ from reported.
 - `ShadowService` answers devices on the broker: `get` -> get/accepted (the whole document) or
-  get/rejected (404); `update` with `state.reported` -> update/accepted (and the report into the ledger
-  as a ScheduleReported, through the states function as AWS's topic rule on update/accepted does,
-  acknowledged to the broker only after the ledger commit). A device may write only `reported`: an
-  update with `desired` from the broker is rejected (403), since only the cloud side sets desired.
-  Bad input is update/rejected or get/rejected with a code and a message, never a crash.
+  get/rejected (404, AWS's code and message); `update` with `state.reported` -> stored, and the report
+  into the ledger as a ScheduleReported, through the states function as AWS's topic rule on
+  update/accepted does, acknowledged to the broker only after the ledger commit. A device may write only
+  `reported`: an update with `desired` from the broker is refused (403), since only the cloud side sets
+  desired. The hub does not publish update/accepted and update/rejected (the device uses neither; the
+  broker's ACL grants the hub the topics a device reads): a refused update is a log line, never a crash.
 
 Semantics kept from AWS (https://docs.aws.amazon.com/iot/latest/developerguide/device-shadow-document.html
 and .../device-shadow-data-flow.html): an update's top-level keys replace the stored ones and `null`
@@ -166,7 +167,6 @@ class ShadowStore:
                 "version": stored["version"],
                 "timestamp": now,
             }
-            self.publish(shadow_topic(thing, "update/accepted"), accepted)
             delta = delta_of(stored["desired"], stored["reported"])
             if "desired" in state and delta:
                 self.publish(
@@ -262,10 +262,11 @@ class ShadowService:
                 return
             accepted = self.store.update(thing, name, request, from_device=True)
         except ShadowRejected as refused:
-            why = {"code": refused.code, "message": str(refused), "timestamp": int(time.time())}
-            if isinstance(request, dict) and isinstance(request.get("clientToken"), str):
-                why["clientToken"] = request["clientToken"]
-            self._publish(shadow_topic(thing, suffix + "/rejected"), why)
+            if suffix == "get":
+                why = {"code": refused.code, "message": str(refused), "timestamp": int(time.time())}
+                self._publish(shadow_topic(thing, "get/rejected"), why)
+            else:
+                log.warning("hub: shadow update of %s refused (%d): %s", thing, refused.code, refused)
             return
         self._report(thing, accepted)
 

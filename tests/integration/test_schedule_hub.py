@@ -212,7 +212,9 @@ def test_replaying_the_ledger_never_writes_the_shadow(hub, pki, broker, househol
         set_slot(hub, household, 1, "18:00", 2)
         device.wait_applied(2)
         wait_for(lambda: row(hub).get("reported", {}).get("version") == 2, 5, "report 2")
-        version = shadow_document_version(hub)
+        applied = list(device.applied)
+        # A shadow the replay could write: gone (as after a restore), so any write would show.
+        hub.shadows.store.db.execute("DELETE FROM shadows")
         read, delivered = replay(
             hub.ledger_path,
             "replay-all-but-feeds",
@@ -221,13 +223,13 @@ def test_replaying_the_ledger_never_writes_the_shadow(hub, pki, broker, househol
             ["history", "schedules", "replays"],
             runtime=hub.runtime,
         )
-        assert read >= 4 and delivered >= 4
+        assert read >= 3 and delivered >= 3  # two changes, one report or two (the device may see only 2)
         # The replayed ScheduleChanged, straight to the function, is refused too.
         (first, *_) = ledger_events(hub, "ScheduleChanged")
         assert hub.runtime["schedules"](dict(first, **{"replay-name": "r"}))["status"] == "rejected"
         time.sleep(0.3)
-        assert shadow_document_version(hub) == version
-        assert device.applied == [1, 2]
+        assert shadow_document_version(hub) == 0
+        assert device.applied == applied and applied[-1] == 2
     finally:
         device.stop()
 
@@ -239,8 +241,8 @@ def test_the_shadow_topics_answer_as_aws_does(hub, pki, broker, mqtt):
     device.publish(shadow_topic(THING, "get"), b"{}", qos=1)
     topic, payload, _ = device.receive(5)
     assert topic == shadow_topic(THING, "get/rejected") and json.loads(payload)["code"] == 404
-    # A device writes only reported: desired from it, bad JSON, an unknown key are refused (update/rejected,
-    # which the contract does not have it subscribe to) and change nothing.
+    # A device writes only reported: desired from it, bad JSON, an unknown key are refused (a log line on
+    # the hub) and change nothing.
     for payload in (b'{"state":{"desired":{"version":9}}}', b"not json", b'{"state":{"elsewhere":{}}}'):
         device.publish(shadow_topic(THING, "update"), payload, qos=1)
     for request, code in (({"state": {"desired": {"version": 9}}}, 403), ({"state": {"elsewhere": {}}}, 400)):
