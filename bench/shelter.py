@@ -20,7 +20,10 @@ Measures, from one run:
    and ledger commit (fsync), the `feeds` rule, the feeder function, the broker again, the firmware's
    journal write. The servo waits are skipped (sim.servo_wait false); the writes are still traced.
    The k-th dispense of a feeder answers its k-th press (one publisher, one ordered path); each is
-   checked to be on the bowl its press asked for.
+   checked to be on the bowl its press asked for. Split at the press's row in the hub's ledger (its
+   recorded_at, wall clock: when the ingest writer took it, before the commit's fsync): publish ->
+   ledger row (mosquitto, the hub's ingest and its 2 ms group-commit linger) and ledger row -> servo
+   start; the three slowest presses, with when they went out (a burst of them is a stall).
 2. The hub's and the broker's CPU (share of one core, from the first press until the last servo
    moved) and resident memory at the end and at its peak (rigs/proc.py).
 3. Memory per added feeder: the same run with one feeder pressed at the same rate per feeder
@@ -40,12 +43,14 @@ sys.path.insert(0, ROOT)
 
 from bench.device import percentile  # noqa: E402
 from cloud import household  # noqa: E402
+from cloud.hub import ledger as ledger_mod  # noqa: E402
 from cloud.hub.broker import Broker  # noqa: E402
+from cloud.hub.hub import LEDGER_FILE  # noqa: E402
 from cloud.hub.ingest import mqtt_client  # noqa: E402
 from cloud.hub.pki import Pki  # noqa: E402
 from cloud.topology import button_topic  # noqa: E402
 from firmware import config as firmware_config  # noqa: E402
-from firmware.press import press_message  # noqa: E402
+from firmware.press import press_id, press_message  # noqa: E402
 from rigs.device import LEFT_PULSES, RIGHT_PULSES, Device, dispense_starts, rig_config  # noqa: E402
 from rigs.hubprocess import HubProcess  # noqa: E402
 from rigs.proc import Usage  # noqa: E402
@@ -86,22 +91,30 @@ def shelter_household(feeders):
     )
 
 
+class Press:
+    """One press: its feeder, the bowl's pin it asks for, its press id (as the hub mints it), when it
+    went out (CLOCK_MONOTONIC in us, the wall clock in s), and its times in ms once measured: to the
+    servo start, and to the hub's ledger row (the row's recorded_at: the ingest writer took it)."""
+
+    def __init__(self, thing, event, pin, seq):
+        self.thing, self.pin = thing, pin
+        at = int(time.time())
+        self.message = press_message(event, at, seq)
+        self.id = press_id(thing, event, at, seq)
+        self.sent_us = self.sent_at = self.to_servo_ms = self.to_ledger_ms = None
+
+
 def run(workdir, pki, feeders, rate, seconds):
-    """One shelter: returns {latencies: {thing: [ms]}, hub: usage, broker: usage, load: (before, after)}."""
-    load_before = os.getloadavg()
+    """One shelter: returns {presses: {thing: [Press]}, hub: usage, broker: usage, load: (start, end)}."""
+    load_start = os.getloadavg()
     members = shelter_household(feeders)["things"]
     os.makedirs(workdir)
     household_path = os.path.join(workdir, "household.json")
     with open(household_path, "w") as f:
         json.dump({"things": members}, f)
     broker = Broker(pki, os.path.join(workdir, "broker"), persistence="sd-card").start()
-    hub = HubProcess(
-        os.path.join(workdir, "hub"),
-        pki,
-        broker.port,
-        os.path.join(workdir, "hub.log"),
-        household=household_path,
-    )
+    data_dir = os.path.join(workdir, "hub")
+    hub = HubProcess(data_dir, pki, broker.port, os.path.join(workdir, "hub.log"), household=household_path)
     devices = {}
     try:
         hub.start()
@@ -124,8 +137,8 @@ def run(workdir, pki, feeders, rate, seconds):
         publisher.loop_start()
         try:
             usages = {"hub": Usage(hub.pid).start(), "broker": Usage(broker.proc.pid).start()}
-            sent = press(publisher, list(devices), rate, seconds)
-            latencies = servo_starts(devices, sent)
+            presses = press(publisher, list(devices), rate, seconds)
+            servo_starts(devices, presses)
             usage = {name: meter.stop() for name, meter in usages.items()}
         finally:
             publisher.loop_stop()
@@ -135,49 +148,61 @@ def run(workdir, pki, feeders, rate, seconds):
             device.kill()
         hub.stop()
         broker.stop()
-    return dict(latencies=latencies, load=(load_before, os.getloadavg()), **usage)
+    ledger_rows(os.path.join(data_dir, LEDGER_FILE), presses)
+    return dict(presses=presses, load=(load_start, os.getloadavg()), **usage)
 
 
 def press(publisher, things, rate, seconds):
-    """Publish rate * seconds presses on schedule, round robin over things; returns
-    {thing: [(published_us, pin)]} in the order each thing's presses went out."""
-    sent = {thing: [] for thing in things}
+    """Publish rate * seconds presses on schedule, round robin over things; returns {thing: [Press]}
+    in the order each thing's presses went out."""
+    presses = {thing: [] for thing in things}
     start = time.monotonic()
     for n in range(int(rate * seconds)):
         thing = things[n % len(things)]
-        event, pin = EVENTS[len(sent[thing]) % len(EVENTS)]
+        event, pin = EVENTS[len(presses[thing]) % len(EVENTS)]
+        one = Press(thing, event, pin, len(presses[thing]) + 1)
         delay = start + n / rate - time.monotonic()
         if delay > 0:
             time.sleep(delay)
-        message = press_message(event, int(time.time()), len(sent[thing]) + 1)
-        sent[thing].append((time.monotonic_ns() // 1000, pin))
-        publisher.publish(button_topic(thing), message, 1)
-    return sent
+        one.sent_us, one.sent_at = time.monotonic_ns() // 1000, time.time()
+        publisher.publish(button_topic(thing), one.message, 1)
+        presses[thing].append(one)
+    return presses
 
 
-def servo_starts(devices, sent):
-    """{thing: [press -> servo start ms]}, once every press has moved its bowl's servo."""
+def servo_starts(devices, presses):
+    """Each press's time to its servo start, once every press has moved its bowl's servo."""
     deadline = time.monotonic() + DRAIN_TIMEOUT_S
-    latencies = {}
     for thing, device in devices.items():
-        while len(starts := dispense_starts(device.trace())) < len(sent[thing]):
+        sent = presses[thing]
+        while len(starts := dispense_starts(device.trace())) < len(sent):
             if time.monotonic() > deadline:
                 raise SystemExit(
                     "bench: %s moved its servos for %d of its %d presses within %d s; it said %s"
-                    % (thing, len(starts), len(sent[thing]), DRAIN_TIMEOUT_S, device.output()[-5:])
+                    % (thing, len(starts), len(sent), DRAIN_TIMEOUT_S, device.output()[-5:])
                 )
             time.sleep(0.05)
-        latencies[thing] = []
-        for k, ((published_us, pin), (ticks_us, moved, _)) in enumerate(
-            zip(sent[thing], starts, strict=False)
-        ):
-            if moved != pin:
+        for k, (one, (ticks_us, pin, _)) in enumerate(zip(sent, starts, strict=False)):
+            if pin != one.pin:
                 raise SystemExit(
                     "bench: %s's press %d asked for pin %d; its dispense %d moved pin %d"
-                    % (thing, k + 1, pin, k + 1, moved)
+                    % (thing, k + 1, one.pin, k + 1, pin)
                 )
-            latencies[thing].append((ticks_us - published_us) / 1000)
-    return latencies
+            one.to_servo_ms = (ticks_us - one.sent_us) / 1000
+
+
+def ledger_rows(ledger_path, presses):
+    """Each press's time to its FeedRequested row in the hub's ledger."""
+    recorded = {}
+    db = ledger_mod.connect(ledger_path, readonly=True)
+    for recorded_at, body in db.execute("SELECT recorded_at, body FROM events"):
+        detail = json.loads(body)["detail"]
+        if "press_id" in detail:
+            recorded[detail["press_id"]] = recorded_at
+    db.close()
+    for sent in presses.values():
+        for one in sent:
+            one.to_ledger_ms = (recorded[one.id] - one.sent_at) * 1000
 
 
 def line(name, values):
@@ -227,47 +252,73 @@ def main():
         baseline = None
         if feeders > 1:
             baseline = run(os.path.join(workdir, "one"), pki, 1, rate / feeders, seconds)
-    latencies = shelter["latencies"]
-    overall = [ms for values in latencies.values() for ms in values]
-    p99 = percentile(overall, 99)
+    report(shelter, baseline, feeders, rate, seconds)
+
+
+def report(shelter, baseline, feeders, rate, seconds):
+    presses = shelter["presses"]
+    overall = [one for sent in presses.values() for one in sent]
+    to_servo = [one.to_servo_ms for one in overall]
+    p99 = percentile(to_servo, 99)
     print(
         "%d feeders, %d presses at %g/s over %g s (%s): press -> servo start, ms"
         % (feeders, len(overall), rate, seconds, load(shelter["load"]))
     )
     print("  %-12s %7s %8s %8s %8s" % ("feeder", "presses", "p50", "p99", "max"))
-    for thing in sorted(latencies):
-        print(line(thing, latencies[thing]))
+    for thing in sorted(presses):
+        print(line(thing, [one.to_servo_ms for one in presses[thing]]))
+    goal = "met" if p99 < GOAL_P99_MS else "NOT met"
+    print(line("overall", to_servo) + "   (goal p99 < %d ms: %s)" % (GOAL_P99_MS, goal))
+    to_ledger = [one.to_ledger_ms for one in overall]
+    after_ledger = [one.to_servo_ms - one.to_ledger_ms for one in overall]
     print(
-        line("overall", overall)
-        + "   (goal p99 < %d ms: %s)" % (GOAL_P99_MS, "met" if p99 < GOAL_P99_MS else "NOT met")
+        "  stages, p50 / p99: publish -> the hub's ledger row %.1f / %.1f ms; ledger row -> servo start"
+        " (commit, rule, feeder, broker, device) %.1f / %.1f ms"
+        % (
+            statistics.median(to_ledger),
+            percentile(to_ledger, 99),
+            statistics.median(after_ledger),
+            percentile(after_ledger, 99),
+        )
+    )
+    first = min(one.sent_us for one in overall)
+    slowest = sorted(overall, key=lambda one: one.to_servo_ms)[-3:][::-1]
+    print(
+        "  slowest: "
+        + "; ".join(
+            "%s at %.1f s, %.1f ms (ledger row at %.1f ms)"
+            % (one.thing, (one.sent_us - first) / 1e6, one.to_servo_ms, one.to_ledger_ms)
+            for one in slowest
+        )
     )
     print(usage_line("hub", shelter["hub"]))
     print(usage_line("mosquitto", shelter["broker"]))
-    if baseline is not None:
-        print(
-            "1 feeder at %g presses/s over %g s (%s): hub peak %.1f MB, mosquitto peak %.1f MB"
-            % (
-                rate / feeders,
-                seconds,
-                load(baseline["load"]),
-                baseline["hub"][2] / MB,
-                baseline["broker"][2] / MB,
-            )
+    if baseline is None:
+        return
+    print(
+        "1 feeder at %g presses/s over %g s (%s): hub peak %.1f MB, mosquitto peak %.1f MB"
+        % (
+            rate / feeders,
+            seconds,
+            load(baseline["load"]),
+            baseline["hub"][2] / MB,
+            baseline["broker"][2] / MB,
         )
-        hub_mb, broker_mb = (
-            (shelter[name][2] - baseline[name][2]) / MB / (feeders - 1) for name in ("hub", "broker")
+    )
+    hub_mb, broker_mb = (
+        (shelter[name][2] - baseline[name][2]) / MB / (feeders - 1) for name in ("hub", "broker")
+    )
+    print(
+        "memory per added feeder (peak resident, %d feeders against 1): hub %+.2f MB (goal < %d MB: %s),"
+        " mosquitto %+.2f MB"
+        % (
+            feeders,
+            hub_mb,
+            GOAL_MB_PER_FEEDER,
+            "met" if hub_mb < GOAL_MB_PER_FEEDER else "NOT met",
+            broker_mb,
         )
-        print(
-            "memory per added feeder (peak resident, %d feeders against 1): hub %+.2f MB (goal < %d MB: %s),"
-            " mosquitto %+.2f MB"
-            % (
-                feeders,
-                hub_mb,
-                GOAL_MB_PER_FEEDER,
-                "met" if hub_mb < GOAL_MB_PER_FEEDER else "NOT met",
-                broker_mb,
-            )
-        )
+    )
 
 
 if __name__ == "__main__":
