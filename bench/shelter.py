@@ -25,7 +25,8 @@ Measures, from one run:
    ledger row (mosquitto, the hub's ingest and its 2 ms group-commit linger) and ledger row -> servo
    start; the three slowest presses, with when they went out (a burst of them is a stall).
 2. The hub's and the broker's CPU (share of one core, from the first press until the last servo
-   moved) and resident memory at the end and at its peak (rigs/proc.py).
+   moved) and resident memory at the end and at its peak (rigs/proc.py); the feeders' processes
+   together beside them (the same machine's cores).
 3. Memory per added feeder: the same run with one feeder pressed at the same rate per feeder
    (SHELTER_RATE / SHELTER_FEEDERS per second): (peak with N - peak with 1) / (N - 1), hub and broker.
 The load average (os.getloadavg) is printed with the figures: the machine may be shared.
@@ -137,6 +138,7 @@ def run(workdir, pki, feeders, rate, seconds):
         publisher.loop_start()
         try:
             usages = {"hub": Usage(hub.pid).start(), "broker": Usage(broker.proc.pid).start()}
+            usages.update((thing, Usage(device.proc.pid).start()) for thing, device in devices.items())
             presses = press(publisher, list(devices), rate, seconds)
             servo_starts(devices, presses)
             usage = {name: meter.stop() for name, meter in usages.items()}
@@ -149,7 +151,9 @@ def run(workdir, pki, feeders, rate, seconds):
         hub.stop()
         broker.stop()
     ledger_rows(os.path.join(data_dir, LEDGER_FILE), presses)
-    return dict(presses=presses, load=(load_start, os.getloadavg()), **usage)
+    feeders_usage = [usage.pop(thing) for thing in devices]
+    feeders_total = tuple(sum(column) for column in zip(*feeders_usage, strict=True))
+    return dict(presses=presses, load=(load_start, os.getloadavg()), feeders=feeders_total, **usage)
 
 
 def press(publisher, things, rate, seconds):
@@ -293,6 +297,7 @@ def report(shelter, baseline, feeders, rate, seconds):
     )
     print(usage_line("hub", shelter["hub"]))
     print(usage_line("mosquitto", shelter["broker"]))
+    print(usage_line("the %d feeders' MicroPython processes together" % feeders, shelter["feeders"]))
     if baseline is None:
         return
     print(
