@@ -64,8 +64,10 @@ def test_the_page_on_aws_reads_the_history_and_keeps_credentials_server_side(aws
             assert status == 200, (path, body)
             seen.append(repr(headers).encode() + repr(body).encode())
         _, _, state = client.request("GET", "/api/state")
-        assert state["backend"] == "aws" and state["device"]["status"] == "online"
-        assert state["recent"][0]["outcome"] == "dispensed" and set(state["portions"]) == {"left", "right"}
+        (feeder,) = state["feeders"]  # no household file: the single feeder cat-feeder
+        assert state["backend"] == "aws" and feeder["thing"] == "cat-feeder"
+        assert feeder["device"]["status"] == "online"
+        assert feeder["recent"][0]["outcome"] == "dispensed" and set(feeder["portions"]) == {"left", "right"}
         _, _, health = client.request("GET", "/api/health")
         assert (
             health["verify"] is None
