@@ -127,8 +127,9 @@ function renderOutcome(card, feeder, now) {
   if (!feeder) return;
   const waiting = card.waiting;
   if (!waiting) {
-    // Opened or reloaded: what the last press did, if there was one.
-    if (part(card, "outcome").dataset.outcome !== "") return;
+    // Opened or reloaded, or a press from elsewhere (a button, another phone): what the last press
+    // did, if there was one; never in place of the outcome of a press made here.
+    if (!["", "none", "last"].includes(part(card, "outcome").dataset.outcome)) return;
     const last = feeder.recent[0];
     if (!last) show(card, "No press yet.", "none");
     else {
