@@ -2,10 +2,9 @@
 and the firmware on MicroPython: each button's outcome, the device going offline and back, the week
 and the table, the caps, the ledger's health, times in the viewer's zone (the browser runs in
 America/New_York), a 360 px phone. Screenshots of each state go to tests/artifacts/web/
-(git-ignored); the full page is also the README's (docs/web-page.png) when UPDATE_README_SHOT=1 is set."""
+(git-ignored); the README's (docs/web-page.png) is test_web_household.py's."""
 
 import os
-import shutil
 import struct
 import time
 from datetime import datetime
@@ -17,8 +16,6 @@ from cloud.handlers.projector import WILL_SLACK_S
 from rigs.web import ROOT, Stack, chrome, element, part, viewport
 
 ARTIFACTS = os.path.join(ROOT, "tests", "artifacts", "web")
-README_SHOT = os.path.join(ROOT, "docs", "web-page.png")
-UPDATE_README_SHOT = "UPDATE_README_SHOT"
 WAIT_S = 20
 ZONE = "America/New_York"  # 4 or 5 hours behind UTC: a time left in UTC cannot pass for local
 ZONE_SHOWN = "America/New York time"
@@ -197,8 +194,6 @@ def test_telemetry_caps_week_and_health(stack, browser):
     page = shot(browser, "5-full-page")
     width, height = png_size(page)
     assert (width, height) == tuple(browser.execute_script("return [window.innerWidth, window.innerHeight]"))
-    if os.environ.get(UPDATE_README_SHOT):  # opt-in: a plain test run leaves the tracked file alone
-        shutil.copyfile(page, README_SHOT)
 
 
 def test_at_360_px_the_buttons_and_the_outcome_column_stay_on_screen(stack, browser):
