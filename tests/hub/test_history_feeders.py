@@ -9,9 +9,8 @@ import sys
 
 from cloud import history as history_mod
 from cloud import household as household_mod
-from cloud.handlers import projector
-from cloud.hub.projection import SqliteStore
 from rigs.hubdata import ROOT, T0, press_event, result_event, status_event
+from tests.hub.test_hub_history import project_all
 
 HOUSEHOLD = {
     "things": [
@@ -39,12 +38,7 @@ def projected(path):
         status_event("online", T0 - 5, thing="kitchen"),
         status_event("online", T0 - 5, thing="bedroom"),
     ]
-    store = SqliteStore(str(path / "history.sqlite3"))
-    for event in presses + answers:
-        projector.project(store, event)
-    rows = list(store.rows())
-    store.close()
-    return rows, ids
+    return project_all(path, presses + answers), ids
 
 
 def test_each_press_belongs_to_the_feeder_that_answered_or_that_its_button_targets(tmp_path):

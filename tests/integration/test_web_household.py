@@ -183,3 +183,13 @@ def test_a_press_for_a_thing_the_household_does_not_feed_is_refused(household, b
     page = shot(browser, "9-household")
     if os.environ.get(UPDATE_README_SHOT):  # opt-in: a plain test run leaves the tracked file alone
         shutil.copyfile(page, README_SHOT)
+
+
+def test_the_page_refuses_to_start_on_a_bad_household_file(tmp_path):
+    bad = tmp_path / "household.json"
+    bad.write_text(json.dumps({"things": [{"thing": "kitchen"}, {"thing": "hall", "role": "button",
+                                                                 "feeds": "attic"}]}))
+    code, output = WebServer("--household", bad, "--data-dir", tmp_path).run_to_exit()
+    said = "things[1].feeds: 'attic' is not a feeder of the household"
+    assert code == 2
+    assert output.strip().splitlines() == ["web: refused to start: --household %s: %s" % (bad, said)]
