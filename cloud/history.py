@@ -63,7 +63,7 @@ class History:
         """The feeders to show: the household's, in its file's order, then any other thing the
         presses or devices name (a feeder since removed from the file), by name."""
         listed = [entry["thing"] for entry in self.household["things"] if entry["role"] == "feeder"]
-        seen = {p["feeder"] for p in presses} | {d.get("thing") for d in self.devices} - {None}
+        seen = ({p["feeder"] for p in presses} | {d.get("thing") for d in self.devices}) - {None}
         return listed + sorted(seen - set(listed))
 
     def per_day(self, presses):
