@@ -163,9 +163,8 @@ class Shared:
     def __init__(self, backend, guard, limit, watcher):
         self.backend, self.guard, self.limit, self.watcher = backend, guard, limit, watcher
         # The household's feeders, in the page itself: its script makes their cards before any state arrives.
-        feeders = [{"thing": feeder["thing"], "name": feeder["name"]} for feeder in backend.feeders]
         self.page = _read(os.path.join(STATIC, "index.html")).replace(
-            "{{feeders}}", html.escape(json.dumps(feeders), quote=True))
+            "{{feeders}}", html.escape(json.dumps(backend.feeders), quote=True))
         self.login_page = _read(os.path.join(STATIC, "login.html"))
 
     def session_of(self, request):

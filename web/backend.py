@@ -5,7 +5,7 @@ the history, device status and outcomes are read from the projection cloud/histo
 SQLite; AWS: DynamoDB). Credentials stay in this process: nothing here returns one.
 
     backend = Backend(args)              # args: --aws, --data-dir, --table, --household, --pki, --broker-port
-    backend.feeders                      # -> the household's feeders: [{"thing", "name", "caps"}, ...]
+    backend.feeders                      # -> the household's feeders, in its order: [{"thing", "name"}, ...]
     backend.press("SINGLE", "kitchen")   # -> {"press_id", "event", "thing", "at", "seq"}
     backend.snapshot(now)                # -> the page's live state: per feeder, its device, portions and
                                          #    cap, recent presses (cloud/history.py says whose a press is)
@@ -57,7 +57,7 @@ class Backend:
         except household_mod.HouseholdError as error:
             raise BackendError("--household %s: %s" % (args.household, error)) from None
         self.feeders = [
-            {"thing": entry["thing"], "name": entry["name"], "caps": entry["caps"]}
+            {"thing": entry["thing"], "name": entry["name"]}
             for entry in self.household["things"] if entry["role"] == "feeder"
         ]
         self.aws = bool(args.aws)
