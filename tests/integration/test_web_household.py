@@ -193,3 +193,20 @@ def test_the_page_refuses_to_start_on_a_bad_household_file(tmp_path):
     said = "things[1].feeds: 'attic' is not a feeder of the household"
     assert code == 2
     assert output.strip().splitlines() == ["web: refused to start: --household %s: %s" % (bad, said)]
+
+
+def test_a_feeders_name_reaches_the_page_as_text(tmp_path):
+    from cloud.hub.hub import HISTORY_FILE
+    from cloud.hub.projection import SqliteStore
+
+    SqliteStore(str(tmp_path / HISTORY_FILE)).close()
+    named = tmp_path / "household.json"
+    named.write_text(json.dumps({"things": [{"thing": THING, "name": 'Tom & "Jerry" <img src=x>'}]}))
+    server = WebServer("--household", named, "--data-dir", tmp_path).start()
+    try:
+        _, page = PageClient(server.url).open_page()
+    finally:
+        server.stop()
+    assert b"<img" not in page
+    assert b'<meta name="feeders" content="[{&quot;thing&quot;: &quot;cat-feeder&quot;, &quot;name&quot;: ' \
+           b'&quot;Tom &amp; \\&quot;Jerry\\&quot; &lt;img src=x&gt;&quot;}]">' in page
