@@ -161,7 +161,7 @@ def press(publisher, things, rate, seconds):
     in the order each thing's presses went out."""
     presses = {thing: [] for thing in things}
     start = time.monotonic()
-    for n in range(int(rate * seconds)):
+    for n in range(round(rate * seconds)):
         thing = things[n % len(things)]
         event, pin = EVENTS[len(presses[thing]) % len(EVENTS)]
         one = Press(thing, event, pin, len(presses[thing]) + 1)
@@ -239,11 +239,12 @@ def main():
     feeders = setting("SHELTER_FEEDERS", 20, int)
     seconds = setting("SHELTER_SECONDS", 60, float)
     rate = setting("SHELTER_RATE", 10, float)
-    per_feeder = -(-int(rate * seconds) // feeders)
-    if per_feeder > MAX_PRESSES_PER_FEEDER:
+    presses = round(rate * seconds)
+    if not feeders <= presses <= feeders * MAX_PRESSES_PER_FEEDER:
         raise SystemExit(
-            "bench: %d presses per feeder, over the %d its caps allow (%d per bowl): fewer "
-            "SHELTER_SECONDS or more SHELTER_FEEDERS" % (per_feeder, MAX_PRESSES_PER_FEEDER, CAP)
+            "bench: %d presses over %d feeders: expected at least one per feeder and at most the %d its"
+            " caps allow (%d per bowl); change SHELTER_RATE, SHELTER_SECONDS or SHELTER_FEEDERS"
+            % (presses, feeders, MAX_PRESSES_PER_FEEDER, CAP)
         )
     print(
         "command: SHELTER_FEEDERS=%d SHELTER_SECONDS=%g SHELTER_RATE=%g .venv/bin/python bench/shelter.py"
