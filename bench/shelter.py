@@ -108,11 +108,12 @@ class Press:
 def run(workdir, pki, feeders, rate, seconds):
     """One shelter: returns {presses: {thing: [Press]}, hub: usage, broker: usage, load: (start, end)}."""
     load_start = os.getloadavg()
-    members = shelter_household(feeders)["things"]
+    shelter = shelter_household(feeders)
+    members = shelter["things"]
     os.makedirs(workdir)
     household_path = os.path.join(workdir, "household.json")
     with open(household_path, "w") as f:
-        json.dump({"things": members}, f)
+        json.dump(shelter, f)
     broker = Broker(pki, os.path.join(workdir, "broker"), persistence="sd-card").start()
     data_dir = os.path.join(workdir, "hub")
     hub = HubProcess(data_dir, pki, broker.port, os.path.join(workdir, "hub.log"), household=household_path)
@@ -164,10 +165,10 @@ def press(publisher, things, rate, seconds):
     for n in range(round(rate * seconds)):
         thing = things[n % len(things)]
         event, pin = EVENTS[len(presses[thing]) % len(EVENTS)]
-        one = Press(thing, event, pin, len(presses[thing]) + 1)
         delay = start + n / rate - time.monotonic()
         if delay > 0:
             time.sleep(delay)
+        one = Press(thing, event, pin, len(presses[thing]) + 1)
         one.sent_us, one.sent_at = time.monotonic_ns() // 1000, time.time()
         publisher.publish(button_topic(thing), one.message, 1)
         presses[thing].append(one)
