@@ -60,11 +60,13 @@ from cloud.hub.pki import DEFAULT_DIR as PKI_DIR
 from cloud.hub.pki import Pki, names_host
 from cloud.topology import action_topic, states_topic
 from firmware import config as firmware_config
+from tools import release_key
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
 FIRMWARE = os.path.join(ROOT, "firmware")
 STAGE = os.path.join(ROOT, "build", "board")
+RELEASE_DIR = release_key.DEFAULT_DIR  # the household's release key, whose modulus the board gets
 ENTRY_POINTS = ("main.py", "boot.py")
 SYSTEM_CA_STORE = "/etc/ssl/certs"
 # Where the staged config points the firmware: paths on the board's flash.
@@ -298,6 +300,12 @@ def provisioned_config(config_path, certs_dir, hub=None, member=None):
         # The thing's own topics, the only ones its certificate may use (docs/protocol.md, "Topics").
         mqtt["action_topic"] = action_topic(config["thing"])
         mqtt["states_topic"] = states_topic(config["thing"])
+    release_modulus = release_key.modulus_hex(RELEASE_DIR)
+    if release_modulus is not None:
+        # The public part of the household's release key: the board takes only releases it signed.
+        ota = config.setdefault("ota", {})
+        if isinstance(ota, dict):
+            ota["release_key"] = release_modulus
     left = placeholders(config)
     if left:
         found = ", ".join("%s=%s" % item for item in left)
