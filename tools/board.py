@@ -65,7 +65,8 @@ from tools import release_key
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
 FIRMWARE = os.path.join(ROOT, "firmware")
-STAGE = os.path.join(ROOT, "build", "board")
+# BOARD_STAGE: a folder of its own per parallel test worker (tests/conftest.py).
+STAGE = os.environ.get("BOARD_STAGE") or os.path.join(ROOT, "build", "board")
 RELEASE_DIR = release_key.DEFAULT_DIR  # the household's release key, whose modulus the board gets
 ENTRY_POINTS = ("main.py", "boot.py")
 SYSTEM_CA_STORE = "/etc/ssl/certs"
