@@ -89,38 +89,56 @@ def schedule(root, slot):
 
 
 def confirm(root):
-    """The running trial reached its broker: it becomes the current set. True when it was a trial."""
+    """The running trial reached its broker: it becomes the current set. The set, or None when
+    there was no trial."""
     state = read_state(root)
     if state[1] == BASE:
-        return False
+        return None
     write_state(root, [state[1], BASE, 0, BASE])
-    return True
+    return state[1]
 
 
 def select(root, path, start_watchdog, log=print):
-    """Choose the set for this boot and put it first on path (sys.path on the board), in place of
-    root ('' on the board). start_watchdog(timeout=ms): machine.WDT on the board. Returns the set."""
-    state = read_state(root)
-    current, trial, boots = state[0], state[1], state[2]
-    chosen = current
-    if trial != BASE and boots >= MAX_TRIAL_BOOTS:
-        write_state(root, [current, BASE, 0, trial])
-        log("ota: %s did not connect in %d boots: back to %s" % (trial, boots, current))
-    elif trial != BASE:
-        state[2] = boots + 1
-        write_state(root, state)
-        start_watchdog(timeout=TRIAL_WATCHDOG_MS)
-        chosen = trial
-        log("ota: trying %s, boot %d of %d" % (trial, boots + 1, MAX_TRIAL_BOOTS))
+    """Choose the set for this boot (root: the flash root, "." on the board) and put its directory
+    on path (sys.path) in place of '' (the working directory, which is the flash root), or first.
+    start_watchdog(timeout=ms): machine.WDT on the board. Returns the set. Never raises: boot.py
+    must return, or the ESP32 skips main.py (flashfs.py); on any error the base set runs."""
+    try:
+        chosen = _choose(root, start_watchdog, log)
+    except Exception as exc:  # OSError: the count could not be written, so the trial does not run
+        log("ota: running the base set (%r)" % (exc,))
+        return BASE
     if chosen != BASE and not _complete(root, chosen):
         log("ota: %s has no manifest: running the base set" % chosen)
         chosen = BASE
     if chosen != BASE:
-        if root in path:
-            path[path.index(root)] = slot_dir(root, chosen)
+        if "" in path:
+            path[path.index("")] = slot_dir(root, chosen)
         else:
             path.insert(0, slot_dir(root, chosen))
     return chosen
+
+
+def _choose(root, start_watchdog, log):
+    state = read_state(root)
+    current, trial, boots = state[0], state[1], state[2]
+    if trial == BASE:
+        return current
+    if boots >= MAX_TRIAL_BOOTS:
+        write_state(root, [current, BASE, 0, trial])
+        log("ota: %s did not connect in %d boots: back to %s" % (trial, boots, current))
+        return current
+    state[2] = boots + 1
+    write_state(root, state)  # counted before it runs: a set that resets the board uses its boots up
+    start_watchdog(timeout=TRIAL_WATCHDOG_MS)
+    log("ota: trying %s, boot %d of %d" % (trial, boots + 1, MAX_TRIAL_BOOTS))
+    return trial
+
+
+def on_trial(root):
+    """The set on trial (this boot runs it, otaboot.select having chosen it), or None."""
+    trial = read_state(root)[1]
+    return None if trial == BASE else trial
 
 
 def _complete(root, slot):
