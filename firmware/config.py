@@ -193,11 +193,12 @@ def validate(config, pins):
     else:
         _pin(config, "led_pin", "", pins)
     _button(config, role, pins)
-    if config.get("ota") is not None:
-        # The household's release key (tools/release_key.py): the RSA-2048 modulus in hex, or absent.
-        ota = _section(config, "ota", "")
-        if ota.get("release_key") is not None:
-            _str(ota, "release_key", "ota", 512, 512, chars=HEX_CHARS)
+    ota = _section(config, "ota", "", required=False)
+    # The household's release key (tools/release_key.py): the RSA-2048 modulus in hex, or absent.
+    if ota.get("release_key") is not None:
+        _str(ota, "release_key", "ota", 512, 512, chars=HEX_CHARS)
+    # How long an update on trial has to connect before the board restarts (otaboot.py).
+    _int(ota, "trial_s", "ota", 5, 3600, 600)
     return config
 
 

@@ -230,7 +230,7 @@ def test_bad_role_and_button_fields_are_named():
 
 def test_the_release_key_is_optional_and_must_be_an_rsa_2048_modulus_in_hex():
     raw = minimal()
-    assert "ota" not in config.validate(raw, HAL.PINS)
+    assert config.validate(raw, HAL.PINS)["ota"] == {"trial_s": 600}
     raw = minimal()
     raw["ota"] = {"release_key": "c" + "0" * 510 + "1"}
     assert config.validate(raw, HAL.PINS)["ota"]["release_key"] == "c" + "0" * 510 + "1"
@@ -242,3 +242,14 @@ def test_the_release_key_is_optional_and_must_be_an_rsa_2048_modulus_in_hex():
     raw = minimal()
     raw["ota"] = "key"
     assert error_of(raw) == "ota: expected an object"
+
+
+def test_the_trial_time_of_an_update_is_bounded():
+    for good in (5, 3600):
+        raw = minimal()
+        raw["ota"] = {"trial_s": good}
+        assert config.validate(raw, HAL.PINS)["ota"]["trial_s"] == good
+    for bad in (4, 3601, 60.0, True):
+        raw = minimal()
+        raw["ota"] = {"trial_s": bad}
+        assert error_of(raw) == "ota.trial_s: expected int 5..3600", bad
