@@ -104,12 +104,12 @@ def check_signature(directory, modulus, buf):
     if modulus is None:
         raise Refused("no release key on this device (ota.release_key: make flash provisions it)")
     try:
-        with open(directory + "/" + SIGNATURE, "rb") as f:
-            sig = f.read(signature.KEY_BYTES + 1)
         digest = signature.file_digest(directory + "/" + MANIFEST, buf)
+        with open(directory + "/" + SIGNATURE, "rb") as f:
+            got = f.readinto(buf)  # CHUNK > KEY_BYTES: a longer file reads long and is refused
     except OSError:
         raise Refused("incomplete release: no manifest or signature") from None
-    if not signature.valid(sig, digest, modulus):
+    if not signature.valid(memoryview(buf)[:got], digest, modulus):
         raise Refused("bad signature")
 
 

@@ -40,5 +40,6 @@ def valid(signature, digest, modulus):
     if opened >= modulus:
         return False
     padding = KEY_BYTES - 3 - len(SHA256_DIGEST_INFO) - len(digest)
-    expected = b"\x00\x01" + b"\xff" * padding + b"\x00" + SHA256_DIGEST_INFO + digest
-    return pow(opened, EXPONENT, modulus) == int.from_bytes(expected, "big")
+    # The block a valid signature opens to, as an int: its bytes are garbage before pow runs.
+    expected = int.from_bytes(b"\x00\x01" + b"\xff" * padding + b"\x00" + SHA256_DIGEST_INFO + digest, "big")
+    return pow(opened, EXPONENT, modulus) == expected
