@@ -7,24 +7,14 @@ MicroPython cannot sign, and no private key is committed.
 """
 
 import hashlib
-import json
 import os
 
 import otaverify
 import signature
 from fwtest import raises, remove_tree, tmpdir
+from otarig import MODULUS, VECTORS, write
 
 BLOCK = 4096
-
-
-def vectors():
-    here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
-    with open(here + "/../vectors/ota_release.json") as f:
-        return json.load(f)
-
-
-VECTORS = vectors()
-MODULUS = int(VECTORS["modulus"], 16)
 RUNNING = otaverify.parse_version(VECTORS["running"])
 
 
@@ -37,9 +27,11 @@ def statvfs(free_blocks):
 ROOMY = statvfs(400)
 
 
-def write(path, data):
-    with open(path, "wb") as f:
-        f.write(data)
+def signed_as(stage, case, manifest=None):
+    """Put release case's signature in stage, and manifest (text) as its manifest when given."""
+    write(stage + "/" + otaverify.SIGNATURE, bytes.fromhex(VECTORS["releases"][case]["signature"]))
+    if manifest is not None:
+        write(stage + "/" + otaverify.MANIFEST, manifest.encode())
 
 
 def staged(case="newer"):
@@ -48,9 +40,7 @@ def staged(case="newer"):
     write(root + "/main.py", b"print('running set')\n")
     stage = root + "/ota"
     os.mkdir(stage)
-    release = VECTORS["releases"][case]
-    write(stage + "/" + otaverify.MANIFEST, release["manifest"].encode())
-    write(stage + "/" + otaverify.SIGNATURE, bytes.fromhex(release["signature"]))
+    signed_as(stage, case, VECTORS["releases"][case]["manifest"])
     for name, text in VECTORS["files"].items():
         write(stage + "/" + name, text.encode())
     return root, stage
@@ -98,13 +88,10 @@ def test_a_signature_that_does_not_match_the_manifest_is_refused():
         sig[100] ^= 1
         write(stage + "/" + otaverify.SIGNATURE, sig)
         assert refused(root, otaverify.check_manifest, stage, MODULUS, RUNNING, ROOMY) == "bad signature"
-        # Another release's valid signature, over another manifest.
-        write(stage + "/" + otaverify.SIGNATURE, bytes.fromhex(VECTORS["releases"]["same"]["signature"]))
+        signed_as(stage, "same")  # another release's valid signature, over another manifest
         assert refused(root, otaverify.check_manifest, stage, MODULUS, RUNNING, ROOMY) == "bad signature"
         # The right signature over a manifest changed by one digit: a version raised in transit.
-        write(stage + "/" + otaverify.SIGNATURE, bytes.fromhex(VECTORS["releases"]["newer"]["signature"]))
-        write(stage + "/" + otaverify.MANIFEST,
-              VECTORS["releases"]["newer"]["manifest"].replace("1.2.0", "9.2.0").encode())
+        signed_as(stage, "newer", VECTORS["releases"]["newer"]["manifest"].replace("1.2.0", "9.2.0"))
         assert refused(root, otaverify.check_manifest, stage, MODULUS, RUNNING, ROOMY) == "bad signature"
     finally:
         remove_tree(root)
@@ -159,9 +146,8 @@ def test_a_version_not_newer_is_refused_unless_signed_as_a_downgrade():
     try:
         assert otaverify.check_manifest(stage, MODULUS, RUNNING, ROOMY)[:2] == ((1, 0, 9), True)
         # The flag is under the signature: set by hand on a plain older release, it breaks it.
-        write(stage + "/" + otaverify.SIGNATURE, bytes.fromhex(VECTORS["releases"]["older"]["signature"]))
-        write(stage + "/" + otaverify.MANIFEST,
-              VECTORS["releases"]["older"]["manifest"].replace("downgrade 0", "downgrade 1").encode())
+        flagged = VECTORS["releases"]["older"]["manifest"].replace("downgrade 0", "downgrade 1")
+        signed_as(stage, "older", flagged)
         assert refused(root, otaverify.check_manifest, stage, MODULUS, RUNNING, ROOMY) == "bad signature"
     finally:
         remove_tree(root)

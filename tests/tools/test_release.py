@@ -2,7 +2,6 @@
 (tools/board.py): the board's own checks (firmware/otaverify.py, run here on CPython) take what the
 tool writes, and the key stays in its git-ignored folder."""
 
-import json
 import os
 import stat
 import sys
@@ -16,8 +15,6 @@ from tools import board, release, release_key
 # The board's modules import each other by top-level name, and micropython.const (tests/firmware).
 sys.path[:0] = [board.FIRMWARE, os.path.join(board.ROOT, "tests", "firmware", "cpython")]
 import otaverify  # noqa: E402
-
-EXAMPLE = os.path.join(board.ROOT, "firmware", "config.example.json")
 
 
 def test_a_release_holds_the_boards_files_listed_hashed_and_signed(tmp_path):
@@ -76,18 +73,12 @@ def test_make_release_refuses_a_version_that_is_not_three_numbers_in_one_line(tm
         "release: VERSION=1.4: expected MAJOR.MINOR.PATCH, e.g. make release VERSION=1.4.0"]
 
 
-def test_make_flash_provisions_the_release_keys_modulus_when_there_is_one(tmp_path, monkeypatch):
-    with open(EXAMPLE) as handle:
-        config = json.load(handle)
-    config["wifi"].update(ssid="home", password="hunter22")
-    config["mqtt"]["host"] = "a1b2c3-ats.iot.eu-west-1.amazonaws.com"
-    path = tmp_path / "config.json"
-    path.write_text(json.dumps(config))
+def test_make_flash_provisions_the_release_keys_modulus_when_there_is_one(tmp_path, monkeypatch, good_config):
     monkeypatch.setattr(board, "RELEASE_DIR", str(tmp_path / "no-key-yet"))
-    provisioned = board.provisioned_config(str(path), str(tmp_path))[0]
+    provisioned = board.provisioned_config(good_config, str(tmp_path))[0]
     assert "ota" not in provisioned
     keys = str(tmp_path / "key")
     release_key.ensure(keys)
     monkeypatch.setattr(board, "RELEASE_DIR", keys)
-    provisioned = board.provisioned_config(str(path), str(tmp_path))[0]
+    provisioned = board.provisioned_config(good_config, str(tmp_path))[0]
     assert provisioned["ota"]["release_key"] == release_key.modulus_hex(keys)
