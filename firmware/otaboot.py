@@ -72,6 +72,21 @@ def write_state(root, state):
     os.rename(path + ".new", path)
 
 
+def running_version(root):
+    """The current set's (major, minor, patch), from its manifest's version line: what an update must
+    be newer than (otaverify.check_manifest). (0, 0, 0) for the base set: `make flash` writes no
+    manifest yet, so a board on its base set takes any release its key signed."""
+    current = read_state(root)[0]
+    if current != BASE:
+        with open(slot_dir(root, current) + "/manifest.txt") as f:
+            for line in f:
+                words = line.split()
+                if len(words) == 2 and words[0] == "version":
+                    parts = words[1].split(".")
+                    return (int(parts[0]), int(parts[1]), int(parts[2]))  # checked when it was staged
+    return (0, 0, 0)
+
+
 def staging_slot(root):
     """The slot an update may be written into: neither the current set nor a trial. None while a
     trial is pending (one update at a time)."""

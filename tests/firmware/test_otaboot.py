@@ -49,6 +49,7 @@ def test_a_staged_release_is_tried_then_confirmed_and_kept():
             assert board.boot() == ("a", "a")
         assert board.watchdogs == [otaboot.TRIAL_WATCHDOG_MS]
         assert otaboot.read_state(root) == ["a", "-", 0, "-"]
+        assert otaboot.running_version(root) == (1, 2, 0)  # the next update must be newer than this
         # The next update goes into the other slot: the running one is never written.
         assert otastage.begin(root) == otaboot.slot_dir(root, "b")
     finally:
@@ -71,6 +72,7 @@ def test_a_release_whose_code_raises_at_boot_rolls_back_within_the_bound():
         assert otaboot.read_state(root) == ["-", "-", 0, "a"]  # the rollback, for the app to report
         assert board.boot() == (otaboot.BASE, "base")
         assert otaboot.confirm(root) is None
+        assert otaboot.running_version(root) == (0, 0, 0)  # the base set's
     finally:
         remove_tree(root)
 
