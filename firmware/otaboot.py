@@ -77,7 +77,7 @@ def running_version(root):
     be newer than (otaverify.check_manifest). (0, 0, 0) for the base set: `make flash` writes no
     manifest yet, so a board on its base set takes any release its key signed."""
     current = read_state(root)[0]
-    if current != BASE:
+    if current != BASE and _complete(root, current):  # else the base set runs (select)
         with open(slot_dir(root, current) + "/manifest.txt") as f:
             for line in f:
                 words = line.split()
@@ -153,7 +153,7 @@ def _choose(root, start_watchdog, log):
 def on_trial(root):
     """The set on trial (this boot runs it, otaboot.select having chosen it), or None."""
     trial = read_state(root)[1]
-    return None if trial == BASE else trial
+    return None if trial == BASE or not _complete(root, trial) else trial
 
 
 def _complete(root, slot):

@@ -109,6 +109,9 @@ def test_a_damaged_state_or_a_missing_set_boots_the_base_set():
         board = Board(root)
         assert board.boot() == (otaboot.BASE, "base")
         assert board.lines == ["ota: b has no manifest: running the base set"]
+        assert otaboot.running_version(root) == (0, 0, 0)
+        otaboot.write_state(root, ["-", "b", 0, "-"])  # the same on trial: nothing to confirm
+        assert Board(root).boot() == (otaboot.BASE, "base") and otaboot.on_trial(root) is None
     finally:
         remove_tree(root)
 
