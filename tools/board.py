@@ -92,6 +92,10 @@ BOARD_RETURN_S = 30
 COPY_WATCHDOG_MS = 300000
 WATCHDOG_FOR_COPY = ("import machine\nif hasattr(machine, 'WDT'):\n machine.WDT(timeout=%d).feed()"
                      % COPY_WATCHDOG_MS)
+# A flash by USB is the owner's choice of firmware: the base set it writes runs next, not an update an
+# earlier one left in an update slot (firmware/otaboot.py: without ota/state the base set runs; the
+# slots stay unused until the next update's staging empties one).
+FORGET_UPDATES = "import os\ntry:\n os.remove('ota/state')\nexcept OSError:\n pass"
 COPY_AGAIN = ("copy again with make flash PORT=%s, without IMAGE (MicroPython is on the board: "
               "no need to erase)")
 
@@ -391,9 +395,11 @@ def wait_for_board(port, timeout_s):
 def copy_to_board(port, staged):
     files = sum(len(names) for _, _, names in os.walk(staged))
     step("copying %d files to %s" % (files, port))
-    # One mpremote session: the watchdog first (see WATCHDOG_FOR_COPY), then `cp -r dir/. :`, which
-    # copies the folder's contents to the board's root, creating sub-folders, then a hard reset.
-    run_tool([os.path.join(BIN, "mpremote"), "connect", port, "exec", WATCHDOG_FOR_COPY,
+    # One mpremote session: the watchdog first (see WATCHDOG_FOR_COPY), the updates forgotten
+    # (FORGET_UPDATES), then `cp -r dir/. :`, which copies the folder's contents to the board's root,
+    # creating sub-folders, then a hard reset.
+    before_copy = WATCHDOG_FOR_COPY + "\n" + FORGET_UPDATES
+    run_tool([os.path.join(BIN, "mpremote"), "connect", port, "exec", before_copy,
               "+", "fs", "cp", "-r", staged + "/.", ":", "+", "reset"], "mpremote on %s" % port,
              "close any other program using the port (make repl, a serial monitor), then "
              + COPY_AGAIN % port)

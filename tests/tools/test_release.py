@@ -4,6 +4,7 @@ tool writes, and the key stays in its git-ignored folder."""
 
 import os
 import stat
+import subprocess
 import sys
 
 from cryptography.hazmat.primitives import hashes
@@ -82,3 +83,28 @@ def test_make_flash_provisions_the_release_keys_modulus_when_there_is_one(tmp_pa
     monkeypatch.setattr(board, "RELEASE_DIR", keys)
     provisioned = board.provisioned_config(good_config, str(tmp_path))[0]
     assert provisioned["ota"]["release_key"] == release_key.modulus_hex(keys)
+
+
+def test_make_flash_forgets_the_updates_so_the_base_set_it_writes_runs_next(tmp_path, monkeypatch):
+    real_run = subprocess.run
+    commands = []
+
+    def recorded(command, **kwargs):
+        commands.append(command)
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(board.subprocess, "run", recorded)
+    board.copy_to_board("/dev/ttyACM0", str(tmp_path))
+    (command,) = commands
+    assert command.index("exec") < command.index("cp")
+    before_copy = command[command.index("exec") + 1]
+    # Run on MicroPython as mpremote runs it on the board, whose working directory is its flash root:
+    # with an update's state, then without one (nothing to forget is no error).
+    flash = tmp_path / "flash"
+    (flash / "ota" / "a").mkdir(parents=True)
+    (flash / "ota" / "state").write_text("a - 0 -\n")
+    for _ in range(2):
+        done = real_run([os.path.join(board.BIN, "micropython"), "-c", before_copy], cwd=flash,
+                        capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert sorted(path.name for path in (flash / "ota").iterdir()) == ["a"]
