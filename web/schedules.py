@@ -19,7 +19,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from cloud import household as household_mod
 from cloud import schedule, schedule_tool
 from web.security import CSRF_HEADER
 
@@ -27,13 +26,9 @@ ACTIONS = ("set", "remove", "grace", "pause", "resume", "skip")
 RECENT = 10  # scheduled feedings shown per feeder
 
 
-def household_of(backend):
-    return household_mod.load(backend.args.household)
-
-
 def view(backend, now):
     """What GET /api/schedules answers."""
-    household = household_of(backend)
+    household = backend.household
     with backend.lock:
         rows = list(backend.store.rows())
     by_key = dict(rows)
@@ -81,9 +76,8 @@ def _feeding(doc):
 
 def change(backend, message, now):
     """Apply one page edit; (status, body)."""
-    household = household_of(backend)
     thing = message.get("thing")
-    feeders = [entry["thing"] for entry in household["things"] if entry["role"] == "feeder"]
+    feeders = [feeder["thing"] for feeder in backend.feeders]
     if thing not in feeders:
         return 400, {
             "error": "thing: expected one of %s, got %s" % (", ".join(feeders), json.dumps(thing)[:40])

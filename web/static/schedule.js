@@ -1,7 +1,7 @@
 // The schedule section of each feeder (web/schedules.py's API): its slots, the next feeding and the
 // scheduled feedings in the household's time zone (not the viewer's: the feeder runs on the household's
-// clock), and edits (POST with the CSRF token, as a press). It renders into each card's
-// [data-part=extensions] when the page announces its cards (`feeders:rendered`, web/README.md).
+// clock), and edits (POST with the CSRF token, as a press). It renders into each feeder card's
+// [data-part=extensions] (article#feeder-<thing>, web/README.md "Extending the page").
 "use strict";
 
 (() => {
@@ -14,7 +14,6 @@
     expired: "Not fed: too late", pending: "Waiting…",
   };
   const sections = new Map(); // thing -> section element
-  let cards = null; // thing -> card article, once the page announced them
   let lastState = null;
 
   function el(tag, attrs = {}, ...children) {
@@ -143,26 +142,24 @@
       return; // the page's own connection line says when the server is gone
     }
     for (const feeder of view.feeders) {
-      const container = cards && cards[feeder.thing]
-        ? cards[feeder.thing].querySelector("[data-part=extensions]")
-        : document.getElementById("household-extensions");
+      const card = document.getElementById(`feeder-${feeder.thing}`);
+      const container = card && card.querySelector("[data-part=extensions]");
       if (!container) continue;
       if (!sections.has(feeder.thing)) {
         sections.set(feeder.thing, makeSection(feeder.thing));
+        container.append(sections.get(feeder.thing));
       }
-      const section = sections.get(feeder.thing);
-      if (section.parentNode !== container) container.append(section);
-      render(section, feeder);
+      render(sections.get(feeder.thing), feeder);
     }
   }
 
-  // The cards (web/README.md, "Extending the page"); each new state may hold new scheduled feedings.
+  // Each state the cards render (web/README.md, "Extending the page") may hold a new report or
+  // scheduled feeding; the cards exist before this script runs (both scripts are deferred, app.js first).
   document.addEventListener("feeders:rendered", ({ detail }) => {
-    cards = detail.cards;
     if (detail.state !== lastState) {
       lastState = detail.state;
       refresh();
     }
   });
-  document.addEventListener("DOMContentLoaded", refresh);
+  refresh();
 })();
