@@ -220,6 +220,8 @@ def edit(current, action, household, thing, now, slot=None, remove=None, grace_m
     schedule = dict(current) if current else empty(household["timezone"])
     schedule["timezone"] = household["timezone"]  # the household's zone, whatever it was when last set
     if action == "set":
+        if slot is None and remove is None and grace_min is None:
+            raise ScheduleError("set: give a slot to set, a slot to remove or a grace")
         slots = list(schedule["slots"])
         if slot is not None:
             slots = [s for s in slots if s.get("id") != (slot.get("id") if isinstance(slot, dict) else None)]

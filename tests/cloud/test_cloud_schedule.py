@@ -126,6 +126,8 @@ def test_next_feeding_passes_over_a_skip_and_none_when_paused():
     assert schedule.next_feeding(paused, NOW) is None
     _, removed = schedule.edit(skipped, "set", HOUSEHOLD, "kitchen", NOW, remove=1)
     assert removed["skip"] == [] and [s["id"] for s in removed["slots"]] == [0]
+    with pytest.raises(schedule.ScheduleError, match="set: give a slot"):
+        schedule.edit(found, "set", HOUSEHOLD, "kitchen", NOW)
 
 
 def changed(version, at, **extra):
