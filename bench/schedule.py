@@ -5,14 +5,15 @@ local stack.
 
 EDITS edits, one at a time, in headless Chromium on the page served by `python -m web` against the
 self-hosted hub and mosquitto: each sets slot 0 to another minute with the section's form. Measured
-from the click on "Save slot" (this process's clock, just before Selenium's click) to the device
-publishing its report of that version: the POST with its CSRF token, validation and the ledger append
-(cloud/schedule_tool.py), the `schedules` rule picking it up (its poll of the ledger, at most 0.2 s),
-the shadow store's update and delta on the broker, the device's `get` and get/accepted, and its report.
-The device is tools/shadow_device.py (paho-mqtt following the shadow contract step by step): the
-firmware's own schedule client (branch sched-dev) was not on main when this was written; run it with
-the firmware once it is. Between edits the bench waits, untimed, for the projection to hold the version
-(the next save reads it). Goal: p99 under 500 ms.
+from the click on "Save slot" (this process's clock, just before Selenium's click) to the hub holding
+the device's report of that version in the shadow: the POST with its CSRF token, validation and the
+ledger append (cloud/schedule_tool.py), the `schedules` rule picking it up (its read of the ledger for
+other processes' appends, at most 0.2 s: cloud/hub/delivery.py OTHER_WRITERS_S), the shadow store's
+update and delta on the broker, the device's `get` and get/accepted, its report and the hub storing it.
+The device is the firmware on MicroPython's unix port when it has the schedule's shadow client
+(firmware/shadow.py, branch sched-dev), else tools/shadow_device.py (paho-mqtt following the shadow
+contract step by step); the line printed says which. Between edits the bench waits, untimed, for the
+projection to hold the version (the next save reads it). Goal: p99 under 500 ms.
 """
 
 import json
@@ -28,9 +29,12 @@ from bench.device import percentile  # noqa: E402
 from cloud.hub.broker import Broker  # noqa: E402
 from cloud.hub.hub import Hub  # noqa: E402
 from cloud.hub.pki import Pki  # noqa: E402
-from cloud.topology import THING  # noqa: E402
+from cloud.topology import SCHEDULE_SHADOW, THING  # noqa: E402
+from rigs.device import Device, rig_config  # noqa: E402
 from rigs.web import WebServer, chrome  # noqa: E402
 from tools.shadow_device import ShadowDevice  # noqa: E402
+
+FIRMWARE_HAS_SHADOW = os.path.exists(os.path.join(ROOT, "firmware", "shadow.py"))
 
 EDITS = 50
 GOAL_MS = 500
@@ -42,7 +46,7 @@ def wait(predicate, what):
     deadline = time.monotonic() + TIMEOUT_S
     while not predicate():
         assert time.monotonic() < deadline, "timed out waiting for " + what
-        time.sleep(0.002)
+        time.sleep(0.001)
 
 
 def main():
@@ -55,7 +59,17 @@ def main():
             json.dump(HOUSEHOLD, f)
         broker = Broker(pki, os.path.join(workdir, "broker")).start()
         hub = Hub(os.path.join(workdir, "hub"), pki, "127.0.0.1", broker.port).start()
-        device = ShadowDevice(pki, broker.port, THING).start()
+        if FIRMWARE_HAS_SHADOW:
+            device = Device(os.path.join(workdir, "flash"), pki, rig_config(broker.port)).start()
+            device.wait_up()
+            which, stop_device = "the firmware on MicroPython", device.kill
+        else:
+            device = ShadowDevice(pki, broker.port, THING).start()
+            which, stop_device = "the paho stand-in tools/shadow_device.py", device.stop
+
+        def reported():
+            document = hub.shadows.store.document(THING, SCHEDULE_SHADOW) or {}
+            return document.get("reported", {}).get("version")
         web = WebServer("--data-dir", hub.data_dir, "--pki", pki.dir, "--broker-port", broker.port,
                         "--household", household, log_path=os.path.join(workdir, "web.log")).start()
         browser = chrome()
@@ -71,20 +85,19 @@ def main():
                                        "07:%02d" % (version % 60))
                 started = time.monotonic()
                 save.click()
-                wait(lambda v=version: v in device.reported_at, "the report of version %d" % version)
-                times.append((device.reported_at[version] - started) * 1000)
+                wait(lambda v=version: reported() == v, "the report of version %d" % version)
+                times.append((time.monotonic() - started) * 1000)
                 wait(lambda v=version: (hub.store.get("schedule#" + THING)[0] or {}).get("changed", {})
                      .get("version") == v, "version %d projected" % version)
         finally:
             browser.quit()
             web.stop()
-            device.stop()
+            stop_device()
             hub.stop()
             broker.stop()
     p50, p99 = percentile(times, 50), percentile(times, 99)
-    print("save on the page -> device reports that version, %d edits (device: the paho stand-in "
-          "tools/shadow_device.py): p50 %.1f ms, p99 %.1f ms, max %.1f ms"
-          % (len(times), p50, p99, max(times)))
+    print("save on the page -> the device's report of that version on the hub, %d edits (device: %s): "
+          "p50 %.1f ms, p99 %.1f ms, max %.1f ms" % (len(times), which, p50, p99, max(times)))
     print("goal (p99 < %d ms): %s" % (GOAL_MS, "met" if p99 < GOAL_MS else "NOT met"))
 
 
