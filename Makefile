@@ -106,13 +106,13 @@ repl: setup ## Open a serial REPL on the board (PORT=/dev/ttyACM0)
 	@$(PY) -m tools.board repl $(if $(PORT),--port $(PORT))
 
 plan: setup ## Show what a cloud deploy would change
-	@$(PY) -m cloud.aws.deploy plan $(DEPLOY_ARGS)
+	@$(PY) -m cloud.aws.deploy plan $(if $(HOUSEHOLD),--household $(HOUSEHOLD)) $(DEPLOY_ARGS)
 
 deploy: setup ## Create or update the cloud half (boto3; DEPLOY_ARGS="--endpoint-url URL" for moto)
-	@$(PY) -m cloud.aws.deploy apply $(DEPLOY_ARGS)
+	@$(PY) -m cloud.aws.deploy apply $(if $(HOUSEHOLD),--household $(HOUSEHOLD)) $(DEPLOY_ARGS)
 
 destroy: setup ## Remove what the deployer created but the ledger (DEPLOY_ARGS=--delete-ledger: that too, asks first)
-	@$(PY) -m cloud.aws.deploy destroy $(DEPLOY_ARGS)
+	@$(PY) -m cloud.aws.deploy destroy $(if $(HOUSEHOLD),--household $(HOUSEHOLD)) $(DEPLOY_ARGS)
 
 hydrate: setup ## A new AWS history table from the archive up to T: make hydrate TO=2026-11-29T07:00:00Z; LIST=1, FINISH=NAME, REMOVE=NAME (hub: python -m cloud.hub hydrate)
 	$(PY) -m cloud.aws.hydrate $(if $(TO),--to "$(TO)") $(if $(LIST),--list) $(if $(FINISH),--finish "$(FINISH)") \

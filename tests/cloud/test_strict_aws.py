@@ -8,7 +8,7 @@ import botocore.config
 import pytest
 from botocore.exceptions import ClientError
 
-from cloud.aws.resources.iot import IOT_SQL_VERSION
+from cloud.aws.resources.iot import IOT_SQL_VERSION, thing_attributes
 from cloud.topology import TOPOLOGY
 from tests.cloud.envs import REGION
 from tests.strict_aws import eventbridge, iot, lambda_
@@ -189,6 +189,30 @@ def test_an_iot_policy_allows_only_its_resources_for_the_connected_thing():
     denied = {"Statement": [dict(document["Statement"][0], Effect="Deny")]}
     with pytest.raises(ValueError, match="not one this evaluation models"):
         iot.policy_allows(denied, "iot:Publish", "x", "a")
+
+
+# Thing attributes (thing-types.html, API_ThingAttribute.html).
+
+
+FOUR = {"a": "1", "b": "2", "c": "3", "d": "4"}
+
+
+@pytest.mark.parametrize("operation, attributes, reason", [
+    ("create_thing", FOUR, "4 attributes on a thing without a thing type"),
+    ("update_thing", FOUR, "4 attributes on a thing without a thing type"),
+    ("create_thing", {"managed by": "x"}, "attribute name 'managed by'"),
+    ("create_thing", {"k" * 129: "x"}, "attribute name"),
+    ("create_thing", {"role": "feeder!"}, "attribute role value 'feeder!'"),
+    ("create_thing", {"role": "x" * 801}, "attribute role value"),
+])
+def test_thing_attributes_aws_refuses(operation, attributes, reason):
+    call = getattr(client("iot"), operation)
+    assert reason in refused(call, thingName="kitchen", attributePayload={"attributes": attributes})
+
+
+def test_what_the_deployer_marks_its_things_with_passes():
+    assert iot.check_attributes(thing_attributes("feeder"), typed=False) == []
+    assert iot.check_attributes(dict(FOUR, d="[x]=y"), typed=True) == []
 
 
 def test_the_topologys_topic_rules_pass():
