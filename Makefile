@@ -89,8 +89,8 @@ device: setup ## The simulated board (firmware on the unix port) with its own br
 broker: setup ## Start the local IoT Core stand-in (mosquitto, mutual TLS) in the foreground
 	$(PY) -m cloud.hub.broker run
 
-pki: setup ## Generate the development PKI into .pki/
-	$(PY) -m cloud.hub.pki
+pki: setup ## Generate the development PKI into .pki/, a certificate per thing of household.json (HOUSEHOLD= another)
+	$(PY) -m cloud.hub.pki $(if $(HOUSEHOLD),--household $(HOUSEHOLD))
 
 press: setup ## Publish a button press: EVENT=SINGLE|DOUBLE|LONG [THING=] [VIA=aws (DEPLOY_ARGS)] [BROKER_PORT= of the hub]
 	@$(PY) -m cloud.press "$(EVENT)" $(if $(THING),--thing $(THING)) $(if $(VIA),--via $(VIA)) \
