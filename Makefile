@@ -111,7 +111,7 @@ repl: setup ## Open a serial REPL on the board (PORT=/dev/ttyACM0)
 plan: setup ## Show what a cloud deploy would change
 	@$(PY) -m cloud.aws.deploy plan $(if $(HOUSEHOLD),--household $(HOUSEHOLD)) $(DEPLOY_ARGS)
 
-deploy: setup ## Create or update the cloud half (boto3; DEPLOY_ARGS="--endpoint-url URL" for moto)
+deploy: setup ## Create or update the cloud half, a thing per thing of household.json (boto3; DEPLOY_ARGS="--endpoint-url URL" for moto; CONFIRM=remove to remove the things the file dropped)
 	@$(PY) -m cloud.aws.deploy apply $(if $(HOUSEHOLD),--household $(HOUSEHOLD)) $(DEPLOY_ARGS)
 
 destroy: setup ## Remove what the deployer created but the ledger (DEPLOY_ARGS=--delete-ledger: that too, asks first)

@@ -200,11 +200,12 @@ def destroy(env, out=print, delete_ledger=False):
     """Delete what the topology names and the things an earlier household had; the ledger (bus and
     archive) only if asked."""
     removed, kept = 0, []
-    # The things of an earlier household first, then the topology's own, last created first.
+    # The things of an earlier household first, then the topology's own, last created first. All are read
+    # before anything is deleted: a household thing that is someone else's stops destroy untouched.
     stale = permissions_checked("iot", "the things this deployer created", removed_resources, env)
-    for resource in stale + list(reversed(declared_resources(env))):
-        if checked(resource, resource.read) is None:
-            continue
+    ordered = stale + list(reversed(declared_resources(env)))
+    present = [resource for resource in ordered if checked(resource, resource.read) is not None]
+    for resource in present:
         if resource.ledger and not delete_ledger:
             kept.append(resource.label)
             continue

@@ -14,6 +14,7 @@ import pytest
 
 from cloud import household
 from cloud.aws import deploy
+from cloud.aws.resources.iot import ThingNotManaged
 from cloud.topology import action_topic, button_topic, states_topic
 from tests.cloud.envs import ACCOUNT, REGION, env_for, run
 from tests.makerun import make, own_lines
@@ -173,8 +174,16 @@ def test_a_feeder_dropped_from_the_file_is_planned_refused_unconfirmed_and_remov
 
     removed = cli(aws, tmp_path, "apply", path, CONFIRM="remove")
     assert removed.returncode == 0, removed.stderr
-    assert removed.stdout.splitlines()[1:3] == [
-        "remove    iot thing bedroom (revokes its certificate)", "Applied 2 changes."]
+    out = tmp_path / "out"
+    assert removed.stdout.splitlines()[1:] == [
+        "remove    iot thing bedroom (revokes its certificate)",
+        "Applied 2 changes.",
+        "Thing kitchen: certificate, key and endpoint in %s/kitchen/ (device.crt.pem, device.key.pem, "
+        "device.json)." % out,
+        "Thing hall-button: certificate, key and endpoint in %s/hall-button/ (device.crt.pem, "
+        "device.key.pem, device.json)." % out,
+        "Next, for each board: make flash PORT=/dev/ttyACM0 THING=<thing> CERTS=%s/<thing>" % out,
+    ]
     left = things(aws)
     assert left == {name: deployed[name] for name in ("kitchen", "hall-button")}  # their certificates kept
     (bedroom_certificate, _), = deployed["bedroom"][1]
@@ -224,6 +233,9 @@ def test_a_thing_the_deployer_did_not_create_is_never_touched(aws, tmp_path):
     assert {t["thingName"] for t in client.list_things()["things"]} == {"bedroom", "garage-sensor"}
 
     run(deploy.apply, env_for(aws, tmp_path / "out", topology(WITHOUT_BEDROOM)))
+    with pytest.raises(ThingNotManaged, match="^iot thing bedroom exists but"):  # before deleting anything
+        run(deploy.destroy, env_for(aws, tmp_path / "out", topology(HOUSEHOLD)))
+    assert len(things(aws)["kitchen"][1]) == 1 and iot(aws).list_topic_rules()["rules"]
     destroyed = run(deploy.destroy, env_for(aws, tmp_path / "out", topology(WITHOUT_BEDROOM)))
     assert "deleted   iot thing kitchen" in destroyed and "deleted   iot thing hall-button" in destroyed
     assert {t["thingName"] for t in client.list_things()["things"]} == {"bedroom", "garage-sensor"}

@@ -41,13 +41,7 @@ class Thing(Resource):
         self.role = spec["role"]
 
     def read_existing(self):
-        attributes = self.env.iot.describe_thing(thingName=self.name).get("attributes", {})
-        if attributes.get(MANAGED_BY[0]) != MANAGED_BY[1]:
-            raise ThingNotManaged(
-                "iot thing %s exists but this deployer did not create it (no attribute %s=%s): name the "
-                "board otherwise in the household file" % (self.name, *MANAGED_BY)
-            )
-        return {"attributes": attributes}
+        return {"attributes": managed_attributes(self.env, self.name)}
 
     def desired(self):
         return {"attributes": thing_attributes(self.role)}
@@ -61,6 +55,17 @@ class Thing(Resource):
 
     def delete(self):
         self.env.iot.delete_thing(thingName=self.name)
+
+
+def managed_attributes(env, thing):
+    """The attributes of thing, which this deployer created; ThingNotManaged if it did not."""
+    attributes = env.iot.describe_thing(thingName=thing).get("attributes", {})
+    if attributes.get(MANAGED_BY[0]) != MANAGED_BY[1]:
+        raise ThingNotManaged(
+            "iot thing %s exists but this deployer did not create it (no attribute %s=%s): name the "
+            "board otherwise in the household file" % (thing, *MANAGED_BY)
+        )
+    return attributes
 
 
 def managed_things(env):
@@ -162,6 +167,8 @@ class DeviceCertificate(Resource):
         return sorted(policy["policyName"] for policy in attached)
 
     def read_existing(self):
+        # Never another's thing's certificates: destroy reads (and deletes) certificates before things.
+        managed_attributes(self.env, self.name)
         principals = self.principals()
         if not principals:
             return None
