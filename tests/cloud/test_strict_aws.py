@@ -8,6 +8,7 @@ import botocore.config
 import pytest
 from botocore.exceptions import ClientError
 
+from cloud.aws import iam
 from cloud.aws.resources.iot import IOT_SQL_VERSION, thing_attributes
 from cloud.topology import TOPOLOGY
 from tests.cloud.envs import REGION
@@ -208,6 +209,20 @@ FOUR = {"a": "1", "b": "2", "c": "3", "d": "4"}
 def test_thing_attributes_aws_refuses(operation, attributes, reason):
     call = getattr(client("iot"), operation)
     assert reason in refused(call, thingName="kitchen", attributePayload={"attributes": attributes})
+
+
+def test_an_iot_policy_over_2048_characters_without_whitespace_aws_refuses():
+    topic = "arn:aws:iot:r:1:topic/" + "t" * 2000
+    statement = {"Effect": "Allow", "Action": "iot:Publish", "Resource": topic}
+    document = json.dumps({"Version": "2012-10-17", "Statement": [statement]}, indent=4)
+    assert "over 2048" in refused(client("iot").create_policy, policyName="p", policyDocument=document)
+    assert "over 2048" in refused(
+        client("iot").create_policy_version, policyName="p", policyDocument=document, setAsDefault=True)
+    # Whitespace does not count: the topology's documents, indented, are well under the limit.
+    for policy in TOPOLOGY["iot_policies"]:
+        text = json.dumps(iam.iot_policy(policy, iam.Arns("aws", REGION, "123456789012")), indent=8)
+        size = iot.policy_characters(text)
+        assert len(text) > size and size < iot.MAX_POLICY_CHARACTERS
 
 
 def test_what_the_deployer_marks_its_things_with_passes():

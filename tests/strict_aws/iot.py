@@ -118,7 +118,34 @@ def thing_attributes(operation):
     return check
 
 
+# An IoT policy's size, which moto never limits: "policyDocument must have a minimum length of 1, with a
+# maximum length of 2048, excluding whitespace" (POLICY_DOC, also CreatePolicyVersion's page).
+POLICY_DOC = "https://docs.aws.amazon.com/iot/latest/apireference/API_CreatePolicy.html"
+MAX_POLICY_CHARACTERS = 2048
+
+
+def policy_characters(document):
+    return len(re.sub(r"\s", "", document))
+
+
+def policy_size(operation):
+    def check(params, **_):
+        size = policy_characters(params["policyDocument"])
+        if size > MAX_POLICY_CHARACTERS:
+            raise refuse(
+                operation,
+                "InvalidRequestException",
+                "policy document of %d characters without whitespace, over %d"
+                % (size, MAX_POLICY_CHARACTERS),
+                POLICY_DOC,
+            )
+
+    return check
+
+
 CHECKS = {
+    "CreatePolicy": policy_size("CreatePolicy"),
+    "CreatePolicyVersion": policy_size("CreatePolicyVersion"),
     "CreateTopicRule": topic_rule("CreateTopicRule"),
     "ReplaceTopicRule": topic_rule("ReplaceTopicRule"),
     "CreateThing": thing_attributes("CreateThing"),
