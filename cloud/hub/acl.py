@@ -4,7 +4,8 @@
 - A device role's grants are its IoT policy's (cloud/topology.py `iot_policies`, each with its `role`):
   iot:Subscribe and iot:Receive become `read`, iot:Publish and iot:RetainPublish `write`, and the thing-name
   variable the thing's own name. A topic a role gains on AWS is added there, once, and the hub follows.
-  iot:Connect has no ACL counterpart: mosquitto takes any client id, and the user is the certificate's CN.
+  Actions with no MQTT topic counterpart grant nothing here: iot:Connect (mosquitto takes any client id,
+  and the user is the certificate's CN), and HTTP-only ones such as iot:GetThingShadow.
 - The hub's own identities (cloud/hub/pki.py: the cloud publisher, the observer, the hub) have grants of
   their own here: on AWS their work is done by the feeder function and the topic rules under IAM.
 
