@@ -211,6 +211,11 @@ def test_thing_attributes_aws_refuses(operation, attributes, reason):
     assert reason in refused(call, thingName="kitchen", attributePayload={"attributes": attributes})
 
 
+def test_a_thing_name_aws_refuses():
+    assert "thing name 'kitchen/+'" in refused(client("iot").create_thing, thingName="kitchen/+")
+    assert "thing name" in refused(client("iot").create_thing, thingName="k" * 129)
+
+
 def test_an_iot_policy_over_2048_characters_without_whitespace_aws_refuses():
     topic = "arn:aws:iot:r:1:topic/" + "t" * 2000
     statement = {"Effect": "Allow", "Action": "iot:Publish", "Resource": topic}

@@ -85,7 +85,8 @@ THING_ATTRIBUTE_DOC = "https://docs.aws.amazon.com/iot/latest/apireference/API_T
 # THING_TYPES_DOC: "Things with a thing type can have up to 50 attributes. Things without a thing type can
 # have up to three attributes."
 MAX_ATTRIBUTES = {False: 3, True: 50}
-# THING_ATTRIBUTE_DOC: key pattern and length, value pattern and length.
+# THING_ATTRIBUTE_DOC: the thing name's pattern and length, each attribute key's and value's.
+THING_NAME = re.compile(r"[a-zA-Z0-9:_-]{1,128}")
 ATTRIBUTE_KEY = re.compile(r"[a-zA-Z0-9_.,@/:#-]{1,128}")
 ATTRIBUTE_VALUE = re.compile(r"[a-zA-Z0-9_.,@/:#=\[\]-]{0,800}")
 
@@ -112,6 +113,8 @@ def thing_attributes(operation):
         # The request's own attributes and thing type; an UpdateThing that merges into stored attributes
         # (merge true) is not counted with them here.
         problems = check_attributes(attributes, typed=bool(params.get("thingTypeName")))
+        if not THING_NAME.fullmatch(params["thingName"]):
+            problems.append("thing name %r (%s)" % (params["thingName"], THING_ATTRIBUTE_DOC))
         if problems:
             raise refuse(operation, "InvalidRequestException", "; ".join(problems), THING_TYPES_DOC)
 
