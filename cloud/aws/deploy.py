@@ -27,7 +27,7 @@ from cloud.aws.iam import Arns
 from cloud.aws.resources import declared_resources, removed_resources
 from cloud.aws.resources.iot import ThingNotManaged
 from cloud.aws.waiting import Waiting
-from cloud.topology import TOPOLOGY
+from cloud.topology import THING, TOPOLOGY
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / ".out"
 CONFIRM_REMOVAL = "remove"
@@ -252,7 +252,9 @@ def next_steps(env, out=print):
             out("Thing %s: its certificate was created elsewhere and its key is not in %s/; to issue a new "
                 "one here: make destroy, then make deploy." % (thing, folder))
     if len(things) == 1:
-        out("Next: make flash PORT=/dev/ttyACM0 CERTS=%s/%s" % (shown, things[0]))
+        # THING= makes make flash write the household file's role and caps; the lone default needs none.
+        named = "" if things[0] == THING else " THING=" + things[0]
+        out("Next: make flash PORT=/dev/ttyACM0 CERTS=%s/%s%s" % (shown, things[0], named))
     else:
         out("Next, for each board: make flash PORT=/dev/ttyACM0 THING=<thing> CERTS=%s/<thing>" % shown)
 
