@@ -6,6 +6,8 @@ for one feeder moves only that feeder's servos (the firmware on MicroPython).
 Feeder A is the PKI's own thing (cat-feeder), feeder B and the button more certificates of the same CA."""
 
 import json
+import subprocess
+import sys
 import time
 
 import pytest
@@ -14,6 +16,8 @@ from cloud import household as household_mod
 from cloud.hub import ledger as ledger_mod
 from cloud.hub.broker import Broker
 from cloud.hub.hub import Hub
+from cloud.hub.pki import Pki
+from cloud.hub.processes import end_process, free_port
 from cloud.topology import THING, action_topic, button_topic, states_topic
 from rigs.device import Device, dispense_starts, rig_config, wait_for
 
@@ -156,3 +160,27 @@ def test_a_remote_buttons_press_moves_only_the_feeder_the_household_maps_it_to(b
         assert dispense_starts(feeders[THING].trace()) == []
     finally:
         hub.stop()
+
+
+def test_make_hub_writes_the_households_acl_and_issues_its_certificates_at_start(tmp_path):
+    """`python -m cloud.hub run --household FILE`, as `make hub` runs it."""
+    path = tmp_path / "household.json"
+    path.write_text(json.dumps({"things": [{"thing": "kitchen"}, {"thing": BUTTON, "role": "button",
+                                                                  "feeds": "kitchen"}]}))
+    pki_dir, data, log_path = tmp_path / "pki", tmp_path / "hub", tmp_path / "hub.log"
+    Pki(str(pki_dir), key_type="ec").ensure()  # EC keys for the CA and the hub's identities: quicker
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "cloud.hub", "run", "--data-dir", str(data), "--pki",
+                                 str(pki_dir), "--port", str(free_port()), "--household", str(path)],
+                                stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: "Ctrl-C stops" in log_path.read_text() or proc.poll() is not None, 30, "the hub")
+        assert proc.poll() is None, log_path.read_text()
+        acl = (data / "broker" / "acl").read_text().splitlines()
+        users = [line for line in acl if line.startswith("user ")]
+        assert users == ["user cloud-publisher", "user cloud-observer", "user cloud-hub", "user kitchen",
+                         "user " + BUTTON]
+        for thing in ("kitchen", BUTTON):
+            assert (pki_dir / ("device-%s.crt.der" % thing)).exists()
+    finally:
+        end_process(proc)
