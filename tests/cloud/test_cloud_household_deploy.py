@@ -240,7 +240,7 @@ def test_a_thing_the_deployer_did_not_create_is_never_touched(aws, tmp_path):
     assert {t["thingName"] for t in client.list_things()["things"]} == {"bedroom", "garage-sensor"}
 
 
-def test_a_role_changed_in_the_file_changes_the_things_attribute_and_its_certificates_policy(
+def test_a_role_changed_in_the_file_swaps_the_policy_and_destroy_removes_an_earlier_households_things(
         aws, tmp_path, deployed):
     changed = {"things": [KITCHEN, dict(BEDROOM, role="button", feeds="kitchen"), HALL]}
     env = env_for(aws, tmp_path / "out", topology(changed))
@@ -252,8 +252,7 @@ def test_a_role_changed_in_the_file_changes_the_things_attribute_and_its_certifi
     assert attributes["role"] == "button" and policies == ["cat-feeder-button"]
     assert certificate == deployed["bedroom"][1][0][0]  # the same certificate: the board keeps working
 
-
-def test_destroy_also_removes_a_thing_an_earlier_household_had(aws, tmp_path, deployed):
+    # Destroy with a file that no longer names bedroom: the earlier household's thing goes too, first.
     destroyed = run(deploy.destroy, env_for(aws, tmp_path / "out", topology(WITHOUT_BEDROOM)))
     assert destroyed[0] == "deleted   iot thing bedroom"
     assert things(aws) == {} and iot(aws).list_certificates()["certificates"] == []
