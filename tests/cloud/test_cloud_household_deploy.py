@@ -64,7 +64,8 @@ def cli(aws, tmp_path, command, household_path, **environment):
         [sys.executable, "-m", "cloud.aws.deploy", command, "--household", str(household_path)]
         + ["--endpoint-url", aws, "--region", REGION, "--out", str(tmp_path / "out")],
         capture_output=True, text=True, timeout=120, check=False, stdin=subprocess.DEVNULL,
-        env=dict(os.environ, **environment),
+        # Only the confirmation the test gives: not one the shell running the tests may export.
+        env=dict({k: v for k, v in os.environ.items() if k != "CONFIRM"}, **environment),
     )
 
 
