@@ -175,22 +175,25 @@ def test_the_schedule_row_is_the_highest_version_and_the_highest_report_in_any_o
     assert row["reported"] == {"version": 3, "clock": "ntp", "error": None, "at": 1796400003}
 
 
+# A scheduled feeding the device could not feed: its result (docs/protocol.md, "Result").
+MISSED = {
+    "v": 1,
+    "type": "result",
+    "thing": "kitchen",
+    "seq": 5,
+    "id": "sch-7-0-20261205-1",
+    "status": "missed",
+    "bowls": [],
+    "at": 1796420000,
+    "origin": "schedule",
+    "due": 1796416200,
+}
+
+
 def test_a_scheduled_result_is_a_row_at_its_due_time():
     store = Store()
-    result = {
-        "v": 1,
-        "type": "result",
-        "thing": "kitchen",
-        "seq": 5,
-        "id": "sch-7-0-20261205-1",
-        "status": "missed",
-        "bowls": [],
-        "at": 1796420000,
-        "origin": "schedule",
-        "due": 1796416200,
-    }
-    assert states.parse_state(dict(result)) == result
-    projector.project(store, {"detail-type": "FeedResult", "detail": result})
+    assert states.parse_state(dict(MISSED)) == MISSED
+    projector.project(store, {"detail-type": "FeedResult", "detail": MISSED})
     row = store.get("press#sch-7-0-20261205-1")[0]
     assert (row["origin"], row["requested_at"], row["outcome"]) == ("schedule", 1796416200, "missed")
 
@@ -204,21 +207,9 @@ def test_a_scheduled_result_is_a_row_at_its_due_time():
     ],
 )
 def test_states_refuse_a_bad_scheduled_result(change, said):
-    result = {
-        "v": 1,
-        "type": "result",
-        "thing": "kitchen",
-        "seq": 5,
-        "id": "sch-7-0-20261205-1",
-        "status": "skipped",
-        "bowls": [],
-        "at": 1796420000,
-        "origin": "schedule",
-        "due": 1796416200,
-    }
-    states.parse_state(dict(result))
+    states.parse_state(dict(MISSED, status="skipped"))
     with pytest.raises(states.InvalidState, match=said):
-        states.parse_state(dict(result, **change))
+        states.parse_state(dict(MISSED, **change))
 
 
 def test_states_take_a_schedule_report():
