@@ -2,7 +2,8 @@
 schedule` records a ScheduleChanged, the `schedules` rule writes the shadow the hub serves on real
 mosquitto, a device following the contract (tools/shadow_device.py, paho) gets the newest version and
 its report lands in the ledger as ScheduleReported; a device that was off gets the latest version and
-never an older one; bad schedules change nothing; replaying the ledger never writes the shadow."""
+never an older one; bad schedules change nothing; replaying the ledger never writes the shadow; the
+schedule rebuilt to a time T (hydrate) is the one in force at T."""
 
 import json
 import os
@@ -260,3 +261,21 @@ def test_the_shadow_topics_answer_as_aws_does(hub, pki, broker, mqtt):
     device.publish(shadow_topic(THING, "get"), b"{}", qos=1)
     assert device.receive(5)[0] == shadow_topic(THING, "get/rejected")
     assert other.receive(1) is None
+
+
+def test_the_schedule_rebuilt_to_a_time_is_the_one_in_force_then(hub, household, tmp_path):
+    from cloud.hub.hydrate import hydrate
+    from cloud.hub.projection import SqliteStore
+
+    set_slot(hub, household, 0, "07:30", 1)
+    between = time.time()
+    time.sleep(0.05)
+    set_slot(hub, household, 1, "18:00", 2)
+    hydrate(hub.ledger_path, str(tmp_path / "at-t.sqlite3"), until=between)
+    rebuilt = SqliteStore(str(tmp_path / "at-t.sqlite3"))
+    try:
+        doc, _ = rebuilt.get("schedule#" + THING)
+    finally:
+        rebuilt.close()
+    assert doc["changed"]["version"] == 1 and [s["id"] for s in doc["changed"]["schedule"]["slots"]] == [0]
+    assert row(hub)["changed"]["version"] == 2
