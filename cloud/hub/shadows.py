@@ -25,15 +25,17 @@ the state document is at most 8 KB (.../device-shadow-limits: "Maximum size of a
 import io
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
 
+from cloud.handlers import schedules
 from cloud.hub import ledger as ledger_mod
 from cloud.hub.events import LedgerEvents
 from cloud.hub.ingest import mqtt_client
 from cloud.hub.runtime import Runtime
-from cloud.topology import SCHEDULE_SHADOW, shadow_thing, shadow_topic
+from cloud.topology import SCHEDULE_CHANGED, SCHEDULE_SHADOW, SOURCE, shadow_thing, shadow_topic
 
 log = logging.getLogger("hub")
 SHADOWS_FILE = "shadows.sqlite3"
@@ -193,13 +195,32 @@ class ShadowStore:
         return {"payload": io.BytesIO(json.dumps(accepted).encode())}
 
 
+def restore_desired(data_dir, rows):
+    """After a restore (cloud/hub/backup.py): each feeder's shadow desires its newest schedule of the
+    restored projection's `schedule#` rows, through the schedules function (never an older version than
+    the shadow holds), so a device asking at its next connect gets it. Returns the things written."""
+    store = ShadowStore(os.path.join(data_dir, SHADOWS_FILE))
+    context = schedules.Context(store, {"EVENT_SOURCE": SOURCE}, log=lambda line: None)
+    written = []
+    try:
+        for key, row in rows:
+            if key.startswith("schedule#") and row.get("changed"):
+                detail = dict(row["changed"], thing=row["thing"])
+                event = {"source": SOURCE, "detail-type": SCHEDULE_CHANGED, "detail": detail}
+                if schedules.handle(event, context)["status"] == "desired":
+                    written.append(row["thing"])
+    finally:
+        store.close()
+    return written
+
+
 class ShadowService:
     """The shadow topics on the broker, served from a ShadowStore; reports become ScheduleReported in
     the ledger (own ledger connection and states function: the ingest's batch stays its own)."""
 
     def __init__(self, data_dir, pki, host, port, ledger_path, topology, on_commit):
         self.client = mqtt_client(pki, "hub", CLIENT_ID, clean_session=False, manual_ack=True)
-        self.store = ShadowStore("%s/%s" % (data_dir, SHADOWS_FILE), publish=self._publish)
+        self.store = ShadowStore(os.path.join(data_dir, SHADOWS_FILE), publish=self._publish)
         self.events = LedgerEvents()
         self.states = Runtime(topology, events=self.events)["states"]
         self.ledger = ledger_mod.Ledger(ledger_path)

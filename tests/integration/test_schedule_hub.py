@@ -3,7 +3,8 @@ schedule` records a ScheduleChanged, the `schedules` rule writes the shadow the 
 mosquitto, a device following the contract (tools/shadow_device.py, paho) gets the newest version and
 its report lands in the ledger as ScheduleReported; a device that was off gets the latest version and
 never an older one; bad schedules change nothing; replaying the ledger never writes the shadow; the
-schedule rebuilt to a time T (hydrate) is the one in force at T."""
+schedule rebuilt to a time T (hydrate) is the one in force at T; a restored hub's shadows desire each
+feeder's newest schedule."""
 
 import json
 import os
@@ -279,3 +280,21 @@ def test_the_schedule_rebuilt_to_a_time_is_the_one_in_force_then(hub, household,
         rebuilt.close()
     assert doc["changed"]["version"] == 1 and [s["id"] for s in doc["changed"]["schedule"]["slots"]] == [0]
     assert row(hub)["changed"]["version"] == 2
+
+
+def test_a_restored_hub_serves_each_feeders_newest_schedule(hub, household, tmp_path):
+    from cloud.hub import backup
+    from cloud.hub.shadows import ShadowStore
+
+    set_slot(hub, household, 0, "07:30", 1)
+    set_slot(hub, household, 1, "18:00", 2)
+    copy, _ = backup.take(hub.data_dir, str(tmp_path / "backups"))
+    restored = tmp_path / "restored"
+    backup.restore(copy, str(restored))
+    store = ShadowStore(str(restored / SHADOWS_FILE))
+    try:
+        desired = store.document(THING, "schedule")["desired"]
+    finally:
+        store.close()
+    assert desired["version"] == 2 and [s["at"] for s in desired["slots"]] == [450, 1080]
+    assert desired["tz"] == "AEST-10AEDT,M10.1.0,M4.1.0/3"
