@@ -12,7 +12,7 @@ MICROPYPATH := $(CURDIR)/firmware:.frozen:$(CURDIR)/tools/stock_frozen:lib
 export MICROPYPATH
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test check test-firmware-mpy test-py fuzz hil bench demo rehearsal hub install uninstall history web device broker pki press flash repl release deploy destroy plan replay hydrate clean
+.PHONY: help setup test check test-firmware-mpy test-py fuzz hil bench demo rehearsal hub install uninstall history web device broker pki press schedule flash repl release deploy destroy plan replay hydrate clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -100,6 +100,10 @@ press: setup ## Publish a button press: EVENT=SINGLE|DOUBLE|LONG [THING=] [VIA=a
 	@$(PY) -m cloud.press "$(EVENT)" $(if $(THING),--thing $(THING)) $(if $(VIA),--via $(VIA)) \
 		$(if $(BROKER_PORT),--port $(BROKER_PORT)) $(if $(PKI),--pki $(PKI)) $(if $(HOUSEHOLD),--household $(HOUSEHOLD)) \
 		$(if $(filter aws,$(VIA)),$(DEPLOY_ARGS))
+
+schedule: setup ## A feeder's schedule: make schedule [ARGS="set --slot 0 --at 07:30 --event LONG --days daily"] (show, set, remove, grace, pause, resume, skip; THING=, HOUSEHOLD=, VIA=aws)
+	@$(PY) -m cloud.schedule_tool $(or $(ARGS),show) $(if $(THING),--thing $(THING)) \
+		$(if $(HOUSEHOLD),--household $(HOUSEHOLD)) $(if $(filter aws,$(VIA)),--aws $(DEPLOY_ARGS))
 
 flash: setup ## Put the firmware on the board (PORT=, CONFIG=, CERTS=, HUB=host for the self-hosted hub; THING= a thing of household.json; IMAGE=micropython.bin also flashes MicroPython)
 	@$(PY) -m tools.board $(if $(IMAGE),flash --image $(IMAGE),deploy) $(if $(PORT),--port $(PORT)) \

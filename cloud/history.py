@@ -9,8 +9,9 @@ Prints one row per press requested in the day range (UTC days, both ends include
 last 7 days): when, the feeder, which press, the bowls, the device's answer and when it came, or
 `unconfirmed` once the command's TTL passed without an answer; then each device's last status and the
 results it numbered (seq) that never arrived. Writes a PNG chart of portions per day per bowl, one
-panel per feeder, with failed (expired, capped, interrupted, rejected) and unconfirmed feeds marked
-when there are any. `--thing` keeps one feeder's presses and device. Reads the projection written by
+panel per feeder, with failed (expired, capped, interrupted, rejected, a scheduled feeding missed) and
+unconfirmed feeds marked when there are any. A scheduled feeding is listed at its due time, its press
+column `schedule`. `--thing` keeps one feeder's presses and device. Reads the projection written by
 cloud/handlers/projector.py: SQLite on the hub, DynamoDB on AWS.
 
 A press's feeder (`feeder_of`) is the thing that answered it (its result's states topic); before an
@@ -30,7 +31,7 @@ from cloud.handlers.projector import answered_by, outcome_as_of
 from cloud.topology import COMMAND_TTL_S, TOPOLOGY
 
 BOWLS = ("left", "right")
-FAILED = ("expired", "capped", "interrupted", "rejected")
+FAILED = ("expired", "capped", "interrupted", "rejected", "missed")
 DEFAULT_DAYS = 7
 
 
@@ -44,7 +45,10 @@ class History:
         routes = household_mod.routes(self.household)
         self.presses, self.devices = [], []
         for key, row in rows:
-            (self.presses if key.startswith("press#") else self.devices).append(row)
+            if key.startswith("press#"):
+                self.presses.append(row)
+            elif key.startswith("device#"):
+                self.devices.append(row)
         for press in self.presses:
             press["shown"] = outcome_as_of(press, as_of, ttl_s)
             press["feeder"] = feeder_of(press, routes)
@@ -105,7 +109,7 @@ def table(history, presses, thing=None):
             % (
                 _when(press["requested_at"]),
                 press["feeder"],
-                press.get("event"),
+                press.get("event") or press.get("origin"),  # a scheduled feeding: `schedule`
                 "+".join(press.get("bowls", [])),
                 outcome,
                 answered,

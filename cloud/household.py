@@ -24,7 +24,9 @@ from firmware import config as firmware_config
 
 PATH = Path(__file__).resolve().parents[1] / "household.json"
 ROLES = firmware_config.ROLES  # feeder, button
-KEYS = {"timezone", "things"}
+KEYS = {"timezone", "things", "schedule_min_gap_min"}
+# The least time between two scheduled feedings of one feeder (cloud/schedule.py), in minutes.
+DEFAULT_MIN_GAP_MIN, MAX_MIN_GAP_MIN = 60, 720
 THING_KEYS = {
     "feeder": {"thing", "name", "role", "caps"},
     "button": {"thing", "name", "role", "feeds"},
@@ -49,6 +51,7 @@ DEFAULT_CAPS = {
 }
 DEFAULT = {
     "timezone": "UTC",
+    "schedule_min_gap_min": DEFAULT_MIN_GAP_MIN,
     "things": [{"thing": THING, "name": "Feeder", "role": "feeder", "caps": dict(DEFAULT_CAPS)}],
 }
 
@@ -97,7 +100,12 @@ def validate(document):
             raise HouseholdError(
                 "things[%d].feeds: %r is not a feeder of the household" % (index, entry["feeds"])
             )
-    return {"timezone": timezone, "things": valid}
+    gap = document.get("schedule_min_gap_min", DEFAULT_MIN_GAP_MIN)
+    if not bounds.is_int(gap, 0, MAX_MIN_GAP_MIN):
+        raise HouseholdError(
+            "schedule_min_gap_min: expected an integer 0..%d, got %r" % (MAX_MIN_GAP_MIN, gap)
+        )
+    return {"timezone": timezone, "things": valid, "schedule_min_gap_min": gap}
 
 
 def routes(household):

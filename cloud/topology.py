@@ -9,7 +9,7 @@ SOURCE = "com.feedmyfurbabies"
 DETAIL_TYPE = "FeedRequested"
 # What the device answered (cloud/handlers/states.py): results, status and telemetry, as events of their own.
 DEVICE_SOURCE = "com.feedmyfurbabies.device"
-DEVICE_DETAIL_TYPES = ("FeedResult", "DeviceStatus", "DeviceTelemetry")
+DEVICE_DETAIL_TYPES = ("FeedResult", "DeviceStatus", "DeviceTelemetry", "ScheduleReported")
 THING = "cat-feeder"
 
 
@@ -33,6 +33,22 @@ def button_topic(thing):
 def topic_thing(topic):
     """The thing a per-thing topic names (level 2), as the topic rules' topic(2)."""
     return topic.split("/")[1]
+
+
+# The schedule's named shadow (docs/protocol.md, "Schedule shadow"): AWS IoT's reserved topics, which the
+# hub serves too (cloud/hub/shadows.py). `suffix` is get, get/accepted, update, update/delta, ...
+SCHEDULE_SHADOW = "schedule"
+SCHEDULE_CHANGED = "ScheduleChanged"
+SCHEDULE_REPORTED = "ScheduleReported"
+
+
+def shadow_topic(thing, suffix):
+    return "$aws/things/%s/shadow/name/%s/%s" % (thing, SCHEDULE_SHADOW, suffix)
+
+
+def shadow_thing(topic):
+    """The thing a shadow topic names (level 3), as the topic rule's topic(3)."""
+    return topic.split("/")[2]
 
 
 BUTTON_TOPIC_FILTER = button_topic("+")
@@ -139,6 +155,20 @@ TOPOLOGY = {
             "grants": [(["iot:Publish"], ("topic", action_topic("*")))],
             "async": {"max_retries": 2, "max_event_age_s": COMMAND_TTL_S, "on_failure_queue": "feeds_failed"},
         },
+        "schedules": {
+            "name": "feedmyfurbabies-schedules",
+            "module": "schedules",
+            "description": "ScheduleChanged -> the desired state of the feeder's `schedule` shadow",
+            "shared": ["cloud/schedule.py", "firmware/press.py"],
+            "memory_mb": 128,
+            "timeout_s": 10,
+            "log_retention_days": LOG_RETENTION_DAYS,
+            "environment": {"EVENT_SOURCE": SOURCE},
+            "environment_refs": {"IOT_DATA_ENDPOINT": "iot_data_endpoint"},
+            # Every thing's `schedule` shadow (arn ...:thing/<thing>/<shadow name>), nothing else.
+            "grants": [(["iot:GetThingShadow", "iot:UpdateThingShadow"], ("thing", "*/" + SCHEDULE_SHADOW))],
+            "async": {"max_retries": 2, "max_event_age_s": 6 * 3600, "on_failure_queue": "feeds_failed"},
+        },
     },
     "rules": [
         {
@@ -167,6 +197,23 @@ TOPOLOGY = {
                     "id": "projector",
                     "function": "projector",
                     "dead_letter_queue": "history_failed",
+                    "retry": {"max_attempts": 8, "max_event_age_s": 24 * 3600},
+                },
+            ],
+        },
+        {
+            "name": "schedules",
+            "description": "Live schedule changes into the feeder's shadow; replays never write it",
+            "event_pattern": {
+                "source": [SOURCE],
+                "detail-type": [SCHEDULE_CHANGED],
+                "replay-name": [{"exists": False}],
+            },
+            "targets": [
+                {
+                    "id": "schedules",
+                    "function": "schedules",
+                    "dead_letter_queue": "feeds_failed",
                     "retry": {"max_attempts": 8, "max_event_age_s": 24 * 3600},
                 },
             ],
@@ -206,6 +253,15 @@ TOPOLOGY = {
                 # The retained `online` status and the broker's `offline` will.
                 ("iot:RetainPublish", "topic", states_topic(THING_NAME_VARIABLE)),
                 ("iot:Publish", "topic", button_topic(THING_NAME_VARIABLE)),
+                # Its own `schedule` shadow: ask for it, report what it runs, hear of changes.
+                ("iot:Publish", "topic", shadow_topic(THING_NAME_VARIABLE, "get")),
+                ("iot:Publish", "topic", shadow_topic(THING_NAME_VARIABLE, "update")),
+                ("iot:Subscribe", "topicfilter", shadow_topic(THING_NAME_VARIABLE, "get/accepted")),
+                ("iot:Subscribe", "topicfilter", shadow_topic(THING_NAME_VARIABLE, "get/rejected")),
+                ("iot:Subscribe", "topicfilter", shadow_topic(THING_NAME_VARIABLE, "update/delta")),
+                ("iot:Receive", "topic", shadow_topic(THING_NAME_VARIABLE, "get/accepted")),
+                ("iot:Receive", "topic", shadow_topic(THING_NAME_VARIABLE, "get/rejected")),
+                ("iot:Receive", "topic", shadow_topic(THING_NAME_VARIABLE, "update/delta")),
             ],
         },
         {
@@ -236,6 +292,17 @@ TOPOLOGY = {
             # The device's message with `thing` from the topic: a `thing` in the payload is replaced, so
             # a certificate can write only its own thing's history.
             "sql": "SELECT *, topic(2) AS thing FROM '%s'" % STATES_TOPIC_FILTER,
+            "function": "states",
+            "error_queue": "presses_failed",
+        },
+        {
+            "name": "cat_feeder_schedule_reported",
+            # What a feeder says it runs, from the shadow service's own answer to its report (so only
+            # accepted reports), as a `schedule` state message for the states function (ScheduleReported).
+            "sql": "SELECT 1 AS v, 'schedule' AS type, topic(3) AS thing, timestamp AS at,"
+            " state.reported.version AS version, state.reported.clock AS clock,"
+            " state.reported.error AS error FROM '%s' WHERE isUndefined(state.reported) = false"
+            % shadow_topic("+", "update/accepted"),
             "function": "states",
             "error_queue": "presses_failed",
         },

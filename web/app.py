@@ -12,6 +12,7 @@ event stream of the live state.
 | `GET /api/history?from=YYYY-MM-DD&to=YYYY-MM-DD[&thing=T]` | presses in the UTC days (of feeder T) |
 | `GET /api/health` | the ledger's hash chain, its last signed checkpoint and the seq gaps |
 | `GET /api/status` | the hub's `python -m cloud.hub status --json` report (cloud/hub/status.py); 404 on AWS |
+| `GET /api/schedules`, `POST /api/schedule` | the feeders' schedules (web/schedules.py) |
 
 Every error is JSON `{"error": "..."}` with a 4xx status that says which rule was broken; a press that
 did not go out (502) also has `"detail"`, the technical cause, for the page's "Details" toggle.
@@ -39,6 +40,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, St
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from web import schedules
 from web.backend import REFRESH_S, BackendError
 from web.security import COOKIE, CSRF_HEADER
 
@@ -380,6 +382,7 @@ ROUTES = [
     Route("/api/history", guarded(history)),
     Route("/api/health", guarded(health)),
     Route("/api/status", guarded(status)),
+    *schedules.routes(guarded, Refused, lambda request: _bounded_body(request), HEADERS),
     Mount("/static", StaticFiles(directory=STATIC), name="static"),
 ]
 

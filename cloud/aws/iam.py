@@ -68,6 +68,8 @@ class Arns:
             return self.bus(topology)
         if kind == "topic":
             return self.iot("topic", ref[1])
+        if kind == "thing":  # a thing, or with /<name> its named shadow
+            return self.iot("thing", ref[1])
         if kind == "queue":
             return self.queue(topology, ref[1])
         if kind == "table":

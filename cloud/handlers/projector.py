@@ -3,6 +3,10 @@
     press row  (key press#<press id>): event, bowls, requested_at, button; the device's outcome
                (dispensed, duplicate, expired, capped, interrupted, rejected), outcome_at, fed bowls,
                reason; the result seqs counted (`thing:seq`, sorted).
+    schedule row (key schedule#<thing>): the ScheduleChanged of the highest version (its schedule, tz,
+               action, origin, changed_at), and `reported`, the highest version the device reported
+               (ScheduleReported: version, clock, error, at). A scheduled feeding's result makes a press
+               row of its own id (sch-...), with origin `schedule` and `due` as its requested_at.
     device row (key device#<thing>): last status (online/offline, see _status_order) and its time, last
                seen, the seqs received (runs), the highest, the highest MAX_GAPS of those missing below
                it (gaps), results and rejections counted, last telemetry.
@@ -141,6 +145,10 @@ def project(target, event):
         if isinstance(detail.get("id"), str):
             return _update(target, "press#" + detail["id"], _press_result, detail)
         return device_change
+    if kind == "ScheduleChanged" and isinstance(detail.get("thing"), str):
+        return _update(target, "schedule#" + detail["thing"], _schedule_changed, (detail, event.get("time")))
+    if kind == "ScheduleReported" and isinstance(detail.get("thing"), str):
+        return _update(target, "schedule#" + detail["thing"], _schedule_reported, detail)
     if kind in ("DeviceStatus", "DeviceTelemetry") and isinstance(detail.get("thing"), str):
         if "at" in detail:
             moment = detail["at"]
@@ -190,6 +198,8 @@ def _press_result(doc, detail):
     doc["result_seqs"] = sorted(seen + [mark], key=_mark_order)
     doc.setdefault("press_id", detail["id"])
     doc.setdefault("outcome", None)
+    if detail.get("origin") == "schedule" and _is_time(detail.get("due")):
+        doc.update(origin="schedule", requested_at=detail["due"])
     status = detail.get("status")
     if status == "duplicate":
         doc["duplicates"] = doc.get("duplicates", 0) + 1
@@ -225,6 +235,37 @@ def _answer_order(answer):
     timed = _is_time(at)
     rank = 0 if answer["outcome"] in FED else 2 if answer["outcome"] == "duplicate" else 1
     return (rank, not timed, at if timed else 0, _canonical([answer[name] for name in ANSWER]))
+
+
+def _schedule_changed(doc, argument):
+    """The change of the highest version; of two with one version (never written twice on the hub,
+    possible on AWS when two people save at once) the smaller in canonical JSON."""
+    detail, moment = argument
+    version = detail.get("version")
+    if not _is_time(version):
+        return None
+    change = {name: detail.get(name) for name in ("version", "action", "schedule", "tz", "origin")}
+    change["changed_at"] = _seconds(moment)
+    current = doc.get("changed")
+    if current is not None and (-current["version"], _canonical(current)) <= (-version, _canonical(change)):
+        return None
+    doc["thing"] = detail["thing"]
+    doc["changed"] = change
+    return doc
+
+
+def _schedule_reported(doc, detail):
+    """The highest version the device reported; of one version, the earliest report."""
+    report = {name: detail.get(name) for name in ("version", "clock", "error", "at")}
+    current = doc.get("reported")
+    if not _is_time(report["version"]) or not _is_time(report["at"]):
+        return None
+    if current is not None and (-current["version"], current["at"], _canonical(current)) <= (
+            -report["version"], report["at"], _canonical(report)):
+        return None
+    doc["thing"] = detail["thing"]
+    doc["reported"] = report
+    return doc
 
 
 def _device_result(doc, detail):

@@ -5,6 +5,11 @@ well as presses.
     result    -> detail-type FeedResult
     status    -> detail-type DeviceStatus   (the broker's `offline` last will has no `at`: time of arrival)
     telemetry -> detail-type DeviceTelemetry
+    schedule  -> detail-type ScheduleReported (what the device reported on its `schedule` shadow: the
+                 topic rule on update/accepted, or the hub's shadow service, makes this message)
+
+A result of a scheduled feeding carries `"origin": "schedule"` and `due` (Unix seconds) and may be
+`missed` or `skipped` (docs/protocol.md, "Schedule shadow").
 
 The event time is the device's `at`. The detail is the message itself, validated field by field; an
 invalid message is logged and answered `rejected` with the field named, and nothing is put on the bus.
@@ -25,8 +30,15 @@ from datetime import datetime, timezone
 
 from cloud.handlers import bounds
 
-DETAIL_TYPES = {"result": "FeedResult", "status": "DeviceStatus", "telemetry": "DeviceTelemetry"}
-STATUSES = ("dispensed", "duplicate", "expired", "capped", "interrupted", "rejected")
+DETAIL_TYPES = {
+    "result": "FeedResult",
+    "status": "DeviceStatus",
+    "telemetry": "DeviceTelemetry",
+    "schedule": "ScheduleReported",
+}
+STATUSES = ("dispensed", "duplicate", "expired", "capped", "interrupted", "rejected", "missed", "skipped")
+CLOCKS = ("ntp", "untrusted")
+MAX_SCHEDULE_VERSION = 2**31 - 1
 BOWLS = ("left", "right")
 CLIENT = "events"  # the client this handler takes (cloud/hub/runtime.py gives the hub's)
 # Telemetry's counters (docs/protocol.md, "Telemetry"), each 0..bounds.MAX_COUNT when present.
@@ -104,7 +116,7 @@ def parse_state(message):
         raise InvalidState("v: expected 1, got %r" % (message.get("v"),))
     kind = message.get("type")
     if not isinstance(kind, str) or kind not in DETAIL_TYPES:  # a list or an object is unhashable
-        raise InvalidState("type: expected result, status or telemetry, got %r" % (kind,))
+        raise InvalidState("type: expected result, status, telemetry or schedule, got %r" % (kind,))
     if not bounds.is_thing(message.get("thing")):
         raise InvalidState(
             "thing: expected 1-%d characters from [A-Za-z0-9_-], got %r"
@@ -118,6 +130,9 @@ def parse_state(message):
     elif kind == "telemetry":
         _time(message)
         _telemetry(message)
+    elif kind == "schedule":
+        _time(message)
+        _schedule(message)
     else:
         _result(message)
     return message
@@ -142,6 +157,21 @@ def _result(message):
         raise InvalidState("bowls: expected a list of left/right, got %r" % (bowls,))
     if "reason" in message:
         _text(message, "reason")
+    if "origin" in message and message["origin"] != "schedule":
+        raise InvalidState("origin: expected schedule (or none), got %r" % (message["origin"],))
+    if "due" in message and not bounds.is_int(message["due"], bounds.MIN_TIME, bounds.MAX_TIME):
+        raise InvalidState("due: expected integer Unix seconds, got %r" % (message["due"],))
+
+
+def _schedule(message):
+    """The version the device runs (or still runs, when it refused a newer one: `error`), its clock."""
+    if not bounds.is_int(message.get("version"), 0, MAX_SCHEDULE_VERSION):
+        raise InvalidState("version: expected an integer 0..%d, got %r"
+                           % (MAX_SCHEDULE_VERSION, message.get("version")))
+    if message.get("clock") is not None and message["clock"] not in CLOCKS:
+        raise InvalidState("clock: expected ntp or untrusted, got %r" % (message["clock"],))
+    if message.get("error") is not None:
+        _text(message, "error")
 
 
 def _telemetry(message):

@@ -18,7 +18,7 @@ thing of the household is granted nothing.
 
 from cloud.hub.checkpoint import CHECKPOINT_TOPIC
 from cloud.hub.health import HEALTH_TOPIC
-from cloud.topology import THING_NAME_VARIABLE, action_topic, button_topic, states_topic
+from cloud.topology import THING_NAME_VARIABLE, action_topic, button_topic, shadow_topic, states_topic
 
 # IoT policy action -> the mosquitto access that stands for it.
 ACCESS = {
@@ -41,6 +41,13 @@ HUB_ROLES = {
         ("read", states_topic("+")),
         ("readwrite", CHECKPOINT_TOPIC),
         ("readwrite", HEALTH_TOPIC),
+        # Its shadow service (cloud/hub/shadows.py), as AWS IoT's Device Shadow service: every feeder's
+        # schedule `get` and `update`, and the answers a feeder reads.
+        ("read", shadow_topic("+", "get")),
+        ("read", shadow_topic("+", "update")),
+        ("write", shadow_topic("+", "get/accepted")),
+        ("write", shadow_topic("+", "get/rejected")),
+        ("write", shadow_topic("+", "update/delta")),
     ],
 }
 

@@ -14,7 +14,8 @@ live ledger's `backups` table, and the oldest generations beyond `keep` are remo
 
 Restore refuses a backup that fails the same verification and a data directory that already holds a
 ledger; it copies the files and rebuilds the history projection from the restored ledger (the live
-projection is a separate file, so no copy of it can match the ledger copy exactly). The hub then
+projection is a separate file, so no copy of it can match the ledger copy exactly), and from it each
+feeder's schedule shadow (cloud/hub/shadows.py restore_desired: the newest schedule of the copy). The hub then
 resumes each rule from its restored cursor: a press already in the copy is never a second event, and
 a command sent again (the copy's `feeds` cursor can lag the commands it sent) carries the same press
 id, which the feeder answers `duplicate` without moving a servo (docs/protocol.md).
@@ -27,10 +28,11 @@ import shutil
 import sqlite3
 import time
 
-from cloud.hub import checkpoint
+from cloud.hub import checkpoint, shadows
 from cloud.hub import ledger as ledger_mod
 from cloud.hub.hub import HISTORY_FILE, LEDGER_FILE
 from cloud.hub.hydrate import hydrate
+from cloud.hub.projection import SqliteStore
 
 BACKUP_CHECKPOINT_FILE = "backup-checkpoint.json"
 COPIED_FIRST = (checkpoint.CHECKPOINTS_FILE, checkpoint.KEY_FILE, checkpoint.PUBLIC_KEY_FILE)
@@ -159,4 +161,9 @@ def restore(backup_dir, data_dir):
         if os.path.exists(history + suffix):
             os.remove(history + suffix)
     _, projected = hydrate(os.path.join(data_dir, LEDGER_FILE), history)
+    rebuilt = SqliteStore(history)
+    try:
+        shadows.restore_desired(data_dir, rebuilt.rows())
+    finally:
+        rebuilt.close()
     return events, projected

@@ -31,6 +31,8 @@ log = logging.getLogger("hub")
 BACKOFF_S = 0.1
 BACKOFF_CAP_S = 5.0
 BATCH = 2048
+# How often an idle rule reads the ledger for what another process appended (Commits).
+OTHER_WRITERS_S = 0.2
 
 
 class FunctionTarget:
@@ -148,8 +150,10 @@ class Commits:
     """The ledger's commits, counted, for the rule threads to wait on. A thread notes the count before
     it reads the ledger and, finding nothing new, waits only while the count is still that: a commit
     landing between its read and its wait wakes it at once. (A bare Condition.wait after the read
-    would sleep through that notify: the press would wait for the next commit.) Ingest is the
-    ledger's only writer, and it calls committed() after each commit."""
+    would sleep through that notify: the press would wait for the next commit.) The hub's writers
+    (ingest, the shadow service) call committed() after each commit; a schedule change appended by
+    `make schedule` or the page (cloud/schedule_tool.py, their own process) is seen within
+    OTHER_WRITERS_S, the longest a wait lasts."""
 
     def __init__(self):
         self._changed = threading.Condition()
@@ -165,9 +169,10 @@ class Commits:
             self._changed.notify_all()
 
     def wait_past(self, seen, stopping):
-        """Until a commit after count `seen`, or stopping is set (whoever sets it calls committed())."""
+        """Until a commit after count `seen`, or stopping is set (whoever sets it calls committed()), or
+        OTHER_WRITERS_S passed."""
         with self._changed:
-            self._changed.wait_for(lambda: self._count != seen or stopping.is_set())
+            self._changed.wait_for(lambda: self._count != seen or stopping.is_set(), OTHER_WRITERS_S)
 
 
 class Deliverer(threading.Thread):

@@ -41,11 +41,17 @@ def time_ordered_id(now_ns=time.time_ns):
 
 def dedup_key(event):
     """Same source, type and detail = the same fact delivered twice (a QoS 1 redelivery, a re-sent
-    result, a press retried): a content hash. A broker's `offline` last will has no time of its own,
-    so two of them are two facts: no key."""
+    result, a press retried): a content hash; a ScheduleChanged: its thing and version. A broker's
+    `offline` last will has no time of its own, so two of them are two facts: no key."""
     detail = event["detail"]
     if event["detail-type"] == "DeviceStatus" and "at" not in detail:
         return None
+    if event["detail-type"] == "ScheduleChanged":
+        # One change per version of a thing's schedule: a second writer of the same version is refused
+        # (cloud/schedule_tool.py), so versions only grow.
+        text = "|".join((event["source"], "ScheduleChanged", str(detail.get("thing")),
+                         str(detail.get("version"))))
+        return hashlib.sha256(text.encode()).hexdigest()
     text = "|".join((event["source"], event["detail-type"], json.dumps(detail, sort_keys=True)))
     return hashlib.sha256(text.encode()).hexdigest()
 

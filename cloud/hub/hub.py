@@ -7,7 +7,8 @@ One hub per data_dir: start() takes its lock (cloud/hub/lock.py) before opening 
 the caller passes the one it already holds (`lock=`), and stop() releases it.
 
 Files in data_dir: `hub.lock`, `ledger.sqlite3` (events, cursors, dead letters, queues, rejected inputs),
-`history.sqlite3` (the projection the `history` rule's projector writes), and the signed checkpoints
+`history.sqlite3` (the projection the `history` rule's projector writes), `shadows.sqlite3` (the
+devices' schedule shadows, cloud/hub/shadows.py), and the signed checkpoints
 with their key (`checkpoints.jsonl`, `checkpoint.key`, `checkpoint.pub`; cloud/hub/checkpoint.py).
 """
 
@@ -16,7 +17,7 @@ import logging
 import os
 import threading
 
-from cloud.hub import checkpoint, delivery, health, projection
+from cloud.hub import checkpoint, delivery, health, projection, shadows
 from cloud.hub.events import LedgerEvents
 from cloud.hub.hydrate import HISTORY_RULE
 from cloud.hub.ingest import Ingest, mqtt_client
@@ -67,8 +68,16 @@ class Hub:
         if not connected.wait(CONNECT_WAIT_S):
             log.warning("hub: the broker is not reachable yet; feeds are retried until it is")
         self.events = LedgerEvents()
+        self.shadows = shadows.ShadowService(
+            self.data_dir, self.pki, self.host, self.port, self.ledger_path, self.topology,
+            self.commits.committed,
+        ).start()
         self.runtime = Runtime(
-            self.topology, iot_data=LocalIotData(self.publisher), events=self.events, store=self.store
+            self.topology,
+            iot_data=LocalIotData(self.publisher),
+            events=self.events,
+            store=self.store,
+            shadows=self.shadows.store,
         )
         self.deliverers = [
             delivery.Deliverer(self.ledger_path, rule, self.commits, self.stopping, self._around_batch(rule))
@@ -128,6 +137,7 @@ class Hub:
         for deliverer in self.deliverers:
             deliverer.join(15)
         self._stop_reports()
+        self.shadows.stop()
         self.publisher.disconnect()
         self.publisher.loop_stop()
         self.runtime = None

@@ -27,7 +27,7 @@ HOUSEHOLD = {"things": [KITCHEN, BEDROOM, HALL]}
 WITHOUT_BEDROOM = {"things": [KITCHEN, HALL]}
 IOT = "arn:aws:iot:%s:%s:" % (REGION, ACCOUNT)
 # The topology's resources with the single default thing, and the two each further thing adds.
-DEFAULT_COUNT = 40
+DEFAULT_COUNT = 49
 PER_THING = 2  # its thing and its certificate
 
 

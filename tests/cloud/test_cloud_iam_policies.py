@@ -58,6 +58,13 @@ ALLOWED = {
         ("iot:Publish", "arn:aws:iot:eu-west-1:123456789012:topic/cat-feeder/*/action"),
         ("sqs:SendMessage", "arn:aws:sqs:eu-west-1:123456789012:feedmyfurbabies-feeds-failed"),
     },
+    "schedules": log_streams("feedmyfurbabies-schedules")
+    | {
+        # Every thing's `schedule` named shadow, no other shadow, no topic.
+        ("iot:GetThingShadow", "arn:aws:iot:eu-west-1:123456789012:thing/*/schedule"),
+        ("iot:UpdateThingShadow", "arn:aws:iot:eu-west-1:123456789012:thing/*/schedule"),
+        ("sqs:SendMessage", "arn:aws:sqs:eu-west-1:123456789012:feedmyfurbabies-feeds-failed"),
+    },
 }
 
 
@@ -92,6 +99,9 @@ def test_queue_policy_admits_only_the_rules_that_deliver_there():
 
 IOT = "arn:aws:iot:eu-west-1:123456789012:"
 OWN = "${iot:Connection.Thing.ThingName}"
+# Its own `schedule` shadow: it asks (get) and reports (update), and hears the answers it needs.
+SHADOW = "$aws/things/%s/shadow/name/schedule/"
+DEVICE_HEARS = ("get/accepted", "get/rejected", "update/delta")
 
 
 def test_device_policy_grants_each_thing_only_its_own_client_id_and_topics_statement_by_statement():
@@ -106,13 +116,20 @@ def test_device_policy_grants_each_thing_only_its_own_client_id_and_topics_state
         {
             "Effect": "Allow",
             "Action": "iot:Subscribe",
-            "Resource": [IOT + "topicfilter/cat-feeder/%s/action" % OWN],
+            "Resource": [IOT + "topicfilter/cat-feeder/%s/action" % OWN]
+            + [IOT + "topicfilter/" + SHADOW % OWN + suffix for suffix in DEVICE_HEARS],
         },
-        {"Effect": "Allow", "Action": "iot:Receive", "Resource": [IOT + "topic/cat-feeder/%s/action" % OWN]},
+        {
+            "Effect": "Allow",
+            "Action": "iot:Receive",
+            "Resource": [IOT + "topic/cat-feeder/%s/action" % OWN]
+            + [IOT + "topic/" + SHADOW % OWN + suffix for suffix in DEVICE_HEARS],
+        },
         {
             "Effect": "Allow",
             "Action": "iot:Publish",
-            "Resource": [IOT + "topic/cat-feeder/%s/states" % OWN, IOT + "topic/cat-feeder/%s/button" % OWN],
+            "Resource": [IOT + "topic/cat-feeder/%s/states" % OWN, IOT + "topic/cat-feeder/%s/button" % OWN]
+            + [IOT + "topic/" + SHADOW % OWN + suffix for suffix in ("get", "update")],
         },
         # The retained `online` status and the `offline` will, on its own states topic only.
         {

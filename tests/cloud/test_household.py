@@ -32,7 +32,7 @@ def test_without_a_file_the_household_is_todays_single_feeder(tmp_path):
 
 def test_defaults_are_the_firmwares(tmp_path):
     loaded = household.load(write(tmp_path, {"things": [{"thing": "kitchen"}]}))
-    assert loaded == {"timezone": "UTC", "things": [
+    assert loaded == {"timezone": "UTC", "schedule_min_gap_min": 60, "things": [
         {"thing": "kitchen", "name": "kitchen", "role": "feeder",
          "caps": {"max_portions_per_hour": 4, "max_portions_per_day": 12}}]}
 
@@ -63,6 +63,8 @@ MAX_DAY = firmware_config.MAX_PORTIONS_PER_DAY
      "things[0].caps.max_portions_per_hour: expected an integer"),
     ({"things": [KITCHEN], "timezone": "Mars/Olympus"}, "timezone: expected an IANA time zone"),
     ({"things": [KITCHEN], "timezone": "../etc/passwd"}, "timezone: expected an IANA time zone"),
+    ({"things": [KITCHEN], "schedule_min_gap_min": 721}, "schedule_min_gap_min: expected an integer 0..720"),
+    ({"things": [KITCHEN], "schedule_min_gap_min": "1h"}, "schedule_min_gap_min: expected an integer"),
     # Names the cloud side takes on the broker: the hub's identities, its and `make press`'s client ids.
     ({"things": [dict(KITCHEN, thing="cloud-hub")]}, "things[0].thing: 'cloud-hub' is a name the cloud"),
     ({"things": [KITCHEN, dict(HALL, thing="cloud-publisher")]}, "things[1].thing: 'cloud-publisher' is a"),

@@ -14,6 +14,15 @@ PKI = SimpleNamespace(publisher_cn="cloud-publisher", observer_cn="cloud-observe
 EXAMPLE = household.topology(household.load(household.PATH.with_name("household.example.json")))
 
 
+# A feeder's schedule shadow (docs/protocol.md, "Schedule shadow"): it asks and reports, hears the answers.
+SHADOW = "$aws/things/%s/shadow/name/schedule/"
+
+
+def own_shadow(thing):
+    return ["write " + SHADOW % thing + suffix for suffix in ("get", "update")] + [
+        "read " + SHADOW % thing + suffix for suffix in ("get/accepted", "get/rejected", "update/delta")]
+
+
 def blocks(text):
     """{user: [topic lines]} of an ACL file."""
     users, user = {}, None
@@ -31,11 +40,13 @@ def test_each_thing_gets_its_roles_own_topics_and_each_hub_identity_its_own():
         "cloud-publisher": ["write cat-feeder/+/action", "write cat-feeder/+/button"],
         "cloud-observer": ["read cat-feeder/+/states", "read cat-feeder/+/button"],
         "cloud-hub": ["read cat-feeder/+/button", "read cat-feeder/+/states",
-                      "readwrite cat-feeder-hub/checkpoint", "readwrite cat-feeder-hub/health"],
+                      "readwrite cat-feeder-hub/checkpoint", "readwrite cat-feeder-hub/health"]
+        + ["read " + SHADOW % "+" + suffix for suffix in ("get", "update")]
+        + ["write " + SHADOW % "+" + suffix for suffix in ("get/accepted", "get/rejected", "update/delta")],
         "kitchen": ["read cat-feeder/kitchen/action", "write cat-feeder/kitchen/states",
-                    "write cat-feeder/kitchen/button"],
+                    "write cat-feeder/kitchen/button"] + own_shadow("kitchen"),
         "bedroom": ["read cat-feeder/bedroom/action", "write cat-feeder/bedroom/states",
-                    "write cat-feeder/bedroom/button"],
+                    "write cat-feeder/bedroom/button"] + own_shadow("bedroom"),
         # A button: its presses only, no commands, no status.
         "hall-button": ["write cat-feeder/hall-button/button"],
     }

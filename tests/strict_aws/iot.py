@@ -163,13 +163,22 @@ ALIASED = re.compile(r"^(?P<expression>.+?)\s+AS\s+(?P<alias>[A-Za-z_][A-Za-z0-9
 
 def rule_output(sql, topic, payload):
     """The object the rule's SELECT makes of a JSON `payload` published on `topic`, for the items this
-    project uses (SELECT_DOC): `*` (the whole payload), a field name, `topic(n)`, each with an optional
-    `AS alias`; an absent field is left out. Items apply in order, so a later item replaces an earlier
-    key of the same name (`SELECT *, topic(2) AS thing`: the topic's thing, not the payload's). None when
-    the FROM filter does not match the topic (the rule does not run)."""
+    project uses (SELECT_DOC): `*` (the whole payload), a field name or a dotted path into nested objects
+    (JSON_EXTENSIONS_DOC), an integer or 'string' literal, `topic(n)`, each with an optional `AS alias`;
+    an absent field is left out. Items apply in order, so a later item replaces an earlier key of the same
+    name (`SELECT *, topic(2) AS thing`: the topic's thing, not the payload's). None when the FROM filter
+    does not match the topic or the WHERE clause, of the one form `isUndefined(path) = false`, is false
+    (the rule does not run)."""
     statement = STATEMENT.match(sql)
     if statement is None or not topic_matches(statement["topic"], topic):
         return None
+    where = statement["rest"].strip()
+    if where:
+        defined = WHERE_DEFINED.fullmatch(where)
+        if defined is None:
+            raise ValueError("WHERE %r is not one this emulation evaluates" % where)
+        if _path(payload, defined["path"]) is _ABSENT:
+            return None
     output = {}
     for item in select_items(statement["fields"]):
         if item == "*":
@@ -180,12 +189,32 @@ def rule_output(sql, topic, payload):
         level = TOPIC_CALL.fullmatch(expression)
         if level:
             output[name] = topic.split("/")[int(level.group(1)) - 1]
-        elif IDENTIFIER.match(expression):
-            if expression in payload:
-                output[name] = payload[expression]
+        elif re.fullmatch(r"-?\d+", expression):
+            output[name] = int(expression)
+        elif re.fullmatch(r"'[^']*'", expression):
+            output[name] = expression[1:-1]
+        elif DOTTED.match(expression):
+            value = _path(payload, expression)
+            if value is not _ABSENT:
+                output[name] = value
         else:
             raise ValueError("SELECT item %r is not one this emulation evaluates" % item)
     return output
+
+
+JSON_EXTENSIONS_DOC = "https://docs.aws.amazon.com/iot/latest/developerguide/iot-sql-json.html"
+DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+WHERE_DEFINED = re.compile(r"WHERE\s+isUndefined\(\s*(?P<path>[A-Za-z0-9_.]+)\s*\)\s*=\s*false", re.I)
+_ABSENT = object()
+
+
+def _path(payload, dotted):
+    value = payload
+    for name in dotted.split("."):
+        if not isinstance(value, dict) or name not in value:
+            return _ABSENT
+        value = value[name]
+    return value
 
 
 def topic_matches(topic_filter, topic):

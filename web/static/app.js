@@ -17,6 +17,7 @@ const WORDS = {
   dispensed: "Fed", duplicate: "Already fed", expired: "Not fed: too late", capped: "Not fed: cap reached",
   interrupted: "Interrupted: check the bowl", rejected: "Not fed: refused", unconfirmed: "No answer",
   pending: "Waiting…",
+  missed: "Missed (scheduled)", skipped: "Skipped (scheduled)", // a schedule's feedings
 };
 const MESSAGES = {
   dispensed: (p) => `Fed: ${bowlsText(p.fed_bowls)} (at ${clock(p.outcome_at)}).`,
@@ -133,7 +134,7 @@ function renderOutcome(card, feeder, now) {
     const last = feeder.recent[0];
     if (!last) show(card, "No press yet.", "none");
     else {
-      show(card, `Last press (${BOWL_TEXT[last.event] || last.event}, ${when(last.requested_at, now)}): `
+      show(card, `Last press (${BOWL_TEXT[last.event] || last.event || "scheduled"}, ${when(last.requested_at, now)}): `
         + `${WORDS[last.outcome] || last.outcome}.`, "last", last.press_id);
     }
     return;
