@@ -90,7 +90,7 @@ class Context:
 def settings(text):
     """The ALERTS environment variable with defaults filled in (no variable: every default, no names)."""
     given = json.loads(text) if text else {}
-    return dict(DEFAULTS, names={}, timezone="UTC", **given)
+    return {**DEFAULTS, "names": {}, "timezone": "UTC", **given}
 
 
 class SnsNotifier:
