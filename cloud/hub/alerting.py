@@ -224,7 +224,7 @@ class Sender(threading.Thread):
             db.execute(
                 "UPDATE notifications SET sent_at = ?, attempts = ? WHERE id = ?", (now, attempts, row_id)
             )
-            log.info("alert: %s sent to %s", note["incident"], self._name(destination))
+            log.info("alert: %s sent to %s", note["incident"], self.destination_name(destination))
             return
         if now - created_at >= self.give_up_after_s or destination >= len(self.destinations):
             with delivery.transaction(db):
@@ -234,7 +234,7 @@ class Sender(threading.Thread):
                     (
                         note["incident"],
                         note["transition"],
-                        self._name(destination),
+                        self.destination_name(destination),
                         text,
                         attempts,
                         error,
@@ -246,7 +246,7 @@ class Sender(threading.Thread):
             log.error(
                 "alert: %s to %s dead-lettered after %d attempts: %s",
                 note["incident"],
-                self._name(destination),
+                self.destination_name(destination),
                 attempts,
                 error,
             )
@@ -259,7 +259,7 @@ class Sender(threading.Thread):
         log.warning(
             "alert: %s to %s failed (attempt %d: %s), retrying in %.0f s",
             note["incident"],
-            self._name(destination),
+            self.destination_name(destination),
             attempts,
             error,
             delay,
@@ -274,11 +274,14 @@ class Sender(threading.Thread):
         notifier = apprise.Apprise()
         if not notifier.add(self.destinations[destination]):
             return "not an Apprise URL"
-        if notifier.notify(title=note["title"], body=note["body"]):
-            return None
+        try:
+            if notifier.notify(title=note["title"], body=note["body"]):
+                return None
+        except Exception as error:  # a plugin's own failure is one more failed attempt, not the thread's end
+            return "%s: %s" % (type(error).__name__, error)
         return "the service did not accept it"
 
-    def _name(self, destination):
+    def destination_name(self, destination):
         return self.names[destination] if destination < len(self.names) else "destination %d" % destination
 
 
