@@ -132,7 +132,14 @@ def topology(household, base=TOPOLOGY):
     size = len(json.dumps(alerts["environment"], separators=(",", ":")).encode())
     if size > MAX_FEEDER_ENVIRONMENT_BYTES:
         raise HouseholdError("things: the names make the alerts function's environment %d bytes" % size)
-    return dict(base, functions=dict(base["functions"], feeder=feeder, alerts=alerts))
+    # The household's e-mail (and SMS), subscribed to the alerts topic (cloud/aws/resources/sns.py).
+    subscriptions = [
+        (protocol, household["alerts"][key])
+        for key, protocol in (("email", "email"), ("sms", "sms"))
+        if key in household["alerts"]
+    ]
+    topic = dict(base["alerts_topic"], subscriptions=subscriptions)
+    return dict(base, functions=dict(base["functions"], feeder=feeder, alerts=alerts), alerts_topic=topic)
 
 
 def alert_settings(household):
