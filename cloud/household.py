@@ -23,7 +23,7 @@ from pathlib import Path
 
 from cloud.handlers import alerts as alert_rules
 from cloud.handlers import bounds
-from cloud.topology import THING, TOPOLOGY
+from cloud.topology import THING, THING_NAME, TOPOLOGY
 from firmware import config as firmware_config
 
 PATH = Path(__file__).resolve().parents[1] / "household.json"
@@ -52,7 +52,7 @@ DEFAULT_CAPS = {
 }
 DEFAULT = {
     "timezone": "UTC",
-    "things": [{"thing": THING, "name": "Feeder", "role": "feeder", "caps": dict(DEFAULT_CAPS)}],
+    "things": [{"thing": THING, "name": THING_NAME, "role": "feeder", "caps": dict(DEFAULT_CAPS)}],
     "alerts": dict(alert_rules.DEFAULTS, notify=[]),
 }
 
@@ -138,7 +138,7 @@ def topology(household, base=TOPOLOGY):
         for key, protocol in (("email", "email"), ("sms", "sms"))
         if key in household["alerts"]
     ]
-    topic = dict(base["alerts_topic"], subscriptions=subscriptions)
+    topic = dict(base["alerts_topic"], subscriptions=subscriptions) if subscriptions else base["alerts_topic"]
     return dict(base, functions=dict(base["functions"], feeder=feeder, alerts=alerts), alerts_topic=topic)
 
 

@@ -5,12 +5,22 @@ declaration, so the two cannot drift. Importing this module has no side effects 
 Names are the resource names in AWS; cross references (`queue`, `function`) name entries of this file.
 """
 
+import json
+
+from cloud.handlers.alerts import DEFAULTS as ALERT_DEFAULTS
+
 SOURCE = "com.feedmyfurbabies"
 DETAIL_TYPE = "FeedRequested"
 # What the device answered (cloud/handlers/states.py): results, status and telemetry, as events of their own.
 DEVICE_SOURCE = "com.feedmyfurbabies.device"
 DEVICE_DETAIL_TYPES = ("FeedResult", "DeviceStatus", "DeviceTelemetry")
 THING = "cat-feeder"
+THING_NAME = "Feeder"  # what people call it, without a household file
+# The alerts function's settings without a household file (cloud/household.py's alert_settings fills in
+# a household's own): every default, the one feeder's name, UTC.
+DEFAULT_ALERTS = json.dumps(
+    dict(ALERT_DEFAULTS, names={THING: THING_NAME}, timezone="UTC"), separators=(",", ":")
+)
 
 
 # Per-thing topics (docs/protocol.md, "Topics"): level 2 names the thing, so a policy or ACL can grant
@@ -156,7 +166,7 @@ TOPOLOGY = {
             "timeout_s": 30,
             "log_retention_days": LOG_RETENTION_DAYS,
             # ALERTS: the household's alert settings as compact JSON (cloud/household.py's topology fills it).
-            "environment": {"ALERTS": "{}"},
+            "environment": {"ALERTS": DEFAULT_ALERTS},
             "environment_refs": {"INCIDENTS_TABLE": "incidents_table", "ALERTS_TOPIC_ARN": "alerts_topic"},
             "grants": [
                 (["dynamodb:GetItem", "dynamodb:PutItem"], ("incidents_table",)),

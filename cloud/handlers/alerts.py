@@ -107,7 +107,7 @@ class SnsNotifier:
         }
         self.sns.publish(
             TopicArn=self.topic_arn,
-            Subject=note["title"][:100],  # SNS: at most 100 printable ASCII characters
+            Subject=note["title"][:99],  # Publish: "less than 100 characters", no line breaks
             Message=note["body"],
             MessageAttributes=attributes,
         )
