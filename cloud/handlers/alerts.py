@@ -323,8 +323,11 @@ def _fold_or_open(doc, config, kind, moment, summary):
 
 
 def _open(doc, config, kind, at, summary):
+    # Numbered per thing in the order they open: unique (two may open within a second) and, as the
+    # projection's order is the ledger's, the same in a rebuild.
+    doc["opened"] = doc.get("opened", 0) + 1
     incident = {
-        "id": "%s:%s:%s" % (kind, doc["thing"], _stamp(at)),
+        "id": "%s:%s:%d" % (kind, doc["thing"], doc["opened"]),
         "kind": kind,
         "thing": doc["thing"],
         "state": "open",
@@ -411,10 +414,6 @@ def _span(seconds):
     if seconds < 7200:
         return "%d min" % (seconds // 60)
     return "%.1f h" % (seconds / 3600)
-
-
-def _stamp(moment):
-    return ("%d" % moment) if float(moment).is_integer() else ("%.3f" % moment)
 
 
 def _is_time(value):

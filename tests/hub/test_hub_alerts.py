@@ -191,3 +191,17 @@ def test_the_alerts_function_gets_the_thresholds_and_names_but_no_destination():
     assert json.loads(environment)["offline_after_s"] == 120
     assert json.loads(environment)["names"] == {"kitchen": "Kitchen"}
     assert "bot-token" not in environment and "a@b.org" not in environment
+
+
+def test_two_incidents_opening_within_one_second_are_two_notifications(tmp_path):
+    store = alerting.open_store(str(tmp_path / "i.sqlite3"))
+    outbox = alerting.Outbox(store.db, ["json://127.0.0.1:9/x"])
+    for seq, status in enumerate(("interrupted", "dispensed", "interrupted"), start=1):
+        for note in alerts.apply(store, CONFIG, result_event(seq, "p%d" % seq, status, T0, ["left"])):
+            outbox.send(note)
+    rows = store.db.execute("SELECT incident, transition FROM notifications ORDER BY id").fetchall()
+    assert rows == [
+        ("interrupted:cat-feeder:1", "opened"),
+        ("interrupted:cat-feeder:1", "resolved"),
+        ("interrupted:cat-feeder:2", "opened"),
+    ]
