@@ -32,7 +32,7 @@ import time
 import urllib.parse
 
 from cloud.handlers import alerts
-from cloud.hub import delivery, ledger, projection
+from cloud.hub import ledger, projection
 from cloud.topology import local_environment
 
 log = logging.getLogger("hub")
@@ -72,6 +72,19 @@ def redact(url):
         return "%s://(not an Apprise URL)" % scheme
     host = urllib.parse.urlsplit(plugin.url(privacy=True)).netloc.rpartition("@")[2]
     return "%s://%s/..." % (scheme, host)
+
+
+@contextlib.contextmanager
+def immediate_transaction(db):
+    """A write transaction taken at its start: the sender writes the same file, and a transaction that
+    read first could not upgrade to a write while it does (SQLITE_BUSY at once, no busy wait)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
 def open_store(path):
@@ -119,7 +132,7 @@ class Alerting:
     @contextlib.contextmanager
     def batch(self):
         """A delivery batch of the `alerts` rule, or a clock tick: one transaction, then the sender wakes."""
-        with self.lock, delivery.transaction(self.store.db):
+        with self.lock, immediate_transaction(self.store.db):
             yield
         self.sender.wake.set()
 
@@ -147,7 +160,7 @@ class Alerting:
             unreachable_since = None if connected else unreachable_since or time.monotonic()
             reasons = [
                 "the ledger refuses writes: %s" % ingest.stalled if ingest.stalled else "",
-                "" if ingest.writer.is_alive() else "its writer thread ended",
+                "" if ingest.writer.is_alive() or ingest.stopping else "its writer thread ended",
                 "the broker unreachable for %.0f s" % (time.monotonic() - unreachable_since)
                 if unreachable_since and time.monotonic() - unreachable_since >= INGEST_GRACE_S
                 else "",
@@ -224,10 +237,15 @@ class Sender(threading.Thread):
             db.execute(
                 "UPDATE notifications SET sent_at = ?, attempts = ? WHERE id = ?", (now, attempts, row_id)
             )
-            log.info("alert: %s sent to %s", note["incident"], self.destination_name(destination))
+            log.info(
+                "alert: %s %s sent to %s",
+                note["incident"],
+                note["transition"],
+                self.destination_name(destination),
+            )
             return
         if now - created_at >= self.give_up_after_s or destination >= len(self.destinations):
-            with delivery.transaction(db):
+            with immediate_transaction(db):
                 db.execute(
                     "INSERT INTO notification_dead_letters (incident, transition, destination, note,"
                     " attempts, error, created_at, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -244,8 +262,9 @@ class Sender(threading.Thread):
                 )
                 db.execute("DELETE FROM notifications WHERE id = ?", (row_id,))
             log.error(
-                "alert: %s to %s dead-lettered after %d attempts: %s",
+                "alert: %s %s to %s dead-lettered after %d attempts: %s",
                 note["incident"],
+                note["transition"],
                 self.destination_name(destination),
                 attempts,
                 error,
@@ -257,8 +276,9 @@ class Sender(threading.Thread):
             (attempts, now + delay, error, row_id),
         )
         log.warning(
-            "alert: %s to %s failed (attempt %d: %s), retrying in %.0f s",
+            "alert: %s %s to %s failed (attempt %d: %s), retrying in %.0f s",
             note["incident"],
+            note["transition"],
             self.destination_name(destination),
             attempts,
             error,
