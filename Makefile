@@ -44,8 +44,11 @@ check: setup ## Build checks: mpy-cross for rv32imc, type-check against the ESP3
 test-firmware-mpy: setup ## Firmware unit tests on the real MicroPython interpreter (64K heap)
 	@tools/test_mpy.sh
 
+# Test files run side by side over pytest-xdist, a file's tests on one worker (they share its fixtures);
+# most wait on processes and sockets, so more workers than cores pays. TEST_JOBS=1 runs them in order.
+TEST_JOBS ?= 4
 test-py: setup ## Every pytest suite on CPython: firmware units, integration (mosquitto + micropython), cloud (moto)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q $(if $(filter 1,$(TEST_JOBS)),,-n $(TEST_JOBS) --dist loadfile) tests
 
 test: check test-firmware-mpy test-py ## Run every check and test
 
