@@ -136,7 +136,7 @@ def topology(household, base=TOPOLOGY):
     subscriptions = [
         (protocol, household["alerts"][key])
         for key, protocol in (("email", "email"), ("sms", "sms"))
-        if key in household["alerts"]
+        if key in household.get("alerts", {})
     ]
     topic = dict(base["alerts_topic"], subscriptions=subscriptions) if subscriptions else base["alerts_topic"]
     return dict(base, functions=dict(base["functions"], feeder=feeder, alerts=alerts), alerts_topic=topic)
@@ -145,8 +145,10 @@ def topology(household, base=TOPOLOGY):
 def alert_settings(household):
     """What raises an alert, each feeder's name and the time zone: the alerts function's ALERTS. The
     destinations (notify, email, sms) are not in it: they reach only the hub's sender and SNS."""
-    settings = {key: value for key, value in household["alerts"].items() if key in alert_rules.DEFAULTS}
-    names = {entry["thing"]: entry["name"] for entry in household["things"] if entry["role"] == "feeder"}
+    alerts = household.get("alerts", alert_rules.DEFAULTS)
+    settings = {key: value for key, value in alerts.items() if key in alert_rules.DEFAULTS}
+    feeders = [entry for entry in household["things"] if entry.get("role", "feeder") == "feeder"]
+    names = {entry["thing"]: entry.get("name", entry["thing"]) for entry in feeders}
     return dict(settings, names=names, timezone=household["timezone"])
 
 
