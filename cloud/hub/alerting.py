@@ -32,7 +32,7 @@ import time
 import urllib.parse
 
 from cloud.handlers import alerts
-from cloud.hub import ledger, projection
+from cloud.hub import delivery, ledger, projection
 from cloud.topology import local_environment
 
 log = logging.getLogger("hub")
@@ -44,6 +44,8 @@ INGEST_GRACE_S = 60.0
 BACKOFF_S = 1.0
 BACKOFF_CAP_S = 300.0
 GIVE_UP_AFTER_S = 24 * 3600.0
+# The sender writes the incidents file too: a batch takes its write lock at its start (delivery.transaction).
+IMMEDIATE = "BEGIN IMMEDIATE"
 OUTBOX_SCHEMA = """
 CREATE TABLE IF NOT EXISTS notifications (
     id INTEGER PRIMARY KEY, incident TEXT NOT NULL, transition TEXT NOT NULL, destination INTEGER NOT NULL,
@@ -72,19 +74,6 @@ def redact(url):
         return "%s://(not an Apprise URL)" % scheme
     host = urllib.parse.urlsplit(plugin.url(privacy=True)).netloc.rpartition("@")[2]
     return "%s://%s/..." % (scheme, host)
-
-
-@contextlib.contextmanager
-def immediate_transaction(db):
-    """A write transaction taken at its start: the sender writes the same file, and a transaction that
-    read first could not upgrade to a write while it does (SQLITE_BUSY at once, no busy wait)."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
 
 
 def open_store(path):
@@ -132,7 +121,7 @@ class Alerting:
     @contextlib.contextmanager
     def batch(self):
         """A delivery batch of the `alerts` rule, or a clock tick: one transaction, then the sender wakes."""
-        with self.lock, immediate_transaction(self.store.db):
+        with self.lock, delivery.transaction(self.store.db, IMMEDIATE):
             yield
         self.sender.wake.set()
 
@@ -245,7 +234,7 @@ class Sender(threading.Thread):
             )
             return
         if now - created_at >= self.give_up_after_s or destination >= len(self.destinations):
-            with immediate_transaction(db):
+            with delivery.transaction(db, IMMEDIATE):
                 db.execute(
                     "INSERT INTO notification_dead_letters (incident, transition, destination, note,"
                     " attempts, error, created_at, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

@@ -133,9 +133,11 @@ def _log_delivery(rule, call, event, answer):
 
 
 @contextlib.contextmanager
-def transaction(db):
-    """One transaction on an autocommit connection (isolation_level=None) for a delivery batch."""
-    db.execute("BEGIN")
+def transaction(db, begin="BEGIN"):
+    """One transaction on an autocommit connection (isolation_level=None) for a delivery batch.
+    begin="BEGIN IMMEDIATE" takes the write lock at once, for a file another connection writes too: a
+    transaction that read first cannot take it later while that one writes (SQLITE_BUSY, no wait)."""
+    db.execute(begin)
     try:
         yield
     except BaseException:
