@@ -205,3 +205,33 @@ def test_two_incidents_opening_within_one_second_are_two_notifications(tmp_path)
         ("interrupted:cat-feeder:1", "resolved"),
         ("interrupted:cat-feeder:2", "opened"),
     ]
+
+
+def test_the_hubs_own_health_opens_and_resolves_once(tmp_path):
+    store = SqliteStore(str(tmp_path / "i.sqlite3"))
+    failing = [alerts.observe_hub(store, CONFIG, "verify", True, "seq 3: hash", T0 + n) for n in range(3)]
+    assert [len(notes) for notes in failing] == [1, 0, 0]
+    (passing,) = alerts.observe_hub(store, CONFIG, "verify", False, "", T0 + 9)
+    assert (passing["title"], passing["transition"]) == ("Hub: the ledger verifies again", "resolved")
+    assert alerts.observe_hub(store, dict(CONFIG, hub=False), "ingest", True, "disk full", T0) == []
+
+
+def test_the_incidents_command_lists_them_and_rebuilds_them_to_a_time(tmp_path, capsys):
+    from cloud.hub.__main__ import main
+    from cloud.hub.events import dedup_key
+    from cloud.hub.ledger import Ledger
+
+    times = iter(range(T0, T0 + 100))
+    ledger = Ledger(str(tmp_path / "ledger.sqlite3"), clock=lambda: next(times))
+    events = [result_event(1, "a", "capped", T0), result_event(2, "b", "dispensed", T0 + 1, ["left"])]
+    for event in events:
+        ledger.append_batch([(event, dedup_key(event))])
+    ledger.close()
+    assert main(["incidents", "--data-dir", str(tmp_path), "--to", "2026-11-18T11:06:40Z"]) == 0
+    as_of_first = capsys.readouterr().out  # at T0: the capped result recorded, not the dispense
+    assert "open incidents: 1" in as_of_first and "capped:cat-feeder:1 x1" in as_of_first
+    assert main(["incidents", "--data-dir", str(tmp_path), "--to", "2026-11-18T12:00:00Z", "--json"]) == 0
+    rebuilt = json.loads(capsys.readouterr().out)
+    assert rebuilt["open"] == [] and [i["kind"] for i in rebuilt["resolved"]] == ["capped"]
+    assert main(["incidents", "--data-dir", str(tmp_path)]) == 0  # the live file: none yet
+    assert "open incidents: 0" in capsys.readouterr().out
