@@ -263,11 +263,16 @@ def _result(doc, config, detail, moment):
     if not isinstance(seq, int) or isinstance(seq, bool):
         return []
     last = doc.get("max_seq", 0)
+    restarted = False
     if seq <= last:
-        return []  # counted already (results arrive in seq order; a re-sent one keeps its seq)
-    doc["max_seq"] = seq
+        # Results are sent in seq order and a re-sent one keeps its seq and its `at`: a repeat. A lower
+        # seq decided later than the highest is a device counting again (its flash erased).
+        if not _is_time(moment) or moment <= doc.get("max_seq_at", 0):
+            return []
+        restarted = True
+    doc["max_seq"], doc["max_seq_at"] = seq, moment
     notes = []
-    if last and seq > last + 1 and config["lost_results"]:
+    if last and seq > last + 1 and config["lost_results"] and not restarted:
         missing = seq - last - 1
         first = last + 1
         what = (

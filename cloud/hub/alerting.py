@@ -16,8 +16,8 @@
 - The clock ticks every CHECK_INTERVAL_S: the handler's `{"check": true}` (offline for N minutes, back
   online, quiet), and the hub's own health, which is not in the ledger: ingest stalled (a full disk),
   its writer gone, or the broker unreachable for INGEST_GRACE_S; `verify` of the ledger, on its own
-  thread at start and every VERIFY_INTERVAL_S. Offline is thus seen CHECK_INTERVAL_S after its
-  threshold at most.
+  thread VERIFY_FIRST_S after the start and every VERIFY_INTERVAL_S. Offline is thus seen at most
+  CHECK_INTERVAL_S after its threshold.
 - Destinations are Apprise URLs from the household file (`alerts.notify`); they hold tokens, so every
   line the hub prints names one by `redact(url)` (Apprise's privacy form), never as written.
 """
@@ -39,6 +39,7 @@ log = logging.getLogger("hub")
 INCIDENTS_FILE = "incidents.sqlite3"
 RULE = "alerts"
 CHECK_INTERVAL_S = 10.0
+VERIFY_FIRST_S = 60.0
 VERIFY_INTERVAL_S = 3600.0
 INGEST_GRACE_S = 60.0
 BACKOFF_S = 1.0
@@ -158,6 +159,9 @@ class Alerting:
             self.observe_hub("ingest", bool(reason), reason)
 
     def _verify(self, ledger_path):
+        # Not at once: a start (and a test's short-lived hub) is not slowed by reading the whole ledger.
+        if self.stopping.wait(VERIFY_FIRST_S):
+            return
         while True:
             db = ledger.connect(ledger_path, readonly=True)
             try:

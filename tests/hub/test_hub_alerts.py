@@ -235,3 +235,11 @@ def test_the_incidents_command_lists_them_and_rebuilds_them_to_a_time(tmp_path, 
     assert rebuilt["open"] == [] and [i["kind"] for i in rebuilt["resolved"]] == ["capped"]
     assert main(["incidents", "--data-dir", str(tmp_path)]) == 0  # the live file: none yet
     assert "open incidents: 0" in capsys.readouterr().out
+
+
+def test_a_device_counting_its_results_again_still_alerts_and_a_repeat_does_not(tmp_path):
+    store = SqliteStore(str(tmp_path / "i.sqlite3"))
+    assert alerts.apply(store, CONFIG, result_event(500, "a", "dispensed", T0, ["left"])) == []
+    assert alerts.apply(store, CONFIG, result_event(499, "z", "capped", T0 - 5)) == []  # a late repeat
+    (note,) = alerts.apply(store, CONFIG, result_event(1, "b", "capped", T0 + 60))  # flash erased
+    assert (note["kind"], note["transition"]) == ("capped", "opened")
