@@ -2,6 +2,7 @@
 schedule, incidents table, SNS topic and the household's subscriptions; the handler, on the deployed
 table and topic, publishes one SNS message per incident kind; the strict SNS and schedule rules."""
 
+import argparse
 import json
 
 import boto3
@@ -13,6 +14,7 @@ from cloud.aws import deploy
 from cloud.handlers import alerts, projector
 from rigs.hubdata import T0, result_event, status_event
 from tests.cloud.envs import REGION, env_for, run
+from web import incidents as web_incidents
 
 HOME = household.validate(
     {
@@ -111,6 +113,14 @@ def test_the_handler_publishes_one_sns_message_per_incident_kind(aws, tmp_path):
     assert offline["Subject"] == "Kitchen is offline" and offline["Message"].startswith(
         "Kitchen: offline since"
     )
+
+    # What the page shows on AWS (web/incidents.py): the table's incidents, and the DLQ when it holds any.
+    failed = sqs.get_queue_url(QueueName="feedmyfurbabies-alerts-failed")["QueueUrl"]
+    sqs.send_message(QueueUrl=failed, MessageBody="{}")
+    report = web_incidents.read(argparse.Namespace(aws=True, region=REGION, endpoint_url=aws, profile=None))
+    assert sorted(i["kind"] for i in report["open"]) == ["interrupted", "offline"]  # the replayed one too
+    assert {i["kind"] for i in report["resolved"]} == {"interrupted", "capped", "rejected", "lost"}
+    assert report["dead_letters"] == [{"queue": "feedmyfurbabies-alerts-failed", "messages": 1}]
 
 
 def test_what_sns_and_a_schedule_refuse_on_aws(aws):
