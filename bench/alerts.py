@@ -10,12 +10,15 @@ that a notification service that is down holds up no feeding.
    `dispensed` result resolves it, timed the same way. The offline threshold is not part of it.
 2. Press -> servo start through the hub (bench/hub.py's press_to_servo: button message, ledger, `feeds`
    rule, command, the firmware on MicroPython's unix port, its first PWM write), PRESSES presses with
-   the receiver up, then PRESSES with it down and DOWN_INCIDENTS notifications failing and retried
-   meanwhile.
+   the receiver up, then PRESSES with it down (connection refused) and DOWN_INCIDENTS notifications
+   failing and retried meanwhile, then PRESSES with it hanging (a listening socket that never answers:
+   each attempt waits for Apprise's timeouts).
 """
 
+import contextlib
 import json
 import os
+import socket
 import statistics
 import sys
 import time
@@ -35,7 +38,7 @@ from rigs.receiver import Receiver  # noqa: E402
 
 COMMAND_LINE = ".venv/bin/python bench/alerts.py"
 CYCLES = 100
-PRESSES = 60  # twice this stays under rig_config's cap of 128 an hour
+PRESSES = 40  # three times this stays under rig_config's cap of 128 an hour
 DOWN_INCIDENTS = 10
 
 
@@ -117,6 +120,27 @@ def main():
             hub.stop()
 
 
+def presses(button, device, hub, first_seq):
+    latencies = []
+    for seq in range(first_seq, first_seq + PRESSES):
+        latencies.append(press_to_servo(button, device, hub, seq))
+        time.sleep(SPACING_S)
+    return latencies
+
+
+@contextlib.contextmanager
+def hanging(port):
+    """The receiver's port accepting connections (the kernel's backlog) and never answering."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(64)
+    try:
+        yield
+    finally:
+        sock.close()
+
+
 def press_figures(workdir, pki, broker, hub, receiver, states):
     config = rig_config(broker.port, sim={"trace": "servo.trace", "servo_wait": False})
     device = Device(os.path.join(workdir, "flash"), pki, config, heapsize="256K", compiled=True).start()
@@ -125,11 +149,7 @@ def press_figures(workdir, pki, broker, hub, receiver, states):
     button.loop_start()
     try:
         device.wait_up()
-        up = [
-            press_to_servo(button, device, hub, seq)
-            for seq in range(1, PRESSES + 1)
-            if not time.sleep(SPACING_S)
-        ]
+        up = presses(button, device, hub, 1)
         receiver.stop()
         for _ in range(DOWN_INCIDENTS // 2):
             states.result("interrupted")
@@ -137,20 +157,19 @@ def press_figures(workdir, pki, broker, hub, receiver, states):
         wait_for(
             lambda: alerting.listing(hub.alerting.path)["pending"] >= DOWN_INCIDENTS, 10, "failing alerts"
         )
-        down = [
-            press_to_servo(button, device, hub, seq)
-            for seq in range(PRESSES + 1, 2 * PRESSES + 1)
-            if not time.sleep(SPACING_S)
-        ]
+        down = presses(button, device, hub, PRESSES + 1)
+        with hanging(receiver.port):
+            hung = presses(button, device, hub, 2 * PRESSES + 1)
         pending = alerting.listing(hub.alerting.path)["pending"]
-        for name, values in (("up", up), ("down", down)):
+        for name, values in (("up", up), ("down", down), ("hung", hung)):
             print(
                 "  press -> servo start through the hub, receiver %-4s, %d presses: p50 %.1f ms, p99 %.1f ms"
                 % (name, PRESSES, statistics.median(values), percentile(values, 99))
             )
+        up_p50 = statistics.median(up)
         print(
-            "  p50 down / up: %.2f; %d notifications still undelivered (retried with backoff)"
-            % (statistics.median(down) / statistics.median(up), pending)
+            "  p50 down / up: %.2f, hung / up: %.2f; %d notifications undelivered (retried with backoff)"
+            % (statistics.median(down) / up_p50, statistics.median(hung) / up_p50, pending)
         )
     finally:
         button.loop_stop()
