@@ -159,8 +159,11 @@ def apply(store, config, event):
         return []
     moment = detail["at"] if _is_time(detail.get("at")) else _seconds(event.get("time"))
 
+    # A device clock ahead of the world's must not move the incidents' clock ahead (a false "offline").
+    clock = min(moment, time.time())
+
     def change(doc):
-        return advance(doc, config, moment) + _observe(doc, config, event.get("detail-type"), detail, moment)
+        return advance(doc, config, clock) + _observe(doc, config, event.get("detail-type"), detail, moment)
 
     return _update(store, thing, change)
 

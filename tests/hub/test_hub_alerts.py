@@ -3,6 +3,7 @@ resolution per incident, repeats folded, the clock's transitions at the time the
 to T equals the live incidents at T), replays never notify; and the household file's `alerts` section."""
 
 import json
+import time
 from datetime import datetime, timezone
 
 import pytest
@@ -243,3 +244,10 @@ def test_a_device_counting_its_results_again_still_alerts_and_a_repeat_does_not(
     assert alerts.apply(store, CONFIG, result_event(499, "z", "capped", T0 - 5)) == []  # a late repeat
     (note,) = alerts.apply(store, CONFIG, result_event(1, "b", "capped", T0 + 60))  # flash erased
     assert (note["kind"], note["transition"]) == ("capped", "opened")
+
+
+def test_a_device_clock_ahead_of_the_world_does_not_advance_the_incidents_clock(tmp_path):
+    store = SqliteStore(str(tmp_path / "i.sqlite3"))
+    now = int(time.time())
+    alerts.apply(store, CONFIG, will(now - 60))
+    assert alerts.apply(store, CONFIG, status_event("online", now + 3600)) == []  # no offline, no back online
