@@ -25,10 +25,11 @@ ones at T, whenever the timer happened to run. The hub's own incidents (verify, 
 events and are left out of a rebuild.
 
 Notifications: a transition `opened` or `resolved` of a live event or of a check is handed to the
-context's notifier (hub: its outbox table, in the same transaction as the row, sent by
-cloud/hub/alerting.py with Apprise; AWS: SNS, published before the row is written, so a failure
-retries the event: at least once). `updated` (a fold) is recorded, never sent. Replayed events
-(`replay-name`) update the projection and never notify, as replays never feed.
+context's notifier before its row is written (hub: its outbox table, in the same transaction as the
+row, sent by cloud/hub/alerting.py with Apprise; AWS: SNS, so a publish that fails leaves the row
+unchanged and Lambda's retry of the event publishes it: at least once). `updated` (a fold) is
+recorded, never sent. Replayed events (`replay-name`) update the projection and never notify, as
+replays never feed.
 
 Settings: ALERTS (compact JSON, cloud/household.py's `alert_settings`: thresholds, which kinds are
 on, the feeders' names, the time zone); AWS also INCIDENTS_TABLE and ALERTS_TOPIC_ARN.
@@ -44,7 +45,6 @@ from cloud.handlers import projector
 
 CLIENT = "alerts"  # (store, notifier): cloud/hub/runtime.py gives the hub's
 RESULT_KINDS = ("interrupted", "capped", "rejected", "missed")
-HUB_KINDS = ("verify", "ingest")
 HUB = "hub"
 RESOLVED_KEPT = 20
 DEFAULTS = {
@@ -129,28 +129,27 @@ def handler(event, lambda_context=None):
 
 def handle(event, context):
     """An event of the `alerts` rule, or `{"check": true}` from the timer or schedule."""
+    send = context.notifier.send
     if isinstance(event, dict) and event.get("check") is True:
-        notes = check(context.store, context.settings, time.time())
-    else:
-        notes = apply(context.store, context.settings, event)
-        if isinstance(event, dict) and "replay-name" in event:
-            return {"status": "replayed", "transitions": len(notes)}
-    for note in notes:
-        if note["transition"] != "updated":
-            context.notifier.send(note)
-    return {"status": "checked" if event.get("check") is True else "applied", "transitions": len(notes)}
+        return {
+            "status": "checked",
+            "transitions": len(check(context.store, context.settings, time.time(), send)),
+        }
+    if isinstance(event, dict) and "replay-name" in event:
+        return {"status": "replayed", "transitions": len(apply(context.store, context.settings, event))}
+    return {"status": "applied", "transitions": len(apply(context.store, context.settings, event, send))}
 
 
-def check(store, config, now):
-    """The clock's transitions of every feeder the settings name."""
+def check(store, config, now, send=None):
+    """The clock's transitions of every feeder the settings name. send: see _update."""
     notes = []
     for thing in sorted(set(config["names"]) - {HUB}):
-        notes += _update(store, thing, lambda doc: advance(doc, config, now))
+        notes += _update(store, thing, lambda doc: advance(doc, config, now), send)
     return notes
 
 
-def apply(store, config, event):
-    """One ledger event: the clock advanced to its time, then the event's own effect."""
+def apply(store, config, event, send=None):
+    """One ledger event: the clock advanced to its time, then the event's own effect. send: see _update."""
     if not isinstance(event, dict) or not isinstance(event.get("detail"), dict):
         return []
     detail = event["detail"]
@@ -165,10 +164,10 @@ def apply(store, config, event):
     def change(doc):
         return advance(doc, config, clock) + _observe(doc, config, event.get("detail-type"), detail, moment)
 
-    return _update(store, thing, change)
+    return _update(store, thing, change, send)
 
 
-def observe_hub(store, config, kind, failing, reason, now):
+def observe_hub(store, config, kind, failing, reason, now, send=None):
     """The hub's own health (not in the ledger): `verify` or `ingest` failing or well."""
     if not config["hub"]:
         return []
@@ -180,7 +179,7 @@ def observe_hub(store, config, kind, failing, reason, now):
             return [_resolve(doc, config, kind, now, "")]
         return []
 
-    return _update(store, HUB, change)
+    return _update(store, HUB, change, send)
 
 
 def incidents(rows):
@@ -385,8 +384,11 @@ def _name(doc, config):
     return "the hub" if doc["thing"] == HUB else config["names"].get(doc["thing"], doc["thing"])
 
 
-def _update(store, thing, change):
-    """Read the thing's row, change it, write it only if it changed; again on a conflict."""
+def _update(store, thing, change, send=None):
+    """Read the thing's row, change it, write it only if it changed; again on a conflict. Each
+    transition `opened` or `resolved` goes to send (the notifier's; none for a replay or a rebuild)
+    before the row is written: a send that fails leaves the row as it was, and the event's retry makes
+    the transition again (at least once; the hub's outbox ignores a repeat)."""
     for _ in range(projector.CONFLICT_RETRIES):
         doc, version = store.get("thing#" + thing)
         doc = doc or {"thing": thing, "open": {}, "resolved": []}
@@ -394,6 +396,9 @@ def _update(store, thing, change):
         notes = change(doc)
         if json.dumps(doc, sort_keys=True) == before:
             return notes
+        for note in notes:
+            if send is not None and note["transition"] != "updated":
+                send(note)
         try:
             store.put("thing#" + thing, doc, version)
             return notes

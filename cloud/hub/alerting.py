@@ -138,8 +138,9 @@ class Alerting:
 
     def observe_hub(self, kind, failing, reason):
         with self.batch():
-            for note in alerts.observe_hub(self.store, self.settings, kind, failing, reason, time.time()):
-                self.outbox.send(note)
+            alerts.observe_hub(
+                self.store, self.settings, kind, failing, reason, time.time(), self.outbox.send
+            )
 
     def _clock(self, check, ingest):
         unreachable_since = None

@@ -140,3 +140,31 @@ def test_what_sns_and_a_schedule_refuse_on_aws(aws):
     with pytest.raises(ClientError, match="singular exactly when N is 1"):
         events.put_rule(Name="r", ScheduleExpression="rate(1 minutes)")
     events.put_rule(Name="r", ScheduleExpression="rate(5 minutes)")
+
+
+class FailingSns:
+    def __init__(self):
+        self.failures = 1
+        self.published = []
+
+    def publish(self, **message):
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("SNS unreachable")
+        self.published.append(message["Subject"])
+
+
+def test_a_publish_that_fails_leaves_the_incident_unopened_and_the_retry_publishes_it(tmp_path):
+    from cloud.hub.projection import SqliteStore
+
+    sns = FailingSns()
+    context = alerts.Context(
+        alerts.Alerting(SqliteStore(str(tmp_path / "i.sqlite3")), alerts.SnsNotifier(sns, "arn:topic")),
+        household.topology(HOME)["functions"]["alerts"]["environment"],
+    )
+    event = result_event(1, "p1", "interrupted", T0, ["left"])
+    with pytest.raises(ConnectionError):
+        alerts.handle(event, context)  # Lambda retries the event
+    assert alerts.incidents(context.store.rows()) == ([], [])
+    alerts.handle(event, context)
+    assert sns.published == ["Kitchen: a dispense was interrupted"]
