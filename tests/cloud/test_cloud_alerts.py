@@ -4,6 +4,7 @@ table and topic, publishes one SNS message per incident kind; the strict SNS and
 
 import argparse
 import json
+from datetime import datetime, timezone
 
 import boto3
 import pytest
@@ -12,6 +13,8 @@ from botocore.exceptions import ClientError
 from cloud import household
 from cloud.aws import deploy
 from cloud.handlers import alerts, projector
+from cloud.hub.events import envelope
+from cloud.topology import SOURCE
 from rigs.hubdata import T0, result_event, status_event
 from tests.cloud.envs import REGION, env_for, run
 from web import incidents as web_incidents
@@ -22,6 +25,12 @@ HOME = household.validate(
         "alerts": {"offline_after_s": 600, "email": "cats@example.org", "sms": "+447700900123"},
     }
 )
+
+
+def missed_slot(at):
+    detail = {"thing": "cat-feeder", "status": "missed", "slot": "07:00"}
+    entry = {"Source": SOURCE, "DetailType": "ScheduleSlot", "Detail": json.dumps(detail)}
+    return envelope(dict(entry, Time=datetime.fromtimestamp(at, tz=timezone.utc)))
 
 
 def client(aws, service):
@@ -78,7 +87,8 @@ def test_the_handler_publishes_one_sns_message_per_incident_kind(aws, tmp_path):
     alerts.handle(status_event("offline", T0 + 10), context)
     for seq, status in enumerate(("interrupted", "capped", "capped", "rejected"), start=1):
         alerts.handle(result_event(seq, "p%d" % seq, status, T0 + 20 + seq, reason="why"), context)
-    alerts.handle(result_event(9, "p9", "dispensed", T0 + 40, ["left"]), context)  # 5-8 lost; resolves 3
+    alerts.handle(missed_slot(T0 + 30), context)  # the schedule's (designed for; not yet a producer)
+    alerts.handle(result_event(9, "p9", "dispensed", T0 + 40, ["left"]), context)  # 5-8 lost; resolves 4
     replayed = result_event(10, "p10", "interrupted", T0 + 50)
     replayed["replay-name"] = "r1"
     alerts.handle(replayed, context)  # projected, never sent
@@ -105,6 +115,8 @@ def test_the_handler_publishes_one_sns_message_per_incident_kind(aws, tmp_path):
             ("interrupted", "resolved"),
             ("capped", "resolved"),
             ("rejected", "resolved"),
+            ("missed", "opened"),
+            ("missed", "resolved"),
             ("lost", "resolved"),  # quiet for an hour by now
             ("offline", "opened"),
         ]
@@ -119,7 +131,7 @@ def test_the_handler_publishes_one_sns_message_per_incident_kind(aws, tmp_path):
     sqs.send_message(QueueUrl=failed, MessageBody="{}")
     report = web_incidents.read(argparse.Namespace(aws=True, region=REGION, endpoint_url=aws, profile=None))
     assert sorted(i["kind"] for i in report["open"]) == ["interrupted", "offline"]  # the replayed one too
-    assert {i["kind"] for i in report["resolved"]} == {"interrupted", "capped", "rejected", "lost"}
+    assert {i["kind"] for i in report["resolved"]} == {"interrupted", "capped", "rejected", "missed", "lost"}
     assert report["dead_letters"] == [{"queue": "feedmyfurbabies-alerts-failed", "messages": 1}]
 
 
