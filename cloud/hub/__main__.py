@@ -299,13 +299,14 @@ def incidents(args):
 
     path = os.path.join(args.data_dir, alerting.INCIDENTS_FILE)
     if args.to:
+        ledger_path = os.path.join(args.data_dir, LEDGER_FILE)
+        if not os.path.exists(ledger_path):
+            return refuse("incidents: no ledger at %s: run the hub there, or pass --data-dir" % ledger_path)
         try:
             topology = household.topology(household.load(args.household))
-        except household.HouseholdError as error:
-            return refuse(str(error))
-        opened, resolved = alerting.rebuild(
-            os.path.join(args.data_dir, LEDGER_FILE), topology, parse_time(args.to).timestamp()
-        )
+            opened, resolved = alerting.rebuild(ledger_path, topology, parse_time(args.to).timestamp())
+        except (ValueError, ledger_mod.CorruptLedger) as error:  # the household, the time, the replay
+            return refuse("incidents: %s" % error)
         report = {"open": opened, "resolved": resolved[:20], "as_of": args.to}
     else:
         report = alerting.listing(path)
