@@ -39,6 +39,9 @@ log = logging.getLogger("hub")
 INCIDENTS_FILE = "incidents.sqlite3"
 RULE = "alerts"
 CHECK_INTERVAL_S = 10.0
+# The `alerts` rule reads the ledger at most this often (cloud/hub/delivery.py's linger_s): an alert may
+# wait that long, a press's command never waits for it.
+LINGER_S = 0.2
 VERIFY_FIRST_S = 60.0
 VERIFY_INTERVAL_S = 3600.0
 INGEST_GRACE_S = 60.0

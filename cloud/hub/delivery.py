@@ -175,9 +175,15 @@ class Commits:
 class Deliverer(threading.Thread):
     """One rule's delivery loop, woken by `commits` (a Commits) after each ledger commit."""
 
-    def __init__(self, ledger_path, rule, commits, stopping, around_batch=contextlib.nullcontext):
+    def __init__(
+        self, ledger_path, rule, commits, stopping, around_batch=contextlib.nullcontext, linger_s=0.0
+    ):
+        """linger_s: once woken, wait this long before reading, for a rule that need not act at once (the
+        alerts): fewer, larger batches, and fewer cursor writes contending with ingest for the ledger's
+        write lock just after a commit, when the feeder's rule is at work."""
         super().__init__(name="rule-" + rule.name, daemon=True)
         self.around_batch = around_batch
+        self.linger_s = linger_s
         self.rule = rule
         self.commits = commits
         self.stopping = stopping
@@ -192,6 +198,8 @@ class Deliverer(threading.Thread):
             batch = ledger_mod.read(self.db, after=self.cursor, limit=BATCH)
             if not batch:
                 self.commits.wait_past(seen, self.stopping)
+                if self.linger_s:
+                    self.stopping.wait(self.linger_s)
                 continue
             with self.around_batch():
                 for seq, event in batch:

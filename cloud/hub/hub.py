@@ -83,7 +83,14 @@ class Hub:
             alerts=self.alerting.client,
         )
         self.deliverers = [
-            delivery.Deliverer(self.ledger_path, rule, self.commits, self.stopping, self._around_batch(rule))
+            delivery.Deliverer(
+                self.ledger_path,
+                rule,
+                self.commits,
+                self.stopping,
+                self._around_batch(rule),
+                linger_s=alerting.LINGER_S if rule.name == alerting.RULE else 0.0,
+            )
             for rule in delivery.rules(self.topology, self.runtime)
         ]
         for deliverer in self.deliverers:
