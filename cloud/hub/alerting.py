@@ -110,7 +110,15 @@ class Outbox:
 class Alerting:
     """The incidents store, the outbox, the sender and the clock of one hub."""
 
-    def __init__(self, data_dir, topology, destinations, stopping, check_interval_s=CHECK_INTERVAL_S):
+    def __init__(
+        self,
+        data_dir,
+        topology,
+        destinations,
+        stopping,
+        check_interval_s=CHECK_INTERVAL_S,
+        verify_first_s=VERIFY_FIRST_S,
+    ):
         self.path = os.path.join(data_dir, INCIDENTS_FILE)
         self.store = open_store(self.path)
         self.settings = alerts.settings(local_environment("alerts", topology).get("ALERTS"))
@@ -118,7 +126,7 @@ class Alerting:
         self.client = alerts.Alerting(self.store, self.outbox)
         self.lock = threading.Lock()
         self.stopping = stopping
-        self.check_interval_s = check_interval_s
+        self.check_interval_s, self.verify_first_s = check_interval_s, verify_first_s
         self.sender = Sender(self.path, list(destinations), stopping)
         self.threads = []
 
@@ -148,32 +156,44 @@ class Alerting:
     def _clock(self, check, ingest):
         unreachable_since = None
         while not self.stopping.wait(self.check_interval_s):
-            with self.batch():
-                check({"check": True})
-            connected = ingest.client.is_connected()
-            unreachable_since = None if connected else unreachable_since or time.monotonic()
-            reasons = [
-                "the ledger refuses writes: %s" % ingest.stalled if ingest.stalled else "",
-                "" if ingest.writer.is_alive() or ingest.stopping else "its writer thread ended",
-                "the broker unreachable for %.0f s" % (time.monotonic() - unreachable_since)
-                if unreachable_since and time.monotonic() - unreachable_since >= INGEST_GRACE_S
-                else "",
-            ]
-            reason = "; ".join(filter(None, reasons))
-            self.observe_hub("ingest", bool(reason), reason)
+            try:
+                unreachable_since = self._tick(check, ingest, unreachable_since)
+            except Exception:  # a tick that failed (the disk, a locked file) is tried again at the next
+                log.exception(
+                    "alerts: the clock's check failed; trying again in %.0f s", self.check_interval_s
+                )
+
+    def _tick(self, check, ingest, unreachable_since):
+        with self.batch():
+            check({"check": True})
+        connected = ingest.client.is_connected()
+        unreachable_since = None if connected else unreachable_since or time.monotonic()
+        reasons = [
+            "the ledger refuses writes: %s" % ingest.stalled if ingest.stalled else "",
+            "" if ingest.writer.is_alive() or ingest.stopping else "its writer thread ended",
+            "the broker unreachable for %.0f s" % (time.monotonic() - unreachable_since)
+            if unreachable_since and time.monotonic() - unreachable_since >= INGEST_GRACE_S
+            else "",
+        ]
+        reason = "; ".join(filter(None, reasons))
+        self.observe_hub("ingest", bool(reason), reason)
+        return unreachable_since
 
     def _verify(self, ledger_path):
         # Not at once: a start (and a test's short-lived hub) is not slowed by reading the whole ledger.
-        if self.stopping.wait(VERIFY_FIRST_S):
+        if self.stopping.wait(self.verify_first_s):
             return
         while True:
-            db = ledger.connect(ledger_path, readonly=True)
             try:
-                count, problems = ledger.verify(db)
-            finally:
-                db.close()
-            reason = "%s (%d events checked)" % ("; ".join(problems), count) if problems else ""
-            self.observe_hub("verify", bool(problems), reason)
+                db = ledger.connect(ledger_path, readonly=True)
+                try:
+                    count, problems = ledger.verify(db)
+                finally:
+                    db.close()
+                reason = "%s (%d events checked)" % ("; ".join(problems), count) if problems else ""
+            except ledger.CorruptLedger as error:
+                reason = str(error)
+            self.observe_hub("verify", bool(reason), reason)
             if self.stopping.wait(VERIFY_INTERVAL_S):
                 return
 

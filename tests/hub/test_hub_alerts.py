@@ -3,6 +3,7 @@ resolution per incident, repeats folded, the clock's transitions at the time the
 to T equals the live incidents at T), replays never notify; and the household file's `alerts` section."""
 
 import json
+import threading
 import time
 from datetime import datetime, timezone
 
@@ -13,7 +14,7 @@ from cloud.handlers import alerts
 from cloud.hub import alerting
 from cloud.hub.events import envelope
 from cloud.hub.projection import SqliteStore
-from cloud.topology import DEVICE_SOURCE, SOURCE
+from cloud.topology import DEVICE_SOURCE, SOURCE, TOPOLOGY
 from rigs.hubdata import T0, result_event, status_event
 
 CONFIG = alerts.settings(json.dumps({"offline_after_s": 600, "names": {"cat-feeder": "Kitchen"}}))
@@ -251,3 +252,45 @@ def test_a_device_clock_ahead_of_the_world_does_not_advance_the_incidents_clock(
     now = int(time.time())
     alerts.apply(store, CONFIG, will(now - 60))
     assert alerts.apply(store, CONFIG, status_event("online", now + 3600)) == []  # no offline, no back online
+
+
+class RunningIngest:
+    """What the clock reads of the hub's ingest: its writer, its broker client, a stall."""
+
+    def __init__(self):
+        self.stalled, self.stopping = None, False
+        self.writer = threading.Thread(target=threading.Event().wait, daemon=True)
+        self.writer.start()
+        self.client = type("Client", (), {"is_connected": lambda self: True})()
+
+
+def test_a_ledger_failing_verify_and_a_stalled_ingest_each_open_one_hub_incident(tmp_path):
+    from cloud.hub.ledger import Ledger
+
+    ledger = Ledger(str(tmp_path / "ledger.sqlite3"))
+    events = [result_event(seq, "p", "dispensed", T0 + seq) for seq in (1, 2)]
+    ledger.append_batch([(event, None) for event in events])
+    ledger.db.execute("DROP TRIGGER events_no_update")
+    ledger.db.execute("UPDATE events SET body = replace(body, 'dispensed', 'capped') WHERE seq = 1")
+    ledger.close()
+    stopping, ingest = threading.Event(), RunningIngest()
+    ingest.stalled = "database or disk is full"
+    hub_alerts = alerting.Alerting(
+        str(tmp_path), TOPOLOGY, [], stopping, check_interval_s=0.05, verify_first_s=0
+    )
+    hub_alerts.start(lambda event: None, ingest, str(tmp_path / "ledger.sqlite3"))
+    try:
+        deadline = time.monotonic() + 5
+        while len(alerting.listing(hub_alerts.path)["open"]) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        opened = {i["kind"]: i for i in alerting.listing(hub_alerts.path)["open"]}
+        assert sorted(opened) == ["ingest", "verify"] and opened["verify"]["thing"] == "hub"
+        assert "seq 1: hash does not match" in opened["verify"]["summary"]
+        assert "database or disk is full" in opened["ingest"]["summary"]
+        ingest.stalled = None
+        while alerting.listing(hub_alerts.path)["open"] != [opened["verify"]] and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert [i["kind"] for i in alerting.listing(hub_alerts.path)["resolved"]] == ["ingest"]
+    finally:
+        stopping.set()
+        hub_alerts.join(5)
