@@ -2,7 +2,7 @@
 
 run     [--data-dir .hub] [--bind 127.0.0.1] [--port 8883] [--pki .pki]
         mosquitto (mutual TLS, the ACL) and the hub in the foreground, logging each press,
-        command and result; Ctrl-C stops both. One hub per data folder (cloud/hub/lock.py): a
+        command, result and alert (to the household file's `alerts.notify`); Ctrl-C stops both. One hub per data folder (cloud/hub/lock.py): a
         second start, or a port another program holds, is refused in one line before any file
         is written.
 verify  [--data-dir .hub] [--broker-port 8883 | --no-broker] [--pki .pki] [--public-key HEX]
