@@ -96,8 +96,8 @@ device: setup ## The simulated board (firmware on the unix port) with its own br
 broker: setup ## Start the local IoT Core stand-in (mosquitto, mutual TLS) in the foreground
 	$(PY) -m cloud.hub.broker run
 
-pki: setup ## Generate the development PKI into .pki/
-	$(PY) -m cloud.hub.pki
+pki: setup ## Generate the development PKI into .pki/, a certificate per thing of household.json (HOUSEHOLD= another)
+	$(PY) -m cloud.hub.pki $(if $(HOUSEHOLD),--household $(HOUSEHOLD))
 
 press: setup ## Publish a button press: EVENT=SINGLE|DOUBLE|LONG [THING=] [VIA=aws (DEPLOY_ARGS)] [BROKER_PORT= of the hub]
 	@$(PY) -m cloud.press "$(EVENT)" $(if $(THING),--thing $(THING)) $(if $(VIA),--via $(VIA)) \
@@ -116,13 +116,13 @@ repl: setup ## Open a serial REPL on the board (PORT=/dev/ttyACM0)
 	@$(PY) -m tools.board repl $(if $(PORT),--port $(PORT))
 
 plan: setup ## Show what a cloud deploy would change
-	@$(PY) -m cloud.aws.deploy plan $(DEPLOY_ARGS)
+	@$(PY) -m cloud.aws.deploy plan $(if $(HOUSEHOLD),--household $(HOUSEHOLD)) $(DEPLOY_ARGS)
 
-deploy: setup ## Create or update the cloud half (boto3; DEPLOY_ARGS="--endpoint-url URL" for moto)
-	@$(PY) -m cloud.aws.deploy apply $(DEPLOY_ARGS)
+deploy: setup ## Create or update the cloud half, a thing per thing of household.json (boto3; DEPLOY_ARGS="--endpoint-url URL" for moto; CONFIRM=remove to remove the things the file dropped)
+	@$(PY) -m cloud.aws.deploy apply $(if $(HOUSEHOLD),--household $(HOUSEHOLD)) $(DEPLOY_ARGS)
 
 destroy: setup ## Remove what the deployer created but the ledger (DEPLOY_ARGS=--delete-ledger: that too, asks first)
-	@$(PY) -m cloud.aws.deploy destroy $(DEPLOY_ARGS)
+	@$(PY) -m cloud.aws.deploy destroy $(if $(HOUSEHOLD),--household $(HOUSEHOLD)) $(DEPLOY_ARGS)
 
 hydrate: setup ## A new AWS history table from the archive up to T: make hydrate TO=2026-11-29T07:00:00Z; LIST=1, FINISH=NAME, REMOVE=NAME (hub: python -m cloud.hub hydrate)
 	$(PY) -m cloud.aws.hydrate $(if $(TO),--to "$(TO)") $(if $(LIST),--list) $(if $(FINISH),--finish "$(FINISH)") \

@@ -251,10 +251,15 @@ TOPOLOGY = {
     ],
     # The rule the replay tool must never target.
     "live_rule": "feeds",
-    "thing": {"name": THING},
+    # The household's things, each with its role (firmware/config.py ROLES): cloud/household.py's topology
+    # fills them in from the household file; the deployer gives each its thing and certificate.
+    "things": [{"name": THING, "role": "feeder"}],
+    # One IoT policy per role, attached to the certificate of each thing of that role. The hub's mosquitto
+    # ACL grants the same per role (cloud/hub/acl.py): a topic a role gains is added here, once.
     "iot_policies": [
         {
             "name": "cat-feeder-device",
+            "role": "feeder",
             # (action, resource kind, name) with resource kinds of IoT's ARNs; the deployer prefixes the ARN.
             "statements": [
                 ("iot:Connect", "client", THING_NAME_VARIABLE),
@@ -266,13 +271,12 @@ TOPOLOGY = {
                 ("iot:RetainPublish", "topic", states_topic(THING_NAME_VARIABLE)),
                 ("iot:Publish", "topic", button_topic(THING_NAME_VARIABLE)),
             ],
-            "attach_to": "thing",
         },
         {
             # A remote button board (firmware role `button`, no servos): it may connect as its own thing
-            # and publish presses on its own button topic, nothing else (no status, no commands). Attach it
-            # to a button thing's certificate; the feeder's thing keeps the policy above.
+            # and publish presses on its own button topic, nothing else (no status, no commands).
             "name": "cat-feeder-button",
+            "role": "button",
             "statements": [
                 ("iot:Connect", "client", THING_NAME_VARIABLE),
                 ("iot:Publish", "topic", button_topic(THING_NAME_VARIABLE)),

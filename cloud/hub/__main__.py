@@ -2,9 +2,9 @@
 
 run     [--data-dir .hub] [--bind 127.0.0.1] [--port 8883] [--pki .pki]
         mosquitto (mutual TLS, the ACL) and the hub in the foreground, logging each press,
-        command, result and alert (to the household file's `alerts.notify`); Ctrl-C stops both. One hub per data folder (cloud/hub/lock.py): a
-        second start, or a port another program holds, is refused in one line before any file
-        is written.
+        command, result and alert (to the household file's `alerts.notify`); Ctrl-C stops both.
+        One hub per data folder (cloud/hub/lock.py): a second start, or a port another program
+        holds, is refused in one line before any file is written.
 verify  [--data-dir .hub] [--broker-port 8883 | --no-broker] [--pki .pki] [--public-key HEX]
         check the ledger's hash chain and the signed checkpoints (the checkpoint file and the one
         retained on the broker): exit 1 when the chain is broken or the ledger ends before, or
@@ -73,11 +73,12 @@ def run(args):
         return refuse("%s (another hub, or a mosquitto of the system?): stop it, or pass "
                       "HUB_ARGS=\"--port N\"" % taken)
     pki = Pki(args.pki, broker_hosts=args.host_name).ensure()
+    pki.household(thing["name"] for thing in topology["things"])  # each board's, for `make flash THING=`
     broker = None
     port = args.broker_port
     if port is None:
         broker = Broker(pki, os.path.join(args.data_dir, "broker"), port=args.port, bind=args.bind,
-                        persistence="sd-card")
+                        persistence="sd-card", things=topology["things"], topology=topology)
         try:
             broker.start()
         except RuntimeError:
