@@ -47,7 +47,7 @@ def test_the_page_shows_open_and_resolved_incidents_and_what_could_not_be_delive
             "the alerts section",
         )
         assert [li.get_attribute("data-kind") for li in section] == ["interrupted"]
-        assert "Interrupted dispense: cat-feeder" in section[0].text
+        assert "Interrupted dispense: Feeder" in section[0].text  # the household's name for cat-feeder
         resolved = browser.find_elements(By.CSS_SELECTOR, "#incidents [data-part=resolved] li")
         assert [li.get_attribute("data-kind") for li in resolved] == ["capped"]
         assert "(2 times)" in resolved[0].text and "dispensed again" in resolved[0].text

@@ -11,6 +11,10 @@
     rejected: "Command rejected", missed: "Missed scheduled feeding", lost: "Lost results",
     verify: "Ledger check failing", ingest: "Hub ingest stopped",
   };
+  // What people call each feeder (the page's meta "feeders", web/README.md), else its thing name.
+  const meta = document.querySelector('meta[name="feeders"]');
+  const NAMES = Object.fromEntries((meta ? JSON.parse(meta.content) : []).map((f) => [f.thing, f.name]));
+  NAMES.hub = "the hub";
   let busy = false;
   let last = 0;
 
@@ -39,7 +43,8 @@
   function item(incident) {
     const li = element("li", undefined, { "data-kind": incident.kind, "data-state": incident.state });
     const times = incident.count > 1 ? ` (${incident.count} times)` : "";
-    li.append(element("strong", `${KIND[incident.kind] || incident.kind}: ${incident.thing}${times}`));
+    const name = NAMES[incident.thing] || incident.thing;
+    li.append(element("strong", `${KIND[incident.kind] || incident.kind}: ${name}${times}`));
     const text = incident.state === "open"
       ? ` since ${moment(incident.opened_at)}: ${incident.last}`
       : ` ${moment(incident.opened_at)} to ${moment(incident.resolved_at)}: ${incident.resolution || ""}`;
