@@ -12,7 +12,7 @@ MICROPYPATH := $(CURDIR)/firmware:.frozen:$(CURDIR)/tools/stock_frozen:lib
 export MICROPYPATH
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test check test-firmware-mpy test-py fuzz hil bench demo rehearsal hub install uninstall history web device broker pki press schedule flash repl release deploy destroy plan replay hydrate clean
+.PHONY: help setup test check test-firmware-mpy test-py fuzz hil bench demo rehearsal hub install uninstall history incidents web device broker pki press schedule flash repl release deploy destroy plan replay hydrate clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -82,6 +82,9 @@ uninstall: ## As root: stop and remove the hub's and the page's systemd units (t
 history: setup ## Feeding history table + chart: make history FROM=2026-11-01 TO=2026-11-29 [PNG=history.png] [THING=kitchen] [HISTORY_ARGS="--aws"]
 	$(PY) -m cloud.history $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO)) $(if $(PNG),--png $(PNG)) \
 		$(if $(THING),--thing $(THING)) $(if $(HOUSEHOLD),--household $(HOUSEHOLD)) $(HISTORY_ARGS)
+
+incidents: setup ## The hub's alerts: open and last resolved incidents, undelivered notifications [TO=2026-12-04T07:00:00Z: rebuilt from the ledger as of then]
+	$(PY) -m cloud.hub incidents $(if $(TO),--to $(TO)) $(if $(HOUSEHOLD),--household $(HOUSEHOLD)) $(INCIDENTS_ARGS)
 
 web: setup ## The household page on http://127.0.0.1:8080/ (hub in .hub), a card per feeder of household.json (HOUSEHOLD=): WEB_ARGS="--aws" or "--lan --bind 0.0.0.0" (FEEDER_WEB_TOKEN)
 	$(PY) -m web $(if $(HOUSEHOLD),--household $(HOUSEHOLD)) $(WEB_ARGS)

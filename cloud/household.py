@@ -9,6 +9,11 @@ feeder function reads, remote button -> the feeder it feeds; `topology(household
 declaration with it in the feeder function's environment and the household's things (each provisioned
 by the deployer and granted by the hub's ACL per role), for the hub and the deployer.
 
+`alerts` (optional) says what raises an alert and where it goes (cloud/handlers/alerts.py):
+`alert_settings(household)` is what the alerts function reads (ALERTS), without the destinations;
+`notify` (Apprise URLs, the hub) and `email` / `sms` (SNS subscriptions, AWS) hold tokens and addresses,
+which stay in this git-ignored file and are printed only redacted (cloud/hub/alerting.py).
+
 Bounds come from where they are defined: a thing name from the protocol (cloud/handlers/bounds.py), the
 caps from the firmware's own limits (firmware/config.py), as the board enforces them.
 """
@@ -17,16 +22,24 @@ import json
 import zoneinfo
 from pathlib import Path
 
+from cloud.handlers import alerts as alert_rules
 from cloud.handlers import bounds
 from cloud.hub.pki import HUB_CN, OBSERVER_CN, PUBLISHER_CN
-from cloud.topology import THING, TOPOLOGY
+from cloud.topology import THING, THING_NAME, TOPOLOGY
 from firmware import config as firmware_config
 
 PATH = Path(__file__).resolve().parents[1] / "household.json"
 ROLES = firmware_config.ROLES  # feeder, button
-KEYS = {"timezone", "things", "schedule_min_gap_min"}
 # The least time between two scheduled feedings of one feeder (cloud/schedule.py), in minutes.
 DEFAULT_MIN_GAP_MIN, MAX_MIN_GAP_MIN = 60, 720
+KEYS = {"timezone", "things", "schedule_min_gap_min", "alerts"}
+# What raises an alert (cloud/handlers/alerts.py DEFAULTS) and where it goes.
+ALERT_SECONDS = ("offline_after_s", "back_online_after_s", "lost_quiet_s")
+ALERT_SWITCHES = ("lost_results", "hub")
+ALERT_KEYS = set(alert_rules.DEFAULTS) | {"notify", "email", "sms"}
+MAX_ALERT_S = 7 * 24 * 3600
+MAX_NOTIFY_URLS = 16
+MAX_ADDRESS = 256
 THING_KEYS = {
     "feeder": {"thing", "name", "role", "caps"},
     "button": {"thing", "name", "role", "feeds"},
@@ -52,7 +65,8 @@ DEFAULT_CAPS = {
 DEFAULT = {
     "timezone": "UTC",
     "schedule_min_gap_min": DEFAULT_MIN_GAP_MIN,
-    "things": [{"thing": THING, "name": "Feeder", "role": "feeder", "caps": dict(DEFAULT_CAPS)}],
+    "things": [{"thing": THING, "name": THING_NAME, "role": "feeder", "caps": dict(DEFAULT_CAPS)}],
+    "alerts": dict(alert_rules.DEFAULTS, notify=[]),
 }
 
 
@@ -105,7 +119,12 @@ def validate(document):
         raise HouseholdError(
             "schedule_min_gap_min: expected an integer 0..%d, got %r" % (MAX_MIN_GAP_MIN, gap)
         )
-    return {"timezone": timezone, "things": valid, "schedule_min_gap_min": gap}
+    return {
+        "timezone": timezone,
+        "things": valid,
+        "schedule_min_gap_min": gap,
+        "alerts": _alerts(document.get("alerts", {})),
+    }
 
 
 def routes(household):
@@ -129,8 +148,74 @@ def topology(household, base=TOPOLOGY):
             "things: %d remote buttons make the feeder function's environment %d bytes, over Lambda's %d"
             % (len(buttons), size, MAX_FEEDER_ENVIRONMENT_BYTES)
         )
+    alerts = dict(base["functions"]["alerts"])
+    alerts["environment"] = dict(
+        alerts["environment"], ALERTS=json.dumps(alert_settings(household), separators=(",", ":"))
+    )
+    size = len(json.dumps(alerts["environment"], separators=(",", ":")).encode())
+    if size > MAX_FEEDER_ENVIRONMENT_BYTES:
+        raise HouseholdError("things: the names make the alerts function's environment %d bytes" % size)
+    # The household's e-mail (and SMS), subscribed to the alerts topic (cloud/aws/resources/sns.py).
+    subscriptions = [
+        (protocol, household["alerts"][key])
+        for key, protocol in (("email", "email"), ("sms", "sms"))
+        if key in household.get("alerts", {})
+    ]
+    topic = dict(base["alerts_topic"], subscriptions=subscriptions) if subscriptions else base["alerts_topic"]
     things = [{"name": entry["thing"], "role": entry["role"]} for entry in household["things"]]
-    return dict(base, functions=dict(base["functions"], feeder=feeder), things=things)
+    functions = dict(base["functions"], feeder=feeder, alerts=alerts)
+    return dict(base, functions=functions, things=things, alerts_topic=topic)
+
+
+def alert_settings(household):
+    """What raises an alert, each feeder's name and the time zone: the alerts function's ALERTS. The
+    destinations (notify, email, sms) are not in it: they reach only the hub's sender and SNS."""
+    alerts = household.get("alerts", alert_rules.DEFAULTS)
+    settings = {key: value for key, value in alerts.items() if key in alert_rules.DEFAULTS}
+    feeders = [entry for entry in household["things"] if entry.get("role", "feeder") == "feeder"]
+    names = {entry["thing"]: entry.get("name", entry["thing"]) for entry in feeders}
+    return dict(settings, names=names, timezone=household["timezone"])
+
+
+def _alerts(alerts):
+    if not isinstance(alerts, dict):
+        raise HouseholdError("alerts: expected an object")
+    _known_keys(alerts, ALERT_KEYS, "alerts.")
+    valid = dict(alert_rules.DEFAULTS, notify=[])
+    for key in ALERT_SECONDS:
+        value = alerts.get(key, valid[key])
+        if not bounds.is_int(value, 1, MAX_ALERT_S):
+            raise HouseholdError("alerts.%s: expected seconds 1..%d, got %r" % (key, MAX_ALERT_S, value))
+        valid[key] = value
+    for key in ALERT_SWITCHES:
+        value = alerts.get(key, valid[key])
+        if not isinstance(value, bool):
+            raise HouseholdError("alerts.%s: expected true or false, got %r" % (key, value))
+        valid[key] = value
+    results = alerts.get("results", valid["results"])
+    if not isinstance(results, list) or any(kind not in alert_rules.RESULT_KINDS for kind in results):
+        raise HouseholdError(
+            "alerts.results: expected a list of %s, got %r" % (", ".join(alert_rules.RESULT_KINDS), results)
+        )
+    valid["results"] = sorted(set(results), key=alert_rules.RESULT_KINDS.index)
+    notify = alerts.get("notify", [])
+    # The URLs are not echoed: they hold tokens.
+    if not isinstance(notify, list) or len(notify) > MAX_NOTIFY_URLS:
+        raise HouseholdError("alerts.notify: expected a list of at most %d Apprise URLs" % MAX_NOTIFY_URLS)
+    for index, url in enumerate(notify):
+        if not isinstance(url, str) or "://" not in url or len(url) > 2048:
+            raise HouseholdError("alerts.notify[%d]: expected an Apprise URL (scheme://...)" % index)
+    valid["notify"] = notify
+    for key in ("email", "sms"):
+        if key in alerts:
+            if not isinstance(alerts[key], str) or not 3 <= len(alerts[key]) <= MAX_ADDRESS:
+                raise HouseholdError("alerts.%s: expected 3-%d characters" % (key, MAX_ADDRESS))
+            valid[key] = alerts[key]
+    if "email" in valid and "@" not in valid["email"]:
+        raise HouseholdError("alerts.email: expected an e-mail address")
+    if "sms" in valid and not (valid["sms"].startswith("+") and valid["sms"][1:].isdigit()):
+        raise HouseholdError("alerts.sms: expected a phone number in E.164 form (+447700900123)")
+    return valid
 
 
 def thing(household, name):

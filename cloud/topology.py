@@ -5,12 +5,22 @@ declaration, so the two cannot drift. Importing this module has no side effects 
 Names are the resource names in AWS; cross references (`queue`, `function`) name entries of this file.
 """
 
+import json
+
+from cloud.handlers.alerts import DEFAULTS as ALERT_DEFAULTS
+
 SOURCE = "com.feedmyfurbabies"
 DETAIL_TYPE = "FeedRequested"
 # What the device answered (cloud/handlers/states.py): results, status and telemetry, as events of their own.
 DEVICE_SOURCE = "com.feedmyfurbabies.device"
 DEVICE_DETAIL_TYPES = ("FeedResult", "DeviceStatus", "DeviceTelemetry", "ScheduleReported")
 THING = "cat-feeder"
+THING_NAME = "Feeder"  # what people call it, without a household file
+# The alerts function's settings without a household file (cloud/household.py's alert_settings fills in
+# a household's own): every default, the one feeder's name, UTC.
+DEFAULT_ALERTS = json.dumps(
+    dict(ALERT_DEFAULTS, names={THING: THING_NAME}, timezone="UTC"), separators=(",", ":")
+)
 
 
 # Per-thing topics (docs/protocol.md, "Topics"): level 2 names the thing, so a policy or ACL can grant
@@ -72,6 +82,10 @@ TOPOLOGY = {
     },
     # The feeding history (cloud/handlers/projector.py): one row per press and per device, on demand.
     "table": {"name": "feedmyfurbabies-history"},
+    # Alerts (cloud/handlers/alerts.py): the incidents, a projection of their own, and the SNS topic their
+    # notifications go to (the household's e-mail, and SMS, subscribed by the deployer).
+    "incidents_table": {"name": "feedmyfurbabies-incidents"},
+    "alerts_topic": {"name": "feedmyfurbabies-alerts"},
     "queues": {
         # Feeds that never reached the device: EventBridge target DLQ and the feeder's on-failure destination.
         "feeds_failed": {"name": "feedmyfurbabies-feeds-failed", "retention_s": 14 * 24 * 3600},
@@ -80,6 +94,9 @@ TOPOLOGY = {
         "presses_failed": {"name": "feedmyfurbabies-presses-failed", "retention_s": 14 * 24 * 3600},
         # Events the projector could not apply; replay them to `history` once the cause is fixed.
         "history_failed": {"name": "feedmyfurbabies-history-failed", "retention_s": 14 * 24 * 3600},
+        # Events the alerts function could not handle (an SNS publish that kept failing): the DLQ of its
+        # rule target and its on-failure destination.
+        "alerts_failed": {"name": "feedmyfurbabies-alerts-failed", "retention_s": 14 * 24 * 3600},
         # Replayed presses land here (never on the feeder), for inspection or rebuilding projections.
         "replays": {"name": "feedmyfurbabies-replays", "retention_s": 4 * 24 * 3600},
     },
@@ -169,6 +186,24 @@ TOPOLOGY = {
             "grants": [(["iot:GetThingShadow", "iot:UpdateThingShadow"], ("thing", "*/" + SCHEDULE_SHADOW))],
             "async": {"max_retries": 2, "max_event_age_s": 6 * 3600, "on_failure_queue": "feeds_failed"},
         },
+        "alerts": {
+            "name": "feedmyfurbabies-alerts",
+            "module": "alerts",
+            "description": "Device answers and a schedule -> incidents -> SNS, once per incident",
+            # The projector's store, conflict retries and last-will slack, packed next to it.
+            "shared": ["cloud/handlers/projector.py"],
+            "memory_mb": 128,
+            "timeout_s": 30,
+            "log_retention_days": LOG_RETENTION_DAYS,
+            # ALERTS: the household's alert settings as compact JSON (cloud/household.py's topology fills it).
+            "environment": {"ALERTS": DEFAULT_ALERTS},
+            "environment_refs": {"INCIDENTS_TABLE": "incidents_table", "ALERTS_TOPIC_ARN": "alerts_topic"},
+            "grants": [
+                (["dynamodb:GetItem", "dynamodb:PutItem"], ("incidents_table",)),
+                (["sns:Publish"], ("alerts_topic",)),
+            ],
+            "async": {"max_retries": 2, "max_event_age_s": 6 * 3600, "on_failure_queue": "alerts_failed"},
+        },
     },
     "rules": [
         {
@@ -219,6 +254,23 @@ TOPOLOGY = {
             ],
         },
         {
+            "name": "alerts",
+            # Replays reach it too (incidents rebuild like the history); the handler never notifies for them.
+            "description": "Device answers, live or replayed, into the incidents; only live ones notify",
+            "event_pattern": {
+                "source": [SOURCE, DEVICE_SOURCE],
+                "detail-type": [{"anything-but": [DETAIL_TYPE]}],
+            },
+            "targets": [
+                {
+                    "id": "alerts",
+                    "function": "alerts",
+                    "dead_letter_queue": "alerts_failed",
+                    "retry": {"max_attempts": 8, "max_event_age_s": 6 * 3600},
+                },
+            ],
+        },
+        {
             "name": "replays",
             "description": "Replayed presses only, to a queue",
             "event_pattern": {"source": [SOURCE], "replay-name": [{"exists": True}]},
@@ -230,6 +282,18 @@ TOPOLOGY = {
                     "retry": {"max_attempts": 8, "max_event_age_s": 24 * 3600},
                 },
             ],
+        },
+    ],
+    # The clock of the alerts (offline for N minutes, back online, quiet): an EventBridge scheduled rule on
+    # the account's default bus (schedules run only there) invoking the function with `input`. Offline is
+    # seen up to `rate` after its threshold; the hub runs the same check on a timer (cloud/hub/alerting.py).
+    "schedules": [
+        {
+            "name": "feedmyfurbabies-alerts-check",
+            "description": "Every minute: incidents whose time has come (offline, back online, quiet)",
+            "expression": "rate(1 minute)",
+            "function": "alerts",
+            "input": {"check": True},
         },
     ],
     # The rule the replay tool must never target.
@@ -320,4 +384,3 @@ def local_environment(function_key, topology=TOPOLOGY):
     references = function["environment_refs"].items()
     values.update({var: topology[ref]["name"] for var, ref in references if ref in topology})
     return values
-

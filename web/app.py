@@ -13,6 +13,7 @@ event stream of the live state.
 | `GET /api/health` | the ledger's hash chain, its last signed checkpoint and the seq gaps |
 | `GET /api/status` | the hub's `python -m cloud.hub status --json` report (cloud/hub/status.py); 404 on AWS |
 | `GET /api/schedules`, `POST /api/schedule` | the feeders' schedules (web/schedules.py) |
+| `GET /api/incidents` | open and last resolved incidents, undelivered notifications (web/incidents.py) |
 
 Every error is JSON `{"error": "..."}` with a 4xx status that says which rule was broken; a press that
 did not go out (502) also has `"detail"`, the technical cause, for the page's "Details" toggle.
@@ -40,7 +41,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, St
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from web import schedules
+from web import incidents, schedules
 from web.backend import REFRESH_S, BackendError
 from web.security import COOKIE, CSRF_HEADER
 
@@ -358,6 +359,11 @@ async def status(request, shared):
     return JSONResponse(report, headers=HEADERS)
 
 
+async def incidents_route(request, shared):
+    shared.require_session(request)
+    return JSONResponse(await run_in_threadpool(incidents.read, shared.backend.args), headers=HEADERS)
+
+
 @contextlib.asynccontextmanager
 async def lifespan(app):
     watcher = app.state.shared.watcher
@@ -383,6 +389,7 @@ ROUTES = [
     Route("/api/health", guarded(health)),
     Route("/api/status", guarded(status)),
     *schedules.routes(guarded, Refused, lambda request: _bounded_body(request), HEADERS),
+    Route("/api/incidents", guarded(incidents_route)),
     Mount("/static", StaticFiles(directory=STATIC), name="static"),
 ]
 

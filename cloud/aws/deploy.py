@@ -62,6 +62,10 @@ class DeployEnv:
         return self.aws.client("dynamodb")
 
     @functools.cached_property
+    def sns(self):
+        return self.aws.client("sns")
+
+    @functools.cached_property
     def logs(self):
         return self.aws.client("logs")
 
@@ -83,6 +87,8 @@ class DeployEnv:
         """A function's environment_refs entry: a deploy-time value, or the name of a topology entry."""
         if ref == "iot_data_endpoint":
             return "https://" + self.iot_data_endpoint
+        if ref == "alerts_topic":
+            return self.arns.sns_topic(self.topology[ref]["name"])
         return self.topology[ref]["name"]
 
     @functools.cached_property

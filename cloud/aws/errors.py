@@ -18,6 +18,8 @@ NOT_FOUND = {
     ("events", "DescribeRule"): {"ResourceNotFoundException"},
     ("events", "ListTargetsByRule"): {"ResourceNotFoundException"},
     ("iot", "DescribeThing"): {"ResourceNotFoundException"},
+    ("sns", "GetTopicAttributes"): {"NotFound"},
+    ("sns", "ListSubscriptionsByTopic"): {"NotFound"},
     ("iot", "GetPolicy"): {"ResourceNotFoundException"},
     ("iot", "ListThingPrincipals"): {"ResourceNotFoundException"},
     # Not GetTopicRule: IoT may answer it for a missing rule with UnauthorizedException, the code of a

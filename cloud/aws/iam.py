@@ -30,6 +30,13 @@ class Arns:
     def rule(self, topology, rule_name):
         return self._arn("events", "rule/%s/%s" % (topology["bus"]["name"], rule_name))
 
+    def schedule_rule(self, rule_name):
+        """A scheduled rule's ARN: it lives on the default bus, whose rules' ARNs name no bus."""
+        return self._arn("events", "rule/" + rule_name)
+
+    def sns_topic(self, topic_name):
+        return self._arn("sns", topic_name)
+
     def queue(self, topology, queue_key):
         return self.queue_named(topology["queues"][queue_key]["name"])
 
@@ -74,6 +81,10 @@ class Arns:
             return self.queue(topology, ref[1])
         if kind == "table":
             return self.table(topology["table"]["name"])
+        if kind == "incidents_table":
+            return self.table(topology["incidents_table"]["name"])
+        if kind == "alerts_topic":
+            return self.sns_topic(topology["alerts_topic"]["name"])
         if kind == "hydrated_tables":
             return self.table(topology["table"]["name"] + "-*")
         raise ValueError("unknown resource reference %r" % (ref,))

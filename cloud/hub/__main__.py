@@ -2,9 +2,9 @@
 
 run     [--data-dir .hub] [--bind 127.0.0.1] [--port 8883] [--pki .pki]
         mosquitto (mutual TLS, the ACL) and the hub in the foreground, logging each press,
-        command and result; Ctrl-C stops both. One hub per data folder (cloud/hub/lock.py): a
-        second start, or a port another program holds, is refused in one line before any file
-        is written.
+        command, result and alert (to the household file's `alerts.notify`); Ctrl-C stops both.
+        One hub per data folder (cloud/hub/lock.py): a second start, or a port another program
+        holds, is refused in one line before any file is written.
 verify  [--data-dir .hub] [--broker-port 8883 | --no-broker] [--pki .pki] [--public-key HEX]
         check the ledger's hash chain and the signed checkpoints (the checkpoint file and the one
         retained on the broker): exit 1 when the chain is broken or the ledger ends before, or
@@ -21,6 +21,9 @@ install [--state-dir /var/lib/cat-feeder] [--user cat-feeder] [--hub-args ARGS] 
         systemd units for the hub and the page (cloud/hub/service.py); `uninstall` removes them
 replay  --from T --to T --rules history[,replays] [--data-dir .hub]
         replay a window of the ledger to the chosen rules (never `feeds`), with `replay-name`
+incidents [--json] [--to T] [--data-dir .hub] [--household FILE]
+        open incidents, the newest resolved ones, notifications not delivered yet and the dead letters
+        (cloud/hub/alerting.py); --to T: the incidents rebuilt from the ledger as they stood at T
 """
 
 import argparse
@@ -54,7 +57,8 @@ def run(args):
     from cloud.hub.pki import Pki
 
     try:  # the household's routing, before anything starts: a bad file is one line, nothing running
-        topology = household.topology(household.load(args.household))
+        home = household.load(args.household)
+        topology, notify = household.topology(home), home["alerts"]["notify"]
     except household.HouseholdError as error:
         return refuse(str(error))
 
@@ -84,7 +88,9 @@ def run(args):
         port = broker.port
         logging.info("mosquitto on %s:%d (mutual TLS, CA %s)", args.bind, port, pki.cert("ca"))
     try:
-        hub = Hub(args.data_dir, pki, "127.0.0.1", port, lock=lock, topology=topology).start()
+        hub = Hub(
+            args.data_dir, pki, "127.0.0.1", port, lock=lock, topology=topology, notify=notify
+        ).start()
     except ledger_mod.CorruptLedger as error:
         logging.error("hub: %s; %s", error, error.advice)
         if broker is not None:
@@ -229,6 +235,8 @@ def _progress(read, delivered):
 
 def replay(args):
     from cloud.aws.replay import parse_time
+    from cloud.handlers import alerts
+    from cloud.hub import alerting
     from cloud.hub.replay import ReplayRefused
     from cloud.hub.replay import replay as run_replay
     from cloud.hub.runtime import Runtime
@@ -236,6 +244,8 @@ def replay(args):
     name = args.name or "replay-%s-%s" % (time.strftime("%Y%m%dT%H%M%S", time.gmtime()), uuid.uuid4().hex[:8])
     rules = [rule.strip() for rule in args.rules.split(",") if rule.strip()]
     store = projection.SqliteStore(os.path.join(args.data_dir, HISTORY_FILE))
+    # Replays reach the incidents but never a notifier (cloud/handlers/alerts.py): none is given.
+    incidents = alerting.open_store(os.path.join(args.data_dir, alerting.INCIDENTS_FILE))
     try:
         start, end = parse_time(getattr(args, "from")).timestamp(), parse_time(args.to).timestamp()
         read, delivered = run_replay(
@@ -245,7 +255,7 @@ def replay(args):
             end,
             rules,
             progress=_progress,
-            runtime=Runtime(store=store),
+            runtime=Runtime(store=store, alerts=alerts.Alerting(incidents, None)),
         )
     except ReplayRefused as error:
         print("replay: refused: %s" % error, file=sys.stderr)
@@ -255,6 +265,7 @@ def replay(args):
         return 130
     finally:
         store.close()
+        incidents.close()
     print(
         "replay %s: COMPLETED, %d events read, %d delivered to %s" % (name, read, delivered, ", ".join(rules))
     )
@@ -278,6 +289,43 @@ def hydrate(args):
         print("hydrate: cancelled; %s holds what was projected so far" % args.out, file=sys.stderr)
         return 130
     print("hydrate: %s holds the history of %d ledger events (%d projected)" % (args.out, read, projected))
+    return 0
+
+
+def incidents(args):
+    import json
+
+    from cloud.aws.replay import parse_time
+    from cloud.hub import alerting
+
+    path = os.path.join(args.data_dir, alerting.INCIDENTS_FILE)
+    if args.to:
+        ledger_path = os.path.join(args.data_dir, LEDGER_FILE)
+        if not os.path.exists(ledger_path):
+            return refuse("incidents: no ledger at %s: run the hub there, or pass --data-dir" % ledger_path)
+        try:
+            topology = household.topology(household.load(args.household))
+            opened, resolved = alerting.rebuild(ledger_path, topology, parse_time(args.to).timestamp())
+        except (ValueError, ledger_mod.CorruptLedger) as error:  # the household, the time, the replay
+            return refuse("incidents: %s" % error)
+        report = {"open": opened, "resolved": resolved[:20], "as_of": args.to}
+    else:
+        report = alerting.listing(path)
+    if args.json:
+        print(json.dumps(report, sort_keys=True))
+        return 0
+    for title, rows in (("open", report["open"]), ("resolved", report["resolved"])):
+        print("%s incidents: %d" % (title, len(rows)))
+        for incident in rows:
+            print("  %s  %s x%d  %s" % (
+                time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(incident["opened_at"])),
+                incident["id"], incident["count"], incident.get("resolution") or incident["last"]))
+    if not args.to:
+        print("notifications not delivered yet: %d" % report["pending"])
+        print("dead letters: %d" % len(report["dead_letters"]))
+        for dead in report["dead_letters"]:
+            print("  %s %s to %s after %d attempts: %s" % (
+                dead["incident"], dead["transition"], dead["destination"], dead["attempts"], dead["error"]))
     return 0
 
 
@@ -314,7 +362,7 @@ def add_verify_arguments(command):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m cloud.hub", description="the self-hosted hub")
     commands = parser.add_subparsers(dest="command", required=True)
-    for name in ("run", "verify", "replay", "hydrate", "backup", "restore", "status"):
+    for name in ("run", "verify", "replay", "hydrate", "backup", "restore", "status", "incidents"):
         command = commands.add_parser(name)
         command.add_argument("--data-dir", default=DEFAULT_DATA_DIR)
     commands.choices["replay"].add_argument("--from", required=True)
@@ -323,6 +371,9 @@ def main(argv=None):
     commands.choices["replay"].add_argument("--name")
     commands.choices["hydrate"].add_argument("--out", required=True)
     commands.choices["hydrate"].add_argument("--to")
+    commands.choices["incidents"].add_argument("--json", action="store_true", help="one JSON object")
+    commands.choices["incidents"].add_argument("--to", help="rebuild from the ledger as of this time")
+    commands.choices["incidents"].add_argument("--household", default=household.PATH)
     add_verify_arguments(commands.choices["verify"])
     add_service_arguments(commands)
     add_broker_arguments(commands.choices["status"])
@@ -349,6 +400,7 @@ def main(argv=None):
     logging.Formatter.converter = time.gmtime
     commands_run = {"run": run, "verify": verify, "replay": replay, "hydrate": hydrate}
     commands_run.update(backup=backup, restore=restore, status=status, install=install, uninstall=uninstall)
+    commands_run.update(incidents=incidents)
     return commands_run[args.command](args)
 
 

@@ -135,9 +135,11 @@ def _log_delivery(rule, call, event, answer):
 
 
 @contextlib.contextmanager
-def transaction(db):
-    """One transaction on an autocommit connection (isolation_level=None) for a delivery batch."""
-    db.execute("BEGIN")
+def transaction(db, begin="BEGIN"):
+    """One transaction on an autocommit connection (isolation_level=None) for a delivery batch.
+    begin="BEGIN IMMEDIATE" takes the write lock at once, for a file another connection writes too: a
+    transaction that read first cannot take it later while that one writes (SQLITE_BUSY, no wait)."""
+    db.execute(begin)
     try:
         yield
     except BaseException:
@@ -178,9 +180,15 @@ class Commits:
 class Deliverer(threading.Thread):
     """One rule's delivery loop, woken by `commits` (a Commits) after each ledger commit."""
 
-    def __init__(self, ledger_path, rule, commits, stopping, around_batch=contextlib.nullcontext):
+    def __init__(
+        self, ledger_path, rule, commits, stopping, around_batch=contextlib.nullcontext, linger_s=0.0
+    ):
+        """linger_s: once woken, wait this long before reading, for a rule that need not act at once (the
+        alerts): fewer, larger batches, and fewer cursor writes contending with ingest for the ledger's
+        write lock just after a commit, when the feeder's rule is at work."""
         super().__init__(name="rule-" + rule.name, daemon=True)
         self.around_batch = around_batch
+        self.linger_s = linger_s
         self.rule = rule
         self.commits = commits
         self.stopping = stopping
@@ -195,6 +203,8 @@ class Deliverer(threading.Thread):
             batch = ledger_mod.read(self.db, after=self.cursor, limit=BATCH)
             if not batch:
                 self.commits.wait_past(seen, self.stopping)
+                if self.linger_s:
+                    self.stopping.wait(self.linger_s)
                 continue
             with self.around_batch():
                 for seq, event in batch:

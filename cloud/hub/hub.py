@@ -8,7 +8,8 @@ the caller passes the one it already holds (`lock=`), and stop() releases it.
 
 Files in data_dir: `hub.lock`, `ledger.sqlite3` (events, cursors, dead letters, queues, rejected inputs),
 `history.sqlite3` (the projection the `history` rule's projector writes), `shadows.sqlite3` (the
-devices' schedule shadows, cloud/hub/shadows.py), and the signed checkpoints
+devices' schedule shadows, cloud/hub/shadows.py), `incidents.sqlite3` (the `alerts` rule's incidents and
+their notification outbox, cloud/hub/alerting.py), and the signed checkpoints
 with their key (`checkpoints.jsonl`, `checkpoint.key`, `checkpoint.pub`; cloud/hub/checkpoint.py).
 """
 
@@ -17,7 +18,7 @@ import logging
 import os
 import threading
 
-from cloud.hub import checkpoint, delivery, health, projection, shadows
+from cloud.hub import alerting, checkpoint, delivery, health, projection, shadows
 from cloud.hub.events import LedgerEvents
 from cloud.hub.hydrate import HISTORY_RULE
 from cloud.hub.ingest import Ingest, mqtt_client
@@ -42,6 +43,8 @@ class Hub:
         topology=TOPOLOGY,
         checkpoint_interval_s=checkpoint.INTERVAL_S,
         lock=None,
+        notify=(),
+        alert_check_s=alerting.CHECK_INTERVAL_S,
     ):
         os.makedirs(data_dir, exist_ok=True)
         self.data_dir = data_dir
@@ -55,6 +58,8 @@ class Hub:
         self.stopping = threading.Event()
         self.runtime = None
         self.checkpoint_interval_s = checkpoint_interval_s
+        self.notify_urls = list(notify)  # the household's Apprise URLs (cloud/hub/alerting.py)
+        self.alert_check_s = alert_check_s
 
     def start(self):
         self.lock = self.lock or DataDirLock(self.data_dir).acquire()
@@ -72,15 +77,26 @@ class Hub:
             self.data_dir, self.pki, self.host, self.port, self.ledger_path, self.topology,
             self.commits.committed,
         ).start()
+        self.alerting = alerting.Alerting(
+            self.data_dir, self.topology, self.notify_urls, self.stopping, self.alert_check_s
+        )
         self.runtime = Runtime(
             self.topology,
             iot_data=LocalIotData(self.publisher),
             events=self.events,
             store=self.store,
             shadows=self.shadows.store,
+            alerts=self.alerting.client,
         )
         self.deliverers = [
-            delivery.Deliverer(self.ledger_path, rule, self.commits, self.stopping, self._around_batch(rule))
+            delivery.Deliverer(
+                self.ledger_path,
+                rule,
+                self.commits,
+                self.stopping,
+                self._around_batch(rule),
+                linger_s=alerting.LINGER_S if rule.name == alerting.RULE else 0.0,
+            )
             for rule in delivery.rules(self.topology, self.runtime)
         ]
         for deliverer in self.deliverers:
@@ -90,6 +106,7 @@ class Hub:
         )
         self._start_reports()  # the start checkpoint signs the ledger as found, before ingest adds to it
         self.ingest.start()
+        self.alerting.start(self.runtime[alerting.RULE], self.ingest, self.ledger_path)
         if not self.ingest.subscribed.wait(CONNECT_WAIT_S):
             log.warning("hub: not subscribed yet; the broker will queue for the hub once it is")
         return self
@@ -121,6 +138,8 @@ class Hub:
         """The history rule projects a delivery batch in one transaction of the history file."""
         if rule.name == HISTORY_RULE:
             return lambda: delivery.transaction(self.store.db)
+        if rule.name == alerting.RULE:
+            return self.alerting.batch
         return contextlib.nullcontext
 
     def delivered(self):
@@ -136,6 +155,7 @@ class Hub:
         self.commits.committed()  # wakes the rules' threads to see it
         for deliverer in self.deliverers:
             deliverer.join(15)
+        self.alerting.join(15)
         self._stop_reports()
         self.shadows.stop()
         self.publisher.disconnect()

@@ -3,14 +3,16 @@ ledger (read-only), the data directory's disk, the checkpoint file, and the brok
 the retained checkpoint and the hub's retained health report, cloud/hub/health.py).
 
 `ok` is false when the broker cannot be reached, the hub is not reporting (stopped, or its report
-older than STALE_S), ingest is stalled, or dead letters wait; the command then exits 1.
+older than STALE_S), ingest is stalled, or dead letters wait (of a rule, or notifications given up by
+cloud/hub/alerting.py); the command then exits 1. `alerts` counts the open incidents and the
+notifications not delivered yet.
 """
 
 import os
 import shutil
 import time
 
-from cloud.hub import checkpoint, health
+from cloud.hub import alerting, checkpoint, health
 from cloud.hub import ledger as ledger_mod
 from cloud.hub.hub import LEDGER_FILE
 
@@ -31,11 +33,17 @@ def gather(data_dir, pki, host, port, now=time.time):
             backup = db.execute("SELECT path, length, at FROM backups ORDER BY id DESC LIMIT 1").fetchone()
     finally:
         db.close()
+    incidents = alerting.listing(os.path.join(data_dir, alerting.INCIDENTS_FILE))
     found = [cp for _, cp in checkpoint.read_file(data_dir) if cp is not None]
     report = {
         "events": length,
         "cursors_behind": cursors,
         "dead_letters": dead_letters,
+        "alerts": {
+            "open": len(incidents["open"]),
+            "pending": incidents["pending"],
+            "dead_letters": len(incidents["dead_letters"]),
+        },
         "rejected": rejected,
         "rejected_dropped": rejected_dropped,
         "disk_free_bytes": shutil.disk_usage(data_dir).free,
@@ -58,6 +66,7 @@ def gather(data_dir, pki, host, port, now=time.time):
         and report["hub_reporting"]
         and not report["ingest_stalled"]
         and not dead_letters
+        and not report["alerts"]["dead_letters"]
     )
     return report
 
@@ -96,6 +105,8 @@ def lines(report):
         "events: %d" % report["events"],
         "cursors behind: %s" % behind,
         "dead letters: %d" % report["dead_letters"],
+        "alerts: %(open)d open incidents, %(pending)d notifications pending, %(dead_letters)d given up"
+        % report["alerts"],
         "rejected inputs: %d kept, %d dropped (the oldest first)"
         % (report["rejected"], report["rejected_dropped"]),
         "disk free: %.1f MB" % (report["disk_free_bytes"] / 1e6),

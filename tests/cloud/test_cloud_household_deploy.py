@@ -27,7 +27,7 @@ HOUSEHOLD = {"things": [KITCHEN, BEDROOM, HALL]}
 WITHOUT_BEDROOM = {"things": [KITCHEN, HALL]}
 IOT = "arn:aws:iot:%s:%s:" % (REGION, ACCOUNT)
 # The topology's resources with the single default thing, and the two each further thing adds.
-DEFAULT_COUNT = 49
+DEFAULT_COUNT = 62  # 40, the schedules (issue 20) 9 and the alerts (issue 21) 13
 PER_THING = 2  # its thing and its certificate
 
 
@@ -159,10 +159,13 @@ def test_a_feeder_dropped_from_the_file_is_planned_refused_unconfirmed_and_remov
     assert planned.returncode == 0, planned.stderr
     assert planned.stdout.splitlines() == [
         # moto answers DescribeEndpoint with a new address in every process (tests/cloud/envs.py), so the
-        # feeder's IOT_DATA_ENDPOINT differs from the one the fixture deployed; on AWS it is the same.
+        # feeder's and the schedules function's IOT_DATA_ENDPOINT differs from the one the fixture deployed;
+        # on AWS it is the same. The alerts function's settings name the household's feeders: one fewer.
         "update    lambda function feedmyfurbabies-feeder (configuration)",
+        "update    lambda function feedmyfurbabies-schedules (configuration)",
+        "update    lambda function feedmyfurbabies-alerts (configuration)",
         "remove    iot thing bedroom (revokes its certificate)",
-        "Plan: 0 to create, 1 to update, 1 to remove, %d unchanged." % (DEFAULT_COUNT + PER_THING - 1),
+        "Plan: 0 to create, 3 to update, 1 to remove, %d unchanged." % (DEFAULT_COUNT + PER_THING - 3),
     ]
 
     refused = cli(aws, tmp_path, "apply", path)
@@ -175,9 +178,11 @@ def test_a_feeder_dropped_from_the_file_is_planned_refused_unconfirmed_and_remov
     removed = cli(aws, tmp_path, "apply", path, CONFIRM="remove")
     assert removed.returncode == 0, removed.stderr
     out = tmp_path / "out"
-    assert removed.stdout.splitlines()[1:] == [
+    assert removed.stdout.splitlines()[1:] == [  # the feeder's update first, as planned
+        "update    lambda function feedmyfurbabies-schedules (configuration)",
+        "update    lambda function feedmyfurbabies-alerts (configuration)",
         "remove    iot thing bedroom (revokes its certificate)",
-        "Applied 2 changes.",
+        "Applied 4 changes.",
         "Thing kitchen: certificate, key and endpoint in %s/kitchen/ (device.crt.pem, device.key.pem, "
         "device.json)." % out,
         "Thing hall-button: certificate, key and endpoint in %s/hall-button/ (device.crt.pem, "

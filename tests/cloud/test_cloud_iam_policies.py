@@ -65,6 +65,13 @@ ALLOWED = {
         ("iot:UpdateThingShadow", "arn:aws:iot:eu-west-1:123456789012:thing/*/schedule"),
         ("sqs:SendMessage", "arn:aws:sqs:eu-west-1:123456789012:feedmyfurbabies-feeds-failed"),
     },
+    "alerts": log_streams("feedmyfurbabies-alerts")
+    | {
+        ("dynamodb:GetItem", "arn:aws:dynamodb:eu-west-1:123456789012:table/feedmyfurbabies-incidents"),
+        ("dynamodb:PutItem", "arn:aws:dynamodb:eu-west-1:123456789012:table/feedmyfurbabies-incidents"),
+        ("sns:Publish", "arn:aws:sns:eu-west-1:123456789012:feedmyfurbabies-alerts"),
+        ("sqs:SendMessage", "arn:aws:sqs:eu-west-1:123456789012:feedmyfurbabies-alerts-failed"),
+    },
 }
 
 

@@ -17,6 +17,7 @@ SERVICE_NAMES = {
     "sqs": "SQS",
     "dynamodb": "DynamoDB",
     "iot": "IoT",
+    "sns": "SNS",
 }
 
 

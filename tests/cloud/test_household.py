@@ -6,6 +6,7 @@ import json
 import pytest
 
 from cloud import household
+from cloud.handlers import alerts as alert_rules
 from cloud.topology import THING, TOPOLOGY, local_environment
 from firmware import config as firmware_config
 
@@ -34,7 +35,8 @@ def test_defaults_are_the_firmwares(tmp_path):
     loaded = household.load(write(tmp_path, {"things": [{"thing": "kitchen"}]}))
     assert loaded == {"timezone": "UTC", "schedule_min_gap_min": 60, "things": [
         {"thing": "kitchen", "name": "kitchen", "role": "feeder",
-         "caps": {"max_portions_per_hour": 4, "max_portions_per_day": 12}}]}
+         "caps": {"max_portions_per_hour": 4, "max_portions_per_day": 12}}],
+        "alerts": dict(alert_rules.DEFAULTS, notify=[])}
 
 
 MAX_DAY = firmware_config.MAX_PORTIONS_PER_DAY

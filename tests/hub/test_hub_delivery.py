@@ -2,6 +2,7 @@
 cursors that resume where a stopped hub left off; a commit landing between a rule's empty read and its
 wait is not slept through."""
 
+import contextlib
 import threading
 import time
 
@@ -120,3 +121,31 @@ def test_a_commit_between_a_rules_empty_read_and_its_wait_is_delivered_without_a
         commits.committed()
         deliverer.join(5)
     assert not deliverer.is_alive()
+
+
+def test_a_lingering_rule_takes_the_events_of_several_commits_in_one_batch(tmp_path):
+    path = str(tmp_path / "l.sqlite3")
+    ledger = ledger_mod.Ledger(path)
+    commits, stopping = delivery.Commits(), threading.Event()
+    batches = []
+    deliverer = delivery.Deliverer(
+        path, replays_rule(Flaky(failures=0), {}), commits, stopping, linger_s=0.5
+    )
+    deliverer.rule.pattern = {"source": [{"exists": True}]}
+    deliverer.around_batch = lambda: batches.append(deliverer.cursor) or contextlib.nullcontext()
+    deliverer.start()
+    try:
+        time.sleep(0.1)  # waiting for a commit
+        for seq in range(1, 4):  # three commits within the linger
+            event = press_event(seq, at=int(time.time()))
+            ledger.append_batch([(event, dedup_key(event))])
+            commits.committed()
+            time.sleep(0.05)
+        deadline = time.monotonic() + 5
+        while deliverer.cursor < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert deliverer.cursor == 3 and batches == [0]  # one batch held all three
+    finally:
+        stopping.set()
+        commits.committed()
+        deliverer.join(5)

@@ -9,10 +9,10 @@ test_strict_aws_dynamodb.py check that the layer is on."""
 from botocore.exceptions import ParamValidationError
 from botocore.validate import ParamValidationDecorator
 
-from tests.strict_aws import dynamodb, eventbridge, iot, iot_data, lambda_
+from tests.strict_aws import dynamodb, eventbridge, iot, iot_data, lambda_, sns
 
 PLUGIN = "strict_aws=tests.strict_aws"
-SERVICES = {"events": eventbridge, "iot": iot, "iot-data": iot_data, "lambda": lambda_}
+SERVICES = {"events": eventbridge, "iot": iot, "iot-data": iot_data, "lambda": lambda_, "sns": sns}
 
 
 def initialize_client_plugin(client):

@@ -100,7 +100,41 @@ def put_events(params, **_):
         )
 
 
-CHECKS = {"PutTargets": put_targets, "PutEvents": put_events}
+SCHEDULE_DOC = "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-rule-schedule.html"
+SCHEDULE_PATTERN_DOC = (
+    "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-scheduled-rule-pattern.html"
+)
+# SCHEDULE_PATTERN_DOC: rate(value unit), value a positive integer, unit minute(s), hour(s) or day(s):
+# "If the value is equal to 1, then the unit must be singular", and plural otherwise.
+RATE = re.compile(r"rate\(([1-9][0-9]*) (minute|minutes|hour|hours|day|days)\)")
+
+
+def put_rule(params, **_):
+    expression = params.get("ScheduleExpression")
+    if expression is None:
+        return
+    # SCHEDULE_DOC: "you can only create scheduled rules using the default event bus".
+    bus = params.get("EventBusName", "default")
+    if bus != "default" and not bus.endswith(":event-bus/default"):
+        raise refuse(
+            "PutRule",
+            "ValidationException",
+            "ScheduleExpression is supported only on the default event bus",
+            SCHEDULE_DOC,
+        )
+    match = RATE.fullmatch(expression)
+    if expression.startswith("rate(") and (
+        not match or (match.group(1) == "1") != (not match.group(2).endswith("s"))
+    ):
+        raise refuse(
+            "PutRule",
+            "ValidationException",
+            "Parameter ScheduleExpression %r: rate(N unit), singular exactly when N is 1" % expression,
+            SCHEDULE_PATTERN_DOC,
+        )
+
+
+CHECKS = {"PutTargets": put_targets, "PutEvents": put_events, "PutRule": put_rule}
 
 
 def json_path(event, path):

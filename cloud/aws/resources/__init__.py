@@ -6,7 +6,7 @@ compares the two dicts, so `plan`, `apply` and a no-op second `apply` share one 
 """
 
 from cloud.aws.resources.dynamodb import Table
-from cloud.aws.resources.eventbridge import Archive, Bus, Rule, Targets
+from cloud.aws.resources.eventbridge import Archive, Bus, Rule, ScheduleRule, ScheduleTargets, Targets
 from cloud.aws.resources.functions import Function, FunctionAsyncConfig, InvokePermission
 from cloud.aws.resources.iot import (
     DeviceCertificate,
@@ -18,6 +18,7 @@ from cloud.aws.resources.iot import (
 )
 from cloud.aws.resources.logs import LogGroup
 from cloud.aws.resources.roles import Role
+from cloud.aws.resources.sns import Subscription, Topic
 from cloud.aws.resources.sqs import Queue
 
 
@@ -26,7 +27,9 @@ def declared_resources(env):
     its log group and its invoke permissions exist before any rule, target or topic rule can invoke it."""
     topology, arns = env.topology, env.arns
     resources = [Queue(env, key) for key in topology["queues"]]
-    resources += [Table(env, topology["table"]["name"])]
+    resources += [Table(env, topology["table"]["name"]), Table(env, topology["incidents_table"]["name"])]
+    resources += [Topic(env)]
+    resources += [Subscription(env, *each) for each in topology["alerts_topic"].get("subscriptions", ())]
     resources += [Role.of_function(env, key) for key in topology["functions"]]
     resources += [Role.of_topic_rules(env)]
     resources += [LogGroup(env, key) for key in topology["functions"]]
@@ -44,9 +47,15 @@ def declared_resources(env):
         InvokePermission(env, rule["function"], "iot.amazonaws.com", arns.topic_rule(rule["name"]))
         for rule in topology["topic_rules"]
     ]
+    resources += [
+        InvokePermission(env, spec["function"], "events.amazonaws.com", arns.schedule_rule(spec["name"]))
+        for spec in topology["schedules"]
+    ]
     resources += [Bus(env, topology["bus"]["name"]), Archive(env)]
     resources += [Rule(env, rule) for rule in topology["rules"]]
     resources += [Targets(env, rule) for rule in topology["rules"]]
+    resources += [ScheduleRule(env, spec) for spec in topology["schedules"]]
+    resources += [ScheduleTargets(env, spec) for spec in topology["schedules"]]
     resources += [Thing(env, thing) for thing in topology["things"]]
     resources += [IotPolicy(env, policy) for policy in topology["iot_policies"]]
     resources += [DeviceCertificate(env, thing) for thing in topology["things"]]

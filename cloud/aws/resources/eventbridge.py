@@ -1,6 +1,5 @@
 """EventBridge: the bus, its archive (the ledger), the rules and their targets."""
 
-
 from cloud.aws.resources.base import Resource, canonical
 
 
@@ -147,3 +146,67 @@ class Targets(Resource):
     def delete(self):
         ids = [t["Id"] for t in self.read()["targets"]]
         self.env.events.remove_targets(Rule=self.name, EventBusName=self.bus, Ids=ids)
+
+
+class ScheduleRule(Resource):
+    """A scheduled rule (cloud/topology.py `schedules`): on the account's default bus, where EventBridge
+    runs schedule expressions (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-rule-schedule.html:
+    "you can only create scheduled rules using the default event bus")."""
+
+    kind = "scheduled rule"
+    service = "events"
+
+    def __init__(self, env, spec):
+        super().__init__(env, spec["name"])
+        self.spec = spec
+
+    def read_existing(self):
+        rule = self.env.events.describe_rule(Name=self.name)
+        return {
+            "ScheduleExpression": rule.get("ScheduleExpression"),
+            "State": rule.get("State"),
+            "Description": rule.get("Description", ""),
+        }
+
+    def desired(self):
+        return {
+            "ScheduleExpression": self.spec["expression"],
+            "State": "ENABLED",
+            "Description": self.spec["description"],
+        }
+
+    def create(self):
+        self.env.events.put_rule(Name=self.name, **self.desired())
+
+    def delete(self):
+        self.env.events.delete_rule(Name=self.name)
+
+
+class ScheduleTargets(Resource):
+    """The scheduled rule's one target: its function, with the constant `input` as the event."""
+
+    kind = "targets of scheduled rule"
+    service = "events"
+
+    def __init__(self, env, spec):
+        super().__init__(env, spec["name"])
+        self.spec = spec
+
+    def read_existing(self):
+        targets = self.env.events.list_targets_by_rule(Rule=self.name)["Targets"]
+        if not targets:
+            return None
+        return {"targets": [{key: t.get(key) for key in ("Id", "Arn", "Input")} for t in targets]}
+
+    def desired(self):
+        arn = self.env.arns.function(self.env.topology, self.spec["function"])
+        return {
+            "targets": [{"Id": self.spec["function"], "Arn": arn, "Input": canonical(self.spec["input"])}]
+        }
+
+    def create(self):
+        self.env.events.put_targets(Rule=self.name, Targets=self.desired()["targets"])
+
+    def delete(self):
+        ids = [t["Id"] for t in self.read()["targets"]]
+        self.env.events.remove_targets(Rule=self.name, Ids=ids)
