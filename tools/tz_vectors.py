@@ -1,7 +1,8 @@
 """Write tests/vectors/tz_rules.jsonl: what firmware/tzrule.py must compute, taken from CPython's
 zoneinfo (development only; the firmware never imports it).
 
-One line per zone (the 64K-heap MicroPython test reads one at a time): its POSIX TZ rule (the footer line of its TZif file, what the cloud sends the device),
+One line per zone (the 64K-heap MicroPython test reads one at a time): its POSIX TZ rule (the
+footer line of its TZif file, what the cloud sends the device),
 `offsets` [utc, seconds east] at and around every change of 2026-2028 and mid-month, and `locals`
 [local wall seconds since 1970, expected utc] around every change, the expected instant being the
 schedule's rule (docs/protocol.md, "Schedule shadow"): a skipped local time maps to the change's
