@@ -298,6 +298,7 @@ def provisioned_config(config_path, certs_dir, hub=None, member=None):
         # The thing's own topics, the only ones its certificate may use (docs/protocol.md, "Topics").
         mqtt["action_topic"] = action_topic(config["thing"])
         mqtt["states_topic"] = states_topic(config["thing"])
+        mqtt["shadow_topic"] = firmware_config.shadow_topic(config["thing"])
     left = placeholders(config)
     if left:
         found = ", ".join("%s=%s" % item for item in left)

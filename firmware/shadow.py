@@ -1,0 +1,65 @@
+"""The schedule's named shadow, device side (docs/protocol.md, "Schedule shadow"): the same topics
+and flow on AWS IoT and on the hub.
+
+At every connect, and on every `update/delta`, the device asks for the whole document (`get`);
+`get/accepted` brings `state.desired`, applied only when its version is newer than the applied one
+(schedule_doc.py checks it, imported for that call only); then the device reports on `update` the
+version it runs, its clock (`ntp` once NTP set it since boot, else `untrusted`) and, for a refused
+document, the error. The callbacks only note what to send: the main loop sends it (`send`), as the
+link's callbacks never send.
+"""
+
+import bootonly
+
+
+class Shadow:
+    def __init__(self, topic, schedule, clock, log):
+        """topic: the thing's `$aws/things/<thing>/shadow/name/schedule` (config.py builds it)."""
+        self.schedule = schedule
+        self.clock = clock
+        self.log = log
+        self.get_topic = topic + "/get"
+        self.update_topic = topic + "/update"
+        self.subscriptions = (topic + "/get/accepted", topic + "/get/rejected", topic + "/update/delta")
+        self._accepted, self._rejected, self._delta = (t.encode() for t in self.subscriptions)
+        self.want_get = False
+        self.want_report = False
+        self.error = None  # why the last newer document was refused
+        self.reported_trusted = None  # the clock state last reported
+
+    def on_connect(self):
+        self.want_get = True
+
+    def on_message(self, topic, payload):
+        """True when topic is one of the shadow's (handled); False: not ours."""
+        if topic == self._delta:
+            self.want_get = True
+        elif topic == self._accepted:
+            schedule = self.schedule
+            version, body, error = bootonly.call("schedule_doc", "desired", payload, schedule.version)
+            if body is not None:
+                schedule.apply(body)
+                self.error = None
+                self.log("schedule: applied version", version)
+            elif error is not None:
+                self.error = error
+                self.log("schedule: refused", error)
+            self.want_report = True
+        elif topic == self._rejected:
+            self.log("schedule: get rejected", payload[:80])
+        else:
+            return False
+        return True
+
+    def send(self, link):
+        """Send what the callbacks asked for (while connected); QoS 1, re-asked after a reconnect."""
+        if self.want_get and link.send(self.get_topic, b"{}", 1) >= 0:
+            self.want_get = False
+        trusted = self.clock.clock_trusted()
+        if self.reported_trusted is not None and trusted != self.reported_trusted:
+            self.want_report = True  # NTP set the clock since the last report
+        if self.want_report:
+            message = bootonly.call("schedule_doc", "reported", self.schedule.version, trusted, self.error)
+            if link.send(self.update_topic, message, 1) >= 0:
+                self.want_report = False
+                self.reported_trusted = trusted
