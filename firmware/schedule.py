@@ -9,7 +9,8 @@ The JSON is parsed and validated by schedule_doc.py, imported only when a docume
 Flash (`<storage.dir>/schedule/`, smallfiles.py records):
 - `doc`: kind DOC, body `u32 version | u32 grace_s | u8 paused | i8 skip slot (-1 none) |
   u32 skip date YYYYMMDD | u8 slot count | slots (u8 id, u16 at, u8 bowls, u8 portions, u8 days)
-  | tz (ASCII)`;
+  | the compiled TZ rule (tzrule.py's tuple: i32 std, i32 dst, then start and end each u8 kind
+  (255: no DST), u8 a, u8 b, u8 c, i32 at_s)`: the text's parser (tzparse.py) never stays loaded;
 - `last`: kind LAST, body `u32` the last instant evaluated (Unix seconds). It is written only when
   an occurrence was handled, a version applied, or at the first trusted check: between those no
   occurrence was due, so an older value covers the same occurrences. `last` is written before
@@ -34,7 +35,10 @@ HEAD = "<IIBbIB"
 HEAD_LEN = const(15)
 SLOT = "<BHBBB"
 SLOT_LEN = const(6)
+RULE = "<iiBBBBiBBBBi"
+NO_DST = const(255)
 CHECK_MAX_MS = 60000  # looked at at least this often (a clock set or moved meanwhile)
+UNTRUSTED_CHECK_MS = 1000  # until NTP set the clock: only clock_trusted() is asked
 # Occurrences further back than this are not reported one by one (a device off for weeks would fill
 # its outbox with `missed`, which keeps 64): the journal's horizon, a day.
 LOOKBACK_S = 86400
@@ -69,7 +73,11 @@ class Schedule:
     def _take(self, doc):
         version, grace_s, paused, skip_slot, skip_date, count = struct.unpack_from(HEAD, doc, 0)
         end = HEAD_LEN + count * SLOT_LEN
-        self.rule = tzrule.parse(bytes(doc[end:]).decode())
+        r = struct.unpack_from(RULE, doc, end)
+        if r[2] == NO_DST:
+            self.rule = (r[0], r[1], None, None)
+        else:
+            self.rule = (r[0], r[1], r[2:7], r[7:12])
         self.slots = bytes(doc[HEAD_LEN:end])
         self.version = version
         self.grace_s = grace_s
@@ -106,7 +114,7 @@ class Schedule:
     def check(self, now):
         """Handle the occurrences due in (last, now]; the ms until the next check."""
         if not self.clock.clock_trusted():
-            return CHECK_MAX_MS
+            return UNTRUSTED_CHECK_MS
         if self.last == 0:
             self._save_last(now)  # the first trusted check ever: nothing before it runs
         if self.rule is None or now <= self.last:

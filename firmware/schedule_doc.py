@@ -12,9 +12,10 @@ The device checks types and bounds only; the cloud checks the rest (gaps, the ca
 import json
 import struct
 
+import tzparse
 import tzrule
 from command import EVENTS
-from schedule import HEAD, SLOT
+from schedule import HEAD, NO_DST, RULE, SLOT
 
 MAX_VERSION = 0x7FFFFFFF
 MAX_SLOTS = 8
@@ -44,9 +45,12 @@ def pack(desired):
     if type(desired) is not dict:
         raise Invalid("desired: expected an object")
     version = _int(desired, "version", 1, MAX_VERSION)
-    tz = desired.get("tz")
-    if type(tz) is not str or tzrule.parse(tz) is None:
+    rule = tzparse.parse(desired.get("tz"))
+    if rule is None:
         raise Invalid("tz: expected a POSIX TZ rule of at most 64 characters with its DST dates")
+    std, dst, start, end = rule
+    if start is None:
+        start = end = (NO_DST, 0, 0, 0, 0)
     slots = desired.get("slots")
     if type(slots) is not list or len(slots) > MAX_SLOTS:
         raise Invalid("slots: expected a list of 0..8 slots")
@@ -77,7 +81,7 @@ def pack(desired):
         skip_slot, skip_date = skip
     grace_s = _int(desired, "grace_s", 0, 86400)
     head = struct.pack(HEAD, version, grace_s, 1 if paused else 0, skip_slot, skip_date, len(slots))
-    return version, bytes(head) + bytes(body) + tz.encode()
+    return version, bytes(head) + bytes(body) + struct.pack(RULE, std, dst, *(start + end))
 
 
 def desired(payload, applied_version):

@@ -2,13 +2,13 @@
 
     AEST-10AEDT,M10.1.0,M4.1.0/3     EST5EDT,M3.2.0,M11.1.0     <+0530>-5:30     UTC0
 
-`parse(text)` compiles a rule into a tuple of ints (None when it is not one):
-(std_offset, dst_offset, start, end), offsets in seconds EAST of UTC (POSIX writes them west, so
-the sign flips), start/end each (kind, a, b, c, at_s): kind 0 `Jn` (a = n, 1..365, no Feb 29),
+tzparse.py compiles a rule (imported only when a schedule arrives); here is what runs with it,
+a tuple of ints: (std_offset, dst_offset, start, end), offsets in seconds EAST of UTC (POSIX writes
+them west, so the sign flips), start/end each (kind, a, b, c, at_s): kind 0 `Jn` (a = n, 1..365, no Feb 29),
 1 `n` (a = n, 0..365, Feb 29 counted), 2 `Mm.w.d` (a = m, b = w (5 = last), c = d (0 = Sunday));
 at_s the local wall time of the change (default 02:00, may be negative or past 24 h). A zone
 without daylight saving has start = end = None. A rule naming a DST zone but no dates is refused
-(its dates would be the implementation's guess).
+(its dates would be the implementation's guess). schedule.py stores the tuple, not the text.
 
 `utc_offset(rule, utc)`: the offset in force at a Unix instant. `local_to_utc(rule, local_s)`:
 the instant of a local wall time (seconds since 1970-01-01 00:00 local), with the schedule's rules
@@ -47,98 +47,6 @@ def civil_from_days(z):
 
 def _leap(y):
     return y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
-
-
-class _Reader:
-    def __init__(self, text):
-        self.text = text
-        self.i = 0
-
-    def peek(self):
-        return self.text[self.i] if self.i < len(self.text) else ""
-
-    def take(self, ch):
-        if self.peek() == ch:
-            self.i += 1
-            return True
-        return False
-
-    def number(self, low, high):
-        start = self.i
-        while self.peek().isdigit():
-            self.i += 1
-        if start == self.i or self.i - start > 3:
-            raise ValueError
-        value = int(self.text[start : self.i])
-        if not low <= value <= high:
-            raise ValueError
-        return value
-
-    def name(self):
-        if self.take("<"):
-            end = self.text.find(">", self.i)
-            if end < self.i + 3:
-                raise ValueError
-            self.i = end + 1
-            return
-        start = self.i
-        while self.peek().isalpha():
-            self.i += 1
-        if self.i - start < 3:
-            raise ValueError
-
-    def hms(self, max_hours):
-        """[+-]hh[:mm[:ss]] in seconds."""
-        sign = -1 if self.take("-") else 1
-        if sign == 1:
-            self.take("+")
-        seconds = self.number(0, max_hours) * 3600
-        if self.take(":"):
-            seconds += self.number(0, 59) * 60
-            if self.take(":"):
-                seconds += self.number(0, 59)
-        return sign * seconds
-
-    def date(self):
-        if not self.take(","):
-            raise ValueError
-        if self.take("J"):
-            rule = [0, self.number(1, 365), 0, 0]
-        elif self.take("M"):
-            month = self.number(1, 12)
-            if not self.take("."):
-                raise ValueError
-            week = self.number(1, 5)
-            if not self.take("."):
-                raise ValueError
-            rule = [2, month, week, self.number(0, 6)]
-        else:
-            rule = [1, self.number(0, 365), 0, 0]
-        rule.append(self.hms(167) if self.take("/") else 7200)
-        return tuple(rule)
-
-
-def parse(text):
-    """The compiled rule of a POSIX TZ string, or None when it is not one."""
-    if type(text) is not str or not 0 < len(text) <= 64:
-        return None
-    r = _Reader(text)
-    try:
-        r.name()
-        std = -r.hms(24)
-        if r.peek() == "":
-            return std, std, None, None
-        r.name()
-        dst = std + 3600
-        if r.peek() not in (",", ""):
-            dst = -r.hms(24)
-        start = r.date()
-        end = r.date()
-    except ValueError:
-        return None
-    if r.peek() != "":
-        return None
-    return std, dst, start, end
 
 
 def _change_local(date, year):
