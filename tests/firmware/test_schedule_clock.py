@@ -2,8 +2,7 @@
 runs until NTP set it since boot, a backwards jump never re-feeds, a forward jump past grace reports
 `missed` (docs/protocol.md, "Schedule shadow")."""
 
-from feederrig import hal_sim
-from schedrig import SchedRig, bodies, desired, utc
+from schedrig import SchedRig, bodies, desired, hal_sim, utc
 
 SINGLE = "SINGLE"
 EVERY_DAY = 127
