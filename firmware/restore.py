@@ -225,7 +225,7 @@ def load_schedule(schedule):
 
     files = schedule.files
     files.in_place = _rewrites_atomically(files.directory)
-    view = memoryview(bytearray(MAX_RECORD + 1))
+    view = memoryview(bytearray(layout.RECORD_MAX + 1))  # its records are small: no 1 KB block at boot
     found = {}
     for name, kind in (("doc", layout.DOC), ("last", layout.LAST)):
         files.remove(name + NEW)

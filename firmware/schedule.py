@@ -36,6 +36,7 @@ HEAD_LEN = const(15)
 SLOT = "<BHBBB"
 SLOT_LEN = const(6)
 RULE = "<iiBBBBiBBBBi"
+RECORD_MAX = const(128)  # the largest record: a doc of 8 slots is 5 + 15 + 48 + 24 bytes
 NO_DST = const(255)
 CHECK_MAX_MS = 60000  # looked at at least this often (a clock set or moved meanwhile)
 UNTRUSTED_CHECK_MS = 1000  # until NTP set the clock: only clock_trusted() is asked

@@ -54,7 +54,7 @@ class SchedRig:
         hal = hal_sim.HAL(start_unix=start, clock_trusted=trusted)
         self.rig = Rig(max_entries=32, hal=hal, outbox_capacity=16)
         self.results = []
-        self.pin_writes = {}  # PWM writes per pin
+        self.pin_writes = {}  # PWM writes per (pin, duty_ns)
         self.boot(again=False)
 
     @property
@@ -88,10 +88,11 @@ class SchedRig:
 
     def _drain(self):
         # As the cloud sees them; small tuples, so that a week of results fits the 64K test heap,
-        # which would not hold a week of the sim's PWM trace either: only each pin's count is kept.
+        # which would not hold a week of the sim's PWM trace either: only a count per (pin, duty).
         writes = self.hal.pwm_writes
         for write in writes:
-            self.pin_writes[write[1]] = self.pin_writes.get(write[1], 0) + 1
+            key = write[1:]
+            self.pin_writes[key] = self.pin_writes.get(key, 0) + 1
         writes.clear()
         outbox = self.rig.outbox
         while outbox.depth:

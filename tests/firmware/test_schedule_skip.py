@@ -27,6 +27,7 @@ def test_pause_and_skip_hold_offline_and_report_skipped():
         r.run_until(start + 2 * 86400)
         assert [(x[0], x[1], x[4]) for x in r.take_results()] == [
             ("sch-3-0-20261202-1", "skipped", [])]
-        assert r.pin_writes == {3: 4}  # one SINGLE: out and back, two writes each
+        # One SINGLE: out (90 degrees, 1.5 ms) and back (0 degrees, 0.5 ms), each detached after.
+        assert r.pin_writes == {(3, 1500000): 1, (3, 500000): 1, (3, 0): 2}
     finally:
         r.close()
