@@ -94,7 +94,8 @@ def main():
     resident = gc.mem_alloc() - before
     print("command:", COMMAND_LINE)
     print("schedule resident heap with 8 slots (tzrule, schedule, shadow modules, a Schedule and its Shadow,"
-          " the names schedule_doc interned): %d B (goal < 4096 B on the board; unix port, 64-bit)" % resident)
+          " the names schedule_doc interned): %d B (goal < 4096 B on the board; unix port, 64-bit)"
+          % resident)
     print("  of which the modules' code (none when frozen into the image): %d B; the objects: %d B"
           % (code, resident - code))
 

@@ -11,6 +11,11 @@ link's callbacks never send.
 
 import bootonly
 
+# The subscribed topics' suffixes; the link hands topics over as bytes.
+ACCEPTED = b"/get/accepted"
+REJECTED = b"/get/rejected"
+DELTA = b"/update/delta"
+
 
 class Shadow:
     def __init__(self, topic, schedule, clock, log):
@@ -18,23 +23,26 @@ class Shadow:
         self.schedule = schedule
         self.clock = clock
         self.log = log
-        self.get_topic = topic + "/get"
-        self.update_topic = topic + "/update"
-        self.subscriptions = (topic + "/get/accepted", topic + "/get/rejected", topic + "/update/delta")
-        self._accepted, self._rejected, self._delta = (t.encode() for t in self.subscriptions)
+        self.topic = topic  # the rest is built when used: its strings would stay in the heap
         self.want_get = False
         self.want_report = False
         self.error = None  # why the last newer document was refused
         self.reported_trusted = None  # the clock state last reported
 
+    def subscriptions(self):
+        """The topics the device subscribes to (the link keeps them for its SUBSCRIBE)."""
+        topic = self.topic
+        return topic + ACCEPTED.decode(), topic + REJECTED.decode(), topic + DELTA.decode()
+
     def on_connect(self):
         self.want_get = True
 
     def on_message(self, topic, payload):
-        """True when topic is one of the shadow's (handled); False: not ours."""
-        if topic == self._delta:
+        """True when topic is one of the shadow's (handled); False: not ours. The broker delivers only
+        the subscribed topics, so the suffix tells them apart."""
+        if topic.endswith(DELTA):
             self.want_get = True
-        elif topic == self._accepted:
+        elif topic.endswith(ACCEPTED):
             schedule = self.schedule
             version, body, error = bootonly.call("schedule_doc", "desired", payload, schedule.version)
             if body is not None:
@@ -45,7 +53,7 @@ class Shadow:
                 self.error = error
                 self.log("schedule: refused", error)
             self.want_report = True
-        elif topic == self._rejected:
+        elif topic.endswith(REJECTED):
             self.log("schedule: get rejected", payload[:80])
         else:
             return False
@@ -53,13 +61,13 @@ class Shadow:
 
     def send(self, link):
         """Send what the callbacks asked for (while connected); QoS 1, re-asked after a reconnect."""
-        if self.want_get and link.send(self.get_topic, b"{}", 1) >= 0:
+        if self.want_get and link.send(self.topic + "/get", b"{}", 1) >= 0:
             self.want_get = False
         trusted = self.clock.clock_trusted()
         if self.reported_trusted is not None and trusted != self.reported_trusted:
             self.want_report = True  # NTP set the clock since the last report
         if self.want_report:
             message = bootonly.call("schedule_doc", "reported", self.schedule.version, trusted, self.error)
-            if link.send(self.update_topic, message, 1) >= 0:
+            if link.send(self.topic + "/update", message, 1) >= 0:
                 self.want_report = False
                 self.reported_trusted = trusted

@@ -99,7 +99,8 @@ class Link:
 def test_the_shadow_client_follows_the_contract():
     schedule, clock, link, logged = FakeSchedule(), Clock(False), Link(), []
     shadow = Shadow(TOPIC, schedule, clock, lambda *parts: logged.append(parts))
-    assert shadow.subscriptions == (TOPIC + "/get/accepted", TOPIC + "/get/rejected", TOPIC + "/update/delta")
+    subscribed = (TOPIC + "/get/accepted", TOPIC + "/get/rejected", TOPIC + "/update/delta")
+    assert shadow.subscriptions() == subscribed
     shadow.on_connect()
     shadow.send(link)
     assert link.sent == [(TOPIC + "/get", {})]
