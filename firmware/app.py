@@ -45,8 +45,6 @@ from journal import Journal
 from link import Link
 from messages import render
 from outbox import InFlight, Outbox
-from schedule import Schedule
-from shadow import Shadow
 from smallfiles import make_dir
 
 # The loop wakes at least this often even with nothing due, to feed the watchdog.
@@ -65,10 +63,11 @@ MAX_BODY = 4096
 
 
 class App:
-    def __init__(self, config, hal, dispenser, fixed_poll_ms=0, log=print):
+    def __init__(self, config, hal, dispenser, fixed_poll_ms=0, log=print, schedule_check_ms=None):
         """dispenser: the servos (boot() parks them first; None on a button board). fixed_poll_ms > 0
         checks for input only every fixed_poll_ms, as the seed's device did (a benchmark baseline,
-        never on the board)."""
+        never on the board). schedule_check_ms: the schedule's longest wait (None: schedule.py's; shorter
+        only on the unix port, for tests that move its clock)."""
         self.hal = hal
         self.log = log
         self.thing = config["thing"]
@@ -91,8 +90,12 @@ class App:
             # Commands a power cut interrupted: reported once (restore.py, released afterwards).
             bootonly.call("restore", "report_interrupted", self.journal, self.outbox, hal)
             self.journal.prune(hal.unix_time())
-            # After report_interrupted: an occurrence cut short is in the journal, never fed again.
-            self.schedule = Schedule(storage, hal, self.feeder, self.outbox)
+            # Imported only on a feeder, after the journal and outbox were read back (restore.py needs
+            # its room first). After report_interrupted: an occurrence cut short is in the journal.
+            from schedule import Schedule
+            from shadow import Shadow
+
+            self.schedule = Schedule(storage, hal, self.feeder, self.outbox, schedule_check_ms)
             bootonly.call("restore", "load_schedule", self.schedule)
             self.shadow = Shadow(mqtt["shadow_topic"], self.schedule, hal, log)
         self.presses = None

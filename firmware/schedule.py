@@ -47,7 +47,10 @@ DAY_S = 86400
 
 
 class Schedule:
-    def __init__(self, directory, clock, feeder, outbox):
+    def __init__(self, directory, clock, feeder, outbox, check_max_ms=None):
+        """check_max_ms: the longest wait between two checks (None: CHECK_MAX_MS; a test moving the
+        sim's clock by days shortens it)."""
+        self.check_max_ms = check_max_ms or CHECK_MAX_MS
         self.files = SmallFiles(directory + "/schedule")
         self.clock = clock
         self.feeder = feeder
@@ -119,15 +122,15 @@ class Schedule:
         if self.last == 0:
             self._save_last(now)  # the first trusted check ever: nothing before it runs
         if self.rule is None or now <= self.last:
-            return CHECK_MAX_MS  # no schedule, or the clock went back: nothing re-fires
+            return self.check_max_ms  # no schedule, or the clock went back: nothing re-fires
         for due, index, day in self._occurrences(self.last, now):
             self._run(index, day, due, now)
             self._save_last(due)
         self.last = now  # no occurrence in between: flash may keep the older instant (docstring)
         upcoming = self._occurrences(now, now + DAY_S + DAY_S)
         if upcoming:
-            return min(CHECK_MAX_MS, (upcoming[0][0] - now) * 1000)
-        return CHECK_MAX_MS
+            return min(self.check_max_ms, (upcoming[0][0] - now) * 1000)
+        return self.check_max_ms
 
     def _occurrences(self, after, until):
         """[(due, slot index, local day number)] due in (after, until], oldest first, at most
