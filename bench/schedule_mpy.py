@@ -57,7 +57,7 @@ class Clock:
 class Nothing:
     """The feeder and the outbox: a due slot costs its dispense and its result, not measured here."""
 
-    def feed_scheduled(self, command_id, bowls, due):
+    def handle(self, payload, command_id, bowls, due):
         return None
 
     def put(self, packed):

@@ -34,17 +34,12 @@ class Feeder:
         self._begun = False
         self._decided = None
 
-    def handle(self, payload):
-        """Decide on one payload and queue its result; returns the status code. Never raises."""
-        return self._guarded(payload, None, 0, 0)
+    def handle(self, payload, scheduled_id=None, bowls=0, due=0):
+        """Decide on one payload and queue its result; returns the status code. Never raises.
 
-    def feed_scheduled(self, command_id, bowls, due):
-        """A due occurrence of the schedule (schedule.py), by the same path as a command from the
-        busy check on (cap, journal, servo, result with its `due`). Returns the status, or None when
-        the journal already holds the id (fed or cut short before: reported then). Never raises."""
-        return self._guarded(None, command_id, bowls, due)
-
-    def _guarded(self, payload, scheduled_id, bowls, due):
+        With scheduled_id (payload None): a due occurrence of the schedule (schedule.py), by the same
+        path as a command from the busy check on (cap, journal, servo, result with its `due`);
+        returns None when the journal already holds the id (fed or cut short before: reported then)."""
         self._begun = False
         self._decided = None  # the status decided for this payload, once its result is being queued
         try:

@@ -18,7 +18,7 @@ Flash (`<storage.dir>/schedule/`, smallfiles.py records):
 
 `poll(now_ms)` is the main loop's check: a ticks comparison, no allocation, until the next
 occurrence or CHECK_MAX_MS; `check(now)` then handles every occurrence due in (last, now] and says
-when to look again. An occurrence fed goes through Feeder.feed_scheduled (journal, cap, servo),
+when to look again. An occurrence fed goes through Feeder.handle (journal, cap, servo),
 with the id `sch-<version>-<slot>-<YYYYMMDD>-<k>`; a missed or skipped one is a result of its own.
 """
 
@@ -164,4 +164,4 @@ class Schedule:
             elif now - due > self.grace_s:
                 self.outbox.put(pack_result(command_id, MISSED, 0, now, None, due))
             else:
-                self.feeder.feed_scheduled(command_id, bowls, due)
+                self.feeder.handle(None, command_id, bowls, due)

@@ -110,3 +110,25 @@ class SchedRig:
 
     def close(self):
         self.rig.close()
+
+
+def grace_boundary(late, status):
+    """A slot at 01:00 with grace_s 600, the device off from before it until `late` seconds after:
+    the occurrence gets `status`, once, and the next day's is fed on time."""
+    start = utc(2026, 12, 1)  # UTC0: local = UTC
+    (body,) = bodies(desired(1, "UTC0", [(0, 60, "SINGLE", 1, 127)], grace_s=600))
+    r = SchedRig(start)
+    try:
+        r.apply(body)
+        r.schedule.check(start)
+        r.hal.advance_s(3600 + late)  # off (no check) from before 01:00 until late seconds after
+        r.boot()
+        r.run_until(start + 3600 + late)
+        results = r.take_results()
+        assert [x[:3] for x in results] == [("sch-1-0-20261201-1", status, start + 3600)], results
+        assert results[0][4] == (["left"] if status == "dispensed" else [])
+        r.run_until(start + 86400 + 7200)
+        assert [x[:2] for x in r.take_results()] == [("sch-1-0-20261202-1", "dispensed")]  # on time, once
+    finally:
+        r.close()
+
