@@ -44,8 +44,11 @@ check: setup ## Build checks: mpy-cross for rv32imc, type-check against the ESP3
 test-firmware-mpy: setup ## Firmware unit tests on the real MicroPython interpreter (64K heap)
 	@tools/test_mpy.sh
 
+# Test files run side by side over pytest-xdist, a file's tests on one worker (they share its fixtures);
+# most wait on processes and sockets, so more workers than cores pays. TEST_JOBS=1 runs them in order.
+TEST_JOBS ?= 4
 test-py: setup ## Every pytest suite on CPython: firmware units, integration (mosquitto + micropython), cloud (moto)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q $(if $(filter 1,$(TEST_JOBS)),,-n $(TEST_JOBS) --dist loadfile) tests
 
 test: check test-firmware-mpy test-py ## Run every check and test
 
@@ -76,11 +79,12 @@ install: setup ## As root: systemd units for the hub and the page, a dedicated u
 uninstall: ## As root: stop and remove the hub's and the page's systemd units (the data and the user stay)
 	$(PY) -m cloud.hub uninstall
 
-history: setup ## Feeding history table + chart: make history FROM=2026-11-01 TO=2026-11-29 [PNG=history.png] [HISTORY_ARGS="--aws"]
-	$(PY) -m cloud.history $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO)) $(if $(PNG),--png $(PNG)) $(HISTORY_ARGS)
+history: setup ## Feeding history table + chart: make history FROM=2026-11-01 TO=2026-11-29 [PNG=history.png] [THING=kitchen] [HISTORY_ARGS="--aws"]
+	$(PY) -m cloud.history $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO)) $(if $(PNG),--png $(PNG)) \
+		$(if $(THING),--thing $(THING)) $(if $(HOUSEHOLD),--household $(HOUSEHOLD)) $(HISTORY_ARGS)
 
-web: setup ## The household page on http://127.0.0.1:8080/ (hub in .hub): WEB_ARGS="--aws" or "--lan --bind 0.0.0.0" (FEEDER_WEB_TOKEN)
-	$(PY) -m web $(WEB_ARGS)
+web: setup ## The household page on http://127.0.0.1:8080/ (hub in .hub), a card per feeder of household.json (HOUSEHOLD=): WEB_ARGS="--aws" or "--lan --bind 0.0.0.0" (FEEDER_WEB_TOKEN)
+	$(PY) -m web $(if $(HOUSEHOLD),--household $(HOUSEHOLD)) $(WEB_ARGS)
 
 device: setup ## The simulated board (firmware on the unix port) with its own broker; HUB=1: on the running hub (BROKER_PORT= if not 8883); THING= a thing of household.json
 	@$(PY) -m tools.device run $(if $(BROKER_PORT),--port $(BROKER_PORT),$(if $(HUB),--hub)) \

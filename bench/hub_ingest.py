@@ -23,9 +23,7 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import sqlite3
-import subprocess
 import sys
 import threading
 import time
@@ -37,16 +35,12 @@ from cloud.hub.broker import PERSISTENCE, Broker  # noqa: E402
 from cloud.hub.hub import HISTORY_FILE, LEDGER_FILE  # noqa: E402
 from cloud.hub.ingest import mqtt_client  # noqa: E402
 from cloud.hub.pki import Pki  # noqa: E402
+from rigs.hubprocess import HubProcess  # noqa: E402
+from rigs.proc import io_counters  # noqa: E402
 
 PRESSES = 20000
 BUTTON = "cat-feeder/cat-feeder/button"
 WORKDIR = os.path.join(ROOT, "build", "bench-hub-ingest")
-
-
-def io_counters(pid):
-    with open("/proc/%d/io" % pid) as f:
-        fields = dict(line.split(": ") for line in f.read().splitlines())
-    return int(fields["write_bytes"]), int(fields["wchar"])
 
 
 def count(db, sql):
@@ -86,26 +80,9 @@ def main():
     pki = Pki(os.path.join(WORKDIR, "pki")).ensure()
     data_dir = os.path.join(WORKDIR, "hub")
     broker = Broker(pki, os.path.join(data_dir, "broker"), persistence=args.persistence).start()
-    log = open(os.path.join(WORKDIR, "hub.log"), "w")
-    hub = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cloud.hub",
-            "run",
-            "--broker-port",
-            str(broker.port),
-            "--data-dir",
-            data_dir,
-            "--pki",
-            pki.dir,
-        ],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    hub = HubProcess(data_dir, pki, broker.port, os.path.join(WORKDIR, "hub.log"))
     try:
-        wait(lambda: "subscribed to" in open(log.name).read(), 30, "the hub's subscription")
+        hub.start()
         ledger = sqlite3.connect(os.path.join(data_dir, "ledger.sqlite3"))
         publisher = mqtt_client(pki, "device", "bench-hub-ingest")
         publisher.max_inflight_messages_set(1000)
@@ -131,10 +108,8 @@ def main():
         publisher.disconnect()
         ledger.close()
     finally:
-        hub.send_signal(signal.SIGTERM)
-        hub.wait(30)
+        hub.stop()
         broker.stop()
-        log.close()
     hub_w, hub_c = (after + extra - before for after, extra, before in zip(hub_after, rest, hub_before,
                                                                             strict=True))
     broker_w, broker_c = (after - before for after, before in zip(broker_after, broker_before, strict=True))

@@ -27,7 +27,7 @@ sys.path.insert(0, ROOT)
 
 from bench.device import percentile  # noqa: E402
 from cloud.hub.pki import Pki  # noqa: E402
-from rigs.web import Stack, chrome  # noqa: E402
+from rigs.web import Stack, chrome, element  # noqa: E402
 from web.backend import REFRESH_S  # noqa: E402
 
 CLICKS = 50
@@ -38,7 +38,6 @@ TIMEOUT_S = 10
 
 
 def main():
-    from selenium.webdriver.common.by import By
 
     with tempfile.TemporaryDirectory() as workdir:
         pki = Pki(os.path.join(workdir, "pki")).ensure()
@@ -49,11 +48,11 @@ def main():
             try:
                 browser.get(stack.web.url + "/")
                 deadline = time.monotonic() + TIMEOUT_S
-                while browser.find_element(By.ID, "device-status").get_attribute("data-status") != "online":
+                while element(browser, "status").get_attribute("data-status") != "online":
                     assert time.monotonic() < deadline, "the page never showed the device online"
                     time.sleep(0.05)
                 for n in range(CLICKS):
-                    browser.find_element(By.ID, BUTTONS[n % len(BUTTONS)]).click()
+                    element(browser, BUTTONS[n % len(BUTTONS)]).click()
                     deadline = time.monotonic() + TIMEOUT_S
                     while browser.execute_script("return window.feederTimings.length") <= n:
                         assert time.monotonic() < deadline, "no outcome for click %d" % (n + 1)

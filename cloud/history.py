@@ -1,15 +1,21 @@
 """The feeding history: `make history` (python -m cloud.history).
 
-    python -m cloud.history [--from 2026-11-01] [--to 2026-11-29] [--png history.png]
+    python -m cloud.history [--from 2026-11-01] [--to 2026-11-29] [--png history.png] [--thing kitchen]
+                            [--household household.json]
                             [--data-dir .hub]                       # the self-hosted hub's projection
                             [--aws [--endpoint-url URL] [--region R] [--profile P] [--table NAME]]
 
 Prints one row per press requested in the day range (UTC days, both ends included; default: the
-last 7 days): when, which press, the bowls, the device's answer and when it came, or `unconfirmed`
-once the command's TTL passed without an answer; then each device's last status and the results it
-numbered (seq) that never arrived. Writes a PNG chart of portions per day per bowl, with failed
-(expired, capped, interrupted, rejected) and unconfirmed feeds marked when there are any. Reads the
-projection written by cloud/handlers/projector.py: SQLite on the hub, DynamoDB on AWS.
+last 7 days): when, the feeder, which press, the bowls, the device's answer and when it came, or
+`unconfirmed` once the command's TTL passed without an answer; then each device's last status and the
+results it numbered (seq) that never arrived. Writes a PNG chart of portions per day per bowl, one
+panel per feeder, with failed (expired, capped, interrupted, rejected) and unconfirmed feeds marked
+when there are any. `--thing` keeps one feeder's presses and device. Reads the projection written by
+cloud/handlers/projector.py: SQLite on the hub, DynamoDB on AWS.
+
+A press's feeder (`feeder_of`) is the thing that answered it (its result's states topic); before an
+answer, the feeder its button targets: the household file's mapping for a remote button, else the
+button's own thing (a feeder's own button). So every press of the ledger, old ones included, has one.
 """
 
 import argparse
@@ -18,8 +24,9 @@ import sys
 import time
 from datetime import date, datetime, timedelta, timezone
 
+from cloud import household as household_mod
 from cloud.aws import session
-from cloud.handlers.projector import outcome_as_of
+from cloud.handlers.projector import answered_by, outcome_as_of
 from cloud.topology import COMMAND_TTL_S, TOPOLOGY
 
 BOWLS = ("left", "right")
@@ -28,23 +35,36 @@ DEFAULT_DAYS = 7
 
 
 class History:
-    """Press and device rows of a projection, as of a moment."""
+    """Press and device rows of a projection, as of a moment; each press with its `shown` outcome and
+    its `feeder` (feeder_of, with the routes of `household`, default: the single feeder's)."""
 
-    def __init__(self, rows, as_of, ttl_s=COMMAND_TTL_S):
+    def __init__(self, rows, as_of, ttl_s=COMMAND_TTL_S, household=None):
         self.as_of = as_of
+        self.household = household or household_mod.validate(household_mod.DEFAULT)
+        routes = household_mod.routes(self.household)
         self.presses, self.devices = [], []
         for key, row in rows:
             (self.presses if key.startswith("press#") else self.devices).append(row)
         for press in self.presses:
             press["shown"] = outcome_as_of(press, as_of, ttl_s)
+            press["feeder"] = feeder_of(press, routes)
         self.presses.sort(key=lambda press: (press.get("requested_at") or 0, press.get("press_id")))
 
-    def between(self, first_day, last_day):
+    def between(self, first_day, last_day, thing=None):
         start = _midnight(first_day)
         end = _midnight(last_day + timedelta(days=1))
         return [
-            p for p in self.presses if p.get("requested_at") is not None and start <= p["requested_at"] < end
+            p for p in self.presses
+            if p.get("requested_at") is not None and start <= p["requested_at"] < end
+            and thing in (None, p["feeder"])
         ]
+
+    def feeders(self, presses=()):
+        """The feeders to show: the household's, in its file's order, then any other thing the
+        presses or devices name (a feeder since removed from the file), by name."""
+        listed = [entry["thing"] for entry in self.household["things"] if entry["role"] == "feeder"]
+        seen = ({p["feeder"] for p in presses} | {d.get("thing") for d in self.devices}) - {None}
+        return listed + sorted(seen - set(listed))
 
     def per_day(self, presses):
         """{day: {"left": portions, "right": portions, "failed": n, "unconfirmed": n}}"""
@@ -62,18 +82,29 @@ class History:
         return days
 
 
-def table(history, presses):
+def feeder_of(press, routes):
+    """The feeder a press row belongs to: see the module's docstring. routes: household.routes()."""
+    answered = answered_by(press)
+    if answered:
+        return answered
+    button = press.get("button")
+    return routes.get(button, button)
+
+
+def table(history, presses, thing=None):
     lines = [
-        "%-20s %-6s %-11s %-12s %-9s %s" % ("requested (UTC)", "press", "bowls", "outcome", "answered", "id")
+        "%-20s %-16s %-6s %-11s %-12s %-9s %s"
+        % ("requested (UTC)", "feeder", "press", "bowls", "outcome", "answered", "id")
     ]
     for press in presses:
         # The device's clock, to the second: an answer may read a second before a press timed to the ms.
         answered = _when(press.get("outcome_at"))[11:]
         outcome = press["shown"] + (" (%s)" % press["reason"] if press.get("reason") else "")
         lines.append(
-            "%-20s %-6s %-11s %-12s %-9s %s"
+            "%-20s %-16s %-6s %-11s %-12s %-9s %s"
             % (
                 _when(press["requested_at"]),
+                press["feeder"],
                 press.get("event"),
                 "+".join(press.get("bowls", [])),
                 outcome,
@@ -82,6 +113,8 @@ def table(history, presses):
             )
         )
     for device in history.devices:
+        if thing not in (None, device.get("thing")):
+            continue
         status = device.get("status") or {}
         missing = device.get("missing", [])
         lines.append(
@@ -120,27 +153,34 @@ def chart_series(counts):
     return [entry for entry in SERIES if entry[0] in BOWLS or any(day[entry[0]] for day in counts)]
 
 
-def chart(history, presses, first_day, last_day, path):
+def chart(history, presses, first_day, last_day, path, things=None):
+    """One panel per feeder of `things` (default: history.feeders(presses)), its presses' portions per
+    day per bowl."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    per_day = history.per_day(presses)
+    things = things or history.feeders(presses)
+    names = {entry["thing"]: entry["name"] for entry in history.household["things"]}
     days = [first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1)]
-    counts = [per_day.get(day, {"left": 0, "right": 0, "failed": 0, "unconfirmed": 0}) for day in days]
     x = range(len(days))
-    figure, axes = plt.subplots(figsize=(max(6, len(days) * 0.6), 4))
-    series = chart_series(counts)
-    width = 0.2
-    for n, (field, label, style) in enumerate(series):
-        offset = (n - (len(series) - 1) / 2) * width
-        axes.bar([i + offset for i in x], [c[field] for c in counts], width, label=label, **style)
-    axes.set_xticks(list(x), [day.strftime("%m-%d") for day in days], rotation=45)
-    axes.set_ylabel("portions / presses")
-    axes.set_title("Portions per day per bowl, %s to %s (UTC)" % (first_day, last_day))
-    axes.legend(fontsize="small")
-    axes.yaxis.get_major_locator().set_params(integer=True)
+    figure, panels = plt.subplots(len(things), 1, figsize=(max(6, len(days) * 0.6), 1 + 3 * len(things)),
+                                  squeeze=False)
+    for thing, axes in zip(things, panels[:, 0], strict=True):
+        per_day = history.per_day([p for p in presses if p["feeder"] == thing])
+        counts = [per_day.get(day, {"left": 0, "right": 0, "failed": 0, "unconfirmed": 0}) for day in days]
+        series = chart_series(counts)
+        width = 0.2
+        for n, (field, label, style) in enumerate(series):
+            offset = (n - (len(series) - 1) / 2) * width
+            axes.bar([i + offset for i in x], [c[field] for c in counts], width, label=label, **style)
+        axes.set_xticks(list(x), [day.strftime("%m-%d") for day in days], rotation=45)
+        axes.set_ylabel("portions / presses")
+        named = "%s (%s)" % (names[thing], thing) if thing in names else thing
+        axes.set_title("%s: portions per day per bowl, %s to %s (UTC)" % (named, first_day, last_day))
+        axes.legend(fontsize="small")
+        axes.yaxis.get_major_locator().set_params(integer=True)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
@@ -207,22 +247,32 @@ def main(argv=None):
     parser.add_argument("--data-dir", default=".hub")
     parser.add_argument("--aws", action="store_true", help="read the DynamoDB table of the deployed stack")
     parser.add_argument("--table", default=TOPOLOGY["table"]["name"])
+    parser.add_argument("--thing", help="one feeder of the household (default: every feeder)")
+    parser.add_argument("--household", default=household_mod.PATH, help="the household file (default: none)")
     session.add_arguments(parser)
     args = parser.parse_args(argv)
     if args.first > args.last:
         parser.error("--from must not be after --to")
     try:
-        history = History(rows_from(args), time.time())
+        known = household_mod.load(args.household)
+        if args.thing is not None and household_mod.thing(known, args.thing)["role"] != "feeder":
+            raise household_mod.HouseholdError("thing: %r is a button, not a feeder" % args.thing)
+    except household_mod.HouseholdError as error:
+        print("history: %s" % error, file=sys.stderr)
+        return 2
+    try:
+        history = History(rows_from(args), time.time(), household=known)
     except session.AWS_FAILURES as error:
         return session.report("history", error, "HISTORY_ARGS")
     except Exception as error:  # no hub data, no credentials, no table: one line, no traceback
         print("history: %s: %s" % (type(error).__name__, error), file=sys.stderr)
         return 1
-    presses = history.between(args.first, args.last)
-    for line in table(history, presses):
+    presses = history.between(args.first, args.last, args.thing)
+    for line in table(history, presses, args.thing):
         print(line)
-    chart(history, presses, args.first, args.last, args.png)
-    print("history: %d presses from %s to %s; chart in %s" % (len(presses), args.first, args.last, args.png))
+    chart(history, presses, args.first, args.last, args.png, [args.thing] if args.thing else None)
+    print("history: %d presses from %s to %s%s; chart in %s"
+          % (len(presses), args.first, args.last, " for %s" % args.thing if args.thing else "", args.png))
     return 0
 
 

@@ -7,6 +7,8 @@ on MicroPython, `python -m web` as a process, and Debian's chromium driven by Se
 - `Stack(workdir, pki, servo_wait=True, feeding=None, press_limit="30/10", web_args=())`: a context
   manager with `.broker`, `.hub`, `.device` (rigs.device.Device, started and up), `.web` (a WebServer on
   the hub, with web_args added).
+- `part(name, thing=THING)`: the CSS selector of a part of a feeder's card on the page (web/README.md);
+  `element(browser, name, thing=THING)`: that element.
 - `chrome(width, height, tz=None)`: a headless Chromium WebDriver (the system browser and driver, never
   a download), in time zone tz (its TZ) when given; `viewport(driver, width, height)` emulates a
   phone's (or any) viewport in it, `viewport(driver)` ends that.
@@ -23,6 +25,7 @@ import urllib.request
 from cloud.hub.broker import Broker
 from cloud.hub.hub import Hub
 from cloud.hub.processes import end_process, free_port
+from cloud.topology import THING
 from rigs.device import Device, rig_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -104,6 +107,17 @@ class Stack(contextlib.ExitStack):
             self.close()
             raise
         return self
+
+
+def part(name, thing=THING):
+    return '#feeder-%s [data-part="%s"]' % (thing, name)
+
+
+def element(browser, name, thing=THING):
+    """The part `name` of feeder `thing`'s card (Selenium)."""
+    from selenium.webdriver.common.by import By
+
+    return browser.find_element(By.CSS_SELECTOR, part(name, thing))
 
 
 def chrome(width=1100, height=1500, tz=None):

@@ -10,6 +10,10 @@ from hypothesis import HealthCheck, settings
 from tests import strict_aws
 
 os.environ["BOTOCORE_EXPERIMENTAL__PLUGINS"] = strict_aws.PLUGIN
+# `make test` runs the files over pytest-xdist workers: each stages the board's flash in its own folder.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    os.environ["BOARD_STAGE"] = os.path.join(_ROOT, "build", "board-" + os.environ["PYTEST_XDIST_WORKER"])
 
 # The fuzzers' properties (tests/fuzz/, tests/integration/test_fuzz_web.py): `make test` runs a fixed, small
 # number of examples per property, derandomized so CI is reproducible; `make fuzz` (HYPOTHESIS_PROFILE=fuzz)

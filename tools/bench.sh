@@ -2,6 +2,8 @@
 # `make bench`: every benchmark under bench/, one run each, figures printed as they come.
 # bench/*_mpy.py run on the MicroPython unix port, on the firmware compiled as the board runs it
 # (their source fallback is for a run by hand); the rest on the venv's CPython.
+# bench/shelter.py reads SHELTER_FEEDERS, SHELTER_SECONDS and SHELTER_RATE from the environment
+# (`SHELTER_SECONDS=10 make bench` for a quicker run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/compile_firmware.sh build/mpy-bench

@@ -64,7 +64,8 @@ from firmware import config as firmware_config
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
 FIRMWARE = os.path.join(ROOT, "firmware")
-STAGE = os.path.join(ROOT, "build", "board")
+# BOARD_STAGE: a folder of its own per parallel test worker (tests/conftest.py).
+STAGE = os.environ.get("BOARD_STAGE") or os.path.join(ROOT, "build", "board")
 ENTRY_POINTS = ("main.py", "boot.py")
 SYSTEM_CA_STORE = "/etc/ssl/certs"
 # Where the staged config points the firmware: paths on the board's flash.

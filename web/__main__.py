@@ -1,6 +1,7 @@
 """`make web` (python -m web): the household page, served by uvicorn.
 
     python -m web [--bind 127.0.0.1] [--port 8080] [--data-dir .hub] [--pki .pki] [--broker-port 8883]
+                  [--household household.json]
     python -m web --aws [--region R] [--profile P] [--endpoint-url URL] [--table NAME]
     FEEDER_WEB_TOKEN=... python -m web --lan --bind 0.0.0.0      # or --token-file FILE
 
@@ -15,9 +16,9 @@ import os
 import sys
 import time
 
+from cloud import household
 from cloud.aws import session
 from cloud.hub.pki import DEFAULT_DIR as DEFAULT_PKI_DIR
-from cloud.hub.pki import DEFAULT_THING
 from cloud.ports import PortInUse, bound_socket
 from cloud.press import HUB_PORT
 from cloud.topology import TOPOLOGY
@@ -45,7 +46,8 @@ def parser():
     p.add_argument("--lan", action="store_true", help="serve beyond this machine (needs a token)")
     p.add_argument("--token-file", help="file holding the LAN token (else $%s)" % TOKEN_ENV)
     p.add_argument("--press-limit", default=DEFAULT_LIMIT, help="at most COUNT presses per SECONDS")
-    p.add_argument("--thing", default=DEFAULT_THING)
+    p.add_argument("--household", default=household.PATH,
+                   help="the household file: the page shows each of its feeders (default: none, one feeder)")
     p.add_argument("--data-dir", default=".hub", help="the hub's data folder (its projection and ledger)")
     p.add_argument("--pki", default=DEFAULT_PKI_DIR, help="development PKI (the hub's publisher certificate)")
     p.add_argument("--broker-port", type=int, default=HUB_PORT,

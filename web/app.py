@@ -7,9 +7,9 @@ event stream of the live state.
 | `POST /login` | form: token + CSRF token -> a signed-in session cookie |
 | `GET /api/events` | server-sent events: `state` (the snapshot of web/backend.py) on every change |
 | `GET /api/state` | the same snapshot, once |
-| `POST /api/press` | JSON `{"event": "SINGLE"|"DOUBLE"|"LONG"}`, header X-CSRF-Token; rate-limited |
+| `POST /api/press` | JSON `{"event": "SINGLE"|"DOUBLE"|"LONG", "thing": T}` (target_feeder), X-CSRF-Token |
 | `GET /api/presses/<press id>` | one press and its outcome |
-| `GET /api/history?from=YYYY-MM-DD&to=YYYY-MM-DD` | presses in the UTC day range, portions per day |
+| `GET /api/history?from=YYYY-MM-DD&to=YYYY-MM-DD[&thing=T]` | presses in the UTC days (of feeder T) |
 | `GET /api/health` | the ledger's hash chain, its last signed checkpoint and the seq gaps |
 | `GET /api/status` | the hub's `python -m cloud.hub status --json` report (cloud/hub/status.py); 404 on AWS |
 
@@ -22,6 +22,7 @@ Shared state (below), handed over by `guarded`.
 
 import asyncio
 import contextlib
+import html
 import json
 import logging
 import os
@@ -38,7 +39,6 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, St
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from cloud import history as history_mod
 from web.backend import REFRESH_S, BackendError
 from web.security import COOKIE, CSRF_HEADER
 
@@ -132,9 +132,10 @@ def _sse(text):
 
 def parse_range(query, today):
     """(first, last) days from ?from=&to= (YYYY-MM-DD, UTC days, both included); a clear ValueError."""
-    unknown = set(query) - {"from", "to"}
+    unknown = set(query) - {"from", "to", "thing"}
     if unknown:
-        raise ValueError("unknown parameter %s: expected from and to (YYYY-MM-DD)" % sorted(unknown)[0][:40])
+        raise ValueError("unknown parameter %s: expected from, to (YYYY-MM-DD) and thing"
+                         % sorted(unknown)[0][:40])
     days = {}
     for name, default in (("from", today - timedelta(days=DEFAULT_DAYS - 1)), ("to", today)):
         text = query.get(name)
@@ -161,7 +162,9 @@ class Shared:
 
     def __init__(self, backend, guard, limit, watcher):
         self.backend, self.guard, self.limit, self.watcher = backend, guard, limit, watcher
-        self.page = _read(os.path.join(STATIC, "index.html"))
+        # The household's feeders, in the page itself: its script makes their cards before any state arrives.
+        self.page = _read(os.path.join(STATIC, "index.html")).replace(
+            "{{feeders}}", html.escape(json.dumps(backend.feeders), quote=True))
         self.login_page = _read(os.path.join(STATIC, "login.html"))
 
     def session_of(self, request):
@@ -265,22 +268,36 @@ async def press(request, shared):
         message = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise Refused(400, "body: not JSON") from None
-    if not isinstance(message, dict) or set(message) != {"event"}:
-        raise Refused(400, 'body: expected {"event": "SINGLE" | "DOUBLE" | "LONG"} and nothing else')
+    if not isinstance(message, dict) or "event" not in message or set(message) - {"event", "thing"}:
+        raise Refused(400, 'body: expected {"event": "SINGLE" | "DOUBLE" | "LONG", "thing": ...} '
+                      'and nothing else')
     event = message["event"]
     if event not in ("SINGLE", "DOUBLE", "LONG"):
         raise Refused(400, "event: expected SINGLE, DOUBLE or LONG, got %s" % json.dumps(event)[:40])
+    thing = target_feeder(message, shared.backend.feeders)
     wait = shared.limit.take(time.monotonic())
     if wait:
         raise Refused(429, "too many presses: try again in %.0f s" % max(1, wait),
                       {"Retry-After": "%d" % max(1, round(wait))})
     try:
-        sent = await run_in_threadpool(shared.backend.press, event)
+        sent = await run_in_threadpool(shared.backend.press, event, thing)
     except BackendError as failure:
-        log.warning("web: %s press did not go out: %s", event, failure.detail)
+        log.warning("web: %s press for %s did not go out: %s", event, thing, failure.detail)
         raise Refused(502, str(failure), detail=failure.detail) from None
-    log.info("web: %s pressed (%s)", event, sent["press_id"])
+    log.info("web: %s pressed for %s (%s)", event, thing, sent["press_id"])
     return JSONResponse(sent, status_code=202, headers=HEADERS)
+
+
+def target_feeder(message, feeders):
+    """The press's `thing`: a feeder of the household; left out, the household's only feeder."""
+    things = [feeder["thing"] for feeder in feeders]
+    if "thing" not in message and len(things) == 1:
+        return things[0]
+    thing = message.get("thing")
+    if thing not in things:
+        raise Refused(400, "thing: expected the feeder to feed, one of %s; got %s"
+                      % (", ".join(things)[:200], json.dumps(thing)[:40]))
+    return thing
 
 
 async def press_outcome(request, shared):
@@ -299,8 +316,11 @@ def history_in(request, backend):
         first, last = parse_range(request.query_params, datetime.now(timezone.utc).date())
     except ValueError as problem:
         raise Refused(400, str(problem)) from None
-    history = history_mod.History(backend.rows(), time.time())
-    return history, first, last, history.between(first, last)
+    thing = request.query_params.get("thing")
+    if thing is not None and thing not in [feeder["thing"] for feeder in backend.feeders]:
+        raise Refused(400, "thing: not a feeder of the household: %s" % json.dumps(thing)[:40])
+    history = backend.history(time.time())
+    return history, first, last, history.between(first, last, thing)
 
 
 async def history(request, shared):
@@ -313,7 +333,7 @@ async def history(request, shared):
         "per_day": {day.isoformat(): counts for day, counts in sorted(per_day.items())},
         "presses": [
             {k: p.get(k) for k in PRESS_FIELDS}
-            | {"outcome": p["shown"]}
+            | {"outcome": p["shown"], "thing": p["feeder"]}
             for p in presses
         ],
     }

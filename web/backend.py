@@ -4,9 +4,11 @@ certificate; AWS: iot-data), so it takes the normal path (button topic -> ledger
 the history, device status and outcomes are read from the projection cloud/history.py opens (hub:
 SQLite; AWS: DynamoDB). Credentials stay in this process: nothing here returns one.
 
-    backend = Backend(args)              # args: --aws, --data-dir, --table, --thing, --pki, --broker-port
-    backend.press("SINGLE")              # -> {"press_id", "event", "at", "seq"}
-    backend.snapshot(now)                # -> the page's live state (device, portions and cap, recent presses)
+    backend = Backend(args)              # args: --aws, --data-dir, --table, --household, --pki, --broker-port
+    backend.feeders                      # -> the household's feeders, in its order: [{"thing", "name"}, ...]
+    backend.press("SINGLE", "kitchen")   # -> {"press_id", "event", "thing", "at", "seq"}
+    backend.snapshot(now)                # -> the page's live state: per feeder, its device, portions and
+                                         #    cap, recent presses (cloud/history.py says whose a press is)
     backend.health()                     # -> the ledger's verify result and last checkpoint (hub), seq gaps
     backend.status()                     # -> the hub's `status --json` (cloud/hub/status.py); None on AWS
     backend.changed()                    # -> whether the projection may have changed since last asked
@@ -16,6 +18,7 @@ import os
 import threading
 
 from cloud import history as history_mod
+from cloud import household as household_mod
 from cloud import press as press_tool
 from cloud.hub import checkpoint
 from cloud.hub import ledger as ledger_mod
@@ -49,7 +52,14 @@ class BackendError(Exception):
 class Backend:
     def __init__(self, args):
         self.args = args
-        self.thing = args.thing
+        try:
+            self.household = household_mod.load(args.household)
+        except household_mod.HouseholdError as error:
+            raise BackendError("--household %s: %s" % (args.household, error)) from None
+        self.feeders = [
+            {"thing": entry["thing"], "name": entry["name"]}
+            for entry in self.household["things"] if entry["role"] == "feeder"
+        ]
         self.aws = bool(args.aws)
         self.lock = threading.Lock()  # the SQLite store is shared by the server's threads
         try:
@@ -64,20 +74,25 @@ class Backend:
 
     # Presses
 
-    def press(self, event, now=None):
+    def press(self, event, thing, now=None):
+        """A press of feeder `thing`'s own button (a feeder of the household, else ValueError)."""
         if event not in EVENTS:
             raise ValueError("event: expected one of %s" % ", ".join(EVENTS))
+        if thing not in [feeder["thing"] for feeder in self.feeders]:
+            raise ValueError("thing: expected a feeder of the household (%s), got %s"
+                             % (", ".join(feeder["thing"] for feeder in self.feeders), thing))
         at, seq, message = press_tool.new_press(event, now)
         try:
             if self.aws:
-                press_tool.publish_to_aws(self.thing, message, self.args)
+                press_tool.publish_to_aws(thing, message, self.args)
             else:
-                press_tool.publish_to_hub(self.thing, message, self.args.broker_port, self.args.pki)
+                press_tool.publish_to_hub(thing, message, self.args.broker_port, self.args.pki)
         except press_tool.PressError as error:
             where = "The feeder service on AWS" if self.aws else "The feeder hub"
             raise BackendError("%s is not answering: check that it is running, then press again." % where,
                                str(error)) from None
-        return {"press_id": press_id(self.thing, event, at, seq), "event": event, "at": at, "seq": seq}
+        return {"press_id": press_id(thing, event, at, seq), "event": event, "thing": thing,
+                "at": at, "seq": seq}
 
     # The projection
 
@@ -95,26 +110,30 @@ class Backend:
         with self.lock:
             return list(self.store.rows())
 
+    def history(self, now):
+        """The projection as cloud/history.py reads it, with the household's routes."""
+        return history_mod.History(self.rows(), now, household=self.household)
+
     def outcome(self, wanted_id, now):
         with self.lock:
             doc, _ = self.store.get("press#" + wanted_id)
         if doc is None:
             return None
-        return _press_view(doc, history_mod.outcome_as_of(doc, now, history_mod.COMMAND_TTL_S))
+        shown = history_mod.outcome_as_of(doc, now, history_mod.COMMAND_TTL_S)
+        doc["feeder"] = history_mod.feeder_of(doc, household_mod.routes(self.household))
+        return _press_view(doc, shown)
 
     def snapshot(self, now):
-        history = history_mod.History(self.rows(), now)
-        device = next((d for d in history.devices if d.get("thing") == self.thing), {})
-        telemetry = device.get("telemetry") or {}
-        begun = _begun(history.presses, now)
+        history = self.history(now)
+        devices = {d.get("thing"): d for d in history.devices}
         return {
             "now": now,
             "backend": "aws" if self.aws else "hub",
-            "device": _device_view(self.thing, device),
-            "portions": {bowl: [at for at, shown in begun[bowl] if shown == "dispensed"] for bowl in BOWLS},
-            "cap": _cap_view(begun, now, telemetry.get("max_portions_per_hour"),
-                             telemetry.get("max_portions_per_day")),
-            "recent": [_press_view(p, p["shown"]) for p in reversed(history.presses[-RECENT:])],
+            "feeders": [
+                _feeder_view(feeder, devices.get(feeder["thing"], {}),
+                             [p for p in history.presses if p["feeder"] == feeder["thing"]], now)
+                for feeder in self.feeders
+            ],
         }
 
     def health(self):
@@ -169,6 +188,21 @@ def last_checkpoint(db, data_dir):
     return {"length": newest.get("length"), "at": newest.get("at"), "ok": not problems, "problems": problems}
 
 
+def _feeder_view(feeder, device, presses, now):
+    """One feeder's part of the snapshot: its device, portions and cap, and its recent presses."""
+    telemetry = device.get("telemetry") or {}
+    begun = _begun(presses, now)
+    return {
+        "thing": feeder["thing"],
+        "name": feeder["name"],
+        "device": _device_view(feeder["thing"], device),
+        "portions": {bowl: [at for at, shown in begun[bowl] if shown == "dispensed"] for bowl in BOWLS},
+        "cap": _cap_view(begun, now, telemetry.get("max_portions_per_hour"),
+                         telemetry.get("max_portions_per_day")),
+        "recent": [_press_view(p, p["shown"]) for p in reversed(presses[-RECENT:])],
+    }
+
+
 def _portion_at(press):
     """When a portion counts: the feeder's own time of the dispense (its result's `at`), else the press's."""
     return press.get("outcome_at") or press.get("requested_at") or 0
@@ -210,6 +244,7 @@ def _cap_view(begun, now, per_hour, per_day):
 def _press_view(press, shown):
     return {
         "press_id": press.get("press_id"),
+        "thing": press.get("feeder"),
         "event": press.get("event"),
         "bowls": press.get("bowls", []),
         "requested_at": press.get("requested_at"),

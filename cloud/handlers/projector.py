@@ -342,6 +342,14 @@ def _seconds(text):
         return 0
 
 
+def answered_by(press):
+    """The feeder that answered the press: the thing of its first result (`result_seqs`, sorted by
+    thing), taken from the states topic the result came on; None before any answer. Read from the row
+    as it is, so rows projected before this existed give it too."""
+    marks = press.get("result_seqs") or []
+    return marks[0].rpartition(":")[0] if marks else None
+
+
 def outcome_as_of(press, as_of, ttl_s):
     """The press's outcome as the history shows it at as_of: the device's answer, `unconfirmed` once
     its TTL passed without one, else `pending`."""

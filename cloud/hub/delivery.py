@@ -1,16 +1,16 @@
 """Rules and their delivery: the local counterpart of EventBridge rules and targets.
 
 Each rule of cloud/topology.py gets a thread and a cursor (the last ledger seq it has handled, kept
-in the ledger file). The thread reads events after its cursor in ledger order, and for each one its
-pattern matches, calls every target; then it moves the cursor. The cursor is saved after the
-targets ran, once per batch read (one write instead of one per event: an SD card's wear), so a hub
-killed in between delivers that batch again on restart: at least once, as EventBridge. A rule may
-run each batch inside a transaction of its target's store (`around_batch`: the history projection),
-for the same reason. A batch is up to BATCH events, what waited: under load, the larger the history
-transaction, the more of its events share each page of the projection's random-key index; a crash
-redelivers at most that many (the device deduplicates commands by id). A failing target is retried
-with exponential backoff up to the target's `retry.max_attempts` and `retry.max_event_age_s`, then
-the event goes to the dead-letter table and the rule moves on.
+in the ledger file). The thread reads events after its cursor in ledger order (none: it waits for the
+next commit, `Commits`), and for each one its pattern matches, calls every target; then it moves the
+cursor. The cursor is saved after the targets ran, once per batch read (one write instead of one per
+event: an SD card's wear), so a hub killed in between delivers that batch again on restart: at least
+once, as EventBridge. A rule may run each batch inside a transaction of its target's store
+(`around_batch`: the history projection), for the same reason. A batch is up to BATCH events, what
+waited: under load, the larger the history transaction, the more of its events share each page of the
+projection's random-key index; a crash redelivers at most that many (the device deduplicates commands
+by id). A failing target is retried with exponential backoff up to the target's `retry.max_attempts`
+and `retry.max_event_age_s`, then the event goes to the dead-letter table and the rule moves on.
 
 Targets: a function is the runtime's function (cloud/hub/runtime.py: the handler of cloud/handlers,
 in-process) called with the event (a Lambda-shaped, JSON-decoded copy); a queue is a row in
@@ -144,14 +144,40 @@ def transaction(db):
     db.execute("COMMIT")
 
 
-class Deliverer(threading.Thread):
-    """One rule's delivery loop, woken by `appended` after each ledger commit."""
+class Commits:
+    """The ledger's commits, counted, for the rule threads to wait on. A thread notes the count before
+    it reads the ledger and, finding nothing new, waits only while the count is still that: a commit
+    landing between its read and its wait wakes it at once. (A bare Condition.wait after the read
+    would sleep through that notify: the press would wait for the next commit.) Ingest is the
+    ledger's only writer, and it calls committed() after each commit."""
 
-    def __init__(self, ledger_path, rule, appended, stopping, around_batch=contextlib.nullcontext):
+    def __init__(self):
+        self._changed = threading.Condition()
+        self._count = 0
+
+    def count(self):
+        with self._changed:
+            return self._count
+
+    def committed(self):
+        with self._changed:
+            self._count += 1
+            self._changed.notify_all()
+
+    def wait_past(self, seen, stopping):
+        """Until a commit after count `seen`, or stopping is set (whoever sets it calls committed())."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._count != seen or stopping.is_set())
+
+
+class Deliverer(threading.Thread):
+    """One rule's delivery loop, woken by `commits` (a Commits) after each ledger commit."""
+
+    def __init__(self, ledger_path, rule, commits, stopping, around_batch=contextlib.nullcontext):
         super().__init__(name="rule-" + rule.name, daemon=True)
         self.around_batch = around_batch
         self.rule = rule
-        self.appended = appended
+        self.commits = commits
         self.stopping = stopping
         # The cursor may lag on power loss (NORMAL): that only means a redelivery, never a loss.
         self.db = ledger_mod.connect(ledger_path, synchronous="NORMAL")
@@ -160,10 +186,10 @@ class Deliverer(threading.Thread):
 
     def run(self):
         while not self.stopping.is_set():
+            seen = self.commits.count()
             batch = ledger_mod.read(self.db, after=self.cursor, limit=BATCH)
             if not batch:
-                with self.appended:
-                    self.appended.wait(0.2)
+                self.commits.wait_past(seen, self.stopping)
                 continue
             with self.around_batch():
                 for seq, event in batch:

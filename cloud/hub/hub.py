@@ -50,7 +50,7 @@ class Hub:
         self.topology = topology
         self.pki = pki
         self.host, self.port = broker_host, broker_port
-        self.appended = threading.Condition()
+        self.commits = delivery.Commits()
         self.stopping = threading.Event()
         self.runtime = None
         self.checkpoint_interval_s = checkpoint_interval_s
@@ -71,13 +71,13 @@ class Hub:
             self.topology, iot_data=LocalIotData(self.publisher), events=self.events, store=self.store
         )
         self.deliverers = [
-            delivery.Deliverer(self.ledger_path, rule, self.appended, self.stopping, self._around_batch(rule))
+            delivery.Deliverer(self.ledger_path, rule, self.commits, self.stopping, self._around_batch(rule))
             for rule in delivery.rules(self.topology, self.runtime)
         ]
         for deliverer in self.deliverers:
             deliverer.start()
         self.ingest = Ingest(
-            self.ledger, self.events, self.runtime, self.pki, self.host, self.port, self.notify
+            self.ledger, self.events, self.runtime, self.pki, self.host, self.port, self.commits.committed
         )
         self._start_reports()  # the start checkpoint signs the ledger as found, before ingest adds to it
         self.ingest.start()
@@ -119,16 +119,12 @@ class Hub:
         (last,) = self.ledger.db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()
         return all(deliverer.cursor >= last for deliverer in self.deliverers)
 
-    def notify(self):
-        with self.appended:
-            self.appended.notify_all()
-
     def stop(self):
         if self.runtime is None:
             return
         self.ingest.stop()
         self.stopping.set()
-        self.notify()
+        self.commits.committed()  # wakes the rules' threads to see it
         for deliverer in self.deliverers:
             deliverer.join(15)
         self._stop_reports()

@@ -1,6 +1,8 @@
 """The page against the AWS backend (moto's server): it reads the DynamoDB history the projector
-writes, a press without a deployed stack gets a clear error, and no credential reaches the browser."""
+writes, per feeder of a household of two, a press without a deployed stack gets a clear error, a press
+for a thing the household does not feed another, and no credential reaches the browser."""
 
+import json
 import time
 
 import boto3
@@ -14,6 +16,8 @@ from tests.integration.web_client import PageClient
 ACCESS_KEY = "AKIAWEBPAGETESTKEY01"
 SECRET_KEY = "web-page-test-secret-never-in-a-response"
 TABLE = TOPOLOGY["table"]["name"]
+B = "feeder-b"
+HOUSEHOLD = {"things": [{"thing": "cat-feeder", "name": "Kitchen"}, {"thing": B, "name": "Bedroom"}]}
 
 
 def history_table(url, now):
@@ -44,17 +48,23 @@ def history_table(url, now):
     project(store, {"detail-type": "FeedRequested", "detail": press})
     project(store, {"detail-type": "FeedResult", "detail": result})
     project(store, {"detail-type": "DeviceStatus", "detail": status})
+    # Bedroom's own press, not answered yet.
+    project(store, {"detail-type": "FeedRequested",
+                    "detail": dict(press, press_id="press-00000000000000bb", event="SINGLE", button=B)})
 
 
 def test_the_page_on_aws_reads_the_history_and_keeps_credentials_server_side(aws, tmp_path):
     history_table(aws, int(time.time()))
+    household = tmp_path / "household.json"
+    household.write_text(json.dumps(HOUSEHOLD))
     env = {
         "AWS_ACCESS_KEY_ID": ACCESS_KEY,
         "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
         "AWS_SESSION_TOKEN": SECRET_KEY,
     }
     server = WebServer(
-        "--aws", "--endpoint-url", aws, "--region", REGION, env=env, log_path=str(tmp_path / "web.log")
+        "--aws", "--endpoint-url", aws, "--region", REGION, "--household", household, env=env,
+        log_path=str(tmp_path / "web.log")
     ).start()
     try:
         client = PageClient(server.url)
@@ -64,8 +74,12 @@ def test_the_page_on_aws_reads_the_history_and_keeps_credentials_server_side(aws
             assert status == 200, (path, body)
             seen.append(repr(headers).encode() + repr(body).encode())
         _, _, state = client.request("GET", "/api/state")
-        assert state["backend"] == "aws" and state["device"]["status"] == "online"
-        assert state["recent"][0]["outcome"] == "dispensed" and set(state["portions"]) == {"left", "right"}
+        kitchen, bedroom = state["feeders"]
+        assert state["backend"] == "aws" and (kitchen["thing"], bedroom["thing"]) == ("cat-feeder", B)
+        assert kitchen["device"]["status"] == "online" and bedroom["device"]["status"] == "unknown"
+        assert kitchen["recent"][0]["outcome"] == "dispensed"
+        assert set(kitchen["portions"]) == {"left", "right"}
+        assert [p["press_id"] for p in bedroom["recent"]] == ["press-00000000000000bb"]
         _, _, health = client.request("GET", "/api/health")
         assert (
             health["verify"] is None
@@ -75,7 +89,10 @@ def test_the_page_on_aws_reads_the_history_and_keeps_credentials_server_side(aws
         status, headers, body = client.request("GET", "/api/status")
         assert status == 404 and body["error"].startswith("no status on AWS: ")
         seen.append(repr(headers).encode() + repr(body).encode())
-        status, headers, body = client.press("SINGLE")
+        status, _, body = client.press("SINGLE", thing="attic")
+        assert status == 400
+        assert body["error"] == 'thing: expected the feeder to feed, one of cat-feeder, feeder-b; got "attic"'
+        status, headers, body = client.press("SINGLE", thing=B)
         assert status == 502 and body["error"].startswith("The feeder service on AWS is not answering")
         assert "no cat feeder stack deployed" in body["detail"]
         seen.append(repr(headers).encode() + repr(body).encode())

@@ -1,5 +1,6 @@
 """Rule delivery on the hub (cloud/hub/delivery.py): retries with backoff, then the dead-letter table;
-cursors that resume where a stopped hub left off."""
+cursors that resume where a stopped hub left off; a commit landing between a rule's empty read and its
+wait is not slept through."""
 
 import threading
 import time
@@ -61,21 +62,61 @@ def test_a_rule_resumes_after_its_cursor_so_a_restart_delivers_what_was_not_deli
     ledger = ledger_mod.Ledger(path)
     events = [press_event(i, at=int(time.time())) for i in range(1, 6)]
     ledger.append_batch([(e, dedup_key(e)) for e in events[:3]])
-    appended, stopping = threading.Condition(), threading.Event()
+    commits, stopping = delivery.Commits(), threading.Event()
     target = Flaky(failures=0)
-    first = delivery.Deliverer(path, replays_rule(target, {}), appended, stopping)
+    first = delivery.Deliverer(path, replays_rule(target, {}), commits, stopping)
     first.rule.pattern = {"source": [{"exists": True}]}  # live events too
     first.start()
     deadline = time.monotonic() + 5
     while len(target.calls) < 3 and time.monotonic() < deadline:
         time.sleep(0.01)
     stopping.set()
+    commits.committed()
     first.join(5)
     ledger.append_batch([(e, dedup_key(e)) for e in events[3:]])
-    second = delivery.Deliverer(path, replays_rule(target, {}), appended, threading.Event())
+    second = delivery.Deliverer(path, replays_rule(target, {}), commits, threading.Event())
     assert second.cursor == 3
     second.rule.pattern = first.rule.pattern
     second.stopping.set()
     batch = ledger_mod.read(second.db, after=second.cursor)
     assert [e["id"] for _, e in batch] == [e["id"] for e in events[3:]]
     assert target.calls == [e["id"] for e in events[:3]]
+
+
+def test_a_commit_between_a_rules_empty_read_and_its_wait_is_delivered_without_another_commit(
+    tmp_path, monkeypatch
+):
+    """The missed notify (seen as stalled presses under load): the rule's thread reads nothing new,
+    then ingest commits and notifies before the thread waits. Nothing but that notify wakes it (the
+    rules do not poll), so sleeping through it would leave the press undelivered until the next one."""
+    path = str(tmp_path / "l.sqlite3")
+    ledger = ledger_mod.Ledger(path)
+    commits, stopping = delivery.Commits(), threading.Event()
+    target = Flaky(failures=0)
+    rule = replays_rule(target, {})
+    rule.pattern = {"source": [{"exists": True}]}  # live events too
+    event = press_event(1, at=int(time.time()))
+    read = ledger_mod.read
+    landed = []
+
+    def read_then_a_commit_lands(db, **kwargs):
+        batch = read(db, **kwargs)
+        if not batch and not landed:  # the ingest's commit, after this read and before the wait
+            ledger.append_batch([(event, dedup_key(event))])
+            commits.committed()
+            landed.append(event["id"])
+        return batch
+
+    monkeypatch.setattr(ledger_mod, "read", read_then_a_commit_lands)
+    deliverer = delivery.Deliverer(path, rule, commits, stopping)
+    deliverer.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not target.calls and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert landed and target.calls == landed
+    finally:
+        stopping.set()
+        commits.committed()
+        deliverer.join(5)
+    assert not deliverer.is_alive()

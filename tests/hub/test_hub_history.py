@@ -11,9 +11,18 @@ from rigs.hubdata import ROOT, T0, press_event, result_event, status_event
 DAY = 24 * 3600
 
 
+def project_all(folder, events):
+    """The rows of the hub's projection in `folder` once every event is applied."""
+    store = SqliteStore(str(folder / "history.sqlite3"))
+    for event in events:
+        projector.project(store, event)
+    rows = list(store.rows())
+    store.close()
+    return rows
+
+
 def projected(tmp_path):
     """Day 1: SINGLE dispensed, DOUBLE capped, LONG dispensed. Day 2: SINGLE unanswered, LONG interrupted."""
-    store = SqliteStore(str(tmp_path / "history.sqlite3"))
     presses = [
         press_event(0, T0),
         press_event(1, T0 + 60),
@@ -29,11 +38,7 @@ def projected(tmp_path):
         result_event(5, ids[4], "interrupted", T0 + DAY + 61, ["left", "right"]),
         status_event("offline", T0 + DAY + 100),
     ]
-    for event in presses + answers:
-        projector.project(store, event)
-    rows = list(store.rows())
-    store.close()
-    return rows, ids
+    return project_all(tmp_path, presses + answers), ids
 
 
 def test_the_table_and_the_chart_counts_show_outcomes_and_mark_unconfirmed_and_failed(tmp_path):

@@ -1,9 +1,11 @@
-"""web/backend.py on a hub projection written by the projector: a press the device never answered is
-`pending` within its TTL and `unconfirmed` after it; portions are the dispensed ones, at the device's
-time; the cap's rolling counts and when the next portion is allowed follow firmware/cap.py; the device
-row carries the last status and telemetry; the health check reads the ledger's chain."""
+"""web/backend.py on a hub projection written by the projector, per feeder of the household: a press the
+device never answered is `pending` within its TTL and `unconfirmed` after it; portions are the dispensed
+ones, at the device's time; the cap's rolling counts and when the next portion is allowed follow
+firmware/cap.py; the device row carries the last status and telemetry; a remote button's presses are
+its feeder's; the health check reads the ledger's chain."""
 
 import argparse
+import json
 
 from cloud.handlers.projector import project
 from cloud.hub import checkpoint
@@ -17,28 +19,38 @@ from web.backend import Backend, BackendError
 NOW = 1_796_000_000  # 2026-12-01 ... UTC
 
 
-def backend_on(folder, events):
+def backend_on(folder, events, household=None):
+    """The backend on the projection of `events`, for the household (default: no file, one feeder)."""
     store = SqliteStore(str(folder / HISTORY_FILE))
     for event in events:
         project(store, event)
     store.close()
+    path = folder / "household.json"
+    if household is not None:
+        path.write_text(json.dumps(household))
     args = argparse.Namespace(
-        aws=False, data_dir=str(folder), thing="cat-feeder", pki="", broker_port=1, table=""
+        aws=False, data_dir=str(folder), household=str(path), pki="", broker_port=1, table=""
     )
     return Backend(args)
 
 
-def press(press_id, event, at):
+def only_feeder(snapshot):
+    (feeder,) = snapshot["feeders"]
+    assert feeder["thing"] == "cat-feeder"
+    return feeder
+
+
+def press(press_id, event, at, button="cat-feeder"):
     return {
         "detail-type": "FeedRequested",
-        "detail": {"press_id": press_id, "event": event, "pressed_at": at, "button": "cat-feeder"},
+        "detail": {"press_id": press_id, "event": event, "pressed_at": at, "button": button},
     }
 
 
-def result(press_id, seq, status, bowls, at, **extra):
+def result(press_id, seq, status, bowls, at, thing="cat-feeder", **extra):
     detail = {
         "type": "result",
-        "thing": "cat-feeder",
+        "thing": thing,
         "seq": seq,
         "id": press_id,
         "status": status,
@@ -77,7 +89,7 @@ def test_unanswered_presses_turn_unconfirmed_after_the_ttl(tmp_path):
         ],
     )
     try:
-        state = backend.snapshot(NOW)
+        state = only_feeder(backend.snapshot(NOW))
         assert [(p["press_id"][-1], p["outcome"]) for p in state["recent"]] == [
             ("c", "pending"),
             ("b", "capped"),
@@ -92,7 +104,7 @@ def test_unanswered_presses_turn_unconfirmed_after_the_ttl(tmp_path):
             "tcp: refused",
         )
         assert device["gaps"] == "2"  # seq 2 never arrived
-        later = backend.snapshot(NOW - 10 + COMMAND_TTL_S + 1)
+        later = only_feeder(backend.snapshot(NOW - 10 + COMMAND_TTL_S + 1))
         assert later["recent"][0]["outcome"] == "unconfirmed"
         assert backend.outcome("press-000000000000000c", NOW)["outcome"] == "pending"
         assert backend.outcome("press-00000000000000ff", NOW) is None
@@ -121,7 +133,7 @@ def test_the_cap_counts_dispenses_begun_in_the_last_hour_and_day_and_when_the_ne
         events += [press(press_id, event, at), result(press_id, seq, status, bowls, at + 1)]
     backend = backend_on(tmp_path, events)
     try:
-        state = backend.snapshot(NOW)
+        state = only_feeder(backend.snapshot(NOW))
     finally:
         backend.close()
     # Food that dropped, at the device's time, for the page's "today" (the viewer's day: within 26 h).
@@ -143,7 +155,7 @@ def test_a_press_that_cannot_go_out_says_so_in_a_households_words_with_the_cause
     backend = backend_on(tmp_path, [])
     backend.args.pki = str(tmp_path / "no-pki")
     try:
-        backend.press("SINGLE")
+        backend.press("SINGLE", "cat-feeder")
     except BackendError as refused:
         assert str(refused) == "The feeder hub is not answering: check that it is running, then press again."
         assert "no publisher certificate" in refused.detail
@@ -163,7 +175,8 @@ def test_health_reads_the_ledger_chain_and_a_missing_history_is_a_clear_error(tm
         assert health["checkpoint"] is None  # none taken yet
     finally:
         backend.close()
-    args = argparse.Namespace(aws=False, data_dir=str(tmp_path / "nowhere"), thing="cat-feeder", table="")
+    args = argparse.Namespace(aws=False, data_dir=str(tmp_path / "nowhere"), household=str(tmp_path / "none"),
+                              table="")
     try:
         Backend(args)
     except BackendError as refused:
@@ -187,3 +200,39 @@ def test_health_shows_the_last_checkpoint_and_whether_the_ledger_reaches_it(tmp_
         assert "the ledger ends at seq 3" in anchor["problems"][0]
     finally:
         backend.close()
+
+
+def test_each_feeder_of_the_household_has_its_presses_device_and_portions(tmp_path):
+    household = {"things": [{"thing": "cat-feeder", "name": "Kitchen"},
+                            {"thing": "feeder-b", "name": "Bedroom"},
+                            {"thing": "hall", "role": "button", "feeds": "feeder-b"}]}
+    events = [
+        press("press-000000000000000a", "SINGLE", NOW - 30),
+        result("press-000000000000000a", 1, "dispensed", ["left"], NOW - 29),
+        press("press-000000000000000b", "DOUBLE", NOW - 20, button="hall"),
+        result("press-000000000000000b", 1, "dispensed", ["right"], NOW - 19, thing="feeder-b"),
+        press("press-000000000000000c", "LONG", NOW - 10, button="hall"),  # not answered yet
+        telemetry(NOW - 5, max_portions_per_hour=4, max_portions_per_day=12),
+    ]
+    backend = backend_on(tmp_path, events, household)
+    try:
+        assert [f["thing"] for f in backend.feeders] == ["cat-feeder", "feeder-b"]  # buttons are no feeders
+        kitchen, bedroom = backend.snapshot(NOW)["feeders"]
+        try:
+            backend.press("SINGLE", "hall")
+        except ValueError as refused:
+            said = "thing: expected a feeder of the household (cat-feeder, feeder-b), got hall"
+            assert str(refused) == said
+        else:
+            raise AssertionError("a press for a button went out")
+    finally:
+        backend.close()
+    assert (kitchen["name"], bedroom["name"]) == ("Kitchen", "Bedroom")
+    assert [p["press_id"][-1] for p in kitchen["recent"]] == ["a"]
+    # The hall button's presses are Bedroom's: the one it answered, and the one it has not yet.
+    assert [(p["press_id"][-1], p["thing"], p["outcome"]) for p in bedroom["recent"]] == [
+        ("c", "feeder-b", "pending"), ("b", "feeder-b", "dispensed")]
+    assert (kitchen["portions"], bedroom["portions"]) == (
+        {"left": [NOW - 29], "right": []}, {"left": [], "right": [NOW - 19]})
+    assert (kitchen["cap"]["per_day"], bedroom["cap"]["per_day"]) == (12, None)  # only Kitchen reported it
+    assert bedroom["device"]["thing"] == "feeder-b" and bedroom["device"]["results"] == 1

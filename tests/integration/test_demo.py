@@ -93,11 +93,11 @@ def test_the_demo_tells_the_whole_story_on_the_hub_and_stops_everything(tmp_path
     assert rows[0][1:] == ("DeviceStatus", "status online")
     # The history: one row per press, the duplicates do not count twice.
     history = [line.split("history| ")[1] for line in section(out, 5).splitlines() if "history| " in line]
-    assert [re.sub(r"^\S+ \S+ +", "", line).split()[:3] for line in history[1:5]] == [
-        ["SINGLE", "left", "dispensed"],
-        ["DOUBLE", "right", "dispensed"],
-        ["LONG", "left+right", "dispensed"],
-        ["SINGLE", "left", "dispensed"],
+    assert [re.sub(r"^\S+ \S+ +", "", line).split()[:4] for line in history[1:5]] == [
+        ["cat-feeder", "SINGLE", "left", "dispensed"],
+        ["cat-feeder", "DOUBLE", "right", "dispensed"],
+        ["cat-feeder", "LONG", "left+right", "dispensed"],
+        ["cat-feeder", "SINGLE", "left", "dispensed"],
     ]
     assert history[5].startswith("device cat-feeder: online since")
     assert history[5].endswith("6 results, none missing")

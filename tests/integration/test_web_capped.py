@@ -11,7 +11,7 @@ the server's refresh is an hour: an outcome shown must come from a state the pag
 
 import pytest
 
-from rigs.web import Stack, chrome, viewport
+from rigs.web import Stack, chrome, element, part, viewport
 from tests.integration.test_web_browser import shot, wait_text
 
 ZONE = "Asia/Kolkata"  # UTC+5:30 (Chromium names it Asia/Calcutta)
@@ -43,7 +43,7 @@ window.fetch = async (url, options) => {
   return response;
 };
 document.addEventListener("DOMContentLoaded", () => {
-  const box = document.getElementById("outcome");
+  const box = document.querySelector('#feeder-cat-feeder [data-part="outcome"]');
   new MutationObserver(() => {
     const entry = window.raceLog.find((e) => e.id === box.dataset.pressId && e.shown === undefined);
     if (entry && !["pending", "error"].includes(box.dataset.outcome)) entry.shown = window.raceStates;
@@ -72,13 +72,13 @@ def test_a_dispensed_and_a_capped_outcome_show_from_the_state_the_page_has(stack
     from selenium.webdriver.common.by import By
 
     browser.get(stack.web.url + "/")
-    wait_text(browser, "device-status", lambda e: e.get_attribute("data-status") == "online", "online")
+    wait_text(browser, "status", lambda e: e.get_attribute("data-status") == "online", "online")
     # The device's first telemetry (every 10 s) carries its cap.
     wait_text(browser, "next-left", lambda e: e.text == "Next portion: allowed now.", "the cap reported")
     shown = []
     for _ in range(2):
-        before = browser.find_element(By.ID, "outcome").get_attribute("data-press-id")
-        browser.find_element(By.ID, "feed-left").click()
+        before = element(browser, "outcome").get_attribute("data-press-id")
+        element(browser, "feed-left").click()
         outcome = wait_text(
             browser, "outcome",
             lambda e, before=before: e.get_attribute("data-outcome") not in ("", "pending", "last", "none")
@@ -90,7 +90,7 @@ def test_a_dispensed_and_a_capped_outcome_show_from_the_state_the_page_has(stack
     assert shown[1][0] == "capped", shown
     assert shown[1][1].startswith("Not fed: over the feeding cap for the left bowl."), shown
     # The device's reason is behind the toggle.
-    details = browser.find_element(By.CSS_SELECTOR, "#outcome details")
+    details = browser.find_element(By.CSS_SELECTOR, part("outcome") + " details")
     summary = details.find_element(By.TAG_NAME, "summary")
     assert not details.get_attribute("open") and summary.text == "Details"
     summary.click()
@@ -98,7 +98,7 @@ def test_a_dispensed_and_a_capped_outcome_show_from_the_state_the_page_has(stack
     # Each POST answer came after its outcome was on the page, and each outcome was shown from a state
     # the page already had when the answer came (no reload, no later push: the refresh is an hour).
     log = browser.execute_script("return window.raceLog")
-    rows = browser.find_elements(By.CSS_SELECTOR, "#presses tbody tr")
+    rows = browser.find_elements(By.CSS_SELECTOR, part("presses") + " tbody tr")
     assert len(log) == 2 and {e["id"] for e in log} == {row.get_attribute("data-press-id") for row in rows}
     assert all(e.get("shown") == e["released"] for e in log), log
     assert len(browser.execute_script("return window.feederTimings")) == 2
@@ -112,11 +112,11 @@ def test_a_dispensed_and_a_capped_outcome_show_from_the_state_the_page_has(stack
     same_day = moment.date() == datetime.now(ZoneInfo(ZONE)).date()
     allowed = moment.strftime("%H:%M:%S" if same_day else "%a %-d %b, %H:%M:%S")
     assert shown[1][1].split("\n")[0].endswith("Next portion allowed at %s." % allowed), shown
-    next_left = browser.find_element(By.ID, "next-left").text
+    next_left = element(browser, "next-left").text
     assert next_left == "Next portion allowed at %s (cap reached)." % allowed
-    assert browser.find_element(By.ID, "cap-left-hour-text").text == "1 of 1 in the last hour"
-    assert browser.find_element(By.ID, "cap-left-day-text").text == "1 of 2 in the last 24 h"
-    assert browser.find_element(By.ID, "next-right").text == "Next portion: allowed now."
+    assert element(browser, "cap-left-hour-text").text == "1 of 1 in the last hour"
+    assert element(browser, "cap-left-day-text").text == "1 of 2 in the last 24 h"
+    assert element(browser, "next-right").text == "Next portion: allowed now."
     # The week: the one left portion, today.
     wait_text(browser, "week-note", lambda e: e.text.endswith(": 1 portion in the left bowl, 0 portions in "
                                                             "the right."), "the week")
@@ -131,7 +131,8 @@ def outcome_cells_whole(browser, width):
     wrap = browser.find_element(By.CSS_SELECTOR, ".table-wrap")
     assert browser.execute_script("return arguments[0].scrollWidth <= arguments[0].clientWidth", wrap)
     assert browser.execute_script("return document.documentElement.scrollWidth") <= width
-    cells = browser.find_elements(By.CSS_SELECTOR, "#presses th:last-child, #presses td.outcome")
+    outcome_column = "{0} th:last-child, {0} td.outcome".format(part("presses"))
+    cells = browser.find_elements(By.CSS_SELECTOR, outcome_column)
     for cell in cells:
         box = browser.execute_script("return arguments[0].getBoundingClientRect().toJSON()", cell)
         assert 0 <= box["left"] and box["right"] <= width and cell.is_displayed(), (cell.text, box)
@@ -146,13 +147,12 @@ def test_at_1100_px_the_capped_outcome_is_whole(stack, browser):
 
 
 def test_at_360_px_the_capped_outcome_is_on_screen(stack, browser):
-    from selenium.webdriver.common.by import By
 
     viewport(browser, 360, 800)
     try:
         browser.refresh()
         wait_text(browser, "outcome", lambda e: e.get_attribute("data-outcome") == "last", "the last press")
-        last = browser.find_element(By.ID, "outcome").text
+        last = element(browser, "outcome").text
         assert last.endswith("): Not fed: cap reached.") or last.endswith("): Fed."), last
         texts = outcome_cells_whole(browser, 360)
         assert sorted(texts) == ["Fed", "Not fed: cap reached\n" + REASON], texts

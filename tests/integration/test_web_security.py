@@ -139,6 +139,9 @@ def test_hostile_input_gets_clear_errors(web, hub):
         (json.dumps({"event": "TRIPLE"}).encode(), json_headers, 400, "SINGLE, DOUBLE or LONG"),
         (json.dumps({"event": ["SINGLE"]}).encode(), json_headers, 400, "SINGLE, DOUBLE or LONG"),
         (json.dumps({"event": None}).encode(), json_headers, 400, "SINGLE, DOUBLE or LONG"),
+        (json.dumps({"event": "SINGLE", "thing": "attic"}).encode(), json_headers, 400,
+         'thing: expected the feeder to feed, one of cat-feeder; got "attic"'),
+        (json.dumps({"event": "SINGLE", "thing": ["cat-feeder"]}).encode(), json_headers, 400, "thing: exp"),
         (b"\xff\xfe\x00garbage", json_headers, 400, "not JSON"),
         (b'{"event": "' + b"A" * 5000 + b'"}', json_headers, 413, "at most 1024 bytes"),
         (b'{"event": "SINGLE"}', {**json_headers, "Content-Type": "text/plain"}, 415, "application/json"),
@@ -148,6 +151,7 @@ def test_hostile_input_gets_clear_errors(web, hub):
         assert (got_status, message in got["error"]) == (status, True), (body[:40], got_status, got)
     get_cases = [
         ("/api/history?from=yesterday", 400, "from: expected a day as YYYY-MM-DD"),
+        ("/api/history?thing=attic", 400, 'thing: not a feeder of the household: "attic"'),
         ("/api/history?from=2026-02-30", 400, "from: expected a day"),
         ("/api/history?to=" + "9" * 5000, 400, "to: expected a day"),
         ("/api/history?from=2026-11-20&to=2026-11-01", 400, "from must not be after to"),
@@ -171,7 +175,7 @@ def test_hostile_input_gets_clear_errors(web, hub):
     status, _, history = client.request("GET", "/api/history")
     assert status == 200 and history["presses"] == []
     status, _, state = client.request("GET", "/api/state")
-    assert status == 200 and state["recent"] == []
+    assert status == 200 and state["feeders"][0]["recent"] == []
 
 
 def test_a_press_with_the_hub_stopped_says_so_in_a_households_words(hub, pki, tmp_path):

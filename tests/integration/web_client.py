@@ -38,9 +38,11 @@ class PageClient:
         self.csrf = found.group(1).decode() if found else None
         return status, body
 
-    def press(self, event="SINGLE", csrf=True, **headers):
+    def press(self, event="SINGLE", csrf=True, thing=None, **headers):
+        """A press of the feed button (of feeder `thing`; None: the household's only feeder)."""
         sent = {"Content-Type": "application/json"}
         if csrf:
             sent["X-CSRF-Token"] = self.csrf
         sent.update(headers)
-        return self.request("POST", "/api/press", json.dumps({"event": event}), sent)
+        body = {"event": event} if thing is None else {"event": event, "thing": thing}
+        return self.request("POST", "/api/press", json.dumps(body), sent)

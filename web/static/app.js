@@ -1,9 +1,13 @@
-// The page's behaviour: feed buttons (POST with the CSRF token), the live state from server-sent
-// events, the outcome of the last press, the week's portions and the table, the ledger's health.
-// Every time is shown in the viewer's own time zone, and "today" is the viewer's day since midnight.
+// The page's behaviour: one card per feeder of the household (feed buttons, POST with the CSRF token
+// and the feeder's thing; the outcome of its last press; today and the cap; the device; the week's
+// portions and the table), the live state from server-sent events, the ledger's health. Every time is
+// shown in the viewer's own time zone, and "today" is the viewer's day since midnight.
+// After each render it dispatches `feeders:rendered` on document (web/README.md, "Extending the page").
 "use strict";
 
 const csrf = document.querySelector('meta[name="csrf-token"]').content;
+// The household's feeders, [{thing, name}], as the server put them in the page.
+const FEEDERS = JSON.parse(document.querySelector('meta[name="feeders"]').content);
 const TZ = Intl.DateTimeFormat().resolvedOptions().timeZone;
 const ZONE = TZ ? `${TZ.replace(/_/g, " ")} time` : "local time"; // e.g. "America/New York time"
 const BOWL = { SINGLE: "Left", DOUBLE: "Right", LONG: "Both" };
@@ -18,7 +22,7 @@ const MESSAGES = {
   dispensed: (p) => `Fed: ${bowlsText(p.fed_bowls)} (at ${clock(p.outcome_at)}).`,
   duplicate: () => "Already fed: this press was fed before; nothing moved.",
   expired: () => "Not fed: the press reached the feeder too late; nothing moved.",
-  capped: (p, state) => `Not fed: over the feeding cap for the ${bowlsText(p.bowls)}.${nextText(p.bowls, state)}`,
+  capped: (p, feeder, now) => `Not fed: over the feeding cap for the ${bowlsText(p.bowls)}.${nextText(p.bowls, feeder, now)}`,
   interrupted: () => "Interrupted: the dispense did not finish; check the bowl.",
   rejected: () => "Not fed: the feeder refused the press.",
   unconfirmed: () => "No answer: the feeder did not confirm in time; check the bowl.",
@@ -28,12 +32,16 @@ const CHART_DAYS = 7;
 // The device's own words (its reason) go behind the message's "Details".
 // Click-to-outcome times in ms (bench/web.py reads them).
 window.feederTimings = [];
-let waiting = null; // {id, event, clickedAt}
+const cards = new Map(); // thing -> {el: its article, feeder: {thing, name}, waiting: {id, event, clickedAt} or null}
 let latest = null; // the last state pushed by the server
 let lastSignature = "";
 let weekTimer = null;
 
 function $(id) { return document.getElementById(id); }
+// A part of a feeder's card: its element with data-part="name".
+function part(card, name) { return card.el.querySelector(`[data-part="${name}"]`); }
+// The state's entry for a card's feeder.
+function feederState(state, card) { return state.feeders.find((f) => f.thing === card.feeder.thing); }
 function plural(n, one, many) { return `${n} ${n === 1 ? one : many || one + "s"}`; }
 function pad(n) { return String(n).padStart(2, "0"); }
 function clock(t) {
@@ -59,8 +67,8 @@ function ago(t, now) {
 // When a portion counts, everywhere on the page: the feeder's time of the dispense, else the press's.
 function portionAt(p) { return p.outcome_at || p.requested_at; }
 
-function show(text, outcome, id, detail) {
-  const box = $("outcome");
+function show(card, text, outcome, id, detail) {
+  const box = part(card, "outcome");
   box.dataset.outcome = outcome;
   box.dataset.pressId = id || "";
   const line = document.createElement("span");
@@ -79,102 +87,107 @@ function show(text, outcome, id, detail) {
   box.replaceChildren(...parts);
 }
 
-function nextText(bowls, state) {
-  if (!state) return "";
-  const next = Math.max(0, ...(bowls || []).map((bowl) => state.cap[bowl].next_at || 0));
-  return next ? ` Next portion allowed at ${when(next, state.now)}.` : "";
+function nextText(bowls, feeder, now) {
+  if (!feeder) return "";
+  const next = Math.max(0, ...(bowls || []).map((bowl) => feeder.cap[bowl].next_at || 0));
+  return next ? ` Next portion allowed at ${when(next, now)}.` : "";
 }
 
-async function press(event, button) {
+async function press(card, event, button) {
   const clickedAt = performance.now();
+  const { thing, name } = card.feeder;
   button.disabled = true;
-  show(`Sending: ${BOWL_TEXT[event]}…`, "pending");
+  show(card, `Sending to ${name}: ${BOWL_TEXT[event]}…`, "pending");
   try {
     const response = await fetch("/api/press", {
       method: "POST",
       headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
-      body: JSON.stringify({ event }),
+      body: JSON.stringify({ event, thing }),
       credentials: "same-origin",
     });
     const body = await response.json();
     if (!response.ok) {
-      show(body.error || `Refused (${response.status}).`, "error", "", body.detail);
+      show(card, body.error || `Refused (${response.status}).`, "error", "", body.detail);
       return;
     }
-    waiting = { id: body.press_id, event, clickedAt };
-    show(`Sent: ${BOWL_TEXT[event]}; waiting for the feeder…`, "pending", body.press_id);
+    card.waiting = { id: body.press_id, event, clickedAt };
+    show(card, `Sent to ${name}: ${BOWL_TEXT[event]}; waiting for the feeder…`, "pending", body.press_id);
     // The answer may have come before this response did (a capped press is answered within
     // milliseconds): the state already pushed may hold it, and no other push may follow soon.
-    renderOutcome(latest);
+    if (latest) renderOutcome(card, feederState(latest, card), latest.now);
   } catch (failure) {
-    show("The page lost contact with its server. Check that the computer serving it is on, then reload.",
+    show(card, "The page lost contact with its server. Check that the computer serving it is on, then reload.",
       "error", "", String(failure));
   } finally {
     button.disabled = false;
   }
 }
 
-function renderOutcome(state) {
-  if (!state) return;
+function renderOutcome(card, feeder, now) {
+  if (!feeder) return;
+  const waiting = card.waiting;
   if (!waiting) {
-    // Opened or reloaded: what the last press did, if there was one.
-    if ($("outcome").dataset.outcome !== "") return;
-    const last = state.recent[0];
-    if (!last) show("No press yet.", "none");
+    // Opened or reloaded, or a press from elsewhere (a button, another phone): what the last press
+    // did, if there was one; never in place of the outcome of a press made here.
+    if (!["", "none", "last"].includes(part(card, "outcome").dataset.outcome)) return;
+    const last = feeder.recent[0];
+    if (!last) show(card, "No press yet.", "none");
     else {
-      show(`Last press (${BOWL_TEXT[last.event] || last.event}, ${when(last.requested_at, state.now)}): `
+      show(card, `Last press (${BOWL_TEXT[last.event] || last.event}, ${when(last.requested_at, now)}): `
         + `${WORDS[last.outcome] || last.outcome}.`, "last", last.press_id);
     }
     return;
   }
-  const found = state.recent.find((p) => p.press_id === waiting.id);
+  const found = feeder.recent.find((p) => p.press_id === waiting.id);
   if (!found || found.outcome === "pending") return;
-  const text = (MESSAGES[found.outcome] || (() => found.outcome))(found, state);
-  show(text, found.outcome, found.press_id, found.reason);
-  window.feederTimings.push({ id: found.press_id, outcome: found.outcome, ms: performance.now() - waiting.clickedAt });
-  waiting = null;
+  const text = (MESSAGES[found.outcome] || (() => found.outcome))(found, feeder, now);
+  show(card, text, found.outcome, found.press_id, found.reason);
+  window.feederTimings.push({ id: found.press_id, thing: feeder.thing, outcome: found.outcome,
+    ms: performance.now() - waiting.clickedAt });
+  card.waiting = null;
 }
 
-function renderDevice(state) {
-  const d = state.device;
-  const badge = $("device-status");
+function renderDevice(card, feeder, now) {
+  const d = feeder.device;
+  const badge = part(card, "status");
   badge.textContent = d.status;
   badge.dataset.status = d.status;
   badge.className = "badge badge-" + (["online", "offline"].includes(d.status) ? d.status : "unknown");
-  $("device-seen").textContent = `${d.thing}, last seen ${ago(d.last_seen, state.now)}`;
-  $("fact-status").textContent = `${d.status} since ${when(d.status_at, state.now)}`;
-  $("fact-seen").textContent = `${when(d.last_seen, state.now)} (${ago(d.last_seen, state.now)})`;
+  part(card, "seen").textContent = `last seen ${ago(d.last_seen, now)}`;
+  part(card, "fact-status").textContent = `${d.status} since ${when(d.status_at, now)}`;
+  part(card, "fact-seen").textContent = `${when(d.last_seen, now)} (${ago(d.last_seen, now)})`;
   const number = (v) => (v === null || v === undefined ? "–" : String(v));
-  $("fact-outbox").textContent = number(d.outbox_depth);
-  $("fact-dropped").textContent = number(d.dropped);
-  $("fact-failures").textContent = number(d.connect_failures);
-  $("fact-error").textContent = d.last_error || (d.telemetry_at ? "none" : "–");
+  part(card, "fact-outbox").textContent = number(d.outbox_depth);
+  part(card, "fact-dropped").textContent = number(d.dropped);
+  part(card, "fact-failures").textContent = number(d.connect_failures);
+  part(card, "fact-error").textContent = d.last_error || (d.telemetry_at ? "none" : "–");
 }
 
-function meter(id, used, limit, label) {
-  const m = $(id);
+function meter(card, name, used, limit, label) {
+  const m = part(card, name);
   m.max = limit || 1;
   m.value = Math.min(used, limit || 1);
   m.optimum = 0; // a full window is the bad end: the browser draws it in its warning colour
   m.low = m.high = m.max - 0.5;
-  $(id + "-text").textContent = limit ? `${used} of ${limit} ${label}` : `${used} ${label}`;
+  part(card, name + "-text").textContent = limit ? `${used} of ${limit} ${label}` : `${used} ${label}`;
 }
 
-function renderToday(state) {
-  const since = midnight(state.now);
-  const cap = state.cap;
+function renderToday(card, feeder, now) {
+  const since = midnight(now);
+  const cap = feeder.cap;
   for (const bowl of ["left", "right"]) {
-    const today = state.portions[bowl].filter((t) => t >= since).length;
-    $(`today-${bowl}`).textContent = today;
-    $(`today-${bowl}-unit`).textContent = today === 1 ? "portion" : "portions";
-    meter(`cap-${bowl}-hour`, cap[bowl].hour, cap.per_hour, "in the last hour");
-    meter(`cap-${bowl}-day`, cap[bowl].day, cap.per_day, "in the last 24 h");
+    const today = feeder.portions[bowl].filter((t) => t >= since).length;
+    part(card, `today-${bowl}`).textContent = today;
+    part(card, `today-${bowl}-unit`).textContent = today === 1 ? "portion" : "portions";
+    meter(card, `cap-${bowl}-hour`, cap[bowl].hour, cap.per_hour, "in the last hour");
+    meter(card, `cap-${bowl}-day`, cap[bowl].day, cap.per_day, "in the last 24 h");
     const next = cap[bowl].next_at;
-    $(`next-${bowl}`).textContent = !cap.per_day ? "Cap: the feeder has not reported it yet."
-      : next ? `Next portion allowed at ${when(next, state.now)} (cap reached).` : "Next portion: allowed now.";
-    $(`next-${bowl}`).dataset.capped = next ? "true" : "false";
+    const line = part(card, `next-${bowl}`);
+    line.textContent = !cap.per_day ? "Cap: the feeder has not reported it yet."
+      : next ? `Next portion allowed at ${when(next, now)} (cap reached).` : "Next portion: allowed now.";
+    line.dataset.capped = next ? "true" : "false";
   }
-  $("today-zone").textContent = `Today: since midnight, ${ZONE}. The cap counts the feeder's dispenses `
+  part(card, "today-zone").textContent = `Today: since midnight, ${ZONE}. The cap counts the feeder's dispenses `
     + `in the last hour and the last 24 hours, whatever the day (at most ${cap.per_hour || "?"} an hour and `
     + `${cap.per_day || "?"} a day per bowl).`;
 }
@@ -192,20 +205,25 @@ function cell(tr, text, className, detail) {
   tr.appendChild(td);
 }
 
-function renderTable(state) {
-  const body = document.querySelector("#presses tbody");
-  const rows = state.recent.map((p) => {
+function renderTable(card, feeder, now) {
+  const body = part(card, "presses").querySelector("tbody");
+  const rows = feeder.recent.map((p) => {
     const tr = document.createElement("tr");
     tr.className = p.outcome;
     tr.dataset.pressId = p.press_id;
     tr.dataset.event = p.event;
-    cell(tr, when(p.requested_at, state.now), "when");
+    cell(tr, when(p.requested_at, now), "when");
     cell(tr, BOWL[p.event] || p.event, "bowl", GESTURE[p.event]);
     cell(tr, WORDS[p.outcome] || p.outcome, "outcome", p.reason);
     return tr;
   });
   body.replaceChildren(...rows);
-  const signature = state.recent.map((p) => p.press_id + p.outcome).join() + midnight(state.now);
+}
+
+// The week of every card, read again when a press or an outcome changed (or the day did).
+function weekIfChanged(state) {
+  const signature = state.feeders.flatMap((f) => f.recent.map((p) => p.press_id + p.outcome)).join()
+    + midnight(state.now);
   if (signature !== lastSignature) {
     clearTimeout(weekTimer);
     weekTimer = setTimeout(refreshWeek, lastSignature ? 500 : 0); // a burst of answers: one read
@@ -213,7 +231,7 @@ function renderTable(state) {
   }
 }
 
-// The last CHART_DAYS local days, portions per bowl per day: bars drawn by the page itself.
+// The last CHART_DAYS local days, portions per bowl per day, per feeder: bars drawn by the page itself.
 async function refreshWeek() {
   const now = Date.now() / 1000;
   const first = midnight(now - (CHART_DAYS - 1) * DAY_S);
@@ -222,24 +240,28 @@ async function refreshWeek() {
     const response = await fetch(`/api/history?from=${utcDay(first)}&to=${utcDay(now)}`, { credentials: "same-origin" });
     const h = await response.json();
     if (!response.ok) throw new Error(h.error);
-    const days = [];
-    for (let t = first; days.length < CHART_DAYS; t = midnight(t + 1.5 * DAY_S)) {
-      days.push({ start: t, left: 0, right: 0, failed: 0, unconfirmed: 0 });
+    for (const card of cards.values()) {
+      const days = [];
+      for (let t = first; days.length < CHART_DAYS; t = midnight(t + 1.5 * DAY_S)) {
+        days.push({ start: t, left: 0, right: 0, failed: 0, unconfirmed: 0 });
+      }
+      for (const p of h.presses.filter((q) => q.thing === card.feeder.thing)) {
+        const day = days.findLast((d) => portionAt(p) >= d.start);
+        if (!day) continue;
+        if (p.outcome === "dispensed") (p.fed_bowls || []).forEach((bowl) => { day[bowl] += 1; });
+        else if (p.outcome === "unconfirmed") day.unconfirmed += 1;
+        else if (!["pending", "duplicate"].includes(p.outcome)) day.failed += 1;
+      }
+      drawWeek(card, days, now);
     }
-    for (const p of h.presses) {
-      const day = days.findLast((d) => portionAt(p) >= d.start);
-      if (!day) continue;
-      if (p.outcome === "dispensed") (p.fed_bowls || []).forEach((bowl) => { day[bowl] += 1; });
-      else if (p.outcome === "unconfirmed") day.unconfirmed += 1;
-      else if (!["pending", "duplicate"].includes(p.outcome)) day.failed += 1;
-    }
-    drawWeek(days, now);
   } catch (failure) {
-    $("week-note").textContent = "The week's portions could not be read: " + failure.message;
+    for (const card of cards.values()) {
+      part(card, "week-note").textContent = "The week's portions could not be read: " + failure.message;
+    }
   }
 }
 
-function drawWeek(days, now) {
+function drawWeek(card, days, now) {
   const most = Math.max(0, ...days.flatMap((d) => [d.left, d.right]));
   const total = (key) => days.reduce((sum, d) => sum + d[key], 0);
   const rows = days.map((d) => {
@@ -272,16 +294,17 @@ function drawWeek(days, now) {
     }
     return row;
   });
-  $("week").replaceChildren(...rows);
-  $("week").hidden = !most && !total("failed") && !total("unconfirmed");
+  const week = part(card, "week");
+  week.replaceChildren(...rows);
+  week.hidden = !most && !total("failed") && !total("unconfirmed");
   const legend = [total("left") && "left bowl", total("right") && "right bowl"].filter(Boolean);
-  $("week-legend").replaceChildren(...legend.map((name) => {
+  part(card, "week-legend").replaceChildren(...legend.map((name) => {
     const item = document.createElement("span");
     item.className = `key key-${name.split(" ")[0]}`;
     item.textContent = name;
     return item;
   }));
-  $("week-note").textContent = $("week").hidden ? "No portions in the last 7 days."
+  part(card, "week-note").textContent = week.hidden ? "No portions in the last 7 days."
     : `Portions per day, ${ZONE}: ${plural(total("left"), "portion")} in the left bowl, `
       + `${plural(total("right"), "portion")} in the right.`;
 }
@@ -331,10 +354,16 @@ function connect() {
     }
     latest = state;
     connection(`Live updates: on (${state.backend}), ${clock(state.now)} ${ZONE}.`);
-    renderDevice(state);
-    renderToday(state);
-    renderTable(state);
-    renderOutcome(state);
+    for (const card of cards.values()) {
+      const feeder = feederState(state, card);
+      if (!feeder) continue;
+      renderDevice(card, feeder, state.now);
+      renderToday(card, feeder, state.now);
+      renderTable(card, feeder, state.now);
+      renderOutcome(card, feeder, state.now);
+    }
+    weekIfChanged(state);
+    rendered(state);
   });
   source.onerror = () => {
     connection("Lost contact with the page's server; trying again… If this stays, check that the computer "
@@ -342,22 +371,50 @@ function connect() {
   };
 }
 
-// One block per bowl in Today, its parts named <part>-<bowl> (today-left, cap-left-hour, next-left…).
-for (const bowl of ["left", "right"]) {
-  const block = $("bowl-template").content.cloneNode(true);
-  block.querySelectorAll("[data-part]").forEach((part) => {
-    part.id = part.dataset.part.replace(/^(cap|today|next)/, `$1-${bowl}`);
-  });
-  block.querySelector(".label").textContent = `${bowl[0].toUpperCase()}${bowl.slice(1)} bowl`;
-  for (const [window, words] of [["hour", "last hour against the hourly cap"], ["day", "last 24 hours against the daily cap"]]) {
-    block.querySelector(`meter[data-part=cap-${window}]`).setAttribute("aria-label", `${bowl} bowl, ${words}`);
-  }
-  $("today-bowls").appendChild(block);
+// Tell the page's extensions (web/README.md) that the cards show `state` (null before the first).
+function rendered(state) {
+  const detail = { state, cards: Object.fromEntries([...cards].map(([thing, card]) => [thing, card.el])) };
+  document.dispatchEvent(new CustomEvent("feeders:rendered", { detail }));
 }
-$("when-zone").textContent = `(${ZONE})`;
-document.querySelectorAll("button[data-event]").forEach((button) => {
-  button.addEventListener("click", () => press(button.dataset.event, button));
-});
+
+// One card per feeder, article#feeder-<thing>, its parts found by data-part.
+function makeCard(feeder) {
+  const el = $("feeder-template").content.firstElementChild.cloneNode(true);
+  el.id = `feeder-${feeder.thing}`;
+  el.dataset.thing = feeder.thing;
+  el.setAttribute("aria-label", `Feeder ${feeder.name}`);
+  const card = { el, feeder, waiting: null };
+  part(card, "name").textContent = feeder.name;
+  part(card, "thing").textContent = feeder.name === feeder.thing ? "" : `(${feeder.thing})`;
+  part(card, "target").textContent = `These buttons feed ${feeder.name} (${feeder.thing}) only.`;
+  part(card, "when-zone").textContent = `(${ZONE})`;
+  // One block per bowl in Today, its parts named <part>-<bowl> (today-left, cap-left-hour, next-left…).
+  for (const bowl of ["left", "right"]) {
+    const block = $("bowl-template").content.cloneNode(true);
+    block.querySelectorAll("[data-part]").forEach((node) => {
+      node.dataset.part = node.dataset.part.replace(/^(cap|today|next)/, `$1-${bowl}`);
+    });
+    block.querySelector(".label").textContent = `${bowl[0].toUpperCase()}${bowl.slice(1)} bowl`;
+    for (const [window, words] of [["hour", "last hour against the hourly cap"], ["day", "last 24 hours against the daily cap"]]) {
+      block.querySelector(`meter[data-part=cap-${bowl}-${window}]`).setAttribute("aria-label", `${feeder.name}, ${bowl} bowl, ${words}`);
+    }
+    part(card, "today-bowls").appendChild(block);
+  }
+  el.querySelectorAll("button[data-event]").forEach((button) => {
+    button.setAttribute("aria-label", `Feed the ${BOWL_TEXT[button.dataset.event]} of ${feeder.name}`);
+    button.addEventListener("click", () => press(card, button.dataset.event, button));
+  });
+  return card;
+}
+
+for (const feeder of FEEDERS) {
+  const card = makeCard(feeder);
+  cards.set(feeder.thing, card);
+  $("feeders").appendChild(card.el);
+}
+$("household-line").textContent = FEEDERS.length === 1 ? "One feeder."
+  : `${FEEDERS.length} feeders: ${FEEDERS.map((f) => f.name).join(", ")}.`;
+rendered(null);
 $("health-check").addEventListener("click", refreshHealth);
 connect();
 refreshHealth();
