@@ -27,7 +27,7 @@ class Shadow:
         self.want_get = False
         self.want_report = False
         self.error = None  # why the last newer document was refused
-        self.reported_trusted = None  # the clock state last reported
+        self.reported = None  # (version, clock trusted, error) last reported this session
 
     def subscriptions(self):
         """The topics the device subscribes to (the link keeps them for its SUBSCRIBE)."""
@@ -36,6 +36,7 @@ class Shadow:
 
     def on_connect(self):
         self.want_get = True
+        self.reported = None  # one report per session at least (the hub learns the version)
 
     def on_message(self, topic, payload):
         """True when topic is one of the shadow's (handled); False: not ours. The broker delivers only
@@ -60,14 +61,23 @@ class Shadow:
         return True
 
     def send(self, link):
-        """Send what the callbacks asked for (while connected); QoS 1, re-asked after a reconnect."""
+        """Send what the callbacks asked for (while connected); QoS 1, re-asked after a reconnect.
+
+        A report goes out only when it says something new this session: on AWS IoT the device's own
+        update yields a delta (the desired fields it does not report), whose `get` brings the same
+        version back, and reporting that again would loop."""
         if self.want_get and link.send(self.topic + "/get", b"{}", 1) >= 0:
             self.want_get = False
         trusted = self.clock.clock_trusted()
-        if self.reported_trusted is not None and trusted != self.reported_trusted:
+        if self.reported is not None and trusted != self.reported[1]:
             self.want_report = True  # NTP set the clock since the last report
-        if self.want_report:
-            message = bootonly.call("schedule_doc", "reported", self.schedule.version, trusted, self.error)
-            if link.send(self.topic + "/update", message, 1) >= 0:
-                self.want_report = False
-                self.reported_trusted = trusted
+        if not self.want_report:
+            return
+        state = (self.schedule.version, trusted, self.error)
+        if state == self.reported:
+            self.want_report = False
+            return
+        message = bootonly.call("schedule_doc", "reported", state[0], trusted, self.error)
+        if link.send(self.topic + "/update", message, 1) >= 0:
+            self.want_report = False
+            self.reported = state
