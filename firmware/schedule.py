@@ -92,9 +92,12 @@ class Schedule:
 
     def apply(self, doc):
         """Persist and run a validated document body (schedule_doc.py): the last instant first, so an
-        edit never re-fires a slot of today (docs/protocol.md)."""
+        edit never re-fires a slot of today (docs/protocol.md). On an untrusted clock `now` is not
+        known: 0 (no previous evaluation) makes the first trusted check start from its now."""
         if self.clock.clock_trusted():
             self._save_last(max(self.last, self.clock.unix_time()))
+        else:
+            self._save_last(0)
         self.files.write("doc", DOC, doc)
         self._take(doc)
 
@@ -120,7 +123,7 @@ class Schedule:
         if not self.clock.clock_trusted():
             return UNTRUSTED_CHECK_MS
         if self.last == 0:
-            self._save_last(now)  # the first trusted check ever: nothing before it runs
+            self._save_last(now)  # the first trusted check since none, or since an edit: from now on
         if self.rule is None or now <= self.last:
             return self.check_max_ms  # no schedule, or the clock went back: nothing re-fires
         for due, index, day in self._occurrences(self.last, now):

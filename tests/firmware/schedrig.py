@@ -62,7 +62,9 @@ class SchedRig:
         return self.rig.hal
 
     def boot(self, again=True):
-        """Power on again on the same flash: what App does (interrupted reported, then the schedule)."""
+        """Power on again on the same flash: what App does (interrupted reported, then the schedule).
+        again=False: the journal and outbox stay as they are (the 64K test heap is short of room for
+        reading them back again in some tests); only the schedule is read back."""
         self.schedule = None
         if again:
             self.rig.boot()
