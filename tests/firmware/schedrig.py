@@ -67,6 +67,8 @@ class SchedRig:
         reading them back again in some tests); only the schedule is read back."""
         self.schedule = None
         if again:
+            self.rig.dispenser = None  # with the old HAL, before the new journal and outbox
+            gc.collect()
             self.rig.boot()
         gc.collect()  # each step loads restore.py for one call: room for it in one piece
         self.rig.recover()

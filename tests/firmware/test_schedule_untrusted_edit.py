@@ -24,7 +24,7 @@ def test_an_edit_applied_on_an_untrusted_clock_starts_from_the_first_trusted_che
         r.rig.hal = hal_sim.HAL(start_unix=r.hal.unix_time() + 60, clock_trusted=False)
         r.boot()
         r.apply(v2)
-        r.boot()  # and once more before NTP: what flash holds decides
+        r.boot(again=False)  # the schedule read back before NTP: what flash holds decides
         r.hal.clock_synced()
         r.run_until(start + 86400 + 7200)
         # Today's feeding ran as version 1: version 2 feeds from tomorrow, once.
