@@ -12,7 +12,7 @@ MICROPYPATH := $(CURDIR)/firmware:.frozen:$(CURDIR)/tools/stock_frozen:lib
 export MICROPYPATH
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test check test-firmware-mpy test-py fuzz hil bench demo rehearsal hub install uninstall history web device broker pki press flash repl deploy destroy plan replay hydrate clean
+.PHONY: help setup test check test-firmware-mpy test-py fuzz hil bench demo rehearsal hub install uninstall history web device broker pki press flash repl release deploy destroy plan replay hydrate clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -93,8 +93,8 @@ device: setup ## The simulated board (firmware on the unix port) with its own br
 broker: setup ## Start the local IoT Core stand-in (mosquitto, mutual TLS) in the foreground
 	$(PY) -m cloud.hub.broker run
 
-pki: setup ## Generate the development PKI into .pki/
-	$(PY) -m cloud.hub.pki
+pki: setup ## Generate the development PKI into .pki/, a certificate per thing of household.json (HOUSEHOLD= another)
+	$(PY) -m cloud.hub.pki $(if $(HOUSEHOLD),--household $(HOUSEHOLD))
 
 press: setup ## Publish a button press: EVENT=SINGLE|DOUBLE|LONG [THING=] [VIA=aws (DEPLOY_ARGS)] [BROKER_PORT= of the hub]
 	@$(PY) -m cloud.press "$(EVENT)" $(if $(THING),--thing $(THING)) $(if $(VIA),--via $(VIA)) \
@@ -106,17 +106,20 @@ flash: setup ## Put the firmware on the board (PORT=, CONFIG=, CERTS=, HUB=host 
 		$(if $(CONFIG),--config $(CONFIG)) $(if $(CERTS),--certs $(CERTS)) $(if $(HUB),--hub $(HUB)) \
 		$(if $(THING),--thing $(THING)) $(if $(HOUSEHOLD),--household $(HOUSEHOLD))
 
+release: setup ## A signed firmware release for over-the-air updates: make release VERSION=1.4.0 [DOWNGRADE=1] (key in .release/)
+	@$(PY) -m tools.release "$(VERSION)" $(if $(DOWNGRADE),--downgrade)
+
 repl: setup ## Open a serial REPL on the board (PORT=/dev/ttyACM0)
 	@$(PY) -m tools.board repl $(if $(PORT),--port $(PORT))
 
 plan: setup ## Show what a cloud deploy would change
-	@$(PY) -m cloud.aws.deploy plan $(DEPLOY_ARGS)
+	@$(PY) -m cloud.aws.deploy plan $(if $(HOUSEHOLD),--household $(HOUSEHOLD)) $(DEPLOY_ARGS)
 
-deploy: setup ## Create or update the cloud half (boto3; DEPLOY_ARGS="--endpoint-url URL" for moto)
-	@$(PY) -m cloud.aws.deploy apply $(DEPLOY_ARGS)
+deploy: setup ## Create or update the cloud half, a thing per thing of household.json (boto3; DEPLOY_ARGS="--endpoint-url URL" for moto; CONFIRM=remove to remove the things the file dropped)
+	@$(PY) -m cloud.aws.deploy apply $(if $(HOUSEHOLD),--household $(HOUSEHOLD)) $(DEPLOY_ARGS)
 
 destroy: setup ## Remove what the deployer created but the ledger (DEPLOY_ARGS=--delete-ledger: that too, asks first)
-	@$(PY) -m cloud.aws.deploy destroy $(DEPLOY_ARGS)
+	@$(PY) -m cloud.aws.deploy destroy $(if $(HOUSEHOLD),--household $(HOUSEHOLD)) $(DEPLOY_ARGS)
 
 hydrate: setup ## A new AWS history table from the archive up to T: make hydrate TO=2026-11-29T07:00:00Z; LIST=1, FINISH=NAME, REMOVE=NAME (hub: python -m cloud.hub hydrate)
 	$(PY) -m cloud.aws.hydrate $(if $(TO),--to "$(TO)") $(if $(LIST),--list) $(if $(FINISH),--finish "$(FINISH)") \

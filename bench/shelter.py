@@ -114,7 +114,9 @@ def run(workdir, pki, feeders, rate, seconds):
     household_path = os.path.join(workdir, "household.json")
     with open(household_path, "w") as f:
         json.dump(shelter, f)
-    broker = Broker(pki, os.path.join(workdir, "broker"), persistence="sd-card").start()
+    # Its ACL grants each feeder of the household its own topics (cloud/hub/acl.py), as `make hub` writes it.
+    things = household.topology(shelter)["things"]
+    broker = Broker(pki, os.path.join(workdir, "broker"), persistence="sd-card", things=things).start()
     data_dir = os.path.join(workdir, "hub")
     hub = HubProcess(data_dir, pki, broker.port, os.path.join(workdir, "hub.log"), household=household_path)
     devices = {}

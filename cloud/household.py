@@ -6,7 +6,8 @@ household.example.json); the code reads it here and nowhere else.
 when the file does not exist; any problem raises HouseholdError with one line naming the field, e.g.
 "things[2].feeds: 'attic' is not a feeder of the household". `routes(household)` is the mapping the
 feeder function reads, remote button -> the feeder it feeds; `topology(household)` is cloud/topology.py's
-declaration with it in the feeder function's environment, for the hub and the deployer.
+declaration with it in the feeder function's environment and the household's things (each provisioned
+by the deployer and granted by the hub's ACL per role), for the hub and the deployer.
 
 Bounds come from where they are defined: a thing name from the protocol (cloud/handlers/bounds.py), the
 caps from the firmware's own limits (firmware/config.py), as the board enforces them.
@@ -17,6 +18,7 @@ import zoneinfo
 from pathlib import Path
 
 from cloud.handlers import bounds
+from cloud.hub.pki import HUB_CN, OBSERVER_CN, PUBLISHER_CN
 from cloud.topology import THING, TOPOLOGY
 from firmware import config as firmware_config
 
@@ -28,6 +30,14 @@ THING_KEYS = {
     "button": {"thing", "name", "role", "feeds"},
 }
 MAX_NAME = 64
+# Names the cloud side itself takes on the broker, never a thing's: a thing's name becomes its certificate's
+# CN (the hub's ACL user) and its MQTT client id, so a thing called like the hub's identities
+# (cloud/hub/pki.py) would hold their rights, and one called like the client id of the hub's or `make
+# press`'s own MQTT clients (cloud/hub/ingest.py CLIENT_ID and the cat-feeder-hub-* ids of hub.py and
+# checkpoint.py; cloud/press.py) would take over their sessions (a broker drops the older connection of a
+# client id).
+RESERVED_THINGS = frozenset((PUBLISHER_CN, OBSERVER_CN, HUB_CN))
+RESERVED_PREFIXES = ("cat-feeder-hub", "cat-feeder-press-")
 # Lambda's limit on a function's environment, all variables together as the JSON map Lambda stores
 # (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html: "4 KB ... in aggregate"),
 # less room for the deploy-time IOT_DATA_ENDPOINT.
@@ -111,7 +121,8 @@ def topology(household, base=TOPOLOGY):
             "things: %d remote buttons make the feeder function's environment %d bytes, over Lambda's %d"
             % (len(buttons), size, MAX_FEEDER_ENVIRONMENT_BYTES)
         )
-    return dict(base, functions=dict(base["functions"], feeder=feeder))
+    things = [{"name": entry["thing"], "role": entry["role"]} for entry in household["things"]]
+    return dict(base, functions=dict(base["functions"], feeder=feeder), things=things)
 
 
 def thing(household, name):
@@ -135,6 +146,8 @@ def _thing(entry, where):
         raise HouseholdError(
             where + ".thing: expected 1-%d characters from [A-Za-z0-9_-], got %r" % (bounds.MAX_THING, name)
         )
+    if name in RESERVED_THINGS or name.startswith(RESERVED_PREFIXES):
+        raise HouseholdError(where + ".thing: %r is a name the cloud itself uses on the broker" % name)
     friendly = entry.get("name", name)
     if not isinstance(friendly, str) or not 1 <= len(friendly) <= MAX_NAME:
         raise HouseholdError(where + ".name: expected 1-%d characters, got %r" % (MAX_NAME, friendly))

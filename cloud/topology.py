@@ -30,6 +30,12 @@ def button_topic(thing):
     return "cat-feeder/%s/button" % thing
 
 
+def shadow_topic(thing):
+    """The prefix of a feeder's named shadow `schedule` (docs/protocol.md, "Schedule shadow"); the firmware
+    builds the same in firmware/config.py."""
+    return "$aws/things/%s/shadow/name/schedule" % thing
+
+
 def topic_thing(topic):
     """The thing a per-thing topic names (level 2), as the topic rules' topic(2)."""
     return topic.split("/")[1]
@@ -187,10 +193,15 @@ TOPOLOGY = {
     ],
     # The rule the replay tool must never target.
     "live_rule": "feeds",
-    "thing": {"name": THING},
+    # The household's things, each with its role (firmware/config.py ROLES): cloud/household.py's topology
+    # fills them in from the household file; the deployer gives each its thing and certificate.
+    "things": [{"name": THING, "role": "feeder"}],
+    # One IoT policy per role, attached to the certificate of each thing of that role. The hub's mosquitto
+    # ACL grants the same per role (cloud/hub/acl.py): a topic a role gains is added here, once.
     "iot_policies": [
         {
             "name": "cat-feeder-device",
+            "role": "feeder",
             # (action, resource kind, name) with resource kinds of IoT's ARNs; the deployer prefixes the ARN.
             "statements": [
                 ("iot:Connect", "client", THING_NAME_VARIABLE),
@@ -201,14 +212,20 @@ TOPOLOGY = {
                 # The retained `online` status and the broker's `offline` will.
                 ("iot:RetainPublish", "topic", states_topic(THING_NAME_VARIABLE)),
                 ("iot:Publish", "topic", button_topic(THING_NAME_VARIABLE)),
+                # Its schedule's named shadow (docs/protocol.md, "Schedule shadow"): it asks and reports,
+                # it hears the answers and the deltas.
+                *[("iot:Publish", "topic", shadow_topic(THING_NAME_VARIABLE) + suffix)
+                  for suffix in ("/get", "/update")],
+                *[(action, kind, shadow_topic(THING_NAME_VARIABLE) + suffix)
+                  for suffix in ("/get/accepted", "/get/rejected", "/update/delta")
+                  for action, kind in (("iot:Subscribe", "topicfilter"), ("iot:Receive", "topic"))],
             ],
-            "attach_to": "thing",
         },
         {
             # A remote button board (firmware role `button`, no servos): it may connect as its own thing
-            # and publish presses on its own button topic, nothing else (no status, no commands). Attach it
-            # to a button thing's certificate; the feeder's thing keeps the policy above.
+            # and publish presses on its own button topic, nothing else (no status, no commands).
             "name": "cat-feeder-button",
+            "role": "button",
             "statements": [
                 ("iot:Connect", "client", THING_NAME_VARIABLE),
                 ("iot:Publish", "topic", button_topic(THING_NAME_VARIABLE)),

@@ -123,6 +123,10 @@ class App:
         self.last_prune_ms = now
         self.was_connected = False
         self.reported_failures = 0
+        # An update on trial this boot (otaboot.py): confirmed once connected and subscribed, or the
+        # board restarts after ota.trial_s, and boot.py counts one more of its boots.
+        self.trial = bootonly.call("otaboot", "on_trial", ".")
+        self.trial_ms = config["ota"]["trial_s"] * 1000
 
     def _on_message(self, topic, payload):
         # Runs inside link.poll before the PUBACK; decides and queues, never sends.
@@ -161,11 +165,21 @@ class App:
     def run(self):
         while True:
             self.hal.watchdog_feed()
+            if self.trial is not None:
+                self._end_an_overdue_trial()
             try:
                 self.step()
             except Exception as exc:  # MemoryError included: log it and keep serving
                 self.log("app: error", repr(exc))
                 self.hal.sleep_ms(ERROR_PAUSE_MS)
+
+    def _end_an_overdue_trial(self):
+        """An update on trial not connected within ota.trial_s ends the loop: SystemExit ends main.py
+        and the ESP32 soft-resets (ports/esp32/main.c), so boot.py runs again and counts the boot
+        (otaboot.py); the watchdog keeps running through it."""
+        if self.hal.ticks_diff(self.hal.ticks_ms(), self.started_ms) >= self.trial_ms:
+            self.log("ota: %s not connected within %d s: restarting" % (self.trial, self.trial_ms // 1000))
+            raise SystemExit
 
     def step(self):
         hal = self.hal
@@ -248,6 +262,10 @@ class App:
         if link.connected:
             self.hal.led("online")
             self.log("app: up", link.connects, "outbox", self.outbox.depth)
+            if self.trial is not None:
+                bootonly.call("otaboot", "confirm", ".")
+                self.log("ota: %s confirmed: connected and subscribed" % self.trial)
+                self.trial = None
         else:
             self.hal.led("offline")
             self.log("app: down", link.last_error)

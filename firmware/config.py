@@ -17,6 +17,7 @@ REQUIRED = object()  # sentinel default: the field must be present
 
 # The thing name goes into MQTT topics and JSON; keep it to a topic- and JSON-safe set.
 NAME_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
+HEX_CHARS = "0123456789abcdef"
 
 
 # The journal's horizon (a day) less expiry.FUTURE_SKEW_S, and its 256 slots shared by two bowls:
@@ -110,7 +111,7 @@ def _pin(obj, key, path, pins, default=REQUIRED):
 def _str(obj, key, path, min_len, max_len, default=REQUIRED, chars=None):
     expected = "expected string of %d..%d characters" % (min_len, max_len)
     if chars is not None:
-        expected += " from [A-Za-z0-9_-]"
+        expected += " from [A-Za-z0-9_-]" if chars is NAME_CHARS else " of [0-9a-f]"
     value = _present(obj, key, path, expected, default)
     if value is None:
         return default
@@ -201,6 +202,12 @@ def validate(config, pins):
     else:
         _pin(config, "led_pin", "", pins)
     _button(config, role, pins)
+    ota = _section(config, "ota", "", required=False)
+    # The household's release key (tools/release_key.py): the RSA-2048 modulus in hex, or absent.
+    if ota.get("release_key") is not None:
+        _str(ota, "release_key", "ota", 512, 512, chars=HEX_CHARS)
+    # How long an update on trial has to connect before the board restarts (otaboot.py).
+    _int(ota, "trial_s", "ota", 5, 3600, 600)
     return config
 
 

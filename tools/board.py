@@ -60,12 +60,14 @@ from cloud.hub.pki import DEFAULT_DIR as PKI_DIR
 from cloud.hub.pki import Pki, names_host
 from cloud.topology import action_topic, states_topic
 from firmware import config as firmware_config
+from tools import release_key
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
 FIRMWARE = os.path.join(ROOT, "firmware")
 # BOARD_STAGE: a folder of its own per parallel test worker (tests/conftest.py).
 STAGE = os.environ.get("BOARD_STAGE") or os.path.join(ROOT, "build", "board")
+RELEASE_DIR = release_key.DEFAULT_DIR  # the household's release key, whose modulus the board gets
 ENTRY_POINTS = ("main.py", "boot.py")
 SYSTEM_CA_STORE = "/etc/ssl/certs"
 # Where the staged config points the firmware: paths on the board's flash.
@@ -90,6 +92,10 @@ BOARD_RETURN_S = 30
 COPY_WATCHDOG_MS = 300000
 WATCHDOG_FOR_COPY = ("import machine\nif hasattr(machine, 'WDT'):\n machine.WDT(timeout=%d).feed()"
                      % COPY_WATCHDOG_MS)
+# A flash by USB is the owner's choice of firmware: the base set it writes runs next, not an update an
+# earlier one left in an update slot (firmware/otaboot.py: without ota/state the base set runs; the
+# slots stay unused until the next update's staging empties one).
+FORGET_UPDATES = "import os\ntry:\n os.remove('ota/state')\nexcept OSError:\n pass"
 COPY_AGAIN = ("copy again with make flash PORT=%s, without IMAGE (MicroPython is on the board: "
               "no need to erase)")
 
@@ -300,6 +306,12 @@ def provisioned_config(config_path, certs_dir, hub=None, member=None):
         mqtt["action_topic"] = action_topic(config["thing"])
         mqtt["states_topic"] = states_topic(config["thing"])
         mqtt["shadow_topic"] = firmware_config.shadow_topic(config["thing"])
+    release_modulus = release_key.modulus_hex(RELEASE_DIR)
+    if release_modulus is not None:
+        # The public part of the household's release key: the board takes only releases it signed.
+        ota = config.setdefault("ota", {})
+        if isinstance(ota, dict):
+            ota["release_key"] = release_modulus
     left = placeholders(config)
     if left:
         found = ", ".join("%s=%s" % item for item in left)
@@ -384,9 +396,11 @@ def wait_for_board(port, timeout_s):
 def copy_to_board(port, staged):
     files = sum(len(names) for _, _, names in os.walk(staged))
     step("copying %d files to %s" % (files, port))
-    # One mpremote session: the watchdog first (see WATCHDOG_FOR_COPY), then `cp -r dir/. :`, which
-    # copies the folder's contents to the board's root, creating sub-folders, then a hard reset.
-    run_tool([os.path.join(BIN, "mpremote"), "connect", port, "exec", WATCHDOG_FOR_COPY,
+    # One mpremote session: the watchdog first (see WATCHDOG_FOR_COPY), the updates forgotten
+    # (FORGET_UPDATES), then `cp -r dir/. :`, which copies the folder's contents to the board's root,
+    # creating sub-folders, then a hard reset.
+    before_copy = WATCHDOG_FOR_COPY + "\n" + FORGET_UPDATES
+    run_tool([os.path.join(BIN, "mpremote"), "connect", port, "exec", before_copy,
               "+", "fs", "cp", "-r", staged + "/.", ":", "+", "reset"], "mpremote on %s" % port,
              "close any other program using the port (make repl, a serial monitor), then "
              + COPY_AGAIN % port)

@@ -195,7 +195,9 @@ def main(argv=None):
     if port is None:
         from cloud.hub.broker import Broker
 
-        broker = Broker(pki, os.path.join(args.pki, "broker-device")).start()
+        # Its ACL grants this board's thing (and role) alone.
+        things = [{"name": member["thing"], "role": member["role"]}] if member else None
+        broker = Broker(pki, os.path.join(args.pki, "broker-device"), things=things).start()
         port = broker.port
     # Each thing its own flash, as each board has its own.
     flash_dir = args.flash or (DEFAULT_FLASH if broker else HUB_FLASH) + ("-" + args.thing if member else "")

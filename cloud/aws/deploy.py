@@ -1,14 +1,19 @@
 """Deployer of the cloud half on AWS:
 `python -m cloud.aws.deploy plan|apply|destroy [--endpoint-url URL] [--region R]`.
 
-Reads cloud/topology.py and reconciles AWS with it (cloud/aws/resources/): `plan` prints what `apply`
-would change, `apply` creates or updates only what differs (a second apply changes nothing and says
-so), `destroy` removes everything the topology names except the ledger (the bus and its archive), which
-needs `--delete-ledger` and a typed confirmation (or `--yes`), and names the hydrated history tables it
-leaves (cloud/aws/hydrate.py removes those). Device credentials go to --out (git-ignored).
+Reads cloud/topology.py with the household file's things (cloud/household.py) and reconciles AWS with it
+(cloud/aws/resources/): `plan` prints what `apply` would change, `apply` creates or updates only what
+differs (a second apply changes nothing and says so) and removes the things an earlier deploy created that
+the household file no longer names, which revokes their certificates, so only when confirmed (CONFIRM=remove
+in the environment, or `remove` typed at the prompt of an interactive run; otherwise one line and nothing
+changed). `destroy` removes everything the topology names and those things, except the ledger (the bus and
+its archive), which needs `--delete-ledger` and a typed confirmation (or `--yes`), and names the hydrated
+history tables it leaves (cloud/aws/hydrate.py removes those). Device credentials go to --out/<thing>/
+(git-ignored).
 """
 
 import argparse
+import collections
 import functools
 import os
 import sys
@@ -16,13 +21,16 @@ from pathlib import Path
 
 from cloud import household
 from cloud.aws import hydrate, session
+from cloud.aws.credentials import DeviceFolder
 from cloud.aws.errors import PermissionDenied, permissions_checked
 from cloud.aws.iam import Arns
-from cloud.aws.resources import declared_resources
+from cloud.aws.resources import declared_resources, removed_resources
+from cloud.aws.resources.iot import ThingNotManaged
 from cloud.aws.waiting import Waiting
-from cloud.topology import TOPOLOGY
+from cloud.topology import THING, TOPOLOGY
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / ".out"
+CONFIRM_REMOVAL = "remove"
 
 
 class DeployEnv:
@@ -92,7 +100,8 @@ def checked(resource, call, *args):
 
 
 def changes(env):
-    """[(action, resource, changed keys)] with action create, update or unchanged, in dependency order."""
+    """[(action, resource, details)] with action create, update or unchanged, in dependency order, then a
+    `remove` for each thing an earlier deploy created that the household no longer names."""
     found = []
     for resource in declared_resources(env):
         current, desired = checked(resource, resource.read), checked(resource, resource.desired)
@@ -102,11 +111,13 @@ def changes(env):
             found.append(("update", resource, sorted(k for k in desired if current.get(k) != desired[k])))
         else:
             found.append(("unchanged", resource, []))
+    removed = permissions_checked("iot", "the things this deployer created", removed_resources, env)
+    found += [("remove", resource, ["revokes its certificate"]) for resource in removed]
     return found
 
 
-def describe(action, resource, keys):
-    return "%-9s %s%s" % (action, resource.label, " (%s)" % ", ".join(keys) if keys else "")
+def describe(action, resource, details):
+    return "%-9s %s%s" % (action, resource.label, " (%s)" % ", ".join(details) if details else "")
 
 
 def plan(env, out=print):
@@ -114,31 +125,48 @@ def plan(env, out=print):
     pending = [change for change in found if change[0] != "unchanged"]
     for change in pending:
         out(describe(*change))
+    counts = collections.Counter(change[0] for change in found)
+    counted = ["%d to create" % counts["create"], "%d to update" % counts["update"]]
+    if counts["remove"]:
+        counted.append("%d to remove" % counts["remove"])
     out(
-        "Plan: %d to create, %d to update, %d unchanged."
-        % (
-            sum(c[0] == "create" for c in found),
-            sum(c[0] == "update" for c in found),
-            len(found) - len(pending),
-        )
+        "Plan: %s, %d unchanged." % (", ".join(counted), counts["unchanged"])
         if pending
         else "Nothing to change: %d resources up to date." % len(found)
     )
     return pending
 
 
-def apply(env, out=print):
+class NotConfirmed(Exception):
+    """Removals asked for and not confirmed: one line, nothing was changed."""
+
+
+def refuse_removals(_removals):
+    return False
+
+
+def apply(env, out=print, confirm=refuse_removals):
+    """Create and update what differs, then remove the things the household dropped if confirm(those
+    resources) says so; otherwise NotConfirmed before anything changes."""
     found = changes(env)
+    removals = [resource for action, resource, _ in found if action == "remove"]
+    if removals and not confirm(removals):
+        raise NotConfirmed(
+            "deploy: removing %s revokes %s: confirm with CONFIRM=%s (or type it when asked); nothing changed"
+            % (", ".join(r.label for r in removals), _certificates(removals)[0], CONFIRM_REMOVAL)
+        )
     applied = 0
-    for action, resource, keys in found:
+    for action, resource, details in found:
         if action == "create":
             checked(resource, resource.create)
         elif action == "update":
             checked(resource, resource.update, checked(resource, resource.read))
+        elif action == "remove":
+            checked(resource, resource.delete)
         else:
             continue
         applied += 1
-        out(describe(action, resource, keys))
+        out(describe(action, resource, details))
     out(
         "Applied %d changes." % applied
         if applied
@@ -147,12 +175,37 @@ def apply(env, out=print):
     return applied
 
 
+def _certificates(removals):
+    return ("its certificate", "it") if len(removals) == 1 else ("their certificates", "them")
+
+
+def removal_confirmed(removals, environ=os.environ, interactive=None, ask=input, out=print):
+    """CONFIRM=remove in the environment, or `remove` typed at the prompt when stdin is a terminal."""
+    if environ.get("CONFIRM") == CONFIRM_REMOVAL:
+        return True
+    if not (sys.stdin.isatty() if interactive is None else interactive):
+        return False
+    out(
+        "The household file no longer names %s: deploy revokes and deletes %s, and no board can connect "
+        "with %s again." % (", ".join(r.label for r in removals), *_certificates(removals))
+    )
+    try:
+        answer = ask("Type %s to confirm: " % CONFIRM_REMOVAL)
+    except EOFError:
+        answer = ""
+    return answer.strip() == CONFIRM_REMOVAL
+
+
 def destroy(env, out=print, delete_ledger=False):
-    """Delete what the topology names, last created first; the ledger (bus and archive) only if asked."""
+    """Delete what the topology names and the things an earlier household had; the ledger (bus and
+    archive) only if asked."""
     removed, kept = 0, []
-    for resource in reversed(declared_resources(env)):
-        if checked(resource, resource.read) is None:
-            continue
+    # The things of an earlier household first, then the topology's own, last created first. All are read
+    # before anything is deleted: a household thing that is someone else's stops destroy untouched.
+    stale = permissions_checked("iot", "the things this deployer created", removed_resources, env)
+    ordered = stale + list(reversed(declared_resources(env)))
+    present = [resource for resource in ordered if checked(resource, resource.read) is not None]
+    for resource in present:
         if resource.ledger and not delete_ledger:
             kept.append(resource.label)
             continue
@@ -186,18 +239,24 @@ def ledger_deletion_confirmed(topology, ask=input, out=print):
 
 
 def next_steps(env, out=print):
-    """After apply: the thing, where its credentials are, and the command that provisions the board."""
-    thing = env.topology["thing"]["name"]
-    folder = env.out_dir / thing
-    shown = os.path.relpath(folder) if str(folder).startswith(os.getcwd()) else str(folder)
-    if (folder / "device.json").exists():
-        out("Thing %s: certificate, key and endpoint in %s/ (device.crt.pem, device.key.pem, device.json)."
-            % (thing, shown))
-        out("Next: make flash PORT=/dev/ttyACM0 CERTS=%s" % shown)
+    """After apply: each thing, where its credentials are, and the command that provisions its board."""
+    things = [thing["name"] for thing in env.topology["things"]]
+    shown = os.path.relpath(env.out_dir) if str(env.out_dir).startswith(os.getcwd()) else str(env.out_dir)
+    for thing in things:
+        folder = "%s/%s" % (shown, thing)
+        if DeviceFolder(env.out_dir, thing).certificate_id():
+            out("Thing %s: certificate, key and endpoint in %s/ (device.crt.pem, device.key.pem, "
+                "device.json)." % (thing, folder))
+        else:
+            # The private key exists only in the response that created the certificate.
+            out("Thing %s: its certificate was created elsewhere and its key is not in %s/; to issue a new "
+                "one here: make destroy, then make deploy." % (thing, folder))
+    if len(things) == 1:
+        # THING= makes make flash write the household file's role and caps; the lone default needs none.
+        named = "" if things[0] == THING else " THING=" + things[0]
+        out("Next: make flash PORT=/dev/ttyACM0 CERTS=%s/%s%s" % (shown, things[0], named))
     else:
-        # The private key exists only in the response that created the certificate.
-        out("Thing %s: its certificate was created elsewhere and its key is not in %s/; to issue a new one "
-            "here: make destroy, then make deploy." % (thing, shown))
+        out("Next, for each board: make flash PORT=/dev/ttyACM0 THING=<thing> CERTS=%s/<thing>" % shown)
 
 
 def main(argv=None):
@@ -222,7 +281,7 @@ def main(argv=None):
         return 1
     steps = {
         "plan": plan,
-        "apply": apply,
+        "apply": functools.partial(apply, confirm=removal_confirmed),
         "destroy": functools.partial(destroy, delete_ledger=args.delete_ledger),
     }
     try:  # the household's routing in the feeder's environment (cloud/household.py)
@@ -236,8 +295,11 @@ def main(argv=None):
         steps[args.command](env)
         if args.command == "apply":
             next_steps(env)
-    except PermissionDenied as denied:
-        print(denied, file=sys.stderr)
+    except (PermissionDenied, NotConfirmed) as refused:
+        print(refused, file=sys.stderr)
+        return 1
+    except ThingNotManaged as foreign:
+        print("deploy: %s" % foreign, file=sys.stderr)
         return 1
     except session.AWS_FAILURES as error:
         return session.report("deploy", error)

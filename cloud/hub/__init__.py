@@ -18,7 +18,7 @@ AWS, reading the same declaration (cloud/topology.py) and running the same handl
 | `health.py` | the running hub's health report, retained on the broker |
 | `status.py` | `status`: broker, ingest, cursors, dead letters, disk, checkpoint, backup |
 | `projection.py`, `hydrate.py` | the SQLite history store; a new history rebuilt from the ledger |
-| `broker.py`, `mosquitto/` | its mosquitto: mutual TLS, persistence, the ACL mirroring the IoT policies |
+| `broker.py`, `mosquitto/`, `acl.py` | its mosquitto: mutual TLS, persistence, the ACL (per role) |
 | `pki.py` | the development PKI (CA, broker, device, publisher, observer, hub certificates) |
 | `processes.py` | free ports and child processes ended cleanly |
 | `hub.py` | the parts together; `__main__.py` the command line (`make hub`) |

@@ -69,11 +69,12 @@ def run(args):
         return refuse("%s (another hub, or a mosquitto of the system?): stop it, or pass "
                       "HUB_ARGS=\"--port N\"" % taken)
     pki = Pki(args.pki, broker_hosts=args.host_name).ensure()
+    pki.household(thing["name"] for thing in topology["things"])  # each board's, for `make flash THING=`
     broker = None
     port = args.broker_port
     if port is None:
         broker = Broker(pki, os.path.join(args.data_dir, "broker"), port=args.port, bind=args.bind,
-                        persistence="sd-card")
+                        persistence="sd-card", things=topology["things"], topology=topology)
         try:
             broker.start()
         except RuntimeError:

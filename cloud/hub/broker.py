@@ -19,11 +19,12 @@ The config (written to <dir>/mosquitto.conf from cloud/hub/mosquitto/*.template)
   writes that state once per message; the trade-off is in cloud/hub/README.md;
 - `user <invoking user>`: mosquitto started as root would otherwise switch to the `mosquitto`
   user, which cannot read the 0600 keys nor write a private temp dir;
-- ACL: each thing (user = certificate CN = thing name) reads its own action topic and writes its
-  own states topic (its last will goes there too) and its own button topic, through `%u` patterns
-  (docs/protocol.md, "Topics"); the cloud publisher writes every action and button topic; the
-  cloud observer reads the states and button topics (in AWS the IoT rules do that); the hub
-  (cloud/hub/) reads the button and states topics; nothing else.
+- ACL (cloud/hub/acl.py, written at every start): each thing of the household (user = certificate CN =
+  thing name) its role's own topics, as its IoT policy grants them: a feeder reads its own action topic
+  and writes its own states topic (its last will goes there too) and its own button topic, a button
+  writes its own button topic only (docs/protocol.md, "Topics"); the cloud publisher writes every
+  action and button topic; the cloud observer reads the states and button topics (in AWS the IoT rules
+  do that); the hub (cloud/hub/) reads the button and states topics; nothing else.
   mosquitto 2.0 grants a SUBSCRIBE the ACL does not allow (the SUBACK carries the granted QoS,
   not 0x80) and then delivers nothing on it, since it checks `read` per message; it acknowledges
   a refused PUBLISH and drops it (MQTT 3.1.1 has no negative PUBACK). Both are tested in
@@ -40,9 +41,11 @@ import subprocess
 import sys
 import time
 
+from cloud.hub import acl
 from cloud.hub.pki import DEFAULT_DIR as DEFAULT_PKI_DIR
 from cloud.hub.pki import DEFAULT_THING, Pki
 from cloud.hub.processes import end_process, free_port
+from cloud.topology import TOPOLOGY
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"  # Debian puts it in sbin
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mosquitto")
@@ -58,8 +61,12 @@ class Broker:
     """One mosquitto process; its config, ACL, log and persistence live in state_dir."""
 
     def __init__(self, pki, state_dir, port=None, server_cert="broker", bind="127.0.0.1",
-                 persistence="every-change"):
+                 persistence="every-change", things=None, topology=TOPOLOGY):
+        """things: the household's things the ACL grants ({"name", "role"} entries, cloud/household.py's
+        topology["things"]); by default the PKI's own thing, a feeder."""
         self.pki = pki
+        self.things = things if things is not None else [{"name": pki.thing, "role": "feeder"}]
+        self.topology = topology
         self.autosave = PERSISTENCE[persistence]
         self.bind = bind  # the hub serving a home network binds its LAN address (or 0.0.0.0)
         self.server_cert = server_cert  # "rogue-broker" / "wrong-host-broker" for refusal tests
@@ -84,12 +91,10 @@ class Broker:
             "log_file": self.log_path,
             "persistence_location": os.path.join(self.dir, "data") + "/",
             "autosave": self.autosave,
-            "publisher": self.pki.publisher_cn,
-            "observer": self.pki.observer_cn,
-            "hub": self.pki.hub_cn,
         }
         _render(os.path.join(TEMPLATES, "mosquitto.conf.template"), self.conf_path, values)
-        _render(os.path.join(TEMPLATES, "acl.template"), acl_path, values)
+        with open(acl_path, "w") as f:
+            f.write(acl.render(self.topology, self.things, self.pki))
 
     def start(self):
         self.write_config()

@@ -1,6 +1,6 @@
 """Development PKI for the local IoT Core stand-in, made with the openssl CLI.
 
-    python -m cloud.hub.pki [--dir .pki] [--thing cat-feeder] [--key-type rsa|ec]
+    python -m cloud.hub.pki [--dir .pki] [--thing cat-feeder] [--key-type rsa|ec] [--household FILE]
 
 Writes into a git-ignored folder (default .pki/), reusing whatever already exists:
 
@@ -18,6 +18,9 @@ Writes into a git-ignored folder (default .pki/), reusing whatever already exist
 | rogue-broker.crt/.key | a localhost broker certificate signed by the rogue CA |
 | wrong-host-broker.crt/.key | a broker certificate of the real CA for the wrong host name |
 
+`make pki` and `make hub` issue the device certificate of every thing of the household file
+(cloud/household.py), so each board has its own; `make flash THING=` copies that thing's.
+
 Keys are RSA-2048 by default, as on AWS IoT: CreateKeysAndCertificate issues RSA-2048 device keys and
 the ATS endpoint's chain (Amazon Root CA 1) is RSA-2048, so the device's TLS handshake and heap are
 tested on the path the board really takes. `--key-type ec` (P-256) makes smaller, faster keys, which
@@ -31,6 +34,7 @@ import argparse
 import ipaddress
 import os
 import subprocess
+import sys
 import tempfile
 
 from cloud.handlers import bounds
@@ -88,6 +92,10 @@ class Pki:
         self._leaf(name, "ca", thing)
         self._der(name)
         return name
+
+    def household(self, things):
+        """{thing: certificate name} of each thing named, each issued by the CA where missing."""
+        return {thing: self.device(thing) for thing in things}
 
     def ensure(self):
         os.makedirs(self.dir, exist_ok=True)
@@ -205,11 +213,23 @@ def main(argv=None):
                         help="for the keys this run creates; existing files are kept")
     parser.add_argument("--broker-host", action="append", default=[],
                         help="a LAN host name or IP the broker certificate must name (repeatable)")
+    parser.add_argument("--household", help="the household file (cloud/household.py; default household.json)")
     args = parser.parse_args(argv)
+    from cloud import household  # it reads this module's identity names
+
+    try:
+        things = household.load(args.household or household.PATH)["things"]
+    except household.HouseholdError as error:
+        print("pki: %s" % error, file=sys.stderr)
+        return 2
     pki = Pki(args.dir, args.thing, args.key_type, args.broker_host).ensure()
+    issued = pki.household(entry["thing"] for entry in things)
     print("PKI in %s (%s keys, device CN %s, publisher CN %s)"
           % (pki.dir, pki.key_type, pki.thing, pki.publisher_cn))
+    for thing, name in issued.items():
+        print("  %s: %s.crt, %s.key (+ .der)" % (thing, name, name))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

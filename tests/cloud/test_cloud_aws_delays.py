@@ -33,7 +33,7 @@ def test_destroy_waits_for_the_thing_detach_to_propagate_before_deleting_the_cer
     iot.add_client_error("delete_certificate", "DeleteConflictException", "still attached", 409)
     iot.add_response("delete_certificate", {}, {"certificateId": CERTIFICATE_ID})
 
-    resources.DeviceCertificate(env).delete()
+    resources.DeviceCertificate(env, TOPOLOGY["things"][0]).delete()
 
     iot.assert_no_pending_responses()
     assert fake_time.slept == [1, 2, 1]  # two polls of the detach, one retry of the delete

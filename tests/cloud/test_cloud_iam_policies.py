@@ -153,4 +153,4 @@ def test_button_board_policy_only_connects_as_itself_and_publishes_its_own_press
             "arn:aws:iot:eu-west-1:123456789012:topic/cat-feeder/${iot:Connection.Thing.ThingName}/button"
         ],
     }
-    assert "attach_to" not in policy  # never attached to the feeder's thing
+    assert policy["role"] == "button"  # attached to the buttons' certificates, never a feeder's

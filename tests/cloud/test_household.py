@@ -63,11 +63,27 @@ MAX_DAY = firmware_config.MAX_PORTIONS_PER_DAY
      "things[0].caps.max_portions_per_hour: expected an integer"),
     ({"things": [KITCHEN], "timezone": "Mars/Olympus"}, "timezone: expected an IANA time zone"),
     ({"things": [KITCHEN], "timezone": "../etc/passwd"}, "timezone: expected an IANA time zone"),
+    # Names the cloud side takes on the broker: the hub's identities, its and `make press`'s client ids.
+    ({"things": [dict(KITCHEN, thing="cloud-hub")]}, "things[0].thing: 'cloud-hub' is a name the cloud"),
+    ({"things": [KITCHEN, dict(HALL, thing="cloud-publisher")]}, "things[1].thing: 'cloud-publisher' is a"),
+    ({"things": [dict(KITCHEN, thing="cloud-observer")]}, "things[0].thing: 'cloud-observer' is a name"),
+    ({"things": [dict(KITCHEN, thing="cat-feeder-hub")]}, "things[0].thing: 'cat-feeder-hub' is a name"),
+    ({"things": [dict(KITCHEN, thing="cat-feeder-hub-publisher")]}, "things[0].thing: 'cat-feeder-hub-pub"),
+    ({"things": [dict(KITCHEN, thing="cat-feeder-press-12")]}, "things[0].thing: 'cat-feeder-press-12' is"),
 ])
 def test_a_bad_household_file_is_one_line_naming_the_field(tmp_path, document, error):
     with pytest.raises(household.HouseholdError) as raised:
         household.load(write(tmp_path, document))
     assert str(raised.value).startswith(error) and "\n" not in str(raised.value)
+
+
+def test_the_names_the_hub_uses_on_its_broker_are_reserved():
+    from cloud.hub import ingest, pki
+
+    for name in (pki.PUBLISHER_CN, pki.OBSERVER_CN, pki.HUB_CN, ingest.CLIENT_ID, "cat-feeder-hub-reports"):
+        with pytest.raises(household.HouseholdError, match="is a name the cloud itself uses"):
+            household.validate({"things": [dict(KITCHEN, thing=name)]})
+    assert household.validate({"things": [dict(KITCHEN, thing="cat-feeder-2")]})  # a feeder's name is free
 
 
 def test_the_feeder_function_reads_the_routes_as_compact_json():

@@ -8,7 +8,8 @@ import botocore.config
 import pytest
 from botocore.exceptions import ClientError
 
-from cloud.aws.resources.iot import IOT_SQL_VERSION
+from cloud.aws import iam
+from cloud.aws.resources.iot import IOT_SQL_VERSION, thing_attributes
 from cloud.topology import TOPOLOGY
 from tests.cloud.envs import REGION
 from tests.strict_aws import eventbridge, iot, lambda_
@@ -189,6 +190,49 @@ def test_an_iot_policy_allows_only_its_resources_for_the_connected_thing():
     denied = {"Statement": [dict(document["Statement"][0], Effect="Deny")]}
     with pytest.raises(ValueError, match="not one this evaluation models"):
         iot.policy_allows(denied, "iot:Publish", "x", "a")
+
+
+# Thing attributes (thing-types.html, API_ThingAttribute.html).
+
+
+FOUR = {"a": "1", "b": "2", "c": "3", "d": "4"}
+
+
+@pytest.mark.parametrize("operation, attributes, reason", [
+    ("create_thing", FOUR, "4 attributes on a thing without a thing type"),
+    ("update_thing", FOUR, "4 attributes on a thing without a thing type"),
+    ("create_thing", {"managed by": "x"}, "attribute name 'managed by'"),
+    ("create_thing", {"k" * 129: "x"}, "attribute name"),
+    ("create_thing", {"role": "feeder!"}, "attribute role value 'feeder!'"),
+    ("create_thing", {"role": "x" * 801}, "attribute role value"),
+])
+def test_thing_attributes_aws_refuses(operation, attributes, reason):
+    call = getattr(client("iot"), operation)
+    assert reason in refused(call, thingName="kitchen", attributePayload={"attributes": attributes})
+
+
+def test_a_thing_name_aws_refuses():
+    assert "thing name 'kitchen/+'" in refused(client("iot").create_thing, thingName="kitchen/+")
+    assert "thing name" in refused(client("iot").create_thing, thingName="k" * 129)
+
+
+def test_an_iot_policy_over_2048_characters_without_whitespace_aws_refuses():
+    topic = "arn:aws:iot:r:1:topic/" + "t" * 2000
+    statement = {"Effect": "Allow", "Action": "iot:Publish", "Resource": topic}
+    document = json.dumps({"Version": "2012-10-17", "Statement": [statement]}, indent=4)
+    assert "over 2048" in refused(client("iot").create_policy, policyName="p", policyDocument=document)
+    assert "over 2048" in refused(
+        client("iot").create_policy_version, policyName="p", policyDocument=document, setAsDefault=True)
+    # Whitespace does not count: the topology's documents, indented, are well under the limit.
+    for policy in TOPOLOGY["iot_policies"]:
+        text = json.dumps(iam.iot_policy(policy, iam.Arns("aws", REGION, "123456789012")), indent=8)
+        size = iot.policy_characters(text)
+        assert len(text) > size and size < iot.MAX_POLICY_CHARACTERS
+
+
+def test_what_the_deployer_marks_its_things_with_passes():
+    assert iot.check_attributes(thing_attributes("feeder"), typed=False) == []
+    assert iot.check_attributes(dict(FOUR, d="[x]=y"), typed=True) == []
 
 
 def test_the_topologys_topic_rules_pass():

@@ -226,3 +226,30 @@ def test_bad_role_and_button_fields_are_named():
     ]
     for section, message in cases:
         assert error_of(dict(minimal(), button=section)) == message
+
+
+def test_the_release_key_is_optional_and_must_be_an_rsa_2048_modulus_in_hex():
+    raw = minimal()
+    assert config.validate(raw, HAL.PINS)["ota"] == {"trial_s": 600}
+    raw = minimal()
+    raw["ota"] = {"release_key": "c" + "0" * 510 + "1"}
+    assert config.validate(raw, HAL.PINS)["ota"]["release_key"] == "c" + "0" * 510 + "1"
+    expected = "ota.release_key: expected string of 512..512 characters of [0-9a-f]"
+    for bad in ("c" * 511, "c" * 513, "C" * 512, "g" * 512, 12):
+        raw = minimal()
+        raw["ota"] = {"release_key": bad}
+        assert error_of(raw) == expected, bad
+    raw = minimal()
+    raw["ota"] = "key"
+    assert error_of(raw) == "ota: expected an object"
+
+
+def test_the_trial_time_of_an_update_is_bounded():
+    for good in (5, 3600):
+        raw = minimal()
+        raw["ota"] = {"trial_s": good}
+        assert config.validate(raw, HAL.PINS)["ota"]["trial_s"] == good
+    for bad in (4, 3601, 60.0, True):
+        raw = minimal()
+        raw["ota"] = {"trial_s": bad}
+        assert error_of(raw) == "ota.trial_s: expected int 5..3600", bad

@@ -95,10 +95,22 @@ def test_a_failed_remount_never_raises_and_the_old_filesystem_is_back():
 
 
 def boot_py(flash, lines):
-    """boot.py as the ESP32 runs it after _boot.py mounted the flash at "/": imported as a module."""
-    import boot  # noqa: F401
+    """boot.py as the ESP32 runs it after _boot.py mounted the flash at "/": imported as a module,
+    with '' (the working directory, the flash root once boot.py is there) first on the path as on
+    the board, and the test's own folders made absolute (boot.py changes the working directory).
+    Returns sys.path as boot.py left it."""
+    import sys
 
-    return True
+    saved = sys.path[:]
+    here = os.getcwd()
+    sys.path[:] = [""] + [entry if entry[:1] == "/" or entry == ".frozen" else here + "/" + entry
+                          for entry in saved if entry]
+    try:
+        import boot  # noqa: F401
+
+        return sys.path[:]
+    finally:
+        sys.path[:] = saved
 
 
 def test_boot_py_remounts_the_board_flash_on_every_release_and_returns():
@@ -125,3 +137,15 @@ def test_boot_py_returns_when_the_remount_fails():
 
     for version in ((1, 26), (1, 24)):
         with_littlefs(check, version, "/")
+
+
+def test_boot_py_without_an_update_keeps_the_flash_root_first_and_starts_no_watchdog():
+    # With an update on trial, the path and the watchdog: tests/firmware/test_otaboot.py (the twin's
+    # "/" is a host folder only for vfs, and boot.py's working directory is the host's "/").
+    board_twin = twin.board_twin
+
+    def check(flash, lines):
+        assert boot_py(flash, lines)[0] == ""
+        assert board_twin.watchdog is None
+
+    with_littlefs(check, (1, 26), "/")

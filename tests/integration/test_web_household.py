@@ -56,7 +56,8 @@ def household(pki, tmp_path_factory):
     path.write_text(json.dumps(HOUSEHOLD))
     topology = household_mod.topology(household_mod.load(path))
     with contextlib.ExitStack() as stack:
-        broker = Broker(pki, str(workdir / "broker")).start()
+        # Its ACL grants the household's things (cloud/hub/acl.py).
+        broker = Broker(pki, str(workdir / "broker"), things=topology["things"]).start()
         stack.callback(broker.stop)
         hub = Hub(str(workdir / "hub"), pki, "127.0.0.1", broker.port, topology=topology).start()
         stack.callback(hub.stop)

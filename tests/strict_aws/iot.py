@@ -79,9 +79,80 @@ def topic_rule(operation):
     return check
 
 
+# Thing attributes, which moto stores whatever their number and spelling.
+THING_TYPES_DOC = "https://docs.aws.amazon.com/iot/latest/developerguide/thing-types.html"
+THING_ATTRIBUTE_DOC = "https://docs.aws.amazon.com/iot/latest/apireference/API_ThingAttribute.html"
+# THING_TYPES_DOC: "Things with a thing type can have up to 50 attributes. Things without a thing type can
+# have up to three attributes."
+MAX_ATTRIBUTES = {False: 3, True: 50}
+# THING_ATTRIBUTE_DOC: the thing name's pattern and length, each attribute key's and value's.
+THING_NAME = re.compile(r"[a-zA-Z0-9:_-]{1,128}")
+ATTRIBUTE_KEY = re.compile(r"[a-zA-Z0-9_.,@/:#-]{1,128}")
+ATTRIBUTE_VALUE = re.compile(r"[a-zA-Z0-9_.,@/:#=\[\]-]{0,800}")
+
+
+def check_attributes(attributes, typed):
+    """The reasons AWS IoT refuses these thing attributes (empty when it accepts them)."""
+    problems = []
+    if len(attributes) > MAX_ATTRIBUTES[typed]:
+        problems.append(
+            "%d attributes on a thing %s a thing type, at most %d (%s)"
+            % (len(attributes), "with" if typed else "without", MAX_ATTRIBUTES[typed], THING_TYPES_DOC)
+        )
+    for key, value in attributes.items():
+        if not ATTRIBUTE_KEY.fullmatch(key):
+            problems.append("attribute name %r (%s)" % (key, THING_ATTRIBUTE_DOC))
+        if not ATTRIBUTE_VALUE.fullmatch(value):
+            problems.append("attribute %s value %r (%s)" % (key, value, THING_ATTRIBUTE_DOC))
+    return problems
+
+
+def thing_attributes(operation):
+    def check(params, **_):
+        attributes = params.get("attributePayload", {}).get("attributes", {})
+        # The request's own attributes and thing type; an UpdateThing that merges into stored attributes
+        # (merge true) is not counted with them here.
+        problems = check_attributes(attributes, typed=bool(params.get("thingTypeName")))
+        if not THING_NAME.fullmatch(params["thingName"]):
+            problems.append("thing name %r (%s)" % (params["thingName"], THING_ATTRIBUTE_DOC))
+        if problems:
+            raise refuse(operation, "InvalidRequestException", "; ".join(problems), THING_TYPES_DOC)
+
+    return check
+
+
+# An IoT policy's size, which moto never limits: "policyDocument must have a minimum length of 1, with a
+# maximum length of 2048, excluding whitespace" (POLICY_DOC, also CreatePolicyVersion's page).
+POLICY_DOC = "https://docs.aws.amazon.com/iot/latest/apireference/API_CreatePolicy.html"
+MAX_POLICY_CHARACTERS = 2048
+
+
+def policy_characters(document):
+    return len(re.sub(r"\s", "", document))
+
+
+def policy_size(operation):
+    def check(params, **_):
+        size = policy_characters(params["policyDocument"])
+        if size > MAX_POLICY_CHARACTERS:
+            raise refuse(
+                operation,
+                "InvalidRequestException",
+                "policy document of %d characters without whitespace, over %d"
+                % (size, MAX_POLICY_CHARACTERS),
+                POLICY_DOC,
+            )
+
+    return check
+
+
 CHECKS = {
+    "CreatePolicy": policy_size("CreatePolicy"),
+    "CreatePolicyVersion": policy_size("CreatePolicyVersion"),
     "CreateTopicRule": topic_rule("CreateTopicRule"),
     "ReplaceTopicRule": topic_rule("ReplaceTopicRule"),
+    "CreateThing": thing_attributes("CreateThing"),
+    "UpdateThing": thing_attributes("UpdateThing"),
 }
 
 

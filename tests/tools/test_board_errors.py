@@ -27,18 +27,6 @@ def serial_port():
     os.close(slave)
 
 
-@pytest.fixture
-def good_config(tmp_path):
-    """The example with its placeholders filled in, as a user would."""
-    with open(EXAMPLE) as f:
-        config = json.load(f)
-    config["wifi"].update(ssid="home", password="hunter22")
-    config["mqtt"]["host"] = "a1b2c3-ats.iot.eu-west-1.amazonaws.com"
-    path = tmp_path / "config.json"
-    path.write_text(json.dumps(config))
-    return str(path)
-
-
 class BoardTools(list):
     """Every command tools.board runs; the board tools (esptool, mpremote) are recorded, not run:
     mpremote answers the version probe as a board with MicroPython 1.28.0. `on_run[tool]` (a list of

@@ -8,7 +8,14 @@ compares the two dicts, so `plan`, `apply` and a no-op second `apply` share one 
 from cloud.aws.resources.dynamodb import Table
 from cloud.aws.resources.eventbridge import Archive, Bus, Rule, Targets
 from cloud.aws.resources.functions import Function, FunctionAsyncConfig, InvokePermission
-from cloud.aws.resources.iot import DeviceCertificate, IotPolicy, Thing, TopicRule
+from cloud.aws.resources.iot import (
+    DeviceCertificate,
+    IotPolicy,
+    RemovedThing,
+    Thing,
+    TopicRule,
+    managed_things,
+)
 from cloud.aws.resources.logs import LogGroup
 from cloud.aws.resources.roles import Role
 from cloud.aws.resources.sqs import Queue
@@ -40,8 +47,15 @@ def declared_resources(env):
     resources += [Bus(env, topology["bus"]["name"]), Archive(env)]
     resources += [Rule(env, rule) for rule in topology["rules"]]
     resources += [Targets(env, rule) for rule in topology["rules"]]
-    resources += [Thing(env, topology["thing"]["name"])]
+    resources += [Thing(env, thing) for thing in topology["things"]]
     resources += [IotPolicy(env, policy) for policy in topology["iot_policies"]]
-    resources += [DeviceCertificate(env)]
+    resources += [DeviceCertificate(env, thing) for thing in topology["things"]]
     resources += [TopicRule(env, rule) for rule in topology["topic_rules"]]
     return resources
+
+
+def removed_resources(env):
+    """The things an earlier deploy created (iot.MANAGED_BY) that the household no longer names."""
+    declared = {thing["name"] for thing in env.topology["things"]}
+    found = managed_things(env)
+    return [RemovedThing(env, name, found[name]) for name in sorted(found) if name not in declared]

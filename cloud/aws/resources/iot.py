@@ -1,4 +1,4 @@
-"""IoT Core: the thing, its policies, the device certificate and the topic rules."""
+"""IoT Core: the household's things, the policy of each role, each thing's certificate and the topic rules."""
 
 import contextlib
 
@@ -15,21 +15,85 @@ DETACH_PROPAGATION_TIMEOUT_S = 120
 POLICY_DETACH_TIMEOUT_S = 330
 
 
+# Every thing the deployer creates carries these attributes (and its role): it never changes, removes or
+# lists as its own a thing without them, e.g. someone else's thing of the same name in the account. A thing
+# without a thing type may have three attributes (https://docs.aws.amazon.com/iot/latest/developerguide/
+# thing-types.html), so the marker and the role take two.
+MANAGED_BY = ("managed-by", "cat-feeder")
+
+
+class ThingNotManaged(Exception):
+    """One line: a thing of the household exists in the account but was not created by this deployer."""
+
+
+def thing_attributes(role):
+    return {MANAGED_BY[0]: MANAGED_BY[1], "role": role}
+
+
 class Thing(Resource):
+    """One thing of the household (cloud/household.py), marked as managed and with its role."""
+
     kind = "iot thing"
     service = "iot"
+
+    def __init__(self, env, spec):
+        super().__init__(env, spec["name"])
+        self.role = spec["role"]
+
+    def read_existing(self):
+        return {"attributes": managed_attributes(self.env, self.name)}
+
+    def desired(self):
+        return {"attributes": thing_attributes(self.role)}
+
+    def create(self):
+        self.env.iot.create_thing(thingName=self.name, attributePayload=self.desired())
+
+    def update(self, current):
+        # merge False: the attributes become exactly these (a role changed in the household file).
+        self.env.iot.update_thing(thingName=self.name, attributePayload=dict(self.desired(), merge=False))
+
+    def delete(self):
+        self.env.iot.delete_thing(thingName=self.name)
+
+
+def managed_attributes(env, thing):
+    """The attributes of thing, which this deployer created; ThingNotManaged if it did not."""
+    attributes = env.iot.describe_thing(thingName=thing).get("attributes", {})
+    if attributes.get(MANAGED_BY[0]) != MANAGED_BY[1]:
+        raise ThingNotManaged(
+            "iot thing %s exists but this deployer did not create it (no attribute %s=%s): name the "
+            "board otherwise in the household file" % (thing, *MANAGED_BY)
+        )
+    return attributes
+
+
+def managed_things(env):
+    """{thing name: role} of every thing in the account that carries this deployer's marker."""
+    pages = env.iot.get_paginator("list_things").paginate(
+        attributeName=MANAGED_BY[0], attributeValue=MANAGED_BY[1]
+    )
+    things = [thing for page in pages for thing in page["things"]]
+    return {thing["thingName"]: thing.get("attributes", {}).get("role") for thing in things}
+
+
+class RemovedThing(Resource):
+    """A thing this deployer created that the household file no longer names: its certificates are revoked
+    and deleted (the board can no longer connect), then the thing and its local credentials."""
+
+    kind = "iot thing"
+    service = "iot"
+
+    def __init__(self, env, name, role):
+        super().__init__(env, name)
+        self.certificate = DeviceCertificate(env, {"name": name, "role": role})
 
     def read_existing(self):
         self.env.iot.describe_thing(thingName=self.name)
         return {}
 
-    def desired(self):
-        return {}
-
-    def create(self):
-        self.env.iot.create_thing(thingName=self.name)
-
     def delete(self):
+        self.certificate.delete(status="REVOKED")
         self.env.iot.delete_thing(thingName=self.name)
 
 
@@ -77,17 +141,17 @@ class IotPolicy(Resource):
 
 
 class DeviceCertificate(Resource):
-    """The thing's certificate. Its private key exists only in the create response, so it is written
-    (cloud/aws/credentials.py) before the certificate is attached, and the certificate is rolled back when
-    that fails. A certificate attached to the thing whose key is not here is an orphan: the deployer
-    issues a new pair and revokes it."""
+    """A thing's certificate, with the IoT policy of the thing's role attached. Its private key exists only
+    in the create response, so it is written (cloud/aws/credentials.py) before the certificate is attached,
+    and the certificate is rolled back when that fails. A certificate attached to the thing whose key is not
+    here is an orphan: the deployer issues a new pair and revokes it."""
 
     kind = "iot certificate of thing"
     service = "iot"
 
-    def __init__(self, env):
-        super().__init__(env, env.topology["thing"]["name"])
-        self.policies = [p["name"] for p in env.topology["iot_policies"] if p.get("attach_to") == "thing"]
+    def __init__(self, env, spec):
+        super().__init__(env, spec["name"])
+        self.policies = sorted(p["name"] for p in env.topology["iot_policies"] if p["role"] == spec["role"])
         self.folder = DeviceFolder(env.out_dir, self.name)
 
     def principals(self):
@@ -98,14 +162,23 @@ class DeviceCertificate(Resource):
             or []
         )
 
+    def attached_policies(self, principal):
+        attached = self.env.iot.list_attached_policies(target=principal)["policies"]
+        return sorted(policy["policyName"] for policy in attached)
+
     def read_existing(self):
+        # Never another's thing's certificates: destroy reads (and deletes) certificates before things.
+        managed_attributes(self.env, self.name)
         principals = self.principals()
         if not principals:
             return None
-        return {"attached": True, "key_here": self.folder.certificate_id() in map(certificate_id, principals)}
+        return {
+            "key_here": self.folder.certificate_id() in map(certificate_id, principals),
+            "policies": sorted({name for each in principals for name in self.attached_policies(each)}),
+        }
 
     def desired(self):
-        return {"attached": True, "key_here": True}
+        return {"key_here": True, "policies": self.policies}
 
     def create(self):
         iot = self.env.iot
@@ -123,11 +196,22 @@ class DeviceCertificate(Resource):
             raise
 
     def update(self, current):
-        """Orphans (a key lost by an earlier run, or kept on another machine): new pair first, then revoke."""
-        orphans = self.principals()
-        self.create()
-        for principal in orphans:
-            self.retire(principal, "REVOKED")
+        """Orphans (a key lost by an earlier run, or kept on another machine): new pair first, then revoke.
+        Otherwise the thing's role changed: its certificate gets the role's policy in place of the old one."""
+        if not current["key_here"]:
+            orphans = self.principals()
+            self.create()
+            for principal in orphans:
+                self.retire(principal, "REVOKED")
+            return
+        for principal in self.principals():
+            attached = self.attached_policies(principal)
+            for policy in self.policies:
+                if policy not in attached:
+                    self.env.iot.attach_policy(policyName=policy, target=principal)
+            for policy in attached:
+                if policy not in self.policies:
+                    self.env.iot.detach_policy(policyName=policy, target=principal)
 
     def retire(self, principal, status):
         """Detach a certificate from its policies and the thing, wait until that has propagated, set its
@@ -151,9 +235,9 @@ class DeviceCertificate(Resource):
             timeout_s=DETACH_PROPAGATION_TIMEOUT_S,
         )
 
-    def delete(self):
+    def delete(self, status="INACTIVE"):
         for principal in self.principals():
-            self.retire(principal, "INACTIVE")
+            self.retire(principal, status)
         self.folder.remove()
 
 
