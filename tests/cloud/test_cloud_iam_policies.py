@@ -92,6 +92,9 @@ def test_queue_policy_admits_only_the_rules_that_deliver_there():
 
 IOT = "arn:aws:iot:eu-west-1:123456789012:"
 OWN = "${iot:Connection.Thing.ThingName}"
+# Its schedule's named shadow (docs/protocol.md, "Schedule shadow"): what it hears there.
+SHADOW = "$aws/things/%s/shadow/name/schedule" % OWN
+HEARD = ("/get/accepted", "/get/rejected", "/update/delta")
 
 
 def test_device_policy_grants_each_thing_only_its_own_client_id_and_topics_statement_by_statement():
@@ -106,13 +109,20 @@ def test_device_policy_grants_each_thing_only_its_own_client_id_and_topics_state
         {
             "Effect": "Allow",
             "Action": "iot:Subscribe",
-            "Resource": [IOT + "topicfilter/cat-feeder/%s/action" % OWN],
+            "Resource": [IOT + "topicfilter/cat-feeder/%s/action" % OWN]
+            + [IOT + "topicfilter/" + SHADOW + suffix for suffix in HEARD],
         },
-        {"Effect": "Allow", "Action": "iot:Receive", "Resource": [IOT + "topic/cat-feeder/%s/action" % OWN]},
+        {
+            "Effect": "Allow",
+            "Action": "iot:Receive",
+            "Resource": [IOT + "topic/cat-feeder/%s/action" % OWN]
+            + [IOT + "topic/" + SHADOW + suffix for suffix in HEARD],
+        },
         {
             "Effect": "Allow",
             "Action": "iot:Publish",
-            "Resource": [IOT + "topic/cat-feeder/%s/states" % OWN, IOT + "topic/cat-feeder/%s/button" % OWN],
+            "Resource": [IOT + "topic/cat-feeder/%s/states" % OWN, IOT + "topic/cat-feeder/%s/button" % OWN,
+                         IOT + "topic/" + SHADOW + "/get", IOT + "topic/" + SHADOW + "/update"],
         },
         # The retained `online` status and the `offline` will, on its own states topic only.
         {

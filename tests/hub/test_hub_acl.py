@@ -26,16 +26,31 @@ def blocks(text):
     return users
 
 
+def schedule_shadow_grants(thing):
+    """A feeder's side of its own schedule shadow (docs/protocol.md, "Schedule shadow")."""
+    shadow = "$aws/things/%s/shadow/name/schedule" % thing
+    return ["write %s/get" % shadow, "write %s/update" % shadow, "read %s/get/accepted" % shadow,
+            "read %s/get/rejected" % shadow, "read %s/update/delta" % shadow]
+
+
+def shadow_service_grants():
+    """The hub's side of every feeder's schedule shadow."""
+    shadow = "$aws/things/+/shadow/name/schedule"
+    return ["read %s/get" % shadow, "read %s/update" % shadow, "write %s/get/accepted" % shadow,
+            "write %s/get/rejected" % shadow, "write %s/update/delta" % shadow]
+
+
 def test_each_thing_gets_its_roles_own_topics_and_each_hub_identity_its_own():
     assert blocks(acl.render(EXAMPLE, EXAMPLE["things"], PKI)) == {
         "cloud-publisher": ["write cat-feeder/+/action", "write cat-feeder/+/button"],
         "cloud-observer": ["read cat-feeder/+/states", "read cat-feeder/+/button"],
         "cloud-hub": ["read cat-feeder/+/button", "read cat-feeder/+/states",
-                      "readwrite cat-feeder-hub/checkpoint", "readwrite cat-feeder-hub/health"],
+                      "readwrite cat-feeder-hub/checkpoint", "readwrite cat-feeder-hub/health"]
+                     + shadow_service_grants(),
         "kitchen": ["read cat-feeder/kitchen/action", "write cat-feeder/kitchen/states",
-                    "write cat-feeder/kitchen/button"],
+                    "write cat-feeder/kitchen/button"] + schedule_shadow_grants("kitchen"),
         "bedroom": ["read cat-feeder/bedroom/action", "write cat-feeder/bedroom/states",
-                    "write cat-feeder/bedroom/button"],
+                    "write cat-feeder/bedroom/button"] + schedule_shadow_grants("bedroom"),
         # A button: its presses only, no commands, no status.
         "hall-button": ["write cat-feeder/hall-button/button"],
     }
