@@ -56,7 +56,7 @@ class Schedule:
         self.feeder = feeder
         self.outbox = outbox
         self.version = 0  # 0: no schedule applied
-        self.rule = None  # tzrule.parse of the document's tz
+        self.rule = None  # the compiled TZ rule (tzrule.py's tuple)
         self.slots = b""
         self.paused = False
         self.skip_slot = -1
@@ -126,7 +126,7 @@ class Schedule:
             self._save_last(now)  # the first trusted check since none, or since an edit: from now on
         if self.rule is None or now <= self.last:
             return self.check_max_ms  # no schedule, or the clock went back: nothing re-fires
-        for due, index, day in self._occurrences(self.last, now):
+        for due, index, day in self._occurrences(max(self.last, now - LOOKBACK_S), now):
             self._run(index, day, due, now)
             self._save_last(due)
         self.last = now  # no occurrence in between: flash may keep the older instant (docstring)
@@ -136,10 +136,8 @@ class Schedule:
         return self.check_max_ms
 
     def _occurrences(self, after, until):
-        """[(due, slot index, local day number)] due in (after, until], oldest first, at most
-        LOOKBACK_S before until."""
+        """[(due, slot index, local day number)] due in (after, until], oldest first."""
         rule = self.rule
-        after = max(after, until - LOOKBACK_S)
         first = (after + tzrule.utc_offset(rule, after)) // DAY_S - 1
         last = (until + tzrule.utc_offset(rule, until)) // DAY_S + 1
         found = []

@@ -9,7 +9,7 @@ EVERY_DAY = 127
 
 
 def test_a_week_in_sydney_across_spring_forward_feeds_each_slot_once_at_its_utc_instant():
-    start = utc(2026, 9, 30, offset_h=10)  # Wednesday 00:00 AEST
+    start = utc(2026, 9, 30, offset_h=10) + 17  # Wednesday 00:00:17 AEST: the loop wakes at each due second
     # 02:30 does not exist on Sunday 4 October (02:00 AEST -> 03:00 AEDT): it runs at the change.
     (body,) = bodies(desired(1, SYDNEY, [(0, 150, SINGLE, 1, EVERY_DAY), (1, 1080, DOUBLE, 1, EVERY_DAY)]))
     r = SchedRig(start)
