@@ -53,6 +53,8 @@ SCHEDULE_REPORTED = "ScheduleReported"
 
 
 def shadow_topic(thing, suffix):
+    """A topic of a feeder's named shadow `schedule` (docs/protocol.md, "Schedule shadow"), such as
+    suffix `get/accepted`; the firmware builds the same prefix in firmware/config.py."""
     return "$aws/things/%s/shadow/name/%s/%s" % (thing, SCHEDULE_SHADOW, suffix)
 
 

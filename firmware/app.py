@@ -40,7 +40,6 @@ import bootonly
 # inside a boot-only call, which would otherwise drop servo from sys.modules while its code lives on.
 import servo  # noqa: F401
 from cap import DAY_S, Cap
-from command import MAX_PAYLOAD
 from feeder import Feeder
 from journal import Journal
 from link import Link
@@ -57,13 +56,18 @@ ERROR_PAUSE_MS = 1000
 # dispense each, so a smaller limit would hold results back during a backlog. AWS IoT accepts up
 # to 100 unacknowledged messages from a client.
 MAX_IN_FLIGHT = 100
+# The largest message the link holds: a schedule shadow's get/accepted document (desired, reported,
+# delta and metadata of 8 slots: ~3 KB on AWS IoT). The feeder refuses a command over
+# command.MAX_PAYLOAD itself.
+MAX_BODY = 4096
 
 
 class App:
-    def __init__(self, config, hal, dispenser, fixed_poll_ms=0, log=print):
+    def __init__(self, config, hal, dispenser, fixed_poll_ms=0, log=print, schedule_check_ms=None):
         """dispenser: the servos (boot() parks them first; None on a button board). fixed_poll_ms > 0
         checks for input only every fixed_poll_ms, as the seed's device did (a benchmark baseline,
-        never on the board)."""
+        never on the board). schedule_check_ms: the schedule's longest wait (None: schedule.py's; shorter
+        only on the unix port, for tests that move its clock)."""
         self.hal = hal
         self.log = log
         self.thing = config["thing"]
@@ -76,7 +80,7 @@ class App:
         self.outbox = Outbox(storage, capacity)
         # A button board (role `button`) has no servos: no journal, feeder, results or status; its IoT
         # policy lets it publish its presses and nothing else.
-        self.feeder = self.journal = self.cap = None
+        self.feeder = self.journal = self.cap = self.schedule = self.shadow = None
         if config["role"] == "feeder":
             # The journal keeps a day: the feeding cap counts from it (proofs in journal.py).
             self.journal = Journal(storage, DAY_S)
@@ -86,6 +90,14 @@ class App:
             # Commands a power cut interrupted: reported once (restore.py, released afterwards).
             bootonly.call("restore", "report_interrupted", self.journal, self.outbox, hal)
             self.journal.prune(hal.unix_time())
+            # Imported only on a feeder, after the journal and outbox were read back (restore.py needs
+            # its room first). After report_interrupted: an occurrence cut short is in the journal.
+            from schedule import Schedule
+            from shadow import Shadow
+
+            self.schedule = Schedule(storage, hal, self.feeder, self.outbox, schedule_check_ms)
+            bootonly.call("restore", "load_schedule", self.schedule)
+            self.shadow = Shadow(mqtt["shadow_topic"], self.schedule, hal, log)
         self.presses = None
         if config["button"] is not None:
             from presses import Presses  # only with a button: a feeder without one spends no heap on it
@@ -96,8 +108,11 @@ class App:
         will = None
         if self.feeder is not None:
             will = (self.states_topic, bootonly.call("reports", "status_message", self.thing, "offline"))
+        subscriptions = ()  # type: tuple
+        if self.shadow is not None:
+            subscriptions = (mqtt["action_topic"],) + self.shadow.subscriptions()
         self.link = Link(mqtt, self.thing, self._on_message, hal, will=will, on_connect=self._on_connect,
-                         on_ack=self._on_ack, max_body=MAX_PAYLOAD, subscribe=self.feeder is not None)
+                         on_ack=self._on_ack, max_body=MAX_BODY, subscriptions=subscriptions)
         self.fixed_poll_ms = fixed_poll_ms
         self.telemetry_ms = config["telemetry_interval_s"] * 1000
         # Pruning keeps the journal's file small; the cap's proof needs none (begin() makes room).
@@ -115,8 +130,11 @@ class App:
 
     def _on_message(self, topic, payload):
         # Runs inside link.poll before the PUBACK; decides and queues, never sends.
-        if topic != self.action_topic or self.feeder is None:
+        if self.feeder is None or self.shadow is None:
             return True  # not ours to act on: acknowledged and ignored
+        if topic != self.action_topic:
+            self.shadow.on_message(topic, payload)
+            return True  # a shadow document, or not ours: acknowledged
         if self.link.deferred or not self._outbox_has_room():
             return False  # no room for its result: the broker keeps it until the resync
         self.feeder.handle(payload)
@@ -137,6 +155,8 @@ class App:
         if self.feeder is not None:
             online = bootonly.call("reports", "status_message", self.thing, "online", self.hal.unix_time())
             self.link.send(self.states_topic, online, 1, retain=True)
+            if self.shadow is not None:
+                self.shadow.on_connect()
 
     def _on_ack(self, pid):
         if not self.in_flight.acked(pid) and self.presses is not None:
@@ -166,10 +186,14 @@ class App:
         link = self.link
         if self.presses is not None:
             self.presses.service(hal.ticks_ms())  # first: a local-first press feeds before anything else
+        if self.schedule is not None:
+            self.schedule.poll(hal.ticks_ms())  # a ticks comparison until an occurrence is due
         link.step(hal.ticks_ms())
         self._report_connection()
         if link.connected:
             self._drain()
+            if self.shadow is not None:
+                self.shadow.send(link)
             if self.presses is not None:
                 self.presses.drain(link.send)
             if link.deferred and len(self.in_flight) == 0:
@@ -223,6 +247,8 @@ class App:
             wait = min(wait, self.telemetry_ms - diff(now, self.last_telemetry_ms))
         if self.presses is not None:
             wait = min(wait, self.presses.wait_ms(now))
+        if self.schedule is not None:
+            wait = min(wait, self.schedule.wait_ms(now))
         return max(0, wait)
 
     def _report_connection(self):

@@ -41,6 +41,12 @@ MAX_TIMEOUT_MS = 6000
 PINS_NOTE = " (GPIO11-17 serve the flash, 18-19 the USB port)"
 
 
+def shadow_topic(thing):
+    """The prefix of the thing's named shadow `schedule` (docs/protocol.md, "Schedule shadow"): AWS IoT's
+    reserved topics, which the hub serves too."""
+    return "$aws/things/%s/shadow/name/schedule" % thing
+
+
 class ConfigError(ValueError):
     pass
 
@@ -155,6 +161,9 @@ def validate(config, pins):
         own = "cat-feeder/%s/%s" % (config["thing"], kind)
         if _str(mqtt, kind + "_topic", "mqtt", 1, 128, own) != own:
             raise ConfigError("mqtt.%s_topic: expected %s, the thing's own topic" % (kind, own))
+    own = shadow_topic(config["thing"])
+    if _str(mqtt, "shadow_topic", "mqtt", 1, 128, own) != own:
+        raise ConfigError("mqtt.shadow_topic: expected %s, the thing's own shadow" % own)
     # Socket operation timeout and reconnect backoff (firmware/link.py explains the defaults).
     _int(mqtt, "timeout_ms", "mqtt", 100, MAX_TIMEOUT_MS, MAX_TIMEOUT_MS)
     base = _int(mqtt, "backoff_base_ms", "mqtt", 10, 60000, 500)

@@ -76,7 +76,7 @@ def attempt(link, now_ms):
         error, session_present = _open_session(link, stream)
         if error is None:
             link.attach(stream, now_ms)
-            if not session_present and link.action_topic is not None:
+            if not session_present and link.subscriptions:
                 phase = "subscribe"
                 _subscribe(link, stream)
     except Exception as exc:
@@ -122,10 +122,10 @@ def _open_session(link, stream):
 
 
 def _subscribe(link, stream):
-    topic = link.action_topic.encode()
-    body = bytearray(struct.pack("!HH", link.next_pid(), len(topic)))
-    body.extend(topic)
-    body.append(1)  # QoS 1
+    body = bytearray(struct.pack("!H", link.next_pid()))
+    for topic in link.subscriptions:
+        _put_string(body, topic)
+        body.append(1)  # QoS 1
     stream.write(fixed_header(_SUBSCRIBE, len(body)) + body)
 
 

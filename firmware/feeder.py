@@ -34,19 +34,27 @@ class Feeder:
         self._begun = False
         self._decided = None
 
-    def handle(self, payload):
-        """Decide on one payload and queue its result; returns the status code. Never raises."""
+    def handle(self, payload, scheduled_id=None, bowls=0, due=0):
+        """Decide on one payload and queue its result; returns the status code. Never raises.
+
+        With scheduled_id (payload None): a due occurrence of the schedule (schedule.py), by the same
+        path as a command from the busy check on (cap, journal, servo, result with its `due`);
+        returns None when the journal already holds the id (fed or cut short before: reported then)."""
         self._begun = False
         self._decided = None  # the status decided for this payload, once its result is being queued
         try:
-            return self._handle(payload)
+            if scheduled_id is None:
+                return self._handle(payload)
+            if self.journal.seen(scheduled_id):
+                return None
+            return self._feed(scheduled_id, bowls, self.clock.unix_time(), due)
         except Exception:
             # Only memory or storage failing gets here (parse never raises). Before begin nothing
             # moved, so a rejection is the truth; after begin, the next boot (restore.py) reports
             # the id as interrupted if its result never reached the outbox.
             if self._decided is None and not self._begun:
                 try:
-                    self._result(None, REJECTED, 0, self.clock.unix_time(), R_INTERNAL)
+                    self._result(scheduled_id, REJECTED, 0, self.clock.unix_time(), R_INTERNAL, due)
                 except Exception:
                     pass  # the outbox itself is failing: no result can be queued
             return REJECTED if self._decided is None else self._decided
@@ -63,20 +71,24 @@ class Feeder:
             return self._result(cmd.id, EXPIRED, 0, now, None)
         if expiry.from_future(cmd.issued_at, now):
             return self._result(cmd.id, REJECTED, 0, now, expiry.R_FUTURE)
+        return self._feed(cmd.id, cmd.bowls, now, 0)
+
+    def _feed(self, command_id, bowls, now, due):
+        """busy -> cap -> journal.begin -> dispense -> result -> journal.finish. due: 0 for a command."""
         if self.dispenser.busy:
-            return self._result(cmd.id, REJECTED, 0, now, R_BUSY)
-        over_cap = self.cap.refusal(cmd.bowls, now)
+            return self._result(command_id, REJECTED, 0, now, R_BUSY, due)
+        over_cap = self.cap.refusal(bowls, now)
         if over_cap is not None:
-            return self._result(cmd.id, CAPPED, 0, now, over_cap)
+            return self._result(command_id, CAPPED, 0, now, over_cap, due)
         try:
-            self.journal.begin(cmd.id, now, cmd.bowls)
+            self.journal.begin(command_id, now, bowls)
         except OSError:
             # Without a durable record a redelivery could feed twice: refuse instead. (JournalFull
             # is one too, and cannot happen while the cap holds: journal.py.)
-            return self._result(cmd.id, REJECTED, 0, now, R_STORAGE)
+            return self._result(command_id, REJECTED, 0, now, R_STORAGE, due)
         status = DISPENSED
         try:
-            self.dispenser.dispense(cmd.bowls)
+            self.dispenser.dispense(bowls)
         except Exception:
             # A servo fault mid-dispense: food may or may not have dropped, as after a crash.
             status = INTERRUPTED
@@ -85,11 +97,11 @@ class Feeder:
         # resets them, and nothing before this point can raise after begin.
         self._begun = True
         self._decided = None
-        self._result(cmd.id, status, cmd.bowls, now, None)
-        self.journal.finish(cmd.id)
+        self._result(command_id, status, bowls, now, None, due)
+        self.journal.finish(command_id)
         return status
 
-    def _result(self, command_id, status, bowls, now, reason):
+    def _result(self, command_id, status, bowls, now, reason, due=0):
         self._decided = status  # set first: a failing put is not followed by a second result
-        self.outbox.put(messages.pack_result(command_id, status, bowls, now, reason))
+        self.outbox.put(messages.pack_result(command_id, status, bowls, now, reason, due))
         return status

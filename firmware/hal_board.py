@@ -74,6 +74,7 @@ class HAL:
         self._led = None
         self._wdt = None
         self._epoch_offset = EPOCH_2000_OFFSET if time.gmtime(0)[0] == 2000 else 0
+        self._clock_synced = False  # NTP set the RTC since boot (startup.py says so)
 
     def pwm(self, pin):
         return BoardPWM(pin)
@@ -98,6 +99,13 @@ class HAL:
 
     def unix_time(self):
         return time.time() + self._epoch_offset
+
+    def clock_synced(self):
+        """NTP has just set the clock: from now on it is trusted (the schedule runs only then)."""
+        self._clock_synced = True
+
+    def clock_trusted(self):
+        return self._clock_synced
 
     def free_heap(self):
         return gc.mem_free()

@@ -49,12 +49,17 @@ class HAL:
     NETWORK = None  # no Wi-Fi to join or clock to set: the host has both (hal_board's is board_network)
 
     def __init__(self, led_pin=None, trace_path=None, virtual=True, start_unix=1795730000, freeze_at_write=0,
-                 clock_offset_s=0, button_path=None):
+                 clock_offset_s=0, button_path=None, clock_trusted=True, clock_path=None):
         """freeze_at_write > 0: before that PWM write (1 = the first), print "sim: frozen" and hang,
         so a test can SIGKILL the device at an exact point of a servo movement. clock_offset_s: added
         to the real Unix time (virtual=False), so a test can run the device an hour or a day later.
-        button_path: the virtual button's level file (tools/sim_board.py writes it)."""
+        button_path: the virtual button's level file (tools/sim_board.py writes it). clock_trusted:
+        whether the clock counts as set by NTP (the host's is; a test starts untrusted and calls
+        clock_synced()). clock_path: a file holding seconds added to the real Unix time (virtual=False),
+        read at every unix_time(), so a test can move the running device's clock by days."""
         self.clock_offset_s = clock_offset_s
+        self._clock_trusted = clock_trusted
+        self.clock_path = clock_path
         self.led_pin = led_pin
         self.button_path = button_path
         self.freeze_at_write = freeze_at_write
@@ -113,7 +118,20 @@ class HAL:
     def unix_time(self):
         if self.virtual:
             return self.start_unix + self._virtual_us // 1000000
-        return int(time.time()) + self.clock_offset_s
+        offset = self.clock_offset_s
+        if self.clock_path is not None:
+            try:
+                with open(self.clock_path) as f:
+                    offset += int(f.read())
+            except (OSError, ValueError):
+                pass  # no file yet, or one being written: the clock as it was
+        return int(time.time()) + offset
+
+    def clock_synced(self):
+        self._clock_trusted = True
+
+    def clock_trusted(self):
+        return self._clock_trusted
 
     # -- button --------------------------------------------------------------
     def button(self, pin, on_edge=None):

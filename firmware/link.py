@@ -94,9 +94,10 @@ def connect_once(link, now_ms):
 
 class Link:
     def __init__(self, mqtt_config, thing, on_message, clock, will=None, on_connect=None, on_ack=None,
-                 max_body=4096, subscribe=True, connector=connect_once):
+                 max_body=4096, subscriptions=(), connector=connect_once):
         """will: (topic, payload), published retained at QoS 1 by the broker when the link dies.
-        subscribe: False for a device that only publishes (a button board: its IoT policy allows no
+        subscriptions: the topics subscribed at QoS 1 when no session is present, in one SUBSCRIBE;
+        none for a device that only publishes (a button board: its IoT policy allows no
         subscription, and IoT Core closes a connection that tries one).
         on_connect(): called once connected and subscribed. on_ack(pid): a QoS 1 send was acknowledged.
         on_message(topic, payload) -> bool: see the module docstring.
@@ -112,7 +113,7 @@ class Link:
         self.connector = connector
         self.host = mqtt_config["host"]
         # Every field is present: config.validate fills the defaults, so they live in one place.
-        self.action_topic = mqtt_config["action_topic"] if subscribe else None
+        self.subscriptions = subscriptions
         self.keepalive_s = mqtt_config["keepalive_s"]
         self.timeout_ms = mqtt_config["timeout_ms"]
         self.backoff_base_ms = mqtt_config["backoff_base_ms"]
@@ -256,10 +257,13 @@ class Link:
             self._read_exact(self._two, 2)
             if self.on_ack is not None:
                 self.on_ack(self._two[0] << 8 | self._two[1])
-        elif kind == _SUBACK and size == 3:
+        elif kind == _SUBACK and size >= 3:
             self._read_exact(self._two, 2)  # the packet id: there is one SUBSCRIBE per session
-            self._read_exact(self._two, 1)
-            if self._two[0] & 0x80:  # the one topic's granted QoS, or 0x80: refused
+            refused = False
+            for _ in range(size - 2):
+                self._read_exact(self._two, 1)
+                refused = refused or self._two[0] & 0x80 != 0  # each topic's granted QoS, or 0x80: refused
+            if refused:
                 self.connect_failures += 1
                 self._drop("subscribe: refused by the broker (SUBACK 0x80)")
         elif kind == _PINGRESP and size == 0:

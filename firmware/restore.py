@@ -218,6 +218,28 @@ def _outbox_record(box, files, name, view):
     return record or (0, b"")
 
 
+def load_schedule(schedule):
+    """Hand schedule.Schedule its `doc` and `last` records (schedule.py), if any; a damaged or missing
+    one counts as absent (no schedule until the shadow brings it again; no previous evaluation)."""
+    import schedule as layout
+
+    files = schedule.files
+    files.in_place = _rewrites_atomically(files.directory)
+    view = memoryview(bytearray(layout.RECORD_MAX + 1))  # its records are small: no 1 KB block at boot
+    found = {}
+    for name, kind in (("doc", layout.DOC), ("last", layout.LAST)):
+        files.remove(name + NEW)
+        try:
+            record = read(files, name, view)
+        except (OSError, ValueError):
+            continue
+        if record is not None and record[0] == kind:
+            found[name] = bytes(record[1])
+    last = found.get("last")
+    last_evaluated = struct.unpack("<I", last)[0] if last is not None and len(last) == 4 else 0
+    schedule.adopt(found.get("doc"), last_evaluated)
+
+
 def report_interrupted(dedup, box, clock):
     """Report every command that was begun but never finished (the Journal dedup), once: an
     `interrupted` result into the outbox box, then finished. Never a retry: the bowl may already

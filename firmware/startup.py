@@ -56,4 +56,5 @@ def prepare(hal_factory, config_path, pins, servo_hal, log):
         while not network.time_sync(hal, log):
             hal.watchdog_feed()
             hal.sleep_ms(NTP_RETRY_PAUSE_MS)
+        hal.clock_synced()  # the schedule runs only on a clock NTP set since boot
     return loaded, hal, dispenser

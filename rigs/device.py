@@ -100,8 +100,11 @@ def dispense_starts(trace):
 
 
 class Device:
-    def __init__(self, flash_dir, pki, config, heapsize="128K", compiled=False, deployed=False):
-        """deployed: flash_dir already holds the firmware and config (`make flash` put it there)."""
+    def __init__(self, flash_dir, pki, config, heapsize="128K", compiled=True, deployed=False):
+        """deployed: flash_dir already holds the firmware and config (`make flash` put it there).
+        compiled (default): the modules as .mpy, as the board and `make device` run them; with source,
+        each import compiles on the device's heap, and since the schedule (issue 20) a feeder's boot no
+        longer fits 128K that way."""
         if deployed:
             self.flash = str(flash_dir)
         else:

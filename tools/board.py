@@ -305,6 +305,7 @@ def provisioned_config(config_path, certs_dir, hub=None, member=None):
         # The thing's own topics, the only ones its certificate may use (docs/protocol.md, "Topics").
         mqtt["action_topic"] = action_topic(config["thing"])
         mqtt["states_topic"] = states_topic(config["thing"])
+        mqtt["shadow_topic"] = firmware_config.shadow_topic(config["thing"])
     release_modulus = release_key.modulus_hex(RELEASE_DIR)
     if release_modulus is not None:
         # The public part of the household's release key: the board takes only releases it signed.

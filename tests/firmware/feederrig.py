@@ -51,13 +51,15 @@ def payload(command_id="press-7f3a9c2e", event="SINGLE", issued_at=NOW, ttl=None
 
 
 class Rig:
-    def __init__(self, journal_class=Journal, max_entries=256, per_hour=4, per_day=12):
+    def __init__(self, journal_class=Journal, max_entries=256, per_hour=4, per_day=12, hal=None,
+                 outbox_capacity=64):
         self.directory = tmpdir()
         self.journal_class = journal_class
         self.max_entries = max_entries
         self.per_hour = per_hour
         self.per_day = per_day
-        self.hal = hal_sim.HAL(start_unix=NOW)
+        self.outbox_capacity = outbox_capacity
+        self.hal = hal or hal_sim.HAL(start_unix=NOW)
         self.journal = self.outbox = None
         self.boot()
 
@@ -66,7 +68,7 @@ class Rig:
         self.journal = self.outbox = self.cap = self.feeder = None
         gc.collect()
         self.journal = self.journal_class(self.directory, HORIZON_S, self.max_entries)
-        self.outbox = Outbox(self.directory, 64)
+        self.outbox = Outbox(self.directory, self.outbox_capacity)
         # What startup.dispenser_from_config builds for CONFIG (without importing startup: the 64K test heap).
         left, right = servo.Servo(self.hal, LEFT_PIN, **SERVO), servo.Servo(self.hal, RIGHT_PIN, **SERVO)
         self.dispenser = servo.Dispenser(self.hal, left, right)

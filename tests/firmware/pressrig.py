@@ -1,5 +1,6 @@
 """Helpers for the presses tests: drive a Presses as the main loop does, on the sim HAL's virtual clock."""
 
+import gc
 import json
 
 from presses import Presses
@@ -37,3 +38,12 @@ def sent_presses(presses):
     sent = []
     presses.drain(lambda topic, payload, qos: sent.append((topic, json.loads(payload), qos)) or len(sent))
     return sent
+
+
+def taken_results(rig):
+    """The queued results as the cloud sees them, acknowledged (the 64K test heap keeps no backlog)."""
+    gc.collect()
+    taken = rig.results()
+    for result in taken:
+        rig.outbox.ack(result["seq"])
+    return taken

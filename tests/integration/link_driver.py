@@ -31,7 +31,8 @@ def main():
         print("ack", pid)
 
     will = (config["states_topic"], status_message("cat-feeder", "offline"))
-    link = Link(config, "cat-feeder", on_message, clock, will=will, on_connect=on_connect, on_ack=on_ack)
+    link = Link(config, "cat-feeder", on_message, clock, will=will, on_connect=on_connect, on_ack=on_ack,
+                subscriptions=(config["action_topic"],))
     commands = select.poll()
     commands.register(sys.stdin, select.POLLIN)
     state = [False]
