@@ -108,12 +108,13 @@ def household_config(port, member):
     return device_config(port, member["thing"], **sections)
 
 
-def prepare_flash(flash_dir, pki, config, fresh=False, compiled=False):
+def prepare_flash(flash_dir, pki, config, fresh=False, compiled=True):
     """Copy the firmware and DER certificates into flash_dir and write config.json.
 
     The journal and outbox (config storage.dir) are kept unless fresh, as a board keeps its flash.
-    compiled: modules as .mpy bytecode (mpy-cross), as on the board, so importing them does not
-    spend heap on compiling (the heap benchmark needs that)."""
+    compiled (the default): modules as .mpy bytecode (mpy-cross), as `make flash` deploys them, so importing
+    them spends no heap on compiling; from source (compiled=False) a feeder with its schedule does not boot
+    in 128K."""
     os.makedirs(os.path.join(flash_dir, "certs"), exist_ok=True)
     for name in os.listdir(FIRMWARE):
         if name.endswith((".py", ".mpy")) and os.path.exists(os.path.join(flash_dir, name[:-3] + ".mpy")):
@@ -203,7 +204,7 @@ def main(argv=None):
     flash_dir = args.flash or (DEFAULT_FLASH if broker else HUB_FLASH) + ("-" + args.thing if member else "")
     # The feeder of hardware/README.md: servos on GPIO3/4, its button on GPIO5 (here the virtual one).
     config = household_config(port, member) if member else device_config(port, button={"pin": 5})
-    flash = prepare_flash(os.path.abspath(flash_dir), pki, config, fresh=args.fresh, compiled=True)
+    flash = prepare_flash(os.path.abspath(flash_dir), pki, config, fresh=args.fresh)
     print("device: flash %s, %s 127.0.0.1:%d, servo trace %s" % (
         flash, "private broker" if broker else "the hub's broker", port, os.path.join(flash, TRACE)))
     print("device: press its button with\n  %s -m tools.sim_board --flash %s --press SINGLE"
