@@ -31,9 +31,11 @@ the handshake and every read and write on the connection (the link's too) are bo
 (DNS aside, which the OS bounds).
 
 Session: clean session off, client id = thing name, the link's will (topic, payload) retained at
-QoS 1, no user name (mutual TLS identifies the device). When CONNACK says no session is present
-(first connect, or the broker lost it) the action topic is subscribed again at QoS 1 with the
-link's next packet id; its SUBACK, and any message that follows it, come through link.poll.
+QoS 1, no user name (mutual TLS identifies the device). Every connect subscribes the link's topics
+at QoS 1 with its next packet id, a session present or not: a firmware that added a topic (the
+schedule shadow's, an update's) finds the session its predecessor left, and the broker only replaces
+an identical subscription without interrupting its flow (MQTT 3.1.1, 3.8.4). The SUBACK, and any
+message that follows it, come through link.poll.
 """
 
 import errno
@@ -73,10 +75,10 @@ def attempt(link, now_ms):
         phase = "tls"
         stream = _handshake(raw, link)
         phase = "connack"
-        error, session_present = _open_session(link, stream)
+        error = _open_session(link, stream)
         if error is None:
             link.attach(stream, now_ms)
-            if not session_present and link.subscriptions:
+            if link.subscriptions:
                 phase = "subscribe"
                 _subscribe(link, stream)
     except Exception as exc:
@@ -100,7 +102,7 @@ def _handshake(raw, link):
 
 
 def _open_session(link, stream):
-    """CONNECT and CONNACK over the open TLS stream: (None, session present) or (why not, False)."""
+    """CONNECT and CONNACK over the open TLS stream: None when accepted, else why not."""
     body = bytearray(b"\x00\x04MQTT\x04\x00")  # protocol name, level 4 (3.1.1), flags (below)
     body.extend(struct.pack("!H", link.keepalive_s))
     _put_string(body, link.thing)
@@ -111,14 +113,14 @@ def _open_session(link, stream):
     stream.write(fixed_header(_CONNECT, len(body)) + body)
     answer = stream.read(4)
     if not answer:
-        return "connack: connection closed without an answer", False
+        return "connack: connection closed without an answer"
     if len(answer) != 4 or answer[0] != _CONNACK or answer[1] != 2:
-        return "connack: not a CONNACK (%d bytes, first 0x%02x)" % (len(answer), answer[0]), False
+        return "connack: not a CONNACK (%d bytes, first 0x%02x)" % (len(answer), answer[0])
     code = answer[3]
     if code:
         meaning = CONNACK_CODES[code] if code < len(CONNACK_CODES) else "unknown"
-        return "connack: refused, code %d (%s)" % (code, meaning), False
-    return None, bool(answer[2] & 1)
+        return "connack: refused, code %d (%s)" % (code, meaning)
+    return None
 
 
 def _subscribe(link, stream):

@@ -7,8 +7,8 @@ the caller gives the will, what to do once connected, what to do with a message 
 limit.
 
 Connecting is connect.py's: DNS, TCP, the TLS handshake (CERT_REQUIRED, server_hostname,
-TCP_NODELAY), CONNECT with the will and clean session off, CONNACK, SUBSCRIBE when no session is
-present, and the texts that say why an attempt failed. `step` loads it for each attempt with
+TCP_NODELAY), CONNECT with the will and clean session off, CONNACK, SUBSCRIBE at every connect,
+and the texts that say why an attempt failed. `step` loads it for each attempt with
 bootonly.call and it leaves the heap afterwards, so that only the hot path stays resident. No MQTT
 library is used (connect.py says why); everything on the hot path is this module's own, so that a
 result never waits for a PUBACK and a command can be left to the broker:
@@ -96,7 +96,7 @@ class Link:
     def __init__(self, mqtt_config, thing, on_message, clock, will=None, on_connect=None, on_ack=None,
                  max_body=4096, subscriptions=(), connector=connect_once):
         """will: (topic, payload), published retained at QoS 1 by the broker when the link dies.
-        subscriptions: the topics subscribed at QoS 1 when no session is present, in one SUBSCRIBE;
+        subscriptions: the topics subscribed at QoS 1 at every connect, in one SUBSCRIBE (connect.py);
         none for a device that only publishes (a button board: its IoT policy allows no
         subscription, and IoT Core closes a connection that tries one).
         on_connect(): called once connected and subscribed. on_ack(pid): a QoS 1 send was acknowledged.

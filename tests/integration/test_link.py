@@ -148,7 +148,7 @@ def test_commands_sent_while_down_arrive_after_reconnect_even_across_a_broker_re
     proxy.refuse(False)
     link.expect("up 2", timeout_s=RECOVERY_S)
     # Queued messages follow CONNACK; the link reads them in its next polls, in order.
-    delivered = [link.expect("msg ", timeout_s=5) for _ in range(3)]
+    delivered = [link.expect("msg ", timeout_s=RECOVERY_S) for _ in range(3)]
     assert delivered == ["msg %s queued-%d" % (ACTION, n) for n in range(3)]
     assert not [line for line in link.seen if line.startswith("msg ") and line not in delivered]
 

@@ -2,7 +2,8 @@
 mutual TLS): `make schedule` records a ScheduleChanged, the hub's shadow service hands the newest version
 to the feeder, the feeder's report lands in the ledger as ScheduleReported, and the slot fires on the
 feeder's own clock, its result in the ledger once and marked as scheduled (docs/protocol.md, "Schedule
-shadow"; the two halves alone: test_schedule_hub.py and test_device_schedule.py)."""
+shadow"; the two halves alone: test_schedule_hub.py and test_device_schedule.py); a feeder that finds the
+session a firmware without schedules left still subscribes to its shadow (firmware/connect.py)."""
 
 import json
 import os
@@ -10,8 +11,9 @@ import time
 
 from cloud import schedule_tool
 from cloud.hub import ledger as ledger_mod
-from cloud.topology import THING
+from cloud.topology import THING, action_topic
 from rigs.device import RIGHT_PULSES, Device, dispense_starts, rig_config, wait_for
+from tools.mqttc import MqttClient
 
 NOON = 12 * 3600
 
@@ -32,10 +34,24 @@ def ledger_details(hub, detail_type):
         db.close()
 
 
-def test_a_slot_set_with_make_schedule_feeds_on_the_feeders_clock_and_reaches_the_ledger_once(
-        tmp_path, pki, broker, hub, capsys):
+def write_household(tmp_path):
     household = tmp_path / "household.json"
     household.write_text(json.dumps({"timezone": "UTC", "things": [{"thing": THING, "role": "feeder"}]}))
+    return str(household)
+
+
+def set_slot(hub, household, at, event):
+    assert schedule_tool.main(["set", "--slot", "0", "--at", at, "--event", event, "--thing", THING,
+                               "--data-dir", hub.data_dir, "--household", household]) == 0
+
+
+def reported_versions(hub):
+    return [detail["version"] for detail in ledger_details(hub, "ScheduleReported")]
+
+
+def test_a_slot_set_with_make_schedule_feeds_on_the_feeders_clock_and_reaches_the_ledger_once(
+        tmp_path, pki, broker, hub, capsys):
+    household = write_household(tmp_path)
     day = (int(time.time()) // 86400 + 2) * 86400  # a day ahead: no slot of today lies between
     device = Device(tmp_path / "flash", pki, rig_config(broker.port, sim={"clock": "clock.txt",
                                                                         "schedule_check_ms": 50}))
@@ -43,10 +59,8 @@ def test_a_slot_set_with_make_schedule_feeds_on_the_feeders_clock_and_reaches_th
     device.start()
     try:
         device.wait_up()
-        assert schedule_tool.main(["set", "--slot", "0", "--at", "12:05", "--event", "DOUBLE", "--thing",
-                                   THING, "--data-dir", hub.data_dir, "--household", str(household)]) == 0
-        wait_for(lambda: [d["version"] for d in ledger_details(hub, "ScheduleReported")] == [1], 15,
-                 "the feeder reporting version 1 into the ledger")
+        set_slot(hub, household, "12:05", "DOUBLE")
+        wait_for(lambda: reported_versions(hub) == [1], 15, "the feeder reporting version 1 into the ledger")
         assert dispense_starts(device.trace()) == []  # nothing due yet
 
         set_device_clock(device, day + NOON + 5 * 60 - 2)  # two seconds before the slot
@@ -60,5 +74,20 @@ def test_a_slot_set_with_make_schedule_feeds_on_the_feeders_clock_and_reaches_th
         time.sleep(1)  # a second check of the same minute feeds nothing more
         assert len(dispense_starts(device.trace())) == 1
         assert [r["id"] for r in ledger_details(hub, "FeedResult")] == [expected_id]
+    finally:
+        device.kill()
+
+
+def test_a_feeder_that_finds_the_session_of_a_firmware_without_schedules_still_gets_its_schedule(
+        tmp_path, pki, broker, hub):
+    # The persistent session an earlier firmware left: its client id, its action topic only.
+    earlier = MqttClient(pki, broker.port, identity=pki.device(THING), client_id=THING, clean_session=False)
+    earlier.subscribe(action_topic(THING))
+    earlier.close()
+    set_slot(hub, write_household(tmp_path), "07:30", "LONG")
+    device = Device(tmp_path / "flash", pki, rig_config(broker.port)).start()
+    try:
+        device.wait_up()
+        wait_for(lambda: reported_versions(hub) == [1], 15, "the feeder reporting version 1 into the ledger")
     finally:
         device.kill()
