@@ -16,6 +16,7 @@ signature and every file's SHA-256 again and makes the slot the next boot's tria
 """
 
 import os
+import select
 import socket
 import ssl
 
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 CHUNK = const(1024)  # bytes read and written per step: the one buffer
 RETRY_MS = const(2000)  # after an interrupted connection
 MAX_FAILURES = const(30)  # consecutive interruptions before the update fails
-TIMEOUT_S = const(5)  # per socket operation (a step never blocks longer)
+TIMEOUT_MS = const(5000)  # per blocking socket operation (connect, handshake, request), and a silence
 FIRST = (otaverify.MANIFEST, otaverify.SIGNATURE)
 
 
@@ -71,6 +72,9 @@ class Download:
         self.out = None  # type: Any  # its file in the slot
         self.remaining = 0  # bytes of the open response still to read
         self.failures = 0
+        self.poller = select.poll()
+        self.waiting = False  # the last step found no byte to read (the loop need not come back at once)
+        self.last_rx = 0  # ticks of the response's last bytes
         self.retry_from = None  # ticks of the last interruption
         self.last_error = None
 
@@ -85,13 +89,14 @@ class Download:
             if self.clock.ticks_diff(now_ms, self.retry_from) < RETRY_MS:
                 return None
             self.retry_from = None
+        self.waiting = False
         try:
             if self.stream is None:
                 if self.name is None and not self._next_file():
                     return otastage.finish(self.root, self.modulus)
-                self._request()
+                self._request(now_ms)
             else:
-                self._read()
+                self._read(now_ms)
         except OSError as exc:  # the connection broke: resume from what is on flash
             self._interrupted(exc, now_ms)
         return None
@@ -122,7 +127,7 @@ class Download:
                     number -= 1
         return None
 
-    def _request(self):
+    def _request(self, now_ms):
         path = self.directory + "/" + self.name
         try:
             have = os.stat(path)[6]
@@ -150,11 +155,13 @@ class Download:
             raise otaverify.Refused("download: %s: the server ignored the range" % self.name)
         self.remaining = length
         self.out = open(path, "ab")
+        self.poller.register(self.stream, select.POLLIN)
+        self.last_rx = now_ms
 
     def _connect(self):
         raw = socket.socket()
         try:
-            raw.settimeout(TIMEOUT_S)
+            raw.settimeout(TIMEOUT_MS / 1000)
             raw.connect(socket.getaddrinfo(self.host, self.port)[0][-1])
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             context.verify_mode = ssl.CERT_REQUIRED  # type: ignore[attr-defined]  # see connect.py
@@ -165,8 +172,18 @@ class Download:
             raw.close()
             raise
 
-    def _read(self):
-        got = self.stream.readinto(self.buf, min(CHUNK, self.remaining)) if self.remaining else 0
+    def _read(self, now_ms):
+        """One chunk, only when the stream has bytes (its poll counts TLS's buffered bytes too): a slow
+        server never blocks the loop; a silence of TIMEOUT_MS is an interruption."""
+        got = 0
+        if self.remaining:
+            if not self.poller.poll(0):
+                if self.clock.ticks_diff(now_ms, self.last_rx) >= TIMEOUT_MS:
+                    raise OSError("no bytes for %d ms" % TIMEOUT_MS)
+                self.waiting = True
+                return
+            got = self.stream.readinto(self.buf, min(CHUNK, self.remaining))
+            self.last_rx = now_ms
         if got:
             self.out.write(memoryview(self.buf)[:got])
             self.remaining -= got
@@ -192,6 +209,8 @@ class Download:
         self.retry_from = now_ms
 
     def _close(self):
+        if self.stream is not None:
+            self.poller.unregister(self.stream)
         for each in (self.out, self.stream):
             if each is not None:
                 try:

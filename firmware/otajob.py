@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 NOTIFY = b"/notify-next"
 NEXT = b"/$next/get/accepted"
 RETRY_WAIT_MS = 250
+READ_WAIT_MS = 20  # while the server is slow: the loop's poll, not a busy loop
 JOB_FILE = "/ota/job"  # "<jobId> <version>": staged, awaiting its outcome after the restart
 
 
@@ -61,11 +62,13 @@ class Jobs:
         self.want_get = True
 
     def wait_ms(self, wait):
-        """How long the loop may block in link.poll: not at all while a download has a chunk to read,
-        at most RETRY_WAIT_MS while it waits to resume, else wait."""
+        """How long the loop may block in link.poll: not at all while a download has bytes to read,
+        READ_WAIT_MS while its server is silent, RETRY_WAIT_MS while it waits to resume, else wait."""
         if self.download is None:
             return wait
-        return min(wait, RETRY_WAIT_MS) if self.download.retry_from is not None else 0
+        if self.download.retry_from is not None:
+            return min(wait, RETRY_WAIT_MS)
+        return min(wait, READ_WAIT_MS) if self.download.waiting else 0
 
     def on_message(self, topic, payload):
         """True when topic is one of the jobs' (handled); False: not ours."""
