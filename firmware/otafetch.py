@@ -32,7 +32,10 @@ if TYPE_CHECKING:
 CHUNK = const(1024)  # bytes read and written per step: the one buffer
 RETRY_MS = const(2000)  # after an interrupted connection
 MAX_FAILURES = const(30)  # consecutive interruptions before the update fails
-TIMEOUT_MS = const(5000)  # per blocking socket operation (connect, handshake, request), and a silence
+# The longest a step blocks: one socket operation (the TCP connect, the TLS handshake, the request, a
+# TLS record only partly arrived), under the main loop's longest poll (app.MAX_WAIT_MS, 5 s), so a
+# command waits no longer than it can without an update. Also the silence that counts as an interruption.
+TIMEOUT_MS = const(3000)
 FIRST = (otaverify.MANIFEST, otaverify.SIGNATURE)
 
 
@@ -72,6 +75,7 @@ class Download:
         self.out = None  # type: Any  # its file in the slot
         self.remaining = 0  # bytes of the open response still to read
         self.failures = 0
+        self.resumes = 0  # requests that went on from bytes already on flash
         self.poller = select.poll()
         self.waiting = False  # the last step found no byte to read (the loop need not come back at once)
         self.last_rx = 0  # ticks of the response's last bytes
@@ -137,6 +141,8 @@ class Download:
             self._file_done()
             return
         last = "" if self.size is None else str(self.size - 1)
+        if have:
+            self.resumes += 1
         self.stream = self._connect()
         self.stream.write(("GET %s%s HTTP/1.1\r\nHost: %s\r\nRange: bytes=%d-%s\r\nConnection: close\r\n\r\n"
                            % (self.path, self.name, self.host, have, last)).encode())

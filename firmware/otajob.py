@@ -173,10 +173,10 @@ class Jobs:
         with open(self.root + JOB_FILE, "w") as f:
             f.write("%s %s\n" % (job_id, version))
         self._progress("staged")
-        self.download.close()
+        self.log("ota: %s: staged %s in slot %s (%d resumed)" % (job_id, version, slot, download.resumes))
+        download.close()
         self.download = None
         self.finished = job_id  # self.job stays: restart once this report is out
-        self.log("ota: %s: staged %s in slot %s" % (job_id, version, slot))
 
 
 def _staged(root):
