@@ -109,6 +109,10 @@ OWN = "${iot:Connection.Thing.ThingName}"
 # Its own `schedule` shadow: it asks (get) and reports (update), and hears the answers it needs.
 SHADOW = "$aws/things/%s/shadow/name/schedule/"
 DEVICE_HEARS = ("get/accepted", "get/rejected", "update/delta")
+# Its own jobs (updates over the air, AWS IoT Jobs' device MQTT API): it asks for the next and reports on
+# any of its job ids (`*`), and hears the next job.
+JOBS = "$aws/things/%s/jobs/"
+JOBS_HEARS = ("notify-next", "$next/get/accepted")
 
 
 def test_device_policy_grants_each_thing_only_its_own_client_id_and_topics_statement_by_statement():
@@ -124,19 +128,22 @@ def test_device_policy_grants_each_thing_only_its_own_client_id_and_topics_state
             "Effect": "Allow",
             "Action": "iot:Subscribe",
             "Resource": [IOT + "topicfilter/cat-feeder/%s/action" % OWN]
-            + [IOT + "topicfilter/" + SHADOW % OWN + suffix for suffix in DEVICE_HEARS],
+            + [IOT + "topicfilter/" + SHADOW % OWN + suffix for suffix in DEVICE_HEARS]
+            + [IOT + "topicfilter/" + JOBS % OWN + suffix for suffix in JOBS_HEARS],
         },
         {
             "Effect": "Allow",
             "Action": "iot:Receive",
             "Resource": [IOT + "topic/cat-feeder/%s/action" % OWN]
-            + [IOT + "topic/" + SHADOW % OWN + suffix for suffix in DEVICE_HEARS],
+            + [IOT + "topic/" + SHADOW % OWN + suffix for suffix in DEVICE_HEARS]
+            + [IOT + "topic/" + JOBS % OWN + suffix for suffix in JOBS_HEARS],
         },
         {
             "Effect": "Allow",
             "Action": "iot:Publish",
             "Resource": [IOT + "topic/cat-feeder/%s/states" % OWN, IOT + "topic/cat-feeder/%s/button" % OWN]
-            + [IOT + "topic/" + SHADOW % OWN + suffix for suffix in ("get", "update")],
+            + [IOT + "topic/" + SHADOW % OWN + suffix for suffix in ("get", "update")]
+            + [IOT + "topic/" + JOBS % OWN + suffix for suffix in ("$next/get", "*/update")],
         },
         # The retained `online` status and the `offline` will, on its own states topic only.
         {
@@ -156,6 +163,10 @@ def test_device_policy_grants_each_thing_only_its_own_client_id_and_topics_state
         ("iot:Publish", "topic/cat-feeder/{thing}/states"),
         ("iot:RetainPublish", "topic/cat-feeder/{thing}/states"),
         ("iot:Publish", "topic/cat-feeder/{thing}/button"),
+        ("iot:Publish", "topic/$aws/things/{thing}/jobs/$next/get"),
+        ("iot:Publish", "topic/$aws/things/{thing}/jobs/ota-1_5_0-1/update"),
+        ("iot:Subscribe", "topicfilter/$aws/things/{thing}/jobs/notify-next"),
+        ("iot:Receive", "topic/$aws/things/{thing}/jobs/$next/get/accepted"),
     ],
 )
 def test_feeder_a_may_use_its_own_client_id_and_topics_and_none_of_feeder_bs(action, resource):
