@@ -128,22 +128,19 @@ def test_device_policy_grants_each_thing_only_its_own_client_id_and_topics_state
             "Effect": "Allow",
             "Action": "iot:Subscribe",
             "Resource": [IOT + "topicfilter/cat-feeder/%s/action" % OWN]
-            + [IOT + "topicfilter/" + SHADOW % OWN + suffix for suffix in DEVICE_HEARS]
-            + [IOT + "topicfilter/" + JOBS % OWN + suffix for suffix in JOBS_HEARS],
+            + [IOT + "topicfilter/" + SHADOW % OWN + suffix for suffix in DEVICE_HEARS],
         },
         {
             "Effect": "Allow",
             "Action": "iot:Receive",
             "Resource": [IOT + "topic/cat-feeder/%s/action" % OWN]
-            + [IOT + "topic/" + SHADOW % OWN + suffix for suffix in DEVICE_HEARS]
-            + [IOT + "topic/" + JOBS % OWN + suffix for suffix in JOBS_HEARS],
+            + [IOT + "topic/" + SHADOW % OWN + suffix for suffix in DEVICE_HEARS],
         },
         {
             "Effect": "Allow",
             "Action": "iot:Publish",
             "Resource": [IOT + "topic/cat-feeder/%s/states" % OWN, IOT + "topic/cat-feeder/%s/button" % OWN]
-            + [IOT + "topic/" + SHADOW % OWN + suffix for suffix in ("get", "update")]
-            + [IOT + "topic/" + JOBS % OWN + suffix for suffix in ("$next/get", "*/update")],
+            + [IOT + "topic/" + SHADOW % OWN + suffix for suffix in ("get", "update")],
         },
         # The retained `online` status and the `offline` will, on its own states topic only.
         {
@@ -152,6 +149,33 @@ def test_device_policy_grants_each_thing_only_its_own_client_id_and_topics_state
             "Resource": [IOT + "topic/cat-feeder/%s/states" % OWN],
         },
     ]
+
+
+def test_the_jobs_policy_grants_a_feeder_only_its_own_jobs_topics():
+    (policy,) = [p for p in TOPOLOGY["iot_policies"] if p["name"] == "cat-feeder-device-jobs"]
+    assert policy["role"] == "feeder"  # attached beside the device policy (cloud/aws/resources/iot.py)
+    document = iam.iot_policy(policy, ARNS)
+    assert {s["Action"]: s["Resource"] for s in document["Statement"]} == {
+        "iot:Publish": [IOT + "topic/" + JOBS % OWN + suffix for suffix in ("$next/get", "*/update")],
+        "iot:Subscribe": [IOT + "topicfilter/" + JOBS % OWN + suffix for suffix in JOBS_HEARS],
+        "iot:Receive": [IOT + "topic/" + JOBS % OWN + suffix for suffix in JOBS_HEARS],
+    }
+
+
+@pytest.mark.parametrize(
+    ("action", "resource"),
+    [
+        ("iot:Publish", "topic/$aws/things/{thing}/jobs/$next/get"),
+        ("iot:Publish", "topic/$aws/things/{thing}/jobs/ota-1_5_0-1/update"),
+        ("iot:Subscribe", "topicfilter/$aws/things/{thing}/jobs/notify-next"),
+        ("iot:Receive", "topic/$aws/things/{thing}/jobs/$next/get/accepted"),
+    ],
+)
+def test_feeder_a_may_use_its_own_jobs_topics_and_none_of_feeder_bs(action, resource):
+    (policy,) = [p for p in TOPOLOGY["iot_policies"] if p["name"] == "cat-feeder-device-jobs"]
+    document = iam.iot_policy(policy, ARNS)
+    assert policy_allows(document, action, IOT + resource.format(thing="feeder-a"), "feeder-a")
+    assert not policy_allows(document, action, IOT + resource.format(thing="feeder-b"), "feeder-a")
 
 
 @pytest.mark.parametrize(
@@ -163,10 +187,6 @@ def test_device_policy_grants_each_thing_only_its_own_client_id_and_topics_state
         ("iot:Publish", "topic/cat-feeder/{thing}/states"),
         ("iot:RetainPublish", "topic/cat-feeder/{thing}/states"),
         ("iot:Publish", "topic/cat-feeder/{thing}/button"),
-        ("iot:Publish", "topic/$aws/things/{thing}/jobs/$next/get"),
-        ("iot:Publish", "topic/$aws/things/{thing}/jobs/ota-1_5_0-1/update"),
-        ("iot:Subscribe", "topicfilter/$aws/things/{thing}/jobs/notify-next"),
-        ("iot:Receive", "topic/$aws/things/{thing}/jobs/$next/get/accepted"),
     ],
 )
 def test_feeder_a_may_use_its_own_client_id_and_topics_and_none_of_feeder_bs(action, resource):

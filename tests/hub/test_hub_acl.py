@@ -63,7 +63,7 @@ def test_each_thing_gets_its_roles_own_topics_and_each_hub_identity_its_own():
 
 def test_a_topic_a_role_gains_in_its_iot_policy_is_granted_on_the_hub_too():
     topology = copy.deepcopy(EXAMPLE)
-    (feeder,) = [p for p in topology["iot_policies"] if p["role"] == "feeder"]
+    (feeder,) = [p for p in topology["iot_policies"] if p["name"] == "cat-feeder-device"]
     feeder["statements"].append(
         ("iot:Subscribe", "topicfilter", "$aws/things/%s/shadow/update/delta" % THING_NAME_VARIABLE))
     granted = blocks(acl.render(topology, topology["things"], PKI))
