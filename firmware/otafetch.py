@@ -1,5 +1,8 @@
 """An update's download into the free slot, a chunk at a time (firmware/README.md, "Over-the-air updates";
-docs/protocol.md, "Updates over the air"). Imported by otajob.py only while an update downloads.
+docs/protocol.md, "Updates over the air"). Imported by otajob.py only while an update downloads, and
+released with it. `step` returns the report to send on the job's update topic, if any: IN_PROGRESS
+`downloading` after each file, `staged` once the slot is the next boot's trial (`ota/job` written,
+otadoc.py); it raises otaverify.Refused when the update is refused.
 
 `Download.step(now_ms)` does at most one bounded piece of work per main-loop iteration: open one HTTPS
 connection (TLS with the household CA, CERT_REQUIRED and server_hostname, like connect.py, and the
@@ -15,11 +18,13 @@ and the slot is never written past a file's signed size. At the end `otastage.fi
 signature and every file's SHA-256 again and makes the slot the next boot's trial.
 """
 
+import json
 import os
 import select
 import socket
 import ssl
 
+import bootonly
 import otaboot
 import otastage
 import otaverify
@@ -31,6 +36,8 @@ if TYPE_CHECKING:
 
 CHUNK = const(1024)  # bytes read and written per step: the one buffer
 RETRY_MS = const(2000)  # after an interrupted connection
+RETRY_WAIT_MS = const(250)  # the loop's poll while waiting to resume
+READ_WAIT_MS = const(20)  # the loop's poll while the server is silent: not a busy loop
 MAX_FAILURES = const(30)  # consecutive interruptions before the update fails
 # The longest a step blocks: one socket operation (the TCP connect, the TLS handshake, the request, a
 # TLS record only partly arrived), under the main loop's longest poll (app.MAX_WAIT_MS, 5 s), so a
@@ -56,14 +63,17 @@ def split_url(url):
 
 
 class Download:
-    def __init__(self, url, root, tls, modulus, clock):
+    def __init__(self, job_id, version, url, root, tls, release_key, clock, log):
         """url: the release's folder (job document `url`, ending in /); tls: the mqtt config (ca, cert,
-        key paths); modulus: the release key (an int, or None: every release is refused)."""
+        key paths); release_key: config ota.release_key (hex; None: every release is refused)."""
+        self.job_id, self.version = job_id, version
         self.host, self.port, self.path = split_url(url)
         self.root = root
         self.tls = tls
-        self.modulus = modulus
+        self.modulus = None if release_key is None else int(release_key, 16)
         self.clock = clock
+        self.log = log
+        self.staged = False
         self.directory = otastage.begin(root)
         self.buf = bytearray(CHUNK)
         self.index = 0  # the next file: FIRST, then the manifest's file lines
@@ -81,29 +91,49 @@ class Download:
         self.last_rx = 0  # ticks of the response's last bytes
         self.retry_from = None  # ticks of the last interruption
         self.last_error = None
+        log("ota: %s: downloading %s" % (job_id, version))
 
-    def progress(self):
-        """"<bytes fetched>/<release bytes>" (the total once the manifest was judged)."""
-        return "%d/%d" % (self.fetched, self.total)
+    def progress(self, step):
+        """The IN_PROGRESS report: (jobId, request text), with "<bytes fetched>/<release bytes>" (the
+        total once the manifest was judged)."""
+        details = {"step": step, "progress": "%d/%d" % (self.fetched, self.total)}
+        return self.job_id, json.dumps({"status": "IN_PROGRESS", "statusDetails": details})
+
+    def wait_ms(self, wait):
+        """How long the loop may block in link.poll: not at all while there are bytes to read."""
+        if self.retry_from is not None:
+            return min(wait, RETRY_WAIT_MS)
+        return min(wait, READ_WAIT_MS) if self.waiting else 0
 
     def step(self, now_ms):
-        """One piece of work. Returns None while downloading, the slot once staged; raises
-        otaverify.Refused (the update is refused) or OSError after MAX_FAILURES interruptions."""
+        """One piece of work; returns the report to send, or None. Raises otaverify.Refused (the update
+        is refused, after MAX_FAILURES interruptions in a row too)."""
         if self.retry_from is not None:
             if self.clock.ticks_diff(now_ms, self.retry_from) < RETRY_MS:
                 return None
             self.retry_from = None
         self.waiting = False
+        index = self.index
         try:
             if self.stream is None:
                 if self.name is None and not self._next_file():
-                    return otastage.finish(self.root, self.modulus)
+                    return self._stage()
                 self._request(now_ms)
             else:
                 self._read(now_ms)
         except OSError as exc:  # the connection broke: resume from what is on flash
             self._interrupted(exc, now_ms)
+        if self.index != index and self.index > 2:
+            return self.progress("downloading")  # a file more is on flash
         return None
+
+    def _stage(self):
+        slot = otastage.finish(self.root, self.modulus)
+        bootonly.call("otadoc", "stage", self.root, self.job_id, self.version)
+        self.staged = True
+        self.log("ota: %s: staged %s in slot %s (%d resumed)"
+                 % (self.job_id, self.version, slot, self.resumes))
+        return self.progress("staged")
 
     def _next_file(self):
         """Choose the next file to fetch; False when every file is there."""
