@@ -86,7 +86,11 @@ class Hub:
         ).start()
         self.files = None
         if self.https is not None:
-            self.files = jobs.FileServer(self.data_dir, self.pki, *self.https).start()
+            try:
+                self.files = jobs.FileServer(self.data_dir, self.pki, *self.https).start()
+            except OSError as error:  # the port taken: everything but the updates' downloads still works
+                log.error("hub: no HTTPS server for updates on %s:%d (%s): pass --https-port N",
+                          self.https[0], self.https[1], error.strerror or error)
         self.alerting = alerting.Alerting(
             self.data_dir, self.topology, self.notify_urls, self.stopping, self.alert_check_s
         )
