@@ -34,7 +34,7 @@ from datetime import datetime, timezone
 
 from cloud.hub import ledger as ledger_mod
 from cloud.hub.events import LedgerEvents
-from cloud.hub.ingest import mqtt_client
+from cloud.hub.ingest import acknowledging, mqtt_client
 from cloud.topology import (
     SOURCE,
     UPDATE_FAILED,
@@ -213,7 +213,7 @@ class JobService:
         self.stopping = stopping
         self.host, self.port = host, port
         self.client.on_connect = self._on_connect
-        self.client.on_message = self._on_message
+        self.client.on_message = acknowledging(self.handle, "jobs")
         self.notifier = threading.Thread(target=self._notify_loop, name="jobs-notify", daemon=True)
 
     def start(self):
@@ -253,15 +253,6 @@ class JobService:
             log.error("hub: broker refused the jobs service: %s", reason_code)
             return
         client.subscribe([(jobs_topic("+", "$next/get"), 1), (jobs_topic("+", "+/update"), 1)])
-
-    def _on_message(self, client, userdata, message):
-        try:
-            self.handle(message.topic, message.payload)
-        except Exception:  # never stop the service; the broker redelivers what was not acknowledged
-            log.exception("hub: jobs message on %s failed", message.topic)
-            return
-        if message.qos:
-            client.ack(message.mid, message.qos)
 
     def handle(self, topic, payload):
         levels = topic.split("/")  # $aws things <thing> jobs <jobId or $next> <get or update>
