@@ -1,6 +1,10 @@
-"""The schedule shadow's documents (docs/protocol.md, "Schedule shadow"): imported only when one
-arrives (shadow.py, through bootonly.call) and released afterwards, so the JSON and the parsing
-code never stay in the heap.
+"""The schedule shadow's messages (docs/protocol.md, "Schedule shadow"): imported only when one
+arrives or a report is due (shadow.py, through bootonly.call) and released afterwards, so the
+topics, the JSON and the parsing code never stay in the heap.
+
+`received(topic, payload, schedule, error, log)` handles one message of the subscribed topics: a
+delta asks for the whole document (`get`); a `get/accepted` document newer than the applied one is
+applied (schedule.Schedule.apply) or refused with its error, and reported either way.
 
 `desired(payload, applied_version)` reads a `get/accepted` document and returns
 (version, body, error): body is the stored form of `state.desired` (schedule.py's `doc` record)
@@ -15,8 +19,12 @@ import struct
 import tzparse
 import tzrule
 from command import EVENTS
-from schedule import HEAD, NO_DST, RULE, SLOT
+from schedule_run import HEAD, NO_DST, RULE, SLOT
 
+# The subscribed topics' suffixes; the link hands topics over as bytes.
+ACCEPTED = b"/get/accepted"
+REJECTED = b"/get/rejected"
+DELTA = b"/update/delta"
 MAX_VERSION = 0x7FFFFFFF
 MAX_SLOTS = 8
 
@@ -102,6 +110,32 @@ def desired(payload, applied_version):
     except Invalid as exc:
         return 0, None, str(exc)
     return version, body, None
+
+
+def subscriptions(topic):
+    """The topics the device subscribes to, below the shadow's topic (the link keeps them)."""
+    return topic + ACCEPTED.decode(), topic + REJECTED.decode(), topic + DELTA.decode()
+
+
+def received(topic, payload, schedule, error, log):
+    """None when topic is not the shadow's; else (ask for the document, report, the error to report:
+    the one given when nothing newer came). Never raises but on memory or storage failing."""
+    if topic.endswith(DELTA):
+        return True, False, error
+    if topic.endswith(REJECTED):
+        log("schedule: get rejected", payload[:80])
+        return False, False, error
+    if not topic.endswith(ACCEPTED):
+        return None
+    version, body, refusal = desired(payload, schedule.version)
+    if body is not None:
+        schedule.apply(body)
+        log("schedule: applied version", version)
+        return False, True, None
+    if refusal is not None:
+        log("schedule: refused", refusal)
+        return False, True, refusal
+    return False, True, error
 
 
 def reported(version, trusted, error):
