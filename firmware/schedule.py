@@ -35,7 +35,8 @@ class Schedule:
         """check_max_ms: the longest wait between two checks (None: 60 s; a test moving the sim's
         clock by days shortens it)."""
         self.check_max_ms = check_max_ms or _CHECK_MAX_MS
-        self.files = SmallFiles(directory + "/schedule")
+        self.directory = directory + "/schedule"  # smallfiles.py records (schedule_run.py)
+        self.in_place = False  # SmallFiles.in_place: set at boot by restore.load_schedule
         self.clock = clock
         self.feeder = feeder
         self.outbox = outbox
@@ -47,16 +48,14 @@ class Schedule:
         self._wait_ms = 0
 
     def adopt(self, doc, last):
-        """The records read back at boot (restore.load_schedule): doc's body or None, last or 0."""
+        """The records read back at boot (restore.load_schedule), and apply's: doc's body or None,
+        last or 0."""
         self.last = last
         if doc is not None:
-            self._take(doc)
-
-    def _take(self, doc):
-        self.doc = doc
-        self.version = struct.unpack_from("<I", doc, 0)[0]
-        self.due = 0
-        self._wait_ms = 0  # look again at once
+            self.doc = doc
+            self.version = struct.unpack_from("<I", doc, 0)[0]
+            self.due = 0
+            self._wait_ms = 0  # look again at once
 
     def apply(self, doc):
         """Persist and run a validated document body (schedule_doc.py): the last instant first, so an
@@ -66,13 +65,19 @@ class Schedule:
             self.save_last(max(self.last, self.clock.unix_time()))
         else:
             self.save_last(0)
-        self.files.write("doc", DOC, doc)
-        self._take(doc)
+        self._write("doc", DOC, doc)
+        self.adopt(doc, self.last)
 
     def save_last(self, instant):
         """Write the last instant evaluated (also schedule_run.run's, after each occurrence)."""
-        self.files.write("last", LAST, struct.pack("<I", instant))
+        self._write("last", LAST, struct.pack("<I", instant))
         self.last = instant
+
+    def _write(self, name, kind, body):
+        # A SmallFiles only while writing (rare): its write buffer would stay in the heap.
+        files = SmallFiles(self.directory)
+        files.in_place = self.in_place
+        files.write(name, kind, body)
 
     def poll(self, now_ms):
         """The main loop's cheap check: evaluates only when the deadline check() set has passed."""
