@@ -19,14 +19,15 @@ import struct
 import tzparse
 import tzrule
 from command import EVENTS
+from micropython import const
 from schedule_run import HEAD, NO_DST, RULE, SLOT
 
 # The subscribed topics' suffixes; the link hands topics over as bytes.
-ACCEPTED = b"/get/accepted"
-REJECTED = b"/get/rejected"
-DELTA = b"/update/delta"
-MAX_VERSION = 0x7FFFFFFF
-MAX_SLOTS = 8
+_ACCEPTED = const(b"/get/accepted")
+_REJECTED = const(b"/get/rejected")
+_DELTA = const(b"/update/delta")
+_MAX_VERSION = const(0x7FFFFFFF)
+_MAX_SLOTS = const(8)
 
 
 class Invalid(ValueError):
@@ -52,7 +53,7 @@ def pack(desired):
     """The stored body of a desired document; raises Invalid naming the field."""
     if type(desired) is not dict:
         raise Invalid("desired: expected an object")
-    version = _int(desired, "version", 1, MAX_VERSION)
+    version = _int(desired, "version", 1, _MAX_VERSION)
     rule = tzparse.parse(desired.get("tz"))
     if rule is None:
         raise Invalid("tz: expected a POSIX TZ rule of at most 64 characters with its DST dates")
@@ -60,7 +61,7 @@ def pack(desired):
     if start is None:
         start = end = (NO_DST, 0, 0, 0, 0)
     slots = desired.get("slots")
-    if type(slots) is not list or len(slots) > MAX_SLOTS:
+    if type(slots) is not list or len(slots) > _MAX_SLOTS:
         raise Invalid("slots: expected a list of 0..8 slots")
     body = bytearray()
     ids = []
@@ -114,18 +115,18 @@ def desired(payload, applied_version):
 
 def subscriptions(topic):
     """The topics the device subscribes to, below the shadow's topic (the link keeps them)."""
-    return topic + ACCEPTED.decode(), topic + REJECTED.decode(), topic + DELTA.decode()
+    return topic + _ACCEPTED.decode(), topic + _REJECTED.decode(), topic + _DELTA.decode()
 
 
 def received(topic, payload, schedule, error, log):
     """None when topic is not the shadow's; else (ask for the document, report, the error to report:
     the one given when nothing newer came). Never raises but on memory or storage failing."""
-    if topic.endswith(DELTA):
+    if topic.endswith(_DELTA):
         return True, False, error
-    if topic.endswith(REJECTED):
+    if topic.endswith(_REJECTED):
         log("schedule: get rejected", payload[:80])
         return False, False, error
-    if not topic.endswith(ACCEPTED):
+    if not topic.endswith(_ACCEPTED):
         return None
     version, body, refusal = desired(payload, schedule.version)
     if body is not None:

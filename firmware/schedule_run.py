@@ -25,31 +25,31 @@ from micropython import const
 HEAD = "<IIBbIB"
 HEAD_LEN = const(15)
 SLOT = "<BHBBB"
-SLOT_LEN = const(6)
+_SLOT_LEN = const(6)
 RULE = "<iiBBBBiBBBBi"
 NO_DST = const(255)
 # Occurrences further back than this are not reported one by one (a device off for weeks would fill
 # its outbox with `missed`, which keeps 64): the journal's horizon, a day.
-LOOKBACK_S = const(86400)
+_LOOKBACK_S = const(86400)
 DAY_S = const(86400)
 # How far ahead the next occurrence is looked for; none within it: look again at its end.
-AHEAD_S = const(2 * 86400)
+_AHEAD_S = const(2 * 86400)
 
 
 def run(schedule, now):
     """Handle the occurrences of schedule.Schedule due in (last, now]; the UTC instant of the next one
-    after both (or, with none within AHEAD_S, the instant to look again)."""
+    after both (or, with none within _AHEAD_S, the instant to look again)."""
     doc = schedule.doc
     version, grace_s, paused, skip_slot, skip_date, count = struct.unpack_from(HEAD, doc, 0)
-    r = struct.unpack_from(RULE, doc, HEAD_LEN + count * SLOT_LEN)
+    r = struct.unpack_from(RULE, doc, HEAD_LEN + count * _SLOT_LEN)
     rule = (r[0], r[1], None, None) if r[2] == NO_DST else (r[0], r[1], r[2:7], r[7:12])
     last = schedule.last
-    after = max(last, now - LOOKBACK_S)
-    horizon = max(last, now) + AHEAD_S
+    after = max(last, now - _LOOKBACK_S)
+    horizon = max(last, now) + _AHEAD_S
     # Only the due ones are listed (sorted: the order they are handled in), as the dispenses run with
     # this module loaded; the next one is a minimum.
     for due, index, day in sorted(_occurrences(doc, count, rule, after, now)):
-        slot_id, _, bowls, portions, _ = struct.unpack_from(SLOT, doc, HEAD_LEN + index * SLOT_LEN)
+        slot_id, _, bowls, portions, _ = struct.unpack_from(SLOT, doc, HEAD_LEN + index * _SLOT_LEN)
         y, m, d = tzrule.civil_from_days(day)
         date = y * 10000 + m * 100 + d
         skipped = paused or (slot_id == skip_slot and date == skip_date)
@@ -75,7 +75,7 @@ def _occurrences(doc, count, rule, after, until):
     for day in range(first, last + 1):
         weekday = (day + 3) % 7  # 1970-01-01 was a Thursday; 0 = Monday, the days bitmask's bit 0
         for index in range(count):
-            _, at, _, _, days = struct.unpack_from(SLOT, doc, HEAD_LEN + index * SLOT_LEN)
+            _, at, _, _, days = struct.unpack_from(SLOT, doc, HEAD_LEN + index * _SLOT_LEN)
             if days >> weekday & 1:
                 due = tzrule.local_to_utc(rule, day * DAY_S + at * 60)
                 if after < due <= until:

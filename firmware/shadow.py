@@ -25,10 +25,6 @@ class Shadow:
         self.error = None  # why the last newer document was refused
         self.reported = None  # (version, clock trusted, error) last reported this session
 
-    def subscriptions(self):
-        """The topics the device subscribes to (the link keeps them for its SUBSCRIBE)."""
-        return bootonly.call("schedule_doc", "subscriptions", self.topic)
-
     def on_connect(self):
         self.want_get = True
         self.reported = None  # one report per session at least (the hub learns the version)
