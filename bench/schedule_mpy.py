@@ -98,9 +98,9 @@ def main():
     gc.collect()
     resident = gc.mem_alloc() - before
     print("command:", COMMAND_LINE)
-    print("schedule resident heap with 8 slots (tzrule, schedule, shadow modules, a Schedule and its Shadow,"
-          " the names schedule_doc interned): %d B (goal < 4096 B on the board; unix port, 64-bit)"
-          % resident)
+    print("schedule resident heap with 8 slots (schedule, shadow modules, a Schedule and its Shadow, the"
+          " names schedule_doc, schedule_run, tzrule and tzparse interned): %d B (goal < 4096 B;"
+          " unix port, 64-bit)" % resident)
     print("  of which the modules' code (none when frozen into the image): %d B; the objects: %d B"
           % (code, resident - code))
 
@@ -123,7 +123,7 @@ def main():
 
     # The check every minute at most while nothing is due: now against the next occurrence's instant.
     times = []
-    for i in range(CHECKS):
+    for _ in range(CHECKS):
         clock.now += 60  # a minute on: nothing due in between (slots are 2 h apart at hh:00)
         start = time.ticks_us()
         schedule.check(clock.now)
@@ -134,7 +134,7 @@ def main():
     # A full evaluation (when an occurrence is due, after an edit, at boot): schedule_run.py loaded,
     # the occurrences of (last, now] handled and the next found, 8 slots, Sydney's rule, released.
     times = []
-    for i in range(CHECKS // 10):
+    for _ in range(CHECKS // 10):
         clock.now += 60
         start = time.ticks_us()
         bootonly.call("schedule_run", "run", schedule, clock.now)

@@ -12,8 +12,8 @@ Flash (`<storage.dir>/schedule/`, smallfiles.py records):
   u32 skip date YYYYMMDD | u8 slot count | slots (u8 id, u16 at, u8 bowls, u8 portions, u8 days)
   | the compiled TZ rule (tzrule.py's tuple: i32 std, i32 dst, then start and end each u8 kind
   (255: no DST), u8 a, u8 b, u8 c, i32 at_s)`: the device keeps this body as it is, one bytes object;
-- `last`: kind schedule.LAST, body `u32` the last instant evaluated (Unix seconds): when it is written, and why
-  an older value is enough, is schedule.py's.
+- `last`: kind schedule.LAST, body `u32` the last instant evaluated (Unix seconds): when it is
+  written, and why an older value is enough, is schedule.py's.
 """
 
 import struct
