@@ -4,7 +4,7 @@ What stays in the heap is small on purpose (the goal: under 4 KB with 8 slots, b
 the stored document as one bytes object (schedule_run.py's layout), a few ints, and the code of the
 main loop's checks. The rare work runs through bootonly.call and leaves the heap after each call:
 schedule_run.py (with tzrule.py) when an occurrence is due, after an edit and at boot; schedule_doc.py
-(with tzparse.py) for each shadow document.
+(with tzparse.py) for each shadow message and report.
 
 `last` (flash and here) is the last instant evaluated. It is written only when an occurrence was
 handled, a version applied, or at the first trusted check: between those no occurrence was due, so
@@ -12,7 +12,7 @@ an older value covers the same occurrences. `last` is written before `doc` on ap
 between them keeps the old document with the new instant.
 
 `poll(now_ms)` is the main loop's check: a ticks comparison, no allocation, until the next
-occurrence or CHECK_MAX_MS; `check(now)` then compares now with the next occurrence's instant and
+occurrence or 60 s; `check(now)` then compares now with the next occurrence's instant and
 only when it has come (or is not known) has schedule_run.py handle every occurrence due in
 (last, now] and find the next.
 """
