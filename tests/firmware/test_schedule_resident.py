@@ -28,7 +28,8 @@ def test_the_schedule_is_evaluated_only_when_due_and_its_rare_code_leaves_the_he
         r.run_until(start + 23 * 3600)  # a check at least every minute: some 1400 of them
         results = r.take_results()
         assert [(x[0], x[1], x[2]) for x in results] == [
-            ("sch-1-0-20261201-1", "dispensed", start + 3600), ("sch-1-1-20261201-1", "dispensed", start + 36000)]
+            ("sch-1-0-20261201-1", "dispensed", start + 3600),
+            ("sch-1-1-20261201-1", "dispensed", start + 36000)]
         # Once after the edit (finds 01:00), at 01:00 (feeds it, finds 10:00), at 10:00 (feeds it, finds
         # tomorrow's 01:00): never between.
         assert calls == [("schedule_run", "run")] * 3, calls
