@@ -3,8 +3,8 @@
 What stays in the heap is small on purpose (the goal: under 4 KB with 8 slots, bench/schedule_mpy.py):
 the stored document as one bytes object (schedule_run.py's layout), a few ints, and the code of the
 main loop's checks. The rare work runs through bootonly.call and leaves the heap after each call:
-schedule_run.py (with tzrule.py) when an occurrence is due, after an edit and at boot; schedule_doc.py
-(with tzparse.py) for each shadow message and report.
+schedule_run.py (with tzrule.py) to apply a document, when an occurrence is due, after an edit and at
+boot; schedule_doc.py (with tzparse.py) for each shadow message and report.
 
 `last` (flash and here) is the last instant evaluated. It is written only when an occurrence was
 handled, a version applied, or at the first trusted check: between those no occurrence was due, so
@@ -58,23 +58,17 @@ class Schedule:
             self._wait_ms = 0  # look again at once
 
     def apply(self, doc):
-        """Persist and run a validated document body (schedule_doc.py): the last instant first, so an
-        edit never re-fires a slot of today (docs/protocol.md). On an untrusted clock `now` is not
-        known: 0 (no previous evaluation) makes the first trusted check start from its now."""
-        if self.clock.clock_trusted():
-            self.save_last(max(self.last, self.clock.unix_time()))
-        else:
-            self.save_last(0)
-        self._write("doc", DOC, doc)
-        self.adopt(doc, self.last)
+        """Persist and run a validated document body (schedule_doc.py): schedule_run.apply."""
+        bootonly.call("schedule_run", "apply", self, doc)
 
     def save_last(self, instant):
         """Write the last instant evaluated (also schedule_run.run's, after each occurrence)."""
-        self._write("last", LAST, struct.pack("<I", instant))
+        self.write("last", LAST, struct.pack("<I", instant))
         self.last = instant
 
-    def _write(self, name, kind, body):
-        # A SmallFiles only while writing (rare): its write buffer would stay in the heap.
+    def write(self, name, kind, body):
+        """Replace the record `name` (smallfiles.py). A SmallFiles only while writing (rare): its
+        write buffer would stay in the heap."""
         files = SmallFiles(self.directory)
         files.in_place = self.in_place
         files.write(name, kind, body)

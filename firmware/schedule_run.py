@@ -1,6 +1,6 @@
 """The schedule's rare work, imported for one call (schedule.py, through bootonly.call) and released:
-the occurrences due in (last, now] handled, and the next one's UTC instant found. Also the stored
-document's layout, which schedule_doc.py writes.
+a validated document applied, the occurrences due in (last, now] handled, and the next one's UTC
+instant found. Also the stored document's layout, which schedule_doc.py writes.
 
 The rules (which occurrences run, grace, missed, paused and skip, daylight saving) are
 docs/protocol.md's "Schedule shadow". An occurrence fed goes through Feeder.handle (journal, cap,
@@ -21,6 +21,7 @@ import struct
 import tzrule
 from messages import MISSED, SKIPPED, pack_result
 from micropython import const
+from schedule import DOC
 
 HEAD = "<IIBbIB"
 HEAD_LEN = const(15)
@@ -34,6 +35,17 @@ _LOOKBACK_S = const(86400)
 DAY_S = const(86400)
 # How far ahead the next occurrence is looked for; none within it: look again at its end.
 _AHEAD_S = const(2 * 86400)
+
+
+def apply(schedule, doc):
+    """Persist and run a validated document body (schedule_doc.py) on schedule.Schedule: the last
+    instant first, so an edit never re-fires a slot of today (docs/protocol.md). On an untrusted
+    clock `now` is not known: 0 (no previous evaluation) makes the first trusted check start from
+    its now."""
+    clock = schedule.clock
+    schedule.save_last(max(schedule.last, clock.unix_time()) if clock.clock_trusted() else 0)
+    schedule.write("doc", DOC, doc)
+    schedule.adopt(doc, schedule.last)
 
 
 def run(schedule, now):
