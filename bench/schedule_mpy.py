@@ -6,9 +6,9 @@ evaluation (schedule_run.py through bootonly.call) with 8 slots in a zone with d
         bench/schedule_mpy.py      (make bench runs it so, after tools/compile_firmware.sh build/mpy-bench)
 
 Heap: gc.mem_alloc() growth from before `schedule` and `shadow` are imported to after a Schedule and
-its Shadow hold an applied 8-slot document, have evaluated it once and reported it (schedule_doc.py, which parses
-it, and schedule_run.py with tzrule.py, which evaluates it, are loaded for their call and released, as
-on the device; the names they interned stay and are counted).
+its Shadow hold an applied 8-slot document, have evaluated it once and reported it (schedule_doc.py,
+which parses it, and schedule_run.py with tzrule.py, which evaluates it, are loaded for their call and
+released, as on the device; the names they interned stay and are counted).
 The modules the schedule shares with the rest of the firmware (messages, smallfiles, bootonly,
 command, journal's storage) are imported before the measure starts. The unix port is 64-bit: on the
 board (32-bit) pointers and small objects take half, and frozen modules (firmware/README.md,
@@ -105,8 +105,8 @@ def main():
     resident = gc.mem_alloc() - before
     print("command:", COMMAND_LINE)
     print("schedule resident heap with 8 slots (schedule, shadow modules, a Schedule and its Shadow, the"
-          " names schedule_doc, schedule_run, tzrule and tzparse interned): %d B (goal < 4096 B;"
-          " unix port, 64-bit)" % resident)
+          " names schedule_doc, schedule_run, tzrule and tzparse interned): %d B (goal < 4096 B on the board;"
+          " unix port, 64-bit: an upper bound)" % resident)
     print("  of which the modules' code (none when frozen into the image): %d B; the objects: %d B"
           % (code, resident - code))
 
