@@ -22,11 +22,12 @@ def consider(payload, root, finished, under_way):
         job_id, status, document = execution["jobId"], execution["status"], execution["jobDocument"]
     except (ValueError, TypeError, KeyError, AttributeError):
         return None  # no `execution`: nothing pending
-    if status not in ("QUEUED", "IN_PROGRESS") or job_id in (finished, under_way):
+    if status not in ("QUEUED", "IN_PROGRESS") or job_id in (finished, under_way) or not _valid_id(job_id):
         return None
-    version = document.get("version") if isinstance(document, dict) else None
-    url = document.get("url") if isinstance(document, dict) else None
-    if document.get("operation") != "ota" or not isinstance(version, str) or not isinstance(url, str):
+    if not isinstance(document, dict):
+        document = {}
+    version, url = document.get("version"), document.get("url")
+    if document.get("operation") != "ota" or not _valid_version(version) or not isinstance(url, str):
         return "refuse", job_id, "FAILED", {"reason": "not an ota job of this firmware"}
     staged = _staged(root)
     if staged is None or staged[0] != job_id:
@@ -39,6 +40,22 @@ def consider(payload, root, finished, under_way):
     if running == staged[1]:
         return "outcome", job_id, "SUCCEEDED", {"version": running}
     return "outcome", job_id, "FAILED", {"reason": "rolled back: running " + running}
+
+
+def _valid_id(job_id):
+    """AWS IoT's jobId: 1-64 of [a-zA-Z0-9_-] (CreateJob); it becomes a topic level and a word of ota/job."""
+    if not isinstance(job_id, str) or not 0 < len(job_id) <= 64:
+        return False
+    for ch in job_id:
+        if not ("a" <= ch <= "z" or "A" <= ch <= "Z" or "0" <= ch <= "9" or ch in "_-"):
+            return False
+    return True
+
+
+def _valid_version(version):
+    """MAJOR.MINOR.PATCH (tools/release.py's), the release's own: compared with the running one's."""
+    parts = version.split(".") if isinstance(version, str) else ()
+    return len(parts) == 3 and all(part.isdigit() for part in parts)
 
 
 def stage(root, job_id, version):
