@@ -27,7 +27,8 @@ def consider(payload, root, finished, under_way):
     if not isinstance(document, dict):
         document = {}
     version, url = document.get("version"), document.get("url")
-    if document.get("operation") != "ota" or not _valid_version(version) or not isinstance(url, str):
+    folder = isinstance(url, str) and url.startswith("https://") and url.endswith("/")
+    if document.get("operation") != "ota" or not _valid_version(version) or not folder:
         return "refuse", job_id, "FAILED", {"reason": "not an ota job of this firmware"}
     staged = _staged(root)
     if staged is None or staged[0] != job_id:

@@ -49,7 +49,8 @@ def test_a_job_this_firmware_cannot_do_is_refused_with_a_reason():
     root = tmpdir()
     try:
         for document in ({"operation": "reboot"}, {"operation": "ota", "version": "1.5.0"}, "text",
-                         dict(DOCUMENT, version="1.5 .0"), dict(DOCUMENT, version=150)):
+                         dict(DOCUMENT, version="1.5 .0"), dict(DOCUMENT, version=150),
+                         dict(DOCUMENT, url="http://hub.lan/ota/1.5.0/"), dict(DOCUMENT, url="https://h/a.mpy")):
             assert otadoc.consider(execution(document=document), root, None, None) == (
                 "refuse", "job-1", "FAILED", {"reason": "not an ota job of this firmware"})
     finally:
