@@ -210,7 +210,8 @@ def main(argv=None):
     print("device: press its button with\n  %s -m tools.sim_board --flash %s --press SINGLE"
           % (sys.executable, os.path.relpath(flash)))
     if broker is None:
-        print("device: or feed from the page (make web) or with make press EVENT=SINGLE", flush=True)
+        print("device: or feed from the page (make web) or with make press EVENT=SINGLE%s"
+              % (" THING=" + args.thing if member else ""), flush=True)
     else:
         print("device: send a command with\n  %s -m tools.mqttc pub --port %d --topic %s --message "
               "'{\"v\":1,\"id\":\"try-%d\",\"event\":\"SINGLE\",\"issued_at\":%d}'"
