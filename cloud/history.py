@@ -223,7 +223,8 @@ def open_store(args):
 
     path = os.path.join(args.data_dir, HISTORY_FILE)
     if not os.path.exists(path):
-        raise FileNotFoundError("no hub history at %s: run the hub (make hub) or pass --data-dir" % path)
+        raise FileNotFoundError("no hub history at %s: run the hub (make hub), or name the folder of the "
+                                "hub you run (make history HISTORY_ARGS=\"--data-dir DIR\")" % path)
     return SqliteStore(path)
 
 
@@ -268,7 +269,10 @@ def main(argv=None):
         history = History(rows_from(args), time.time(), household=known)
     except session.AWS_FAILURES as error:
         return session.report("history", error, "HISTORY_ARGS")
-    except Exception as error:  # no hub data, no credentials, no table: one line, no traceback
+    except FileNotFoundError as error:
+        print("history: %s" % error, file=sys.stderr)
+        return 1
+    except Exception as error:  # no credentials, no table: one line, no traceback
         print("history: %s: %s" % (type(error).__name__, error), file=sys.stderr)
         return 1
     presses = history.between(args.first, args.last, args.thing)
