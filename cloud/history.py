@@ -211,7 +211,7 @@ def ranges(numbers):
     return ", ".join(str(a) if a == b else "%d-%d" % (a, b) for a, b in spans)
 
 
-def open_store(args):
+def open_store(args, make_hint='make history HISTORY_ARGS="--data-dir DIR"'):
     """The projection `args` names: DynamoDB (--aws) or the hub's SQLite; both have get(key) and rows().
     Close it with close_store. Shared by `make history` and the web page (web/)."""
     if args.aws:
@@ -224,7 +224,7 @@ def open_store(args):
     path = os.path.join(args.data_dir, HISTORY_FILE)
     if not os.path.exists(path):
         raise FileNotFoundError("no hub history at %s: run the hub (make hub), or name the folder of the "
-                                "hub you run (make history HISTORY_ARGS=\"--data-dir DIR\")" % path)
+                                "hub you run (%s)" % (path, make_hint))
     return SqliteStore(path)
 
 
