@@ -299,10 +299,11 @@ def incidents(args):
     from cloud.hub import alerting
 
     path = os.path.join(args.data_dir, alerting.INCIDENTS_FILE)
+    ledger_path = os.path.join(args.data_dir, LEDGER_FILE)
+    if not os.path.exists(ledger_path):  # not "0 incidents" for a folder no hub ever ran on
+        return refuse("incidents: no ledger at %s: run the hub (make hub), or name the folder of the hub you "
+                      'run (make incidents INCIDENTS_ARGS="--data-dir DIR")' % ledger_path)
     if args.to:
-        ledger_path = os.path.join(args.data_dir, LEDGER_FILE)
-        if not os.path.exists(ledger_path):
-            return refuse("incidents: no ledger at %s: run the hub there, or pass --data-dir" % ledger_path)
         try:
             topology = household.topology(household.load(args.household))
             opened, resolved = alerting.rebuild(ledger_path, topology, parse_time(args.to).timestamp())

@@ -237,6 +237,8 @@ def test_the_incidents_command_lists_them_and_rebuilds_them_to_a_time(tmp_path, 
     assert rebuilt["open"] == [] and [i["kind"] for i in rebuilt["resolved"]] == ["capped"]
     assert main(["incidents", "--data-dir", str(tmp_path)]) == 0  # the live file: none yet
     assert "open incidents: 0" in capsys.readouterr().out
+    assert main(["incidents", "--data-dir", str(tmp_path / "elsewhere")]) == 2  # no hub ran there
+    assert capsys.readouterr().err.startswith("hub: incidents: no ledger at %s" % (tmp_path / "elsewhere"))
 
 
 def test_a_device_counting_its_results_again_still_alerts_and_a_repeat_does_not(tmp_path):
