@@ -129,7 +129,7 @@ def publish_to_aws(thing, message, args):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m cloud.press", description=__doc__.splitlines()[0])
     parser.add_argument("event", metavar="EVENT", help="SINGLE, DOUBLE or LONG")
-    parser.add_argument("--thing", default=None, help="a thing of the household file (default: its first feeder)")
+    parser.add_argument("--thing", help="a thing of the household file (default: its first feeder)")
     parser.add_argument("--via", choices=("hub", "aws"), default="hub")
     parser.add_argument("--port", type=int, default=HUB_PORT, help="the hub's broker port")
     parser.add_argument("--pki", default=DEFAULT_PKI_DIR, help="development PKI folder (hub)")

@@ -69,7 +69,7 @@ def test_make_press_publishes_on_the_things_button_topic_at_qos_1(aws_env, tmp_p
     deploy_button_rule(aws_env)
     published = iotdata_backends[DEFAULT_ACCOUNT_ID][REGION].published_payloads
     household = tmp_path / "household.json"  # a thing of the household file: make press refuses others
-    household.write_text(json.dumps({"things": [{"thing": "kitchen-feeder", "name": "Kitchen", "role": "feeder"}]}))
+    household.write_text(json.dumps({"things": [{"thing": "kitchen-feeder", "name": "Kitchen"}]}))
     done = make_press(
         aws_env,
         "EVENT=LONG",

@@ -14,7 +14,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def make_press(*variables):
     # No household file: the single feeder cat-feeder, whatever household.json the checkout holds.
-    return make("press", "HOUSEHOLD=%s" % os.path.join(ROOT, "no-such-household.json"), *variables, timeout=60)
+    absent = os.path.join(ROOT, "no-such-household.json")
+    return make("press", "HOUSEHOLD=%s" % absent, *variables, timeout=60)
 
 
 def test_make_press_publishes_a_v1_press_the_button_rule_receives(pki, broker, mqtt):
