@@ -15,6 +15,8 @@ import bootonly
 ACCEPTED = b"/get/accepted"
 REJECTED = b"/get/rejected"
 DELTA = b"/update/delta"
+# get/rejected's message (code 404) for a shadow never written, AWS IoT's and the hub's
+NO_SHADOW = b"No shadow exists"
 
 
 class Shadow:
@@ -55,7 +57,10 @@ class Shadow:
                 self.log("schedule: refused", error)
             self.want_report = True
         elif topic.endswith(REJECTED):
-            self.log("schedule: get rejected", payload[:80])
+            if NO_SHADOW in payload:  # a feeder nobody gave a schedule yet: the usual first start
+                self.log("schedule: none set yet")
+            else:
+                self.log("schedule: get rejected", payload[:80])
         else:
             return False
         return True
