@@ -191,6 +191,11 @@ def main(argv=None):
         print("device: nothing listens on 127.0.0.1:%d: start the hub first (make hub), or pass its "
               "BROKER_PORT=" % port, file=sys.stderr)
         return 1
+    if port is not None and not os.path.exists(Pki(args.pki, DEFAULT_THING).cert("ca")):
+        # A new CA here would not be the running hub's: the board would fail TLS, over and over.
+        print("device: no PKI in %s, so no certificate the hub's broker trusts: make pki, restart the hub "
+              "(make hub), then start the device again" % args.pki, file=sys.stderr)
+        return 1
     pki = Pki(args.pki, DEFAULT_THING).ensure()
     broker = None
     if port is None:

@@ -134,3 +134,18 @@ def test_make_device_on_a_hub_that_is_not_running_says_so_in_one_line():
         "device: nothing listens on 127.0.0.1:%d: start the hub first (make hub), or pass its BROKER_PORT="
         % port], done.stderr
     assert done.stdout == ""
+
+
+def test_a_device_joining_a_broker_without_the_pki_refuses_and_makes_no_new_ca(tmp_path, capsys):
+    """A new CA would not be the one the running hub's broker trusts: the board would fail TLS forever."""
+    import socket
+
+    from tools import device
+
+    with socket.create_server(("127.0.0.1", 0)) as listening:  # something listens, as a hub would
+        argv = ["run", "--port", str(listening.getsockname()[1]), "--pki", str(tmp_path / "pki")]
+        assert device.main(argv + ["--flash", str(tmp_path / "flash")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("device: no PKI in %s" % (tmp_path / "pki")), err
+    assert "make pki, restart the hub" in err
+    assert not (tmp_path / "pki").exists() and not (tmp_path / "flash").exists()
