@@ -39,6 +39,7 @@ import sys
 import time
 
 from cloud import household
+from cloud.hub.lock import DataDirLock, HubRunning
 from cloud.hub.pki import DEFAULT_DIR as DEFAULT_PKI_DIR
 from cloud.hub.pki import DEFAULT_THING, Pki
 from cloud.hub.processes import end_process
@@ -196,6 +197,16 @@ def main(argv=None):
         print("device: no PKI in %s, so no certificate the hub's broker trusts: make pki, restart the hub "
               "(make hub), then start the device again" % args.pki, file=sys.stderr)
         return 1
+    # Each thing its own flash, as each board has its own.
+    flash_dir = args.flash or (HUB_FLASH if port is not None else DEFAULT_FLASH) + (
+        "-" + args.thing if member else "")
+    # Held until this process exits: two boards on one flash would share a journal and take each
+    # other's MQTT session.
+    try:
+        DataDirLock(flash_dir, "device", "give this one another THING= (or --flash)").acquire()
+    except HubRunning as running:
+        print("device: %s" % running, file=sys.stderr)
+        return 1
     pki = Pki(args.pki, DEFAULT_THING).ensure()
     broker = None
     if port is None:
@@ -205,8 +216,6 @@ def main(argv=None):
         things = [{"name": member["thing"], "role": member["role"]}] if member else None
         broker = Broker(pki, os.path.join(args.pki, "broker-device"), things=things).start()
         port = broker.port
-    # Each thing its own flash, as each board has its own.
-    flash_dir = args.flash or (DEFAULT_FLASH if broker else HUB_FLASH) + ("-" + args.thing if member else "")
     # The feeder of hardware/README.md: servos on GPIO3/4, its button on GPIO5 (here the virtual one).
     config = household_config(port, member) if member else device_config(port, button={"pin": 5})
     flash = prepare_flash(os.path.abspath(flash_dir), pki, config, fresh=args.fresh)

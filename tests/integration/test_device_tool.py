@@ -149,3 +149,25 @@ def test_a_device_joining_a_broker_without_the_pki_refuses_and_makes_no_new_ca(t
     assert err.count("\n") == 1 and err.startswith("device: no PKI in %s" % (tmp_path / "pki")), err
     assert "make pki, restart the hub" in err
     assert not (tmp_path / "pki").exists() and not (tmp_path / "flash").exists()
+
+
+def test_a_second_device_on_the_same_flash_is_refused_in_one_line(tmp_path, capsys):
+    """`make device HUB=1 THING=kitchen` run twice: one board per flash folder, as one hub per data folder."""
+    import socket
+
+    from cloud.hub.lock import DataDirLock
+    from tools import device
+
+    (tmp_path / "pki").mkdir()
+    (tmp_path / "pki" / "ca.crt").write_text("")  # the hub's PKI is there; nothing gets as far as using it
+    running = DataDirLock(str(tmp_path / "flash"), "device").acquire()  # the first device
+    try:
+        with socket.create_server(("127.0.0.1", 0)) as listening:
+            argv = ["run", "--port", str(listening.getsockname()[1]), "--pki", str(tmp_path / "pki")]
+            assert device.main(argv + ["--flash", str(tmp_path / "flash")]) == 1
+    finally:
+        running.release()
+    err = capsys.readouterr().err
+    said = "device: another device (pid %d) is running on %s: stop it first (Ctrl-C in its terminal), or "
+    said += "give this one another THING= (or --flash)\n"
+    assert err == said % (os.getpid(), tmp_path / "flash"), err
