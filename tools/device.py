@@ -181,13 +181,16 @@ def main(argv=None):
     parser.add_argument("--household", default=household.PATH, help="the household file (cloud/household.py)")
     args = parser.parse_args(argv)
     member = None
-    if args.thing is not None:
-        try:
-            member = household.thing(household.load(args.household), args.thing)
-        except household.HouseholdError as error:
-            print("device: %s" % error, file=sys.stderr)
-            return 1
     port = HUB_PORT if args.hub else args.port
+    try:
+        known = household.load(args.household)
+        if args.thing is not None:
+            member = household.thing(known, args.thing)
+        elif port is not None:  # the hub's broker grants the household's things alone
+            household.thing(known, DEFAULT_THING)
+    except household.HouseholdError as error:
+        print("device: %s%s" % (error, "" if args.thing else ": pass THING="), file=sys.stderr)
+        return 1
     if port is not None and not listening(port):
         print("device: nothing listens on 127.0.0.1:%d: start the hub first (make hub), or pass its "
               "BROKER_PORT=" % port, file=sys.stderr)
