@@ -35,6 +35,8 @@ def test_the_demo_tells_the_whole_story_on_the_hub_and_stops_everything(tmp_path
     )
     out = demo.stdout
     assert demo.returncode == 0, out + demo.stderr
+    # A feeder nobody gave a schedule says so plainly, not as a rejected request with raw bytes.
+    assert "device| schedule: none set yet" in out and "get rejected" not in out
     results = [RESULT.search(line).groups() for line in out.splitlines() if RESULT.search(line)]
     ids = {}
     for _, press_id, _, _ in results:
