@@ -47,6 +47,15 @@ from cloud.ports import PortInUse, check_free
 DEFAULT_DATA_DIR = ".hub"
 
 
+def household_line(path, home):
+    """What the hub runs for, so an edit of the household file (or its absence) is seen at start."""
+    roles = {role: [t["thing"] for t in home["things"] if t["role"] == role] for role in ("feeder", "button")}
+    where = "household %s" % path if os.path.exists(path) else "no household file (%s)" % path
+    return "%s: feeders %s; buttons %s; alerts to %d destination%s" % (
+        where, ", ".join(roles["feeder"]), ", ".join(roles["button"]) or "none",
+        len(home["alerts"]["notify"]), "" if len(home["alerts"]["notify"]) == 1 else "s")
+
+
 def refuse(message):
     print("hub: " + message, file=sys.stderr)
     return 2
@@ -96,6 +105,7 @@ def run(args):
         if broker is not None:
             broker.stop()
         return 2
+    logging.info("hub: %s", household_line(args.household, home))
     logging.info("hub: ledger %s; Ctrl-C stops", hub.ledger_path)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
