@@ -40,9 +40,10 @@ PORT_MODULES = ("machine", "network", "ntptime")  # the ESP32 port's, stood in f
 # import) and then released; what stays of them (interned names) counts in the resident total.
 # The button's modules last: app imports presses (and so button and press) only when a button is
 # configured.
-BOOT_ONLY = ("config", "startup", "restore", "reports", "connect", "otaboot", "schedule_doc")
+BOOT_ONLY = ("config", "startup", "restore", "reports", "connect", "otaboot", "tzrule", "schedule_run",
+             "schedule_doc")
 MODULES = ("bootonly", "command", "expiry", "messages", "smallfiles", "journal", "cap", "outbox",
-           "servo", "feeder", "link", "tzrule", "schedule", "shadow", "app")
+           "servo", "feeder", "link", "schedule", "shadow", "app")
 BUTTON = ("button", "press", "presses")
 # (where, HAL, boot-only modules of that HAL's device, its button module: HAL.button imports it). The
 # board's: boot.py's flashfs (the remount) and HAL.NETWORK's board_network (Wi-Fi, NTP). otaboot (the

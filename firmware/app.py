@@ -110,7 +110,8 @@ class App:
             will = (self.states_topic, bootonly.call("reports", "status_message", self.thing, "offline"))
         subscriptions = ()  # type: tuple
         if self.shadow is not None:
-            subscriptions = (mqtt["action_topic"],) + self.shadow.subscriptions()
+            subscriptions = (mqtt["action_topic"],) + bootonly.call("schedule_doc", "subscriptions",
+                                                                    mqtt["shadow_topic"])
         self.link = Link(mqtt, self.thing, self._on_message, hal, will=will, on_connect=self._on_connect,
                          on_ack=self._on_ack, max_body=MAX_BODY, subscriptions=subscriptions)
         self.fixed_poll_ms = fixed_poll_ms

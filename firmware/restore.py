@@ -19,7 +19,7 @@ import os
 import struct
 
 from micropython import const
-from smallfiles import MAX_RECORD, NEW, make_dir
+from smallfiles import MAX_RECORD, NEW, SmallFiles, make_dir
 
 _S_IFDIR = const(0x4000)
 _ENOENT = const(2)
@@ -223,8 +223,8 @@ def load_schedule(schedule):
     one counts as absent (no schedule until the shadow brings it again; no previous evaluation)."""
     import schedule as layout
 
-    files = schedule.files
-    files.in_place = _rewrites_atomically(files.directory)
+    files = SmallFiles(schedule.directory)
+    files.in_place = schedule.in_place = _rewrites_atomically(files.directory)
     view = memoryview(bytearray(layout.RECORD_MAX + 1))  # its records are small: no 1 KB block at boot
     found = {}
     for name, kind in (("doc", layout.DOC), ("last", layout.LAST)):

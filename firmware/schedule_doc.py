@@ -1,6 +1,10 @@
-"""The schedule shadow's documents (docs/protocol.md, "Schedule shadow"): imported only when one
-arrives (shadow.py, through bootonly.call) and released afterwards, so the JSON and the parsing
-code never stay in the heap.
+"""The schedule shadow's messages (docs/protocol.md, "Schedule shadow"): imported only when one
+arrives or a report is due (shadow.py, through bootonly.call) and released afterwards, so the
+topics, the JSON and the parsing code never stay in the heap.
+
+`received(topic, payload, schedule, error, log)` handles one message of the subscribed topics: a
+delta asks for the whole document (`get`); a `get/accepted` document newer than the applied one is
+applied (schedule.Schedule.apply) or refused with its error, and reported either way.
 
 `desired(payload, applied_version)` reads a `get/accepted` document and returns
 (version, body, error): body is the stored form of `state.desired` (schedule.py's `doc` record)
@@ -15,10 +19,17 @@ import struct
 import tzparse
 import tzrule
 from command import EVENTS
-from schedule import HEAD, NO_DST, RULE, SLOT
+from micropython import const
+from schedule_run import HEAD, NO_DST, RULE, SLOT
 
-MAX_VERSION = 0x7FFFFFFF
-MAX_SLOTS = 8
+# The subscribed topics' suffixes; the link hands topics over as bytes.
+_ACCEPTED = const(b"/get/accepted")
+_REJECTED = const(b"/get/rejected")
+_DELTA = const(b"/update/delta")
+# get/rejected's message (code 404) for a shadow never written, AWS IoT's and the hub's
+_NO_SHADOW = const(b"No shadow exists")
+_MAX_VERSION = const(0x7FFFFFFF)
+_MAX_SLOTS = const(8)
 
 
 class Invalid(ValueError):
@@ -44,7 +55,7 @@ def pack(desired):
     """The stored body of a desired document; raises Invalid naming the field."""
     if type(desired) is not dict:
         raise Invalid("desired: expected an object")
-    version = _int(desired, "version", 1, MAX_VERSION)
+    version = _int(desired, "version", 1, _MAX_VERSION)
     rule = tzparse.parse(desired.get("tz"))
     if rule is None:
         raise Invalid("tz: expected a POSIX TZ rule of at most 64 characters with its DST dates")
@@ -52,7 +63,7 @@ def pack(desired):
     if start is None:
         start = end = (NO_DST, 0, 0, 0, 0)
     slots = desired.get("slots")
-    if type(slots) is not list or len(slots) > MAX_SLOTS:
+    if type(slots) is not list or len(slots) > _MAX_SLOTS:
         raise Invalid("slots: expected a list of 0..8 slots")
     body = bytearray()
     ids = []
@@ -102,6 +113,35 @@ def desired(payload, applied_version):
     except Invalid as exc:
         return 0, None, str(exc)
     return version, body, None
+
+
+def subscriptions(topic):
+    """The topics the device subscribes to, below the shadow's topic (the link keeps them)."""
+    return topic + _ACCEPTED.decode(), topic + _REJECTED.decode(), topic + _DELTA.decode()
+
+
+def received(topic, payload, schedule, error, log):
+    """None when topic is not the shadow's; else (ask for the document, report, the error to report:
+    the one given when nothing newer came). Never raises but on memory or storage failing."""
+    if topic.endswith(_DELTA):
+        return True, False, error
+    if topic.endswith(_REJECTED):
+        if _NO_SHADOW in payload:  # a feeder nobody gave a schedule yet: the usual first start
+            log("schedule: none set yet")
+        else:
+            log("schedule: get rejected", payload[:80])
+        return False, False, error
+    if not topic.endswith(_ACCEPTED):
+        return None
+    version, body, refusal = desired(payload, schedule.version)
+    if body is not None:
+        schedule.apply(body)
+        log("schedule: applied version", version)
+        return False, True, None
+    if refusal is not None:
+        log("schedule: refused", refusal)
+        return False, True, refusal
+    return False, True, error
 
 
 def reported(version, trusted, error):

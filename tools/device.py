@@ -152,7 +152,7 @@ def _compile_tree(flash_dir):
         for name in filenames:
             if name.endswith(".py") and name not in ENTRY_POINTS:
                 source = os.path.join(dirpath, name)
-                mpy_cross(source, source[:-3] + ".mpy")
+                mpy_cross(source, source[:-3] + ".mpy", os.path.relpath(source, flash_dir))
                 os.remove(source)
 
 

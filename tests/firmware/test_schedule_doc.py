@@ -100,7 +100,7 @@ def test_the_shadow_client_follows_the_contract():
     schedule, clock, link, logged = FakeSchedule(), Clock(False), Link(), []
     shadow = Shadow(TOPIC, schedule, clock, lambda *parts: logged.append(parts))
     subscribed = (TOPIC + "/get/accepted", TOPIC + "/get/rejected", TOPIC + "/update/delta")
-    assert shadow.subscriptions() == subscribed
+    assert schedule_doc.subscriptions(TOPIC) == subscribed
     shadow.on_connect()
     shadow.send(link)
     assert link.sent == [(TOPIC + "/get", {})]
