@@ -116,10 +116,15 @@ def add_store_arguments(parser):
     session.add_arguments(parser)
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """A mistyped option is one line naming it, not argparse's usage block (`--help` shows that)."""
+
+    def error(self, message):
+        self.exit(2, "schedule: %s (see python -m cloud.schedule_tool --help)\n" % message)
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m cloud.schedule_tool", description=__doc__.splitlines()[0]
-    )
+    parser = OneLineParser(prog="python -m cloud.schedule_tool", description=__doc__.splitlines()[0])
     parser.add_argument("command", nargs="?", default="show", choices=COMMANDS)
     parser.add_argument("--thing", default=None, help="the feeder (default: the household's first)")
     parser.add_argument("--slot", type=int)

@@ -318,3 +318,12 @@ def test_a_thing_not_a_feeder_of_the_file_or_no_hub_data_is_one_line(tmp_path, c
         assert schedule_tool.main(argv) == 1, thing
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.endswith(said), (thing, err)
+
+
+def test_a_mistyped_option_is_one_line(tmp_path, capsys):
+    for argv, said in ((["set", "--slot", "x"], "argument --slot: invalid int value: 'x'"),
+                       (["frobnicate"], "argument command: invalid choice: 'frobnicate'")):
+        with pytest.raises(SystemExit) as exited:
+            schedule_tool.main(argv)
+        err = capsys.readouterr().err
+        assert exited.value.code == 2 and err.count("\n") == 1 and err.startswith("schedule: " + said), err
