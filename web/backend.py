@@ -63,7 +63,7 @@ class Backend:
         self.aws = bool(args.aws)
         self.lock = threading.Lock()  # the SQLite store is shared by the server's threads
         try:
-            self.store = history_mod.open_store(args)
+            self.store = history_mod.open_store(args, 'make web WEB_ARGS="--data-dir DIR"')
         except FileNotFoundError as error:
             raise BackendError(str(error)) from None
         self._version = None
