@@ -47,13 +47,21 @@ from cloud.ports import PortInUse, check_free
 DEFAULT_DATA_DIR = ".hub"
 
 
+EXAMPLE_TOPIC = "replace-with-a-long-random-topic"  # household.example.json's ntfy topic
+
+
 def household_line(path, home):
     """What the hub runs for, so an edit of the household file (or its absence) is seen at start."""
     roles = {role: [t["thing"] for t in home["things"] if t["role"] == role] for role in ("feeder", "button")}
     where = "household %s" % path if os.path.exists(path) else "no household file (%s)" % path
-    return "%s: feeders %s; buttons %s; alerts to %d destination%s" % (
-        where, ", ".join(roles["feeder"]), ", ".join(roles["button"]) or "none",
-        len(home["alerts"]["notify"]), "" if len(home["alerts"]["notify"]) == 1 else "s")
+    notify = home["alerts"]["notify"]
+    # ntfy.sh topics are public: the example's, left in, would tell anyone who reads it.
+    placeholder = any(EXAMPLE_TOPIC in url for url in notify)
+    return "%s: feeders %s; buttons %s; alerts to %d destination%s%s" % (
+        where, ", ".join(roles["feeder"]), ", ".join(roles["button"]) or "none", len(notify),
+        "" if len(notify) == 1 else "s",
+        " (one is household.example.json's placeholder topic: put a long random one of your own)"
+        if placeholder else "")
 
 
 def refuse(message):

@@ -296,3 +296,16 @@ def test_a_ledger_failing_verify_and_a_stalled_ingest_each_open_one_hub_incident
     finally:
         stopping.set()
         hub_alerts.join(5)
+
+
+def test_the_hub_says_at_start_when_the_examples_placeholder_topic_is_left_in():
+    """ntfy.sh topics are public: household.example.json's, copied unedited, would tell anyone."""
+    from cloud.hub.__main__ import household_line
+
+    example = str(household.PATH.with_name("household.example.json"))
+    said = household_line(example, household.load(example))
+    assert said.startswith("household %s: feeders kitchen, bedroom; buttons hall-button; " % example)
+    assert said.endswith("(one is household.example.json's placeholder topic: put a long random one of your "
+                         "own)")
+    own = household.validate({"things": [{"thing": "kitchen"}], "alerts": {"notify": ["ntfys://ntfy.sh/x7Qp"]}})
+    assert household_line(example, own).endswith("alerts to 1 destination")
