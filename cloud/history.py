@@ -97,7 +97,7 @@ def feeder_of(press, routes):
 
 def table(history, presses, thing=None):
     lines = [
-        "%-20s %-16s %-6s %-11s %-12s %-9s %s"
+        "%-20s %-16s %-8s %-11s %-12s %-9s %s"
         % ("requested (UTC)", "feeder", "press", "bowls", "outcome", "answered", "id")
     ]
     for press in presses:
@@ -105,12 +105,12 @@ def table(history, presses, thing=None):
         answered = _when(press.get("outcome_at"))[11:]
         outcome = press["shown"] + (" (%s)" % press["reason"] if press.get("reason") else "")
         lines.append(
-            "%-20s %-16s %-6s %-11s %-12s %-9s %s"
+            "%-20s %-16s %-8s %-11s %-12s %-9s %s"
             % (
                 _when(press["requested_at"]),
                 press["feeder"],
                 press.get("event") or press.get("origin"),  # a scheduled feeding: `schedule`
-                "+".join(press.get("bowls", [])),
+                "+".join(press.get("bowls") or press.get("fed_bowls", [])),  # a scheduled one: what it fed
                 outcome,
                 answered,
                 press.get("press_id"),
