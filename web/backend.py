@@ -246,6 +246,7 @@ def _press_view(press, shown):
         "press_id": press.get("press_id"),
         "thing": press.get("feeder"),
         "event": press.get("event"),
+        "origin": press.get("origin"),  # "schedule": a scheduled feeding, no press
         "bowls": press.get("bowls", []),
         "requested_at": press.get("requested_at"),
         "outcome": shown,
