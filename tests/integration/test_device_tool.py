@@ -73,7 +73,7 @@ def test_alone_then_hub_board_page_and_a_press_no_missing_result_and_ctrl_c_is_o
     home = tmp_path / "clone"
     home.mkdir()
     # Alone: a private broker; a command sent to it is answered with the device's result seq 1.
-    alone = DeviceTool(home, "--pki", pki.dir)
+    alone = DeviceTool(home, "--pki", pki.dir, "--household", NO_HOUSEHOLD)
     try:
         port = int(alone.expect("device: flash").split("127.0.0.1:")[1].split(",")[0])
         alone.expect("app: up")
@@ -96,14 +96,16 @@ def test_alone_then_hub_board_page_and_a_press_no_missing_result_and_ctrl_c_is_o
     port, data = free_port(), tmp_path / "hub"
     with open(tmp_path / "hub.log", "w") as log:
         hub = subprocess.Popen([sys.executable, "-m", "cloud.hub", "run", "--data-dir", str(data), "--pki",
-                                pki.dir, "--port", str(port)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+                                pki.dir, "--port", str(port), "--household", NO_HOUSEHOLD], cwd=ROOT,
+                               stdout=log, stderr=subprocess.STDOUT)
     on_hub = page = None
     try:
         wait_for(lambda: "Ctrl-C stops" in (tmp_path / "hub.log").read_text(), 20, "the hub")
-        on_hub = DeviceTool(home, "--pki", pki.dir, "--port", str(port))
+        on_hub = DeviceTool(home, "--pki", pki.dir, "--port", str(port), "--household", NO_HOUSEHOLD)
         assert "the hub's broker 127.0.0.1:%d" % port in on_hub.expect("device: flash")
         on_hub.expect("app: up")
-        page = WebServer("--data-dir", data, "--pki", pki.dir, "--broker-port", port).start()
+        page = WebServer("--data-dir", data, "--pki", pki.dir, "--broker-port", port, "--household",
+                         NO_HOUSEHOLD).start()
         press_button(str(home / ".flash" / "device-hub"), "SINGLE")
         press_id = on_hub.expect("button: SINGLE").split()[-1]
         client = PageClient(page.url)
