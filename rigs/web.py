@@ -99,9 +99,13 @@ class Stack(contextlib.ExitStack):
             self.device.start()
             self.callback(self.device.kill)
             self.device.wait_up()
+            # The single feeder unless the test names a household: never the checkout's household.json.
+            household = () if "--household" in self.web_args else (
+                "--household", os.path.join(self.workdir, "no-household.json"))
             self.web = WebServer("--data-dir", self.hub.data_dir, "--pki", self.pki.dir,
                                  "--broker-port", self.broker.port, "--press-limit", self.press_limit,
-                                 *self.web_args, log_path=os.path.join(self.workdir, "web.log")).start()
+                                 *household, *self.web_args,
+                                 log_path=os.path.join(self.workdir, "web.log")).start()
             self.callback(self.web.stop)
         except BaseException:
             self.close()
