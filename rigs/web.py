@@ -39,6 +39,9 @@ class WebServer:
         self.port = free_port()
         self.log_path = log_path or os.devnull
         self.url = "http://127.0.0.1:%d" % self.port
+        # The single feeder unless the test names a household: never the checkout's household.json.
+        if "--household" not in args:
+            args += ("--household", os.path.join(ROOT, "no-such-household.json"))
         self.command = [sys.executable, "-m", "web", "--port", str(self.port), *[str(a) for a in args]]
         self.env = dict(os.environ, **(env or {}))
         self.proc = None
@@ -99,13 +102,9 @@ class Stack(contextlib.ExitStack):
             self.device.start()
             self.callback(self.device.kill)
             self.device.wait_up()
-            # The single feeder unless the test names a household: never the checkout's household.json.
-            household = () if "--household" in self.web_args else (
-                "--household", os.path.join(self.workdir, "no-household.json"))
             self.web = WebServer("--data-dir", self.hub.data_dir, "--pki", self.pki.dir,
                                  "--broker-port", self.broker.port, "--press-limit", self.press_limit,
-                                 *household, *self.web_args,
-                                 log_path=os.path.join(self.workdir, "web.log")).start()
+                                 *self.web_args, log_path=os.path.join(self.workdir, "web.log")).start()
             self.callback(self.web.stop)
         except BaseException:
             self.close()
