@@ -12,7 +12,7 @@ MICROPYPATH := $(CURDIR)/firmware:.frozen:$(CURDIR)/tools/stock_frozen:lib
 export MICROPYPATH
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test check test-firmware-mpy test-py fuzz hil bench demo rehearsal hub install uninstall history incidents web device broker pki press schedule flash repl release deploy destroy plan replay hydrate clean
+.PHONY: help setup test check test-firmware-mpy test-py fuzz hil bench demo rehearsal hub install uninstall history incidents web device broker pki press schedule flash repl release ota deploy destroy plan replay hydrate clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -115,6 +115,9 @@ flash: setup ## Put the firmware on the board (PORT=, CONFIG=, CERTS=, HUB=host 
 
 release: setup ## A signed firmware release for over-the-air updates: make release VERSION=1.4.0 [DOWNGRADE=1] (key in .release/)
 	@$(PY) -m tools.release "$(VERSION)" $(if $(DOWNGRADE),--downgrade)
+
+ota: setup ## Offer a built release to a feeder over the air, on the hub: make ota THING=cat-feeder VERSION=1.4.0 [HUB=host as boards reach it] [OTA_ARGS="--data-dir .hub --https-port 8443"]
+	@$(PY) -m cloud.hub ota "$(or $(THING),cat-feeder)" "$(VERSION)" $(if $(HUB),--url-host $(HUB)) $(OTA_ARGS)
 
 repl: setup ## Open a serial REPL on the board (PORT=/dev/ttyACM0)
 	@$(PY) -m tools.board repl $(if $(PORT),--port $(PORT))

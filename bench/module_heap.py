@@ -43,7 +43,7 @@ PORT_MODULES = ("machine", "network", "ntptime")  # the ESP32 port's, stood in f
 BOOT_ONLY = ("config", "startup", "restore", "reports", "connect", "otaboot", "tzrule", "schedule_run",
              "schedule_doc")
 MODULES = ("bootonly", "command", "expiry", "messages", "smallfiles", "journal", "cap", "outbox",
-           "servo", "feeder", "link", "schedule", "shadow", "app")
+           "servo", "feeder", "link", "schedule", "shadow", "otajob", "app")
 BUTTON = ("button", "press", "presses")
 # (where, HAL, boot-only modules of that HAL's device, its button module: HAL.button imports it). The
 # board's: boot.py's flashfs (the remount) and HAL.NETWORK's board_network (Wi-Fi, NTP). otaboot (the

@@ -58,6 +58,22 @@ def shadow_topic(thing, suffix):
     return "$aws/things/%s/shadow/name/%s/%s" % (thing, SCHEDULE_SHADOW, suffix)
 
 
+# Updates over the air (docs/protocol.md, "Updates over the air"): AWS IoT Jobs' reserved topics, which
+# the hub serves too (cloud/hub/jobs.py). `suffix` is notify-next, $next/get, $next/get/accepted,
+# <jobId>/update, <jobId>/update/accepted, ...
+UPDATE_OFFERED = "UpdateOffered"
+UPDATE_STARTED = "UpdateStarted"
+UPDATE_SUCCEEDED = "UpdateSucceeded"
+UPDATE_ROLLED_BACK = "UpdateRolledBack"
+UPDATE_FAILED = "UpdateFailed"
+
+
+def jobs_topic(thing, suffix):
+    """A topic of a thing's jobs (AWS IoT Jobs' device MQTT API), such as suffix `$next/get/accepted`; the
+    firmware builds the same prefix in firmware/otajob.py."""
+    return "$aws/things/%s/jobs/%s" % (thing, suffix)
+
+
 def shadow_thing(topic):
     """The thing a shadow topic names (level 3), as the topic rule's topic(3)."""
     return topic.split("/")[2]
@@ -338,6 +354,22 @@ TOPOLOGY = {
             "statements": [
                 ("iot:Connect", "client", THING_NAME_VARIABLE),
                 ("iot:Publish", "topic", button_topic(THING_NAME_VARIABLE)),
+            ],
+        },
+        {
+            # A feeder's own jobs (updates over the air, docs/protocol.md): a policy of its own, as the device
+            # policy is near AWS IoT's 2048 characters per policy document (tests/cloud/test_strict_aws.py).
+            # Ask for the next job, hear of a new one, report progress on any of its job ids (`*`: IoT
+            # policies' wildcard; the hub's ACL writes `+`).
+            "name": "cat-feeder-device-jobs",
+            "role": "feeder",
+            "statements": [
+                ("iot:Publish", "topic", jobs_topic(THING_NAME_VARIABLE, "$next/get")),
+                ("iot:Publish", "topic", jobs_topic(THING_NAME_VARIABLE, "*/update")),
+                ("iot:Subscribe", "topicfilter", jobs_topic(THING_NAME_VARIABLE, "notify-next")),
+                ("iot:Subscribe", "topicfilter", jobs_topic(THING_NAME_VARIABLE, "$next/get/accepted")),
+                ("iot:Receive", "topic", jobs_topic(THING_NAME_VARIABLE, "notify-next")),
+                ("iot:Receive", "topic", jobs_topic(THING_NAME_VARIABLE, "$next/get/accepted")),
             ],
         },
     ],

@@ -80,7 +80,7 @@ class App:
         self.outbox = Outbox(storage, capacity)
         # A button board (role `button`) has no servos: no journal, feeder, results or status; its IoT
         # policy lets it publish its presses and nothing else.
-        self.feeder = self.journal = self.cap = self.schedule = self.shadow = None
+        self.feeder = self.journal = self.cap = self.schedule = self.shadow = self.jobs = None
         if config["role"] == "feeder":
             # The journal keeps a day: the feeding cap counts from it (proofs in journal.py).
             self.journal = Journal(storage, DAY_S)
@@ -98,6 +98,9 @@ class App:
             self.schedule = Schedule(storage, hal, self.feeder, self.outbox, schedule_check_ms)
             bootonly.call("restore", "load_schedule", self.schedule)
             self.shadow = Shadow(mqtt["shadow_topic"], self.schedule, hal, log)
+            from otajob import Jobs  # updates over the air (otajob.py)
+
+            self.jobs = Jobs(self.thing, mqtt, config["ota"].get("release_key"), hal, log)
         self.presses = None
         if config["button"] is not None:
             from presses import Presses  # only with a button: a feeder without one spends no heap on it
@@ -109,9 +112,10 @@ class App:
         if self.feeder is not None:
             will = (self.states_topic, bootonly.call("reports", "status_message", self.thing, "offline"))
         subscriptions = ()  # type: tuple
-        if self.shadow is not None:
+        if self.shadow is not None and self.jobs is not None:
             subscriptions = (mqtt["action_topic"],) + bootonly.call("schedule_doc", "subscriptions",
                                                                     mqtt["shadow_topic"])
+            subscriptions += self.jobs.subscriptions()
         self.link = Link(mqtt, self.thing, self._on_message, hal, will=will, on_connect=self._on_connect,
                          on_ack=self._on_ack, max_body=MAX_BODY, subscriptions=subscriptions)
         self.fixed_poll_ms = fixed_poll_ms
@@ -131,11 +135,12 @@ class App:
 
     def _on_message(self, topic, payload):
         # Runs inside link.poll before the PUBACK; decides and queues, never sends.
-        if self.feeder is None or self.shadow is None:
+        if self.feeder is None or self.shadow is None or self.jobs is None:
             return True  # not ours to act on: acknowledged and ignored
         if topic != self.action_topic:
-            self.shadow.on_message(topic, payload)
-            return True  # a shadow document, or not ours: acknowledged
+            if not self.jobs.on_message(topic, payload):
+                self.shadow.on_message(topic, payload)
+            return True  # a job, a shadow document, or not ours: acknowledged
         if self.link.deferred or not self._outbox_has_room():
             return False  # no room for its result: the broker keeps it until the resync
         self.feeder.handle(payload)
@@ -158,6 +163,8 @@ class App:
             self.link.send(self.states_topic, online, 1, retain=True)
             if self.shadow is not None:
                 self.shadow.on_connect()
+            if self.jobs is not None:
+                self.jobs.on_connect()
 
     def _on_ack(self, pid):
         if not self.in_flight.acked(pid) and self.presses is not None:
@@ -197,6 +204,8 @@ class App:
                 self.shadow.send(link)
             if self.presses is not None:
                 self.presses.drain(link.send)
+        if self.jobs is not None:
+            self.jobs.step(link, hal.ticks_ms())  # one chunk of an update's download, its reports
             if link.deferred and len(self.in_flight) == 0:
                 self.log("app: resync", link.deferred, "commands left at the broker")
                 link.resync()
@@ -250,6 +259,8 @@ class App:
             wait = min(wait, self.presses.wait_ms(now))
         if self.schedule is not None:
             wait = min(wait, self.schedule.wait_ms(now))
+        if self.jobs is not None:
+            wait = self.jobs.wait_ms(wait)
         return max(0, wait)
 
     def _report_connection(self):

@@ -4,8 +4,8 @@
 metadata(description="Cat feeder firmware: decision path, journal, outbox, MQTT link", version="1.0.0")
 
 for name in ("app", "board_button", "board_network", "bootonly", "button", "cap", "command", "config",
-             "connect", "expiry", "feeder", "flashfs", "hal_board", "journal", "legacy", "link", "messages",
-             "migrate", "otaboot", "otastage", "otaverify", "outbox", "press", "presses", "records",
-             "reports", "restore", "schedule", "schedule_doc", "servo", "shadow", "signature", "smallfiles",
-             "startup", "tzparse", "tzrule"):
+             "connect", "expiry", "feeder", "flashfs", "hal_board", "journal", "legacy", "link",
+             "messages", "migrate", "otaboot", "otadoc", "otafetch", "otajob", "otastage", "otaverify",
+             "outbox", "press", "presses", "records", "reports", "restore", "schedule", "schedule_doc",
+             "servo", "shadow", "signature", "smallfiles", "startup", "tzparse", "tzrule"):
     module(name + ".py")

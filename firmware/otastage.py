@@ -1,5 +1,5 @@
 """Staging a release into the free update slot (otaboot.py) and handing it to the boot selector
-(firmware/README.md, "Over-the-air updates"). The transport (not built yet) writes the manifest and
+(firmware/README.md, "Over-the-air updates"). The transport (otafetch.py) writes the manifest and
 signature, has otaverify.check_manifest judge them, fetches the files, then calls `finish`.
 """
 

@@ -14,8 +14,13 @@ def status_message(thing, status, at=None):
     return (text % (json.dumps(thing), json.dumps(status), tail)).encode()
 
 
-def telemetry_message(thing, uptime_s, heap_free, outbox_depth, dropped, at, link, cap):
-    """link: connect_failures and last_error (text or None); cap: the feeding cap's counters (cap.py)."""
+def telemetry_message(thing, uptime_s, heap_free, outbox_depth, dropped, at, link, cap, root="."):
+    """link: connect_failures and last_error (text or None); cap: the feeding cap's counters (cap.py);
+    root: the flash root, whose running set's release version is `firmware` (None: the base set)."""
+    import otaboot  # released with this module (bootonly.call)
+
+    version = otaboot.running_version(root)
+    firmware = None if version == (0, 0, 0) else "%d.%d.%d" % version
     last_error = link.last_error
     if last_error is not None:
         # Cut to the longest text the cloud takes (docs/protocol.md, "Bounds"). A literal, not a
@@ -27,7 +32,8 @@ def telemetry_message(thing, uptime_s, heap_free, outbox_depth, dropped, at, lin
         '{"v": 1, "type": "telemetry", "thing": %s, "uptime_s": %d, "heap_free": %d, "outbox_depth": %d, '
         '"dropped": %d, "connect_failures": %d, "last_error": %s, '
         '"portions_hour": {"left": %d, "right": %d}, "portions_day": {"left": %d, "right": %d}, '
-        '"max_portions_per_hour": %d, "max_portions_per_day": %d, "at": %d}'
+        '"max_portions_per_hour": %d, "max_portions_per_day": %d, "firmware": %s, "at": %d}'
         % (json.dumps(thing), uptime_s, heap_free, outbox_depth, dropped, link.connect_failures,
-           json.dumps(last_error), hour[0], hour[1], day[0], day[1], cap.per_hour, cap.per_day, at)
+           json.dumps(last_error), hour[0], hour[1], day[0], day[1], cap.per_hour, cap.per_day,
+           json.dumps(firmware), at)
     ).encode()

@@ -12,6 +12,8 @@ collects results from the thing's cat-feeder/<thing>/states.
 - `Device(flash_dir, pki, config)`: `.start()`, `.expect(prefix)`, `.wait_up()`, `.output()`,
   `.kill()` (SIGKILL), `.configure(config)` (for the next start),
   `.trace()` -> [(ticks_us, pin, duty_ns)].
+- `BootingDevice(...)`: a Device whose lives begin with boot.py's selector (updates over the air);
+  `.restarted()` after main ended.
 - `Observer(pki, port, thing=THING)`: persistent-session observer of that thing's states topic;
   `.collect(ids, timeout_s)` waits until every
   id has a result; `.results` by seq (`.received_at` their first arrival, time.monotonic()),
@@ -182,6 +184,31 @@ class Device:
         with open(self.trace_path) as f:
             # A line torn by SIGKILL mid-write has fewer than three fields: the write never completed.
             return [tuple(int(x) for x in line.split()) for line in f if len(line.split()) == 3]
+
+
+# boot.py's selector on the unix port (which runs no boot.py): the board's call, with a watchdog that
+# cannot fire here, before main_unix, so an update staged in one life runs in the next (otaboot.py).
+UNIX_BOOT = ("import sys, bootonly; bootonly.call('otaboot', 'select', '.', sys.path, lambda timeout: None); "
+             "import main_unix")
+
+
+class BootingDevice(Device):
+    """A Device whose every life begins with boot.py's selector (updates over the air)."""
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            [device_tool.MICROPYTHON, "-X", "heapsize=" + self.heapsize, "-c", UNIX_BOOT], cwd=self.flash,
+            env=dict(os.environ, MICROPYPATH=device_tool.FLASH_PATH), stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True)
+        self.lives += 1
+        threading.Thread(target=self._pump, args=(self.proc,), daemon=True).start()
+        return self
+
+    def restarted(self, timeout_s=10):
+        """After the firmware ended main (SystemExit: a soft reset on the board): the next life."""
+        self.proc.wait(timeout_s)
+        self._reap()
+        return self.start()
 
 
 class Observer:

@@ -8,6 +8,7 @@
     proxy.hold_to_device()  # hold back what the broker sends (a lost PUBACK); the device's bytes still go
     proxy.hold_to_device(False)  # deliver the held bytes
     proxy.refuse(True)  # close new connections at once (broker unreachable); refuse(False) undoes it
+    proxy.pace(1024, 0.01)  # at most 1024 bytes per read, then a 10 ms pause (a slow link); pace() undoes it
     proxy.connections   # connections accepted so far;  proxy.open_connections()
     proxy.stop()
 
@@ -22,6 +23,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 
 MAX_CONNECTIONS = 16
 CHUNK = 16384
@@ -59,6 +61,7 @@ class FaultProxy:
         self.stalled = False
         self.holding = False  # broker -> device bytes held back
         self.refusing = False
+        self.read_size, self.pause_s = CHUNK, 0.0
         self._pairs = []
         self._commands = []
         self._lock = threading.Lock()
@@ -104,6 +107,9 @@ class FaultProxy:
 
     def refuse(self, flag=True):
         self.refusing = flag
+
+    def pace(self, read_size=CHUNK, pause_s=0.0):
+        self.read_size, self.pause_s = read_size, pause_s
 
     def open_connections(self):
         return len(self._pairs)
@@ -167,7 +173,7 @@ class FaultProxy:
 
     def _forward(self, sock, pair):
         try:
-            data = sock.recv(CHUNK)
+            data = sock.recv(self.read_size)
         except OSError:
             data = b""
         if not data:
@@ -180,6 +186,7 @@ class FaultProxy:
             target.sendall(data)
         except OSError:
             self._close(pair, reset=True)
+        time.sleep(self.pause_s)
 
     def _half_close(self, pair):
         pair.device_open = False

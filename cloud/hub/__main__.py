@@ -106,7 +106,8 @@ def run(args):
         logging.info("mosquitto on %s:%d (mutual TLS, CA %s)", args.bind, port, pki.cert("ca"))
     try:
         hub = Hub(
-            args.data_dir, pki, "127.0.0.1", port, lock=lock, topology=topology, notify=notify
+            args.data_dir, pki, "127.0.0.1", port, lock=lock, topology=topology, notify=notify,
+            https=(args.bind, args.https_port),
         ).start()
     except ledger_mod.CorruptLedger as error:
         logging.error("hub: %s; %s", error, error.advice)
@@ -348,6 +349,20 @@ def incidents(args):
     return 0
 
 
+def ota(args):
+    """Offer a built release to a thing (cloud/hub/jobs.py)."""
+    from cloud.hub import jobs
+
+    try:
+        document = jobs.offer(args.data_dir, args.thing, args.version, args.releases, args.url_host,
+                              args.https_port)
+    except jobs.OtaError as error:
+        return refuse(str(error))
+    print("ota: %s offered %s as job %s (%s)"
+          % (args.thing, args.version, document["jobId"], document["url"]))
+    return 0
+
+
 def add_service_arguments(commands):
     from cloud.hub import service
 
@@ -381,7 +396,7 @@ def add_verify_arguments(command):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m cloud.hub", description="the self-hosted hub")
     commands = parser.add_subparsers(dest="command", required=True)
-    for name in ("run", "verify", "replay", "hydrate", "backup", "restore", "status", "incidents"):
+    for name in ("run", "verify", "replay", "hydrate", "backup", "restore", "status", "incidents", "ota"):
         command = commands.add_parser(name)
         command.add_argument("--data-dir", default=DEFAULT_DATA_DIR)
     commands.choices["replay"].add_argument("--from", required=True)
@@ -414,12 +429,21 @@ def main(argv=None):
     commands.choices["run"].add_argument(
         "--broker-port", type=int, help="use the mosquitto already listening on 127.0.0.1:PORT instead"
     )
+    commands.choices["run"].add_argument(
+        "--https-port", type=int, default=8443, help="the releases' HTTPS port (updates over the air)")
+    commands.choices["ota"].add_argument("thing", help="the thing of the household to update")
+    commands.choices["ota"].add_argument("version", help="a release built by make release")
+    commands.choices["ota"].add_argument("--releases", default=os.path.join("build", "release"))
+    commands.choices["ota"].add_argument(
+        "--url-host", default="localhost", help="the hub as boards reach it (a --host-name)")
+    commands.choices["ota"].add_argument("--https-port", type=int, default=8443,
+                                         help="the hub's --https-port")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s.%(msecs)03d %(message)s", datefmt="%H:%M:%S")
     logging.Formatter.converter = time.gmtime
     commands_run = {"run": run, "verify": verify, "replay": replay, "hydrate": hydrate}
     commands_run.update(backup=backup, restore=restore, status=status, install=install, uninstall=uninstall)
-    commands_run.update(incidents=incidents)
+    commands_run.update(incidents=incidents, ota=ota)
     return commands_run[args.command](args)
 
 

@@ -18,7 +18,14 @@ thing of the household is granted nothing.
 
 from cloud.hub.checkpoint import CHECKPOINT_TOPIC
 from cloud.hub.health import HEALTH_TOPIC
-from cloud.topology import THING_NAME_VARIABLE, action_topic, button_topic, shadow_topic, states_topic
+from cloud.topology import (
+    THING_NAME_VARIABLE,
+    action_topic,
+    button_topic,
+    jobs_topic,
+    shadow_topic,
+    states_topic,
+)
 
 # IoT policy action -> the mosquitto access that stands for it.
 ACCESS = {
@@ -48,6 +55,14 @@ HUB_ROLES = {
         ("write", shadow_topic("+", "get/accepted")),
         ("write", shadow_topic("+", "get/rejected")),
         ("write", shadow_topic("+", "update/delta")),
+        # Its jobs service (cloud/hub/jobs.py), as AWS IoT Jobs: every feeder's `$next/get` and job updates,
+        # and the answers and notifications a feeder reads.
+        ("read", jobs_topic("+", "$next/get")),
+        ("read", jobs_topic("+", "+/update")),
+        ("write", jobs_topic("+", "notify-next")),
+        ("write", jobs_topic("+", "$next/get/accepted")),
+        ("write", jobs_topic("+", "+/update/accepted")),
+        ("write", jobs_topic("+", "+/update/rejected")),
     ],
 }
 
@@ -59,8 +74,9 @@ def grants(topology):
     for policy in topology["iot_policies"]:
         granted = table.setdefault(policy["role"], [])
         for action, _kind, name in policy["statements"]:
-            if action in ACCESS and (ACCESS[action], name) not in granted:
-                granted.append((ACCESS[action], name))
+            topic = name.replace("/*/", "/+/")  # a policy's one-level wildcard is MQTT's `+` here
+            if action in ACCESS and (ACCESS[action], topic) not in granted:
+                granted.append((ACCESS[action], topic))
     table.update(HUB_ROLES)
     return table
 

@@ -18,7 +18,7 @@ import logging
 import os
 import threading
 
-from cloud.hub import alerting, checkpoint, delivery, health, projection, shadows
+from cloud.hub import alerting, checkpoint, delivery, health, jobs, projection, shadows
 from cloud.hub.events import LedgerEvents
 from cloud.hub.hydrate import HISTORY_RULE
 from cloud.hub.ingest import Ingest, mqtt_client
@@ -45,6 +45,7 @@ class Hub:
         lock=None,
         notify=(),
         alert_check_s=alerting.CHECK_INTERVAL_S,
+        https=None,
     ):
         os.makedirs(data_dir, exist_ok=True)
         self.data_dir = data_dir
@@ -60,6 +61,7 @@ class Hub:
         self.checkpoint_interval_s = checkpoint_interval_s
         self.notify_urls = list(notify)  # the household's Apprise URLs (cloud/hub/alerting.py)
         self.alert_check_s = alert_check_s
+        self.https = https  # (bind, port) of the releases' HTTPS server (cloud/hub/jobs.py); None: none
 
     def start(self):
         self.lock = self.lock or DataDirLock(self.data_dir).acquire()
@@ -77,6 +79,18 @@ class Hub:
             self.data_dir, self.pki, self.host, self.port, self.ledger_path, self.topology,
             self.commits.committed,
         ).start()
+        # Updates over the air: the jobs topics and the releases' files (cloud/hub/jobs.py).
+        self.jobs = jobs.JobService(
+            self.data_dir, self.pki, self.host, self.port, self.ledger_path, self.commits.committed,
+            self.stopping,
+        ).start()
+        self.files = None
+        if self.https is not None:
+            try:
+                self.files = jobs.FileServer(self.data_dir, self.pki, *self.https).start()
+            except OSError as error:  # the port taken: everything but the updates' downloads still works
+                log.error("hub: no HTTPS server for updates on %s:%d (%s): pass --https-port N",
+                          self.https[0], self.https[1], error.strerror or error)
         self.alerting = alerting.Alerting(
             self.data_dir, self.topology, self.notify_urls, self.stopping, self.alert_check_s
         )
@@ -158,6 +172,9 @@ class Hub:
         self.alerting.join(15)
         self._stop_reports()
         self.shadows.stop()
+        self.jobs.stop()
+        if self.files is not None:
+            self.files.stop()
         self.publisher.disconnect()
         self.publisher.loop_stop()
         self.runtime = None

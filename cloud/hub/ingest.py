@@ -64,6 +64,23 @@ def mqtt_client(pki, identity, client_id, clean_session=True, manual_ack=False):
     return client
 
 
+def acknowledging(handle, service):
+    """An on_message callback for a manual-ack client (mqtt_client's manual_ack): handle(topic, payload),
+    then the PUBACK. A handler that raises is logged and its message left unacknowledged, so the broker
+    redelivers it; the service never stops."""
+
+    def on_message(client, userdata, message):
+        try:
+            handle(message.topic, message.payload)
+        except Exception:
+            log.exception("hub: %s message on %s failed", service, message.topic)
+            return
+        if message.qos:
+            client.ack(message.mid, message.qos)
+
+    return on_message
+
+
 class Ingest:
     def __init__(self, ledger, events, runtime, pki, host, port, on_commit):
         self.ledger = ledger

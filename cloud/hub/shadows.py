@@ -33,7 +33,7 @@ import time
 from cloud.handlers import schedules
 from cloud.hub import ledger as ledger_mod
 from cloud.hub.events import LedgerEvents
-from cloud.hub.ingest import mqtt_client
+from cloud.hub.ingest import acknowledging, mqtt_client
 from cloud.hub.runtime import Runtime
 from cloud.topology import SCHEDULE_CHANGED, SCHEDULE_SHADOW, SOURCE, shadow_thing, shadow_topic
 
@@ -229,7 +229,7 @@ class ShadowService:
         self.subscribed = threading.Event()
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = lambda *args: self.subscribed.set()
-        self.client.on_message = self._on_message
+        self.client.on_message = acknowledging(self.handle, "shadow")
 
     def start(self):
         self.client.connect_async(self.host, self.port, keepalive=30)
@@ -254,15 +254,6 @@ class ShadowService:
             self.subscribed.set()
             return
         client.subscribe([(shadow_topic("+", "get"), 1), (shadow_topic("+", "update"), 1)])
-
-    def _on_message(self, client, userdata, message):
-        try:
-            self.handle(message.topic, message.payload)
-        except Exception:  # never stop the service; the broker redelivers what was not acknowledged
-            log.exception("hub: shadow message on %s failed", message.topic)
-            return
-        if message.qos:
-            client.ack(message.mid, message.qos)
 
     def handle(self, topic, payload):
         thing, suffix = shadow_thing(topic), topic.rsplit("/", 1)[-1]

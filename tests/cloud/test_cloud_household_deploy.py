@@ -27,7 +27,7 @@ HOUSEHOLD = {"things": [KITCHEN, BEDROOM, HALL]}
 WITHOUT_BEDROOM = {"things": [KITCHEN, HALL]}
 IOT = "arn:aws:iot:%s:%s:" % (REGION, ACCOUNT)
 # The topology's resources with the single default thing, and the two each further thing adds.
-DEFAULT_COUNT = 62  # 40, the schedules (issue 20) 9 and the alerts (issue 21) 13
+DEFAULT_COUNT = 63  # 40, the schedules (issue 20) 9, the alerts (issue 21) 13, the jobs policy (issue 23) 1
 PER_THING = 2  # its thing and its certificate
 
 
@@ -86,7 +86,8 @@ def test_each_feeder_and_button_gets_its_marked_thing_its_certificate_and_its_ro
     }
     for name, (_, certificates) in deployed.items():
         (certificate, policies), = certificates
-        assert policies == ["cat-feeder-button" if name == "hall-button" else "cat-feeder-device"]
+        feeder = ["cat-feeder-device", "cat-feeder-device-jobs"]
+        assert sorted(policies) == (["cat-feeder-button"] if name == "hall-button" else feeder)
         device = json.loads((tmp_path / "out" / name / "device.json").read_text())
         assert (device["thing"], device["certificate_id"]) == (name, certificate)
     assert run(deploy.plan, env_for(aws, tmp_path / "out", topology(HOUSEHOLD))) == [
@@ -94,11 +95,15 @@ def test_each_feeder_and_button_gets_its_marked_thing_its_certificate_and_its_ro
 
 
 def deployed_policy(url, thing):
-    """The policy document attached to thing's certificate, as deployed."""
+    """The policies attached to thing's certificate, as deployed, as one document (IoT Core allows what
+    any of them allows; a feeder has its jobs policy beside the device policy)."""
     client = iot(url)
     (principal,) = client.list_thing_principals(thingName=thing)["principals"]
-    (policy,) = client.list_attached_policies(target=principal)["policies"]
-    return json.loads(client.get_policy(policyName=policy["policyName"])["policyDocument"])
+    statements = []
+    for policy in client.list_attached_policies(target=principal)["policies"]:
+        document = client.get_policy(policyName=policy["policyName"])["policyDocument"]
+        statements += json.loads(document)["Statement"]
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 def allowed(document, thing, action, resource):

@@ -109,6 +109,10 @@ OWN = "${iot:Connection.Thing.ThingName}"
 # Its own `schedule` shadow: it asks (get) and reports (update), and hears the answers it needs.
 SHADOW = "$aws/things/%s/shadow/name/schedule/"
 DEVICE_HEARS = ("get/accepted", "get/rejected", "update/delta")
+# Its own jobs (updates over the air, AWS IoT Jobs' device MQTT API): it asks for the next and reports on
+# any of its job ids (`*`), and hears the next job.
+JOBS = "$aws/things/%s/jobs/"
+JOBS_HEARS = ("notify-next", "$next/get/accepted")
 
 
 def test_device_policy_grants_each_thing_only_its_own_client_id_and_topics_statement_by_statement():
@@ -145,6 +149,33 @@ def test_device_policy_grants_each_thing_only_its_own_client_id_and_topics_state
             "Resource": [IOT + "topic/cat-feeder/%s/states" % OWN],
         },
     ]
+
+
+def test_the_jobs_policy_grants_a_feeder_only_its_own_jobs_topics():
+    (policy,) = [p for p in TOPOLOGY["iot_policies"] if p["name"] == "cat-feeder-device-jobs"]
+    assert policy["role"] == "feeder"  # attached beside the device policy (cloud/aws/resources/iot.py)
+    document = iam.iot_policy(policy, ARNS)
+    assert {s["Action"]: s["Resource"] for s in document["Statement"]} == {
+        "iot:Publish": [IOT + "topic/" + JOBS % OWN + suffix for suffix in ("$next/get", "*/update")],
+        "iot:Subscribe": [IOT + "topicfilter/" + JOBS % OWN + suffix for suffix in JOBS_HEARS],
+        "iot:Receive": [IOT + "topic/" + JOBS % OWN + suffix for suffix in JOBS_HEARS],
+    }
+
+
+@pytest.mark.parametrize(
+    ("action", "resource"),
+    [
+        ("iot:Publish", "topic/$aws/things/{thing}/jobs/$next/get"),
+        ("iot:Publish", "topic/$aws/things/{thing}/jobs/ota-1_5_0-1/update"),
+        ("iot:Subscribe", "topicfilter/$aws/things/{thing}/jobs/notify-next"),
+        ("iot:Receive", "topic/$aws/things/{thing}/jobs/$next/get/accepted"),
+    ],
+)
+def test_feeder_a_may_use_its_own_jobs_topics_and_none_of_feeder_bs(action, resource):
+    (policy,) = [p for p in TOPOLOGY["iot_policies"] if p["name"] == "cat-feeder-device-jobs"]
+    document = iam.iot_policy(policy, ARNS)
+    assert policy_allows(document, action, IOT + resource.format(thing="feeder-a"), "feeder-a")
+    assert not policy_allows(document, action, IOT + resource.format(thing="feeder-b"), "feeder-a")
 
 
 @pytest.mark.parametrize(

@@ -2,10 +2,12 @@
 for every message (as the App does, through bootonly.call) leaves nothing behind in the heap."""
 
 import gc
+import os
 import sys
 
 import bootonly
 import reports
+from fwtest import remove_tree, tmpdir
 
 
 def test_status_messages():
@@ -35,10 +37,25 @@ def test_telemetry_message():
         b'"outbox_depth": 0, "dropped": 0, "connect_failures": 3, '
         b'"last_error": "tls: handshake failed (ValueError(\\"certificate verify failed\\"))", '
         b'"portions_hour": {"left": 1, "right": 0}, "portions_day": {"left": 3, "right": 2}, '
-        b'"max_portions_per_hour": 4, "max_portions_per_day": 12, "at": 1795730000}'
+        b'"max_portions_per_hour": 4, "max_portions_per_day": 12, "firmware": null, "at": 1795730000}'
     )
     LinkState.last_error = None
     assert b'"last_error": null' in reports.telemetry_message("t", 0, 0, 0, 0, 0, LinkState, CapState)
+
+
+def test_telemetry_names_the_release_an_update_runs():
+    root = tmpdir()
+    try:
+        os.mkdir(root + "/ota")
+        os.mkdir(root + "/ota/a")
+        with open(root + "/ota/a/manifest.txt", "w") as f:
+            f.write("cat-feeder release 1\nversion 1.5.0\ndowngrade 0\n")
+        with open(root + "/ota/state", "w") as f:
+            f.write("a - 0 -\n")  # slot a confirmed: the current set (otaboot.py)
+        message = reports.telemetry_message("t", 0, 0, 0, 0, 0, LinkState, CapState, root)
+        assert b'"firmware": "1.5.0", "at": 0}' in message
+    finally:
+        remove_tree(root)
 
 
 

@@ -18,9 +18,15 @@ EXAMPLE = household.topology(household.load(household.PATH.with_name("household.
 SHADOW = "$aws/things/%s/shadow/name/schedule/"
 
 
+JOBS = "$aws/things/%s/jobs/"
+
+
 def own_shadow(thing):
+    """Its shadow's topics, then its jobs' (updates over the air: the policy's `*` job id is `+` here)."""
     return ["write " + SHADOW % thing + suffix for suffix in ("get", "update")] + [
-        "read " + SHADOW % thing + suffix for suffix in ("get/accepted", "get/rejected", "update/delta")]
+        "read " + SHADOW % thing + suffix for suffix in ("get/accepted", "get/rejected", "update/delta")] + [
+        "write " + JOBS % thing + "$next/get", "write " + JOBS % thing + "+/update",
+        "read " + JOBS % thing + "notify-next", "read " + JOBS % thing + "$next/get/accepted"]
 
 
 def blocks(text):
@@ -42,7 +48,10 @@ def test_each_thing_gets_its_roles_own_topics_and_each_hub_identity_its_own():
         "cloud-hub": ["read cat-feeder/+/button", "read cat-feeder/+/states",
                       "readwrite cat-feeder-hub/checkpoint", "readwrite cat-feeder-hub/health"]
         + ["read " + SHADOW % "+" + suffix for suffix in ("get", "update")]
-        + ["write " + SHADOW % "+" + suffix for suffix in ("get/accepted", "get/rejected", "update/delta")],
+        + ["write " + SHADOW % "+" + suffix for suffix in ("get/accepted", "get/rejected", "update/delta")]
+        + ["read " + JOBS % "+" + suffix for suffix in ("$next/get", "+/update")]
+        + ["write " + JOBS % "+" + suffix
+           for suffix in ("notify-next", "$next/get/accepted", "+/update/accepted", "+/update/rejected")],
         "kitchen": ["read cat-feeder/kitchen/action", "write cat-feeder/kitchen/states",
                     "write cat-feeder/kitchen/button"] + own_shadow("kitchen"),
         "bedroom": ["read cat-feeder/bedroom/action", "write cat-feeder/bedroom/states",
@@ -54,7 +63,7 @@ def test_each_thing_gets_its_roles_own_topics_and_each_hub_identity_its_own():
 
 def test_a_topic_a_role_gains_in_its_iot_policy_is_granted_on_the_hub_too():
     topology = copy.deepcopy(EXAMPLE)
-    (feeder,) = [p for p in topology["iot_policies"] if p["role"] == "feeder"]
+    (feeder,) = [p for p in topology["iot_policies"] if p["name"] == "cat-feeder-device"]
     feeder["statements"].append(
         ("iot:Subscribe", "topicfilter", "$aws/things/%s/shadow/update/delta" % THING_NAME_VARIABLE))
     granted = blocks(acl.render(topology, topology["things"], PKI))
