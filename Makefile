@@ -117,7 +117,8 @@ release: setup ## A signed firmware release for over-the-air updates: make relea
 	@$(PY) -m tools.release "$(VERSION)" $(if $(DOWNGRADE),--downgrade)
 
 ota: setup ## Offer a built release to a feeder over the air, on the hub: make ota THING=cat-feeder VERSION=1.4.0 [HUB=host as boards reach it] [OTA_ARGS="--data-dir .hub --https-port 8443"]
-	@$(PY) -m cloud.hub ota "$(or $(THING),cat-feeder)" "$(VERSION)" $(if $(HUB),--url-host $(HUB)) $(OTA_ARGS)
+	@$(PY) -m cloud.hub ota "$(or $(THING),cat-feeder)" "$(VERSION)" $(if $(HUB),--url-host $(HUB)) \
+		$(if $(HOUSEHOLD),--household $(HOUSEHOLD)) $(OTA_ARGS)
 
 repl: setup ## Open a serial REPL on the board (PORT=/dev/ttyACM0)
 	@$(PY) -m tools.board repl $(if $(PORT),--port $(PORT))

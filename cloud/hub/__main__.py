@@ -353,10 +353,11 @@ def ota(args):
     """Offer a built release to a thing (cloud/hub/jobs.py)."""
     from cloud.hub import jobs
 
-    try:
+    try:  # a job for a thing the household does not name would wait for a board that never comes
+        household.thing(household.load(args.household), args.thing)
         document = jobs.offer(args.data_dir, args.thing, args.version, args.releases, args.url_host,
                               args.https_port)
-    except jobs.OtaError as error:
+    except (jobs.OtaError, household.HouseholdError) as error:
         return refuse(str(error))
     print("ota: %s offered %s as job %s (%s)"
           % (args.thing, args.version, document["jobId"], document["url"]))
@@ -433,6 +434,7 @@ def main(argv=None):
         "--https-port", type=int, default=8443, help="the releases' HTTPS port (updates over the air)")
     commands.choices["ota"].add_argument("thing", help="the thing of the household to update")
     commands.choices["ota"].add_argument("version", help="a release built by make release")
+    commands.choices["ota"].add_argument("--household", default=household.PATH)
     commands.choices["ota"].add_argument("--releases", default=os.path.join("build", "release"))
     commands.choices["ota"].add_argument(
         "--url-host", default="localhost", help="the hub as boards reach it (a --host-name)")
