@@ -70,8 +70,8 @@ demo: setup ## Run the whole system locally on the self-hosted hub: button -> mo
 rehearsal: setup ## Rehearse the AWS path locally: button handler -> EventBridge on moto -> feeder -> mosquitto -> firmware
 	$(PY) -m tools.aws_rehearsal
 
-hub: setup ## Run the self-hosted hub (mosquitto + ledger + rules) in the foreground, on 127.0.0.1 unless HUB_ARGS="--bind 0.0.0.0 --host-name HOST" (LAN)
-	$(PY) -m cloud.hub run $(HUB_ARGS)
+hub: setup ## Run the self-hosted hub (mosquitto + ledger + rules) in the foreground, on 127.0.0.1 unless HUB_ARGS="--bind 0.0.0.0 --host-name HOST" (LAN); HOUSEHOLD= another household file
+	$(PY) -m cloud.hub run $(if $(HOUSEHOLD),--household $(HOUSEHOLD)) $(HUB_ARGS)
 
 install: setup ## As root: systemd units for the hub and the page, a dedicated user, enabled now: INSTALL_ARGS='--hub-args "--bind 0.0.0.0"'
 	$(PY) -m cloud.hub install $(INSTALL_ARGS)
@@ -117,7 +117,8 @@ release: setup ## A signed firmware release for over-the-air updates: make relea
 	@$(PY) -m tools.release "$(VERSION)" $(if $(DOWNGRADE),--downgrade)
 
 ota: setup ## Offer a built release to a feeder over the air, on the hub: make ota THING=cat-feeder VERSION=1.4.0 [HUB=host as boards reach it] [OTA_ARGS="--data-dir .hub --https-port 8443"]
-	@$(PY) -m cloud.hub ota "$(or $(THING),cat-feeder)" "$(VERSION)" $(if $(HUB),--url-host $(HUB)) $(OTA_ARGS)
+	@$(PY) -m cloud.hub ota "$(or $(THING),cat-feeder)" "$(VERSION)" $(if $(HUB),--url-host $(HUB)) \
+		$(if $(HOUSEHOLD),--household $(HOUSEHOLD)) $(OTA_ARGS)
 
 repl: setup ## Open a serial REPL on the board (PORT=/dev/ttyACM0)
 	@$(PY) -m tools.board repl $(if $(PORT),--port $(PORT))

@@ -97,7 +97,7 @@ def feeder_of(press, routes):
 
 def table(history, presses, thing=None):
     lines = [
-        "%-20s %-16s %-6s %-11s %-12s %-9s %s"
+        "%-20s %-16s %-8s %-11s %-12s %-9s %s"
         % ("requested (UTC)", "feeder", "press", "bowls", "outcome", "answered", "id")
     ]
     for press in presses:
@@ -105,12 +105,12 @@ def table(history, presses, thing=None):
         answered = _when(press.get("outcome_at"))[11:]
         outcome = press["shown"] + (" (%s)" % press["reason"] if press.get("reason") else "")
         lines.append(
-            "%-20s %-16s %-6s %-11s %-12s %-9s %s"
+            "%-20s %-16s %-8s %-11s %-12s %-9s %s"
             % (
                 _when(press["requested_at"]),
                 press["feeder"],
                 press.get("event") or press.get("origin"),  # a scheduled feeding: `schedule`
-                "+".join(press.get("bowls", [])),
+                "+".join(press.get("bowls") or press.get("fed_bowls", [])),  # a scheduled one: what it fed
                 outcome,
                 answered,
                 press.get("press_id"),
@@ -211,7 +211,7 @@ def ranges(numbers):
     return ", ".join(str(a) if a == b else "%d-%d" % (a, b) for a, b in spans)
 
 
-def open_store(args):
+def open_store(args, make_hint='make history HISTORY_ARGS="--data-dir DIR"'):
     """The projection `args` names: DynamoDB (--aws) or the hub's SQLite; both have get(key) and rows().
     Close it with close_store. Shared by `make history` and the web page (web/)."""
     if args.aws:
@@ -223,7 +223,8 @@ def open_store(args):
 
     path = os.path.join(args.data_dir, HISTORY_FILE)
     if not os.path.exists(path):
-        raise FileNotFoundError("no hub history at %s: run the hub (make hub) or pass --data-dir" % path)
+        raise FileNotFoundError("no hub history at %s: run the hub (make hub), or name the folder of the "
+                                "hub you run (%s)" % (path, make_hint))
     return SqliteStore(path)
 
 
@@ -268,7 +269,10 @@ def main(argv=None):
         history = History(rows_from(args), time.time(), household=known)
     except session.AWS_FAILURES as error:
         return session.report("history", error, "HISTORY_ARGS")
-    except Exception as error:  # no hub data, no credentials, no table: one line, no traceback
+    except FileNotFoundError as error:
+        print("history: %s" % error, file=sys.stderr)
+        return 1
+    except Exception as error:  # no credentials, no table: one line, no traceback
         print("history: %s: %s" % (type(error).__name__, error), file=sys.stderr)
         return 1
     presses = history.between(args.first, args.last, args.thing)

@@ -1,6 +1,6 @@
 """Press the button without a button: publish one v1 press on cat-feeder/<thing>/button.
 
-    python -m cloud.press SINGLE|DOUBLE|LONG [--thing cat-feeder] [--via hub|aws] [--port N] [--pki .pki]
+    python -m cloud.press SINGLE|DOUBLE|LONG [--thing T] [--via hub|aws] [--port N] [--pki .pki]
     python -m cloud.press LONG --via aws [--region R] [--profile P] [--endpoint-url URL]
 
 `make press EVENT=SINGLE` runs this (docs/protocol.md, "Button press"; the message comes from
@@ -15,8 +15,10 @@ firmware/press.py, as on a board):
 `at` is now in whole seconds; `seq` is the current time in milliseconds modulo 2^32 (a seq is an
 unsigned 32-bit number, docs/protocol.md "Bounds"), so two presses made with this tool never share
 an id, even within one second.
+The thing is one of the household file (cloud/household.py; --household, default household.json), by
+default its first feeder (`cat-feeder` without the file); a thing the file does not name is refused.
 The line it prints names the feeder the press targets: the thing itself, or for a remote button the
-feeder the household file maps it to (cloud/household.py; --household, default household.json).
+feeder the household file maps it to.
 Every failure is one line on stderr naming what to do, and exit status 1.
 """
 
@@ -32,7 +34,7 @@ from cloud import household
 from cloud.aws import session
 from cloud.handlers import bounds
 from cloud.hub.pki import DEFAULT_DIR as DEFAULT_PKI_DIR
-from cloud.hub.pki import DEFAULT_THING, Pki
+from cloud.hub.pki import Pki
 from cloud.topology import button_topic
 from firmware.press import EVENTS, press_id, press_message
 
@@ -127,7 +129,7 @@ def publish_to_aws(thing, message, args):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m cloud.press", description=__doc__.splitlines()[0])
     parser.add_argument("event", metavar="EVENT", help="SINGLE, DOUBLE or LONG")
-    parser.add_argument("--thing", default=DEFAULT_THING)
+    parser.add_argument("--thing", help="a thing of the household file (default: its first feeder)")
     parser.add_argument("--via", choices=("hub", "aws"), default="hub")
     parser.add_argument("--port", type=int, default=HUB_PORT, help="the hub's broker port")
     parser.add_argument("--pki", default=DEFAULT_PKI_DIR, help="development PKI folder (hub)")
@@ -138,7 +140,7 @@ def main(argv=None):
         if args.event not in EVENTS:
             raise PressError("EVENT=%s: expected SINGLE, DOUBLE or LONG, as in make press EVENT=SINGLE"
                              % args.event)
-        target = feeder_of(args.thing, args.household)
+        args.thing, target = feeder_of(args.thing, args.household)
         at, seq, message = new_press(args.event)
         if args.via == "aws":
             where = publish_to_aws(args.thing, message, args)
@@ -155,15 +157,19 @@ def main(argv=None):
 
 
 def feeder_of(thing, household_path):
-    """The feeder a press of thing's button targets, as the feeder function routes it
-    (cloud/handlers/feeder.py's target_feeder), with its friendly name when the household names it."""
+    """(thing, the feeder a press of its button targets) as the feeder function routes it
+    (cloud/handlers/feeder.py's target_feeder), with its friendly name; thing None: the household's
+    first feeder."""
     try:
         known = household.load(household_path)
+        if thing is None:
+            thing = next(entry["thing"] for entry in known["things"] if entry["role"] == "feeder")
+        household.thing(known, thing)
     except household.HouseholdError as error:
         raise PressError(str(error)) from None
     feeder = household.routes(known).get(thing, thing)
     named = [entry["name"] for entry in known["things"] if entry["thing"] == feeder]
-    return "%s (%s)" % (feeder, named[0]) if named else feeder
+    return thing, "%s (%s)" % (feeder, named[0]) if named else feeder
 
 
 if __name__ == "__main__":

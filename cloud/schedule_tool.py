@@ -1,6 +1,6 @@
 """A feeder's schedule from the command line: `make schedule` (python -m cloud.schedule_tool).
 
-    python -m cloud.schedule_tool show   [--thing T]
+    python -m cloud.schedule_tool [show] [--thing T]
     python -m cloud.schedule_tool set    --slot 0 --at 07:30 --event LONG [--portions 1] [--days daily]
     python -m cloud.schedule_tool remove --slot 0
     python -m cloud.schedule_tool grace  --minutes 30
@@ -116,11 +116,16 @@ def add_store_arguments(parser):
     session.add_arguments(parser)
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """A mistyped option is one line naming it, not argparse's usage block (`--help` shows that)."""
+
+    def error(self, message):
+        self.exit(2, "schedule: %s (see python -m cloud.schedule_tool --help)\n" % message)
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m cloud.schedule_tool", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument("command", choices=COMMANDS)
+    parser = OneLineParser(prog="python -m cloud.schedule_tool", description=__doc__.splitlines()[0])
+    parser.add_argument("command", nargs="?", default="show", choices=COMMANDS)
     parser.add_argument("--thing", default=None, help="the feeder (default: the household's first)")
     parser.add_argument("--slot", type=int)
     parser.add_argument("--at", help="local time HH:MM")
@@ -133,7 +138,9 @@ def main(argv=None):
     try:
         household = household_mod.load(args.household)
         thing = args.thing or next(e["thing"] for e in household["things"] if e["role"] == "feeder")
-        store = history_mod.open_store(args)
+        if household_mod.thing(household, thing)["role"] != "feeder":
+            raise household_mod.HouseholdError("thing: %r is a button, not a feeder" % thing)
+        store = history_mod.open_store(args, 'make schedule ARGS="--data-dir DIR"')
     except (household_mod.HouseholdError, FileNotFoundError) as error:
         print("schedule: %s" % error, file=sys.stderr)
         return 1

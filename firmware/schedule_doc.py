@@ -26,6 +26,8 @@ from schedule_run import HEAD, NO_DST, RULE, SLOT
 _ACCEPTED = const(b"/get/accepted")
 _REJECTED = const(b"/get/rejected")
 _DELTA = const(b"/update/delta")
+# get/rejected's message (code 404) for a shadow never written, AWS IoT's and the hub's
+_NO_SHADOW = const(b"No shadow exists")
 _MAX_VERSION = const(0x7FFFFFFF)
 _MAX_SLOTS = const(8)
 
@@ -124,7 +126,10 @@ def received(topic, payload, schedule, error, log):
     if topic.endswith(_DELTA):
         return True, False, error
     if topic.endswith(_REJECTED):
-        log("schedule: get rejected", payload[:80])
+        if _NO_SHADOW in payload:  # a feeder nobody gave a schedule yet: the usual first start
+            log("schedule: none set yet")
+        else:
+            log("schedule: get rejected", payload[:80])
         return False, False, error
     if not topic.endswith(_ACCEPTED):
         return None

@@ -39,6 +39,9 @@ class WebServer:
         self.port = free_port()
         self.log_path = log_path or os.devnull
         self.url = "http://127.0.0.1:%d" % self.port
+        # The single feeder unless the test names a household: never the checkout's household.json.
+        if "--household" not in args:
+            args += ("--household", os.path.join(ROOT, "no-such-household.json"))
         self.command = [sys.executable, "-m", "web", "--port", str(self.port), *[str(a) for a in args]]
         self.env = dict(os.environ, **(env or {}))
         self.proc = None

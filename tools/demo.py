@@ -23,6 +23,7 @@ import collections
 import json
 import logging
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -30,6 +31,7 @@ import time
 
 from cloud import history as history_mod
 from cloud.handlers import button
+from cloud.hub import checkpoint
 from cloud.hub import ledger as ledger_mod
 from cloud.hub.broker import Broker
 from cloud.hub.hub import Hub
@@ -317,11 +319,15 @@ class Demo:
                           WHERE detail_type = 'FeedRequested' AND body LIKE '%"event":"DOUBLE"%'""")
         target.commit()
         target.close()
+        # The checkpoints' public key beside it, as in the hub's folder: the broker's checkpoint counts too.
+        shutil.copy(os.path.join(self.data_dir, checkpoint.PUBLIC_KEY_FILE), copy_dir)
         say("copy: the DOUBLE press rewritten as LONG (triggers dropped first, as an attacker would)")
         self.verdicts = {}
         for label, data_dir in (("tampered copy", copy_dir), ("live ledger", self.data_dir)):
             run = subprocess.run(
-                [sys.executable, "-m", "cloud.hub", "verify", "--data-dir", data_dir],
+                # The demo's broker, whose retained checkpoint is the live ledger's (not make hub's 8883).
+                [sys.executable, "-m", "cloud.hub", "verify", "--data-dir", data_dir,
+                 "--broker-port", str(self.broker.port), "--pki", self.pki.dir],
                 capture_output=True,
                 text=True,
                 timeout=60,

@@ -39,6 +39,7 @@ import sys
 import time
 
 from cloud import household
+from cloud.hub.lock import DataDirLock, HubRunning
 from cloud.hub.pki import DEFAULT_DIR as DEFAULT_PKI_DIR
 from cloud.hub.pki import DEFAULT_THING, Pki
 from cloud.hub.processes import end_process
@@ -180,16 +181,34 @@ def main(argv=None):
     parser.add_argument("--household", default=household.PATH, help="the household file (cloud/household.py)")
     args = parser.parse_args(argv)
     member = None
-    if args.thing is not None:
-        try:
-            member = household.thing(household.load(args.household), args.thing)
-        except household.HouseholdError as error:
-            print("device: %s" % error, file=sys.stderr)
-            return 1
     port = HUB_PORT if args.hub else args.port
+    try:
+        known = household.load(args.household)
+        if args.thing is not None:
+            member = household.thing(known, args.thing)
+        elif port is not None:  # the hub's broker grants the household's things alone
+            household.thing(known, DEFAULT_THING)
+    except household.HouseholdError as error:
+        print("device: %s%s" % (error, "" if args.thing else ": pass THING="), file=sys.stderr)
+        return 1
     if port is not None and not listening(port):
         print("device: nothing listens on 127.0.0.1:%d: start the hub first (make hub), or pass its "
               "BROKER_PORT=" % port, file=sys.stderr)
+        return 1
+    if port is not None and not os.path.exists(Pki(args.pki, DEFAULT_THING).cert("ca")):
+        # A new CA here would not be the running hub's: the board would fail TLS, over and over.
+        print("device: no PKI in %s, so no certificate the hub's broker trusts: make pki, restart the hub "
+              "(make hub), then start the device again" % args.pki, file=sys.stderr)
+        return 1
+    # Each thing its own flash, as each board has its own.
+    flash_dir = args.flash or (HUB_FLASH if port is not None else DEFAULT_FLASH) + (
+        "-" + args.thing if member else "")
+    # Held until this process exits: two boards on one flash would share a journal and take each
+    # other's MQTT session.
+    try:
+        DataDirLock(flash_dir, "device", "give this one another THING= (or --flash)").acquire()
+    except HubRunning as running:
+        print("device: %s" % running, file=sys.stderr)
         return 1
     pki = Pki(args.pki, DEFAULT_THING).ensure()
     broker = None
@@ -200,8 +219,6 @@ def main(argv=None):
         things = [{"name": member["thing"], "role": member["role"]}] if member else None
         broker = Broker(pki, os.path.join(args.pki, "broker-device"), things=things).start()
         port = broker.port
-    # Each thing its own flash, as each board has its own.
-    flash_dir = args.flash or (DEFAULT_FLASH if broker else HUB_FLASH) + ("-" + args.thing if member else "")
     # The feeder of hardware/README.md: servos on GPIO3/4, its button on GPIO5 (here the virtual one).
     config = household_config(port, member) if member else device_config(port, button={"pin": 5})
     flash = prepare_flash(os.path.abspath(flash_dir), pki, config, fresh=args.fresh)
@@ -210,7 +227,8 @@ def main(argv=None):
     print("device: press its button with\n  %s -m tools.sim_board --flash %s --press SINGLE"
           % (sys.executable, os.path.relpath(flash)))
     if broker is None:
-        print("device: or feed from the page (make web) or with make press EVENT=SINGLE", flush=True)
+        print("device: or feed from the page (make web) or with make press EVENT=SINGLE%s"
+              % (" THING=" + args.thing if member else ""), flush=True)
     else:
         print("device: send a command with\n  %s -m tools.mqttc pub --port %d --topic %s --message "
               "'{\"v\":1,\"id\":\"try-%d\",\"event\":\"SINGLE\",\"issued_at\":%d}'"

@@ -63,7 +63,7 @@ class Backend:
         self.aws = bool(args.aws)
         self.lock = threading.Lock()  # the SQLite store is shared by the server's threads
         try:
-            self.store = history_mod.open_store(args)
+            self.store = history_mod.open_store(args, 'make web WEB_ARGS="--data-dir DIR"')
         except FileNotFoundError as error:
             raise BackendError(str(error)) from None
         self._version = None
@@ -246,6 +246,7 @@ def _press_view(press, shown):
         "press_id": press.get("press_id"),
         "thing": press.get("feeder"),
         "event": press.get("event"),
+        "origin": press.get("origin"),  # "schedule": a scheduled feeding, no press
         "bowls": press.get("bowls", []),
         "requested_at": press.get("requested_at"),
         "outcome": shown,

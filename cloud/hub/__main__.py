@@ -47,6 +47,23 @@ from cloud.ports import PortInUse, check_free
 DEFAULT_DATA_DIR = ".hub"
 
 
+EXAMPLE_TOPIC = "replace-with-a-long-random-topic"  # household.example.json's ntfy topic
+
+
+def household_line(path, home):
+    """What the hub runs for, so an edit of the household file (or its absence) is seen at start."""
+    roles = {role: [t["thing"] for t in home["things"] if t["role"] == role] for role in ("feeder", "button")}
+    where = "household %s" % path if os.path.exists(path) else "no household file (%s)" % path
+    notify = home["alerts"]["notify"]
+    # ntfy.sh topics are public: the example's, left in, would tell anyone who reads it.
+    placeholder = any(EXAMPLE_TOPIC in url for url in notify)
+    return "%s: feeders %s; buttons %s; alerts to %d destination%s%s" % (
+        where, ", ".join(roles["feeder"]), ", ".join(roles["button"]) or "none", len(notify),
+        "" if len(notify) == 1 else "s",
+        " (one is household.example.json's placeholder topic: put a long random one of your own)"
+        if placeholder else "")
+
+
 def refuse(message):
     print("hub: " + message, file=sys.stderr)
     return 2
@@ -97,6 +114,7 @@ def run(args):
         if broker is not None:
             broker.stop()
         return 2
+    logging.info("hub: %s", household_line(args.household, home))
     logging.info("hub: ledger %s; Ctrl-C stops", hub.ledger_path)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -300,10 +318,11 @@ def incidents(args):
     from cloud.hub import alerting
 
     path = os.path.join(args.data_dir, alerting.INCIDENTS_FILE)
+    ledger_path = os.path.join(args.data_dir, LEDGER_FILE)
+    if not os.path.exists(ledger_path):  # not "0 incidents" for a folder no hub ever ran on
+        return refuse("incidents: no ledger at %s: run the hub (make hub), or name the folder of the hub you "
+                      'run (make incidents INCIDENTS_ARGS="--data-dir DIR")' % ledger_path)
     if args.to:
-        ledger_path = os.path.join(args.data_dir, LEDGER_FILE)
-        if not os.path.exists(ledger_path):
-            return refuse("incidents: no ledger at %s: run the hub there, or pass --data-dir" % ledger_path)
         try:
             topology = household.topology(household.load(args.household))
             opened, resolved = alerting.rebuild(ledger_path, topology, parse_time(args.to).timestamp())
@@ -334,10 +353,11 @@ def ota(args):
     """Offer a built release to a thing (cloud/hub/jobs.py)."""
     from cloud.hub import jobs
 
-    try:
+    try:  # a job for a thing the household does not name would wait for a board that never comes
+        household.thing(household.load(args.household), args.thing)
         document = jobs.offer(args.data_dir, args.thing, args.version, args.releases, args.url_host,
                               args.https_port)
-    except jobs.OtaError as error:
+    except (jobs.OtaError, household.HouseholdError) as error:
         return refuse(str(error))
     print("ota: %s offered %s as job %s (%s)"
           % (args.thing, args.version, document["jobId"], document["url"]))
@@ -414,6 +434,7 @@ def main(argv=None):
         "--https-port", type=int, default=8443, help="the releases' HTTPS port (updates over the air)")
     commands.choices["ota"].add_argument("thing", help="the thing of the household to update")
     commands.choices["ota"].add_argument("version", help="a release built by make release")
+    commands.choices["ota"].add_argument("--household", default=household.PATH)
     commands.choices["ota"].add_argument("--releases", default=os.path.join("build", "release"))
     commands.choices["ota"].add_argument(
         "--url-host", default="localhost", help="the hub as boards reach it (a --host-name)")

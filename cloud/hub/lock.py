@@ -1,4 +1,5 @@
-"""One hub per data folder: an exclusive lock on `<data dir>/hub.lock`, held for the hub's life.
+"""One hub per data folder: an exclusive lock on `<data dir>/hub.lock`, held for the hub's life (and,
+named otherwise, one simulated board per flash folder: tools/device.py).
 
 Two hubs on one ledger would be two writers of every cursor and two broker configs in one folder, so
 a second hub stops before touching any file. flock(2) is released by the kernel when the holder
@@ -13,13 +14,13 @@ LOCK_FILE = "hub.lock"
 
 
 class HubRunning(Exception):
-    """Another process holds the data folder; the message names it and says what to do."""
+    """Another process holds the folder; the message names it and says what to do."""
 
 
 class DataDirLock:
-    def __init__(self, data_dir):
-        self.data_dir = data_dir
-        self.path = os.path.join(data_dir, LOCK_FILE)
+    def __init__(self, data_dir, holder="hub", advice="give this one its own --data-dir"):
+        self.data_dir, self.holder, self.advice = data_dir, holder, advice
+        self.path = os.path.join(data_dir, LOCK_FILE if holder == "hub" else holder + ".lock")
         self.fd = None
 
     def acquire(self):
@@ -31,9 +32,9 @@ class DataDirLock:
             holder = os.read(fd, 32).decode("ascii", "replace").strip()
             os.close(fd)
             raise HubRunning(
-                "another hub (%s) is running on %s: stop it first (Ctrl-C in its terminal), or give this "
-                "one its own --data-dir" % ("pid " + holder if holder.isdigit() else "pid unknown",
-                                            self.data_dir)) from None
+                "another %s (%s) is running on %s: stop it first (Ctrl-C in its terminal), or %s" % (
+                    self.holder, "pid " + holder if holder.isdigit() else "pid unknown", self.data_dir,
+                    self.advice)) from None
         os.ftruncate(fd, 0)
         os.write(fd, b"%d\n" % os.getpid())
         self.fd = fd

@@ -65,13 +65,16 @@ def make_press(env, *variables):
     return make("press", "VIA=aws", *variables, env=env, timeout=60)
 
 
-def test_make_press_publishes_on_the_things_button_topic_at_qos_1(aws_env):
+def test_make_press_publishes_on_the_things_button_topic_at_qos_1(aws_env, tmp_path):
     deploy_button_rule(aws_env)
     published = iotdata_backends[DEFAULT_ACCOUNT_ID][REGION].published_payloads
+    household = tmp_path / "household.json"  # a thing of the household file: make press refuses others
+    household.write_text(json.dumps({"things": [{"thing": "kitchen-feeder", "name": "Kitchen"}]}))
     done = make_press(
         aws_env,
         "EVENT=LONG",
         "THING=kitchen-feeder",
+        "HOUSEHOLD=%s" % household,
         "DEPLOY_ARGS=--endpoint-url %s" % aws_env["AWS_ENDPOINT_URL"],
     )
     assert done.returncode == 0, done.stderr

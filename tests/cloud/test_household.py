@@ -108,9 +108,13 @@ def test_make_press_names_the_feeder_a_press_targets(tmp_path):
     from cloud.press import PressError, feeder_of
 
     path = write(tmp_path, {"things": [KITCHEN, HALL]})
-    assert feeder_of("hall-button", path) == "kitchen (Kitchen)"  # the feeder the household maps it to
-    assert feeder_of("kitchen", path) == "kitchen (Kitchen)"
-    assert feeder_of("porch", path) == "porch"  # not in the file: its own button feeds itself
+    assert feeder_of("hall-button", path) == ("hall-button", "kitchen (Kitchen)")  # the feeder it maps to
+    assert feeder_of("kitchen", path) == ("kitchen", "kitchen (Kitchen)")
+    assert feeder_of(None, path) == ("kitchen", "kitchen (Kitchen)")  # no THING=: the first feeder
+    assert feeder_of(None, tmp_path / "absent.json") == ("cat-feeder", "cat-feeder (Feeder)")
+    # A thing the file does not name: no feeder would answer, so nothing is published.
+    with pytest.raises(PressError, match=r"^thing: 'porch' is not in the household file \(it names kitchen"):
+        feeder_of("porch", path)
     with pytest.raises(PressError, match=r"^things\[0\]: expected an object$"):
         feeder_of("kitchen", write(tmp_path, {"things": [1]}))
 

@@ -140,3 +140,16 @@ def test_the_shadow_client_follows_the_contract():
     shadow.send(link)
     assert len(link.sent) == count + 1  # nothing new to say
     assert not shadow.on_message(b"cat-feeder/cat-feeder/action", b"{}")
+
+
+def test_a_feeder_without_a_schedule_says_so_in_plain_words():
+    """A fresh feeder's `get` meets the 404 of a shadow never written (cloud/hub/shadows.py, AWS IoT):
+    the usual first start, not a fault; any other rejection is logged as it came."""
+    logged = []
+    shadow = Shadow(TOPIC, FakeSchedule(), Clock(False), lambda *parts: logged.append(parts))
+    rejected_topic = (TOPIC + "/get/rejected").encode()
+    no_shadow = b'{"code":404,"message":"No shadow exists with name: \'schedule\'"}'
+    assert shadow.on_message(rejected_topic, no_shadow)
+    assert logged == [("schedule: none set yet",)]
+    assert shadow.on_message(rejected_topic, b'{"code":500,"message":"InternalFailure"}')
+    assert logged[1] == ("schedule: get rejected", b'{"code":500,"message":"InternalFailure"}')

@@ -91,3 +91,14 @@ def test_make_history_thing_filters_one_feeder_and_refuses_an_unknown_one(tmp_pa
 
 def _png_height(path):
     return int.from_bytes(path.read_bytes()[20:24], "big")
+
+
+def test_a_scheduled_feeding_has_its_bowls_in_the_table():
+    """The projection's row of a scheduled result (cloud/handlers/projector.py): no press, its bowls fed."""
+    row = {"fed_bowls": ["left"], "origin": "schedule", "outcome": "dispensed", "outcome_at": T0,
+           "press_id": "sch-1-0-20261118-1", "reason": None, "requested_at": T0, "result_seqs": ["kitchen:4"]}
+    history = history_mod.History([("press#sch-1-0-20261118-1", row)], as_of=T0 + 60,
+                                  household=household_mod.validate(HOUSEHOLD))
+    day = history_mod.date(2026, 11, 18)
+    line = history_mod.table(history, history.between(day, day))[1]
+    assert line.split()[2:6] == ["kitchen", "schedule", "left", "dispensed"], line

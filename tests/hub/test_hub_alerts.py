@@ -237,6 +237,8 @@ def test_the_incidents_command_lists_them_and_rebuilds_them_to_a_time(tmp_path, 
     assert rebuilt["open"] == [] and [i["kind"] for i in rebuilt["resolved"]] == ["capped"]
     assert main(["incidents", "--data-dir", str(tmp_path)]) == 0  # the live file: none yet
     assert "open incidents: 0" in capsys.readouterr().out
+    assert main(["incidents", "--data-dir", str(tmp_path / "elsewhere")]) == 2  # no hub ran there
+    assert capsys.readouterr().err.startswith("hub: incidents: no ledger at %s" % (tmp_path / "elsewhere"))
 
 
 def test_a_device_counting_its_results_again_still_alerts_and_a_repeat_does_not(tmp_path):
@@ -294,3 +296,16 @@ def test_a_ledger_failing_verify_and_a_stalled_ingest_each_open_one_hub_incident
     finally:
         stopping.set()
         hub_alerts.join(5)
+
+
+def test_the_hub_says_at_start_when_the_examples_placeholder_topic_is_left_in():
+    """ntfy.sh topics are public: household.example.json's, copied unedited, would tell anyone."""
+    from cloud.hub.__main__ import household_line
+
+    example = str(household.PATH.with_name("household.example.json"))
+    said = household_line(example, household.load(example))
+    assert said.startswith("household %s: feeders kitchen, bedroom; buttons hall-button; " % example)
+    assert said.endswith("(one is household.example.json's placeholder topic: put a long random one of your "
+                         "own)")
+    own = household.validate({"things": [{"thing": "kitchen"}], "alerts": {"notify": ["ntfys://ntfy.sh/x7Qp"]}})
+    assert household_line(example, own).endswith("alerts to 1 destination")

@@ -108,6 +108,7 @@ def test_make_history_prints_the_range_and_writes_a_png(tmp_path):
     )
     assert (
         missing.returncode == 1
-        and "no hub history at" in missing.stderr
+        and missing.stderr.startswith("history: no hub history at")
+        and 'HISTORY_ARGS="--data-dir DIR"' in missing.stderr
         and "Traceback" not in missing.stderr
     )

@@ -84,12 +84,23 @@ def test_offer_queues_the_job_copies_the_release_and_records_update_offered(tmp_
 def test_make_ota_refuses_in_one_line(tmp_path, capsys):
     data = str(tmp_path / "hub")
     releases = built_release(tmp_path / "release")
-    assert hub_main(["ota", "kitchen", "1.5.0", "--data-dir", data, "--releases", releases]) == 2
+    household = tmp_path / "household.json"
+    household.write_text(json.dumps({"things": [{"thing": "kitchen"}]}))
+
+    def ota(thing, version):
+        return hub_main(["ota", thing, version, "--data-dir", data, "--releases", releases,
+                         "--household", str(household)])
+
+    assert ota("kitchen", "1.5.0") == 2
     assert capsys.readouterr().err == "hub: no hub ledger in %s: start the hub (make hub) first\n" % data
-    assert hub_main(["ota", "kitchen", "1.6.0", "--data-dir", data, "--releases", releases]) == 2
+    assert ota("kitchen", "1.6.0") == 2
     assert "make release VERSION=1.6.0 first" in capsys.readouterr().err
-    assert hub_main(["ota", "kitchen", "1.6", "--data-dir", data, "--releases", releases]) == 2
+    assert ota("kitchen", "1.6") == 2
     assert "expected MAJOR.MINOR.PATCH" in capsys.readouterr().err
+    # A thing the household does not name: its job would wait for a board that never comes.
+    assert ota("cat-feeder", "1.5.0") == 2
+    assert capsys.readouterr().err == (
+        "hub: thing: 'cat-feeder' is not in the household file (it names kitchen)\n")
 
 
 @pytest.fixture(scope="module")

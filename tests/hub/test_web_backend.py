@@ -181,6 +181,7 @@ def test_health_reads_the_ledger_chain_and_a_missing_history_is_a_clear_error(tm
         Backend(args)
     except BackendError as refused:
         assert "no hub history" in str(refused) and "make hub" in str(refused)
+        assert str(refused).endswith('(make web WEB_ARGS="--data-dir DIR")')  # the page's own variable
     else:
         raise AssertionError("a missing hub history was accepted")
 

@@ -35,6 +35,8 @@ def test_the_demo_tells_the_whole_story_on_the_hub_and_stops_everything(tmp_path
     )
     out = demo.stdout
     assert demo.returncode == 0, out + demo.stderr
+    # A feeder nobody gave a schedule says so plainly, not as a rejected request with raw bytes.
+    assert "device| schedule: none set yet" in out and "get rejected" not in out
     results = [RESULT.search(line).groups() for line in out.splitlines() if RESULT.search(line)]
     ids = {}
     for _, press_id, _, _ in results:
@@ -109,6 +111,8 @@ def test_the_demo_tells_the_whole_story_on_the_hub_and_stops_everything(tmp_path
     tamper = section(out, 7)
     assert "verify tampered copy| verify: seq 4: hash does not match its content and predecessor" in tamper
     assert "verify live ledger| verify: %d events, hash chain intact" % len(rows) in tamper
+    # verify is given the demo's own broker: its retained checkpoint is checked, not make hub's 8883 missed.
+    assert "checkpoints checked" in tamper and "not reachable" not in tamper and "no public key" not in tamper
     assert "history: 4 presses: 4 dispensed" in section(out, 8)
     assert out.splitlines()[-1].startswith("demo: OK")
     broker_port = int(re.search(r"mosquitto on 127\.0\.0\.1:(\d+)", out).group(1))

@@ -10,6 +10,7 @@ import json
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -24,6 +25,7 @@ from tools.mqttc import MqttClient
 from tools.sim_board import press_button
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+NO_HOUSEHOLD = os.path.join(ROOT, "no-such-household.json")  # the single feeder cat-feeder
 
 
 class DeviceTool:
@@ -71,7 +73,7 @@ def test_alone_then_hub_board_page_and_a_press_no_missing_result_and_ctrl_c_is_o
     home = tmp_path / "clone"
     home.mkdir()
     # Alone: a private broker; a command sent to it is answered with the device's result seq 1.
-    alone = DeviceTool(home, "--pki", pki.dir)
+    alone = DeviceTool(home, "--pki", pki.dir, "--household", NO_HOUSEHOLD)
     try:
         port = int(alone.expect("device: flash").split("127.0.0.1:")[1].split(",")[0])
         alone.expect("app: up")
@@ -94,14 +96,16 @@ def test_alone_then_hub_board_page_and_a_press_no_missing_result_and_ctrl_c_is_o
     port, data = free_port(), tmp_path / "hub"
     with open(tmp_path / "hub.log", "w") as log:
         hub = subprocess.Popen([sys.executable, "-m", "cloud.hub", "run", "--data-dir", str(data), "--pki",
-                                pki.dir, "--port", str(port)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+                                pki.dir, "--port", str(port), "--household", NO_HOUSEHOLD], cwd=ROOT,
+                               stdout=log, stderr=subprocess.STDOUT)
     on_hub = page = None
     try:
         wait_for(lambda: "Ctrl-C stops" in (tmp_path / "hub.log").read_text(), 20, "the hub")
-        on_hub = DeviceTool(home, "--pki", pki.dir, "--port", str(port))
+        on_hub = DeviceTool(home, "--pki", pki.dir, "--port", str(port), "--household", NO_HOUSEHOLD)
         assert "the hub's broker 127.0.0.1:%d" % port in on_hub.expect("device: flash")
         on_hub.expect("app: up")
-        page = WebServer("--data-dir", data, "--pki", pki.dir, "--broker-port", port).start()
+        page = WebServer("--data-dir", data, "--pki", pki.dir, "--broker-port", port, "--household",
+                         NO_HOUSEHOLD).start()
         press_button(str(home / ".flash" / "device-hub"), "SINGLE")
         press_id = on_hub.expect("button: SINGLE").split()[-1]
         client = PageClient(page.url)
@@ -128,9 +132,58 @@ def test_alone_then_hub_board_page_and_a_press_no_missing_result_and_ctrl_c_is_o
 
 def test_make_device_on_a_hub_that_is_not_running_says_so_in_one_line():
     port = free_port()
-    done = make("device", "HUB=1", "BROKER_PORT=%d" % port, timeout=60)
+    done = make("device", "HUB=1", "BROKER_PORT=%d" % port, "HOUSEHOLD=" + NO_HOUSEHOLD, timeout=60)
     assert done.returncode != 0
     assert own_lines(done.stderr) == [
         "device: nothing listens on 127.0.0.1:%d: start the hub first (make hub), or pass its BROKER_PORT="
         % port], done.stderr
     assert done.stdout == ""
+
+
+def test_a_device_joining_a_broker_without_the_pki_refuses_and_makes_no_new_ca(tmp_path, capsys):
+    """A new CA would not be the one the running hub's broker trusts: the board would fail TLS forever."""
+    from tools import device
+
+    with socket.create_server(("127.0.0.1", 0)) as listening:  # something listens, as a hub would
+        argv = ["run", "--port", str(listening.getsockname()[1]), "--pki", str(tmp_path / "pki")]
+        assert device.main(argv + ["--flash", str(tmp_path / "flash"), "--household", NO_HOUSEHOLD]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("device: no PKI in %s" % (tmp_path / "pki")), err
+    assert "make pki, restart the hub" in err
+    assert not (tmp_path / "pki").exists() and not (tmp_path / "flash").exists()
+
+
+def test_a_second_device_on_the_same_flash_is_refused_in_one_line(tmp_path, capsys):
+    """`make device HUB=1 THING=kitchen` run twice: one board per flash folder, as one hub per data folder."""
+    from cloud.hub.lock import DataDirLock
+    from tools import device
+
+    (tmp_path / "pki").mkdir()
+    (tmp_path / "pki" / "ca.crt").write_text("")  # the hub's PKI is there; nothing gets as far as using it
+    running = DataDirLock(str(tmp_path / "flash"), "device").acquire()  # the first device
+    try:
+        with socket.create_server(("127.0.0.1", 0)) as listening:
+            argv = ["run", "--port", str(listening.getsockname()[1]), "--pki", str(tmp_path / "pki")]
+            argv += ["--flash", str(tmp_path / "flash"), "--household", NO_HOUSEHOLD]
+            assert device.main(argv) == 1
+    finally:
+        running.release()
+    err = capsys.readouterr().err
+    said = "device: another device (pid %d) is running on %s: stop it first (Ctrl-C in its terminal), or "
+    said += "give this one another THING= (or --flash)\n"
+    assert err == said % (os.getpid(), tmp_path / "flash"), err
+
+
+def test_on_a_hub_without_thing_a_household_not_naming_cat_feeder_is_one_line(tmp_path, capsys):
+    """The hub's broker grants the household's things alone: cat-feeder would connect and be granted
+    nothing, silently."""
+    from tools import device
+
+    path = tmp_path / "household.json"
+    path.write_text(json.dumps({"things": [{"thing": "kitchen"}]}))
+    with socket.create_server(("127.0.0.1", 0)) as listening:
+        argv = ["run", "--port", str(listening.getsockname()[1]), "--household", str(path)]
+        assert device.main(argv + ["--flash", str(tmp_path / "flash")]) == 1
+    assert capsys.readouterr().err == (
+        "device: thing: 'cat-feeder' is not in the household file (it names kitchen): pass THING=\n")
+    assert not (tmp_path / "flash").exists()

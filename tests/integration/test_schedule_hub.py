@@ -298,3 +298,32 @@ def test_a_restored_hub_serves_each_feeders_newest_schedule(hub, household, tmp_
         store.close()
     assert desired["version"] == 2 and [s["at"] for s in desired["slots"]] == [450, 1080]
     assert desired["tz"] == "AEST-10AEDT,M10.1.0,M4.1.0/3"
+
+
+def test_a_thing_not_a_feeder_of_the_file_or_no_hub_data_is_one_line(tmp_path, capsys):
+    """`make schedule THING=...` of a typo or a remote button, or a hub run on another folder: one line
+    each, never an empty schedule that looks like the feeder's."""
+    path = tmp_path / "household.json"
+    path.write_text(
+        json.dumps(
+            {"things": [{"thing": "kitchen"}, {"thing": "hall", "role": "button", "feeds": "kitchen"}]}
+        )
+    )
+    for thing, said in (
+        ("attic", "schedule: thing: 'attic' is not in the household file (it names kitchen, hall)\n"),
+        ("hall", "schedule: thing: 'hall' is a button, not a feeder\n"),
+        ("kitchen", 'or name the folder of the hub you run (make schedule ARGS="--data-dir DIR")\n'),
+    ):
+        argv = ["--thing", thing, "--household", str(path), "--data-dir", str(tmp_path / "none")]
+        assert schedule_tool.main(argv) == 1, thing
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.endswith(said), (thing, err)
+
+
+def test_a_mistyped_option_is_one_line(tmp_path, capsys):
+    for argv, said in ((["set", "--slot", "x"], "argument --slot: invalid int value: 'x'"),
+                       (["frobnicate"], "argument command: invalid choice: 'frobnicate'")):
+        with pytest.raises(SystemExit) as exited:
+            schedule_tool.main(argv)
+        err = capsys.readouterr().err
+        assert exited.value.code == 2 and err.count("\n") == 1 and err.startswith("schedule: " + said), err

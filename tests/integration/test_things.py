@@ -176,6 +176,8 @@ def test_make_hub_writes_the_households_acl_and_issues_its_certificates_at_start
     try:
         wait_for(lambda: "Ctrl-C stops" in log_path.read_text() or proc.poll() is not None, 30, "the hub")
         assert proc.poll() is None, log_path.read_text()
+        said = "hub: household %s: feeders kitchen; buttons %s; alerts to 0 destinations" % (path, BUTTON)
+        assert said in log_path.read_text()
         acl = (data / "broker" / "acl").read_text().splitlines()
         users = [line for line in acl if line.startswith("user ")]
         assert users == ["user cloud-publisher", "user cloud-observer", "user cloud-hub", "user kitchen",

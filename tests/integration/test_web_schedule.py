@@ -168,6 +168,9 @@ def test_pause_and_the_scheduled_feedings_in_the_households_time(stack, browser,
     wait_part(browser, "schedule-feedings", lambda t: "Missed" in t, "the missed feeding")
     assert part(browser, "schedule-feedings").text == "Sat 5 Dec, 07:30: Missed (feeder off or no clock)"
     assert "paused" in part(browser, "schedule-status").text
+    # Recent presses: the scheduled feeding's row says so (it has no press, no gesture).
+    row = browser.find_element("css selector", '[data-press-id="sch-1-0-20261205-1"] td.bowl')
+    assert row.text == "-\nscheduled", row.text
     shot(browser, "schedule-3-paused")
 
 

@@ -99,3 +99,55 @@ def test_every_name_in_a_doc_exists(doc):
         if not exists(kind, name, doc)
     )
     assert missing == []
+
+
+def makefile_variables():
+    """{target: the variables its recipe and its prerequisites' recipes read} from the Makefile."""
+    recipes, prerequisites, target = {}, {}, None
+    for line in (ROOT / "Makefile").read_text().splitlines():
+        rule = re.match(r"^([a-z][\w-]*)\s*:(?!=)([^#]*)", line)
+        if rule:
+            target = rule.group(1)
+            recipes.setdefault(target, set())
+            prerequisites[target] = rule.group(2).split()
+        elif line.startswith("\t") and target:
+            recipes[target].update(re.findall(r"\$\(([A-Z_]+)\)", line))
+        elif not line.startswith("\t"):
+            target = None if line.strip() else target
+
+    def reads(name, seen=()):
+        found = set(recipes.get(name, ()))
+        for prerequisite in prerequisites.get(name, ()):
+            if prerequisite not in seen:
+                found |= reads(prerequisite, seen + (name,))
+        return found
+
+    return {name: reads(name) for name in recipes}
+
+
+# Read by a program or script a target runs, not by the recipe itself.
+ENVIRONMENT = {"FEEDER_WEB_TOKEN", "MQTT_AS_DIR", "BOARD_PORT", "BOARD_HUB", "TEST_JOBS", "MPY_JOBS",
+               "CONFIRM"}
+
+
+def test_the_makefile_scan_reads_each_targets_variables():
+    variables = makefile_variables()
+    assert {"HOUSEHOLD", "HUB_ARGS"} <= variables["hub"] and "HOUSEHOLD" not in variables["demo"]
+    assert "PY" in variables["demo"]  # through its recipe; and "setup"'s prerequisites' recipes too
+
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_every_make_variable_a_doc_passes_is_one_the_target_reads(doc):
+    """`make hub HOUSEHOLD=x` must not be quietly ignored: each VARIABLE= a doc gives `make TARGET` is
+    one that target's recipe (or a prerequisite's) reads."""
+    variables = makefile_variables()
+    ignored_here = []
+    for span in code_spans((ROOT / doc).read_text()):
+        given_as = r"((?:\s+[A-Z_]+=(?:\"[^\"]*\"|'[^']*'|\S*))*)"
+        for match in re.finditer(r"make ([a-z][\w-]*)" + given_as, span):
+            given = re.findall(r"(?:^|\s)([A-Z_]+)=", match.group(2))
+            target = match.group(1)
+            ignored_here += ["make %s %s=" % (target, name) for name in given
+                             if target in variables and name not in variables[target] | ENVIRONMENT]
+    assert ignored_here == []

@@ -12,6 +12,7 @@ const TZ = Intl.DateTimeFormat().resolvedOptions().timeZone;
 const ZONE = TZ ? `${TZ.replace(/_/g, " ")} time` : "local time"; // e.g. "America/New York time"
 const BOWL = { SINGLE: "Left", DOUBLE: "Right", LONG: "Both" };
 const GESTURE = { SINGLE: "single press", DOUBLE: "double press", LONG: "long press" };
+const FED = { left: "Left", right: "Right", "left+right": "Both" };  // a scheduled feeding's, from its result
 const BOWL_TEXT = { SINGLE: "left bowl", DOUBLE: "right bowl", LONG: "both bowls" };
 const WORDS = {
   dispensed: "Fed", duplicate: "Already fed", expired: "Not fed: too late", capped: "Not fed: cap reached",
@@ -214,7 +215,8 @@ function renderTable(card, feeder, now) {
     tr.dataset.pressId = p.press_id;
     tr.dataset.event = p.event;
     cell(tr, when(p.requested_at, now), "when");
-    cell(tr, BOWL[p.event] || p.event, "bowl", GESTURE[p.event]);
+    if (p.origin === "schedule") cell(tr, FED[(p.fed_bowls || []).join("+")] || "-", "bowl", "scheduled");
+    else cell(tr, BOWL[p.event] || p.event, "bowl", GESTURE[p.event]);
     cell(tr, WORDS[p.outcome] || p.outcome, "outcome", p.reason);
     return tr;
   });
