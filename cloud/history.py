@@ -10,11 +10,11 @@ last 7 days): when, the feeder, which press, the bowls, the device's answer and 
 `unconfirmed` once the command's TTL passed without an answer, and which firmware answered (the release
 of the feeder's last update over the air that succeeded before, `-` before any: `firmware_at`); then
 each device's last status, the firmware of its last telemetry, and the results it numbered (seq) that
-never arrived. Writes a PNG chart of portions per day per bowl, one
-panel per feeder, with failed (expired, capped, interrupted, rejected, a scheduled feeding missed) and
-unconfirmed feeds marked when there are any. A scheduled feeding is listed at its due time, its press
-column `schedule`. `--thing` keeps one feeder's presses and device. Reads the projection written by
-cloud/handlers/projector.py: SQLite on the hub, DynamoDB on AWS.
+never arrived. Writes a PNG chart of portions per day per bowl, one panel per feeder, with failed
+(expired, capped, interrupted, rejected, a scheduled feeding missed) and unconfirmed feeds marked when
+there are any. A scheduled feeding is listed at its due time, its press column `schedule`. `--thing`
+keeps one feeder's presses and device. Reads the projection written by cloud/handlers/projector.py:
+SQLite on the hub, DynamoDB on AWS.
 
 A press's feeder (`feeder_of`) is the thing that answered it (its result's states topic); before an
 answer, the feeder its button targets: the household file's mapping for a remote button, else the
