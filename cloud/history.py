@@ -7,12 +7,14 @@
 
 Prints one row per press requested in the day range (UTC days, both ends included; default: the
 last 7 days): when, the feeder, which press, the bowls, the device's answer and when it came, or
-`unconfirmed` once the command's TTL passed without an answer; then each device's last status and the
-results it numbered (seq) that never arrived. Writes a PNG chart of portions per day per bowl, one
-panel per feeder, with failed (expired, capped, interrupted, rejected, a scheduled feeding missed) and
-unconfirmed feeds marked when there are any. A scheduled feeding is listed at its due time, its press
-column `schedule`. `--thing` keeps one feeder's presses and device. Reads the projection written by
-cloud/handlers/projector.py: SQLite on the hub, DynamoDB on AWS.
+`unconfirmed` once the command's TTL passed without an answer, and which firmware answered (the release
+of the feeder's last update over the air that succeeded before, `-` before any: `firmware_at`); then
+each device's last status, the firmware of its last telemetry, and the results it numbered (seq) that
+never arrived. Writes a PNG chart of portions per day per bowl, one panel per feeder, with failed
+(expired, capped, interrupted, rejected, a scheduled feeding missed) and unconfirmed feeds marked when
+there are any. A scheduled feeding is listed at its due time, its press column `schedule`. `--thing`
+keeps one feeder's presses and device. Reads the projection written by cloud/handlers/projector.py:
+SQLite on the hub, DynamoDB on AWS.
 
 A press's feeder (`feeder_of`) is the thing that answered it (its result's states topic); before an
 answer, the feeder its button targets: the household file's mapping for a remote button, else the
@@ -95,17 +97,47 @@ def feeder_of(press, routes):
     return routes.get(button, button)
 
 
+def latest_update(device):
+    """The device row's newest update over the air (its job first heard of last; cloud/handlers/projector.py
+    keeps each job's phases) as `{job, version, state, at, offered_at, size, reason}`: `state` is the
+    outcome once it ended (succeeded, rolled_back, failed), else `started` or `offered`, `at` that
+    phase's time; None before any update."""
+    updates = device.get("updates") or {}
+    if not updates:
+        return None
+    job, phases = max(updates.items(), key=lambda item: (min(p["at"] for p in item[1].values()), item[0]))
+    ended, started, offered = phases.get("ended"), phases.get("started"), phases.get("offered") or {}
+    state = ended["outcome"] if ended else "started" if started else "offered"
+    newest = ended or started or offered
+    return {"job": job, "version": newest.get("version"), "state": state, "at": newest["at"],
+            "offered_at": offered.get("at"), "size": offered.get("size"),
+            "reason": ended.get("reason") if ended else None}
+
+
+def firmware_at(device, moment):
+    """The release the ledger says the feeder ran at `moment`: the version of its last update that
+    succeeded by then. None before any (the set flashed by cable has no version); a cable flash after
+    an update leaves no event, so the history cannot see it."""
+    succeeded = [phases["ended"] for phases in (device.get("updates") or {}).values()
+                 if phases.get("ended", {}).get("outcome") == "succeeded" and phases["ended"]["at"] <= moment]
+    return max(succeeded, key=lambda ended: ended["at"])["version"] if succeeded else None
+
+
 def table(history, presses, thing=None):
     lines = [
-        "%-20s %-16s %-8s %-11s %-12s %-9s %s"
-        % ("requested (UTC)", "feeder", "press", "bowls", "outcome", "answered", "id")
+        "%-20s %-16s %-8s %-11s %-12s %-9s %-9s %s"
+        % ("requested (UTC)", "feeder", "press", "bowls", "outcome", "answered", "firmware", "id")
     ]
+    devices = {device.get("thing"): device for device in history.devices}
     for press in presses:
         # The device's clock, to the second: an answer may read a second before a press timed to the ms.
         answered = _when(press.get("outcome_at"))[11:]
         outcome = press["shown"] + (" (%s)" % press["reason"] if press.get("reason") else "")
+        # Which firmware fed: the release the ledger's updates say ran when the feeder answered.
+        answered_at = press.get("outcome_at") or press["requested_at"]
+        firmware = firmware_at(devices.get(press["feeder"], {}), answered_at)
         lines.append(
-            "%-20s %-16s %-8s %-11s %-12s %-9s %s"
+            "%-20s %-16s %-8s %-11s %-12s %-9s %-9s %s"
             % (
                 _when(press["requested_at"]),
                 press["feeder"],
@@ -113,6 +145,7 @@ def table(history, presses, thing=None):
                 "+".join(press.get("bowls") or press.get("fed_bowls", [])),  # a scheduled one: what it fed
                 outcome,
                 answered,
+                firmware or "-",
                 press.get("press_id"),
             )
         )
@@ -122,17 +155,26 @@ def table(history, presses, thing=None):
         status = device.get("status") or {}
         missing = device.get("missing", [])
         lines.append(
-            "device %s: %s since %s, last seen %s, %d results, %s"
+            "device %s: %s since %s, last seen %s, %s, %d results, %s"
             % (
                 device.get("thing"),
                 status.get("status", "unknown"),
                 _when(status.get("at")),
                 _when(device.get("last_seen")),
+                firmware_said(device.get("telemetry")),
                 device.get("results", 0),
                 missing_said(missing),
             )
         )
     return lines
+
+
+def firmware_said(telemetry):
+    """The firmware a device's last telemetry names (docs/protocol.md, "Telemetry"): null or absent is the
+    set flashed by cable."""
+    if telemetry is None:
+        return "firmware not reported"
+    return "firmware %s" % telemetry["firmware"] if telemetry.get("firmware") else "base firmware"
 
 
 def missing_said(missing):

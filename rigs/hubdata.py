@@ -42,6 +42,12 @@ def status_event(status, at, thing="cat-feeder"):
     return _event(DEVICE_SOURCE, "DeviceStatus", at, detail)
 
 
+def update_event(kind, at, version="1.5.0", job="ota-1_5_0-1", thing="cat-feeder", **extra):
+    """An update's ledger event (docs/protocol.md, "In the ledger") of `kind` (UpdateOffered, ...), as
+    cloud/hub/jobs.py records it: `time` is when it was queued or arrived."""
+    return _event(SOURCE, kind, at, dict({"thing": thing, "job": job, "version": version}, **extra))
+
+
 def _event(source, detail_type, at, detail):
     import json
 

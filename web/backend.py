@@ -7,8 +7,9 @@ SQLite; AWS: DynamoDB). Credentials stay in this process: nothing here returns o
     backend = Backend(args)              # args: --aws, --data-dir, --table, --household, --pki, --broker-port
     backend.feeders                      # -> the household's feeders, in its order: [{"thing", "name"}, ...]
     backend.press("SINGLE", "kitchen")   # -> {"press_id", "event", "thing", "at", "seq"}
-    backend.snapshot(now)                # -> the page's live state: per feeder, its device, portions and
-                                         #    cap, recent presses (cloud/history.py says whose a press is)
+    backend.snapshot(now)                # -> the page's live state: per feeder, its device (and firmware),
+                                         #    its latest update over the air, portions and cap, recent
+                                         #    presses (cloud/history.py says whose a press is)
     backend.health()                     # -> the ledger's verify result and last checkpoint (hub), seq gaps
     backend.status()                     # -> the hub's `status --json` (cloud/hub/status.py); None on AWS
     backend.changed()                    # -> whether the projection may have changed since last asked
@@ -196,6 +197,7 @@ def _feeder_view(feeder, device, presses, now):
         "thing": feeder["thing"],
         "name": feeder["name"],
         "device": _device_view(feeder["thing"], device),
+        "update": history_mod.latest_update(device),
         "portions": {bowl: [at for at, shown in begun[bowl] if shown == "dispensed"] for bowl in BOWLS},
         "cap": _cap_view(begun, now, telemetry.get("max_portions_per_hour"),
                          telemetry.get("max_portions_per_day")),
@@ -270,6 +272,7 @@ def _device_view(thing, device):
         "dropped": telemetry.get("dropped"),
         "connect_failures": telemetry.get("connect_failures"),
         "last_error": telemetry.get("last_error"),
+        "firmware": telemetry.get("firmware"),  # null: the set flashed by cable (or a device from before)
         "results": device.get("results", 0),
         "gaps": history_mod.ranges(device.get("missing", [])) or "none",
     }

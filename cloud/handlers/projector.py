@@ -9,7 +9,9 @@
                row of its own id (sch-...), with origin `schedule` and `due` as its requested_at.
     device row (key device#<thing>): last status (online/offline, see _status_order) and its time, last
                seen, the seqs received (runs), the highest, the highest MAX_GAPS of those missing below
-               it (gaps), results and rejections counted, last telemetry.
+               it (gaps), results and rejections counted, last telemetry; `updates`, per job of an update
+               over the air, each phase's event (offered, started, ended: `at`, version, and the size
+               offered, the outcome and reason it ended with).
 
 Order-independent and idempotent: a row is a function of the set of events applied to it, so the
 events in any order, with any of them delivered twice, redelivered by a rule or replayed into the same
@@ -50,6 +52,12 @@ WILL_SLACK_S = 5
 # tied to it by tests/cloud/test_cloud_invariants.py.
 BOWLS = {"SINGLE": ("left",), "DOUBLE": ("right",), "LONG": ("left", "right")}
 CLIENT = "store"  # the client this handler takes (cloud/hub/runtime.py gives the hub's)
+# The update events (cloud/topology.py's names, tied by tests/cloud/test_cloud_invariants.py: this module
+# is packed alone) and the phase of its job each records; an ending's outcome.
+UPDATE_PHASES = {"UpdateOffered": "offered", "UpdateStarted": "started", "UpdateSucceeded": "ended",
+                 "UpdateRolledBack": "ended", "UpdateFailed": "ended"}
+UPDATE_OUTCOMES = {"UpdateSucceeded": "succeeded", "UpdateRolledBack": "rolled_back",
+                   "UpdateFailed": "failed"}
 
 
 class StoreConflict(RuntimeError):
@@ -156,6 +164,9 @@ def project(target, event):
             moment = _seconds(event.get("time"))
             detail = dict(detail, will=True)
         return _update(target, "device#" + detail["thing"], _device_status, (kind, detail, moment))
+    if kind in UPDATE_PHASES and isinstance(detail.get("thing"), str) and isinstance(detail.get("job"), str):
+        return _update(target, "device#" + detail["thing"], _device_update,
+                       (kind, detail, _seconds(event.get("time"))))
     return "ignored"
 
 
@@ -339,6 +350,25 @@ def _device_status(doc, argument):
     if replaces:
         doc[field] = candidate
     _seen(doc, moment)
+    return doc
+
+
+def _device_update(doc, argument):
+    """A job's phase is its earliest event of that phase (then the smaller in canonical JSON): on the hub a
+    phase has one event; should a job end twice all the same, the same ending is kept in any order.
+    Every job is kept: updates are rare, and a row that dropped old ones would depend on the order."""
+    kind, detail, moment = argument
+    record = {"at": moment, "version": detail.get("version")}
+    if kind == "UpdateOffered":
+        record["size"] = detail.get("size")
+    if kind in UPDATE_OUTCOMES:
+        record.update(outcome=UPDATE_OUTCOMES[kind], reason=detail.get("reason"))
+    phases = doc.get("updates", {}).get(detail["job"], {})
+    current = phases.get(UPDATE_PHASES[kind])
+    if current is not None and (current["at"], _canonical(current)) <= (moment, _canonical(record)):
+        return None
+    doc.setdefault("thing", detail["thing"])
+    doc.setdefault("updates", {})[detail["job"]] = dict(phases, **{UPDATE_PHASES[kind]: record})
     return doc
 
 

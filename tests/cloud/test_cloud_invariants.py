@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 
+from cloud import topology
 from cloud.handlers import projector
 from firmware.press import EVENTS
 
@@ -24,3 +25,11 @@ def test_the_projector_feeds_the_bowls_the_firmware_feeds_for_each_event():
     firmware = json.loads(done.stdout)
     assert {event: list(bowls) for event, bowls in projector.BOWLS.items()} == firmware
     assert set(EVENTS) == set(firmware)
+
+
+def test_the_projector_folds_every_update_event_the_ledger_names():
+    names = {topology.UPDATE_OFFERED, topology.UPDATE_STARTED, topology.UPDATE_SUCCEEDED,
+             topology.UPDATE_ROLLED_BACK, topology.UPDATE_FAILED}
+    assert set(projector.UPDATE_PHASES) == names
+    assert set(projector.UPDATE_OUTCOMES) == {name for name, phase in projector.UPDATE_PHASES.items()
+                                              if phase == "ended"}

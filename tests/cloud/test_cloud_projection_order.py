@@ -15,10 +15,11 @@ from cloud.handlers import projector
 from cloud.hub.events import envelope
 from cloud.hub.projection import SqliteStore
 from cloud.topology import DEVICE_SOURCE
-from rigs.hubdata import T0, press_event, result_event, status_event
+from rigs.hubdata import T0, press_event, result_event, status_event, update_event
 from tests.cloud.envs import create_history_table
 
 STATUSES = ("dispensed", "duplicate", "expired", "capped", "interrupted", "rejected")
+UPDATES = tuple(projector.UPDATE_PHASES)
 THINGS = ("cat-feeder", "kitchen")
 
 
@@ -42,8 +43,9 @@ def telemetry(at, thing, rssi):
 
 @st.composite
 def event_sets(draw):
-    """Presses, their answers (several per press, ties in `at` included), statuses, wills and telemetry of
-    two devices. A result is named by (thing, seq): each name carries one content."""
+    """Presses, their answers (several per press, ties in `at` included), statuses, wills, telemetry and
+    update events (two jobs, a phase twice with ties) of two devices. A result is named by (thing, seq):
+    each name carries one content."""
     presses = [press_event(n + 1) for n in range(draw(st.integers(1, 3)))]
     ids = [p["detail"]["press_id"] for p in presses] + ["no-such-press"]
     events = list(presses)
@@ -63,6 +65,11 @@ def event_sets(draw):
                 events.append(telemetry(at, thing, draw(st.integers(-80, -40))))
             else:
                 events.append(status_event(kind, at, thing))
+        for _ in range(draw(st.integers(0, 4))):
+            job = draw(st.sampled_from(["ota-1_5_0-1", "ota-1_6_0-2"]))
+            events.append(update_event(draw(st.sampled_from(UPDATES)), T0 + draw(st.integers(0, 3)),
+                                       job[4:9].replace("_", "."), job, thing,
+                                       reason=draw(st.sampled_from(["bad signature", None]))))
     return events
 
 

@@ -1,6 +1,7 @@
 """The page against the AWS backend (moto's server): it reads the DynamoDB history the projector
-writes, per feeder of a household of two, a press without a deployed stack gets a clear error, a press
-for a thing the household does not feed another, and no credential reaches the browser."""
+writes, per feeder of a household of two (an update over the air included), a press without a deployed
+stack gets a clear error, a press for a thing the household does not feed another, and no credential
+reaches the browser."""
 
 import json
 import time
@@ -9,6 +10,7 @@ import boto3
 
 from cloud.handlers.projector import DynamoStore, project
 from cloud.topology import TOPOLOGY
+from rigs.hubdata import update_event
 from rigs.web import WebServer
 from tests.cloud.conftest import REGION
 from tests.integration.web_client import PageClient
@@ -51,10 +53,17 @@ def history_table(url, now):
     # Bedroom's own press, not answered yet.
     project(store, {"detail-type": "FeedRequested",
                     "detail": dict(press, press_id="press-00000000000000bb", event="SINGLE", button=B)})
+    # Kitchen runs 1.5.0; Bedroom's update to it rolled back (the ledger's Update events, whoever wrote them).
+    telemetry = {"type": "telemetry", "thing": "cat-feeder", "firmware": "1.5.0", "at": now - 30}
+    project(store, {"detail-type": "DeviceTelemetry", "detail": telemetry})
+    for kind, at, extra in (("UpdateOffered", now - 600, {"size": 67_584}), ("UpdateStarted", now - 590, {}),
+                            ("UpdateRolledBack", now - 300, {"reason": "rolled back: running 1.4.0"})):
+        project(store, update_event(kind, at, thing=B, **extra))
 
 
 def test_the_page_on_aws_reads_the_history_and_keeps_credentials_server_side(aws, tmp_path):
-    history_table(aws, int(time.time()))
+    now = int(time.time())
+    history_table(aws, now)
     household = tmp_path / "household.json"
     household.write_text(json.dumps(HOUSEHOLD))
     env = {
@@ -80,11 +89,16 @@ def test_the_page_on_aws_reads_the_history_and_keeps_credentials_server_side(aws
         assert kitchen["recent"][0]["outcome"] == "dispensed"
         assert set(kitchen["portions"]) == {"left", "right"}
         assert [p["press_id"] for p in bedroom["recent"]] == ["press-00000000000000bb"]
+        assert (kitchen["device"]["firmware"], kitchen["update"]) == ("1.5.0", None)
+        assert bedroom["device"]["firmware"] is None and bedroom["device"]["telemetry_at"] is None
+        assert bedroom["update"] == {"job": "ota-1_5_0-1", "version": "1.5.0", "state": "rolled_back",
+                                     "at": now - 300, "offered_at": now - 600, "size": 67_584,
+                                     "reason": "rolled back: running 1.4.0"}
         _, _, health = client.request("GET", "/api/health")
         assert (
             health["verify"] is None
             and "AWS" in health["verify_note"]
-            and health["gaps"] == {"cat-feeder": "1-2"}
+            and health["gaps"] == {"cat-feeder": "1-2", B: "none"}  # B's row: its update
         )
         status, headers, body = client.request("GET", "/api/status")
         assert status == 404 and body["error"].startswith("no status on AWS: ")

@@ -1,7 +1,8 @@
 // The page's behaviour: one card per feeder of the household (feed buttons, POST with the CSRF token
-// and the feeder's thing; the outcome of its last press; today and the cap; the device; the week's
-// portions and the table), the live state from server-sent events, the ledger's health. Every time is
-// shown in the viewer's own time zone, and "today" is the viewer's day since midnight.
+// and the feeder's thing; the outcome of its last press; today and the cap; the device, its firmware and
+// any update over the air; the week's portions and the table), the live state from server-sent events,
+// the ledger's health. Every time is shown in the viewer's own time zone, and "today" is the viewer's
+// day since midnight.
 // After each render it dispatches `feeders:rendered` on document (web/README.md, "Extending the page").
 "use strict";
 
@@ -30,6 +31,18 @@ const MESSAGES = {
   unconfirmed: () => "No answer: the feeder did not confirm in time; check the bowl.",
 };
 const DAY_S = 86400;
+// An update over the air in words (the state's `update`, web/README.md), by its state; `at` is that
+// state's time. A finished update is said for UPDATE_SHOWN_S, or until the next one.
+const UPDATE_WORDS = {
+  offered: (u, at) => `Update to ${u.version}${sizeText(u)} offered at ${at}: waiting for the feeder to start it.`,
+  started: (u, at) => `Updating to ${u.version} since ${at}: downloading${sizeText(u)}, then restarting into it.`,
+  succeeded: (u, at) => `Updated to ${u.version} at ${at}.`,
+  // The device's reason reads "rolled back: running 1.4.0" (docs/protocol.md): its tail says what runs.
+  rolled_back: (u, at) => `Update to ${u.version} rolled back at ${at}: the feeder went back to its previous `
+    + `firmware (${(u.reason || "").replace(/^rolled back:?\s*/, "") || "no reason given"}).`,
+  failed: (u, at) => `Update to ${u.version} failed at ${at}: ${u.reason || "no reason given"}. Nothing changed.`,
+};
+const UPDATE_SHOWN_S = DAY_S;
 const CHART_DAYS = 7;
 // The device's own words (its reason) go behind the message's "Details".
 // Click-to-outcome times in ms (bench/web.py reads them).
@@ -163,6 +176,19 @@ function renderDevice(card, feeder, now) {
   part(card, "fact-dropped").textContent = number(d.dropped);
   part(card, "fact-failures").textContent = number(d.connect_failures);
   part(card, "fact-error").textContent = d.last_error || (d.telemetry_at ? "none" : "–");
+}
+
+function sizeText(update) { return update.size ? ` (${Math.round(update.size / 1024)} KB)` : ""; }
+
+function renderFirmware(card, feeder, now) {
+  const d = feeder.device;
+  part(card, "firmware").textContent = !d.telemetry_at ? "Firmware: not reported yet"
+    : d.firmware ? `Firmware ${d.firmware}` : "Base firmware (as flashed by cable)";
+  const u = feeder.update;
+  const line = part(card, "update");
+  line.hidden = !u || (!["offered", "started"].includes(u.state) && now - u.at > UPDATE_SHOWN_S);
+  line.dataset.state = line.hidden ? "" : u.state;
+  line.textContent = line.hidden ? "" : UPDATE_WORDS[u.state](u, when(u.at, now));
 }
 
 function meter(card, name, used, limit, label) {
@@ -361,6 +387,7 @@ function connect() {
       const feeder = feederState(state, card);
       if (!feeder) continue;
       renderDevice(card, feeder, state.now);
+      renderFirmware(card, feeder, state.now);
       renderToday(card, feeder, state.now);
       renderTable(card, feeder, state.now);
       renderOutcome(card, feeder, state.now);
