@@ -68,6 +68,35 @@ UPDATE_ROLLED_BACK = "UpdateRolledBack"
 UPDATE_FAILED = "UpdateFailed"
 
 
+def ota_job_id(version, now_s):
+    """An update's jobId, on both backends: AWS's jobId rule ([a-zA-Z0-9_-]{1,64}, CreateJob,
+    https://docs.aws.amazon.com/iot/latest/apireference/API_CreateJob.html), at most 47 characters."""
+    return "ota-%s-%d" % (version.replace(".", "_"), int(now_s * 1000))
+
+
+def update_detail(thing, job_id, version, **more):
+    """The detail of an update's ledger event (docs/protocol.md, "In the ledger"), on both backends."""
+    return dict({"thing": thing, "job": job_id, "version": version}, **more)
+
+
+def update_event(previous, status, details):
+    """The ledger event of a job execution's status change, on both backends (the hub's jobs service, AWS's
+    job execution events): (detail-type, extra detail), or None. IN_PROGRESS the first time (from
+    QUEUED), UpdateStarted; SUCCEEDED, UpdateSucceeded; FAILED, UpdateRolledBack when the device says it
+    rolled back (statusDetails.reason `rolled back: ...`), else UpdateFailed with the refusal's line;
+    REJECTED, TIMED_OUT, CANCELED and REMOVED, UpdateFailed naming the status."""
+    reason = details.get("reason", "") if isinstance(details, dict) else ""
+    if status == "IN_PROGRESS":
+        return (UPDATE_STARTED, {}) if previous == "QUEUED" else None
+    if status == "SUCCEEDED":
+        return UPDATE_SUCCEEDED, {}
+    if status == "FAILED":
+        return (UPDATE_ROLLED_BACK if reason.startswith("rolled back") else UPDATE_FAILED), {"reason": reason}
+    if status in ("REJECTED", "TIMED_OUT", "CANCELED", "REMOVED"):
+        return UPDATE_FAILED, {"reason": reason or status.lower().replace("_", " ")}
+    return None
+
+
 def jobs_topic(thing, suffix):
     """A topic of a thing's jobs (AWS IoT Jobs' device MQTT API), such as suffix `$next/get/accepted`; the
     firmware builds the same prefix in firmware/otajob.py."""
@@ -104,6 +133,9 @@ TOPOLOGY = {
     # notifications go to (the household's e-mail, and SMS, subscribed by the deployer).
     "incidents_table": {"name": "feedmyfurbabies-incidents"},
     "alerts_topic": {"name": "feedmyfurbabies-alerts"},
+    # Firmware releases for updates over the air (`make ota VIA=aws`, cloud/aws/ota.py): a private bucket,
+    # named <name>-<account>-<region> (cloud/aws/deploy.py), read by boards through pre-signed URLs only.
+    "releases_bucket": {"name": "feedmyfurbabies-releases"},
     "queues": {
         # Feeds that never reached the device: EventBridge target DLQ and the feeder's on-failure destination.
         "feeds_failed": {"name": "feedmyfurbabies-feeds-failed", "retention_s": 14 * 24 * 3600},
