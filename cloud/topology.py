@@ -8,6 +8,16 @@ Names are the resource names in AWS; cross references (`queue`, `function`) name
 import json
 
 from cloud.handlers.alerts import DEFAULTS as ALERT_DEFAULTS
+from cloud.handlers.updates import (  # noqa: F401 (the topology's names for them)
+    UPDATE_FAILED,
+    UPDATE_OFFERED,
+    UPDATE_ROLLED_BACK,
+    UPDATE_STARTED,
+    UPDATE_SUCCEEDED,
+    ota_job_id,
+    update_detail,
+    update_event,
+)
 
 SOURCE = "com.feedmyfurbabies"
 DETAIL_TYPE = "FeedRequested"
@@ -61,40 +71,12 @@ def shadow_topic(thing, suffix):
 # Updates over the air (docs/protocol.md, "Updates over the air"): AWS IoT Jobs' reserved topics, which
 # the hub serves too (cloud/hub/jobs.py). `suffix` is notify-next, $next/get, $next/get/accepted,
 # <jobId>/update, <jobId>/update/accepted, ...
-UPDATE_OFFERED = "UpdateOffered"
-UPDATE_STARTED = "UpdateStarted"
-UPDATE_SUCCEEDED = "UpdateSucceeded"
-UPDATE_ROLLED_BACK = "UpdateRolledBack"
-UPDATE_FAILED = "UpdateFailed"
+# The update events and the mapping from job execution statuses: cloud/handlers/updates.py.
 
 
-def ota_job_id(version, now_s):
-    """An update's jobId, on both backends: AWS's jobId rule ([a-zA-Z0-9_-]{1,64}, CreateJob,
-    https://docs.aws.amazon.com/iot/latest/apireference/API_CreateJob.html), at most 47 characters."""
-    return "ota-%s-%d" % (version.replace(".", "_"), int(now_s * 1000))
-
-
-def update_detail(thing, job_id, version, **more):
-    """The detail of an update's ledger event (docs/protocol.md, "In the ledger"), on both backends."""
-    return dict({"thing": thing, "job": job_id, "version": version}, **more)
-
-
-def update_event(previous, status, details):
-    """The ledger event of a job execution's status change, on both backends (the hub's jobs service, AWS's
-    job execution events): (detail-type, extra detail), or None. IN_PROGRESS the first time (from
-    QUEUED), UpdateStarted; SUCCEEDED, UpdateSucceeded; FAILED, UpdateRolledBack when the device says it
-    rolled back (statusDetails.reason `rolled back: ...`), else UpdateFailed with the refusal's line;
-    REJECTED, TIMED_OUT, CANCELED and REMOVED, UpdateFailed naming the status."""
-    reason = details.get("reason", "") if isinstance(details, dict) else ""
-    if status == "IN_PROGRESS":
-        return (UPDATE_STARTED, {}) if previous == "QUEUED" else None
-    if status == "SUCCEEDED":
-        return UPDATE_SUCCEEDED, {}
-    if status == "FAILED":
-        return (UPDATE_ROLLED_BACK if reason.startswith("rolled back") else UPDATE_FAILED), {"reason": reason}
-    if status in ("REJECTED", "TIMED_OUT", "CANCELED", "REMOVED"):
-        return UPDATE_FAILED, {"reason": reason or status.lower().replace("_", " ")}
-    return None
+# IoT Jobs' job execution events, one topic per job and outcome:
+# https://docs.aws.amazon.com/iot/latest/developerguide/events-jobs.html
+JOB_EXECUTION_EVENTS = "$aws/events/jobExecution/+/+"
 
 
 def jobs_topic(thing, suffix):
@@ -170,12 +152,12 @@ TOPOLOGY = {
         "states": {
             "name": "feedmyfurbabies-states",
             "module": "states",
-            "shared": ["cloud/handlers/bounds.py"],
+            "shared": ["cloud/handlers/bounds.py", "cloud/handlers/updates.py"],
             "description": "Device result/status/telemetry on cat-feeder/<thing>/states -> event on the bus",
             "memory_mb": 128,
             "timeout_s": 10,
             "log_retention_days": LOG_RETENTION_DAYS,
-            "environment": {"DEVICE_EVENT_SOURCE": DEVICE_SOURCE},
+            "environment": {"DEVICE_EVENT_SOURCE": DEVICE_SOURCE, "EVENT_SOURCE": SOURCE},
             "environment_refs": {"EVENT_BUS_NAME": "bus"},
             "grants": [(["events:PutEvents"], ("bus",))],
             "async": {"max_retries": 2, "max_event_age_s": 6 * 3600, "on_failure_queue": "presses_failed"},
@@ -433,6 +415,16 @@ TOPOLOGY = {
             " state.reported.version AS version, state.reported.clock AS clock,"
             " state.reported.error AS error FROM '%s' WHERE isUndefined(state.reported) = false"
             % shadow_topic("+", "update/accepted"),
+            "function": "states",
+            "error_queue": "presses_failed",
+        },
+        {
+            "name": "cat_feeder_job_outcomes",
+            # An update's outcome (docs/protocol.md, "In the ledger"): IoT Jobs' job execution events
+            # (succeeded, failed, rejected, timed_out, canceled, removed; make ota VIA=aws turns them on),
+            # for the states function to map as the hub does (cloud/handlers/updates.py).
+            "sql": "SELECT 1 AS v, 'job' AS type, jobId AS job, thingArn AS thing_arn, status,"
+            " statusDetails AS details, timestamp AS at FROM '%s'" % JOB_EXECUTION_EVENTS,
             "function": "states",
             "error_queue": "presses_failed",
         },

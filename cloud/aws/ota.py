@@ -7,7 +7,10 @@ Uploads the release `make release` built as one S3 object, the **bundle** (manif
 then the manifest's files in its order, back to back), to the releases bucket `make deploy` creates
 (cloud/aws/resources/s3.py), pre-signs a GET of it, creates an IoT Job for the thing whose document carries
 that URL as `bundle` with `bundle_files` placing the manifest and its signature, and puts UpdateOffered on
-the bus (the ledger). The device fetches each file by Range on that one URL (firmware/otafetch.py).
+the bus (the ledger). The device fetches each file by Range on that one URL (firmware/otafetch.py). The
+command also turns on IoT Jobs' job execution events (`ensure_job_execution_events`), which the topic rule
+`cat_feeder_job_outcomes` hands to the states function: the ledger's UpdateSucceeded, UpdateRolledBack and
+UpdateFailed, mapped as on the hub (cloud/handlers/updates.py).
 
 AWS's rules, checked here before any call (moto does not check them): CreateJob's `jobId` is 1-64 of
 [a-zA-Z0-9_-] and its `document` at most 32768 characters
@@ -106,6 +109,17 @@ def presigning_client(aws):
     return aws.session.client("s3", endpoint_url=endpoint, config=config)
 
 
+def ensure_job_execution_events(iot):
+    """Turn on IoT Jobs' job execution events, account-wide (UpdateEventConfigurations,
+    https://docs.aws.amazon.com/iot/latest/developerguide/events-jobs.html), if they are off: the topic
+    rule `cat_feeder_job_outcomes` turns them into the ledger's update outcomes. True: it turned them on."""
+    found = iot.describe_event_configurations()["eventConfigurations"]
+    if found.get("JOB_EXECUTION", {}).get("Enabled"):
+        return False
+    iot.update_event_configurations(eventConfigurations={"JOB_EXECUTION": {"Enabled": True}})
+    return True
+
+
 def offer(env, thing, version, release_root, expires_s=DEFAULT_EXPIRES_S, clock=time.time):
     """Offer `version` (built in release_root/<version>/) to `thing` on AWS (env: cloud.aws.deploy.DeployEnv);
     returns the job document with its jobId."""
@@ -161,6 +175,8 @@ def main(argv=None):
         topology = household.topology(household.load(args.household))
         household.thing(household.load(args.household), args.thing)
         env = DeployEnv(session.AwsEnv.from_args(args), topology=topology)
+        if ensure_job_execution_events(env.iot):
+            print("ota: turned on IoT's job execution events (the ledger's update outcomes)")
         document = offer(env, args.thing, args.version, args.releases, args.expires_s)
     except (OtaError, household.HouseholdError) as error:
         print("ota: %s" % error, file=sys.stderr)

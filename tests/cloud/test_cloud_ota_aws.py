@@ -1,18 +1,23 @@
 """Updates over the air on AWS (moto's server, the strict layer on; docs/protocol.md, "Updates over the
 air"; cloud/aws/ota.py): `make deploy` creates the private releases bucket; `make ota VIA=aws` uploads the
 release as one bundle object, creates the IoT Job for the thing with the bundle's pre-signed URL in a
-document within CreateJob's and the device's limits, and puts UpdateOffered on the bus."""
+document within CreateJob's and the device's limits, and puts UpdateOffered on the bus; the job execution
+events' topic rule and the states function record the outcome as the hub does."""
 
 import json
 import os
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 
 from cloud.aws import deploy, ota
-from cloud.topology import TOPOLOGY
+from cloud.handlers import states
+from cloud.hub import jobs as hub_jobs
+from cloud.topology import TOPOLOGY, local_environment
 from rigs.ota import VERSION, build_release
 from tests.cloud.envs import ACCOUNT, REGION, env_for, run
+from tests.strict_aws.iot import rule_output
 
 BUCKET = "feedmyfurbabies-releases-%s-%s" % (ACCOUNT, REGION)
 
@@ -131,3 +136,82 @@ def test_a_document_over_the_devices_room_or_a_bad_job_id_is_refused_before_any_
         with pytest.raises(ota.OtaError, match="CreateJob takes 1-64 characters"):
             ota.check_job(bad, "{}")
     ota.check_job("a" * 64, "x" * 3584)
+
+
+def job_execution_event(job_id, status, details=None):
+    """IoT Jobs' job execution event as https://docs.aws.amazon.com/iot/latest/developerguide/events-jobs.html
+    shows it."""
+    event = {"eventType": "JOB_EXECUTION", "eventId": "1", "timestamp": 1796472100,
+             "operation": status.lower(), "jobId": job_id, "status": status,
+             "thingArn": "arn:aws:iot:%s:%s:thing/cat-feeder" % (REGION, ACCOUNT)}
+    if details is not None:
+        event["statusDetails"] = details
+    return event
+
+
+@pytest.mark.parametrize("status, details, kind, extra", [
+    ("SUCCEEDED", {"version": VERSION}, "UpdateSucceeded", {}),
+    ("FAILED", {"reason": "rolled back: running 1.4.0"}, "UpdateRolledBack",
+     {"reason": "rolled back: running 1.4.0"}),
+    ("FAILED", {"reason": "bad signature"}, "UpdateFailed", {"reason": "bad signature"}),
+    ("TIMED_OUT", None, "UpdateFailed", {"reason": "timed out"}),
+])
+def test_a_job_execution_event_becomes_the_update_outcome_the_hub_records(
+        deployed, aws, status, details, kind, extra):
+    rule = client(aws, "iot").get_topic_rule(ruleName="cat_feeder_job_outcomes")["rule"]
+    assert rule["actions"][0]["lambda"]["functionArn"].endswith(":function:feedmyfurbabies-states")
+    job_id = "ota-1_5_0-1796472000500"
+    topic = "$aws/events/jobExecution/%s/%s" % (job_id, status.lower())
+    delivered = rule_output(rule["sql"], topic, job_execution_event(job_id, status, details))
+    events = RecordedEvents(None)
+    context = states.Context(events, local_environment("states"), log=lambda line: None)
+    assert states.handle(delivered, context) == {"status": "put", "detail_type": kind, "thing": "cat-feeder"}
+    (entry,) = events.entries
+    assert (entry["Source"], entry["DetailType"]) == ("com.feedmyfurbabies", kind)
+    detail = dict({"thing": "cat-feeder", "job": job_id, "version": VERSION}, **extra)
+    assert json.loads(entry["Detail"]) == detail
+    # The hub's jobs service maps them the same (one mapping: cloud/handlers/updates.py).
+    assert jobs_events(status, details) == [(kind, detail)]
+
+
+def jobs_events(status, details):
+    """What the hub's jobs service records for the device's report of `status` on an update's job."""
+    recorded = []
+
+    class Ledger:
+        def append_batch(self, batch):
+            recorded.extend((event["detail-type"], event["detail"]) for event, _ in batch)
+
+    service = object.__new__(hub_jobs.JobService)
+    service.ledger, service.on_commit = Ledger(), lambda: None
+    document = {"jobId": "ota-1_5_0-1796472000500", "version": VERSION}
+    service._record("cat-feeder", document, "IN_PROGRESS", status, details or {})
+    return recorded
+
+
+def test_a_job_execution_event_of_another_job_or_thing_is_ignored(deployed, aws):
+    sql = client(aws, "iot").get_topic_rule(ruleName="cat_feeder_job_outcomes")["rule"]["sql"]
+    events = RecordedEvents(None)
+    context = states.Context(events, local_environment("states"), log=lambda line: None)
+    group = "arn:aws:iot:eu-west-1:1:thinggroup/x"
+    for job_id, arn in (("firmware-campaign-7", None), ("ota-1_5_0-1", group)):
+        event = job_execution_event(job_id, "SUCCEEDED")
+        if arn:
+            event["thingArn"] = arn
+        delivered = rule_output(sql, "$aws/events/jobExecution/%s/succeeded" % job_id, event)
+        assert states.handle(delivered, context) == {"status": "ignored"}
+    assert events.entries == []
+
+
+def test_make_ota_turns_on_job_execution_events_once():
+    iot = boto3.client("iot", region_name=REGION, aws_access_key_id="stub", aws_secret_access_key="stub")
+    with Stubber(iot) as stub:  # moto has no event configurations
+        stub.add_response("describe_event_configurations", {"eventConfigurations": {
+            "JOB_EXECUTION": {"Enabled": False}, "THING": {"Enabled": True}}})
+        stub.add_response("update_event_configurations", {},
+                          {"eventConfigurations": {"JOB_EXECUTION": {"Enabled": True}}})
+        stub.add_response("describe_event_configurations", {"eventConfigurations": {
+            "JOB_EXECUTION": {"Enabled": True}}})
+        assert ota.ensure_job_execution_events(iot) is True
+        assert ota.ensure_job_execution_events(iot) is False
+        stub.assert_no_pending_responses()
