@@ -50,16 +50,16 @@ def job_status(hub, job_id):
         store.close()
 
 
-class BundleServer:
+class BundleServer(jobs.FileServer):
     """A stand-in for S3 serving one pre-signed object (docs/protocol.md, "Updates over the air", `bundle`):
     HTTPS with the broker's certificate (signed by the test's CA, which the board trusts) and no client
     certificate asked, one path whose query string must be the one given (else 403, as S3 answers a
     pre-signed URL whose signature does not match), `Range: bytes=a-b` answered 206 with Content-Range, as
     S3's GetObject does (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html). `.requests`:
     [(path with query, Range header)]. `cut_at(n)`: the next response that spans byte n of the object
-    stops there and closes its connection, once."""
+    stops there and closes its connection, once. `start` and `stop` are the hub's file server's."""
 
-    def __init__(self, pki, body, path, query):
+    def __init__(self, pki, body, path, query):  # not FileServer.__init__: one object, no client certificate
         import http.server
         import ssl
         import threading
@@ -115,11 +115,3 @@ class BundleServer:
 
     def cut_at(self, offset):
         self.cut = offset
-
-    def start(self):
-        self.thread.start()
-        return self
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
