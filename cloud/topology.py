@@ -8,6 +8,16 @@ Names are the resource names in AWS; cross references (`queue`, `function`) name
 import json
 
 from cloud.handlers.alerts import DEFAULTS as ALERT_DEFAULTS
+from cloud.handlers.updates import (  # noqa: F401 (the topology's names for them)
+    UPDATE_FAILED,
+    UPDATE_OFFERED,
+    UPDATE_ROLLED_BACK,
+    UPDATE_STARTED,
+    UPDATE_SUCCEEDED,
+    ota_job_id,
+    update_detail,
+    update_event,
+)
 
 SOURCE = "com.feedmyfurbabies"
 DETAIL_TYPE = "FeedRequested"
@@ -61,11 +71,12 @@ def shadow_topic(thing, suffix):
 # Updates over the air (docs/protocol.md, "Updates over the air"): AWS IoT Jobs' reserved topics, which
 # the hub serves too (cloud/hub/jobs.py). `suffix` is notify-next, $next/get, $next/get/accepted,
 # <jobId>/update, <jobId>/update/accepted, ...
-UPDATE_OFFERED = "UpdateOffered"
-UPDATE_STARTED = "UpdateStarted"
-UPDATE_SUCCEEDED = "UpdateSucceeded"
-UPDATE_ROLLED_BACK = "UpdateRolledBack"
-UPDATE_FAILED = "UpdateFailed"
+# The update events and the mapping from job execution statuses: cloud/handlers/updates.py.
+
+
+# IoT Jobs' job execution events, one topic per job and outcome:
+# https://docs.aws.amazon.com/iot/latest/developerguide/events-jobs.html
+JOB_EXECUTION_EVENTS = "$aws/events/jobExecution/+/+"
 
 
 def jobs_topic(thing, suffix):
@@ -104,6 +115,9 @@ TOPOLOGY = {
     # notifications go to (the household's e-mail, and SMS, subscribed by the deployer).
     "incidents_table": {"name": "feedmyfurbabies-incidents"},
     "alerts_topic": {"name": "feedmyfurbabies-alerts"},
+    # Firmware releases for updates over the air (`make ota VIA=aws`, cloud/aws/ota.py): a private bucket,
+    # named <name>-<account>-<region> (cloud/aws/deploy.py), read by boards through pre-signed URLs only.
+    "releases_bucket": {"name": "feedmyfurbabies-releases"},
     "queues": {
         # Feeds that never reached the device: EventBridge target DLQ and the feeder's on-failure destination.
         "feeds_failed": {"name": "feedmyfurbabies-feeds-failed", "retention_s": 14 * 24 * 3600},
@@ -138,12 +152,12 @@ TOPOLOGY = {
         "states": {
             "name": "feedmyfurbabies-states",
             "module": "states",
-            "shared": ["cloud/handlers/bounds.py"],
+            "shared": ["cloud/handlers/bounds.py", "cloud/handlers/updates.py"],
             "description": "Device result/status/telemetry on cat-feeder/<thing>/states -> event on the bus",
             "memory_mb": 128,
             "timeout_s": 10,
             "log_retention_days": LOG_RETENTION_DAYS,
-            "environment": {"DEVICE_EVENT_SOURCE": DEVICE_SOURCE},
+            "environment": {"DEVICE_EVENT_SOURCE": DEVICE_SOURCE, "EVENT_SOURCE": SOURCE},
             "environment_refs": {"EVENT_BUS_NAME": "bus"},
             "grants": [(["events:PutEvents"], ("bus",))],
             "async": {"max_retries": 2, "max_event_age_s": 6 * 3600, "on_failure_queue": "presses_failed"},
@@ -401,6 +415,16 @@ TOPOLOGY = {
             " state.reported.version AS version, state.reported.clock AS clock,"
             " state.reported.error AS error FROM '%s' WHERE isUndefined(state.reported) = false"
             % shadow_topic("+", "update/accepted"),
+            "function": "states",
+            "error_queue": "presses_failed",
+        },
+        {
+            "name": "cat_feeder_job_outcomes",
+            # An update's outcome (docs/protocol.md, "In the ledger"): IoT Jobs' job execution events
+            # (succeeded, failed, rejected, timed_out, canceled, removed; make ota VIA=aws turns them on),
+            # for the states function to map as the hub does (cloud/handlers/updates.py).
+            "sql": "SELECT 1 AS v, 'job' AS type, jobId AS job, thingArn AS thing_arn, status,"
+            " statusDetails AS details, timestamp AS at FROM '%s'" % JOB_EXECUTION_EVENTS,
             "function": "states",
             "error_queue": "presses_failed",
         },

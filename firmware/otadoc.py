@@ -10,13 +10,16 @@ import json
 import os
 
 JOB_FILE = "/ota/job"
+MAX_FIRST = 16384  # the largest manifest.txt or manifest.sig a `bundle_files` may place (a release of
+# ~45 files has a manifest of ~4 KB; the signature is 256 bytes)
 
 
 def consider(payload, root, finished, under_way):
     """What an execution (`$next/get/accepted`, `notify-next`) asks: None (no pending job, already
     under way or finished this boot, a trial not restarted yet), ("outcome", jobId, status, details) of
     the update staged before the restart, ("refuse", jobId, "FAILED", details) of a job this firmware
-    cannot do, or ("start", jobId, version, url)."""
+    cannot do, or ("start", jobId, version, url, places): url the release's folder and places None, or
+    (`bundle`) the one object's URL and places ((offset, size) of manifest.txt, of manifest.sig)."""
     try:
         execution = json.loads(payload).get("execution")
         job_id, status, document = execution["jobId"], execution["status"], execution["jobDocument"]
@@ -26,13 +29,17 @@ def consider(payload, root, finished, under_way):
         return None
     if not isinstance(document, dict):
         document = {}
-    version, url = document.get("version"), document.get("url")
-    folder = isinstance(url, str) and url.startswith("https://") and url.endswith("/")
-    if document.get("operation") != "ota" or not _valid_version(version) or not folder:
+    version, url, places = document.get("version"), document.get("url"), None
+    if "bundle" in document:  # one object, its files back to back (AWS: a pre-signed S3 URL)
+        url, places = document["bundle"], _places(document.get("bundle_files"))
+        ok = places is not None and _https(url) and "/" in url[8:]
+    else:
+        ok = isinstance(url, str) and _https(url) and url.endswith("/")
+    if document.get("operation") != "ota" or not _valid_version(version) or not ok:
         return "refuse", job_id, "FAILED", {"reason": "not an ota job of this firmware"}
     staged = _staged(root)
     if staged is None or staged[0] != job_id:
-        return "start", job_id, version, url
+        return "start", job_id, version, url, places
     import otaboot
 
     if otaboot.on_trial(root) is not None:
@@ -41,6 +48,25 @@ def consider(payload, root, finished, under_way):
     if running == staged[1]:
         return "outcome", job_id, "SUCCEEDED", {"version": running}
     return "outcome", job_id, "FAILED", {"reason": "rolled back: running " + running}
+
+
+def _https(url):
+    return isinstance(url, str) and url.startswith("https://") and " " not in url
+
+
+def _places(files):
+    """((offset, size) of manifest.txt, of manifest.sig) from `bundle_files`, or None when malformed:
+    ints, offset >= 0, size 1 .. MAX_FIRST. Not trusted: a wrong place fails the signature check."""
+    found = []
+    for name in ("manifest.txt", "manifest.sig"):
+        try:
+            offset, size = files[name]
+        except (TypeError, KeyError, ValueError):
+            return None
+        if type(offset) is not int or type(size) is not int or offset < 0 or not 0 < size <= MAX_FIRST:
+            return None
+        found.append((offset, size))
+    return found[0], found[1]
 
 
 def _valid_id(job_id):

@@ -5,14 +5,18 @@ released with it. `step` returns the report to send on the job's update topic, i
 otadoc.py); it raises otaverify.Refused when the update is refused.
 
 `Download.step(now_ms)` does at most one bounded piece of work per main-loop iteration: open one HTTPS
-connection (TLS with the household CA, CERT_REQUIRED and server_hostname, like connect.py, and the
-device's own certificate: the hub serves releases to its household's boards only), or read one CHUNK into
+connection (TLS with the board's CA, CERT_REQUIRED and server_hostname, like connect.py; from a folder
+`url` with the device's own certificate too: the hub serves releases to its household's boards only; from a
+`bundle`, none: S3 asks for none), or read one CHUNK into
 the one buffer and append it to the file in the slot. So a command is read by the loop's link.poll between
 chunks, and a dispense never waits for more than one chunk (or one handshake).
 
 Order: `manifest.txt` and `manifest.sig` first, then `otaverify.check_manifest` (signature, version, free
 space) before any other byte is fetched; then exactly the files the signed manifest lists (never a name
-the job document adds), each requested with `Range: bytes=<bytes on flash>-<size - 1>`: a download cut
+the job document adds), each requested with `Range: bytes=<bytes on flash>-<size - 1>` (from a `bundle`,
+one object holding manifest.txt, manifest.sig and the manifest's files in its order, back to back: the
+same range moved by the file's offset, `bundle_files` placing the first two, the signed sizes the rest;
+the URL's query string, a pre-signed URL's signature, kept in the request): a download cut
 anywhere (TLS error, timeout, the server gone) goes on from the bytes already on flash after RETRY_MS,
 and the slot is never written past a file's signed size. At the end `otastage.finish` checks the
 signature and every file's SHA-256 again and makes the slot the next boot's trial.
@@ -63,11 +67,15 @@ def split_url(url):
 
 
 class Download:
-    def __init__(self, job_id, version, url, root, tls, release_key, clock, log):
-        """url: the release's folder (job document `url`, ending in /); tls: the mqtt config (ca, cert,
-        key paths); release_key: config ota.release_key (hex; None: every release is refused)."""
+    def __init__(self, job_id, version, url, root, tls, release_key, clock, log, places=None):
+        """url: the release's folder (job document `url`, ending in /), or with places the one object of
+        a `bundle` and places ((offset, size) of manifest.txt, of manifest.sig; otadoc.py); tls: the mqtt
+        config (ca, cert, key paths); release_key: config ota.release_key (hex; None: every release is
+        refused)."""
         self.job_id, self.version = job_id, version
         self.host, self.port, self.path = split_url(url)
+        self.places = places
+        self.offset = 0  # the file's first byte in the bundle
         self.root = root
         self.tls = tls
         self.modulus = None if release_key is None else int(release_key, 16)
@@ -80,7 +88,7 @@ class Download:
         self.total = 0  # the release's bytes, once the manifest was judged
         self.fetched = 0  # bytes written this boot
         self.name = None  # the file being fetched and its signed size (None: unknown yet)
-        self.size = None
+        self.size = None  # type: Any
         self.stream = None  # type: Any  # the HTTPS response being read
         self.out = None  # type: Any  # its file in the slot
         self.remaining = 0  # bytes of the open response still to read
@@ -137,13 +145,18 @@ class Download:
 
     def _next_file(self):
         """Choose the next file to fetch; False when every file is there."""
+        places = self.places
         if self.index < 2:
             self.name, self.size = FIRST[self.index], None
+            if places is not None:
+                self.offset, self.size = places[self.index]
             return True
         if self.index == 2:  # both there: judged before any other byte is fetched
             self.total = otaverify.check_manifest(
                 self.directory, self.modulus, otaboot.running_version(self.root),
                 os.statvfs(self.directory), self.buf)[2]
+            if places is not None:  # the manifest's files follow the signature
+                self.offset = places[1][0] + places[1][1]
         entry = self._manifest_file(self.index - 2)
         if entry is None:
             return False
@@ -173,9 +186,14 @@ class Download:
         last = "" if self.size is None else str(self.size - 1)
         if have:
             self.resumes += 1
+        if self.places is None:
+            target = self.path + self.name
+        else:  # the bundle's one object: its path and query string as given, the range moved to the file
+            target = self.path
+            last = str(self.offset + self.size - 1)
         self.stream = self._connect()
-        self.stream.write(("GET %s%s HTTP/1.1\r\nHost: %s\r\nRange: bytes=%d-%s\r\nConnection: close\r\n\r\n"
-                           % (self.path, self.name, self.host, have, last)).encode())
+        self.stream.write(("GET %s HTTP/1.1\r\nHost: %s\r\nRange: bytes=%d-%s\r\nConnection: close\r\n\r\n"
+                           % (target, self.host, self.offset + have, last)).encode())
         status = self.stream.readline().split()
         length = None
         while True:
@@ -187,8 +205,11 @@ class Download:
         if len(status) < 2 or status[1] not in (b"200", b"206") or length is None:
             code = status[1].decode() if len(status) > 1 else "none"
             raise otaverify.Refused("download: %s answered %s" % (self.name, code))
-        if status[1] == b"200" and have:
+        if status[1] == b"200" and (have or self.places is not None):
             raise otaverify.Refused("download: %s: the server ignored the range" % self.name)
+        if self.size is not None and length > self.size - have:  # never past the file's size
+            raise otaverify.Refused("download: %s: %d bytes answered, %d asked"
+                                    % (self.name, length, self.size - have))
         self.remaining = length
         self.out = open(path, "ab")
         self.poller.register(self.stream, select.POLLIN)
@@ -202,7 +223,8 @@ class Download:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             context.verify_mode = ssl.CERT_REQUIRED  # type: ignore[attr-defined]  # see connect.py
             context.load_verify_locations(cadata=_read(self.tls["ca"]))
-            context.load_cert_chain(_read(self.tls["cert"]), _read(self.tls["key"]))
+            if self.places is None:  # the hub's file server asks for the board's certificate; S3 does not
+                context.load_cert_chain(_read(self.tls["cert"]), _read(self.tls["key"]))
             return context.wrap_socket(raw, server_hostname=self.host)
         except Exception:
             raw.close()
@@ -233,6 +255,8 @@ class Download:
 
     def _file_done(self):
         self.index += 1
+        if self.places is not None and self.size is not None:
+            self.offset += self.size  # the next file of a bundle (the first two are placed, otadoc.py)
         self.name = self.size = None
 
     def _interrupted(self, exc, now_ms):

@@ -65,17 +65,17 @@ class Jobs:
             return True
         job_id = todo[1]
         if todo[0] == "start":
-            self._start(job_id, todo[2], todo[3])
+            self._start(job_id, todo[2], todo[3], todo[4])
         else:  # ("outcome" or "refuse", jobId, status, details)
             self._note(job_id, todo[2], todo[3], "forget" if todo[0] == "outcome" else None)
         return True
 
-    def _start(self, job_id, version, url):
+    def _start(self, job_id, version, url, places):
         try:
             import otafetch
 
             self.download = otafetch.Download(job_id, version, url, self.root, self.tls, self.release_key,
-                                              self.hal, self.log)
+                                              self.hal, self.log, places)
         except Exception as exc:  # Refused (an update on trial), a bad URL, no flash: one line
             self._release()
             self._note(job_id, "FAILED", {"reason": _reason(exc)}, None)

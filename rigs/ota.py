@@ -1,8 +1,10 @@
 """Shared helpers for updates over the air through the hub (tests/integration/test_device_ota_hub*.py,
 bench/ota_hub.py): a signed release of this firmware, a hub serving releases over HTTPS, and what the hub
-recorded (cloud/hub/jobs.py)."""
+recorded (cloud/hub/jobs.py); and an S3 stand-in serving a release as one bundle object
+(test_device_ota_bundle.py)."""
 
 import os
+import re
 
 from cloud.hub import jobs
 from cloud.hub import ledger as ledger_mod
@@ -46,3 +48,70 @@ def job_status(hub, job_id):
         return store.db.execute("SELECT status, details FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
     finally:
         store.close()
+
+
+class BundleServer(jobs.FileServer):
+    """A stand-in for S3 serving one pre-signed object (docs/protocol.md, "Updates over the air", `bundle`):
+    HTTPS with the broker's certificate (signed by the test's CA, which the board trusts) and no client
+    certificate asked, one path whose query string must be the one given (else 403, as S3 answers a
+    pre-signed URL whose signature does not match), `Range: bytes=a-b` answered 206 with Content-Range, as
+    S3's GetObject does (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html). `.requests`:
+    [(path with query, Range header)]. `cut_at(n)`: the next response that spans byte n of the object
+    stops there and closes its connection, once. `start` and `stop` are the hub's file server's."""
+
+    def __init__(self, pki, body, path, query):  # not FileServer.__init__: one object, no client certificate
+        import http.server
+        import ssl
+        import threading
+
+        self.body, self.requests, self.cut = body, [], None
+        rig = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format, *args):  # noqa: A002 - the base class's name
+                pass
+
+            def do_GET(self):  # noqa: N802 - http.server's name
+                wanted = self.headers.get("Range")
+                rig.requests.append((self.path, wanted))
+                if self.path != path + "?" + query:
+                    return self._answer(403, b"<Error><Code>SignatureDoesNotMatch</Code></Error>")
+                found = re.fullmatch(r"bytes=([0-9]+)-([0-9]+)", wanted or "")
+                if found is None or int(found.group(1)) > int(found.group(2)) or \
+                        int(found.group(2)) >= len(rig.body):
+                    return self._answer(416, b"<Error><Code>InvalidRange</Code></Error>")
+                start, end = int(found.group(1)), int(found.group(2))
+                content = rig.body[start:end + 1]
+                self.send_response(206)
+                self.send_header("Content-Length", str(len(content)))
+                self.send_header("Content-Range", "bytes %d-%d/%d" % (start, end, len(rig.body)))
+                self.send_header("Content-Type", "application/octet-stream")
+                self.end_headers()
+                cut = rig.cut
+                if cut is not None and start < cut <= end:
+                    rig.cut = None
+                    self.wfile.write(content[:cut - start])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    self.connection.shutdown(2)  # the link drops mid-file
+                    return
+                self.wfile.write(content)
+
+            def _answer(self, code, text):
+                self.send_response(code)
+                self.send_header("Content-Length", str(len(text)))
+                self.end_headers()
+                self.wfile.write(text)
+
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(pki.cert("broker"), pki.key("broker"))
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.server.daemon_threads = True
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, name="bundle-https", daemon=True)
+        self.url = "https://localhost:%d%s?%s" % (self.server.server_address[1], path, query)
+
+    def cut_at(self, offset):
+        self.cut = offset

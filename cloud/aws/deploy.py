@@ -74,6 +74,16 @@ class DeployEnv:
         return self.aws.client("iot")
 
     @functools.cached_property
+    def s3(self):
+        return self.aws.client("s3")
+
+    @functools.cached_property
+    def releases_bucket(self):
+        """The releases bucket's name: the topology's, made unique across S3 by the account and region
+        (bucket names are global; no dots, so the bucket's TLS name is S3's wildcard)."""
+        return "%s-%s-%s" % (self.topology["releases_bucket"]["name"], self.arns.account, self.arns.region)
+
+    @functools.cached_property
     def iot_data_endpoint(self):
         """The account's `iot:Data-ATS` endpoint address: the device connects to it, the feeder publishes."""
         return permissions_checked(

@@ -22,6 +22,8 @@ NOT_FOUND = {
     ("sns", "ListSubscriptionsByTopic"): {"NotFound"},
     ("iot", "GetPolicy"): {"ResourceNotFoundException"},
     ("iot", "ListThingPrincipals"): {"ResourceNotFoundException"},
+    # HeadBucket has no body, so botocore names the error by its HTTP status.
+    ("s3", "HeadBucket"): {"404", "NoSuchBucket"},
     # Not GetTopicRule: IoT may answer it for a missing rule with UnauthorizedException, the code of a
     # real permission error, so topic rules are looked up with ListTopicRules instead.
 }

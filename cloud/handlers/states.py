@@ -7,6 +7,10 @@ well as presses.
     telemetry -> detail-type DeviceTelemetry
     schedule  -> detail-type ScheduleReported (what the device reported on its `schedule` shadow: the
                  topic rule on update/accepted, or the hub's shadow service, makes this message)
+    job       -> UpdateSucceeded, UpdateRolledBack or UpdateFailed, with source EVENT_SOURCE (the hub's
+                 update events, cloud/handlers/updates.py): AWS only, IoT Jobs' job execution event of an
+                 update's job (topic rule `cat_feeder_job_outcomes` on $aws/events/jobExecution/+/+, with
+                 the thing from `thingArn`); another job's event is answered `ignored`
 
 A result of a scheduled feeding carries `"origin": "schedule"` and `due` (Unix seconds) and may be
 `missed` or `skipped` (docs/protocol.md, "Schedule shadow").
@@ -28,7 +32,7 @@ import os
 import time
 from datetime import datetime, timezone
 
-from cloud.handlers import bounds
+from cloud.handlers import bounds, updates
 
 DETAIL_TYPES = {
     "result": "FeedResult",
@@ -68,6 +72,7 @@ class Context:
         self.events = events
         self.bus_name = environ["EVENT_BUS_NAME"]
         self.source = environ["DEVICE_EVENT_SOURCE"]
+        self.update_source = environ.get("EVENT_SOURCE", "com.feedmyfurbabies")  # update events (jobs)
         self.log = log
 
 
@@ -84,6 +89,8 @@ def handler(event, lambda_context=None):
 
 
 def handle(event, context):
+    if isinstance(event, dict) and event.get("type") == "job":
+        return _job(event, context)
     try:
         message = parse_state(event)
     except InvalidState as error:
@@ -98,11 +105,42 @@ def handle(event, context):
         "Time": datetime.fromtimestamp(at, tz=timezone.utc),
         "Detail": json.dumps(message, separators=(",", ":")),
     }
+    _put(context, entry)
+    return {"status": "put", "detail_type": entry["DetailType"], "thing": message["thing"]}
+
+
+def _put(context, entry):
     answer = context.events.put_events(Entries=[entry])
     if answer.get("FailedEntryCount"):
         failure = answer["Entries"][0]
         raise PutEventsFailed("%s: %s" % (failure.get("ErrorCode"), failure.get("ErrorMessage", "")))
-    return {"status": "put", "detail_type": entry["DetailType"], "thing": message["thing"]}
+
+
+def _job(event, context):
+    """A job execution event (https://docs.aws.amazon.com/iot/latest/developerguide/events-jobs.html) as the
+    topic rule selects it: `job` (jobId), `thing_arn`, `status`, `details` (statusDetails), `at`."""
+    arn, job_id = event.get("thing_arn"), event.get("job")
+    thing = arn.rsplit(":thing/", 1)[-1] if isinstance(arn, str) and ":thing/" in arn else None
+    version = updates.job_version(job_id)
+    outcome = updates.update_event(None, event.get("status"), event.get("details"))
+    at = event.get("at")
+    if bounds.is_int(at, 10**11, bounds.MAX_TIME * 1000):  # AWS's event timestamps: ms, or s in examples
+        at //= 1000
+    known = bounds.is_thing(thing) and version and outcome
+    if not (known and bounds.is_int(at, bounds.MIN_TIME, bounds.MAX_TIME)):
+        context.log(json.dumps({"outcome": "ignored", "job": str(job_id)[:64],
+                                "status": str(event.get("status"))}))
+        return {"status": "ignored"}
+    kind, extra = outcome
+    entry = {
+        "EventBusName": context.bus_name,
+        "Source": context.update_source,
+        "DetailType": kind,
+        "Time": datetime.fromtimestamp(at, tz=timezone.utc),
+        "Detail": json.dumps(updates.update_detail(thing, job_id, version, **extra), separators=(",", ":")),
+    }
+    _put(context, entry)
+    return {"status": "put", "detail_type": kind, "thing": thing}
 
 
 def parse_state(message):

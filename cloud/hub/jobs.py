@@ -35,15 +35,7 @@ from datetime import datetime, timezone
 from cloud.hub import ledger as ledger_mod
 from cloud.hub.events import LedgerEvents
 from cloud.hub.ingest import acknowledging, mqtt_client
-from cloud.topology import (
-    SOURCE,
-    UPDATE_FAILED,
-    UPDATE_OFFERED,
-    UPDATE_ROLLED_BACK,
-    UPDATE_STARTED,
-    UPDATE_SUCCEEDED,
-    jobs_topic,
-)
+from cloud.topology import SOURCE, UPDATE_OFFERED, jobs_topic, ota_job_id, update_detail, update_event
 
 log = logging.getLogger("hub")
 JOBS_FILE = "jobs.sqlite3"
@@ -155,8 +147,7 @@ class JobStore:
 def ledger_event(kind, thing, document, **detail):
     """An update's ledger event (docs/protocol.md, "In the ledger"), as LedgerEvents records it."""
     events = LedgerEvents()
-    body = {"thing": thing, "job": document["jobId"], "version": document["version"]}
-    body.update(detail)
+    body = update_detail(thing, document["jobId"], document["version"], **detail)
     events.put_events(Entries=[{"Source": SOURCE, "DetailType": kind, "Detail": json.dumps(body),
                                 "Time": datetime.now(timezone.utc)}])
     return events.take()
@@ -178,7 +169,7 @@ def offer(data_dir, thing, version, release_root, host, https_port, clock=time.t
     if os.path.exists(target):
         shutil.rmtree(target)
     shutil.copytree(source, target)
-    job_id = "ota-%s-%d" % (version.replace(".", "_"), int(clock() * 1000))
+    job_id = ota_job_id(version, clock())
     # The files the device fetches, in order: the manifest and its signature first (judged before the rest).
     files = ["manifest.txt", "manifest.sig"] + sorted(
         name for name in os.listdir(target) if name not in ("manifest.txt", "manifest.sig"))
@@ -283,18 +274,10 @@ class JobService:
             self._notify(thing)
 
     def _record(self, thing, document, previous, status, details):
-        kind = None
-        if status == "IN_PROGRESS" and previous == "QUEUED":
-            kind, detail = UPDATE_STARTED, {}
-        elif status == "SUCCEEDED":
-            kind, detail = UPDATE_SUCCEEDED, {}
-        elif status == "FAILED":
-            reason = details.get("reason", "")
-            kind = UPDATE_ROLLED_BACK if reason.startswith("rolled back") else UPDATE_FAILED
-            detail = {"reason": reason}
+        event = update_event(previous, status, details)  # the mapping AWS's job execution events share
         log.info("update %s %s: %s %s", thing, document["jobId"], status, json.dumps(details, sort_keys=True))
-        if kind is not None:
-            self.ledger.append_batch(ledger_event(kind, thing, document, **detail))
+        if event is not None:
+            self.ledger.append_batch(ledger_event(event[0], thing, document, **event[1]))
             self.on_commit()
 
 

@@ -42,7 +42,7 @@ def test_deploy_creates_the_alerts_rule_function_schedule_topic_and_subscription
     run(deploy.apply, env_for(aws, tmp_path, topology))
     assert (
         run(deploy.plan, env_for(aws, tmp_path, topology))[-1]
-        == "Nothing to change: 65 resources up to date."
+        == "Nothing to change: 68 resources up to date."
     )
     events = client(aws, "events")
     rule = events.describe_rule(Name="alerts", EventBusName="feedmyfurbabies")

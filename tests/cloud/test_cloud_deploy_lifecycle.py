@@ -34,19 +34,20 @@ def remaining_resources(url):
         "log_groups": client("logs").describe_log_groups()["logGroups"],
         "tables": client("dynamodb").list_tables()["TableNames"],
         "topics": client("sns").list_topics()["Topics"],
+        "buckets": client("s3").list_buckets()["Buckets"],
     }
 
 
 def test_deploy_redeploy_update_and_destroy(aws, tmp_path):
     env = env_for(aws, tmp_path)
     planned = run(deploy.plan, env)
-    assert planned[-1] == "Plan: 63 to create, 0 to update, 0 unchanged."
+    assert planned[-1] == "Plan: 66 to create, 0 to update, 0 unchanged."
     assert remaining_resources(aws)["functions"] == []  # plan changed nothing
 
     applied = run(deploy.apply, env)
-    assert applied[-1] == "Applied 63 changes."
-    assert run(deploy.apply, env_for(aws, tmp_path)) == ["Nothing changed: 63 resources up to date."]
-    assert run(deploy.plan, env_for(aws, tmp_path)) == ["Nothing to change: 63 resources up to date."]
+    assert applied[-1] == "Applied 66 changes."
+    assert run(deploy.apply, env_for(aws, tmp_path)) == ["Nothing changed: 66 resources up to date."]
+    assert run(deploy.plan, env_for(aws, tmp_path)) == ["Nothing to change: 66 resources up to date."]
 
     changed = copy.deepcopy(TOPOLOGY)
     changed["archive"]["retention_days"] = 30
@@ -56,19 +57,19 @@ def test_deploy_redeploy_update_and_destroy(aws, tmp_path):
         "update    log group /aws/lambda/feedmyfurbabies-button (retention_days)",
         "update    lambda function feedmyfurbabies-feeder (configuration)",
         "update    event archive feedmyfurbabies-ledger (RetentionDays)",
-        "Plan: 0 to create, 3 to update, 60 unchanged.",
+        "Plan: 0 to create, 3 to update, 63 unchanged.",
     ]
     assert run(deploy.apply, env_for(aws, tmp_path, changed))[-1] == "Applied 3 changes."
     logs = boto3.client("logs", endpoint_url=aws, region_name=REGION)
     (group,) = logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/feedmyfurbabies-button")["logGroups"]
     assert group["retentionInDays"] == 7
     assert (
-        run(deploy.apply, env_for(aws, tmp_path, changed))[-1] == "Nothing changed: 63 resources up to date."
+        run(deploy.apply, env_for(aws, tmp_path, changed))[-1] == "Nothing changed: 66 resources up to date."
     )
 
     removed = run(deploy.destroy, env_for(aws, tmp_path))
     assert removed[-2:] == [
-        "Destroyed 61 resources.",
+        "Destroyed 64 resources.",
         "Kept the ledger: event bus feedmyfurbabies and event archive feedmyfurbabies-ledger, with every"
         " archived press. `destroy --delete-ledger` deletes it.",
     ]
@@ -81,13 +82,13 @@ def test_deploy_redeploy_update_and_destroy(aws, tmp_path):
 
     # The recovery for a lost key: destroy, then deploy again on top of the kept ledger.
     redeployed = run(deploy.apply, env_for(aws, tmp_path))
-    assert redeployed[-1] == "Applied 62 changes."  # 61 created; the kept archive is only updated
+    assert redeployed[-1] == "Applied 65 changes."  # 64 created; the kept archive is only updated
     assert "update    event archive feedmyfurbabies-ledger (RetentionDays)" in redeployed
     assert json.loads((tmp_path / "cat-feeder" / "device.json").read_text())["certificate_id"]
-    assert run(deploy.apply, env_for(aws, tmp_path)) == ["Nothing changed: 63 resources up to date."]
+    assert run(deploy.apply, env_for(aws, tmp_path)) == ["Nothing changed: 66 resources up to date."]
 
     removed = run(deploy.destroy, env_for(aws, tmp_path), delete_ledger=True)
-    assert removed[-1] == "Destroyed 63 resources."
+    assert removed[-1] == "Destroyed 66 resources."
     assert {"deleted   event archive feedmyfurbabies-ledger", "deleted   event bus feedmyfurbabies"} < set(
         removed
     )
@@ -120,7 +121,7 @@ def test_deleting_the_ledger_needs_its_name_typed_or_yes(aws, tmp_path):
 
     run(deploy.apply, env_for(aws, tmp_path))
     scripted = cli(aws, tmp_path, "destroy", "--delete-ledger", "--yes")
-    assert scripted.returncode == 0 and scripted.stdout.splitlines()[-1] == "Destroyed 63 resources."
+    assert scripted.returncode == 0 and scripted.stdout.splitlines()[-1] == "Destroyed 66 resources."
 
 
 def test_deploy_writes_device_credentials_and_wires_the_topology(aws, tmp_path):
@@ -189,7 +190,7 @@ def test_deploy_writes_device_credentials_and_wires_the_topology(aws, tmp_path):
 def test_plan_cli_runs_against_the_endpoint(aws, tmp_path):
     result = cli(aws, tmp_path, "plan")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[-1] == "Plan: 63 to create, 0 to update, 0 unchanged."
+    assert result.stdout.splitlines()[-1] == "Plan: 66 to create, 0 to update, 0 unchanged."
 
 
 def test_functions_and_their_permissions_exist_before_anything_invokes_them(aws, tmp_path):

@@ -27,7 +27,8 @@ HOUSEHOLD = {"things": [KITCHEN, BEDROOM, HALL]}
 WITHOUT_BEDROOM = {"things": [KITCHEN, HALL]}
 IOT = "arn:aws:iot:%s:%s:" % (REGION, ACCOUNT)
 # The topology's resources with the single default thing, and the two each further thing adds.
-DEFAULT_COUNT = 63  # 40, the schedules (issue 20) 9, the alerts (issue 21) 13, the jobs policy (issue 23) 1
+DEFAULT_COUNT = 66  # 40, the schedules (issue 20) 9, the alerts (issue 21) 13, the jobs policy (issue 23) 1,
+# the releases bucket, the job outcomes rule and its invoke permission (issue 23) 3
 PER_THING = 2  # its thing and its certificate
 
 

@@ -18,6 +18,7 @@ SERVICE_NAMES = {
     "dynamodb": "DynamoDB",
     "iot": "IoT",
     "sns": "SNS",
+    "s3": "S3",
 }
 
 

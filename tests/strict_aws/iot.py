@@ -146,7 +146,29 @@ def policy_size(operation):
     return check
 
 
+# CreateJob: jobId "Length Constraints: Minimum length of 1. Maximum length of 64. Pattern: [a-zA-Z0-9_-]+";
+# document "Maximum length of 32768"; targets, 1 or more ARNs of things or thing groups (JOB_DOC).
+JOB_DOC = "https://docs.aws.amazon.com/iot/latest/apireference/API_CreateJob.html"
+JOB_ID = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+MAX_JOB_DOCUMENT = 32768
+TARGET = re.compile(r"arn:aws[a-z-]*:iot:[a-z0-9-]+:[0-9]{12}:(thing|thinggroup)/[a-zA-Z0-9:_-]{1,128}")
+
+
+def create_job(params, **_):
+    if not JOB_ID.fullmatch(params["jobId"]):
+        raise refuse("CreateJob", "InvalidRequestException",
+                     "jobId %r: 1-64 characters of [a-zA-Z0-9_-]" % params["jobId"], JOB_DOC)
+    if len(params.get("document", "")) > MAX_JOB_DOCUMENT:
+        raise refuse("CreateJob", "InvalidRequestException",
+                     "document of %d characters, over %d" % (len(params["document"]), MAX_JOB_DOCUMENT),
+                     JOB_DOC)
+    if not params["targets"] or not all(TARGET.fullmatch(target) for target in params["targets"]):
+        raise refuse("CreateJob", "InvalidRequestException",
+                     "targets %r: ARNs of things or thing groups" % params["targets"], JOB_DOC)
+
+
 CHECKS = {
+    "CreateJob": create_job,
     "CreatePolicy": policy_size("CreatePolicy"),
     "CreatePolicyVersion": policy_size("CreatePolicyVersion"),
     "CreateTopicRule": topic_rule("CreateTopicRule"),

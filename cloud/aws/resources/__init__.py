@@ -18,6 +18,7 @@ from cloud.aws.resources.iot import (
 )
 from cloud.aws.resources.logs import LogGroup
 from cloud.aws.resources.roles import Role
+from cloud.aws.resources.s3 import Bucket
 from cloud.aws.resources.sns import Subscription, Topic
 from cloud.aws.resources.sqs import Queue
 
@@ -29,6 +30,7 @@ def declared_resources(env):
     resources = [Queue(env, key) for key in topology["queues"]]
     resources += [Table(env, topology["table"]["name"]), Table(env, topology["incidents_table"]["name"])]
     resources += [Topic(env)]
+    resources += [Bucket(env)]
     resources += [Subscription(env, *each) for each in topology["alerts_topic"].get("subscriptions", ())]
     resources += [Role.of_function(env, key) for key in topology["functions"]]
     resources += [Role.of_topic_rules(env)]
