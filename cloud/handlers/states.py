@@ -89,7 +89,9 @@ def handler(event, lambda_context=None):
 
 
 def handle(event, context):
-    if isinstance(event, dict) and event.get("type") == "job":
+    # Only the job rule's output has no `thing`: the states rule sets it from the topic on every device
+    # message, so a device's payload shaped like a job event is judged (and rejected) as a state.
+    if isinstance(event, dict) and event.get("type") == "job" and "thing" not in event:
         return _job(event, context)
     try:
         message = parse_state(event)

@@ -215,3 +215,17 @@ def test_make_ota_turns_on_job_execution_events_once():
         assert ota.ensure_job_execution_events(iot) is True
         assert ota.ensure_job_execution_events(iot) is False
         stub.assert_no_pending_responses()
+
+
+def test_a_device_cannot_pass_its_states_message_off_as_a_job_execution_event(deployed, aws):
+    """The states rule hands the same function a device's own payload: one shaped like the job rule's
+    output, published on feeder B's states topic, must not record an update outcome for cat-feeder."""
+    sql = client(aws, "iot").get_topic_rule(ruleName="cat_feeder_states")["rule"]["sql"]
+    job_id = "ota-1_5_0-1796472000500"
+    forged = {"v": 1, "type": "job", "job": job_id, "thing_arn": job_execution_event(job_id, "SUCCEEDED")["thingArn"],
+              "status": "SUCCEEDED", "details": {"version": VERSION}, "at": 1796472000}
+    delivered = rule_output(sql, "cat-feeder/kitchen/states", forged)
+    events = RecordedEvents(None)
+    context = states.Context(events, local_environment("states"), log=lambda line: None)
+    assert states.handle(delivered, context)["status"] == "rejected"
+    assert events.entries == []
