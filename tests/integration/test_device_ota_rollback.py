@@ -17,8 +17,6 @@ import json
 import os
 import shutil
 
-import pytest
-
 from cloud.hub.__main__ import main as hub_main
 from cloud.topology import THING
 from rigs.device import (
@@ -31,7 +29,7 @@ from rigs.device import (
     rig_config,
     wait_for,
 )
-from rigs.ota import VERSION, build_release, job_status, start_hub, update_events
+from rigs.ota import VERSION, build_release, job_status, update_events
 from tools import release
 from tools.mqttc import MqttClient
 
@@ -40,13 +38,6 @@ BROKEN_BOOT = ("\n\ndef boot(*args, **kwargs):  # this release's main raises at 
                "    raise RuntimeError('release %s cannot boot')\n" % BROKEN)
 MAX_TRIAL_BOOTS = 3  # firmware/otaboot.py
 TRIAL_WATCHDOG = "sim: watchdog 60000 ms"  # otaboot.TRIAL_WATCHDOG_MS: the bound of a trial boot that hangs
-
-
-@pytest.fixture
-def ota_hub(pki, broker, tmp_path):
-    instance = start_hub(str(tmp_path / "hub"), pki, broker.port)
-    yield instance
-    instance.stop()
 
 
 def broken_firmware(folder):
