@@ -123,7 +123,7 @@ class Download:
                 self._request(now_ms)
             else:
                 self._read(now_ms)
-        except OSError as exc:  # the connection broke: resume from what is on flash
+        except (OSError, MemoryError) as exc:  # a broken connection, or no heap for it: resume from flash
             self._interrupted(exc, now_ms)
         if self.index != index and self.index > 2:
             return self.progress("downloading")  # a file more is on flash
