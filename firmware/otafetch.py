@@ -22,6 +22,7 @@ and the slot is never written past a file's signed size. At the end `otastage.fi
 signature and every file's SHA-256 again and makes the slot the next boot's trial.
 """
 
+import gc
 import json
 import os
 import select
@@ -78,6 +79,7 @@ class Download:
         self.offset = 0  # the file's first byte in the bundle
         self.root = root
         self.tls = tls
+        self.context = None  # type: Any  # the TLS context of every request, made by the first (_connect)
         self.modulus = None if release_key is None else int(release_key, 16)
         self.clock = clock
         self.log = log
@@ -129,7 +131,7 @@ class Download:
                 self._request(now_ms)
             else:
                 self._read(now_ms)
-        except OSError as exc:  # the connection broke: resume from what is on flash
+        except (OSError, MemoryError) as exc:  # a broken connection, or no heap for it: resume from flash
             self._interrupted(exc, now_ms)
         if self.index != index and self.index > 2:
             return self.progress("downloading")  # a file more is on flash
@@ -220,11 +222,15 @@ class Download:
         try:
             raw.settimeout(TIMEOUT_MS / 1000)
             raw.connect(socket.getaddrinfo(self.host, self.port)[0][-1])
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            context.verify_mode = ssl.CERT_REQUIRED  # type: ignore[attr-defined]  # see connect.py
-            context.load_verify_locations(cadata=_read(self.tls["ca"]))
-            if self.places is None:  # the hub's file server asks for the board's certificate; S3 does not
-                context.load_cert_chain(_read(self.tls["cert"]), _read(self.tls["key"]))
+            gc.collect()  # the last file's garbage freed first: the handshake finds larger pieces
+            context = self.context
+            if context is None:  # one for the download: its 3 KB block and the certificates are made once
+                context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                context.verify_mode = ssl.CERT_REQUIRED  # type: ignore[attr-defined]  # see connect.py
+                context.load_verify_locations(cadata=_read(self.tls["ca"]))
+                if self.places is None:  # the hub's file server asks for the board's certificate; S3 does not
+                    context.load_cert_chain(_read(self.tls["cert"]), _read(self.tls["key"]))
+                self.context = context
             return context.wrap_socket(raw, server_hostname=self.host)
         except Exception:
             raw.close()

@@ -8,6 +8,7 @@ clock (the HAL's NETWORK module: board_network.py on the board) before TLS, whic
 certificate dates (the journal's expiry needs the real time too).
 """
 
+import bootonly
 from servo import Dispenser, Servo
 
 # Longer than the slowest blocking step: one connect attempt is a DNS lookup and up to five socket
@@ -49,12 +50,27 @@ def prepare(hal_factory, config_path, pins, servo_hal, log):
     if hal.NETWORK is not None:  # the HAL's boot-only module: released with this one
         network = __import__(hal.NETWORK)
         wifi = loaded.get("wifi")
+        trial = bootonly.call("otaboot", "on_trial", ".")  # an update on trial: it must get online in time
+        started = hal.ticks_ms()
         if wifi is not None:
             while not network.wifi_connect(hal, wifi["ssid"], wifi["password"], wifi["timeout_s"], log):
                 hal.watchdog_feed()
+                end_a_trial_still_offline(hal, started, trial, loaded["ota"]["trial_s"], log)
                 hal.sleep_ms(WIFI_RETRY_PAUSE_MS)
         while not network.time_sync(hal, log):
             hal.watchdog_feed()
+            end_a_trial_still_offline(hal, started, trial, loaded["ota"]["trial_s"], log)
             hal.sleep_ms(NTP_RETRY_PAUSE_MS)
         hal.clock_synced()  # the schedule runs only on a clock NTP set since boot
     return loaded, hal, dispenser
+
+
+def end_a_trial_still_offline(hal, started, trial, trial_s, log):
+    """An update on trial (otaboot.py) whose boot has not joined Wi-Fi and set the clock within ota.trial_s
+    restarts, as the main loop's trial that cannot connect does (app.py): SystemExit ends main.py, the ESP32
+    soft-resets and boot.py counts the boot (and rolls back after the last). Without it a release that
+    never gets online (its Wi-Fi or NTP code broken) would retry here for good, the watchdog fed, never
+    rolled back and never feeding. The base set and a confirmed one retry as long as it takes."""
+    if trial is not None and hal.ticks_diff(hal.ticks_ms(), started) >= trial_s * 1000:
+        log("ota: %s not online within %d s: restarting" % (trial, trial_s))
+        raise SystemExit

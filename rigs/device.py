@@ -186,10 +186,12 @@ class Device:
             return [tuple(int(x) for x in line.split()) for line in f if len(line.split()) == 3]
 
 
-# boot.py's selector on the unix port (which runs no boot.py): the board's call, with a watchdog that
-# cannot fire here, before main_unix, so an update staged in one life runs in the next (otaboot.py).
-UNIX_BOOT = ("import sys, bootonly; bootonly.call('otaboot', 'select', '.', sys.path, lambda timeout: None); "
-             "import main_unix")
+# boot.py's selector on the unix port (which runs no boot.py): the board's call, before main_unix, so an
+# update staged in one life runs in the next (otaboot.py). Its watchdog cannot fire here: starting it prints
+# `sim: watchdog <ms> ms`, and a life that ends (a main that raised: on the board the watchdog resets it) is
+# restarted by the test (`restarted`).
+UNIX_BOOT = ("import sys, bootonly; bootonly.call('otaboot', 'select', '.', sys.path, "
+             "lambda timeout: print('sim: watchdog %d ms' % timeout)); import main_unix")
 
 
 class BootingDevice(Device):

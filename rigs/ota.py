@@ -16,10 +16,11 @@ VERSION = "1.5.0"
 UPDATE_EVENTS = ("UpdateOffered", "UpdateStarted", "UpdateSucceeded", "UpdateRolledBack", "UpdateFailed")
 
 
-def build_release(out, keys, version=VERSION):
-    """`make release VERSION=version` into out with the key in keys (made if absent): (out, modulus hex)."""
+def build_release(out, keys, version=VERSION, firmware=release.FIRMWARE):
+    """`make release VERSION=version` of the firmware folder (this checkout's unless a test's patched copy)
+    into out with the key in keys (made if absent): (out, modulus hex)."""
     release_key.ensure(keys)
-    release.build(version, out=out, key_dir=keys, log=lambda *args: None)
+    release.build(version, out=out, key_dir=keys, log=lambda *args: None, firmware=firmware)
     return out, release_key.modulus_hex(keys)
 
 

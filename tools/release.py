@@ -43,8 +43,10 @@ def manifest_text(version, downgrade, directory):
     return "\n".join(lines) + "\n"
 
 
-def build(version, downgrade=False, out=DEFAULT_OUT, key_dir=release_key.DEFAULT_DIR, log=print):
-    """Compile, list and sign one release into out/<version>/; returns that folder."""
+def build(version, downgrade=False, out=DEFAULT_OUT, key_dir=release_key.DEFAULT_DIR, log=print,
+          firmware=FIRMWARE):
+    """Compile, list and sign one release of the firmware folder (this checkout's; a test's patched copy)
+    into out/<version>/; returns that folder."""
     if not VERSION.fullmatch(version):
         raise ReleaseError("VERSION=%s: expected MAJOR.MINOR.PATCH, e.g. make release VERSION=1.4.0"
                            % version)
@@ -56,7 +58,7 @@ def build(version, downgrade=False, out=DEFAULT_OUT, key_dir=release_key.DEFAULT
     if os.path.exists(target):
         shutil.rmtree(target)
     os.makedirs(target)
-    stage_modules(FIRMWARE, target)
+    stage_modules(firmware, target)
     manifest = manifest_text(version, downgrade, target).encode()
     with open(os.path.join(target, MANIFEST), "wb") as handle:
         handle.write(manifest)

@@ -1,14 +1,19 @@
 """startup.py: the boot before the main loop (config, gates to rest, watchdog, Wi-Fi, clock), run
 through bootonly.call as app.boot runs it, and gone from sys.modules (so from the heap) afterwards."""
 
+import os
 import sys
 
 import bootonly
 import hal_sim
 import servo  # noqa: F401  (app.py imports it before the boot, so it stays loaded)
+from fwtest import raises, remove_tree, tmpdir
 from servo import LEFT, RIGHT
 
 EXAMPLE = __file__.rsplit("/", 1)[0] + "/../../firmware/config.example.json"
+if not EXAMPLE.startswith("/"):  # absolute: the trial tests run in the flash root they make
+    EXAMPLE = os.getcwd() + "/" + EXAMPLE
+TRIAL_S = 600  # config.example.json's ota.trial_s (config.py's default)
 LEFT_PIN = 3  # config.example.json's servos
 RIGHT_PIN = 4
 
@@ -97,3 +102,57 @@ def test_dispenser_from_config_uses_each_servo_calibration():
         (5, 2600000), (5, 0), (5, 400000), (5, 0),
         (6, 900000), (6, 0), (6, 2000000), (6, 0),
     ]  # fmt: skip
+
+
+BOOT_MODULES = ("startup", "config", "otaboot")  # what a boot imports, so a trial test loads first
+
+
+def on_trial(test):
+    """Run test(hal maker) in a flash root whose state is a trial's first boot of slot a (otaboot.py),
+    the working directory, as on the board."""
+    root = tmpdir()
+    cwd = os.getcwd()
+    for name in BOOT_MODULES:  # before the chdir: MicroPython's path may be relative to the checkout
+        sys.modules.pop(name, None)
+        __import__(name)
+    try:
+        os.mkdir(root + "/ota")
+        os.mkdir(root + "/ota/a")
+        for name, text in (("ota/a/manifest.txt", "cat-feeder release 1\n"), ("ota/state", "- a 1 -\n")):
+            with open(root + "/" + name, "w") as f:
+                f.write(text)
+        os.chdir(root)
+        test()
+    finally:
+        os.chdir(cwd)
+        remove_tree(root)
+        for name in BOOT_MODULES:
+            sys.modules.pop(name, None)
+
+
+def offline_for_good(wifi):
+    """A trial boot that never joins Wi-Fi (wifi) or never sets its clock: SystemExit once ota.trial_s of
+    the HAL's simulated clock passed, logged; the watchdog fed meanwhile."""
+    hal = FlakyNetworkHAL(10**6 if wifi else 0, 0 if wifi else 10**6)
+    lines = []
+    log = lambda *words: lines.append(" ".join(words))  # noqa: E731
+    raises(SystemExit, bootonly.call, "startup", "prepare", lambda led_pin: hal, EXAMPLE, hal.PINS, None, log)
+    assert lines == ["app: gates at rest", "ota: a not online within %d s: restarting" % TRIAL_S]
+    elapsed_s = hal.ticks_ms() // 1000
+    assert TRIAL_S <= elapsed_s < TRIAL_S + 3  # one retry pause (2 s) past the bound at most
+    assert hal.watchdog_feeds >= TRIAL_S // 2
+    assert (hal.joined is None) == wifi  # the step it was stuck in
+
+
+def test_a_trial_that_cannot_join_wifi_restarts_after_trial_s_so_the_selector_counts_its_boots():
+    on_trial(lambda: offline_for_good(wifi=True))
+
+
+def test_a_trial_that_cannot_set_its_clock_restarts_after_trial_s():
+    on_trial(lambda: offline_for_good(wifi=False))
+
+
+def test_without_a_trial_wifi_is_retried_past_trial_s_until_it_joins():
+    hal = FlakyNetworkHAL(TRIAL_S, 0)  # a 2 s pause each: 20 minutes without Wi-Fi
+    prepare(hal)
+    assert hal.joined is not None and hal.ticks_ms() // 1000 >= 2 * TRIAL_S

@@ -4,6 +4,7 @@
 - `broker`: a fresh cloud.hub.broker.Broker per test (own port, state dir, persistence); stopped after.
 - `proxy`: a tools.faultproxy.FaultProxy in front of `broker`.
 - `hub`: the self-hosted hub (cloud.hub.hub.Hub) on `broker`, stopped after.
+- `ota_hub`: the same with its releases' HTTPS server (rigs.ota.start_hub, `.https_port`), stopped after.
 - `observer`: a rigs.device.Observer (cloud observer, persistent session) on `broker`.
 - `mqtt`: factory `mqtt(identity="publisher", **kw)` -> tools.mqttc.MqttClient connected to
   `broker`, closed after the test.
@@ -36,6 +37,7 @@ from cloud.hub.hub import Hub
 from cloud.hub.pki import Pki
 from cloud.topology import THING, action_topic, states_topic
 from rigs.device import Observer
+from rigs.ota import start_hub
 from tools.device import board_path
 from tools.faultproxy import FaultProxy
 from tools.mqttc import MqttClient
@@ -160,6 +162,14 @@ def observer(pki, broker):
 def hub(pki, broker, tmp_path):
     """The self-hosted hub (cloud/hub/) on `broker`, with its data in a temp folder; stopped after."""
     instance = Hub(str(tmp_path / "hub"), pki, "127.0.0.1", broker.port).start()
+    yield instance
+    instance.stop()
+
+
+@pytest.fixture
+def ota_hub(pki, broker, tmp_path):
+    """The hub serving releases over HTTPS too (updates over the air: test_device_ota_*.py)."""
+    instance = start_hub(str(tmp_path / "hub"), pki, broker.port)
     yield instance
     instance.stop()
 

@@ -15,7 +15,7 @@ import pytest
 from cloud.hub import jobs
 from cloud.topology import THING
 from rigs.device import BootingDevice, rig_config, wait_for
-from rigs.ota import VERSION, build_release, job_status, start_hub, update_events
+from rigs.ota import VERSION, build_release, job_status, update_events
 
 
 @pytest.fixture(scope="module")
@@ -27,13 +27,6 @@ def keys(tmp_path_factory):
 def built(tmp_path, keys):
     """A signed release of this firmware as VERSION: (folder of releases, modulus hex)."""
     return build_release(str(tmp_path / "release"), keys)
-
-
-@pytest.fixture
-def ota_hub(pki, broker, tmp_path):
-    instance = start_hub(str(tmp_path / "hub"), pki, broker.port)
-    yield instance
-    instance.stop()
 
 
 def kinds(hub):
