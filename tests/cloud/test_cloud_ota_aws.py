@@ -222,8 +222,9 @@ def test_a_device_cannot_pass_its_states_message_off_as_a_job_execution_event(de
     output, published on feeder B's states topic, must not record an update outcome for cat-feeder."""
     sql = client(aws, "iot").get_topic_rule(ruleName="cat_feeder_states")["rule"]["sql"]
     job_id = "ota-1_5_0-1796472000500"
-    forged = {"v": 1, "type": "job", "job": job_id, "thing_arn": job_execution_event(job_id, "SUCCEEDED")["thingArn"],
-              "status": "SUCCEEDED", "details": {"version": VERSION}, "at": 1796472000}
+    arn = job_execution_event(job_id, "SUCCEEDED")["thingArn"]  # cat-feeder's
+    forged = {"v": 1, "type": "job", "job": job_id, "thing_arn": arn, "status": "SUCCEEDED",
+              "details": {"version": VERSION}, "at": 1796472000}
     delivered = rule_output(sql, "cat-feeder/kitchen/states", forged)
     events = RecordedEvents(None)
     context = states.Context(events, local_environment("states"), log=lambda line: None)
