@@ -135,6 +135,9 @@ def test_commands_sent_while_down_arrive_after_reconnect_even_across_a_broker_re
         broker, proxy, mqtt, link_device):
     observer = observe(mqtt)
     link = link_device(proxy.port)
+    # "up" is printed once SUBSCRIBE is written; the broker handles the `online` after it on the same
+    # connection, so once that arrives the session holds the subscription the queued commands need.
+    receive_status(observer, "online")
     proxy.refuse(True)
     proxy.cut()
     link.expect("down", timeout_s=RECOVERY_S)
