@@ -292,7 +292,7 @@ def _token(token):
 class FileServer:
     """The releases in data_dir/ota over HTTPS, with Range (see the module docstring)."""
 
-    def __init__(self, data_dir, pki, bind, port):
+    def __init__(self, data_dir, pki, bind, port, idle_s=IDLE_S):
         root = os.path.join(data_dir, RELEASES_DIR)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(pki.cert("broker"), pki.key("broker"))
@@ -301,6 +301,7 @@ class FileServer:
 
         class Handler(_ReleaseHandler):
             releases = root
+            timeout = idle_s  # a kept connection's wait for its next request (and any one socket operation)
 
         self.server = CountingServer((bind, port), Handler)
         self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
@@ -335,7 +336,6 @@ class CountingServer(http.server.ThreadingHTTPServer):
 class _ReleaseHandler(http.server.BaseHTTPRequestHandler):
     releases = ""
     protocol_version = "HTTP/1.1"  # kept connections: every response carries its exact Content-Length
-    timeout = IDLE_S
 
     def log_message(self, format, *args):  # noqa: A002 - the base class's name
         log.debug("ota https: " + format, *args)
