@@ -214,8 +214,10 @@ class Download:
             if not reused:
                 raise
             status = []
-        if reused and not status:  # closed by the server while kept: a new one next step, no interruption
-            self._disconnect()
+        if not status:  # closed before answering
+            if not reused:
+                raise OSError("connection closed before the status line")
+            self._disconnect()  # closed by the server while kept: a new one next step, no interruption
             return
         length = None
         self.reusable = status[:1] == [b"HTTP/1.1"]  # HTTP/1.0 closes after each response
