@@ -30,7 +30,8 @@ def flashed(root, version=None):
     its release's manifest there too (the manifest's head: the files are this stand-in)."""
     write(root + "/otaapp.py", b"SET = 'base'\n")
     if version is not None:
-        write(root + "/" + otaverify.MANIFEST, ("%s\nversion %s\ndowngrade 0\n" % (otaverify.HEADER, version)).encode())
+        head = "%s\nversion %s\ndowngrade 0\n" % (otaverify.HEADER, version)
+        write(root + "/" + otaverify.MANIFEST, head.encode())
 
 
 def stage_release(root, case="newer"):

@@ -124,8 +124,9 @@ def test_a_base_set_flashed_from_a_release_takes_only_a_newer_one():
         assert running == (1, 1, 0)
         directory = otastage.begin(root)
         free = (4096, 4096, 512, 400, 400)
-        for case, verdict in (("older", "not newer: 1.0.9, running 1.1.0 (a downgrade must be signed as one)"),
-                              ("same", "not newer: 1.1.0, running 1.1.0 (a downgrade must be signed as one)"),
+        signed = " (a downgrade must be signed as one)"
+        for case, verdict in (("older", "not newer: 1.0.9, running 1.1.0" + signed),
+                              ("same", "not newer: 1.1.0, running 1.1.0" + signed),
                               ("newer", None), ("downgrade", None)):
             release = VECTORS["releases"][case]
             write(directory + "/" + otaverify.MANIFEST, release["manifest"].encode())
@@ -133,7 +134,8 @@ def test_a_base_set_flashed_from_a_release_takes_only_a_newer_one():
             if verdict is None:
                 otaverify.check_manifest(directory, MODULUS, running, free)
             else:
-                refused = raises(otaverify.Refused, otaverify.check_manifest, directory, MODULUS, running, free)
+                refused = raises(otaverify.Refused, otaverify.check_manifest,
+                                 directory, MODULUS, running, free)
                 assert str(refused) == verdict, case
         assert Board(root).boot() == (otaboot.BASE, "base")
     finally:
@@ -146,8 +148,10 @@ def test_a_root_manifest_cut_short_or_damaged_reads_as_0_0_0_and_the_board_boots
         flashed(root, "1.5.0")
         assert otaboot.running_version(root) == (1, 5, 0)
         whole = "%s\nversion 1.5.0\ndowngrade 0\n" % otaverify.HEADER
-        cut = [whole[:n].encode() for n in range(whole.index("1.5.0") + 5)]  # a copy cut short before its version
-        for junk in cut + [b"version 1.x.0\n", b"version 1.5\n", b"version 1.5.0.0\n", b"\xff\xfe\x00version"]:
+        # A copy cut short before its version is whole, and other damage.
+        cut = [whole[:n].encode() for n in range(whole.index("1.5.0") + 5)]
+        damaged = [b"version 1.x.0\n", b"version 1.5\n", b"version 1.5.0.0\n", b"\xff\xfe\x00version"]
+        for junk in cut + damaged:
             write(root + "/" + otaverify.MANIFEST, junk)
             assert otaboot.running_version(root) == (0, 0, 0), junk
             assert Board(root).boot() == (otaboot.BASE, "base")
