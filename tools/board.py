@@ -36,6 +36,10 @@ HUB_ARGS="--host-name HOST"` reissues it), or the board could never verify the h
 (cloud/household.py; --household, default household.json) and refuses a thing the file does not name:
 its own certificate (for the hub, the hub's CA issues one per thing), topics, role and caps.
 
+`--release VERSION` (`make flash RELEASE=1.4.0`) flashes that built release (tools/release.py) instead of
+the working tree, checked by the board's own code first (stage_release; firmware/README.md, "Flashing
+a release").
+
 Everything that can be checked is checked before the board is touched: the port (exists,
 can be opened, is a serial device), the image (readable, an ESP image), the config (present,
 valid for firmware/config.py, no placeholder left from config.example.json) and the
