@@ -108,10 +108,10 @@ schedule: setup ## A feeder's schedule: make schedule [ARGS="set --slot 0 --at 0
 	@$(PY) -m cloud.schedule_tool $(or $(ARGS),show) $(if $(THING),--thing $(THING)) \
 		$(if $(HOUSEHOLD),--household $(HOUSEHOLD)) $(if $(filter aws,$(VIA)),--aws $(DEPLOY_ARGS))
 
-flash: setup ## Put the firmware on the board (PORT=, CONFIG=, CERTS=, HUB=host for the self-hosted hub; THING= a thing of household.json; IMAGE=micropython.bin also flashes MicroPython)
+flash: setup ## Put the firmware on the board (PORT=, CONFIG=, CERTS=, HUB=host for the self-hosted hub; THING= a thing of household.json; IMAGE=micropython.bin also flashes MicroPython; RELEASE=1.4.0 a built release, else the working tree)
 	@$(PY) -m tools.board $(if $(IMAGE),flash --image $(IMAGE),deploy) $(if $(PORT),--port $(PORT)) \
 		$(if $(CONFIG),--config $(CONFIG)) $(if $(CERTS),--certs $(CERTS)) $(if $(HUB),--hub $(HUB)) \
-		$(if $(THING),--thing $(THING)) $(if $(HOUSEHOLD),--household $(HOUSEHOLD))
+		$(if $(THING),--thing $(THING)) $(if $(HOUSEHOLD),--household $(HOUSEHOLD)) $(if $(RELEASE),--release $(RELEASE))
 
 release: setup ## A signed firmware release for over-the-air updates: make release VERSION=1.4.0 [DOWNGRADE=1] (key in .release/)
 	@$(PY) -m tools.release "$(VERSION)" $(if $(DOWNGRADE),--downgrade)

@@ -170,11 +170,11 @@ def table(history, presses, thing=None):
 
 
 def firmware_said(telemetry):
-    """The firmware a device's last telemetry names (docs/protocol.md, "Telemetry"): null or absent is the
-    set flashed by cable."""
+    """The firmware a device's last telemetry names (docs/protocol.md, "Telemetry"): null or absent is a
+    development board's (the working tree flashed by cable)."""
     if telemetry is None:
         return "firmware not reported"
-    return "firmware %s" % telemetry["firmware"] if telemetry.get("firmware") else "base firmware"
+    return "firmware %s" % telemetry["firmware"] if telemetry.get("firmware") else "development firmware"
 
 
 def missing_said(missing):

@@ -1,11 +1,12 @@
 """Which firmware set the board runs, chosen at every boot (boot.py), and the trial of a new one:
 file-level A/B with rollback (firmware/README.md, "Over-the-air updates").
 
-Sets: the base set `make flash` writes at the flash root (never touched by an update), and two
-update slots, `ota/a` and `ota/b`, each a complete verified release (otaverify.py). The state is one
-line in `ota/state`: `<current> <trial> <boots> <rolled back>`, each set named `-` (the base), `a`
-or `b`, e.g. `a b 1 -`: running `a`, trying `b`, one trial boot begun. It is replaced whole by a
-rename (`ota/state.new` first): atomic on LittleFS and POSIX, so a power cut at any step leaves the
+Sets: the base set `make flash` writes at the flash root (never touched by an update; with its
+release's manifest.txt when flashed from a release), and two update slots, `ota/a` and `ota/b`,
+each a complete verified release (otaverify.py). The state is one line in `ota/state`:
+`<current> <trial> <boots> <rolled back>`, each set named `-` (the base), `a` or `b`, e.g.
+`a b 1 -`: running `a`, trying `b`, one trial boot begun. It is replaced whole by a rename
+(`ota/state.new` first): atomic on LittleFS and POSIX, so a power cut at any step leaves the
 old state or the new one, each naming only complete sets:
 
 - staging writes into the slot the state names neither as current nor as trial (`staging_slot`);
@@ -73,17 +74,29 @@ def write_state(root, state):
 
 
 def running_version(root):
-    """The current set's (major, minor, patch), from its manifest's version line: what an update must
-    be newer than (otaverify.check_manifest). (0, 0, 0) for the base set: `make flash` writes no
-    manifest yet, so a board on its base set takes any release its key signed."""
+    """The running set's (major, minor, patch), from its manifest's version line: what an update must
+    be newer than (otaverify.check_manifest). The base set's manifest is the root's, which
+    `make flash RELEASE=` writes (the working tree flashed without one: a development board). (0, 0, 0)
+    when the set has none or it cannot be read whole (a flash cut short, a damaged file): never raises,
+    since the boot goes on whatever this says, and such a board takes any release its key signed."""
     current = read_state(root)[0]
     if current != BASE and _complete(root, current):  # else the base set runs (select)
-        with open(slot_dir(root, current) + "/manifest.txt") as f:
+        return _version(slot_dir(root, current))
+    return _version(root)
+
+
+def _version(directory):
+    try:
+        with open(directory + "/manifest.txt") as f:
             for line in f:
                 words = line.split()
                 if len(words) == 2 and words[0] == "version":
                     parts = words[1].split(".")
-                    return (int(parts[0]), int(parts[1]), int(parts[2]))  # checked when it was staged
+                    if len(parts) == 3:
+                        return (int(parts[0]), int(parts[1]), int(parts[2]))
+                    break
+    except (OSError, ValueError, IndexError):  # ValueError: also bytes that are not UTF-8 (CPython)
+        pass
     return (0, 0, 0)
 
 

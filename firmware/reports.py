@@ -16,7 +16,8 @@ def status_message(thing, status, at=None):
 
 def telemetry_message(thing, uptime_s, heap_free, outbox_depth, dropped, at, link, cap, root="."):
     """link: connect_failures and last_error (text or None); cap: the feeding cap's counters (cap.py);
-    root: the flash root, whose running set's release version is `firmware` (None: the base set)."""
+    root: the flash root, whose running set's release version is `firmware` (None: a set without
+    one, the working tree flashed without RELEASE=)."""
     import otaboot  # released with this module (bootonly.call)
 
     version = otaboot.running_version(root)

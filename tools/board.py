@@ -36,6 +36,10 @@ HUB_ARGS="--host-name HOST"` reissues it), or the board could never verify the h
 (cloud/household.py; --household, default household.json) and refuses a thing the file does not name:
 its own certificate (for the hub, the hub's CA issues one per thing), topics, role and caps.
 
+`--release VERSION` (`make flash RELEASE=1.4.0`) flashes that built release (tools/release.py) instead of
+the working tree, checked by the board's own code first (stage_release; firmware/README.md, "Flashing
+a release").
+
 Everything that can be checked is checked before the board is touched: the port (exists,
 can be opened, is a serial device), the image (readable, an ESP image), the config (present,
 valid for firmware/config.py, no placeholder left from config.example.json) and the
@@ -68,6 +72,20 @@ FIRMWARE = os.path.join(ROOT, "firmware")
 # BOARD_STAGE: a folder of its own per parallel test worker (tests/conftest.py).
 STAGE = os.environ.get("BOARD_STAGE") or os.path.join(ROOT, "build", "board")
 RELEASE_DIR = release_key.DEFAULT_DIR  # the household's release key, whose modulus the board gets
+RELEASES = os.path.join(ROOT, "build", "release")  # where make release (tools/release.py) writes each one
+# A release's manifest and signature (firmware/otaverify.py), flashed at the root with its files.
+MANIFEST, SIGNATURE = "manifest.txt", "manifest.sig"
+# The board's own checks of a release (firmware/otaverify.py) on the unix port, before anything is
+# flashed: the signature by the household's key, then each file's size and SHA-256. Any version
+# passes (the board's running one is replaced) and the space is the copy's to find.
+VERIFY_RELEASE = """import otaverify
+try:
+ version = otaverify.check_manifest(%r, int(%r, 16), (-1, 0, 0), (4096, 0, 0, 0, 1 << 30))[0]
+ otaverify.check_files(%r)
+ print("verified", otaverify.version_text(version))
+except otaverify.Refused as refused:
+ print("refused", refused)
+"""
 ENTRY_POINTS = ("main.py", "boot.py")
 SYSTEM_CA_STORE = "/etc/ssl/certs"
 # Where the staged config points the firmware: paths on the board's flash.
@@ -95,7 +113,10 @@ WATCHDOG_FOR_COPY = ("import machine\nif hasattr(machine, 'WDT'):\n machine.WDT(
 # A flash by USB is the owner's choice of firmware: the base set it writes runs next, not an update an
 # earlier one left in an update slot (firmware/otaboot.py: without ota/state the base set runs; the
 # slots stay unused until the next update's staging empties one).
-FORGET_UPDATES = "import os\ntry:\n os.remove('ota/state')\nexcept OSError:\n pass"
+# The root's manifest goes too (the base set's version, otaboot.running_version): the working tree has
+# none, and a release's is copied after its files (copy_to_board), so a copy cut short claims none.
+FORGET_UPDATES = ("import os\nfor name in ('ota/state', '%s', '%s'):\n try:\n  os.remove(name)\n"
+                  " except OSError:\n  pass" % (MANIFEST, SIGNATURE))
 COPY_AGAIN = ("copy again with make flash PORT=%s, without IMAGE (MicroPython is on the board: "
               "no need to erase)")
 
@@ -332,8 +353,50 @@ def provisioned_config(config_path, certs_dir, hub=None, member=None):
     return config, ca_fallback, certificate
 
 
-def stage(config_path, certs_dir, hub=None, member=None):
-    """Compile and lay out everything for the board's flash in build/board/; touches no board."""
+def stage_release(release_dir, target_dir, manifest_dir):
+    """Copy the release in release_dir (make release's folder, named by its version) into target_dir,
+    its manifest and signature into manifest_dir, once the board's own checks (VERIFY_RELEASE) find
+    the copy signed by the household's release key, every file whole; the files its manifest does
+    not list are not copied. Returns (version, files); BoardError when refused."""
+    shown = os.path.relpath(release_dir, ROOT)
+    version = os.path.basename(release_dir)
+    modulus = release_key.modulus_hex(RELEASE_DIR)
+    if modulus is None:
+        raise BoardError("no release key in %s to check RELEASE=%s against: flash the board from the "
+                         "checkout whose make release signed it"
+                         % (os.path.relpath(RELEASE_DIR, ROOT), version))
+    try:
+        with open(os.path.join(release_dir, MANIFEST), "rb") as handle:
+            lines = handle.read().decode("ascii", "replace").splitlines()
+    except FileNotFoundError:
+        raise BoardError("no release in %s: make release VERSION=%s first" % (shown, version)) from None
+    names = [line.split()[3] for line in lines if line.startswith("file ") and len(line.split()) == 4]
+    for name in names + [MANIFEST, SIGNATURE]:
+        source = os.path.join(release_dir, name)
+        # The board's checks refuse other names; only these are copied before they run.
+        if os.path.basename(name) == name and not name.startswith(".") and os.path.isfile(source):
+            shutil.copyfile(source, os.path.join(target_dir, name))
+    script = VERIFY_RELEASE % (target_dir, modulus, target_dir)
+    done = subprocess.run([os.path.join(BIN, "micropython"), "-c", script], capture_output=True, text=True,
+                          env=dict(os.environ, MICROPYPATH=FIRMWARE))
+    verdict = done.stdout.strip()
+    if done.returncode != 0 or not verdict.startswith(("verified ", "refused ")):
+        raise BoardError("could not check the release in %s (%s)" % (shown, (done.stderr or verdict).strip()))
+    if verdict.startswith("refused "):
+        raise BoardError("the release in %s is refused: %s; nothing was flashed" % (shown, verdict[8:]))
+    if verdict != "verified " + version:
+        raise BoardError("%s holds release %s, not %s; nothing was flashed: make release VERSION=%s"
+                         % (shown, verdict[9:], version, version))
+    os.makedirs(manifest_dir)
+    for name in (MANIFEST, SIGNATURE):
+        os.replace(os.path.join(target_dir, name), os.path.join(manifest_dir, name))
+    return version, len(names)
+
+
+def stage(config_path, certs_dir, hub=None, member=None, release=None):
+    """Compile (or, with release, the folder of a built release, copy and verify) and lay out everything
+    for the board's flash in build/board/, the release's manifest in build/board-manifest/; touches no
+    board. Returns the manifest's folder, or None without a release."""
     config, ca_fallback, certificate = provisioned_config(config_path, certs_dir, hub, member)
     # On the board the thing's certificate is always certs/device.*.der (FLASH_CERT_PATHS).
     sources = {"ca": "ca", "device.crt": certificate + ".crt", "device.key": certificate + ".key"}
@@ -341,17 +404,28 @@ def stage(config_path, certs_dir, hub=None, member=None):
         stem: der_bytes(certs_dir, source, ca_fallback if stem == "ca" else None)
         for stem, source in sources.items()
     }
-    if os.path.exists(STAGE):
-        shutil.rmtree(STAGE)
+    manifest_dir = STAGE + "-manifest"
+    for folder in (STAGE, manifest_dir):
+        if os.path.exists(folder):
+            shutil.rmtree(folder)
+    os.makedirs(STAGE)
+    if release:
+        version, files = stage_release(release, STAGE, manifest_dir)
+        step("release %s verified (the household's release key's signature, %d files' SHA-256): the board "
+             "will take only newer releases over the air" % (version, files))
+    else:
+        manifest_dir = None
+        step("compiling the working tree for rv32imc into %s: development firmware, version 0.0.0, which "
+             "takes any release the household's key signed, older ones included (RELEASE=<version> flashes "
+             "a release)" % os.path.relpath(STAGE, ROOT))
+        stage_modules(FIRMWARE, STAGE)
     os.makedirs(os.path.join(STAGE, "certs"))
-    step("compiling the firmware for rv32imc into %s" % os.path.relpath(STAGE, ROOT))
-    stage_modules(FIRMWARE, STAGE)
     with open(os.path.join(STAGE, "config.json"), "w") as handle:
         json.dump(config, handle, indent=1)
     for stem, der in certs.items():
         with open(os.path.join(STAGE, "certs", stem + ".der"), "wb") as handle:
             handle.write(der)
-    return STAGE
+    return manifest_dir
 
 
 def run_tool(command, what, hint):
@@ -398,32 +472,36 @@ def wait_for_board(port, timeout_s):
     return version
 
 
-def copy_to_board(port, staged):
+def copy_to_board(port, staged, manifest_dir=None):
     files = sum(len(names) for _, _, names in os.walk(staged))
     step("copying %d files to %s" % (files, port))
     # One mpremote session: the watchdog first (see WATCHDOG_FOR_COPY), the updates forgotten
     # (FORGET_UPDATES), then `cp -r dir/. :`, which copies the folder's contents to the board's root,
-    # creating sub-folders, then a hard reset.
+    # creating sub-folders, then a release's signature and manifest (the manifest last: FORGET_UPDATES),
+    # then a hard reset.
     before_copy = WATCHDOG_FOR_COPY + "\n" + FORGET_UPDATES
+    release = []
+    for name in (SIGNATURE, MANIFEST) if manifest_dir else ():
+        release += ["+", "fs", "cp", os.path.join(manifest_dir, name), ":" + name]
     run_tool([os.path.join(BIN, "mpremote"), "connect", port, "exec", before_copy,
-              "+", "fs", "cp", "-r", staged + "/.", ":", "+", "reset"], "mpremote on %s" % port,
+              "+", "fs", "cp", "-r", staged + "/.", ":"] + release + ["+", "reset"], "mpremote on %s" % port,
              "close any other program using the port (make repl, a serial monitor), then "
              + COPY_AGAIN % port)
     step("deployed %s to %s; the board restarted (watch it with make repl PORT=%s)" % (staged, port, port))
 
 
-def deploy(port, config_path, certs_dir, hub=None, member=None):
+def deploy(port, config_path, certs_dir, hub=None, member=None, release=None):
     check_port(port)
-    staged = stage(config_path, certs_dir, hub, member)
+    manifest_dir = stage(config_path, certs_dir, hub, member, release)
     wait_for_board(port, 5)
-    copy_to_board(port, staged)
+    copy_to_board(port, STAGE, manifest_dir)
 
 
-def flash(port, image, config_path, certs_dir, hub=None, member=None):
+def flash(port, image, config_path, certs_dir, hub=None, member=None, release=None):
     """Write a MicroPython image, then the firmware; every check and the compile happen before the erase."""
     check_port(port)
     check_image(image)
-    staged = stage(config_path, certs_dir, hub, member)
+    manifest_dir = stage(config_path, certs_dir, hub, member, release)
     esptool = [os.path.join(BIN, "esptool"), "--chip", "esp32c3", "--port", port]
     hint = "hold BOOT, tap RESET, release BOOT (download mode), then run make flash again"
     step("erasing the chip on %s" % port)
@@ -431,7 +509,7 @@ def flash(port, image, config_path, certs_dir, hub=None, member=None):
     step("writing %s" % image)
     run_tool(esptool + ["--baud", "460800", "write-flash", "0x0", image], "esptool write", hint)
     wait_for_board(port, BOARD_RETURN_S)  # esptool reset the board: its port drops and comes back
-    copy_to_board(port, staged)
+    copy_to_board(port, STAGE, manifest_dir)
 
 
 def repl(port):
@@ -450,7 +528,10 @@ def main(argv=None):
     parser.add_argument("--image", help="MicroPython image for the ESP32-C3 (flash only)")
     parser.add_argument("--thing", help="the household's thing this board is (default: the certificate's)")
     parser.add_argument("--household", default=household.PATH, help="the household file (cloud/household.py)")
+    parser.add_argument("--release", metavar="VERSION", help="flash this built release (make release; "
+                        "%s/VERSION) instead of the working tree" % os.path.relpath(RELEASES, ROOT))
     args = parser.parse_args(argv)
+    release = os.path.join(RELEASES, args.release) if args.release else None
     certs = args.certs or os.path.join(ROOT, PKI_DIR if args.hub else os.path.join("secrets", "certs"))
     try:
         member = None
@@ -461,9 +542,9 @@ def main(argv=None):
         elif args.action == "flash":
             if not args.image:
                 raise BoardError("flash needs IMAGE=<ESP32_GENERIC_C3 .bin from the MicroPython site>")
-            flash(args.port, args.image, args.config, certs, args.hub, member)
+            flash(args.port, args.image, args.config, certs, args.hub, member, release)
         else:
-            deploy(args.port, args.config, certs, args.hub, member)
+            deploy(args.port, args.config, certs, args.hub, member, release)
     except (BoardError, household.HouseholdError) as error:
         print("board: %s" % error, file=sys.stderr)
         return 1

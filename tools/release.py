@@ -20,9 +20,9 @@ import shutil
 import sys
 
 from tools import release_key
-from tools.board import FIRMWARE, ROOT, stage_modules
+from tools.board import FIRMWARE, RELEASES, stage_modules
 
-DEFAULT_OUT = os.path.join(ROOT, "build", "release")
+DEFAULT_OUT = RELEASES
 # What firmware/otaverify.py reads (it needs MicroPython's modules, so it is not imported here);
 # tests/tools/test_release.py checks the board's verifier accepts what this writes.
 MANIFEST, SIGNATURE, HEADER = "manifest.txt", "manifest.sig", "cat-feeder release 1"

@@ -272,7 +272,7 @@ def _device_view(thing, device):
         "dropped": telemetry.get("dropped"),
         "connect_failures": telemetry.get("connect_failures"),
         "last_error": telemetry.get("last_error"),
-        "firmware": telemetry.get("firmware"),  # null: the set flashed by cable (or a device from before)
+        "firmware": telemetry.get("firmware"),  # null: a development board (or a device from before)
         "results": device.get("results", 0),
         "gaps": history_mod.ranges(device.get("missing", [])) or "none",
     }

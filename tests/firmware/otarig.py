@@ -25,9 +25,13 @@ def write(path, data):
         f.write(data)
 
 
-def flashed(root):
-    """The base set `make flash` writes at the root."""
+def flashed(root, version=None):
+    """The base set `make flash` writes at the root; with version, as `make flash RELEASE=` writes it:
+    its release's manifest there too (the manifest's head: the files are this stand-in)."""
     write(root + "/otaapp.py", b"SET = 'base'\n")
+    if version is not None:
+        head = "%s\nversion %s\ndowngrade 0\n" % (otaverify.HEADER, version)
+        write(root + "/" + otaverify.MANIFEST, head.encode())
 
 
 def stage_release(root, case="newer"):

@@ -14,7 +14,7 @@ import otaboot
 import otastage
 import otaverify
 from fwtest import raises, remove_tree, tmpdir
-from otarig import MODULUS, Board, flashed, stage_release, write
+from otarig import MODULUS, VECTORS, Board, flashed, stage_release, write
 
 MAX = otaboot.MAX_TRIAL_BOOTS
 
@@ -112,6 +112,53 @@ def test_a_damaged_state_or_a_missing_set_boots_the_base_set():
         assert otaboot.running_version(root) == (0, 0, 0)
         otaboot.write_state(root, ["-", "b", 0, "-"])  # the same on trial: nothing to confirm
         assert Board(root).boot() == (otaboot.BASE, "base") and otaboot.on_trial(root) is None
+    finally:
+        remove_tree(root)
+
+
+def test_a_base_set_flashed_from_a_release_takes_only_a_newer_one():
+    root = tmpdir()
+    try:
+        flashed(root, VECTORS["running"])  # make flash RELEASE=1.1.0
+        running = otaboot.running_version(root)
+        assert running == (1, 1, 0)
+        directory = otastage.begin(root)
+        free = (4096, 4096, 512, 400, 400)
+        signed = " (a downgrade must be signed as one)"
+        for case, verdict in (("older", "not newer: 1.0.9, running 1.1.0" + signed),
+                              ("same", "not newer: 1.1.0, running 1.1.0" + signed),
+                              ("newer", None), ("downgrade", None)):
+            release = VECTORS["releases"][case]
+            write(directory + "/" + otaverify.MANIFEST, release["manifest"].encode())
+            write(directory + "/" + otaverify.SIGNATURE, bytes.fromhex(release["signature"]))
+            if verdict is None:
+                otaverify.check_manifest(directory, MODULUS, running, free)
+            else:
+                refused = raises(otaverify.Refused, otaverify.check_manifest,
+                                 directory, MODULUS, running, free)
+                assert str(refused) == verdict, case
+        assert Board(root).boot() == (otaboot.BASE, "base")
+    finally:
+        remove_tree(root)
+
+
+def test_a_root_manifest_cut_short_or_damaged_reads_as_0_0_0_and_the_board_boots():
+    root = tmpdir()
+    try:
+        flashed(root, "1.5.0")
+        assert otaboot.running_version(root) == (1, 5, 0)
+        whole = "%s\nversion 1.5.0\ndowngrade 0\n" % otaverify.HEADER
+        # A copy cut short before its version is whole, and other damage.
+        cut = [whole[:n].encode() for n in range(whole.index("1.5.0") + 5)]
+        damaged = [b"version 1.x.0\n", b"version 1.5\n", b"version 1.5.0.0\n", b"\xff\xfe\x00version"]
+        for junk in cut + damaged:
+            write(root + "/" + otaverify.MANIFEST, junk)
+            assert otaboot.running_version(root) == (0, 0, 0), junk
+            assert Board(root).boot() == (otaboot.BASE, "base")
+        remove_tree(root + "/" + otaverify.MANIFEST)
+        os.mkdir(root + "/" + otaverify.MANIFEST)  # not even a file
+        assert otaboot.running_version(root) == (0, 0, 0)
+        assert Board(root).boot() == (otaboot.BASE, "base")
     finally:
         remove_tree(root)
 

@@ -58,6 +58,16 @@ def test_telemetry_names_the_release_an_update_runs():
         remove_tree(root)
 
 
+def test_telemetry_names_the_release_make_flash_wrote_from_the_first_boot():
+    root = tmpdir()
+    try:
+        with open(root + "/manifest.txt", "w") as f:  # make flash RELEASE=1.5.0: no update, no ota/ yet
+            f.write("cat-feeder release 1\nversion 1.5.0\ndowngrade 0\n")
+        message = reports.telemetry_message("t", 0, 0, 0, 0, 0, LinkState, CapState, root)
+        assert b'"firmware": "1.5.0", "at": 0}' in message
+    finally:
+        remove_tree(root)
+
 
 def test_a_message_per_import_leaves_nothing_behind():
     del sys.modules["reports"]  # as on the device: not loaded between messages

@@ -7,6 +7,7 @@ runs everywhere; set BOARD_PORT=/dev/ttyACM0 to run the same checks on a real XI
 
 import json
 import os
+import shutil
 import ssl
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import time
 
 import pytest
 
-from tools import board
+from tools import board, release, release_key
 
 MPREMOTE = os.path.join(os.path.dirname(sys.executable), "mpremote")
 
@@ -100,3 +101,102 @@ def test_deploy_provisions_from_the_cloud_deployers_folder(port, certs, config):
     assert (thing, host, ca_path) == ("kitchen-feeder", endpoint, "certs/ca.der")
     with open("/etc/ssl/certs/Amazon_Root_CA_1.pem") as handle:
         assert int(ca_len) == len(ssl.PEM_cert_to_DER_cert(handle.read()))
+
+
+def resigned(release_dir, version, out, key_dir):
+    """A copy of a built release with another version, signed by the same key (building each anew would
+    compile the firmware again)."""
+    target = os.path.join(out, version)
+    shutil.copytree(release_dir, target)
+    path = os.path.join(target, board.MANIFEST)
+    with open(path) as handle:
+        lines = handle.read().splitlines(keepends=True)
+    lines[1] = "version %s\n" % version
+    manifest = "".join(lines).encode()
+    with open(path, "wb") as handle:
+        handle.write(manifest)
+    with open(os.path.join(target, board.SIGNATURE), "wb") as handle:
+        handle.write(release_key.sign(release_key.load(key_dir), manifest))
+    return target
+
+
+def flash_files(flash):
+    """{path: bytes} of everything on the simulated board's flash."""
+    found = {}
+    for dirpath, _, names in os.walk(flash):
+        for name in names:
+            with open(os.path.join(dirpath, name), "rb") as handle:
+                found[os.path.relpath(os.path.join(dirpath, name), flash)] = handle.read()
+    return found
+
+
+# The board's own code, from its flash, judges the releases offered next (folders of the host, which the
+# simulated board reads), and names its firmware in telemetry.
+JUDGE_OFFERS = """import json, os, otaboot, otaverify, reports
+modulus = int(json.load(open('config.json'))['ota']['release_key'], 16)
+running = otaboot.running_version('.')
+print(otaverify.version_text(running))
+for offer in %r:
+    try:
+        otaverify.check_manifest(offer, modulus, running, os.statvfs(offer))
+        print('accepted')
+    except otaverify.Refused as refused:
+        print(refused)
+class Link:
+    connect_failures = 0
+    last_error = None
+class Cap:
+    portions_hour = portions_day = (0, 0)
+    per_hour = per_day = 4
+print(reports.telemetry_message('t', 0, 0, 0, 0, 0, Link, Cap))
+"""
+
+
+def test_a_board_flashed_from_a_release_takes_only_newer_ones_and_a_tampered_one_is_never_flashed(
+        sim_board, certs, config, tmp_path, monkeypatch, capsys):
+    port, flash = sim_board
+    keys, out = str(tmp_path / "key"), str(tmp_path / "release")
+    monkeypatch.setattr(board, "RELEASE_DIR", keys)  # the household's key: provisioned, and the check's
+    monkeypatch.setattr(board, "RELEASES", out)
+    built = release.build("1.5.0", out=out, key_dir=keys, log=lambda line: None)
+    offers = [resigned(built, version, str(tmp_path / "offers"), keys)
+              for version in ("1.4.0", "1.5.0", "1.6.0")]
+
+    # A release whose file was changed after signing, or whose manifest was: refused, the board untouched.
+    untouched = flash_files(flash)
+    tampered = resigned(built, "1.5.1", out, keys)
+    with open(os.path.join(tampered, "feeder.mpy"), "ab") as handle:
+        handle.write(b"\0")
+    forged = resigned(built, "1.5.2", out, keys)
+    with open(os.path.join(forged, board.MANIFEST), "a") as handle:
+        handle.write("file 1 %s extra.mpy\n" % ("0" * 64))
+    deploy = ["deploy", "--port", port, "--config", config, "--certs", certs, "--release"]
+    for version, reason in (("1.5.1", "hash mismatch: feeder.mpy"), ("1.5.2", "bad signature"),
+                            ("9.9.9", None)):
+        assert board.main(deploy + [version]) == 1
+        err = capsys.readouterr().err
+        shown = os.path.relpath(os.path.join(out, version), board.ROOT)
+        if reason:
+            assert err == "board: the release in %s is refused: %s; nothing was flashed\n" % (shown, reason)
+        else:
+            assert err == "board: no release in %s: make release VERSION=%s first\n" % (shown, version)
+    assert flash_files(flash) == untouched
+
+    assert board.main(deploy + ["1.5.0"]) == 0
+    progress = [line for line in capsys.readouterr().out.splitlines() if line.startswith("board: ")]
+    assert progress[0].startswith("board: release 1.5.0 verified (")
+    on_flash = flash_files(flash)
+    for name in os.listdir(built):  # the release's files as signed, its manifest at the root
+        with open(os.path.join(built, name), "rb") as handle:
+            assert on_flash[name] == handle.read(), name
+    lines = on_device(port, JUDGE_OFFERS % offers).splitlines()
+    assert lines[:4] == ["1.5.0", "not newer: 1.4.0, running 1.5.0 (a downgrade must be signed as one)",
+                         "not newer: 1.5.0, running 1.5.0 (a downgrade must be signed as one)", "accepted"]
+    assert '"firmware": "1.5.0"' in lines[4]
+
+    # The working tree flashed over it: a development board again, which takes any signed release.
+    board.deploy(port, config, certs)
+    assert "development firmware, version 0.0.0" in capsys.readouterr().out
+    assert board.MANIFEST not in flash_files(flash)
+    lines = on_device(port, JUDGE_OFFERS % offers[:1]).splitlines()
+    assert lines[:2] == ["0.0.0", "accepted"] and '"firmware": null' in lines[2]

@@ -81,7 +81,7 @@ def test_the_firmware_that_fed_is_the_last_update_succeeded_before_the_answer():
 def test_a_ledger_from_before_updates_reads_as_the_base_set():
     old = device_row([status_event("online", T0), telemetry(T0 + 1, outbox_depth=0)])  # no `firmware`
     assert history_mod.latest_update(old) is None and history_mod.firmware_at(old, T0 + 2) is None
-    assert history_mod.firmware_said(old["telemetry"]) == "base firmware"
+    assert history_mod.firmware_said(old["telemetry"]) == "development firmware"
     assert history_mod.firmware_said(None) == "firmware not reported"
 
 

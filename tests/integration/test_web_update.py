@@ -53,8 +53,8 @@ def test_the_page_shows_the_firmware_and_an_update_in_progress_then_its_outcome(
     browser = chrome(tz=ZONE)
     try:
         browser.get(web.url + "/")
-        base = "Base firmware (as flashed by cable)"
-        wait_text(browser, "firmware", lambda e: e.text == base, "the base set")
+        base = "Development firmware (flashed from source)"
+        wait_text(browser, "firmware", lambda e: e.text == base, "a development board")
         # The old refusal is two days old: no longer said.
         assert not element(browser, "update").is_displayed()
         assert element(browser, "update").get_attribute("data-state") == ""

@@ -85,7 +85,7 @@ def test_make_flash_provisions_the_release_keys_modulus_when_there_is_one(tmp_pa
     assert provisioned["ota"]["release_key"] == release_key.modulus_hex(keys)
 
 
-def test_make_flash_forgets_the_updates_so_the_base_set_it_writes_runs_next(tmp_path, monkeypatch):
+def test_make_flash_forgets_the_updates_and_the_version_so_the_set_it_writes_runs_next(tmp_path, monkeypatch):
     real_run = subprocess.run
     commands = []
 
@@ -95,16 +95,26 @@ def test_make_flash_forgets_the_updates_so_the_base_set_it_writes_runs_next(tmp_
 
     monkeypatch.setattr(board.subprocess, "run", recorded)
     board.copy_to_board("/dev/ttyACM0", str(tmp_path))
-    (command,) = commands
+    board.copy_to_board("/dev/ttyACM0", str(tmp_path), str(tmp_path / "manifest"))
+    command, with_release = commands
     assert command.index("exec") < command.index("cp")
+    # A release's manifest (its version) is copied after every file: a copy cut short has no version.
+    copies = [with_release[at + 1:at + 3] for at, word in enumerate(with_release) if word == "cp"]
+    manifest = tmp_path / "manifest"
+    assert copies == [["-r", str(tmp_path) + "/."], [str(manifest / board.SIGNATURE), ":manifest.sig"],
+                      [str(manifest / board.MANIFEST), ":manifest.txt"]]
+    assert with_release[-2:] == ["+", "reset"]
     before_copy = command[command.index("exec") + 1]
     # Run on MicroPython as mpremote runs it on the board, whose working directory is its flash root:
-    # with an update's state, then without one (nothing to forget is no error).
+    # with an update's state and a release's manifest, then without (nothing to forget is no error).
     flash = tmp_path / "flash"
     (flash / "ota" / "a").mkdir(parents=True)
     (flash / "ota" / "state").write_text("a - 0 -\n")
+    (flash / "manifest.txt").write_text("cat-feeder release 1\nversion 1.5.0\n")
+    (flash / "manifest.sig").write_bytes(b"\0" * 256)
     for _ in range(2):
         done = real_run([os.path.join(board.BIN, "micropython"), "-c", before_copy], cwd=flash,
                         capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
         assert sorted(path.name for path in (flash / "ota").iterdir()) == ["a"]
+        assert sorted(path.name for path in flash.iterdir()) == ["ota"]

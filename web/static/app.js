@@ -183,7 +183,7 @@ function sizeText(update) { return update.size ? ` (${Math.round(update.size / 1
 function renderFirmware(card, feeder, now) {
   const d = feeder.device;
   part(card, "firmware").textContent = !d.telemetry_at ? "Firmware: not reported yet"
-    : d.firmware ? `Firmware ${d.firmware}` : "Base firmware (as flashed by cable)";
+    : d.firmware ? `Firmware ${d.firmware}` : "Development firmware (flashed from source)";
   const u = feeder.update;
   const line = part(card, "update");
   line.hidden = !u || (!["offered", "started"].includes(u.state) && now - u.at > UPDATE_SHOWN_S);
