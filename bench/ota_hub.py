@@ -7,13 +7,14 @@ A release of this firmware (`make release`'s tools/release.build, a throwaway ke
 mosquitto over mutual TLS and the hub's jobs service and HTTPS server, all on loopback (rigs/device.py's
 BootingDevice, so the restart runs boot.py's selector). RUNS runs, each on a fresh flash; per run:
 - download: from the offer to the device's `staged` line (notify-next, the manifest judged, every file
-  over its own HTTPS connection, 1 KB a loop iteration, then otastage.finish's checks again);
+  over the one kept HTTPS connection, 1 KB a loop iteration, then otastage.finish's checks again), and
+  the HTTPS connections the hub's file server accepted for it;
 - switch: from the restart to the job SUCCEEDED on the hub (boot.py's selector, boot, connect,
   confirmation, `$next/get`, the outcome);
 - and the round trips of commands sent one at a time while the download runs, against IDLE_COMMANDS with
   no update (the loop's latency, which the download must not spoil).
-Loopback has no Wi-Fi and the unix port is not the ESP32-C3: the handshakes (one per file) dominate on
-the board, so these are the transport's own costs, a lower bound for a board.
+Loopback has no Wi-Fi and the unix port is not the ESP32-C3 (where a mutual-TLS handshake costs far
+more), so these are the transport's own costs, a lower bound for a board.
 """
 
 import os
@@ -75,11 +76,12 @@ def one_run(workdir, pki, broker, releases, modulus, run):
         during = round_trips(pki, broker.port, observer, "ota%d" % run, lambda sent: staged.is_set())
         waiter.join(60)
         download_s = time.monotonic() - started
+        connections = hub.files.connections
         device.expect("ota: %s staged: restarting" % job["jobId"])
         restart = time.monotonic()
         device.restarted()
         wait_for(lambda: job_status(hub, job["jobId"])[0] == "SUCCEEDED", 30, "SUCCEEDED")
-        return download_s, time.monotonic() - restart, idle, during
+        return download_s, time.monotonic() - restart, idle, during, connections
     finally:
         observer.close()
         device.kill()
@@ -106,8 +108,8 @@ def main():
     for label, values in (("offer -> staged (download, verify, stage)", [r[0] for r in runs]),
                           ("restart -> SUCCEEDED on the hub", [r[1] for r in runs])):
         print("  %-44s %6.2f s (%.2f-%.2f)" % (label, statistics.median(values), min(values), max(values)))
-    print("  throughput %.0f KB/s over %d HTTPS connections" % (
-        size / 1024 / statistics.median([r[0] for r in runs]), files))
+    print("  throughput %.0f KB/s over %s HTTPS connections (per run)" % (
+        size / 1024 / statistics.median([r[0] for r in runs]), "/".join(str(r[4]) for r in runs)))
     for label, values in (("command round trip, no update", idle),
                           ("command round trip, downloading", during)):
         print("  %-44s p50 %5.1f ms  p95 %5.1f ms  max %5.1f ms  (%d commands)" % (

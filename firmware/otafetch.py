@@ -4,12 +4,19 @@ released with it. `step` returns the report to send on the job's update topic, i
 `downloading` after each file, `staged` once the slot is the next boot's trial (`ota/job` written,
 otadoc.py); it raises otaverify.Refused when the update is refused.
 
-`Download.step(now_ms)` does at most one bounded piece of work per main-loop iteration: open one HTTPS
-connection (TLS with the board's CA, CERT_REQUIRED and server_hostname, like connect.py; from a folder
-`url` with the device's own certificate too: the hub serves releases to its household's boards only; from a
-`bundle`, none: S3 asks for none), or read one CHUNK into
-the one buffer and append it to the file in the slot. So a command is read by the loop's link.poll between
-chunks, and a dispense never waits for more than one chunk (or one handshake).
+`Download.step(now_ms)` does at most one bounded piece of work per main-loop iteration: send one file's
+request (over the download's one HTTPS connection, opened by the first request: TLS with the board's CA,
+CERT_REQUIRED and server_hostname, like connect.py; from a folder `url` with the device's own certificate
+too: the hub serves releases to its household's boards only; from a `bundle`, none: S3 asks for none), or
+read one CHUNK into the one buffer and append it to the file in the slot. So a command is read by the
+loop's link.poll between chunks, and a dispense never waits for more than one chunk (or one handshake).
+
+The connection is kept for the next file's request (HTTP/1.1 persistent connection, RFC 9112 section 9.3)
+unless the server's response said `Connection: close`. A server may close an idle kept connection at any
+time (section 9.5): a kept connection found closed by the next request (an OSError writing it or reading
+the status line, or no status line) is closed and the next step opens a new one, once per request and not
+counted as an interruption; a new connection's failure is one. The connection is closed when the download
+ends (close, called by otajob.py).
 
 Order: `manifest.txt` and `manifest.sig` first, then `otaverify.check_manifest` (signature, version, free
 space) before any other byte is fetched; then exactly the files the signed manifest lists (never a name
@@ -91,9 +98,11 @@ class Download:
         self.fetched = 0  # bytes written this boot
         self.name = None  # the file being fetched and its signed size (None: unknown yet)
         self.size = None  # type: Any
-        self.stream = None  # type: Any  # the HTTPS response being read
-        self.out = None  # type: Any  # its file in the slot
+        self.stream = None  # type: Any  # the download's HTTPS connection (None: none open)
+        self.reusable = False  # the server keeps the connection after the response being read
+        self.out = None  # type: Any  # the file in the slot the response being read goes to (None: no response)
         self.remaining = 0  # bytes of the open response still to read
+        self.connections = 0  # connections opened (the log's staged line)
         self.failures = 0
         self.resumes = 0  # requests that went on from bytes already on flash
         self.poller = select.poll()
@@ -125,7 +134,7 @@ class Download:
         self.waiting = False
         index = self.index
         try:
-            if self.stream is None:
+            if self.out is None:
                 if self.name is None and not self._next_file():
                     return self._stage()
                 self._request(now_ms)
@@ -138,11 +147,12 @@ class Download:
         return None
 
     def _stage(self):
+        self._disconnect()  # every file is there; its heap back before the checks
         slot = otastage.finish(self.root, self.modulus)
         bootonly.call("otadoc", "stage", self.root, self.job_id, self.version)
         self.staged = True
-        self.log("ota: %s: staged %s in slot %s (%d resumed)"
-                 % (self.job_id, self.version, slot, self.resumes))
+        self.log("ota: %s: staged %s in slot %s (%d resumed, connections: %d)"
+                 % (self.job_id, self.version, slot, self.resumes, self.connections))
         return self.progress("staged")
 
     def _next_file(self):
@@ -186,24 +196,39 @@ class Download:
             self._file_done()
             return
         last = "" if self.size is None else str(self.size - 1)
-        if have:
-            self.resumes += 1
         if self.places is None:
             target = self.path + self.name
         else:  # the bundle's one object: its path and query string as given, the range moved to the file
             target = self.path
             last = str(self.offset + self.size - 1)
-        self.stream = self._connect()
-        self.stream.write(("GET %s HTTP/1.1\r\nHost: %s\r\nRange: bytes=%d-%s\r\nConnection: close\r\n\r\n"
-                           % (target, self.host, self.offset + have, last)).encode())
-        status = self.stream.readline().split()
+        reused = self.stream is not None  # the server may have closed it since its last response
+        if not reused:
+            self.stream = self._connect()
+            self.poller.register(self.stream, select.POLLIN)
+            self.connections += 1
+        try:
+            self.stream.write(("GET %s HTTP/1.1\r\nHost: %s\r\nRange: bytes=%d-%s\r\n\r\n"
+                               % (target, self.host, self.offset + have, last)).encode())
+            status = self.stream.readline().split()
+        except OSError:
+            if not reused:
+                raise
+            status = []
+        if not status:  # closed before answering
+            if not reused:
+                raise OSError("connection closed before the status line")
+            self._disconnect()  # closed by the server while kept: a new one next step, no interruption
+            return
         length = None
+        self.reusable = status[:1] == [b"HTTP/1.1"]  # HTTP/1.0 closes after each response
         while True:
             line = self.stream.readline()
             if not line or line == b"\r\n":
                 break
             if line[:15].lower() == b"content-length:":
                 length = int(line[15:])
+            elif line[:11].lower() == b"connection:" and b"close" in line.lower():
+                self.reusable = False  # the server closes it after this response
         if len(status) < 2 or status[1] not in (b"200", b"206") or length is None:
             code = status[1].decode() if len(status) > 1 else "none"
             raise otaverify.Refused("download: %s answered %s" % (self.name, code))
@@ -212,9 +237,10 @@ class Download:
         if self.size is not None and length > self.size - have:  # never past the file's size
             raise otaverify.Refused("download: %s: %d bytes answered, %d asked"
                                     % (self.name, length, self.size - have))
+        if have:
+            self.resumes += 1
         self.remaining = length
         self.out = open(path, "ab")
-        self.poller.register(self.stream, select.POLLIN)
         self.last_rx = now_ms
 
     def _connect(self):
@@ -253,7 +279,9 @@ class Download:
             self.remaining -= got
             self.fetched += got
         if not self.remaining:
-            self._close()
+            self._close_file()
+            if not self.reusable:
+                self._disconnect()
             self._file_done()
         elif not got:
             raise OSError("connection closed with %d bytes to go" % self.remaining)
@@ -266,7 +294,7 @@ class Download:
         self.name = self.size = None
 
     def _interrupted(self, exc, now_ms):
-        self._close()
+        self.close()
         self.failures += 1
         self.last_error = "%s: %r" % (self.name, exc)
         if self.failures >= MAX_FAILURES:
@@ -274,19 +302,29 @@ class Download:
                                     % (self.failures, self.last_error))
         self.retry_from = now_ms
 
-    def _close(self):
+    def _close_file(self):
+        if self.out is not None:
+            _close(self.out)
+            self.out = None
+
+    def _disconnect(self):
         if self.stream is not None:
             self.poller.unregister(self.stream)
-        for each in (self.out, self.stream):
-            if each is not None:
-                try:
-                    each.close()
-                except OSError:
-                    pass
-        self.out = self.stream = None
+            _close(self.stream)
+            self.stream = None
 
     def close(self):
-        self._close()
+        """The file being written and the connection (called when the download ends, and on an
+        interruption)."""
+        self._close_file()
+        self._disconnect()
+
+
+def _close(each):
+    try:
+        each.close()
+    except OSError:
+        pass
 
 
 def _read(path):

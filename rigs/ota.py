@@ -56,16 +56,20 @@ class BundleServer(jobs.FileServer):
     HTTPS with the broker's certificate (signed by the test's CA, which the board trusts) and no client
     certificate asked, one path whose query string must be the one given (else 403, as S3 answers a
     pre-signed URL whose signature does not match), `Range: bytes=a-b` answered 206 with Content-Range, as
-    S3's GetObject does (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html). `.requests`:
-    [(path with query, Range header)]. `cut_at(n)`: the next response that spans byte n of the object
-    stops there and closes its connection, once. `start` and `stop` are the hub's file server's."""
+    S3's GetObject does (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html), on kept
+    HTTP/1.1 connections as S3's. `.requests`: [(path with query, Range header)]; `.connections`: the TLS
+    connections accepted. `cut_at(n)`: the next response that spans byte n of the object stops there and
+    closes its connection, once. `close_after(n, announced)`: the connection of the n-th request (1-based)
+    is closed after its whole response, which says `Connection: close` if announced (else as a server
+    closes an idle connection, RFC 9112 section 9.5), once. `start`, `stop` and `connections` are the hub's
+    file server's."""
 
     def __init__(self, pki, body, path, query):  # not FileServer.__init__: one object, no client certificate
         import http.server
         import ssl
         import threading
 
-        self.body, self.requests, self.cut = body, [], None
+        self.body, self.requests, self.cut, self.closing = body, [], None, None
         rig = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -89,6 +93,12 @@ class BundleServer(jobs.FileServer):
                 self.send_header("Content-Length", str(len(content)))
                 self.send_header("Content-Range", "bytes %d-%d/%d" % (start, end, len(rig.body)))
                 self.send_header("Content-Type", "application/octet-stream")
+                closing = rig.closing
+                if closing is not None and closing[0] == len(rig.requests):
+                    rig.closing = None
+                    self.close_connection = True
+                    if closing[1]:
+                        self.send_header("Connection", "close")
                 self.end_headers()
                 cut = rig.cut
                 if cut is not None and start < cut <= end:
@@ -108,11 +118,13 @@ class BundleServer(jobs.FileServer):
 
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(pki.cert("broker"), pki.key("broker"))
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.server.daemon_threads = True
+        self.server = jobs.CountingServer(("127.0.0.1", free_port()), Handler)
         self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.thread = threading.Thread(target=self.server.serve_forever, name="bundle-https", daemon=True)
         self.url = "https://localhost:%d%s?%s" % (self.server.server_address[1], path, query)
 
     def cut_at(self, offset):
         self.cut = offset
+
+    def close_after(self, request, announced):
+        self.closing = (request, announced)

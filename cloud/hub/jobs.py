@@ -17,7 +17,10 @@ pre-signed S3 URL.
   (statusDetails.reason starting `rolled back`), else UpdateFailed (the refusal's reason).
 - `FileServer` serves `ota/<version>/<file>` over HTTPS (the broker's certificate, so the names a board
   verifies are the broker's; client certificates of the household CA required, so only the household's
-  boards read releases), with `Range: bytes=N-` (and `N-M`) answered 206, so a device resumes a download.
+  boards read releases), with `Range: bytes=N-` (and `N-M`) answered 206, so a device resumes a download;
+  HTTP/1.1 with every response's exact Content-Length, so a board fetches a release's files over one kept
+  connection (RFC 9112 section 9.3), closed by the server after IDLE_S without a request.
+  `.connections`: the TLS connections accepted since the start.
 """
 
 import http.server
@@ -38,6 +41,7 @@ from cloud.hub.ingest import acknowledging, mqtt_client
 from cloud.topology import SOURCE, UPDATE_OFFERED, jobs_topic, ota_job_id, update_detail, update_event
 
 log = logging.getLogger("hub")
+IDLE_S = 30  # a kept HTTPS connection's wait for its next request: a board gone mid-download holds no thread
 JOBS_FILE = "jobs.sqlite3"
 RELEASES_DIR = "ota"
 CLIENT_ID = "cat-feeder-hub-jobs"
@@ -288,7 +292,7 @@ def _token(token):
 class FileServer:
     """The releases in data_dir/ota over HTTPS, with Range (see the module docstring)."""
 
-    def __init__(self, data_dir, pki, bind, port):
+    def __init__(self, data_dir, pki, bind, port, idle_s=IDLE_S):
         root = os.path.join(data_dir, RELEASES_DIR)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(pki.cert("broker"), pki.key("broker"))
@@ -297,15 +301,19 @@ class FileServer:
 
         class Handler(_ReleaseHandler):
             releases = root
+            timeout = idle_s  # a kept connection's wait for its next request (and any one socket operation)
 
-        self.server = http.server.ThreadingHTTPServer((bind, port), Handler)
-        self.server.daemon_threads = True
+        self.server = CountingServer((bind, port), Handler)
         self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.thread = threading.Thread(target=self.server.serve_forever, name="ota-https", daemon=True)
 
     @property
     def port(self):
         return self.server.server_address[1]
+
+    @property
+    def connections(self):
+        return self.server.connections
 
     def start(self):
         self.thread.start()
@@ -316,9 +324,18 @@ class FileServer:
         self.server.server_close()
 
 
+class CountingServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    connections = 0
+
+    def verify_request(self, request, client_address):  # each accepted connection, on the serving thread
+        self.connections += 1
+        return True
+
+
 class _ReleaseHandler(http.server.BaseHTTPRequestHandler):
     releases = ""
-    protocol_version = "HTTP/1.1"
+    protocol_version = "HTTP/1.1"  # kept connections: every response carries its exact Content-Length
 
     def log_message(self, format, *args):  # noqa: A002 - the base class's name
         log.debug("ota https: " + format, *args)

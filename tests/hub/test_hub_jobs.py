@@ -3,6 +3,7 @@
 VersionMismatch, InvalidStateTransition), `offer`'s refusals, `python -m cloud.hub ota`, and the releases'
 HTTPS server with Range and client certificates (a real TLS server on loopback, the development PKI)."""
 
+import http.client
 import json
 import os
 import socket
@@ -152,6 +153,46 @@ def test_the_release_is_served_whole_or_from_a_range_to_the_households_boards_on
         assert get(server, pki, path)[0].startswith("HTTP/1.1 404"), path
     with pytest.raises((ssl.SSLError, ConnectionResetError, BrokenPipeError)):
         get(server, pki, "/ota/1.5.0/app.mpy", identity=None)  # no client certificate: no handshake
+
+
+def kept_connection(server, pki):
+    """An HTTPS connection as a board's (its certificate, CERT_REQUIRED, the host name checked)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(pki.cert("ca"))
+    device = pki.device("kitchen")
+    context.load_cert_chain(pki.path(device + ".crt"), pki.path(device + ".key"))
+    return http.client.HTTPSConnection("localhost", server.port, context=context, timeout=5)
+
+
+def test_a_board_fetches_files_and_ranges_over_one_kept_connection(server, pki):
+    whole = bytes(range(256)) * 8
+    connection = kept_connection(server, pki)
+    try:
+        for path, wanted, status, body in (("/ota/1.5.0/app.mpy", "bytes=0-999", 206, whole[:1000]),
+                                           ("/ota/1.5.0/missing.mpy", "bytes=0-", 404, b"not found"),
+                                           ("/ota/1.5.0/app.mpy", "bytes=1000-", 206, whole[1000:])):
+            connection.request("GET", path, headers={"Range": wanted})
+            answer = connection.getresponse()
+            assert (answer.status, answer.read()) == (status, body)
+            assert not answer.will_close  # HTTP/1.1, an exact Content-Length: the connection kept
+        assert server.connections == 1
+    finally:
+        connection.close()
+
+
+def test_a_kept_connection_idle_for_idle_s_is_closed_by_the_server(tmp_path, pki):
+    data = str(tmp_path / "hub")
+    built_release(os.path.join(data, jobs.RELEASES_DIR))
+    server = jobs.FileServer(data, pki, "127.0.0.1", 0, idle_s=0.3).start()
+    connection = kept_connection(server, pki)
+    try:
+        connection.request("GET", "/ota/1.5.0/app.mpy")
+        assert connection.getresponse().read() == bytes(range(256)) * 8
+        connection.sock.settimeout(5)
+        assert connection.sock.recv(1) == b""  # closed (within 5 s), a board goes on over a new one
+    finally:
+        connection.close()
+        server.stop()
 
 
 def test_a_device_update_becomes_the_ledgers_events_and_the_answers_topics(tmp_path, pki):

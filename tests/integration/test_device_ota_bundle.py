@@ -3,8 +3,10 @@ whole firmware on MicroPython gets the job from the hub's jobs service (the same
 Jobs) with a document whose `bundle` is a pre-signed-style HTTPS URL of ONE object (cloud/aws/ota.py builds
 the object and the document), served by an S3 stand-in (rigs.ota.BundleServer) that honours Range and
 answers 403 to any other path or query string. The download is cut mid-file once and resumes by Range
-from the bytes on flash; the release is verified, switched at the restart and confirmed. A document that is
-not a bundle the firmware can fetch is refused with its line."""
+from the bytes on flash; the release is verified, switched at the restart and confirmed. The files come over
+one kept connection, and a connection the server closes between two files (saying so, or not) is replaced
+at once, not counted as an interruption. A document that is not a bundle the firmware can fetch is refused
+with its line."""
 
 import os
 
@@ -61,7 +63,9 @@ def test_an_update_from_one_bundle_object_resumes_by_range_after_a_cut_and_is_sw
         device.wait_up()
         queue(ota_hub, "ota-1_5_0-1", ota.job_document(VERSION, s3.url, places, names))
         device.expect("ota: ota-1_5_0-1: downloading 1.5.0")
-        assert device.expect("ota: ota-1_5_0-1: staged", timeout_s=30).endswith("in slot a (1 resumed)")
+        assert device.expect("ota: ota-1_5_0-1: staged", timeout_s=30).endswith(
+            "in slot a (1 resumed, connections: 2)")
+        assert s3.connections == 2  # one kept connection, and the one after the cut
         # Every request named the one object with its query string; each asked a range of it, the one after
         # the cut from where the flash left off.
         assert {path for path, _ in s3.requests} == {PATH + "?" + QUERY}
@@ -84,6 +88,31 @@ def test_an_update_from_one_bundle_object_resumes_by_range_after_a_cut_and_is_sw
         assert device.expect("ota: ") == "ota: a confirmed: connected and subscribed"
         assert device.expect("ota: ") == "ota: ota-1_5_0-1: SUCCEEDED 1.5.0"
         wait_for(lambda: job_status(ota_hub, "ota-1_5_0-1")[0] == "SUCCEEDED", 10, "SUCCEEDED on the hub")
+    finally:
+        device.kill()
+        s3.stop()
+
+
+@pytest.mark.parametrize("announced", [True, False], ids=["connection-close", "idle-close"])
+def test_a_connection_the_server_closes_between_two_files_is_replaced_and_the_download_completes(
+        tmp_path, pki, broker, ota_hub, announced):
+    releases, modulus = build_release(str(tmp_path / "release"), str(tmp_path / "keys"))
+    folder = os.path.join(releases, VERSION)
+    body, places, names = ota.bundle(folder)
+    s3 = BundleServer(pki, body, PATH, QUERY).start()
+    s3.close_after(5, announced)  # a file of the manifest's, after the manifest judged
+    device = BootingDevice(tmp_path / "flash", pki, rig_config(broker.port, ota={"release_key": modulus}))
+    device.start()
+    try:
+        device.wait_up()
+        queue(ota_hub, "ota-1_5_0-1", ota.job_document(VERSION, s3.url, places, names))
+        staged = device.expect("ota: ota-1_5_0-1: staged", timeout_s=30)
+        assert staged.endswith("in slot a (0 resumed, connections: 2)"), device.output()[-20:]
+        assert s3.connections == 2 and len(s3.requests) == len(names)  # each file asked once
+        for flashed in names:
+            with open(os.path.join(device.flash, "ota", "a", flashed), "rb") as f, \
+                    open(os.path.join(folder, flashed), "rb") as g:
+                assert f.read() == g.read(), flashed
     finally:
         device.kill()
         s3.stop()

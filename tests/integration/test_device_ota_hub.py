@@ -45,7 +45,9 @@ def test_an_update_is_offered_downloaded_verified_switched_at_reboot_confirmed_a
         device.wait_up()
         job = jobs.offer(ota_hub.data_dir, THING, VERSION, releases, "localhost", ota_hub.https_port)
         assert device.expect("ota: %s: downloading" % job["jobId"]).endswith("downloading 1.5.0")
-        assert device.expect("ota: %s: staged" % job["jobId"]).endswith("in slot a (0 resumed)")
+        assert device.expect("ota: %s: staged" % job["jobId"]).endswith(
+            "in slot a (0 resumed, connections: 1)")
+        assert ota_hub.files.connections == 1  # every file over one kept HTTPS connection
         device.expect("ota: %s staged: restarting" % job["jobId"])
         device.proc.wait(10)  # SystemExit: the board soft-resets and boot.py switches
         assert open(os.path.join(device.flash, "ota", "state")).read() == "- a 0 -\n"  # a trial, not begun

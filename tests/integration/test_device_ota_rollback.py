@@ -84,7 +84,8 @@ def test_a_release_whose_main_raises_at_boot_is_rolled_back_within_the_bound_and
     try:
         device.start().wait_up()
         job = make_ota(ota_hub, releases, BROKEN, str(household), capsys)
-        assert device.expect("ota: %s: staged" % job).endswith("staged %s in slot b (0 resumed)" % BROKEN)
+        assert device.expect("ota: %s: staged" % job).endswith(
+            "staged %s in slot b (0 resumed, connections: 1)" % BROKEN)
         device.expect("ota: %s staged: restarting" % job)
         device.proc.wait(10)
         assert state(device.flash) == "a b 0 -\n"  # 1.6.0 on trial, no boot of it begun
