@@ -35,6 +35,16 @@ chunks instead of being held (a body larger than the free heap would otherwise f
 redelivery, forever), and handed on as `max_body + 1` zero bytes, which the caller can refuse by
 size.
 
+A broken or rogue broker (a valid certificate, lying packets) drops the session with one
+`session: ValueError(mqtt: ...)` and a reconnect with backoff, before anything it claims is
+allocated or read: a remaining length over 4 bytes or over 128 KB (docs/protocol.md, "Bounds"), a
+PUBLISH of QoS 2 or 3, whose topic runs past the packet or over 256 bytes, a PUBACK, SUBACK or
+PINGRESP of the wrong size, any other packet type. A packet must arrive whole within `timeout_ms`
+of its first byte (one read of the packet may wait one more `timeout_ms`), however slowly its bytes
+come, and a poll reads at most 16 packets, so no stream of well-formed packets keeps the main
+loop from its button, schedule and watchdog. A PUBLISH on a topic the device did not subscribe
+is handed over like any other (the caller acknowledges and ignores it).
+
 Why it is offline: each failed connect sets `last_error` to "<phase>: <detail>" (the phases are
 connect.py's; `connect: <detail>` when an attempt could not start: connect.py not loaded, no
 socket); a session that breaks later, `session: <detail>`. `connect_failures` counts failed
@@ -66,7 +76,7 @@ _MAX_PID = const(65535)
 _DRAIN_CHUNK = const(256)
 # docs/protocol.md, "Bounds": no MQTT packet of this system is larger; a longer one is a broken or
 # rogue broker's, and draining it (up to 256 MB) would hold the loop for minutes.
-_MAX_PACKET = const(131072)
+MAX_PACKET = const(131072)
 _MAX_TOPIC = const(256)  # AWS IoT's longest topic, in bytes; the device's are shorter
 # Packets read in one poll at most: a broker that never stops sending (PUBACKs, PINGRESPs) must not
 # keep the main loop from its button, schedule and watchdog.
@@ -265,8 +275,8 @@ class Link:
         self._read_exact(self._two, 1)
         first = self._two[0]
         size = self._remaining_length()
-        if size > _MAX_PACKET:
-            raise ValueError("mqtt: packet of %d bytes, over %d" % (size, _MAX_PACKET))
+        if size > MAX_PACKET:
+            raise ValueError("mqtt: packet of %d bytes, over %d" % (size, MAX_PACKET))
         kind = first & 0xF0
         if kind == _PUBLISH:
             self._publish(first, size)
