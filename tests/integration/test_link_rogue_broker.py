@@ -16,7 +16,9 @@ import time
 
 import pytest
 
+from rigs.device import Device, dispense_starts, rig_config, wait_for
 from tests.integration.conftest import LINK_DRIVER
+from tools.sim_board import press_button
 
 CONNACK = b"\x20\x02\x00\x00"
 SUBACK = b"\x90\x03\x00\x01\x01"
@@ -137,3 +139,18 @@ def test_a_packet_sent_a_byte_at_a_time_drops_the_session_within_the_timeout(rog
     assert error == "err session: ValueError(mqtt: packet not whole within 1000 ms)"
     assert time.monotonic() - start < 2
     still_looping(link)
+
+
+def test_while_a_broker_floods_the_feeders_own_button_still_feeds(rogue, tmp_path, pki):
+    def flood(conn):
+        while True:
+            conn.sendall(b"\xd0\x00" * 4096)
+
+    config = rig_config(rogue(flood), button={"pin": 5}, mqtt={"timeout_ms": 1000})
+    feeder = Device(tmp_path / "flash", pki, config).start()
+    try:
+        feeder.wait_up()
+        press_button(feeder.flash, "SINGLE")
+        wait_for(lambda: dispense_starts(feeder.trace()), 5, "the press to feed (local-first)")
+    finally:
+        feeder.kill()
