@@ -12,6 +12,7 @@ is exactly what the TTL exists to prevent (a stale press must not feed hours lat
 
 FUTURE_SKEW_S = 120
 R_FUTURE = "issued_at: more than 120 s ahead of the device clock"
+R_FORGOTTEN = "issued_at: no later than a dispense the device has forgotten (its clock went back)"
 
 
 def expired(issued_at, ttl, now):
@@ -20,3 +21,10 @@ def expired(issued_at, ttl, now):
 
 def from_future(issued_at, now):
     return issued_at > now + FUTURE_SKEW_S
+
+
+def forgotten(issued_at, forgotten_through):
+    """It may be an id the journal forgot: begun at b <= forgotten_through for a command issued at
+    most FUTURE_SKEW_S after b. With a clock that never goes back such a command is expired anyway
+    (journal.py, A3); after a clock set far ahead and back, this is what keeps it from feeding twice."""
+    return forgotten_through > 0 and issued_at <= forgotten_through + FUTURE_SKEW_S

@@ -71,6 +71,8 @@ class Feeder:
             return self._result(cmd.id, EXPIRED, 0, now, None)
         if expiry.from_future(cmd.issued_at, now):
             return self._result(cmd.id, REJECTED, 0, now, expiry.R_FUTURE)
+        if expiry.forgotten(cmd.issued_at, self.journal.forgotten_through):
+            return self._result(cmd.id, REJECTED, 0, now, expiry.R_FORGOTTEN)
         return self._feed(cmd.id, cmd.bowls, now, 0)
 
     def _feed(self, command_id, bowls, now, due):

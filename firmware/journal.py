@@ -40,6 +40,9 @@ Why forgetting is safe. Assumptions:
      max_ttl_s is at most a day less the skew allowance);
   A3 the clock never goes back past a time given to prune() or begin(): they are only called
      with a sane, synced clock (after NTP on the board), which does not step backwards.
+     A clock that does (set far ahead, the journal pruned, set right again) is met by the feeder:
+     it refuses a command issued no later than FUTURE_SKEW_S after the latest begin this journal
+     forgot (`forgotten_through`), which the reasoning below shows was expired anyway under A3.
 An entry begun at b was begun for a command with issued_at <= b + FUTURE_SKEW_S (A1). Once
 b < now - horizon_s, any redelivery has issued_at + ttl <= b + FUTURE_SKEW_S + max_ttl_s <
 now - horizon_s + FUTURE_SKEW_S + max_ttl_s <= now (A2): it is refused as expired, now and at
@@ -93,6 +96,7 @@ class Journal:
         self.max_entries = max_entries
         self.entries = 0  # ids remembered
         self.corrupt_records = 0  # damaged files found at load
+        self.forgotten_through = 0  # the latest began_at of an id forgotten (this boot), see A3
         self._hashes = bytearray(4 * SLOTS)  # crc32 of each slot's id, little-endian
         self._began = array("I", bytes(4 * SLOTS))
         self._state = bytearray(SLOTS)
@@ -189,7 +193,10 @@ class Journal:
 
     def _forget_before(self, cutoff):
         for slot in range(SLOTS):
-            if self._state[slot] & FINISHED and self._began[slot] < cutoff:
+            began = self._began[slot]
+            if self._state[slot] & FINISHED and began < cutoff:
+                if began > self.forgotten_through:
+                    self.forgotten_through = began
                 self._forget(slot)  # its DONE file stays until the slot is reused (see above)
 
     def tally(self, since_short, since_long, counts):

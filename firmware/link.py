@@ -35,6 +35,16 @@ chunks instead of being held (a body larger than the free heap would otherwise f
 redelivery, forever), and handed on as `max_body + 1` zero bytes, which the caller can refuse by
 size.
 
+A broken or rogue broker (a valid certificate, lying packets) drops the session with one
+`session: ValueError(mqtt: ...)` and a reconnect with backoff, before anything it claims is
+allocated or read: a remaining length over 4 bytes or over 128 KB (docs/protocol.md, "Bounds"), a
+PUBLISH of QoS 2 or 3, whose topic runs past the packet or over 256 bytes, a PUBACK, SUBACK or
+PINGRESP of the wrong size, any other packet type. A packet must arrive whole within `timeout_ms`
+of its first byte (one read of the packet may wait one more `timeout_ms`), however slowly its bytes
+come, and a poll reads at most 16 packets, so no stream of well-formed packets keeps the main
+loop from its button, schedule and watchdog. A PUBLISH on a topic the device did not subscribe
+is handed over like any other (the caller acknowledges and ignores it).
+
 Why it is offline: each failed connect sets `last_error` to "<phase>: <detail>" (the phases are
 connect.py's; `connect: <detail>` when an attempt could not start: connect.py not loaded, no
 socket); a session that breaks later, `session: <detail>`. `connect_failures` counts failed
@@ -64,6 +74,13 @@ _MIN_CONNECT_INTERVAL_MS = const(1000)
 _STABLE_MS = const(30000)
 _MAX_PID = const(65535)
 _DRAIN_CHUNK = const(256)
+# docs/protocol.md, "Bounds": no MQTT packet of this system is larger; a longer one is a broken or
+# rogue broker's, and draining it (up to 256 MB) would hold the loop for minutes.
+MAX_PACKET = const(131072)
+_MAX_TOPIC = const(256)  # AWS IoT's longest topic, in bytes; the device's are shorter
+# Packets read in one poll at most: a broker that never stops sending (PUBACKs, PINGRESPs) must not
+# keep the main loop from its button, schedule and watchdog.
+_PACKETS_PER_POLL = const(16)
 # MQTT 3.1.1 control packet types (high nibble of the first byte).
 _PUBLISH = const(0x30)
 _PUBACK = const(0x40)
@@ -220,13 +237,22 @@ class Link:
             wait = self._keepalive(timeout_ms)
             if wait < 0 or not self.poller.poll(wait):
                 return
+            packets = _PACKETS_PER_POLL
             while not self._read_packet():
-                if not self.connected or not self.poller.poll(0):
+                packets -= 1
+                if not packets or not self.connected or not self.poller.poll(0):
                     return
         except Exception as exc:
             self._drop("session: " + describe(exc))
 
+    def _in_time(self):
+        """A packet must arrive whole within timeout_ms of its first byte: each read is bounded by the
+        socket's timeout, but a broker sending a byte now and then would hold the loop for hours."""
+        if self.clock.ticks_diff(self.clock.ticks_ms(), self.last_rx_ms) >= self.timeout_ms:
+            raise ValueError("mqtt: packet not whole within %d ms" % self.timeout_ms)
+
     def _read_exact(self, buf, n):
+        self._in_time()
         got = self.stream.readinto(buf, n)
         if got != n:
             raise OSError(-1)  # EOF mid-packet: the link drops and the broker redelivers
@@ -245,10 +271,12 @@ class Link:
 
     def _read_packet(self):
         """Read one packet. True when it was a PUBLISH handed to on_message."""
+        self.last_rx_ms = self.clock.ticks_ms()  # any packet answers a ping; its deadline starts
         self._read_exact(self._two, 1)
-        self.last_rx_ms = self.clock.ticks_ms()  # any packet answers a ping
         first = self._two[0]
         size = self._remaining_length()
+        if size > MAX_PACKET:
+            raise ValueError("mqtt: packet of %d bytes, over %d" % (size, MAX_PACKET))
         kind = first & 0xF0
         if kind == _PUBLISH:
             self._publish(first, size)
@@ -257,7 +285,7 @@ class Link:
             self._read_exact(self._two, 2)
             if self.on_ack is not None:
                 self.on_ack(self._two[0] << 8 | self._two[1])
-        elif kind == _SUBACK and size >= 3:
+        elif kind == _SUBACK and 3 <= size <= 2 + len(self.subscriptions):
             self._read_exact(self._two, 2)  # the packet id: there is one SUBSCRIBE per session
             refused = False
             for _ in range(size - 2):
@@ -276,16 +304,16 @@ class Link:
         qos = (first >> 1) & 3
         self._read_exact(self._two, 2)
         topic_len = self._two[0] << 8 | self._two[1]
-        topic = self.stream.read(topic_len)
-        size -= 2 + topic_len
+        size -= 2 + topic_len + (2 if qos else 0)
+        # Checked before anything is read: a topic length past the packet would be allocated.
+        if qos > 1 or size < 0 or topic_len > _MAX_TOPIC:
+            raise ValueError("mqtt: malformed PUBLISH")
+        topic = self._receive(topic_len)
         pid = 0
         if qos:
             self._read_exact(self._two, 2)
             pid = self._two[0] << 8 | self._two[1]
-            size -= 2
-        if qos > 1 or size < 0 or len(topic) != topic_len:
-            raise ValueError("mqtt: malformed PUBLISH")
-        payload = self._drain(size) if size > self.max_body else self.stream.read(size)
+        payload = self._drain(size) if size > self.max_body else self._receive(size)
         taken = self.on_message(topic, payload)
         if qos == 0:
             return
@@ -295,14 +323,35 @@ class Link:
         else:
             self.deferred += 1
 
+    def _receive(self, n):
+        """n bytes of the packet. `recv` returns what one TLS record holds (usually all of it: a
+        broker writes a packet at once), so the packet's deadline is checked between pieces;
+        `read(n)` would wait for all n however slowly they came."""
+        data = self._piece(n)
+        if len(data) == n:
+            return data
+        buf = bytearray(n)
+        got = len(data)
+        buf[:got] = data
+        while got < n:
+            data = self._piece(n - got)
+            buf[got:got + len(data)] = data
+            got += len(data)
+        return bytes(buf)
+
+    def _piece(self, n):
+        if not n:
+            return b""
+        self._in_time()
+        data = self.stream.recv(n)
+        if not data:
+            raise OSError(-1)  # EOF mid-packet
+        return data
+
     def _drain(self, n):
         """Consume an n-byte message body without holding it; return a placeholder over max_body."""
-        chunk = bytearray(_DRAIN_CHUNK)
         while n > 0:
-            got = self.stream.readinto(chunk, min(n, _DRAIN_CHUNK))
-            if not got:
-                raise OSError(-1)
-            n -= got
+            n -= len(self._piece(min(n, _DRAIN_CHUNK)))
         return bytes(self.max_body + 1)
 
     def _keepalive(self, timeout_ms):

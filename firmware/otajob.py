@@ -25,6 +25,7 @@ NOTIFY = b"/notify-next"
 NEXT = b"/$next/get/accepted"
 # What a download imports; they leave sys.modules (and the heap) when it ends.
 DOWNLOAD_MODULES = ("otafetch", "otastage", "otaverify", "otaboot", "signature")
+MAX_REASON = const(256)
 
 
 class Jobs:
@@ -128,7 +129,9 @@ class Jobs:
 
 
 def _reason(exc):
-    """A refusal's own line (otaverify.Refused), else the exception's type and text."""
+    """A refusal's own line (otaverify.Refused), else the exception's type and text; at most
+    MAX_REASON characters, as a result's `reason` (docs/protocol.md, "Bounds"): the text can quote a
+    job document's (a port of 3 KB), and AWS IoT refuses a statusDetails value over 1,024."""
     if type(exc).__name__ == "Refused":
-        return str(exc)
-    return "%s(%s)" % (type(exc).__name__, " ".join(str(arg) for arg in exc.args))
+        return str(exc)[:MAX_REASON]
+    return ("%s(%s)" % (type(exc).__name__, " ".join(str(arg) for arg in exc.args)))[:MAX_REASON]

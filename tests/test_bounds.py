@@ -19,6 +19,7 @@ for folder in ("tests/firmware/cpython", "tests/firmware", "firmware"):
 
 import command  # noqa: E402
 import config  # noqa: E402
+import link  # noqa: E402
 import messages  # noqa: E402
 import press  # noqa: E402
 import reports  # noqa: E402
@@ -99,6 +100,7 @@ def test_message_sizes_agree():
     assert "(%d bytes)" % bounds.MAX_BROKER_PAYLOAD in BOUNDS_TABLE
     template = open(os.path.join(ROOT, "cloud", "hub", "mosquitto", "mosquitto.conf.template")).read()
     assert "\nmax_packet_size %d\n" % bounds.MAX_BROKER_PAYLOAD in template
+    assert link.MAX_PACKET == bounds.MAX_BROKER_PAYLOAD  # the device drops a session sending a larger one
 
 
 def test_what_the_device_sends_at_the_bounds_the_cloud_accepts():

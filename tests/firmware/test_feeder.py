@@ -78,6 +78,25 @@ def test_clock_skew_allowance():
         rig.close()
 
 
+def test_a_clock_set_far_ahead_and_back_never_feeds_an_id_twice():
+    # The clock jumps to 2099, the journal's prune forgets the day's ids, the clock is set right
+    # again: a redelivery of an id dispensed before must not feed again; a newer command still feeds.
+    rig = Rig()
+    try:
+        assert rig.feeder.handle(payload("p-once", issued_at=NOW, ttl=3000)) == DISPENSED
+        rig.hal.start_unix = 4070908800  # 2099-01-01
+        rig.journal.prune(rig.hal.unix_time())
+        assert not rig.journal.seen("p-once")
+        rig.hal.start_unix = NOW + 60
+        assert rig.feeder.handle(payload("p-once", issued_at=NOW, ttl=3000)) == REJECTED
+        assert rig.results()[-1]["reason"] == expiry.R_FORGOTTEN
+        rig.hal.advance_s(expiry.FUTURE_SKEW_S)  # a command issued after the forgotten one's window
+        assert rig.feeder.handle(payload("p-newer", issued_at=rig.hal.unix_time())) == DISPENSED
+        assert rig.pins_moved() == [LEFT_PIN] * 8  # two dispenses
+    finally:
+        rig.close()
+
+
 def test_every_servo_move_feeds_the_watchdog_first():
     # A backlog of dispenses (a dwell can be 10 s) must never starve the board's 60 s watchdog.
     rig = Rig()
