@@ -144,6 +144,8 @@ def main(argv=None):
     except (household_mod.HouseholdError, FileNotFoundError) as error:
         print("schedule: %s" % error, file=sys.stderr)
         return 1
+    except session.AWS_FAILURES as error:
+        return session.report("schedule", error)
     try:
         if args.command != "show":
             change = _change(args)
