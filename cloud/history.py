@@ -302,8 +302,8 @@ def main(argv=None):
         parser.error("--from must not be after --to")
     try:
         known = household_mod.load(args.household)
-        if args.thing is not None and household_mod.thing(known, args.thing)["role"] != "feeder":
-            raise household_mod.HouseholdError("thing: %r is a button, not a feeder" % args.thing)
+        if args.thing is not None:
+            household_mod.feeder(known, args.thing)
     except household_mod.HouseholdError as error:
         print("history: %s" % error, file=sys.stderr)
         return 2

@@ -227,6 +227,15 @@ def thing(household, name):
     raise HouseholdError("thing: %r is not in the household file (it names %s)" % (name, known))
 
 
+def feeder(household, name):
+    """The entry of the feeder called name; HouseholdError for an unknown thing or a remote button (which
+    has no servos, schedule or updates over the air: its policy grants its button topic alone)."""
+    entry = thing(household, name)
+    if entry["role"] != "feeder":
+        raise HouseholdError("thing: %r is a button, not a feeder" % name)
+    return entry
+
+
 def _thing(entry, where):
     if not isinstance(entry, dict):
         raise HouseholdError(where + ": expected an object")

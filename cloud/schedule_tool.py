@@ -158,8 +158,7 @@ def main(argv=None):
     try:
         household = household_mod.load(args.household)
         thing = args.thing or next(e["thing"] for e in household["things"] if e["role"] == "feeder")
-        if household_mod.thing(household, thing)["role"] != "feeder":
-            raise household_mod.HouseholdError("thing: %r is a button, not a feeder" % thing)
+        household_mod.feeder(household, thing)
         store = history_mod.open_store(args, 'make schedule ARGS="--data-dir DIR"')
     except (household_mod.HouseholdError, FileNotFoundError) as error:
         print("schedule: %s" % error, file=sys.stderr)

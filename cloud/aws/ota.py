@@ -173,7 +173,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         topology = household.topology(household.load(args.household))
-        household.thing(household.load(args.household), args.thing)
+        household.feeder(household.load(args.household), args.thing)
         env = DeployEnv(session.AwsEnv.from_args(args), topology=topology)
         if ensure_job_execution_events(env.iot):
             print("ota: turned on IoT's job execution events (the ledger's update outcomes)")

@@ -354,7 +354,7 @@ def ota(args):
     from cloud.hub import jobs
 
     try:  # a job for a thing the household does not name would wait for a board that never comes
-        household.thing(household.load(args.household), args.thing)
+        household.feeder(household.load(args.household), args.thing)
         document = jobs.offer(args.data_dir, args.thing, args.version, args.releases, args.url_host,
                               args.https_port)
     except (jobs.OtaError, household.HouseholdError) as error:

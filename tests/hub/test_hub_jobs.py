@@ -86,7 +86,8 @@ def test_make_ota_refuses_in_one_line(tmp_path, capsys):
     data = str(tmp_path / "hub")
     releases = built_release(tmp_path / "release")
     household = tmp_path / "household.json"
-    household.write_text(json.dumps({"things": [{"thing": "kitchen"}]}))
+    household.write_text(json.dumps({"things": [{"thing": "kitchen"},
+                                                {"thing": "hall", "role": "button", "feeds": "kitchen"}]}))
 
     def ota(thing, version):
         return hub_main(["ota", thing, version, "--data-dir", data, "--releases", releases,
@@ -101,7 +102,10 @@ def test_make_ota_refuses_in_one_line(tmp_path, capsys):
     # A thing the household does not name: its job would wait for a board that never comes.
     assert ota("cat-feeder", "1.5.0") == 2
     assert capsys.readouterr().err == (
-        "hub: thing: 'cat-feeder' is not in the household file (it names kitchen)\n")
+        "hub: thing: 'cat-feeder' is not in the household file (it names kitchen, hall)\n")
+    # A remote button: its policy grants no jobs topics, so its job would never be taken.
+    assert ota("hall", "1.5.0") == 2
+    assert capsys.readouterr().err == "hub: thing: 'hall' is a button, not a feeder\n"
 
 
 @pytest.fixture(scope="module")
