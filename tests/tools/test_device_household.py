@@ -30,3 +30,17 @@ def test_make_device_refuses_a_thing_the_household_does_not_name_in_one_line(tmp
     assert done.returncode != 0
     assert own_lines(done.stderr) == [
         "device: thing: 'attic' is not in the household file (it names cat-feeder)"], done.stderr
+
+
+def test_the_simulated_board_gets_the_release_key_as_make_flash_gives_a_board(tmp_path):
+    """`make release`, then `make device HUB=1` and `make ota`: the board checks a release against the
+    household's key, so without it every update failed "no release key on this device"."""
+    from tools import release_key
+
+    config = device.device_config(8883)
+    assert "ota" not in device.with_release_key(config, str(tmp_path / "none"))
+    release_key.ensure(str(tmp_path / "keys"))
+    modulus = release_key.modulus_hex(str(tmp_path / "keys"))
+    provisioned = firmware_config.validate(device.with_release_key(config, str(tmp_path / "keys")),
+                                           tuple(range(22)))
+    assert modulus and provisioned["ota"]["release_key"] == modulus
