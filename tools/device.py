@@ -249,7 +249,14 @@ def main(argv=None):
     device = start(flash, args.heapsize, start_new_session=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stopped by a signal, it stops the device too
     try:
-        return device.wait()
+        status = device.wait()
+        # A board's firmware ends only to restart (an update staged, a trial that did not connect) or on a
+        # crash; the board reboots by itself, this stand-in waits to be started again.
+        print("device: the firmware stopped (exit status %d), as a board does to restart: start it again "
+              "(make device%s%s) and it boots as the board would" % (
+                  status, " HUB=1" if args.hub else " BROKER_PORT=%d" % args.port if args.port else "",
+                  " THING=" + args.thing if member else ""), flush=True)
+        return status
     except KeyboardInterrupt:
         end_process(device)
         print("device: stopped (Ctrl-C); its flash %s keeps the journal and outbox" % os.path.relpath(flash))
