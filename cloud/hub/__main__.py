@@ -69,6 +69,15 @@ def refuse(message):
     return 2
 
 
+def no_ledger(command, data_dir, hint="--data-dir DIR"):
+    """The one line for a command on a folder no hub ever ran on (not a "corrupt" ledger), or None."""
+    path = os.path.join(data_dir, LEDGER_FILE)
+    if os.path.exists(path):
+        return None
+    return ("%s: no ledger at %s: run the hub (make hub), or name the folder of the hub you run (%s)"
+            % (command, path, hint))
+
+
 def run(args):
     from cloud.hub.broker import Broker
     from cloud.hub.pki import Pki
@@ -132,6 +141,10 @@ def run(args):
 
 def verify(args):
     path = os.path.join(args.data_dir, LEDGER_FILE)
+    missing = no_ledger("verify", args.data_dir)
+    if missing:
+        print(missing, file=sys.stderr)
+        return 2
     try:
         db = ledger_mod.connect(path, readonly=True)
         count, problems = ledger_mod.verify(db)
@@ -211,6 +224,10 @@ def status(args):
     from cloud.hub import status as status_mod
     from cloud.hub.pki import Pki
 
+    missing = no_ledger("status", args.data_dir)
+    if missing:
+        print(missing, file=sys.stderr)
+        return 2
     try:
         report = status_mod.gather(args.data_dir, Pki(args.pki), args.broker_host, args.broker_port)
     except ledger_mod.CorruptLedger as error:
@@ -296,6 +313,10 @@ def hydrate(args):
     from cloud.hub.hydrate import hydrate as run_hydrate
     from cloud.hub.replay import ReplayRefused
 
+    missing = no_ledger("hydrate", args.data_dir)
+    if missing:  # before the new projection file is made
+        print(missing, file=sys.stderr)
+        return 2
     try:
         until = parse_time(args.to).timestamp() if args.to else None
         read, projected = run_hydrate(
@@ -319,9 +340,9 @@ def incidents(args):
 
     path = os.path.join(args.data_dir, alerting.INCIDENTS_FILE)
     ledger_path = os.path.join(args.data_dir, LEDGER_FILE)
-    if not os.path.exists(ledger_path):  # not "0 incidents" for a folder no hub ever ran on
-        return refuse("incidents: no ledger at %s: run the hub (make hub), or name the folder of the hub you "
-                      'run (make incidents INCIDENTS_ARGS="--data-dir DIR")' % ledger_path)
+    missing = no_ledger("incidents", args.data_dir, 'make incidents INCIDENTS_ARGS="--data-dir DIR"')
+    if missing:  # not "0 incidents" for a folder no hub ever ran on
+        return refuse(missing)
     if args.to:
         try:
             topology = household.topology(household.load(args.household))
