@@ -24,7 +24,6 @@ Where the event goes, as `make press` reaches each backend:
   the projection and the shadow keep one of them (cloud/handlers/projector.py, schedules.py).
 """
 
-import argparse
 import json
 import os
 import sys
@@ -37,6 +36,7 @@ from cloud import history as history_mod
 from cloud import household as household_mod
 from cloud import schedule
 from cloud.aws import session
+from cloud.cli import OneLineParser
 from cloud.hub import lock as hub_lock
 from cloud.hub.events import dedup_key, envelope
 from cloud.hub.hub import LEDGER_FILE
@@ -136,15 +136,9 @@ def add_store_arguments(parser):
     session.add_arguments(parser)
 
 
-class OneLineParser(argparse.ArgumentParser):
-    """A mistyped option is one line naming it, not argparse's usage block (`--help` shows that)."""
-
-    def error(self, message):
-        self.exit(2, "schedule: %s (see python -m cloud.schedule_tool --help)\n" % message)
-
-
 def main(argv=None):
-    parser = OneLineParser(prog="python -m cloud.schedule_tool", description=__doc__.splitlines()[0])
+    parser = OneLineParser("schedule", prog="python -m cloud.schedule_tool",
+                           description=__doc__.splitlines()[0])
     parser.add_argument("command", nargs="?", default="show", choices=COMMANDS)
     parser.add_argument("--thing", default=None, help="the feeder (default: the household's first)")
     parser.add_argument("--slot", type=int)
