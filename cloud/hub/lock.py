@@ -54,7 +54,7 @@ def held(data_dir, holder="hub"):
     """Whether a process holds the folder's lock now (a hub runs on it), without taking it."""
     try:
         fd = os.open(lock_path(data_dir, holder), os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
+    except OSError:  # no lock file: no hub ever ran there (unreadable: the caller cannot tell, says no)
         return False
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
