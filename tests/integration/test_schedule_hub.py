@@ -6,6 +6,7 @@ never an older one; bad schedules change nothing; replaying the ledger never wri
 schedule rebuilt to a time T (hydrate) is the one in force at T; a restored hub's shadows desire each
 feeder's newest schedule."""
 
+import argparse
 import json
 import os
 import sqlite3
@@ -201,7 +202,7 @@ def test_two_changes_of_one_version_are_one_and_the_second_writer_is_told(hub, h
         def get(self, key):
             return None, 0
 
-    args = schedule_tool.argparse.Namespace(household=household, data_dir=hub.data_dir, aws=False)
+    args = argparse.Namespace(household=household, data_dir=hub.data_dir, aws=False)
     with pytest.raises(schedule_tool.ChangedMeanwhile, match="version 1: the schedule changed meanwhile"):
         schedule_tool.save(args, Stale(), THING, "pause", "cli")
     assert len(ledger_events(hub, "ScheduleChanged")) == 1
