@@ -24,6 +24,11 @@ replay  --from T --to T --rules history[,replays] [--data-dir .hub]
 incidents [--json] [--to T] [--data-dir .hub] [--household FILE]
         open incidents, the newest resolved ones, notifications not delivered yet and the dead letters
         (cloud/hub/alerting.py); --to T: the incidents rebuilt from the ledger as they stood at T
+hydrate --out FILE [--to T] [--data-dir .hub]
+        a brand-new history projection rebuilt from the ledger up to T (default: all of it)
+ota     [THING] VERSION [--url-host localhost] [--https-port 8443] [--data-dir .hub] [--household FILE]
+        offer a release built by `make release` to a feeder (default: the household's first) over the
+        air (cloud/hub/jobs.py)
 """
 
 import argparse
@@ -375,7 +380,7 @@ def ota(args):
     from cloud.hub import jobs
 
     try:  # a job for a thing the household does not name would wait for a board that never comes
-        household.feeder(household.load(args.household), args.thing)
+        args.thing = household.feeder(household.load(args.household), args.thing)["thing"]
         document = jobs.offer(args.data_dir, args.thing, args.version, args.releases, args.url_host,
                               args.https_port)
     except (jobs.OtaError, household.HouseholdError) as error:
@@ -453,7 +458,8 @@ def main(argv=None):
     )
     commands.choices["run"].add_argument(
         "--https-port", type=int, default=8443, help="the releases' HTTPS port (updates over the air)")
-    commands.choices["ota"].add_argument("thing", help="the thing of the household to update")
+    commands.choices["ota"].add_argument(
+        "thing", nargs="?", help="the feeder of the household to update (default: its first feeder)")
     commands.choices["ota"].add_argument("version", help="a release built by make release")
     commands.choices["ota"].add_argument("--household", default=household.PATH)
     commands.choices["ota"].add_argument("--releases", default=os.path.join("build", "release"))

@@ -228,3 +228,17 @@ def test_a_device_update_becomes_the_ledgers_events_and_the_answers_topics(tmp_p
     service.store.close()
     assert kinds == [("UpdateOffered", None), ("UpdateStarted", None),
                      ("UpdateRolledBack", "rolled back: running 1.4.0")]
+
+
+def test_make_ota_without_thing_offers_to_the_households_first_feeder(tmp_path, capsys):
+    """`make ota VERSION=1.5.0`, as `make press` and `make schedule`: the household's first feeder, not a
+    `cat-feeder` the household file may not name."""
+    data = str(tmp_path / "hub")
+    os.makedirs(data)
+    ledger_mod.Ledger(os.path.join(data, "ledger.sqlite3")).close()
+    household = tmp_path / "household.json"
+    household.write_text(json.dumps({"things": [{"thing": "hall", "role": "button", "feeds": "kitchen"},
+                                                {"thing": "kitchen"}, {"thing": "bedroom"}]}))
+    assert hub_main(["ota", "1.5.0", "--data-dir", data, "--releases", built_release(tmp_path / "release"),
+                     "--household", str(household)]) == 0
+    assert capsys.readouterr().out.startswith("ota: kitchen offered 1.5.0 as job ")
