@@ -116,8 +116,8 @@ flash: setup ## Put the firmware on the board (PORT=, CONFIG=, CERTS=, HUB=host 
 release: setup ## A signed firmware release for over-the-air updates: make release VERSION=1.4.0 [DOWNGRADE=1] (key in .release/)
 	@$(PY) -m tools.release "$(VERSION)" $(if $(DOWNGRADE),--downgrade)
 
-ota: setup ## Offer a built release to a feeder over the air: make ota THING=cat-feeder VERSION=1.4.0 [HUB=host as boards reach it] [OTA_ARGS="--data-dir .hub --https-port 8443"]; VIA=aws: an IoT Job (DEPLOY_ARGS; OTA_ARGS="--expires-s 86400")
-	@$(PY) -m $(if $(filter aws,$(VIA)),cloud.aws.ota,cloud.hub ota) "$(or $(THING),cat-feeder)" "$(VERSION)" \
+ota: setup ## Offer a built release to a feeder over the air: make ota THING=cat-feeder VERSION=1.4.0 (THING= default: the first feeder) [HUB=host as boards reach it] [OTA_ARGS="--data-dir .hub --https-port 8443"]; VIA=aws: an IoT Job (DEPLOY_ARGS; OTA_ARGS="--expires-s 86400")
+	@$(PY) -m $(if $(filter aws,$(VIA)),cloud.aws.ota,cloud.hub ota) $(if $(THING),"$(THING)") "$(VERSION)" \
 		$(if $(filter aws,$(VIA)),$(DEPLOY_ARGS),$(if $(HUB),--url-host $(HUB))) \
 		$(if $(HOUSEHOLD),--household $(HOUSEHOLD)) $(OTA_ARGS)
 

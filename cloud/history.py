@@ -29,6 +29,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from cloud import household as household_mod
 from cloud.aws import session
+from cloud.cli import OneLineParser
 from cloud.handlers.projector import answered_by, outcome_as_of
 from cloud.topology import COMMAND_TTL_S, TOPOLOGY
 
@@ -283,13 +284,20 @@ def rows_from(args):
         close_store(store)
 
 
+def _day(text):
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a day YYYY-MM-DD, e.g. 2026-11-01, got %r" % text) \
+            from None
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m cloud.history", description="the feeding history")
+    parser = OneLineParser("history", prog="python -m cloud.history", description="the feeding history")
     today = datetime.now(timezone.utc).date()
-    parser.add_argument(
-        "--from", dest="first", type=date.fromisoformat, default=today - timedelta(days=DEFAULT_DAYS - 1)
-    )
-    parser.add_argument("--to", dest="last", type=date.fromisoformat, default=today)
+    first = today - timedelta(days=DEFAULT_DAYS - 1)
+    parser.add_argument("--from", dest="first", type=_day, default=first, help="FROM= of make")
+    parser.add_argument("--to", dest="last", type=_day, default=today, help="TO= of make")
     parser.add_argument("--png", default="history.png")
     parser.add_argument("--data-dir", default=".hub")
     parser.add_argument("--aws", action="store_true", help="read the DynamoDB table of the deployed stack")
@@ -299,11 +307,11 @@ def main(argv=None):
     session.add_arguments(parser)
     args = parser.parse_args(argv)
     if args.first > args.last:
-        parser.error("--from must not be after --to")
+        parser.error("--from %s is after --to %s" % (args.first, args.last))
     try:
         known = household_mod.load(args.household)
-        if args.thing is not None and household_mod.thing(known, args.thing)["role"] != "feeder":
-            raise household_mod.HouseholdError("thing: %r is a button, not a feeder" % args.thing)
+        if args.thing is not None:
+            household_mod.feeder(known, args.thing)
     except household_mod.HouseholdError as error:
         print("history: %s" % error, file=sys.stderr)
         return 2

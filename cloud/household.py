@@ -227,6 +227,18 @@ def thing(household, name):
     raise HouseholdError("thing: %r is not in the household file (it names %s)" % (name, known))
 
 
+def feeder(household, name=None):
+    """The entry of the feeder called name (None: the household's first feeder, the one a press that names
+    no thing feeds); HouseholdError for an unknown thing or a remote button (which has no servos, schedule
+    or updates over the air: its policy grants its button topic alone)."""
+    if name is None:
+        return next(entry for entry in household["things"] if entry["role"] == "feeder")
+    entry = thing(household, name)
+    if entry["role"] != "feeder":
+        raise HouseholdError("thing: %r is a button, not a feeder" % name)
+    return entry
+
+
 def _thing(entry, where):
     if not isinstance(entry, dict):
         raise HouseholdError(where + ": expected an object")

@@ -18,12 +18,12 @@ Where the event goes, as `make press` reaches each backend:
 - the hub (default): appended to its ledger file in --data-dir (SQLite serialises it with the hub's own
   writes). Its dedup key is the thing and version, so a second change of the same version (two people
   saving at once) is not recorded: "changed meanwhile", try again. The hub's rules pick it up within
-  their 0.2 s poll.
+  their 0.2 s poll, and the command returns once the projection shows it, so the next command builds on
+  it; with no hub running it returns at once, and a second change is refused until a hub applies it.
 - `--aws`: PutEvents on the stack's bus. Two saves at the same moment may both take the next version;
   the projection and the shadow keep one of them (cloud/handlers/projector.py, schedules.py).
 """
 
-import argparse
 import json
 import os
 import sys
@@ -36,12 +36,17 @@ from cloud import history as history_mod
 from cloud import household as household_mod
 from cloud import schedule
 from cloud.aws import session
+from cloud.cli import OneLineParser
+from cloud.hub import lock as hub_lock
 from cloud.hub.events import dedup_key, envelope
 from cloud.hub.hub import LEDGER_FILE
 from cloud.hub.ledger import Ledger
 from cloud.topology import SCHEDULE_CHANGED, SOURCE, TOPOLOGY
 
 COMMANDS = ("show", "set", "remove", "grace", "pause", "resume", "skip")
+# A change recorded on the hub reaches the projection within its rules' 0.2 s poll; this bounds the wait
+# for a hub too busy to do it.
+PROJECTED_WITHIN_S = 5
 
 
 class ChangedMeanwhile(schedule.ScheduleError):
@@ -102,10 +107,25 @@ def save(args, store, thing, command, origin, now=None, **change):
         finally:
             ledger.close()
         if written is None:
+            if not hub_lock.held(args.data_dir):
+                raise ChangedMeanwhile(
+                    "version %d is in the ledger but no hub runs on %s to apply it: start the hub "
+                    "(make hub), then try again; nothing recorded" % (version + 1, args.data_dir)
+                )
             raise ChangedMeanwhile(
                 "version %d: the schedule changed meanwhile; nothing recorded, try again" % (version + 1)
             )
+        _await_projection(store, thing, version + 1, args.data_dir)
     return version + 1, valid
+
+
+def _await_projection(store, thing, version, data_dir):
+    """Return once the running hub has projected `version`, so that a change made right after this one
+    builds on it instead of taking the same version ("changed meanwhile"). A stopped hub projects it when
+    it starts: no wait then."""
+    deadline = time.monotonic() + PROJECTED_WITHIN_S
+    while current(store, thing)[1] < version and time.monotonic() < deadline and hub_lock.held(data_dir):
+        time.sleep(0.05)
 
 
 def add_store_arguments(parser):
@@ -116,15 +136,9 @@ def add_store_arguments(parser):
     session.add_arguments(parser)
 
 
-class OneLineParser(argparse.ArgumentParser):
-    """A mistyped option is one line naming it, not argparse's usage block (`--help` shows that)."""
-
-    def error(self, message):
-        self.exit(2, "schedule: %s (see python -m cloud.schedule_tool --help)\n" % message)
-
-
 def main(argv=None):
-    parser = OneLineParser(prog="python -m cloud.schedule_tool", description=__doc__.splitlines()[0])
+    parser = OneLineParser("schedule", prog="python -m cloud.schedule_tool",
+                           description=__doc__.splitlines()[0])
     parser.add_argument("command", nargs="?", default="show", choices=COMMANDS)
     parser.add_argument("--thing", default=None, help="the feeder (default: the household's first)")
     parser.add_argument("--slot", type=int)
@@ -138,12 +152,13 @@ def main(argv=None):
     try:
         household = household_mod.load(args.household)
         thing = args.thing or next(e["thing"] for e in household["things"] if e["role"] == "feeder")
-        if household_mod.thing(household, thing)["role"] != "feeder":
-            raise household_mod.HouseholdError("thing: %r is a button, not a feeder" % thing)
+        household_mod.feeder(household, thing)
         store = history_mod.open_store(args, 'make schedule ARGS="--data-dir DIR"')
     except (household_mod.HouseholdError, FileNotFoundError) as error:
         print("schedule: %s" % error, file=sys.stderr)
         return 1
+    except session.AWS_FAILURES as error:
+        return session.report("schedule", error)
     try:
         if args.command != "show":
             change = _change(args)

@@ -254,6 +254,26 @@ def certificate_field(path, *options):
     return done.stdout
 
 
+def pki_thing(device_certificate):
+    """The thing a hub PKI's own device certificate is for: its CN ("" when it names none)."""
+    subject = certificate_field(device_certificate, "-subject")
+    return subject.split("CN", 1)[1].lstrip(" =").strip().split(",")[0] if "CN" in subject else ""
+
+
+def check_hub_thing(certs_dir, household_path):
+    """A board flashed for the hub without THING= is the PKI's own thing (cat-feeder from make hub): refuse
+    it when the household does not name it, since the hub's ACL would then grant it nothing, and the board
+    would connect and be ignored."""
+    device = os.path.join(certs_dir, "device.crt")
+    if not os.path.exists(device):
+        return  # hub_address says where the PKI comes from
+    own = pki_thing(device)
+    try:
+        household.thing(household.load(household_path), own)
+    except household.HouseholdError as error:
+        raise BoardError("%s: pass THING=" % error) from None
+
+
 def hub_address(hub, certs_dir, thing=None):
     """(thing, host, port, certificate name) for a board of the self-hosted hub, checked against the hub's
     PKI: the thing is the PKI's own (its device.crt) unless thing names another, which then gets its own
@@ -274,8 +294,7 @@ def hub_address(hub, certs_dir, thing=None):
         raise BoardError("the hub's broker certificate (%s) does not name %s, so the board could not "
                          "verify the hub: run make hub HUB_ARGS=\"--host-name %s\" once (it reissues it)"
                          % (broker, host, host))
-    subject = certificate_field(device, "-subject")
-    own = subject.split("CN", 1)[1].lstrip(" =").strip().split(",")[0] if "CN" in subject else ""
+    own = pki_thing(device)
     if thing is None or thing == own:
         return own, host, int(port or 8883), "device"
     return thing, host, int(port or 8883), Pki(certs_dir, own).device(thing)
@@ -537,6 +556,8 @@ def main(argv=None):
         member = None
         if args.thing is not None and args.action != "repl":
             member = household.thing(household.load(args.household), args.thing)
+        elif args.hub and args.action != "repl":
+            check_hub_thing(certs, args.household)
         if args.action == "repl":
             repl(args.port)
         elif args.action == "flash":

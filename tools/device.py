@@ -46,6 +46,7 @@ from cloud.hub.processes import end_process
 from cloud.ports import PortInUse, check_free
 from cloud.press import HUB_PORT
 from cloud.topology import action_topic, states_topic
+from tools import release_key
 from tools.board import mpy_cross
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -107,6 +108,15 @@ def household_config(port, member):
     if member["role"] == "feeder":
         sections["feeding"] = dict(member["caps"])
     return device_config(port, member["thing"], **sections)
+
+
+def with_release_key(config, directory=release_key.DEFAULT_DIR):
+    """config with the public part of the household's release key (`make release` made it), as `make flash`
+    gives a board, so the simulated board takes the releases `make ota` offers it; unchanged without one."""
+    modulus = release_key.modulus_hex(directory)
+    if modulus is not None:
+        config.setdefault("ota", {})["release_key"] = modulus
+    return config
 
 
 def prepare_flash(flash_dir, pki, config, fresh=False, compiled=True):
@@ -221,7 +231,7 @@ def main(argv=None):
         port = broker.port
     # The feeder of hardware/README.md: servos on GPIO3/4, its button on GPIO5 (here the virtual one).
     config = household_config(port, member) if member else device_config(port, button={"pin": 5})
-    flash = prepare_flash(os.path.abspath(flash_dir), pki, config, fresh=args.fresh)
+    flash = prepare_flash(os.path.abspath(flash_dir), pki, with_release_key(config), fresh=args.fresh)
     print("device: flash %s, %s 127.0.0.1:%d, servo trace %s" % (
         flash, "private broker" if broker else "the hub's broker", port, os.path.join(flash, TRACE)))
     print("device: press its button with\n  %s -m tools.sim_board --flash %s --press SINGLE"
@@ -239,7 +249,14 @@ def main(argv=None):
     device = start(flash, args.heapsize, start_new_session=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stopped by a signal, it stops the device too
     try:
-        return device.wait()
+        status = device.wait()
+        # A board's firmware ends only to restart (an update staged, a trial that did not connect) or on a
+        # crash; the board reboots by itself, this stand-in waits to be started again.
+        print("device: the firmware stopped (exit status %d), as a board does to restart: start it again "
+              "(make device%s%s) and it boots as the board would" % (
+                  status, " HUB=1" if args.hub else " BROKER_PORT=%d" % args.port if args.port else "",
+                  " THING=" + args.thing if member else ""), flush=True)
+        return status
     except KeyboardInterrupt:
         end_process(device)
         print("device: stopped (Ctrl-C); its flash %s keeps the journal and outbox" % os.path.relpath(flash))

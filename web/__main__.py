@@ -89,7 +89,9 @@ def main(argv=None):
     app = create_app(backend, Guard(token if args.lan else None), limit,
                      poll_s=AWS_POLL_S if args.aws else 0.02, refresh_s=args.refresh_s)
     backend_name = "AWS" if args.aws else "hub " + args.data_dir
-    logging.info("web: http://%s:%d/ (%s)", args.bind, args.port, backend_name)
+    # 0.0.0.0 is no address a phone can open: say which one to type.
+    host = "<this machine's address>" if args.bind in ("0.0.0.0", "::") else args.bind
+    logging.info("web: http://%s:%d/ (%s)", host, args.port, backend_name)
     server = uvicorn.Server(uvicorn.Config(app, host=args.bind, port=args.port, log_level="warning",
                                            timeout_graceful_shutdown=1))
     try:

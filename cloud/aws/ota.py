@@ -1,6 +1,6 @@
 """Updates over the air on AWS (docs/protocol.md, "Updates over the air"; `make ota VIA=aws`):
 
-    python -m cloud.aws.ota THING VERSION [--releases build/release] [--expires-s 604800] [--household F]
+    python -m cloud.aws.ota [THING] VERSION [--releases build/release] [--expires-s 604800] [--household F]
                             [--region R] [--profile P] [--endpoint-url URL]
 
 Uploads the release `make release` built as one S3 object, the **bundle** (manifest.txt, manifest.sig,
@@ -163,7 +163,7 @@ def main(argv=None):
     from cloud.aws.deploy import DeployEnv
 
     parser = argparse.ArgumentParser(prog="python -m cloud.aws.ota", description=__doc__.splitlines()[0])
-    parser.add_argument("thing", help="the thing of the household to update")
+    parser.add_argument("thing", nargs="?", help="the feeder of the household to update (default: its first)")
     parser.add_argument("version", help="a release built by make release")
     parser.add_argument("--releases", default=os.path.join("build", "release"))
     parser.add_argument("--expires-s", type=int, default=DEFAULT_EXPIRES_S,
@@ -173,7 +173,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         topology = household.topology(household.load(args.household))
-        household.thing(household.load(args.household), args.thing)
+        args.thing = household.feeder(household.load(args.household), args.thing)["thing"]
         env = DeployEnv(session.AwsEnv.from_args(args), topology=topology)
         if ensure_job_execution_events(env.iot):
             print("ota: turned on IoT's job execution events (the ledger's update outcomes)")

@@ -46,6 +46,14 @@ def parse_time(text):
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
+def _time(option, text):
+    """parse_time, its refusal naming the option (and the make variable) the time came from."""
+    try:
+        return parse_time(text)
+    except ReplayRefused as refusal:
+        raise ReplayRefused("%s: %s" % (option, refusal)) from None
+
+
 def chosen_rules(text, topology=TOPOLOGY):
     rules = [name.strip() for name in text.split(",") if name.strip()]
     if not rules:
@@ -186,13 +194,13 @@ def main(argv=None):
     err = lambda line: print(line, file=sys.stderr)  # noqa: E731
     try:
         rules = chosen_rules(args.rules)  # a refusal needs no AWS
-        start_time, end_time = parse_time(args.start), parse_time(args.end)
+        start_time, end_time = _time("--from (FROM=)", args.start), _time("--to (TO=)", args.end)
         aws = session.AwsEnv.from_args(args)
         events = aws.client("events")
         arns = Arns(aws.partition, aws.region, aws.account)
         return replay(events, arns, start_time, end_time, rules, args.name or unique_name(), err=err)
     except ReplayRefused as refusal:
-        err("refused: %s" % refusal)
+        err("replay: refused: %s" % refusal)
         return 2
     except session.AWS_FAILURES as error:
         return session.report("replay", error)

@@ -2,8 +2,8 @@
 and `explain(error)`: the one line a CLI prints for an AWS failure, saying what to do (`report` prints it).
 
 `AwsEnv.from_args` checks that boto3 finds credentials before anything starts, so every command that needs
-them (deploy, plan, destroy, replay, hydrate, history --aws, web --aws, press VIA=aws) says so in the same
-one line instead of failing at its first call (or, for the page, at every refresh).
+them (deploy, plan, destroy, replay, hydrate, history --aws, web --aws, press, schedule and ota VIA=aws)
+says so in the same one line instead of failing at its first call (or, for the page, at every refresh).
 """
 
 import argparse

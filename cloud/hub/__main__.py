@@ -24,6 +24,11 @@ replay  --from T --to T --rules history[,replays] [--data-dir .hub]
 incidents [--json] [--to T] [--data-dir .hub] [--household FILE]
         open incidents, the newest resolved ones, notifications not delivered yet and the dead letters
         (cloud/hub/alerting.py); --to T: the incidents rebuilt from the ledger as they stood at T
+hydrate --out FILE [--to T] [--data-dir .hub]
+        a brand-new history projection rebuilt from the ledger up to T (default: all of it)
+ota     [THING] VERSION [--url-host localhost] [--https-port 8443] [--data-dir .hub] [--household FILE]
+        offer a release built by `make release` to a feeder (default: the household's first) over the
+        air (cloud/hub/jobs.py)
 """
 
 import argparse
@@ -67,6 +72,15 @@ def household_line(path, home):
 def refuse(message):
     print("hub: " + message, file=sys.stderr)
     return 2
+
+
+def no_ledger(command, data_dir, hint="--data-dir DIR"):
+    """The one line for a command on a folder no hub ever ran on (not a "corrupt" ledger), or None."""
+    path = os.path.join(data_dir, LEDGER_FILE)
+    if os.path.exists(path):
+        return None
+    return ("%s: no ledger at %s: run the hub (make hub), or name the folder of the hub you run (%s)"
+            % (command, path, hint))
 
 
 def run(args):
@@ -132,6 +146,10 @@ def run(args):
 
 def verify(args):
     path = os.path.join(args.data_dir, LEDGER_FILE)
+    missing = no_ledger("verify", args.data_dir)
+    if missing:
+        print(missing, file=sys.stderr)
+        return 2
     try:
         db = ledger_mod.connect(path, readonly=True)
         count, problems = ledger_mod.verify(db)
@@ -211,6 +229,10 @@ def status(args):
     from cloud.hub import status as status_mod
     from cloud.hub.pki import Pki
 
+    missing = no_ledger("status", args.data_dir)
+    if missing:
+        print(missing, file=sys.stderr)
+        return 2
     try:
         report = status_mod.gather(args.data_dir, Pki(args.pki), args.broker_host, args.broker_port)
     except ledger_mod.CorruptLedger as error:
@@ -296,6 +318,10 @@ def hydrate(args):
     from cloud.hub.hydrate import hydrate as run_hydrate
     from cloud.hub.replay import ReplayRefused
 
+    missing = no_ledger("hydrate", args.data_dir)
+    if missing:  # before the new projection file is made
+        print(missing, file=sys.stderr)
+        return 2
     try:
         until = parse_time(args.to).timestamp() if args.to else None
         read, projected = run_hydrate(
@@ -319,9 +345,9 @@ def incidents(args):
 
     path = os.path.join(args.data_dir, alerting.INCIDENTS_FILE)
     ledger_path = os.path.join(args.data_dir, LEDGER_FILE)
-    if not os.path.exists(ledger_path):  # not "0 incidents" for a folder no hub ever ran on
-        return refuse("incidents: no ledger at %s: run the hub (make hub), or name the folder of the hub you "
-                      'run (make incidents INCIDENTS_ARGS="--data-dir DIR")' % ledger_path)
+    missing = no_ledger("incidents", args.data_dir, 'make incidents INCIDENTS_ARGS="--data-dir DIR"')
+    if missing:  # not "0 incidents" for a folder no hub ever ran on
+        return refuse(missing)
     if args.to:
         try:
             topology = household.topology(household.load(args.household))
@@ -354,7 +380,7 @@ def ota(args):
     from cloud.hub import jobs
 
     try:  # a job for a thing the household does not name would wait for a board that never comes
-        household.thing(household.load(args.household), args.thing)
+        args.thing = household.feeder(household.load(args.household), args.thing)["thing"]
         document = jobs.offer(args.data_dir, args.thing, args.version, args.releases, args.url_host,
                               args.https_port)
     except (jobs.OtaError, household.HouseholdError) as error:
@@ -432,7 +458,8 @@ def main(argv=None):
     )
     commands.choices["run"].add_argument(
         "--https-port", type=int, default=8443, help="the releases' HTTPS port (updates over the air)")
-    commands.choices["ota"].add_argument("thing", help="the thing of the household to update")
+    commands.choices["ota"].add_argument(
+        "thing", nargs="?", help="the feeder of the household to update (default: its first feeder)")
     commands.choices["ota"].add_argument("version", help="a release built by make release")
     commands.choices["ota"].add_argument("--household", default=household.PATH)
     commands.choices["ota"].add_argument("--releases", default=os.path.join("build", "release"))

@@ -13,6 +13,10 @@ import os
 LOCK_FILE = "hub.lock"
 
 
+def lock_path(data_dir, holder="hub"):
+    return os.path.join(data_dir, LOCK_FILE if holder == "hub" else holder + ".lock")
+
+
 class HubRunning(Exception):
     """Another process holds the folder; the message names it and says what to do."""
 
@@ -20,7 +24,7 @@ class HubRunning(Exception):
 class DataDirLock:
     def __init__(self, data_dir, holder="hub", advice="give this one its own --data-dir"):
         self.data_dir, self.holder, self.advice = data_dir, holder, advice
-        self.path = os.path.join(data_dir, LOCK_FILE if holder == "hub" else holder + ".lock")
+        self.path = lock_path(data_dir, holder)
         self.fd = None
 
     def acquire(self):
@@ -44,3 +48,18 @@ class DataDirLock:
         if self.fd is not None:
             os.close(self.fd)  # closing the only descriptor releases the flock
             self.fd = None
+
+
+def held(data_dir, holder="hub"):
+    """Whether a process holds the folder's lock now (a hub runs on it), without taking it."""
+    try:
+        fd = os.open(lock_path(data_dir, holder), os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:  # no lock file: no hub ever ran there (unreadable: the caller cannot tell, says no)
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # also releases the shared lock when it was granted
+    return False

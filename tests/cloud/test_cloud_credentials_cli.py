@@ -19,6 +19,9 @@ HINT = ("no AWS credentials: set AWS_PROFILE (or %s=--profile NAME), or AWS_ACCE
      "replay: " + HINT % "DEPLOY_ARGS"),
     (["hydrate", "TO=2026-11-02T00:00:00Z"], "hydrate: " + HINT % "DEPLOY_ARGS"),
     (["press", "EVENT=SINGLE", "VIA=aws"], "press: " + HINT % "DEPLOY_ARGS"),
+    (["schedule", "VIA=aws"], "schedule: " + HINT % "DEPLOY_ARGS"),
+    (["schedule", "ARGS=pause", "VIA=aws"], "schedule: " + HINT % "DEPLOY_ARGS"),
+    (["ota", "VIA=aws", "THING=cat-feeder", "VERSION=1.4.0"], "ota: " + HINT % "DEPLOY_ARGS"),
     (["web", "WEB_ARGS=--aws --port %d" % free_port()], "web: refused to start: " + HINT % "WEB_ARGS"),
 ])
 def test_no_credentials_is_one_line(tmp_path, variables, line):

@@ -29,7 +29,7 @@ def test_the_live_rule_or_no_rule_is_refused_before_any_aws_call(rules, capsys):
         ]
     )
     assert status == 2
-    assert capsys.readouterr().err.startswith("refused: --rules:")
+    assert capsys.readouterr().err.startswith("replay: refused: --rules:")
 
 
 def test_bad_times_are_refused(capsys):
@@ -45,7 +45,8 @@ def test_bad_times_are_refused(capsys):
             "http://127.0.0.1:9",
         ]
     )
-    assert status == 2 and "time 'yesterday'" in capsys.readouterr().err
+    assert status == 2 and capsys.readouterr().err == (
+        "replay: refused: --from (FROM=): time 'yesterday': expected ISO-8601 or Unix seconds\n")
     with pytest.raises(replay.ReplayRefused, match="--from must be before --to"):
         replay.replay(None, None, replay.parse_time("2"), replay.parse_time("1"), ["replays"], "r")
 
@@ -159,7 +160,8 @@ def test_default_names_are_unique_even_within_one_second(aws, tmp_path, capsys):
 def test_rules_that_do_not_exist_are_refused_before_anything_starts(aws, tmp_path, capsys):
     run(deploy.apply, env_for(aws, tmp_path))
     assert replay.main(replay_args(aws, "--rules", "replays,replay")) == 2
-    assert capsys.readouterr().err.strip() == "refused: --rules: no rule 'replay' on bus feedmyfurbabies"
+    assert capsys.readouterr().err.strip() == (
+        "replay: refused: --rules: no rule 'replay' on bus feedmyfurbabies")
     assert boto3.client("events").list_replays()["Replays"] == []
 
 

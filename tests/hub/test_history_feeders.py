@@ -7,6 +7,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from cloud import history as history_mod
 from cloud import household as household_mod
 from rigs.hubdata import ROOT, T0, press_event, result_event, status_event
@@ -102,3 +104,16 @@ def test_a_scheduled_feeding_has_its_bowls_in_the_table():
     day = history_mod.date(2026, 11, 18)
     line = history_mod.table(history, history.between(day, day))[1]
     assert line.split()[2:6] == ["kitchen", "schedule", "left", "dispensed"], line
+
+
+@pytest.mark.parametrize("argv, line", [
+    (["--from", "yesterday"], "history: argument --from: expected a day YYYY-MM-DD, e.g. 2026-11-01, got "
+                              "'yesterday' (see python -m cloud.history --help)\n"),
+    (["--from", "2026-12-10", "--to", "2026-12-01"],
+     "history: --from 2026-12-10 is after --to 2026-12-01 (see python -m cloud.history --help)\n"),
+])
+def test_make_history_with_a_bad_from_or_to_is_one_line(argv, line, capsys):
+    """`make history FROM=yesterday`: one line naming the option, not argparse's usage block."""
+    with pytest.raises(SystemExit) as exited:
+        history_mod.main(argv)
+    assert exited.value.code == 2 and capsys.readouterr().err == line

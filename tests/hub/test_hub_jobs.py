@@ -86,7 +86,8 @@ def test_make_ota_refuses_in_one_line(tmp_path, capsys):
     data = str(tmp_path / "hub")
     releases = built_release(tmp_path / "release")
     household = tmp_path / "household.json"
-    household.write_text(json.dumps({"things": [{"thing": "kitchen"}]}))
+    household.write_text(json.dumps({"things": [{"thing": "kitchen"},
+                                                {"thing": "hall", "role": "button", "feeds": "kitchen"}]}))
 
     def ota(thing, version):
         return hub_main(["ota", thing, version, "--data-dir", data, "--releases", releases,
@@ -101,7 +102,10 @@ def test_make_ota_refuses_in_one_line(tmp_path, capsys):
     # A thing the household does not name: its job would wait for a board that never comes.
     assert ota("cat-feeder", "1.5.0") == 2
     assert capsys.readouterr().err == (
-        "hub: thing: 'cat-feeder' is not in the household file (it names kitchen)\n")
+        "hub: thing: 'cat-feeder' is not in the household file (it names kitchen, hall)\n")
+    # A remote button: its policy grants no jobs topics, so its job would never be taken.
+    assert ota("hall", "1.5.0") == 2
+    assert capsys.readouterr().err == "hub: thing: 'hall' is a button, not a feeder\n"
 
 
 @pytest.fixture(scope="module")
@@ -224,3 +228,17 @@ def test_a_device_update_becomes_the_ledgers_events_and_the_answers_topics(tmp_p
     service.store.close()
     assert kinds == [("UpdateOffered", None), ("UpdateStarted", None),
                      ("UpdateRolledBack", "rolled back: running 1.4.0")]
+
+
+def test_make_ota_without_thing_offers_to_the_households_first_feeder(tmp_path, capsys):
+    """`make ota VERSION=1.5.0`, as `make press` and `make schedule`: the household's first feeder, not a
+    `cat-feeder` the household file may not name."""
+    data = str(tmp_path / "hub")
+    os.makedirs(data)
+    ledger_mod.Ledger(os.path.join(data, "ledger.sqlite3")).close()
+    household = tmp_path / "household.json"
+    household.write_text(json.dumps({"things": [{"thing": "hall", "role": "button", "feeds": "kitchen"},
+                                                {"thing": "kitchen"}, {"thing": "bedroom"}]}))
+    assert hub_main(["ota", "1.5.0", "--data-dir", data, "--releases", built_release(tmp_path / "release"),
+                     "--household", str(household)]) == 0
+    assert capsys.readouterr().out.startswith("ota: kitchen offered 1.5.0 as job ")

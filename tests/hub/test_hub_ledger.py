@@ -119,7 +119,8 @@ def test_reordered_rows_are_caught(tmp_path):
 
 def run_verify(data_dir):
     return subprocess.run(
-        [sys.executable, "-m", "cloud.hub", "verify", "--data-dir", str(data_dir)],
+        # --no-broker: the file alone, not the retained checkpoint of a hub running on this machine's 8883
+        [sys.executable, "-m", "cloud.hub", "verify", "--data-dir", str(data_dir), "--no-broker"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -168,3 +169,18 @@ def test_the_hub_refuses_a_corrupt_ledger_file_with_a_clear_error_and_no_traceba
     assert "not a readable ledger" in run.stderr and "move it aside" in run.stderr
     assert "Traceback" not in run.stderr
     assert (tmp_path / "ledger.sqlite3").read_bytes()[:16] == b"SQLite format 3\x00"  # left as it was
+
+
+@pytest.mark.parametrize("command", [["verify"], ["status"], ["hydrate", "--out", "OUT"]])
+def test_a_folder_no_hub_ran_on_is_one_line_saying_run_the_hub(tmp_path, capsys, command):
+    """`python -m cloud.hub verify` (status, hydrate) before the first `make hub`, or on a mistyped
+    --data-dir: not "a corrupt ledger, move it aside" nor a traceback, and no projection file left."""
+    from cloud.hub.__main__ import main
+
+    out = tmp_path / "at-7am.sqlite3"
+    argv = [str(out) if word == "OUT" else word for word in command]
+    assert main([*argv, "--data-dir", str(tmp_path / "none")]) == 2
+    assert capsys.readouterr().err == (
+        "%s: no ledger at %s: run the hub (make hub), or name the folder of the hub you run "
+        "(--data-dir DIR)\n" % (command[0], tmp_path / "none" / "ledger.sqlite3"))
+    assert not out.exists()

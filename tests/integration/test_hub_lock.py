@@ -90,3 +90,15 @@ def test_in_process_a_second_hub_is_refused_until_the_first_stops(pki, broker, t
     finally:
         first.stop()
     Hub(str(tmp_path / "hub"), pki, "127.0.0.1", broker.port).start().stop()  # released on stop
+
+
+def test_held_tells_whether_a_hub_runs_on_a_folder_without_taking_its_lock(tmp_path):
+    from cloud.hub import lock
+
+    assert not lock.held(str(tmp_path))  # no hub ever ran there
+    running = lock.DataDirLock(str(tmp_path)).acquire()
+    try:
+        assert lock.held(str(tmp_path)) and lock.held(str(tmp_path))  # asking twice takes nothing
+    finally:
+        running.release()
+    assert not lock.held(str(tmp_path))

@@ -6,6 +6,7 @@ never an older one; bad schedules change nothing; replaying the ledger never wri
 schedule rebuilt to a time T (hydrate) is the one in force at T; a restored hub's shadows desire each
 feeder's newest schedule."""
 
+import argparse
 import json
 import os
 import sqlite3
@@ -201,7 +202,7 @@ def test_two_changes_of_one_version_are_one_and_the_second_writer_is_told(hub, h
         def get(self, key):
             return None, 0
 
-    args = schedule_tool.argparse.Namespace(household=household, data_dir=hub.data_dir, aws=False)
+    args = argparse.Namespace(household=household, data_dir=hub.data_dir, aws=False)
     with pytest.raises(schedule_tool.ChangedMeanwhile, match="version 1: the schedule changed meanwhile"):
         schedule_tool.save(args, Stale(), THING, "pause", "cli")
     assert len(ledger_events(hub, "ScheduleChanged")) == 1
@@ -327,3 +328,42 @@ def test_a_mistyped_option_is_one_line(tmp_path, capsys):
             schedule_tool.main(argv)
         err = capsys.readouterr().err
         assert exited.value.code == 2 and err.count("\n") == 1 and err.startswith("schedule: " + said), err
+
+
+def test_changes_typed_one_after_another_each_build_on_the_last(hub, household, capsys):
+    """README's `make schedule` lines run back to back: each change is recorded on the one before it,
+    though the hub projects a change within its rules' poll, after the command that made it returns."""
+    for argv in (
+        ("set", "--slot", "0", "--at", "07:30", "--event", "LONG"),
+        ("set", "--slot", "1", "--at", "18:00", "--event", "SINGLE", "--days", "mon,wed,fri"),
+        ("remove", "--slot", "1"),
+        ("grace", "--minutes", "45"),
+        ("pause",),
+        ("resume",),
+        ("skip",),
+    ):
+        assert cli(hub, household, *argv) == 0, (argv, capsys.readouterr().err)
+    versions = [event["detail"]["version"] for event in ledger_events(hub, "ScheduleChanged")]
+    assert versions == [1, 2, 3, 4, 5, 6, 7]
+    changed = row(hub)["changed"]
+    assert changed["version"] == 7 and [slot["id"] for slot in changed["schedule"]["slots"]] == [0]
+    assert changed["schedule"]["grace_min"] == 45
+
+
+def test_a_change_on_a_stopped_hub_is_recorded_and_the_next_says_start_the_hub(household, tmp_path, capsys):
+    from cloud.hub.hub import HISTORY_FILE, LEDGER_FILE
+    from cloud.hub.projection import SqliteStore
+
+    data_dir = tmp_path / "hub"
+    data_dir.mkdir()
+    ledger_mod.Ledger(str(data_dir / LEDGER_FILE)).close()
+    SqliteStore(str(data_dir / HISTORY_FILE)).db.close()
+    argv = ["--thing", THING, "--data-dir", str(data_dir), "--household", household]
+    started = time.monotonic()
+    assert schedule_tool.main(["pause", *argv]) == 0
+    assert time.monotonic() - started < 2  # no hub to wait for
+    assert capsys.readouterr().out == "schedule: pause recorded as version 1 for %s\n" % THING
+    assert schedule_tool.main(["resume", *argv]) == 1
+    assert capsys.readouterr().err == (
+        "schedule: version 1 is in the ledger but no hub runs on %s to apply it: start the hub (make hub), "
+        "then try again; nothing recorded\n" % data_dir)

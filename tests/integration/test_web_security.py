@@ -196,3 +196,18 @@ def test_a_press_with_the_hub_stopped_says_so_in_a_households_words(hub, pki, tm
     )
     assert "no broker listening" in body["detail"]  # the cause: for the Details toggle, and in the log
     assert "no broker listening" in log_path.read_text()
+
+
+def test_on_every_interface_the_address_to_open_is_said_not_0000(hub, pki, broker, tmp_path):
+    """README's LAN line: `make web WEB_ARGS="--lan --bind 0.0.0.0"` printed http://0.0.0.0:8080/, which no
+    phone can open."""
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n")
+    server = WebServer(*web_args(hub, pki, broker, "--lan", "--bind", "0.0.0.0", "--token-file", token_file),
+                       env={"FEEDER_WEB_TOKEN": ""}, log_path=str(tmp_path / "web.log"))
+    server.start()
+    try:
+        assert "web: http://<this machine's address>:%d/ (hub " % server.port in server.output()
+        assert "0.0.0.0" not in server.output()
+    finally:
+        server.stop()

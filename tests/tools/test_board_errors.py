@@ -274,9 +274,14 @@ def test_make_flash_and_repl_print_one_line_and_no_traceback(tmp_path):
 
 
 @pytest.fixture
-def hub_pki(tmp_path):
+def hub_pki(tmp_path, monkeypatch):
+    from cloud import household
     from cloud.hub.pki import Pki
 
+    # The household these boards are flashed for (the default file, HOUSEHOLD= unset) names the PKI's thing.
+    named = tmp_path / "household-of-the-pki.json"
+    named.write_text(json.dumps({"things": [{"thing": "kitchen-feeder"}]}))
+    monkeypatch.setattr(household, "PATH", str(named))
     hub_hosts = ("feeder-hub.lan", "192.168.1.20", "fd00::20")  # make hub HUB_ARGS="--host-name ..."
     return Pki(str(tmp_path / "pki"), "kitchen-feeder", key_type="ec", broker_hosts=hub_hosts).ensure()
 
@@ -395,3 +400,17 @@ def test_a_board_flashed_by_name_gets_its_own_certificate_topics_role_and_caps(
         "kitchen-feeder", "feeder", {"max_portions_per_hour": 2, "max_portions_per_day": 6})
     with open(os.path.join(board.STAGE, "certs", "device.key.der"), "rb") as f:
         assert f.read() == open(hub_pki.path("device.key.der"), "rb").read()  # the PKI's own thing
+
+
+def test_a_hub_board_without_thing_whose_household_does_not_name_it_is_refused(
+        capsys, serial_port, good_config, hub_pki, tmp_path, tools_started):
+    """README step 5 after "Several feeders": `make flash HUB=...` without THING= flashes the PKI's own
+    thing; the hub's ACL grants a thing the household does not name nothing, so it is one line, not a
+    board that connects and is ignored."""
+    path = tmp_path / "kitchen.json"
+    path.write_text(json.dumps({"things": [{"thing": "kitchen"}, {"thing": "bedroom"}]}))
+    line = fails(capsys, ["deploy", "--port", serial_port, "--config", good_config, "--certs", hub_pki.dir,
+                          "--hub", "feeder-hub.lan", "--household", str(path)])
+    assert line == ("board: thing: 'kitchen-feeder' is not in the household file (it names kitchen, "
+                    "bedroom): pass THING=")
+    assert board_touched(tools_started) == []

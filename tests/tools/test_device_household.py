@@ -30,3 +30,39 @@ def test_make_device_refuses_a_thing_the_household_does_not_name_in_one_line(tmp
     assert done.returncode != 0
     assert own_lines(done.stderr) == [
         "device: thing: 'attic' is not in the household file (it names cat-feeder)"], done.stderr
+
+
+def test_the_simulated_board_gets_the_release_key_as_make_flash_gives_a_board(tmp_path):
+    """`make release`, then `make device HUB=1` and `make ota`: the board checks a release against the
+    household's key, so without it every update failed "no release key on this device"."""
+    from tools import release_key
+
+    config = device.device_config(8883)
+    assert "ota" not in device.with_release_key(config, str(tmp_path / "none"))
+    release_key.ensure(str(tmp_path / "keys"))
+    modulus = release_key.modulus_hex(str(tmp_path / "keys"))
+    provisioned = firmware_config.validate(device.with_release_key(config, str(tmp_path / "keys")),
+                                           tuple(range(22)))
+    assert modulus and provisioned["ota"]["release_key"] == modulus
+
+
+def test_the_firmware_ending_says_start_it_again(tmp_path, monkeypatch, capsys):
+    """After an update is staged the firmware exits to restart, and `make device` ended without a word;
+    a board reboots by itself, the stand-in says how to start it again."""
+
+    class Ended:
+        def wait(self):
+            return 0
+
+        def poll(self):
+            return 0
+
+    monkeypatch.setattr(device, "start", lambda *args, **kwargs: Ended())
+    monkeypatch.setattr(device.signal, "signal", lambda *args: None)  # keep pytest's SIGTERM handling
+    path = tmp_path / "household.json"
+    path.write_text(json.dumps(HOUSEHOLD))
+    assert device.main(["run", "--thing", "kitchen", "--household", str(path), "--pki", str(tmp_path / "pki"),
+                        "--flash", str(tmp_path / "flash")]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "device: the firmware stopped (exit status 0), as a board does to restart: start it again "
+        "(make device THING=kitchen) and it boots as the board would")
