@@ -13,8 +13,8 @@ group is what waited during the previous commit: the larger it is, the more of i
 page written (the unique index on the dedup key dirties a random page per event otherwise). BATCH
 bounds the transaction, not memory: what waits is in the inbox already, whatever BATCH is.
 
-Bad input (not JSON, not an object, oversized, invalid fields) is logged with the reason and kept in
-the `rejected` table (in the same commit); it never stops the hub.
+Bad input (not JSON text in UTF-8: parse_payload; not an object, oversized, invalid fields) is logged with
+the reason and kept in the `rejected` table (in the same commit); it never stops the hub.
 
 A commit that fails (the disk full, an I/O error) is retried every RETRY_S with nothing acknowledged:
 the broker keeps the messages (QoS 1, not acknowledged; it stops sending once its in-flight window is
@@ -43,6 +43,25 @@ RETRY_S = 1.0
 CLIENT_ID = "cat-feeder-hub"
 # The button topic rule's SELECT: these payload fields, and `thing` from the topic (never the payload's).
 BUTTON_FIELDS = ("v", "event", "at", "seq")
+
+
+class NotJson(ValueError):
+    """A payload that is no JSON text: see parse_payload."""
+
+
+def _no_constant(name):
+    raise NotJson("%s is no JSON number" % name)
+
+
+def parse_payload(payload):
+    """A payload's JSON as AWS IoT's rules and services read it, for every topic the hub serves: UTF-8 text
+    (json.loads would guess UTF-16 or UTF-32 from bytes), numbers without NaN or Infinity. ValueError
+    otherwise (NotJson, JSONDecodeError, UnicodeDecodeError), also for nesting too deep for the parser,
+    which would raise RecursionError."""
+    try:
+        return json.loads(bytes(payload).decode("utf-8"), parse_constant=_no_constant)
+    except RecursionError:
+        raise NotJson("nested too deeply") from None
 
 
 def mqtt_client(pki, identity, client_id, clean_session=True, manual_ack=False):
@@ -201,7 +220,7 @@ class Ingest:
         try:
             if len(payload) > bounds.MAX_MESSAGE_BYTES:
                 raise ValueError("payload of %d bytes is over %d" % (len(payload), bounds.MAX_MESSAGE_BYTES))
-            message = json.loads(payload)
+            message = parse_payload(payload)
             if topic.endswith("/states"):
                 if isinstance(message, dict):
                     message["thing"] = topic_thing(topic)  # the rule's SELECT *, topic(2) AS thing

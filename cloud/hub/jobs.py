@@ -37,7 +37,7 @@ from datetime import datetime, timezone
 
 from cloud.hub import ledger as ledger_mod
 from cloud.hub.events import LedgerEvents
-from cloud.hub.ingest import acknowledging, mqtt_client
+from cloud.hub.ingest import acknowledging, mqtt_client, parse_payload
 from cloud.topology import SOURCE, UPDATE_OFFERED, jobs_topic, ota_job_id, update_detail, update_event
 
 log = logging.getLogger("hub")
@@ -253,8 +253,8 @@ class JobService:
         levels = topic.split("/")  # $aws things <thing> jobs <jobId or $next> <get or update>
         thing, job_id = levels[2], levels[4]
         try:
-            request = json.loads(payload) if payload else {}
-        except (ValueError, UnicodeDecodeError):
+            request = parse_payload(payload) if payload else {}
+        except ValueError:
             request = None
         token = request.get("clientToken") if isinstance(request, dict) else None
         if levels[5:] == ["get"]:

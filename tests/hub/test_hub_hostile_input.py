@@ -1,0 +1,141 @@
+"""Hostile payloads on every topic the hub serves, at its services' message handlers with the real ledger and
+stores (no broker: what the broker would carry is handed to the handler as it would be): each is refused
+with a reason (the `rejected` table, a `/rejected` answer or a log line), is acknowledged (a handler that
+raises leaves its message unacknowledged, to come back at every reconnect), and writes nothing but its
+refusal; a good message right after lands."""
+
+import json
+import os
+
+import pytest
+
+from cloud.hub import jobs, shadows
+from cloud.hub import ledger as ledger_mod
+from cloud.hub.events import LedgerEvents
+from cloud.hub.ingest import Ingest
+from cloud.hub.pki import Pki
+from cloud.hub.runtime import Runtime
+from cloud.topology import TOPOLOGY, jobs_topic, shadow_topic
+
+STATES = "cat-feeder/cat-feeder/states"
+TELEMETRY = {"v": 1, "type": "telemetry", "thing": "cat-feeder", "at": 1795730000, "outbox_depth": 0}
+DEEP = b"[" * 5000 + b"]" * 5000
+# A lone surrogate is valid JSON (RFC 8259 allows the escape) but no text: UTF-8 cannot carry it, so the
+# page's JSON answers could not either.
+NOT_TEXT = b'{"v":1,"type":"result","at":1795730000,"seq":1,"id":"press-1","status":"rejected","bowls":[],' \
+    b'"reason":"servo \\ud800"}'
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    return Pki(str(tmp_path_factory.mktemp("pki")), "cat-feeder").ensure()
+
+
+@pytest.fixture
+def data(tmp_path):
+    folder = str(tmp_path / "hub")
+    os.makedirs(folder)
+    ledger_mod.Ledger(os.path.join(folder, "ledger.sqlite3")).close()
+    return folder
+
+
+def ledger_rows(data):
+    db = ledger_mod.connect(os.path.join(data, "ledger.sqlite3"), readonly=True)
+    try:
+        events = [event for _, event in ledger_mod.read(db)]
+        rejected = db.execute("SELECT topic, reason FROM rejected ORDER BY id").fetchall()
+    finally:
+        db.close()
+    return events, rejected
+
+
+class Message:
+    def __init__(self, topic, payload):
+        self.topic, self.payload, self.qos, self.mid = topic, payload, 1, 7
+
+
+class Broker:
+    """The client an on_message callback acknowledges through."""
+
+    def __init__(self):
+        self.acked = []
+
+    def ack(self, mid, qos):
+        self.acked.append(mid)
+
+
+@pytest.mark.parametrize("payload, reason", [
+    (json.dumps(dict(TELEMETRY, extra=float("nan"))).encode(), "NotJson: NaN is no JSON number"),
+    (b'{"v":1,"type":"telemetry","at":1795730000,"extra":-Infinity}', "NotJson: -Infinity is no JSON number"),
+    (NOT_TEXT, "message: expected JSON text (no NaN, Infinity or lone surrogate)"),
+    (b'{"v":1,"type":"telemetry","at":1795730000,"\\udfff":1}', "message: expected JSON text"),
+    (json.dumps(TELEMETRY).encode("utf-16"), "UnicodeDecodeError: "),
+    (json.dumps(dict(TELEMETRY, v=1.0)).encode(), "v: expected 1, got 1.0"),
+    (DEEP[:4000], "NotJson: nested too deeply"),
+])
+def test_a_states_message_that_is_no_json_text_is_rejected_and_the_next_lands(tmp_path, pki, payload, reason):
+    # NaN, Infinity and lone surrogates were put into the ledger: no JSON for AWS, and the page's answers
+    # (JSON in UTF-8) failed with a 500 on every read of the history that held one.
+    ledger = ledger_mod.Ledger(str(tmp_path / "ledger.sqlite3"))
+    events = LedgerEvents()
+    ingest = Ingest(ledger, events, Runtime(events=events), pki, "127.0.0.1", 1, on_commit=lambda: None)
+    ingest.handle(STATES, payload)
+    ingest.handle(STATES, json.dumps(TELEMETRY).encode())
+    put, rejected = events.take(), ingest.rejected
+    ledger.append_batch(put, rejected)
+    ledger.close()
+    assert [event["detail"] for event, _ in put] == [TELEMETRY]
+    assert [(topic, why.startswith(reason)) for topic, _, why in rejected] == [(STATES, True)], rejected
+
+
+def shadow_service(data, pki):
+    service = shadows.ShadowService(data, pki, "127.0.0.1", 1, os.path.join(data, "ledger.sqlite3"), TOPOLOGY,
+                                    on_commit=lambda: None)
+    published = []
+    service._publish = lambda topic, document: published.append((topic, document))  # no broker here
+    return service, published
+
+
+def test_shadow_requests_nested_too_deeply_or_not_json_are_refused_and_acknowledged(data, pki):
+    # A nesting deeper than the parser's recursion raised out of the handler: a traceback in the log and
+    # the message never acknowledged, so the broker sent it again at every reconnect of the hub.
+    service, published = shadow_service(data, pki)
+    broker = Broker()
+    try:
+        nan, deep_report = b'{"state":{"reported":{"version":NaN}}}', b'{"state":{"reported":' + DEEP + b"}}"
+        for payload in (DEEP, nan, deep_report):
+            for suffix in ("get", "update"):
+                service.client.on_message(broker, None, Message(shadow_topic("cat-feeder", suffix), payload))
+        good = {"state": {"reported": {"version": 3, "clock": "ntp"}}}
+        service.client.on_message(broker, None, Message(shadow_topic("cat-feeder", "update"),
+                                                        json.dumps(good).encode()))
+        document = service.store.document("cat-feeder", shadows.SCHEDULE_SHADOW)
+    finally:
+        service.stop()
+    assert broker.acked == [7] * 7
+    assert [(topic.rsplit("/", 2)[-2:], answer["code"]) for topic, answer in published] == [
+        (["get", "rejected"], 400)] * 3
+    # Nothing of the refused requests was stored: the good one is the document's first version.
+    assert document["version"] == 1 and document["reported"] == {"version": 3, "clock": "ntp"}
+    events, _ = ledger_rows(data)
+    assert [(event["detail-type"], event["detail"]["version"]) for event in events] == [
+        ("ScheduleReported", 3)]
+
+
+def test_jobs_requests_nested_too_deeply_or_not_json_are_answered_and_acknowledged(data, pki):
+    ledger_path = os.path.join(data, "ledger.sqlite3")
+    service = jobs.JobService(data, pki, "127.0.0.1", 1, ledger_path, lambda: None, None)
+    published = []
+    service._publish = lambda topic, document: published.append((topic, document))  # no broker here
+    broker = Broker()
+    try:
+        for payload in (DEEP, b'{"status":"SUCCEEDED","expectedVersion":NaN}'):
+            for suffix in ("$next/get", "job-1/update"):
+                service.client.on_message(broker, None, Message(jobs_topic("cat-feeder", suffix), payload))
+    finally:
+        service.ledger.close()
+        service.store.close()
+    assert broker.acked == [7] * 4
+    assert [(topic.split("/jobs/")[1], answer.get("code")) for topic, answer in published] == [
+        ("$next/get/accepted", None), ("job-1/update/rejected", "InvalidRequest")] * 2
+    assert ledger_rows(data) == ([], [])
