@@ -139,3 +139,35 @@ def test_jobs_requests_nested_too_deeply_or_not_json_are_answered_and_acknowledg
     assert [(topic.split("/jobs/")[1], answer.get("code")) for topic, answer in published] == [
         ("$next/get/accepted", None), ("job-1/update/rejected", "InvalidRequest")] * 2
     assert ledger_rows(data) == ([], [])
+
+
+@pytest.mark.parametrize("name", ["history.sqlite3", "shadows.sqlite3", "jobs.sqlite3", "incidents.sqlite3",
+                                  "checkpoint.key"])
+def test_a_damaged_file_of_the_data_folder_stops_the_start_in_one_line_and_is_kept(tmp_path, pki, caplog,
+                                                                                     name):
+    # Each raised a traceback out of `make hub` and left its mosquitto running, orphaned.
+    from cloud.hub.__main__ import main as hub_main
+    from cloud.hub.processes import free_port
+
+    data = tmp_path / "hub"
+    data.mkdir()
+    (data / name).write_bytes(b"not what the hub wrote\n" * 200)
+    started = hub_main(["run", "--data-dir", str(data), "--pki", pki.dir, "--port", str(free_port()),
+                        "--https-port", str(free_port())])
+    errors = [record.getMessage() for record in caplog.records if record.levelname == "ERROR"]
+    assert started == 2 and len(errors) == 1 and str(data / name) in errors[0], errors
+    assert "move it aside" in errors[0] or "restore it" in errors[0]
+    assert (data / name).read_bytes() == b"not what the hub wrote\n" * 200
+    assert processes_naming(str(data)) == []  # its mosquitto stopped too
+
+
+def processes_naming(text):
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                if text.encode() in f.read():
+                    found.append(int(pid))
+        except OSError:  # gone meanwhile
+            pass
+    return found
