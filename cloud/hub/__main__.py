@@ -89,6 +89,9 @@ def run(args):
     except PortInUse as taken:
         return refuse("%s (another hub, or a mosquitto of the system?): stop it, or pass "
                       "HUB_ARGS=\"--port N\"" % taken)
+    except OSError as error:  # a file where the folder should be, no permission, a read-only disk
+        why = "a file, not a folder" if os.path.isfile(args.data_dir) else error.strerror or error
+        return refuse("--data-dir %s: %s" % (args.data_dir, why))
     pki = Pki(args.pki, broker_hosts=args.host_name).ensure()
     pki.household(thing["name"] for thing in topology["things"])  # each board's, for `make flash THING=`
     broker = None

@@ -171,3 +171,23 @@ def processes_naming(text):
         except OSError:  # gone meanwhile
             pass
     return found
+
+
+def test_status_reads_past_checkpoint_lines_of_another_shape(data, pki):
+    # {"v": 1} as the file's last line made `status` end in a TypeError traceback.
+    from cloud.hub import checkpoint, status
+
+    key = checkpoint.load_or_create_key(data)
+    checkpoint.append(data, checkpoint.sign(key, 0, ledger_mod.GENESIS, 1795730000))
+    with open(os.path.join(data, checkpoint.CHECKPOINTS_FILE), "a") as f:
+        f.write('{"v": 1}\n{"length": "12", "at": 1e300}\nnot json\n')
+    report = status.gather(data, pki, "127.0.0.1", 1)
+    assert "last checkpoint: seq 0 at 2026-11-26T21:53:20Z" in status.lines(report)
+
+
+def test_a_data_folder_that_is_a_file_is_one_line(tmp_path, pki, capsys):
+    from cloud.hub.__main__ import main as hub_main
+
+    (tmp_path / "hub").write_text("a file, not a folder")
+    assert hub_main(["run", "--data-dir", str(tmp_path / "hub"), "--pki", pki.dir]) == 2
+    assert capsys.readouterr().err == "hub: --data-dir %s: a file, not a folder\n" % (tmp_path / "hub")
