@@ -71,7 +71,7 @@ def refuse(message):
 
 def run(args):
     from cloud.hub.broker import Broker
-    from cloud.hub.pki import Pki
+    from cloud.hub.pki import CredentialsError, Pki
 
     try:  # the household's routing, before anything starts: a bad file is one line, nothing running
         home = household.load(args.household)
@@ -92,8 +92,11 @@ def run(args):
     except OSError as error:  # a file where the folder should be, no permission, a read-only disk
         why = "a file, not a folder" if os.path.isfile(args.data_dir) else error.strerror or error
         return refuse("--data-dir %s: %s" % (args.data_dir, why))
-    pki = Pki(args.pki, broker_hosts=args.host_name).ensure()
-    pki.household(thing["name"] for thing in topology["things"])  # each board's, for `make flash THING=`
+    try:
+        pki = Pki(args.pki, broker_hosts=args.host_name).ensure()
+        pki.household(thing["name"] for thing in topology["things"])  # each board's, for `make flash THING=`
+    except CredentialsError as error:
+        return refuse(str(error))
     broker = None
     port = args.broker_port
     if port is None:
@@ -112,8 +115,8 @@ def run(args):
             args.data_dir, pki, "127.0.0.1", port, lock=lock, topology=topology, notify=notify,
             https=(args.bind, args.https_port),
         ).start()
-    except ledger_mod.CorruptLedger as error:
-        logging.error("hub: %s; %s", error, error.advice)
+    except (ledger_mod.CorruptLedger, CredentialsError) as error:
+        logging.error("hub: %s%s", error, "; " + error.advice if hasattr(error, "advice") else "")
         if broker is not None:
             broker.stop()
         return 2

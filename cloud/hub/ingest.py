@@ -33,6 +33,7 @@ import time
 import paho.mqtt.client as paho
 
 from cloud.handlers import bounds
+from cloud.hub.pki import credentials_error
 from cloud.topology import BUTTON_TOPIC_FILTER, STATES_TOPIC_FILTER, topic_thing
 
 log = logging.getLogger("hub")
@@ -72,13 +73,16 @@ def mqtt_client(pki, identity, client_id, clean_session=True, manual_ack=False):
         manual_ack=manual_ack,
         protocol=paho.MQTTv311,
     )
-    client.tls_set(
-        ca_certs=pki.cert("ca"),
-        certfile=pki.cert(identity),
-        keyfile=pki.key(identity),
-        cert_reqs=ssl.CERT_REQUIRED,
-        tls_version=ssl.PROTOCOL_TLS_CLIENT,
-    )
+    try:
+        client.tls_set(
+            ca_certs=pki.cert("ca"),
+            certfile=pki.cert(identity),
+            keyfile=pki.key(identity),
+            cert_reqs=ssl.CERT_REQUIRED,
+            tls_version=ssl.PROTOCOL_TLS_CLIENT,
+        )
+    except (ssl.SSLError, ValueError) as error:
+        raise credentials_error(pki, identity, error) from None
     client.reconnect_delay_set(0.05, 2)
     return client
 

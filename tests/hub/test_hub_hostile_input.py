@@ -191,3 +191,38 @@ def test_a_data_folder_that_is_a_file_is_one_line(tmp_path, pki, capsys):
     (tmp_path / "hub").write_text("a file, not a folder")
     assert hub_main(["run", "--data-dir", str(tmp_path / "hub"), "--pki", pki.dir]) == 2
     assert capsys.readouterr().err == "hub: --data-dir %s: a file, not a folder\n" % (tmp_path / "hub")
+
+
+@pytest.mark.parametrize("name", ["publisher.crt", "publisher.key", "ca.crt"])
+def test_make_press_with_a_damaged_certificate_key_or_ca_is_one_line(tmp_path, pki, name):
+    # Each was an ssl.SSLError traceback.
+    import shutil
+
+    from cloud.press import PressError, publish_to_hub
+
+    damaged = shutil.copytree(pki.dir, tmp_path / "pki")
+    (damaged / name).write_text("garbage\n")
+    with pytest.raises(PressError, match="not a certificate, key and CA that TLS loads") as refused:
+        publish_to_hub("cat-feeder", {"v": 1}, 1, str(damaged))
+    assert str(damaged / name) in str(refused.value) and "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize("name, says", [("broker.crt", "not a PEM certificate"),
+                                        ("hub.key", "not a certificate, key and CA that TLS loads")])
+def test_the_hub_with_a_damaged_certificate_or_key_is_one_line_and_stops_its_mosquitto(tmp_path, pki, caplog,
+                                                                                       capsys, name, says):
+    # A ValueError or ssl.SSLError traceback; with hub.key, mosquitto was left running.
+    import shutil
+
+    from cloud.hub.__main__ import main as hub_main
+    from cloud.hub.processes import free_port
+
+    damaged = shutil.copytree(pki.dir, tmp_path / "pki")
+    (damaged / name).write_text("garbage\n")
+    data = tmp_path / "hub"
+    started = hub_main(["run", "--data-dir", str(data), "--pki", str(damaged), "--port", str(free_port()),
+                        "--https-port", str(free_port())])
+    said = capsys.readouterr().err.splitlines() + [
+        record.getMessage() for record in caplog.records if record.levelname == "ERROR"]
+    assert started == 2 and len(said) == 1 and says in said[0] and str(damaged / name) in said[0], said
+    assert processes_naming(str(data)) == []
