@@ -259,6 +259,7 @@ def _progress(read, delivered):
 
 
 def replay(args):
+    from cloud.aws.replay import ReplayRefused as BadTime
     from cloud.aws.replay import parse_time
     from cloud.handlers import alerts
     from cloud.hub import alerting
@@ -282,7 +283,7 @@ def replay(args):
             progress=_progress,
             runtime=Runtime(store=store, alerts=alerts.Alerting(incidents, None)),
         )
-    except ReplayRefused as error:
+    except (ReplayRefused, BadTime) as error:
         print("replay: refused: %s" % error, file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -298,6 +299,7 @@ def replay(args):
 
 
 def hydrate(args):
+    from cloud.aws.replay import ReplayRefused as BadTime
     from cloud.aws.replay import parse_time
     from cloud.hub.hydrate import hydrate as run_hydrate
     from cloud.hub.replay import ReplayRefused
@@ -307,7 +309,7 @@ def hydrate(args):
         read, projected = run_hydrate(
             os.path.join(args.data_dir, LEDGER_FILE), args.out, until, progress=_progress
         )
-    except ReplayRefused as error:
+    except (ReplayRefused, BadTime) as error:
         print("hydrate: refused: %s" % error, file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -226,3 +226,33 @@ def test_the_hub_with_a_damaged_certificate_or_key_is_one_line_and_stops_its_mos
         record.getMessage() for record in caplog.records if record.levelname == "ERROR"]
     assert started == 2 and len(said) == 1 and says in said[0] and str(damaged / name) in said[0], said
     assert processes_naming(str(data)) == []
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["hydrate", "--out", "{out}", "--to", "garbage"], "hydrate: refused: time 'garbage': expected ISO-8601"),
+    (["replay", "--from", "garbage", "--to", "1", "--rules", "history"], "replay: refused: time 'garbage'"),
+    (["incidents", "--to", "1e400"], "hub: incidents: time '1e400': expected ISO-8601 or Unix seconds"),
+])
+def test_a_bad_time_to_the_hubs_commands_is_one_line(data, tmp_path, capsys, argv, says):
+    # A ReplayRefused (hydrate, replay) or OverflowError (incidents) traceback.
+    from cloud.hub.__main__ import main as hub_main
+
+    argv = [arg.format(out=tmp_path / "out.sqlite3") for arg in argv] + ["--data-dir", data]
+    assert hub_main(argv) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(says), line
+
+
+def test_make_history_with_a_chart_it_cannot_write_or_days_no_device_has_is_one_line(data, capsys):
+    # A FileNotFoundError and an OverflowError traceback.
+    from cloud import history
+    from cloud.hub.projection import SqliteStore
+
+    SqliteStore(os.path.join(data, "history.sqlite3")).close()
+    assert history.main(["--data-dir", data, "--png", os.path.join(data, "no-folder", "history.png")]) == 1
+    assert capsys.readouterr().err.splitlines()[-1].startswith("history: cannot write the chart ")
+    with pytest.raises(SystemExit) as refused:
+        history.main(["--data-dir", data, "--from", "0001-01-01"])
+    assert refused.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith("--from, --to: expected days from 1970-01-01 to"
+                                                             " 2106-02-06 (the device's times)")
