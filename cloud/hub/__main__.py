@@ -108,6 +108,9 @@ def run(args):
             broker.stop()
             return refuse("mosquitto did not start on %s:%d: see %s"
                           % (args.bind, args.port, broker.log_path))
+        except OSError as error:  # its folder in the data folder is a file, not writable
+            broker.stop()
+            return refuse("mosquitto's files in %s: %s" % (broker.dir, error))
         port = broker.port
         logging.info("mosquitto on %s:%d (mutual TLS, CA %s)", args.bind, port, pki.cert("ca"))
     try:
@@ -115,7 +118,8 @@ def run(args):
             args.data_dir, pki, "127.0.0.1", port, lock=lock, topology=topology, notify=notify,
             https=(args.bind, args.https_port),
         ).start()
-    except (ledger_mod.CorruptLedger, CredentialsError) as error:
+    except (ledger_mod.CorruptLedger, CredentialsError, OSError, sqlite3.Error) as error:
+        # OSError, sqlite3.Error: a file of the data folder that is a folder, a full or read-only disk.
         logging.error("hub: %s%s", error, "; " + error.advice if hasattr(error, "advice") else "")
         if broker is not None:
             broker.stop()

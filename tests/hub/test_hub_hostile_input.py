@@ -256,3 +256,24 @@ def test_make_history_with_a_chart_it_cannot_write_or_days_no_device_has_is_one_
     assert refused.value.code == 2
     assert capsys.readouterr().err.splitlines()[-1].endswith("--from, --to: expected days from 1970-01-01 to"
                                                              " 2106-02-06 (the device's times)")
+
+
+@pytest.mark.parametrize("name, make, says", [
+    ("checkpoints.jsonl", os.mkdir, "Is a directory"),
+    ("broker", lambda path: open(path, "w").close(), "mosquitto's files in "),
+])
+def test_a_folder_where_a_file_should_be_or_the_reverse_is_one_line(tmp_path, pki, caplog,
+                                                                    capsys, name, make, says):
+    # A traceback; with checkpoints.jsonl a folder, mosquitto was left running.
+    from cloud.hub.__main__ import main as hub_main
+    from cloud.hub.processes import free_port
+
+    data = tmp_path / "hub"
+    data.mkdir()
+    make(str(data / name))
+    started = hub_main(["run", "--data-dir", str(data), "--pki", pki.dir, "--port", str(free_port()),
+                        "--https-port", str(free_port())])
+    said = capsys.readouterr().err.splitlines() + [
+        record.getMessage() for record in caplog.records if record.levelname == "ERROR"]
+    assert started == 2 and len(said) == 1 and says in said[0], said
+    assert processes_naming(str(data)) == []
