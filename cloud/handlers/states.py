@@ -198,8 +198,10 @@ def _result(message):
             "status: expected one of %s, got %r" % (", ".join(STATUSES), message.get("status"))
         )
     bowls = message.get("bowls")
-    if not isinstance(bowls, list) or any(bowl not in BOWLS for bowl in bowls):
-        raise InvalidState("bowls: expected a list of left/right, got %r" % (bowls,))
+    # Each bowl at most once: the history and the page count a portion per bowl listed.
+    listed = isinstance(bowls, list) and all(bowl in BOWLS for bowl in bowls)
+    if not listed or len(set(bowls)) != len(bowls):
+        raise InvalidState("bowls: expected a list of left/right, each at most once, got %r" % (bowls,))
     if "reason" in message:
         _text(message, "reason")
     if "origin" in message and message["origin"] != "schedule":

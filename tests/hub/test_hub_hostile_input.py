@@ -72,6 +72,9 @@ class Broker:
     (json.dumps(TELEMETRY).encode("utf-16"), "UnicodeDecodeError: "),
     (json.dumps(dict(TELEMETRY, v=1.0)).encode(), "v: expected 1, got 1.0"),
     (DEEP[:4000], "NotJson: nested too deeply"),
+    # 400 portions of the left bowl in one result, by the history's and the page's count.
+    (json.dumps({"v": 1, "type": "result", "at": 1795730000, "seq": 1, "id": "press-1", "status": "dispensed",
+                 "bowls": ["left"] * 400}).encode(), "bowls: expected a list of left/right, each at most"),
 ])
 def test_a_states_message_that_is_no_json_text_is_rejected_and_the_next_lands(tmp_path, pki, payload, reason):
     # NaN, Infinity and lone surrogates were put into the ledger: no JSON for AWS, and the page's answers
