@@ -46,6 +46,9 @@ JOBS_FILE = "jobs.sqlite3"
 RELEASES_DIR = "ota"
 CLIENT_ID = "cat-feeder-hub-jobs"
 DEFAULT_HTTPS_PORT = 8443
+# A statusDetails value, as AWS IoT Jobs bounds it (https://docs.aws.amazon.com/iot/latest/apireference/
+# API_iot-jobs-data_UpdateJobExecution.html): it becomes the ledger's and the page's reason of an update.
+MAX_DETAIL = 1024
 PENDING = ("QUEUED", "IN_PROGRESS")
 TERMINAL = ("SUCCEEDED", "FAILED", "REJECTED", "CANCELED", "TIMED_OUT", "REMOVED")
 NOTIFY_CHECK_S = 0.2  # how often the service looks for jobs `offer` queued (another process)
@@ -126,6 +129,8 @@ class JobStore:
             raise JobRejected("InvalidRequest", "status: a job execution status; statusDetails: an object")
         if any(not isinstance(value, str) for value in details.values()):
             raise JobRejected("InvalidRequest", "statusDetails values must be strings")
+        if any(len(value) > MAX_DETAIL for value in details.values()):
+            raise JobRejected("InvalidRequest", "statusDetails values: at most %d characters" % MAX_DETAIL)
         with self.lock:
             row = self.db.execute(
                 "SELECT status, version, document FROM jobs WHERE thing = ? AND job_id = ?", (thing, job_id)

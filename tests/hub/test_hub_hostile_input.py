@@ -132,15 +132,18 @@ def test_jobs_requests_nested_too_deeply_or_not_json_are_answered_and_acknowledg
     service._publish = lambda topic, document: published.append((topic, document))  # no broker here
     broker = Broker()
     try:
-        for payload in (DEEP, b'{"status":"SUCCEEDED","expectedVersion":NaN}'):
+        # statusDetails of 100 KB were recorded whole, into the ledger's update event and the page.
+        huge = json.dumps({"status": "FAILED", "statusDetails": {"reason": "x" * 100000}}).encode()
+        for payload in (DEEP, b'{"status":"SUCCEEDED","expectedVersion":NaN}', huge):
             for suffix in ("$next/get", "job-1/update"):
                 service.client.on_message(broker, None, Message(jobs_topic("cat-feeder", suffix), payload))
     finally:
         service.ledger.close()
         service.store.close()
-    assert broker.acked == [7] * 4
+    assert broker.acked == [7] * 6
     assert [(topic.split("/jobs/")[1], answer.get("code")) for topic, answer in published] == [
-        ("$next/get/accepted", None), ("job-1/update/rejected", "InvalidRequest")] * 2
+        ("$next/get/accepted", None), ("job-1/update/rejected", "InvalidRequest")] * 3
+    assert published[-1][1]["message"] == "statusDetails values: at most 1024 characters"
     assert ledger_rows(data) == ([], [])
 
 
