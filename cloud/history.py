@@ -36,6 +36,8 @@ from cloud.topology import COMMAND_TTL_S, TOPOLOGY
 BOWLS = ("left", "right")
 FAILED = ("expired", "capped", "interrupted", "rejected", "missed")
 DEFAULT_DAYS = 7
+# The days a device's times can name (cloud/handlers/bounds.py: Unix seconds 1 .. 2^32 - 1).
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2106, 2, 6)
 
 
 class History:
@@ -308,6 +310,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.first > args.last:
         parser.error("--from %s is after --to %s" % (args.first, args.last))
+    if args.first < FIRST_DAY or args.last > LAST_DAY:
+        parser.error("--from, --to: expected days from %s to %s (the device's times)" % (FIRST_DAY, LAST_DAY))
     try:
         known = household_mod.load(args.household)
         if args.thing is not None:
@@ -328,7 +332,11 @@ def main(argv=None):
     presses = history.between(args.first, args.last, args.thing)
     for line in table(history, presses, args.thing):
         print(line)
-    chart(history, presses, args.first, args.last, args.png, [args.thing] if args.thing else None)
+    try:
+        chart(history, presses, args.first, args.last, args.png, [args.thing] if args.thing else None)
+    except OSError as error:  # no such folder, no permission, a full disk
+        print("history: cannot write the chart %s: %s" % (args.png, error.strerror or error), file=sys.stderr)
+        return 1
     print("history: %d presses from %s to %s%s; chart in %s"
           % (len(presses), args.first, args.last, " for %s" % args.thing if args.thing else "", args.png))
     return 0

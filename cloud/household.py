@@ -80,9 +80,15 @@ def load(path=PATH):
     if not path.exists():
         return json.loads(json.dumps(DEFAULT))
     try:
-        document = json.loads(path.read_bytes())
+        text = path.read_bytes()
+    except OSError as error:  # a folder, no permission, an I/O error
+        raise HouseholdError("household: cannot read %s: %s" % (path, error.strerror)) from None
+    try:
+        document = json.loads(text)
     except (ValueError, UnicodeDecodeError) as error:
         raise HouseholdError("%s: not JSON (%s)" % (path.name, str(error).splitlines()[0])) from None
+    except RecursionError:
+        raise HouseholdError("%s: not JSON (nested too deeply)" % path.name) from None
     return validate(document)
 
 
@@ -254,7 +260,7 @@ def _thing(entry, where):
     if name in RESERVED_THINGS or name.startswith(RESERVED_PREFIXES):
         raise HouseholdError(where + ".thing: %r is a name the cloud itself uses on the broker" % name)
     friendly = entry.get("name", name)
-    if not isinstance(friendly, str) or not 1 <= len(friendly) <= MAX_NAME:
+    if not isinstance(friendly, str) or not 1 <= len(friendly) <= MAX_NAME or not bounds.is_utf8(friendly):
         raise HouseholdError(where + ".name: expected 1-%d characters, got %r" % (MAX_NAME, friendly))
     valid = {"thing": name, "name": friendly, "role": role}
     if role == "button":
@@ -295,6 +301,7 @@ def _known_keys(document, known, prefix):
 def _is_zone(name):
     try:
         zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    # OSError: a folder of the zone database ("Europe"), a name too long for a file name.
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         return False
     return True

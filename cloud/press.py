@@ -34,7 +34,7 @@ from cloud import household
 from cloud.aws import session
 from cloud.handlers import bounds
 from cloud.hub.pki import DEFAULT_DIR as DEFAULT_PKI_DIR
-from cloud.hub.pki import Pki
+from cloud.hub.pki import CredentialsError, Pki
 from cloud.topology import button_topic
 from firmware.press import EVENTS, press_id, press_message
 
@@ -62,7 +62,10 @@ def publish_to_hub(thing, message, port, pki_dir=DEFAULT_PKI_DIR, timeout_s=PUBL
     pki = Pki(pki_dir, thing)
     if not (os.path.exists(pki.cert("publisher")) and os.path.exists(pki.key("publisher"))):
         raise PressError("no publisher certificate in %s: run `make pki` (the hub creates it too)" % pki.dir)
-    client = mqtt_client(pki, "publisher", "cat-feeder-press-%d" % (time.monotonic_ns() % 10**9))
+    try:
+        client = mqtt_client(pki, "publisher", "cat-feeder-press-%d" % (time.monotonic_ns() % 10**9))
+    except CredentialsError as error:
+        raise PressError(str(error)) from None
     answered, refusal = threading.Event(), []
 
     def on_connect(client, userdata, flags, reason, properties):

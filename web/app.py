@@ -37,12 +37,13 @@ from datetime import date, datetime, timedelta, timezone
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
+from starlette.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from web import incidents, schedules
 from web.backend import REFRESH_S, BackendError
+from web.responses import JSONResponse
 from web.security import COOKIE, CSRF_HEADER
 
 log = logging.getLogger("web")

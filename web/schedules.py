@@ -16,10 +16,10 @@ import json
 import time
 
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from cloud import schedule, schedule_tool
+from web.responses import JSONResponse
 from web.security import CSRF_HEADER
 
 ACTIONS = ("set", "remove", "grace", "pause", "resume", "skip")

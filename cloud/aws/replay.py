@@ -37,7 +37,7 @@ class ReplayRefused(ValueError):
 def parse_time(text):
     try:
         return datetime.fromtimestamp(float(text), tz=timezone.utc)
-    except ValueError:
+    except (ValueError, OverflowError, OSError):  # not a number; NaN, or beyond the platform's times
         pass
     try:
         moment = datetime.fromisoformat(text)

@@ -60,5 +60,7 @@ def is_utf8(value):
 
 def json_size(value):
     """Bytes of value as compact JSON in UTF-8: the size of a message a handler gets already parsed (the
-    topic rule parsed it), at most what was sent but for its whitespace."""
-    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass"))
+    topic rule parsed it), at most what was sent but for its whitespace. ValueError when value is no JSON
+    text at all: NaN or Infinity (Python's parser takes them, RFC 8259 has no such numbers), or a lone
+    surrogate (JSON's "\\ud800" decodes to one, which UTF-8 cannot encode)."""
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8"))

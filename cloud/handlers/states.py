@@ -149,10 +149,15 @@ def parse_state(message):
     """Return the validated message (unknown fields kept), or raise InvalidState naming the field."""
     if not isinstance(message, dict):
         raise InvalidState("message: expected a JSON object, got %s" % type(message).__name__)
-    # Unknown fields are kept, so the size is bounded as a whole (docs/protocol.md, "Bounds").
-    if bounds.json_size(message) > bounds.MAX_MESSAGE_BYTES:
+    # Unknown fields are kept, so the size is bounded as a whole (docs/protocol.md, "Bounds"), and the whole
+    # must be JSON in UTF-8: the ledger, the history and the page carry it on.
+    try:
+        size = bounds.json_size(message)
+    except ValueError:
+        raise InvalidState("message: expected JSON text (no NaN, Infinity or lone surrogate)") from None
+    if size > bounds.MAX_MESSAGE_BYTES:
         raise InvalidState("message: over %d bytes" % bounds.MAX_MESSAGE_BYTES)
-    if message.get("v") != 1 or isinstance(message.get("v"), bool):
+    if not bounds.is_int(message.get("v"), 1, 1):
         raise InvalidState("v: expected 1, got %r" % (message.get("v"),))
     kind = message.get("type")
     if not isinstance(kind, str) or kind not in DETAIL_TYPES:  # a list or an object is unhashable
@@ -193,8 +198,10 @@ def _result(message):
             "status: expected one of %s, got %r" % (", ".join(STATUSES), message.get("status"))
         )
     bowls = message.get("bowls")
-    if not isinstance(bowls, list) or any(bowl not in BOWLS for bowl in bowls):
-        raise InvalidState("bowls: expected a list of left/right, got %r" % (bowls,))
+    # Each bowl at most once: the history and the page count a portion per bowl listed.
+    listed = isinstance(bowls, list) and all(bowl in BOWLS for bowl in bowls)
+    if not listed or len(set(bowls)) != len(bowls):
+        raise InvalidState("bowls: expected a list of left/right, each at most once, got %r" % (bowls,))
     if "reason" in message:
         _text(message, "reason")
     if "origin" in message and message["origin"] != "schedule":

@@ -85,7 +85,7 @@ def no_ledger(command, data_dir, hint="--data-dir DIR"):
 
 def run(args):
     from cloud.hub.broker import Broker
-    from cloud.hub.pki import Pki
+    from cloud.hub.pki import CredentialsError, Pki
 
     try:  # the household's routing, before anything starts: a bad file is one line, nothing running
         home = household.load(args.household)
@@ -103,8 +103,14 @@ def run(args):
     except PortInUse as taken:
         return refuse("%s (another hub, or a mosquitto of the system?): stop it, or pass "
                       "HUB_ARGS=\"--port N\"" % taken)
-    pki = Pki(args.pki, broker_hosts=args.host_name).ensure()
-    pki.household(thing["name"] for thing in topology["things"])  # each board's, for `make flash THING=`
+    except OSError as error:  # a file where the folder should be, no permission, a read-only disk
+        why = "a file, not a folder" if os.path.isfile(args.data_dir) else error.strerror or error
+        return refuse("--data-dir %s: %s" % (args.data_dir, why))
+    try:
+        pki = Pki(args.pki, broker_hosts=args.host_name).ensure()
+        pki.household(thing["name"] for thing in topology["things"])  # each board's, for `make flash THING=`
+    except CredentialsError as error:
+        return refuse(str(error))
     broker = None
     port = args.broker_port
     if port is None:
@@ -116,6 +122,9 @@ def run(args):
             broker.stop()
             return refuse("mosquitto did not start on %s:%d: see %s"
                           % (args.bind, args.port, broker.log_path))
+        except OSError as error:  # its folder in the data folder is a file, not writable
+            broker.stop()
+            return refuse("mosquitto's files in %s: %s" % (broker.dir, error))
         port = broker.port
         logging.info("mosquitto on %s:%d (mutual TLS, CA %s)", args.bind, port, pki.cert("ca"))
     try:
@@ -123,8 +132,9 @@ def run(args):
             args.data_dir, pki, "127.0.0.1", port, lock=lock, topology=topology, notify=notify,
             https=(args.bind, args.https_port),
         ).start()
-    except ledger_mod.CorruptLedger as error:
-        logging.error("hub: %s; %s", error, error.advice)
+    except (ledger_mod.CorruptLedger, CredentialsError, OSError, sqlite3.Error) as error:
+        # OSError, sqlite3.Error: a file of the data folder that is a folder, a full or read-only disk.
+        logging.error("hub: %s%s", error, "; " + error.advice if hasattr(error, "advice") else "")
         if broker is not None:
             broker.stop()
         return 2
@@ -275,6 +285,7 @@ def _progress(read, delivered):
 
 
 def replay(args):
+    from cloud.aws.replay import ReplayRefused as BadTime
     from cloud.aws.replay import parse_time
     from cloud.handlers import alerts
     from cloud.hub import alerting
@@ -298,7 +309,7 @@ def replay(args):
             progress=_progress,
             runtime=Runtime(store=store, alerts=alerts.Alerting(incidents, None)),
         )
-    except ReplayRefused as error:
+    except (ReplayRefused, BadTime) as error:
         print("replay: refused: %s" % error, file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -314,6 +325,7 @@ def replay(args):
 
 
 def hydrate(args):
+    from cloud.aws.replay import ReplayRefused as BadTime
     from cloud.aws.replay import parse_time
     from cloud.hub.hydrate import hydrate as run_hydrate
     from cloud.hub.replay import ReplayRefused
@@ -327,7 +339,7 @@ def hydrate(args):
         read, projected = run_hydrate(
             os.path.join(args.data_dir, LEDGER_FILE), args.out, until, progress=_progress
         )
-    except ReplayRefused as error:
+    except (ReplayRefused, BadTime) as error:
         print("hydrate: refused: %s" % error, file=sys.stderr)
         return 2
     except KeyboardInterrupt:

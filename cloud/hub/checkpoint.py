@@ -48,7 +48,21 @@ def load_or_create_key(data_dir):
     path = os.path.join(data_dir, KEY_FILE)
     if os.path.exists(path):
         with open(path, "rb") as f:
-            return serialization.load_pem_private_key(f.read(), password=None)
+            text = f.read()
+        try:
+            key = serialization.load_pem_private_key(text, password=None)
+        except ValueError as error:
+            key, why = None, str(error).split(".")[0]
+        else:
+            why = "a %s key, not Ed25519" % type(key).__name__
+        if not isinstance(key, Ed25519PrivateKey):
+            # Never replaced on its own: the checkpoints it signed verify only with its public half.
+            raise ledger_mod.UnreadableFile(
+                "%s: not the hub's signing key (%s)" % (path, why),
+                advice="restore it from a backup (make a new one only by moving it aside: checkpoints signed"
+                " before then verify with its public half, %s, only)" % PUBLIC_KEY_FILE,
+            )
+        return key
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()

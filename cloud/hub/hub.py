@@ -16,13 +16,14 @@ with their key (`checkpoints.jsonl`, `checkpoint.key`, `checkpoint.pub`; cloud/h
 import contextlib
 import logging
 import os
+import sqlite3
 import threading
 
 from cloud.hub import alerting, checkpoint, delivery, health, jobs, projection, shadows
 from cloud.hub.events import LedgerEvents
 from cloud.hub.hydrate import HISTORY_RULE
 from cloud.hub.ingest import Ingest, mqtt_client
-from cloud.hub.ledger import Ledger
+from cloud.hub.ledger import Ledger, UnreadableFile
 from cloud.hub.lock import DataDirLock
 from cloud.hub.runtime import LocalIotData, Runtime
 from cloud.topology import TOPOLOGY
@@ -31,6 +32,22 @@ log = logging.getLogger("hub")
 LEDGER_FILE = "ledger.sqlite3"
 HISTORY_FILE = "history.sqlite3"
 CONNECT_WAIT_S = 5
+
+
+def check_databases(data_dir):
+    """UnreadableFile for the first database of the data folder that SQLite cannot read (but the ledger:
+    Ledger says its own)."""
+    for name in sorted(os.listdir(data_dir)):
+        if not name.endswith(".sqlite3") or name == LEDGER_FILE:
+            continue
+        path = os.path.join(data_dir, name)
+        db = sqlite3.connect(path)
+        try:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.DatabaseError as error:
+            raise UnreadableFile("%s: not a readable database (%s)" % (path, error)) from None
+        finally:
+            db.close()
 
 
 class Hub:
@@ -65,6 +82,9 @@ class Hub:
 
     def start(self):
         self.lock = self.lock or DataDirLock(self.data_dir).acquire()
+        # A damaged file stops the start before any service opens it and fails half started.
+        check_databases(self.data_dir)
+        checkpoint.load_or_create_key(self.data_dir)
         self.ledger = Ledger(self.ledger_path)
         self.store = projection.SqliteStore(self.history_path)
         self.publisher = mqtt_client(self.pki, "publisher", "cat-feeder-hub-publisher")

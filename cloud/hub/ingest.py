@@ -13,8 +13,8 @@ group is what waited during the previous commit: the larger it is, the more of i
 page written (the unique index on the dedup key dirties a random page per event otherwise). BATCH
 bounds the transaction, not memory: what waits is in the inbox already, whatever BATCH is.
 
-Bad input (not JSON, not an object, oversized, invalid fields) is logged with the reason and kept in
-the `rejected` table (in the same commit); it never stops the hub.
+Bad input (not JSON text in UTF-8: parse_payload; not an object, oversized, invalid fields) is logged with
+the reason and kept in the `rejected` table (in the same commit); it never stops the hub.
 
 A commit that fails (the disk full, an I/O error) is retried every RETRY_S with nothing acknowledged:
 the broker keeps the messages (QoS 1, not acknowledged; it stops sending once its in-flight window is
@@ -33,6 +33,7 @@ import time
 import paho.mqtt.client as paho
 
 from cloud.handlers import bounds
+from cloud.hub.pki import credentials_error
 from cloud.topology import BUTTON_TOPIC_FILTER, STATES_TOPIC_FILTER, topic_thing
 
 log = logging.getLogger("hub")
@@ -45,6 +46,25 @@ CLIENT_ID = "cat-feeder-hub"
 BUTTON_FIELDS = ("v", "event", "at", "seq")
 
 
+class NotJson(ValueError):
+    """A payload that is no JSON text: see parse_payload."""
+
+
+def _no_constant(name):
+    raise NotJson("%s is no JSON number" % name)
+
+
+def parse_payload(payload):
+    """A payload's JSON as AWS IoT's rules and services read it, for every topic the hub serves: UTF-8 text
+    (json.loads would guess UTF-16 or UTF-32 from bytes), numbers without NaN or Infinity. ValueError
+    otherwise (NotJson, JSONDecodeError, UnicodeDecodeError), also for nesting too deep for the parser,
+    which would raise RecursionError."""
+    try:
+        return json.loads(bytes(payload).decode("utf-8"), parse_constant=_no_constant)
+    except RecursionError:
+        raise NotJson("nested too deeply") from None
+
+
 def mqtt_client(pki, identity, client_id, clean_session=True, manual_ack=False):
     client = paho.Client(
         paho.CallbackAPIVersion.VERSION2,
@@ -53,13 +73,16 @@ def mqtt_client(pki, identity, client_id, clean_session=True, manual_ack=False):
         manual_ack=manual_ack,
         protocol=paho.MQTTv311,
     )
-    client.tls_set(
-        ca_certs=pki.cert("ca"),
-        certfile=pki.cert(identity),
-        keyfile=pki.key(identity),
-        cert_reqs=ssl.CERT_REQUIRED,
-        tls_version=ssl.PROTOCOL_TLS_CLIENT,
-    )
+    try:
+        client.tls_set(
+            ca_certs=pki.cert("ca"),
+            certfile=pki.cert(identity),
+            keyfile=pki.key(identity),
+            cert_reqs=ssl.CERT_REQUIRED,
+            tls_version=ssl.PROTOCOL_TLS_CLIENT,
+        )
+    except (ssl.SSLError, ValueError) as error:
+        raise credentials_error(pki, identity, error) from None
     client.reconnect_delay_set(0.05, 2)
     return client
 
@@ -201,7 +224,7 @@ class Ingest:
         try:
             if len(payload) > bounds.MAX_MESSAGE_BYTES:
                 raise ValueError("payload of %d bytes is over %d" % (len(payload), bounds.MAX_MESSAGE_BYTES))
-            message = json.loads(payload)
+            message = parse_payload(payload)
             if topic.endswith("/states"):
                 if isinstance(message, dict):
                     message["thing"] = topic_thing(topic)  # the rule's SELECT *, topic(2) AS thing

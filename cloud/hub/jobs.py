@@ -37,7 +37,7 @@ from datetime import datetime, timezone
 
 from cloud.hub import ledger as ledger_mod
 from cloud.hub.events import LedgerEvents
-from cloud.hub.ingest import acknowledging, mqtt_client
+from cloud.hub.ingest import acknowledging, mqtt_client, parse_payload
 from cloud.topology import SOURCE, UPDATE_OFFERED, jobs_topic, ota_job_id, update_detail, update_event
 
 log = logging.getLogger("hub")
@@ -46,6 +46,9 @@ JOBS_FILE = "jobs.sqlite3"
 RELEASES_DIR = "ota"
 CLIENT_ID = "cat-feeder-hub-jobs"
 DEFAULT_HTTPS_PORT = 8443
+# A statusDetails value, as AWS IoT Jobs bounds it (https://docs.aws.amazon.com/iot/latest/apireference/
+# API_iot-jobs-data_UpdateJobExecution.html): it becomes the ledger's and the page's reason of an update.
+MAX_DETAIL = 1024
 PENDING = ("QUEUED", "IN_PROGRESS")
 TERMINAL = ("SUCCEEDED", "FAILED", "REJECTED", "CANCELED", "TIMED_OUT", "REMOVED")
 NOTIFY_CHECK_S = 0.2  # how often the service looks for jobs `offer` queued (another process)
@@ -126,6 +129,8 @@ class JobStore:
             raise JobRejected("InvalidRequest", "status: a job execution status; statusDetails: an object")
         if any(not isinstance(value, str) for value in details.values()):
             raise JobRejected("InvalidRequest", "statusDetails values must be strings")
+        if any(len(value) > MAX_DETAIL for value in details.values()):
+            raise JobRejected("InvalidRequest", "statusDetails values: at most %d characters" % MAX_DETAIL)
         with self.lock:
             row = self.db.execute(
                 "SELECT status, version, document FROM jobs WHERE thing = ? AND job_id = ?", (thing, job_id)
@@ -253,8 +258,8 @@ class JobService:
         levels = topic.split("/")  # $aws things <thing> jobs <jobId or $next> <get or update>
         thing, job_id = levels[2], levels[4]
         try:
-            request = json.loads(payload) if payload else {}
-        except (ValueError, UnicodeDecodeError):
+            request = parse_payload(payload) if payload else {}
+        except ValueError:
             request = None
         token = request.get("clientToken") if isinstance(request, dict) else None
         if levels[5:] == ["get"]:

@@ -98,6 +98,14 @@ class NewerLedger(CorruptLedger):
     advice = "run the hub release that wrote it (this one left the file unchanged)"
 
 
+class UnreadableFile(CorruptLedger):
+    """Another file of the data folder cannot be read (cloud/hub/README.md, "The data directory")."""
+
+    def __init__(self, message, advice="move it aside (keep it) and start again"):
+        super().__init__(message)
+        self.advice = advice
+
+
 def schema_version(db):
     (version,) = db.execute("PRAGMA user_version").fetchone()
     if version == 0 and db.execute("SELECT 1 FROM sqlite_master WHERE name = 'events'").fetchone():

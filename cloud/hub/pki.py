@@ -53,6 +53,18 @@ KEY_TYPES = {
 DEFAULT_KEY_TYPE = "rsa"
 
 
+class CredentialsError(OSError):
+    """A certificate, key or CA file of the PKI folder that TLS cannot load (damaged, or not PEM); one line.
+    An OSError, as ssl.SSLError is: callers that report a failed connection report this one too."""
+
+
+def credentials_error(pki, identity, error):
+    return CredentialsError(
+        "%s, %s or %s: not a certificate, key and CA that TLS loads (%s): restore them, or move them aside"
+        " and run `make pki` (a new CA means flashing every board again)"
+        % (pki.cert(identity), pki.key(identity), pki.cert("ca"), getattr(error, "reason", None) or error))
+
+
 class Pki:
     """Paths of the generated files; `ensure()` creates the ones that are missing."""
 
@@ -184,7 +196,12 @@ def certificate_names(cert_path):
     from cryptography import x509
 
     with open(cert_path, "rb") as f:
-        certificate = x509.load_pem_x509_certificate(f.read())
+        text = f.read()
+    try:
+        certificate = x509.load_pem_x509_certificate(text)
+    except ValueError:
+        raise CredentialsError("%s: not a PEM certificate: restore it, or move it aside and run `make pki`"
+                               % cert_path) from None
     try:
         names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:

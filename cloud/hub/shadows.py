@@ -33,7 +33,7 @@ import time
 from cloud.handlers import schedules
 from cloud.hub import ledger as ledger_mod
 from cloud.hub.events import LedgerEvents
-from cloud.hub.ingest import acknowledging, mqtt_client
+from cloud.hub.ingest import acknowledging, mqtt_client, parse_payload
 from cloud.hub.runtime import Runtime
 from cloud.topology import SCHEDULE_CHANGED, SCHEDULE_SHADOW, SOURCE, shadow_thing, shadow_topic
 
@@ -263,8 +263,8 @@ class ShadowService:
         request = None
         try:
             try:
-                request = json.loads(payload) if payload else {}
-            except (ValueError, UnicodeDecodeError):
+                request = parse_payload(payload) if payload else {}
+            except ValueError:
                 raise ShadowRejected(400, "Payload contains invalid json") from None
             if suffix == "get":
                 stored = self.store.document(thing, name)

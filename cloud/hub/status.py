@@ -12,6 +12,7 @@ import os
 import shutil
 import time
 
+from cloud.handlers import bounds
 from cloud.hub import alerting, checkpoint, health
 from cloud.hub import ledger as ledger_mod
 from cloud.hub.hub import LEDGER_FILE
@@ -34,7 +35,7 @@ def gather(data_dir, pki, host, port, now=time.time):
     finally:
         db.close()
     incidents = alerting.listing(os.path.join(data_dir, alerting.INCIDENTS_FILE))
-    found = [cp for _, cp in checkpoint.read_file(data_dir) if cp is not None]
+    found = [cp for _, cp in checkpoint.read_file(data_dir) if _checkpoint_summary(cp)]
     report = {
         "events": length,
         "cursors_behind": cursors,
@@ -72,9 +73,14 @@ def gather(data_dir, pki, host, port, now=time.time):
 
 
 def _checkpoint_summary(found):
-    if not found:
+    """Its length and time; None for what is no checkpoint (a line or a retained message of another shape:
+    `verify` says which, and whether the signatures hold)."""
+    if not isinstance(found, dict):
         return None
-    return {"length": found.get("length"), "at": found.get("at")}
+    length, at = found.get("length"), found.get("at")
+    if not (bounds.is_int(length, 0, 2**63 - 1) and bounds.is_int(at, 0, bounds.MAX_TIME)):
+        return None
+    return {"length": length, "at": at}
 
 
 def lines(report):

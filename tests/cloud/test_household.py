@@ -65,6 +65,12 @@ MAX_DAY = firmware_config.MAX_PORTIONS_PER_DAY
      "things[0].caps.max_portions_per_hour: expected an integer"),
     ({"things": [KITCHEN], "timezone": "Mars/Olympus"}, "timezone: expected an IANA time zone"),
     ({"things": [KITCHEN], "timezone": "../etc/passwd"}, "timezone: expected an IANA time zone"),
+    # A folder of the time zone database, and a name no file system takes: not a zone, not a traceback.
+    ({"things": [KITCHEN], "timezone": "Europe"}, "timezone: expected an IANA time zone"),
+    ({"things": [KITCHEN], "timezone": "a" * 5000}, "timezone: expected an IANA time zone"),
+    ("[" * 100000 + "]" * 100000, "household.json: not JSON (nested too deeply)"),
+    # A lone surrogate is valid JSON but no text: the page could not send it.
+    ('{"things": [{"thing": "kitchen", "name": "\\ud800"}]}', "things[0].name: expected 1-64 characters"),
     ({"things": [KITCHEN], "schedule_min_gap_min": 721}, "schedule_min_gap_min: expected an integer 0..720"),
     ({"things": [KITCHEN], "schedule_min_gap_min": "1h"}, "schedule_min_gap_min: expected an integer"),
     # Names the cloud side takes on the broker: the hub's identities, its and `make press`'s client ids.
@@ -117,6 +123,10 @@ def test_make_press_names_the_feeder_a_press_targets(tmp_path):
         feeder_of("porch", path)
     with pytest.raises(PressError, match=r"^things\[0\]: expected an object$"):
         feeder_of("kitchen", write(tmp_path, {"things": [1]}))
+
+def test_a_household_path_that_is_no_readable_file_is_one_line(tmp_path):
+    with pytest.raises(household.HouseholdError, match=r"^household: cannot read .*: Is a directory$"):
+        household.load(tmp_path)
 
 
 @pytest.mark.parametrize("command", [["hub", "run", "--data-dir"], ["deploy", "plan", "--out"]])

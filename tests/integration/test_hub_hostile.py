@@ -68,3 +68,42 @@ def test_the_broker_refuses_a_packet_over_128_kb_and_the_hub_never_sees_it(hub, 
         publisher.publish(BUTTON, b"x" * (largest + 1), 1)
     assert_still_feeds(device, 1)
     assert len(rejected(hub)) == 1
+
+
+def test_hostile_payloads_on_every_topic_the_hub_serves_leave_the_next_press_and_result_in_the_history(
+        hub, device):
+    # Over the real broker: the states, shadow and jobs topics of the device's own thing, each payload no
+    # JSON text (cloud/hub/ingest.py parse_payload) or nested past the parser; then a press and its result
+    # land in the ledger and the history as ever.
+    from cloud.hub.projection import SqliteStore
+    from cloud.topology import jobs_topic, shadow_topic
+
+    hostile = [b"[" * 5000 + b"]" * 5000, b'{"v":1,"type":"telemetry","at":1795730000,"x":NaN}',
+               b'{"v":1,"type":"telemetry","at":1795730000,"x":"\\ud800"}', b"\xff\xfe{}"]
+    topics = ["cat-feeder/cat-feeder/states", BUTTON, shadow_topic("cat-feeder", "update"),
+              shadow_topic("cat-feeder", "get"), jobs_topic("cat-feeder", "$next/get"),
+              jobs_topic("cat-feeder", "job-1/update")]
+    for topic in topics:
+        for payload in hostile:
+            device.publish(topic, payload, 1)
+    device.publish(BUTTON, press(7), 1)
+    message = device.receive(10)
+    assert message is not None
+    command = json.loads(message[1])
+    result = {"v": 1, "type": "result", "id": command["id"], "status": "dispensed", "bowls": ["left"],
+              "at": int(time.time()), "seq": 1}
+    device.publish("cat-feeder/cat-feeder/states", json.dumps(result), 1)
+
+    def answered():
+        store = SqliteStore(hub.history_path)
+        try:
+            return (store.get("press#" + command["id"])[0] or {}).get("outcome")
+        finally:
+            store.close()
+
+    deadline = time.monotonic() + 10
+    while answered() != "dispensed":
+        assert time.monotonic() < deadline, "the press's result never reached the history"
+        time.sleep(0.05)
+    reasons = [reason for _, reason, _ in wait_for_rows(hub, 8)]
+    assert len(reasons) == 8 and all(": " in reason for reason in reasons), reasons  # states and button

@@ -211,3 +211,35 @@ def test_on_every_interface_the_address_to_open_is_said_not_0000(hub, pki, broke
         assert "0.0.0.0" not in server.output()
     finally:
         server.stop()
+
+
+def test_a_reason_that_is_no_text_in_an_older_ledgers_history_is_served_not_a_500(pki, tmp_path):
+    # Before the states handler refused it (docs/protocol.md: JSON is RFC 8259's in UTF-8), a result's
+    # reason "\ud800" reached the history; every answer holding it failed UTF-8 encoding: a 500 on
+    # /api/state, /api/history and the press, for good. The page sends JSON in ASCII (escapes) instead.
+    from cloud.handlers.projector import project
+    from cloud.hub.projection import SqliteStore
+    from rigs.hubdata import press_event, result_event
+
+    data = tmp_path / "hub"
+    data.mkdir()
+    ledger_mod.Ledger(str(data / "ledger.sqlite3")).close()
+    now = int(time.time())
+    press = press_event(1, at=now)
+    press_id = press["detail"]["press_id"]
+    store = SqliteStore(str(data / "history.sqlite3"))
+    for event in (press, result_event(1, press_id, "rejected", now, reason="servo \ud800")):
+        project(store, event)
+    store.close()
+    server = WebServer("--data-dir", str(data), "--pki", pki.dir, "--broker-port", 1,
+                       log_path=str(tmp_path / "web.log")).start()
+    try:
+        client = PageClient(server.url)
+        client.open_page()
+        answers = [client.request("GET", path) for path in ("/api/state", "/api/history",
+                                                            "/api/presses/" + press_id)]
+    finally:
+        server.stop()
+    assert [status for status, _, _ in answers] == [200] * 3, answers
+    assert answers[2][2]["reason"] == "servo \ud800"  # as JSON's escape, which the page's JSON.parse reads
+    assert answers[0][2]["feeders"][0]["recent"][0]["reason"] == "servo \ud800"
