@@ -311,7 +311,7 @@ def main(argv=None):
     if args.first > args.last:
         parser.error("--from %s is after --to %s" % (args.first, args.last))
     if args.first < FIRST_DAY or args.last > LAST_DAY:
-        parser.error("--from, --to: expected days from %s to %s (the device's times)" % (FIRST_DAY, LAST_DAY))
+        parser.error("--from, --to: expected days from %s to %s, the device's times" % (FIRST_DAY, LAST_DAY))
     try:
         known = household_mod.load(args.household)
         if args.thing is not None:

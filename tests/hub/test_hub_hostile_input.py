@@ -260,8 +260,8 @@ def test_make_history_with_a_chart_it_cannot_write_or_days_no_device_has_is_one_
     with pytest.raises(SystemExit) as refused:
         history.main(["--data-dir", data, "--from", "0001-01-01"])
     assert refused.value.code == 2
-    assert capsys.readouterr().err.splitlines()[-1].endswith("--from, --to: expected days from 1970-01-01 to"
-                                                             " 2106-02-06 (the device's times)")
+    assert capsys.readouterr().err == ("history: --from, --to: expected days from 1970-01-01 to 2106-02-06,"
+                                       " the device's times (see python -m cloud.history --help)\n")
 
 
 @pytest.mark.parametrize("name, make, says", [
