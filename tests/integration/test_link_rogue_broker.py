@@ -60,7 +60,10 @@ def rogue(pki):
                 if callable(script):
                     threading.Thread(target=run, args=(script, conn), daemon=True).start()
                 else:
-                    conn.sendall(script)
+                    try:
+                        conn.sendall(script)
+                    except OSError:  # the device refused the packet and closed mid-send: what is tested
+                        pass
 
         threading.Thread(target=serve, daemon=True).start()
         return listener.getsockname()[1]
