@@ -221,9 +221,9 @@ def fetch_retained(pki, host, port, topic=CHECKPOINT_TOPIC, timeout_s=5.0):
 class Checkpointer:
     """Signs and publishes checkpoints of the ledger at `ledger_path` for the running hub."""
 
-    def __init__(self, data_dir, ledger_path, mqtt_client, stopping, interval_s=INTERVAL_S):
+    def __init__(self, data_dir, key, ledger_path, mqtt_client, stopping, interval_s=INTERVAL_S):
         self.data_dir = data_dir
-        self.key = load_or_create_key(data_dir)
+        self.key = key  # load_or_create_key's, which the hub reads before anything starts
         self.db = ledger_mod.connect(ledger_path, readonly=True)
         self.stopping = stopping
         self.interval_s = interval_s

@@ -84,7 +84,7 @@ class Hub:
         self.lock = self.lock or DataDirLock(self.data_dir).acquire()
         # A damaged file stops the start before any service opens it and fails half started.
         check_databases(self.data_dir)
-        checkpoint.load_or_create_key(self.data_dir)
+        self.signing_key = checkpoint.load_or_create_key(self.data_dir)
         self.ledger = Ledger(self.ledger_path)
         self.store = projection.SqliteStore(self.history_path)
         self.publisher = mqtt_client(self.pki, "publisher", "cat-feeder-hub-publisher")
@@ -150,7 +150,8 @@ class Hub:
         stays a pure subscriber)."""
         self.reports_client = mqtt_client(self.pki, "hub", "cat-feeder-hub-reports")
         self.checkpointer = checkpoint.Checkpointer(
-            self.data_dir, self.ledger_path, self.reports_client, self.stopping, self.checkpoint_interval_s
+            self.data_dir, self.signing_key, self.ledger_path, self.reports_client, self.stopping,
+            self.checkpoint_interval_s,
         )
         self.health = health.HealthReporter(self.ingest, self.reports_client, self.stopping)
         self.reports_client.on_connect = lambda *args: (
